@@ -1,0 +1,1 @@
+"""Tenants, sites, agents, API keys, sessions and the login log."""

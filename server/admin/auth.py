@@ -1,0 +1,242 @@
+"""Visitor sessions and agent login: who you are, proven, with every attempt logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
+
+from server.chat.records import Actor
+from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, TooManyRequests, Unauthorized
+from server.ids import new_id
+from server.security.identity import verify_user_hash
+from server.security.passwords import verify_password
+from server.security.tokens import TokenClaims, TokenSigner
+from server.storage.database import db
+from server.storage.guard import TenantScope, cross_tenant
+from server.storage.models import (
+    Agent,
+    Conversation,
+    LoginLog,
+    SenderType,
+    Site,
+    Tenant,
+    Visitor,
+    utcnow,
+)
+
+_VISITOR_TEXT_LIMITS = {"name": 200, "email": 254, "page_url": 1000, "referrer": 1000, "language": 35}
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str
+    user_agent: str
+    origin: str | None
+
+
+def find_site(site_key: object) -> Site:
+    if not isinstance(site_key, str) or not site_key or len(site_key) > 40:
+        raise NotFound("unknown site_key")
+    # The site key is what tells us the tenant: this lookup is the one place it is found.
+    with cross_tenant():
+        site = Site.select().where(Site.id == site_key).first()
+    if site is None:
+        raise NotFound("unknown site_key")
+    return site
+
+
+def origin_allowed(site: Site, origin: str | None) -> bool:
+    if origin is None:
+        return True  # not a browser (apps, bridges, tests)
+    return origin.rstrip("/") in json.loads(site.allowed_origins)
+
+
+def visitor_session(
+    signer: TokenSigner,
+    fields: dict[str, Any],
+    client: ClientInfo,
+    *,
+    ttl_secs: int,
+    default_hash_max_age: int,
+) -> dict[str, Any]:
+    site = find_site(fields.get("site_key"))
+    if not origin_allowed(site, client.origin):
+        raise Forbidden("this origin may not use the site", code=ErrorCode.ORIGIN_NOT_ALLOWED)
+    scope = TenantScope(site.tenant_id)
+    details = {
+        key: value[:limit]
+        for key, limit in _VISITOR_TEXT_LIMITS.items()
+        if isinstance(value := fields.get(key), str)
+    }
+    visitor: Visitor | None = None
+    user_id = fields.get("user_id")
+    if user_id is not None:
+        if not isinstance(user_id, str) or not user_id or len(user_id) > 191:
+            raise Unauthorized("user_id must be a string", code=ErrorCode.BAD_USER_HASH)
+        verify_user_hash(
+            site.secret,
+            user_id,
+            fields.get("user_hash"),
+            fields.get("user_ts"),
+            max_age_secs=site.user_hash_max_age_secs or default_hash_max_age,
+            require_timed=site.require_timed_hash,
+        )
+        visitor = scope.get_or_none(Visitor, Visitor.site_id == site.id, Visitor.user_id == user_id)
+    elif fields.get("token"):
+        visitor = _visitor_from_token(signer, scope, site, fields["token"])
+        if visitor is not None and visitor.user_id is not None:
+            # A verified identity is only restored by proving it again.
+            visitor = None
+
+    with db.atomic():
+        if visitor is None:
+            visitor = _create_visitor(scope, site, user_id, details, client)
+        else:
+            scope.update(
+                Visitor,
+                last_seen_at=utcnow(),
+                visit_count=Visitor.visit_count + 1,
+                ip=client.ip,
+                user_agent=client.user_agent[:500],
+                **details,
+            ).where(Visitor.id == visitor.id).execute()
+            visitor = scope.get_or_none(Visitor, Visitor.id == visitor.id)
+    assert visitor is not None
+    token = signer.issue(
+        "visitor", tenant=site.tenant_id, subject=visitor.id, site=site.id, ttl_secs=ttl_secs
+    )
+    open_conv = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
+    return {
+        "visitor_id": visitor.id,
+        "token": token.token,
+        "expires_at": token.expires_iso,
+        "conversation": open_conv.id if open_conv else None,
+    }
+
+
+def _visitor_from_token(signer: TokenSigner, scope: TenantScope, site: Site, token: object) -> Visitor | None:
+    try:
+        claims = signer.verify(token, "visitor")
+    except Unauthorized:
+        return None  # an expired token just starts a new visitor
+    if claims.tenant != site.tenant_id or claims.site != site.id:
+        return None
+    return scope.get_or_none(Visitor, Visitor.id == claims.subject)
+
+
+def _create_visitor(
+    scope: TenantScope, site: Site, user_id: str | None, details: dict[str, str], client: ClientInfo
+) -> Visitor:
+    try:
+        with db.atomic():
+            return scope.create(
+                Visitor,
+                id=new_id(),
+                site_id=site.id,
+                user_id=user_id,
+                ip=client.ip,
+                user_agent=client.user_agent[:500],
+                **details,
+            )
+    except pw.IntegrityError:
+        # The same verified user opened two sessions at once: both get the same visitor.
+        existing = scope.get_or_none(Visitor, Visitor.site_id == site.id, Visitor.user_id == user_id)
+        if existing is None:
+            raise
+        return existing
+
+
+def visitor_actor(claims: TokenClaims) -> Actor:
+    scope = TenantScope(claims.tenant)
+    visitor = scope.get_or_none(Visitor, Visitor.id == claims.subject)
+    if visitor is None:
+        raise Unauthorized("unknown visitor", code=ErrorCode.BAD_TOKEN)
+    return Actor(
+        SenderType.VISITOR, visitor.id, visitor.tenant_id, visitor.name or "Visitor", site_id=visitor.site_id
+    )
+
+
+def agent_actor(claims: TokenClaims) -> Actor:
+    scope = TenantScope(claims.tenant)
+    agent = scope.get_or_none(Agent, Agent.id == claims.subject)
+    if agent is None or agent.disabled or agent.token_version != claims.version:
+        raise Unauthorized("token revoked", code=ErrorCode.BAD_TOKEN)
+    return Actor(SenderType.AGENT, agent.id, agent.tenant_id, agent.name, role=agent.role)
+
+
+def agent_profile(actor: Actor) -> dict[str, Any]:
+    agent = TenantScope(actor.tenant_id).get_or_none(Agent, Agent.id == actor.id)
+    assert agent is not None
+    return {
+        "type": "agent",
+        "id": agent.id,
+        "name": agent.name,
+        "email": agent.email,
+        "role": agent.role,
+        "tenant": agent.tenant_id,
+        "status": agent.status,
+    }
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures_account: int
+    max_failures_ip: int
+    window_secs: int
+    ttl_secs: int
+
+
+def agent_login(
+    signer: TokenSigner, fields: dict[str, Any], client: ClientInfo, policy: LoginPolicy
+) -> dict[str, Any]:
+    tenant_id, email, password = (fields.get(k) for k in ("tenant", "email", "password"))
+    if not all(isinstance(v, str) and v for v in (tenant_id, email, password)):
+        raise BadRequest("tenant, email and password are required")
+    assert isinstance(tenant_id, str) and isinstance(email, str) and isinstance(password, str)
+    email = email.strip().lower()[:254]
+    tenant_id = tenant_id[:64]
+    scope = TenantScope(tenant_id)
+    if _throttled(scope, email, client.ip, policy):
+        scope.create(
+            LoginLog, username=email, ip=client.ip, user_agent=client.user_agent[:500],
+            success=False, source="throttled",
+        )
+        raise TooManyRequests("too many failed attempts, try again later", code=ErrorCode.TOO_MANY_ATTEMPTS)
+    agent = None
+    if Tenant.get_or_none(Tenant.id == tenant_id) is not None:
+        agent = scope.get_or_none(Agent, Agent.email == email)
+    ok = verify_password(agent.password_hash if agent else None, password)
+    ok = ok and agent is not None and not agent.disabled
+    scope.create(
+        LoginLog, username=email, ip=client.ip, user_agent=client.user_agent[:500], success=ok
+    )
+    if not ok or agent is None:
+        raise Unauthorized("wrong tenant, email or password", code=ErrorCode.BAD_CREDENTIALS)
+    token = signer.issue(
+        "agent", tenant=tenant_id, subject=agent.id, version=agent.token_version, ttl_secs=policy.ttl_secs
+    )
+    return {
+        "token": token.token,
+        "expires_at": token.expires_iso,
+        "agent": {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role},
+    }
+
+
+def _throttled(scope: TenantScope, email: str, ip: str, policy: LoginPolicy) -> bool:
+    since = utcnow() - dt.timedelta(seconds=policy.window_secs)
+    account_failures = (
+        scope.select(LoginLog)
+        .where(LoginLog.username == email, LoginLog.success == False, LoginLog.created_at >= since)  # noqa: E712
+        .count()
+    )
+    with cross_tenant():  # one address guessing across tenants is still one address
+        ip_failures = (
+            LoginLog.select()
+            .where(LoginLog.ip == ip, LoginLog.success == False, LoginLog.created_at >= since)  # noqa: E712
+            .count()
+        )
+    return account_failures >= policy.max_failures_account or ip_failures >= policy.max_failures_ip

@@ -1,0 +1,92 @@
+"""``create_app(settings)``: wire storage, bus, domain services and the gateway into Sanic."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+from sanic import Sanic
+
+from server.bus import Bus
+from server.bus.local import LocalBus
+from server.chat import topics
+from server.chat.directory import ConversationDirectory
+from server.chat.records import StoredMessage
+from server.chat.service import ChatService
+from server.chat.writer import GroupCommitWriter
+from server.config import Settings, ensure_secret_key
+from server.errors import CloseCode
+from server.gateway.context import Services
+from server.gateway.errors import JsonErrorHandler
+from server.gateway.http import build_blueprint
+from server.gateway.hub import Hub
+from server.observability.metrics import observe_batch
+from server.routing.service import RoutingService
+from server.security.ratelimit import KeyedWindows
+from server.security.tokens import TokenSigner
+from server.storage import open_store
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+MAX_REQUEST_BYTES = 256 * 1024
+_app_names = itertools.count(1)
+
+
+def make_bus(settings: Settings) -> Bus:
+    return LocalBus()
+
+
+def create_app(settings: Settings) -> Sanic:
+    store = open_store(settings)
+    bus = make_bus(settings)
+    directory = ConversationDirectory(store)
+
+    def publish(message: StoredMessage) -> None:
+        bus.publish(topics.conversation(message.conv), {"type": "message", "message": message})
+
+    writer = GroupCommitWriter(
+        store.database, batch_max=settings.commit_batch_max, publish=publish, observe_batch=observe_batch
+    )
+    chat = ChatService(store, bus, directory, writer, body_max_chars=settings.body_max_chars)
+    services = Services(
+        settings=settings,
+        store=store,
+        bus=bus,
+        signer=TokenSigner(ensure_secret_key(settings)),
+        chat=chat,
+        routing=RoutingService(store, bus, directory),
+        hub=Hub(bus, chat),
+        connection_rate=KeyedWindows(settings.conn_rate_ip, 60.0),
+    )
+
+    number = next(_app_names)  # Sanic keeps a registry of names; tests build several apps
+    app = Sanic("steadydesk" if number == 1 else f"steadydesk{number}", error_handler=JsonErrorHandler())
+    app.config.WEBSOCKET_MAX_SIZE = MAX_FRAME_BYTES
+    app.config.WEBSOCKET_PING_INTERVAL = settings.heartbeat_secs
+    app.config.WEBSOCKET_PING_TIMEOUT = settings.heartbeat_secs
+    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.shutdown_timeout_secs
+    app.config.KEEP_ALIVE_TIMEOUT = 75
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.services = services
+    app.blueprint(build_blueprint(services))
+
+    @app.before_server_start
+    async def start(app: Sanic) -> None:
+        await bus.start()
+        writer.start()
+
+    @app.before_server_stop
+    async def drain(app: Sanic) -> None:
+        services.accepting = False
+        # 1012 first: clients reconnect at once (to another node) and resume.
+        await services.hub.close_all(CloseCode.SERVICE_RESTART, "server restarting")
+        await writer.drain_and_stop(settings.shutdown_timeout_secs)
+        await bus.stop()
+
+    @app.after_server_stop
+    async def close_store(app: Sanic) -> None:
+        store.close()
+
+    return app

@@ -1,0 +1,42 @@
+"""The in-process bus of the single-node embedded default."""
+
+from __future__ import annotations
+
+import logging
+
+from server.bus import Handler, Payload
+
+log = logging.getLogger(__name__)
+
+
+class LocalBus:
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self._handlers.clear()
+
+    def publish(self, topic: str, payload: Payload) -> None:
+        for handler in tuple(self._handlers.get(topic, ())):
+            try:
+                handler(topic, payload)
+            except Exception:  # one broken subscriber must not stop the others
+                log.exception("bus handler failed on %s", topic)
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        handlers = self._handlers.setdefault(topic, [])
+        if handler not in handlers:
+            handlers.append(handler)
+
+    def unsubscribe(self, topic: str, handler: Handler) -> None:
+        handlers = self._handlers.get(topic)
+        if handlers and handler in handlers:
+            handlers.remove(handler)
+            if not handlers:
+                del self._handlers[topic]
+
+    def healthy(self) -> bool:
+        return True

@@ -1,0 +1,1 @@
+"""Conversations and messages: idempotent send, gap-free seq, replay. No transport here."""

@@ -1,0 +1,118 @@
+"""Value objects of the chat domain, and their wire form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.security.sanitizer import render_html
+from server.storage.models import MessageKind, SenderType
+
+
+def iso_ms(epoch_ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: a visitor or an agent, always bound to one tenant."""
+
+    type: SenderType
+    id: str
+    tenant_id: str
+    name: str = ""
+    role: str = ""  # agents: "agent" | "admin"
+    site_id: str | None = None
+
+    @property
+    def is_visitor(self) -> bool:
+        return self.type is SenderType.VISITOR
+
+    def wire(self) -> dict[str, str]:
+        return {"type": self.type.value, "id": self.id, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """The immutable facts about a conversation that authorisation needs."""
+
+    id: str
+    tenant_id: str
+    visitor_id: str
+    site_id: str
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    id: str
+    tenant_id: str
+    conv: str
+    seq: int
+    kind: str
+    sender_type: str
+    sender_id: str
+    sender_name: str
+    cid: str
+    body: str
+    created_ms: int
+    _frame: str | None = field(default=None, repr=False)
+
+    @property
+    def is_note(self) -> bool:
+        return self.kind == MessageKind.NOTE.value
+
+    @property
+    def ts(self) -> str:
+        return iso_ms(self.created_ms)
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "type": "message",
+            "conv": self.conv,
+            "id": self.id,
+            "seq": self.seq,
+            "ts": self.ts,
+            "kind": self.kind,
+            "body": self.body,
+            "html": render_html(self.body),
+            "cid": self.cid,
+            "sender": {"type": self.sender_type, "id": self.sender_id, "name": self.sender_name},
+        }
+
+    def frame(self) -> str:
+        """The serialized ``message`` frame, built once and shared by every recipient."""
+        if self._frame is None:
+            self._frame = json.dumps(self.wire(), ensure_ascii=False, separators=(",", ":"))
+        return self._frame
+
+    def to_bus(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "conv": self.conv,
+            "seq": self.seq,
+            "kind": self.kind,
+            "sender_type": self.sender_type,
+            "sender_id": self.sender_id,
+            "sender_name": self.sender_name,
+            "cid": self.cid,
+            "body": self.body,
+            "created_ms": self.created_ms,
+        }
+
+    @classmethod
+    def from_bus(cls, data: dict[str, Any]) -> StoredMessage:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: StoredMessage
+    duplicate: bool  # the cid was already stored: this is the original ack
+
+    def ack(self) -> dict[str, Any]:
+        m = self.message
+        return {"type": "ack", "cid": m.cid, "conv": m.conv, "id": m.id, "seq": m.seq, "ts": m.ts}

@@ -1,0 +1,305 @@
+"""Chat actions: send, history, open, close, read. Events go out only after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import peewee as pw
+
+from server.bus import Bus
+from server.chat import topics
+from server.chat.access import access_cached, access_conversation
+from server.chat.directory import ConversationDirectory
+from server.chat.records import Actor, ConversationRef, SendResult, StoredMessage
+from server.chat.writer import ConversationClosed, GroupCommitWriter, PendingSend
+from server.errors import BadRequest, ErrorCode, Forbidden, SteadyError
+from server.ids import new_id
+from server.storage.database import Store, db
+from server.storage.guard import TenantScope
+from server.storage.models import (
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageKind,
+    SenderType,
+    Visitor,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+CID_MAX_CHARS = 64
+SYNC_DEFAULT_LIMIT = 100
+SYNC_MAX_LIMIT = 500
+QUEUED_PREVIEW_MESSAGES = 20
+
+
+class BodyTooLong(SteadyError):
+    code, http_status = ErrorCode.BODY_TOO_LONG, 413
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        directory: ConversationDirectory,
+        writer: GroupCommitWriter,
+        *,
+        body_max_chars: int,
+    ):
+        self.store = store
+        self.bus = bus
+        self.directory = directory
+        self.writer = writer
+        self.body_max_chars = body_max_chars
+
+    # -- send ----------------------------------------------------------------------
+    def check_send(self, actor: Actor, cid: object, body: object, kind: object) -> tuple[str, str, str]:
+        if not isinstance(cid, str) or not cid or len(cid) > CID_MAX_CHARS:
+            raise BadRequest(f"cid must be a string of 1..{CID_MAX_CHARS} characters", code=ErrorCode.BAD_FRAME)
+        if not isinstance(body, str) or not body.strip():
+            raise BadRequest("body must be a non-empty string", code=ErrorCode.BAD_FRAME)
+        kind = MessageKind.TEXT.value if kind is None else kind
+        if kind not in (MessageKind.TEXT.value, MessageKind.NOTE.value):
+            raise BadRequest("kind must be text or note", code=ErrorCode.BAD_FRAME)
+        if kind == MessageKind.NOTE.value and actor.is_visitor:
+            raise Forbidden("visitors cannot write notes")
+        if len(body) > self.body_max_chars:
+            raise BodyTooLong(f"body is longer than {self.body_max_chars} characters")
+        return cid, body, kind
+
+    def send(
+        self, actor: Actor, conv: object, cid: object, body: object, kind: object = None
+    ) -> asyncio.Future[SendResult]:
+        """Store a message exactly once; the future resolves after COMMIT.
+
+        The common case (a conversation already in the node's cache) creates no task: the
+        caller attaches a callback and keeps reading its socket.
+        """
+        cid, body, kind = self.check_send(actor, cid, body, kind)
+        if isinstance(conv, str) and conv and access_cached(self.directory, actor, conv):
+            return self._submit(actor, conv, cid, body, kind)
+        return asyncio.ensure_future(self._send_slow(actor, conv, cid, body, kind))
+
+    def _submit(self, actor: Actor, conv: str, cid: str, body: str, kind: str) -> asyncio.Future[SendResult]:
+        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        return self.writer.submit(
+            PendingSend(actor.tenant_id, conv, kind, actor.type.value, actor.id, actor.name, cid, body, future)
+        )
+
+    async def _send_slow(self, actor: Actor, conv: object, cid: str, body: str, kind: str) -> SendResult:
+        if conv is None and actor.is_visitor:
+            ref = await self.open_conversation(actor)
+        else:
+            ref = await access_conversation(self.directory, actor, conv)
+        try:
+            return await self._submit(actor, ref.id, cid, body, kind)
+        except ConversationClosed:
+            if not actor.is_visitor:
+                raise
+            # A visitor writing into a closed conversation starts a new one, linked.
+            ref = await self.open_conversation(actor, previous=ref.id)
+            return await self._submit(actor, ref.id, cid, body, kind)
+
+    def after_commit(self, result: SendResult) -> None:
+        """Hook for the gateway: announce a new conversation once its first message is stored."""
+        message = result.message
+        if message.seq == 1 and not result.duplicate and message.sender_type == SenderType.VISITOR.value:
+            asyncio.ensure_future(self._announce_queued(message.tenant_id, message.conv))
+
+    async def _announce_queued(self, tenant_id: str, conv: str) -> None:
+        try:
+            event = await self.store.run(queued_event, tenant_id, conv)
+        except SteadyError:
+            log.warning("could not announce conversation %s", conv)
+            return
+        if event:
+            self.bus.publish(topics.agents(tenant_id), event)
+
+    # -- conversations ------------------------------------------------------------------
+    async def open_conversation(self, visitor: Actor, previous: str | None = None) -> ConversationRef:
+        """The visitor's open conversation, created if there is none (one per visitor)."""
+        ref, created = await self.store.run(_open_conversation, visitor, previous)
+        self.directory.remember(ref)
+        if created:
+            self.bus.publish(
+                topics.visitor(visitor.id),
+                {"type": "event", "name": "conv.opened", "conv": ref.id, "data": {"previous": previous}},
+            )
+        return ref
+
+    async def current_conversation(self, visitor: Actor) -> str | None:
+        return await self.store.run(_current_conversation, visitor)
+
+    async def close(self, actor: Actor, conv: object) -> dict[str, Any]:
+        ref = await access_conversation(self.directory, actor, conv)
+        closed = await self.store.run(_close_conversation, ref, actor)
+        data = {"by": actor.wire()}
+        event = {"type": "event", "name": "conv.closed", "conv": ref.id, "data": data}
+        if closed:
+            self.bus.publish(topics.conversation(ref.id), event)
+            self.bus.publish(topics.agents(ref.tenant_id), event)
+        return event
+
+    # -- reading -----------------------------------------------------------------------
+    async def history(
+        self, actor: Actor, conv: object, after: object, limit: object
+    ) -> tuple[ConversationRef, list[StoredMessage], bool]:
+        after_seq = _int_or(after, 0, "after")
+        count = _int_or(limit, SYNC_DEFAULT_LIMIT, "limit")
+        count = max(1, min(count, SYNC_MAX_LIMIT))
+        ref = await access_conversation(self.directory, actor, conv)
+        rows = await self.store.run(
+            messages_after, ref, max(after_seq, 0), count + 1, not actor.is_visitor
+        )
+        return ref, rows[:count], len(rows) > count
+
+    async def messages_after(
+        self, ref: ConversationRef, after: int, limit: int, include_notes: bool
+    ) -> list[StoredMessage]:
+        return await self.store.run(messages_after, ref, after, limit, include_notes)
+
+    async def mark_read(self, actor: Actor, conv: object, seq: object) -> tuple[ConversationRef, int]:
+        ref = await access_conversation(self.directory, actor, conv)
+        position = _int_or(seq, 0, "seq")
+        await self.store.run(_mark_read, ref, actor, position)
+        return ref, position
+
+
+def _int_or(value: object, default: int, name: str) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{name} must be an integer", code=ErrorCode.BAD_FRAME)
+    return value
+
+
+# -- units of work (run on the store's threads) ----------------------------------------
+def _ref(row: Conversation) -> ConversationRef:
+    return ConversationRef(row.id, row.tenant_id, row.visitor_id, row.site_id)
+
+
+def _current_conversation(visitor: Actor) -> str | None:
+    scope = TenantScope(visitor.tenant_id)
+    row = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
+    return row.id if row else None
+
+
+def _open_conversation(visitor: Actor, previous: str | None) -> tuple[ConversationRef, bool]:
+    scope = TenantScope(visitor.tenant_id)
+    existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
+    if existing:
+        return _ref(existing), False
+    try:
+        with db.atomic():
+            row = scope.create(
+                Conversation,
+                id=new_id(),
+                site_id=visitor.site_id or "",
+                visitor_id=visitor.id,
+                status=ConversationStatus.QUEUED.value,
+                open_key=visitor.id,
+                previous_id=previous,
+            )
+        return _ref(row), True
+    except pw.IntegrityError:
+        # Another connection of the same visitor opened it first: use that one.
+        existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
+        if existing is None:
+            raise
+        return _ref(existing), False
+
+
+def _close_conversation(ref: ConversationRef, actor: Actor) -> bool:
+    scope = TenantScope(ref.tenant_id)
+    changed = (
+        scope.update(
+            Conversation,
+            status=ConversationStatus.CLOSED.value,
+            open_key=None,
+            closed_at=utcnow(),
+        )
+        .where(Conversation.id == ref.id, Conversation.status != ConversationStatus.CLOSED.value)
+        .execute()
+    )
+    return bool(changed)
+
+
+def _mark_read(ref: ConversationRef, actor: Actor, seq: int) -> None:
+    scope = TenantScope(ref.tenant_id)
+    column = Conversation.visitor_read_seq if actor.is_visitor else Conversation.agent_read_seq
+    scope.update(Conversation, **{column.name: seq}).where(
+        Conversation.id == ref.id, column < seq, Conversation.last_seq >= seq
+    ).execute()
+
+
+def messages_after(
+    ref: ConversationRef, after: int, limit: int, include_notes: bool
+) -> list[StoredMessage]:
+    scope = TenantScope(ref.tenant_id)
+    query = scope.select(Message, *_MESSAGE_COLUMNS).where(
+        Message.conversation_id == ref.id, Message.seq > after
+    )
+    if not include_notes:
+        query = query.where(Message.kind != MessageKind.NOTE.value)
+    rows = query.order_by(Message.seq).limit(limit).tuples()
+    return [StoredMessage(*row) for row in rows]
+
+
+# In StoredMessage's field order.
+_MESSAGE_COLUMNS = [
+    Message.id, Message.tenant_id, Message.conversation_id, Message.seq, Message.kind,
+    Message.sender_type, Message.sender_id, Message.sender_name, Message.cid, Message.body,
+    Message.created_ms,
+]
+
+
+def queued_event(tenant_id: str, conv: str) -> dict[str, Any] | None:
+    """``conv.queued`` with the visitor and the first messages, for agents to pick it up."""
+    scope = TenantScope(tenant_id)
+    row = scope.get_or_none(Conversation, Conversation.id == conv)
+    if row is None or row.status != ConversationStatus.QUEUED.value:
+        return None
+    visitor = scope.get_or_none(Visitor, Visitor.id == row.visitor_id)
+    messages = messages_after(_ref(row), 0, QUEUED_PREVIEW_MESSAGES, include_notes=False)
+    return {
+        "type": "event",
+        "name": "conv.queued",
+        "conv": conv,
+        "data": {
+            "status": row.status,
+            "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
+            "visitor": _visitor_card(visitor),
+            "department": row.department_id,
+            "messages": [m.wire() for m in messages],
+        },
+    }
+
+
+def _visitor_card(visitor: Visitor | None) -> dict[str, Any] | None:
+    if visitor is None:
+        return None
+    return {
+        "id": visitor.id,
+        "name": visitor.name,
+        "email": visitor.email,
+        "language": visitor.language,
+        "page_url": visitor.page_url,
+        "referrer": visitor.referrer,
+        "visit_count": visitor.visit_count,
+    }
+
+
+def queued_conversations(tenant_id: str, limit: int = 200) -> list[str]:
+    scope = TenantScope(tenant_id)
+    rows = (
+        scope.select(Conversation, Conversation.id)
+        .where(Conversation.status == ConversationStatus.QUEUED.value, Conversation.last_seq > 0)
+        .order_by(Conversation.created_at)
+        .limit(limit)
+    )
+    return [row.id for row in rows]
+

@@ -1,0 +1,17 @@
+"""Bus topic names (see server.bus for what each carries)."""
+
+
+def conversation(conv_id: str) -> str:
+    return f"conv:{conv_id}"
+
+
+def agents(tenant_id: str) -> str:
+    return f"agents:{tenant_id}"
+
+
+def visitor(visitor_id: str) -> str:
+    return f"visitor:{visitor_id}"
+
+
+def agent(agent_id: str) -> str:
+    return f"agent:{agent_id}"

@@ -1,0 +1,202 @@
+"""``steadydesk`` command line (PROTOCOL §5). Failures print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from server import __version__
+from server.config import ConfigError, Settings, load_settings
+from server.errors import StartupError, SteadyError
+
+log = logging.getLogger("steadydesk")
+
+EXIT_CONFIG = 2
+EXIT_STARTUP = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="steadydesk", description="Steadydesk customer-service chat")
+    parser.add_argument("--version", action="version", version=f"steadydesk {__version__}")
+    parser.add_argument("--config", help="JSON config file (STEADY_* variables win over it)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run a node (migrates the schema first)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--config", dest="sub_config")
+
+    migrate = sub.add_parser("migrate", help="bring the schema up to date")
+    migrate.add_argument("--config", dest="sub_config")
+
+    demo = sub.add_parser("demo", help="create (or find) a demo tenant and print its credentials")
+    demo.add_argument("--json", action="store_true", help="print one JSON object")
+    demo.add_argument("--tenant", help="tenant id (default: STEADY_TENANT)")
+    demo.add_argument("--config", dest="sub_config")
+
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="action", required=True)
+    t_create = tenant.add_parser("create")
+    t_create.add_argument("tenant")
+    t_create.add_argument("--name")
+
+    site = sub.add_parser("site", help="manage sites").add_subparsers(dest="action", required=True)
+    s_create = site.add_parser("create")
+    s_create.add_argument("--tenant", required=True)
+    s_create.add_argument("--name", required=True)
+    s_create.add_argument("--origin", action="append", default=[], help="allowed origin (repeatable)")
+
+    agent = sub.add_parser("agent", help="manage agents").add_subparsers(dest="action", required=True)
+    a_create = agent.add_parser("create")
+    a_create.add_argument("--tenant", required=True)
+    a_create.add_argument("--email", required=True)
+    a_create.add_argument("--password", required=True)
+    a_create.add_argument("--name", default="")
+    a_create.add_argument("--role", choices=["agent", "admin"], default="agent")
+    a_create.add_argument("--capacity", type=int, default=5)
+
+    apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="action", required=True)
+    k_create = apikey.add_parser("create")
+    k_create.add_argument("--tenant", required=True)
+    k_create.add_argument("--name", default="")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        overrides: dict[str, Any] = {}
+        if getattr(args, "host", None):
+            overrides["host"] = args.host
+        if getattr(args, "port", None):
+            overrides["port"] = args.port
+        settings = load_settings(getattr(args, "sub_config", None) or args.config, **overrides)
+        command: Callable[[Settings, argparse.Namespace], int] = _COMMANDS[args.command]
+        return command(settings, args)
+    except ConfigError as err:
+        print(f"steadydesk: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StartupError as err:
+        print(f"steadydesk: cannot start: {err}", file=sys.stderr)
+        return EXIT_STARTUP
+    except SteadyError as err:
+        print(f"steadydesk: {err.message}", file=sys.stderr)
+        return 1
+
+
+def _prepared(settings: Settings) -> None:
+    """Connect, check and migrate: everything a command needs before touching data."""
+    from server.observability.health import startup_check
+    from server.storage import open_store
+
+    store = open_store(settings)
+    try:
+        startup_check(settings, store.database, migrate=True)
+    finally:
+        store.close()
+
+
+def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.app import create_app
+
+    _prepared(settings)
+    app = create_app(settings)
+    scheme = "https" if settings.tls_enabled else "http"
+    log.info("steadydesk %s on %s://%s:%s (node %s)", __version__, scheme, settings.host, settings.port, settings.node_name)
+    ssl = {"cert": settings.tls_cert, "key": settings.tls_key} if settings.tls_enabled else None
+    app.run(
+        host=settings.host,
+        port=settings.port,
+        single_process=True,
+        access_log=False,
+        motd=False,
+        ssl=ssl,
+    )
+    return 0
+
+
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    _prepared(settings)
+    print("schema is up to date")
+    return 0
+
+
+def _with_db(settings: Settings, fn: Callable[[], Any]) -> Any:
+    from server.storage import open_store
+
+    _prepared(settings)
+    store = open_store(settings)
+    try:
+        with store.database.connection_context():
+            return fn()
+    finally:
+        store.close()
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.demo import ensure_demo
+
+    tenant = args.tenant or settings.tenant
+    public_url = f"{'https' if settings.tls_enabled else 'http'}://{settings.host}:{settings.port}"
+    result = _with_db(settings, lambda: ensure_demo(tenant, public_url))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"Open {result['origin']}/ (demo page)\nTenant: {result['tenant']}")
+        print(f"Admin:  {result['admin']['email']} / {result['admin']['password']}")
+        for agent in result["agents"]:
+            print(f"Agent:  {agent['email']} / {agent['password']}")
+    return 0
+
+
+def _cmd_tenant(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.provisioning import create_tenant
+
+    tenant = _with_db(settings, lambda: create_tenant(args.tenant, args.name))
+    print(json.dumps({"tenant": tenant.id, "name": tenant.name}))
+    return 0
+
+
+def _cmd_site(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.provisioning import create_site, site_summary
+
+    site = _with_db(settings, lambda: create_site(args.tenant, args.name, args.origin))
+    print(json.dumps(site_summary(site)))
+    return 0
+
+
+def _cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.provisioning import create_agent
+    from server.storage.models import Role
+
+    agent = _with_db(
+        settings,
+        lambda: create_agent(
+            args.tenant, args.email, args.password, name=args.name, role=Role(args.role), capacity=args.capacity
+        ),
+    )
+    print(json.dumps({"id": agent.id, "email": agent.email, "role": agent.role}))
+    return 0
+
+
+def _cmd_apikey(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.provisioning import create_api_key
+
+    key = _with_db(settings, lambda: create_api_key(args.tenant, args.name))
+    print(json.dumps({"api_key": key.key, "api_secret": key.secret}))
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "serve": _cmd_serve,
+    "migrate": _cmd_migrate,
+    "demo": _cmd_demo,
+    "tenant": _cmd_tenant,
+    "site": _cmd_site,
+    "agent": _cmd_agent,
+    "apikey": _cmd_apikey,
+}

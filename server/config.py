@@ -1,0 +1,181 @@
+"""One typed Settings object: defaults < JSON config file < ``STEADY_*`` environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from server.errors import ConfigError
+
+ENV_PREFIX = "STEADY_"
+
+# Keys of the original write-up's config file, mapped to our field names.
+_FILE_ALIASES = {"DeploymentMode": "mode", "TenantId": "tenant"}
+
+
+class DeploymentMode(StrEnum):
+    SELF_HOSTED = "SelfHosted"
+    SAAS = "SaaS"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    mode: DeploymentMode = DeploymentMode.SELF_HOSTED
+    tenant: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    node: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(8800, ge=1, le=65535)
+    tls_cert: str = ""
+    tls_key: str = ""
+    trusted_proxies: str = ""
+    metrics_token: str = ""
+    metrics_allow: str = "127.0.0.1,::1"
+
+    ws_rate_visitor: int = Field(20, ge=1)
+    ws_rate_agent: int = Field(100, ge=1)
+    ws_rate_window_secs: float = Field(10.0, gt=0)
+    conn_rate_ip: int = Field(60, ge=1)
+    heartbeat_secs: float = Field(25.0, gt=0)
+    hello_timeout_secs: float = Field(5.0, gt=0)
+    body_max_chars: int = Field(4000, ge=1, le=60000)
+    send_queue_frames: int = Field(1000, ge=10)
+    bad_frames_per_minute: int = Field(10, ge=1)
+    shutdown_timeout_secs: float = Field(10.0, gt=0)
+
+    visitor_token_ttl_secs: int = Field(7 * 24 * 3600, ge=60)
+    agent_token_ttl_secs: int = Field(12 * 3600, ge=60)
+    login_max_failures_account: int = Field(10, ge=1)
+    login_max_failures_ip: int = Field(30, ge=1)
+    login_window_secs: int = Field(15 * 60, ge=1)
+    user_hash_max_age_secs: int = Field(24 * 3600, ge=1)
+
+    db_threads: int = Field(8, ge=1, le=64)
+    commit_batch_max: int = Field(256, ge=1, le=5000)
+    commit_window_ms: float = Field(2.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("sqlite", "mysql"):
+            raise ValueError("must start with sqlite:/// or mysql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("redis", "rediss"):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the config file (passed as init kwargs).
+        return (env_settings, init_settings)
+
+    # Derived values -------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'steadydesk.db').resolve()}"
+
+    @property
+    def node_name(self) -> str:
+        return self.node or f"{socket.gethostname()}:{self.port}"
+
+    @property
+    def trusted_proxy_set(self) -> frozenset[str]:
+        return _csv(self.trusted_proxies)
+
+    @property
+    def metrics_allow_set(self) -> frozenset[str]:
+        return _csv(self.metrics_allow)
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+    @property
+    def self_hosted(self) -> bool:
+        return self.mode is DeploymentMode.SELF_HOSTED
+
+
+def _csv(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings or raise ``ConfigError`` with one line naming the bad key."""
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update(_read_config_file(Path(config_file)))
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        got = first.get("input")
+        shown = f" (got {got!r})" if isinstance(got, (str, int, float)) else ""
+        raise ConfigError(
+            f"bad configuration: {field} ({ENV_PREFIX}{field.upper()}): {first['msg']}{shown}"
+        ) from None
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"bad configuration: config file {path} does not exist") from None
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"bad configuration: config file {path} is not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"bad configuration: config file {path} must hold a JSON object")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _FILE_ALIASES.get(key, key)
+        if name.upper().startswith(ENV_PREFIX):
+            name = name[len(ENV_PREFIX) :]
+        name = name.lower()
+        if name not in Settings.model_fields:
+            raise ConfigError(f"bad configuration: unknown key {key!r} in {path}")
+        values[name] = value
+    return values
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """The token-signing key: configured, or generated once and kept in the data dir."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: if two processes race, one writes and the other reads the winner's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key)
+    return key

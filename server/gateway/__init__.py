@@ -1,0 +1,1 @@
+"""HTTP routes and WebSocket handlers: parse, authorise, call an action, reply."""

@@ -1,0 +1,115 @@
+"""One WebSocket connection: a bounded send queue drained by its own writer task.
+
+Nothing ever awaits a client's socket except that writer, so a slow client can stall
+only itself; when its queue fills it is closed (1013) and will resume from its last seq.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from sanic.server.websockets.impl import WebsocketImplProtocol
+
+from server.chat.delivery import StreamCursor
+from server.chat.records import Actor, ConversationRef
+from server.errors import CloseCode
+from server.ids import new_id
+from server.observability import metrics
+from server.security.ratelimit import SlidingWindow
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_SECS = 2.0
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+class Connection:
+    def __init__(
+        self,
+        ws: WebsocketImplProtocol,
+        actor: Actor,
+        *,
+        queue_frames: int,
+        send_rate: SlidingWindow,
+        bad_frames: SlidingWindow,
+    ):
+        self.ws = ws
+        self.actor = actor
+        self.session = new_id()
+        self.kind = actor.type.value
+        self.send_rate = send_rate
+        self.bad_frames = bad_frames
+        self.cursors: dict[str, StreamCursor] = {}
+        self.refs: dict[str, ConversationRef] = {}
+        self.topics: set[str] = set()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=queue_frames)
+        self._writer: asyncio.Task[None] | None = None
+        self.closing = False
+
+    def start(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    def push(self, frame: str) -> None:
+        if self.closing:
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            metrics.SLOW_CONSUMERS.inc()
+            log.info("closing slow consumer %s (%s)", self.session, self.actor.id)
+            self.close_soon(CloseCode.TRY_AGAIN_LATER, "send queue full, resume")
+
+    def push_json(self, frame: dict[str, Any]) -> None:
+        self.push(dumps(frame))
+
+    def error(self, code: str, message: str, **about: Any) -> None:
+        metrics.ERRORS.labels(code).inc()
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        frame.update({k: v for k, v in about.items() if isinstance(v, str) and v})
+        self.push_json(frame)
+
+    async def _write_loop(self) -> None:
+        queue, ws = self._queue, self.ws
+        try:
+            while True:
+                frame = await queue.get()
+                if frame is None:
+                    return
+                await ws.send(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the socket went away: the reader sees it and cleans up
+            self.closing = True
+
+    def close_soon(self, code: int, reason: str = "") -> None:
+        if self.closing:
+            return
+        self.closing = True
+        asyncio.get_running_loop().create_task(self.close(code, reason))
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Flush what is queued (briefly), then close with ``code``."""
+        self.closing = True
+        metrics.CLOSES.labels(str(code)).inc()
+        if self._writer and not self._writer.done():
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_TIMEOUT_SECS)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                self._writer.cancel()
+        try:
+            await asyncio.wait_for(self.ws.close(code, reason), CLOSE_TIMEOUT_SECS)
+        except Exception:
+            self.ws.fail_connection(code, reason)
+
+    def stop_writer(self) -> None:
+        if self._writer and not self._writer.done():
+            self._writer.cancel()

@@ -1,0 +1,30 @@
+"""Everything a request handler needs, built once per node by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from server.bus import Bus
+from server.chat.service import ChatService
+from server.config import Settings
+from server.routing.service import RoutingService
+from server.security.ratelimit import KeyedWindows
+from server.security.tokens import TokenSigner
+from server.storage.database import Store
+
+if TYPE_CHECKING:
+    from server.gateway.hub import Hub
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    bus: Bus
+    signer: TokenSigner
+    chat: ChatService
+    routing: RoutingService
+    hub: Hub
+    connection_rate: KeyedWindows
+    accepting: bool = True  # false once shutdown has begun

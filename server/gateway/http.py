@@ -1,0 +1,118 @@
+"""HTTP routes: visitor sessions, agent login, health, metrics, and the WebSocket endpoints."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sanic import Blueprint, Request, json
+from sanic.response import HTTPResponse, raw
+from sanic.server.websockets.impl import WebsocketImplProtocol
+
+from server.admin.auth import ClientInfo, LoginPolicy, agent_login, visitor_session
+from server.errors import BadRequest, ErrorCode, Forbidden
+from server.gateway.context import Services
+from server.gateway.errors import error_response
+from server.gateway.net import client_ip, is_secure, peer_address
+from server.gateway.ws import Gateway
+from server.observability import metrics
+from server.observability.health import health_report
+
+WS_PATHS = ("/ws/visitor", "/ws/agent")
+OPEN_PATHS = ("/api/healthz", "/metrics")  # probed by load balancers and scrapers
+
+
+def build_blueprint(services: Services) -> Blueprint:
+    bp = Blueprint("steadydesk")
+    gateway = Gateway(services)
+    settings = services.settings
+
+    def client(request: Request) -> ClientInfo:
+        return ClientInfo(
+            ip=client_ip(request, settings),
+            user_agent=request.headers.get("user-agent", ""),
+            origin=request.headers.get("origin"),
+        )
+
+    def body(request: Request) -> dict[str, Any]:
+        data = request.json
+        if not isinstance(data, dict):
+            raise BadRequest("the body must be a JSON object")
+        return data
+
+    @bp.on_request
+    async def guard_transport(request: Request) -> HTTPResponse | None:
+        request.ctx.started = time.perf_counter()
+        if request.path in OPEN_PATHS:
+            return None
+        if not is_secure(request, settings):
+            return error_response(str(ErrorCode.HTTPS_REQUIRED), "use https", 403)
+        if request.path in WS_PATHS:
+            if not services.accepting:
+                return error_response(str(ErrorCode.UNAVAILABLE), "node is shutting down", 503)
+            if not services.connection_rate.allow(client_ip(request, settings)):
+                metrics.ERRORS.labels("rate_limited").inc()
+                return error_response(str(ErrorCode.RATE_LIMITED), "too many new connections", 429)
+        return None
+
+    @bp.on_response
+    async def observe(request: Request, response: HTTPResponse) -> None:
+        route = request.route.path if request.route else "unmatched"
+        metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status)).inc()
+        started = getattr(request.ctx, "started", None)
+        if started is not None:
+            metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Cache-Control", "no-store")
+
+    @bp.post("/api/v1/visitor/session")
+    async def post_visitor_session(request: Request) -> HTTPResponse:
+        fields = body(request)
+        result = await services.store.run(
+            visitor_session,
+            services.signer,
+            fields,
+            client(request),
+            ttl_secs=settings.visitor_token_ttl_secs,
+            default_hash_max_age=settings.user_hash_max_age_secs,
+        )
+        return json(result)
+
+    @bp.post("/api/v1/auth/login")
+    async def post_login(request: Request) -> HTTPResponse:
+        policy = LoginPolicy(
+            settings.login_max_failures_account,
+            settings.login_max_failures_ip,
+            settings.login_window_secs,
+            settings.agent_token_ttl_secs,
+        )
+        result = await services.store.run(agent_login, services.signer, body(request), client(request), policy)
+        return json(result)
+
+    @bp.get("/api/healthz")
+    async def get_health(request: Request) -> HTTPResponse:
+        healthy, report = await health_report(settings, services.store, services.accepting)
+        return json(report, status=200 if healthy else 503)
+
+    @bp.get("/metrics")
+    async def get_metrics(request: Request) -> HTTPResponse:
+        token = settings.metrics_token
+        supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        allowed = peer_address(request) in settings.metrics_allow_set or (
+            bool(token) and hmac.compare_digest(supplied.encode(), token.encode())
+        )
+        if not allowed:
+            raise Forbidden("metrics are not public")
+        return raw(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    @bp.websocket("/ws/visitor")
+    async def ws_visitor(request: Request, ws: WebsocketImplProtocol) -> None:
+        await gateway.serve(request, ws, "visitor")
+
+    @bp.websocket("/ws/agent")
+    async def ws_agent(request: Request, ws: WebsocketImplProtocol) -> None:
+        await gateway.serve(request, ws, "agent")
+    return bp

@@ -1,0 +1,200 @@
+"""This node's connections and what each follows: the bus-to-socket fan-out.
+
+The hub subscribes a topic on the bus while at least one local connection needs it, so
+with a shared bus a node only receives the traffic of the people it serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from server.bus import Bus, Payload
+from server.chat import topics
+from server.chat.delivery import Offer, StreamCursor
+from server.chat.records import ConversationRef, StoredMessage
+from server.chat.service import ChatService
+from server.errors import CloseCode, SteadyError
+from server.gateway.connection import Connection, dumps
+from server.observability import metrics
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_PAGE = 500
+
+
+class Hub:
+    def __init__(self, bus: Bus, chat: ChatService):
+        self.bus = bus
+        self.chat = chat
+        self.connections: set[Connection] = set()
+        self._by_topic: dict[str, set[Connection]] = {}
+        self._handlers: dict[str, Callable[[str, Payload], None]] = {
+            "conv": self._on_conversation,
+            "agents": self._on_agents,
+            "visitor": self._on_visitor,
+            "agent": self._on_agent,
+        }
+
+    # -- membership ----------------------------------------------------------------
+    def add(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        metrics.WS_CONNECTIONS.labels(conn.kind).inc()
+
+    def remove(self, conn: Connection) -> None:
+        if conn not in self.connections:
+            return
+        self.connections.discard(conn)
+        metrics.WS_CONNECTIONS.labels(conn.kind).dec()
+        for topic in list(conn.topics):
+            self._leave(conn, topic)
+
+    def join(self, conn: Connection, topic: str) -> None:
+        if topic in conn.topics:
+            return
+        conn.topics.add(topic)
+        members = self._by_topic.get(topic)
+        if members is None:
+            members = self._by_topic[topic] = set()
+            self.bus.subscribe(topic, self._dispatch)
+        members.add(conn)
+
+    def _leave(self, conn: Connection, topic: str) -> None:
+        conn.topics.discard(topic)
+        members = self._by_topic.get(topic)
+        if members is None:
+            return
+        members.discard(conn)
+        if not members:
+            del self._by_topic[topic]
+            self.bus.unsubscribe(topic, self._dispatch)
+
+    def follow(self, conn: Connection, ref: ConversationRef, pos: int) -> None:
+        """Deliver the conversation to ``conn`` from ``pos`` on: replay, then live."""
+        if ref.id in conn.cursors or conn.closing:
+            return
+        cursor = StreamCursor(max(pos, 0))
+        cursor.fetching = True  # hold live traffic until the database has been read
+        conn.cursors[ref.id] = cursor
+        conn.refs[ref.id] = ref
+        self.join(conn, topics.conversation(ref.id))
+        asyncio.get_running_loop().create_task(self._catch_up(conn, ref, cursor))
+
+    def follows(self, conn: Connection, conv: str) -> bool:
+        return conv in conn.cursors
+
+    # -- delivery --------------------------------------------------------------------
+    def _dispatch(self, topic: str, payload: Payload) -> None:
+        handler = self._handlers.get(topic.split(":", 1)[0])
+        if handler:
+            handler(topic, payload)
+
+    def _on_conversation(self, topic: str, payload: Payload) -> None:
+        members = self._by_topic.get(topic)
+        if not members:
+            return
+        kind = payload.get("type")
+        if kind == "message":
+            message: StoredMessage = payload["message"]
+            for conn in tuple(members):
+                self._offer(conn, message)
+        elif kind in ("typing", "read"):
+            sender = payload.get("sender") or {}
+            frame = dumps(payload)
+            for conn in members:
+                if conn.actor.id != sender.get("id") or conn.kind != sender.get("type"):
+                    conn.push(frame)
+        elif kind == "event":
+            # Agents get conversation events from their tenant topic; here only visitors.
+            frame = dumps(payload)
+            for conn in members:
+                if conn.actor.is_visitor:
+                    conn.push(frame)
+
+    def _offer(self, conn: Connection, message: StoredMessage) -> None:
+        cursor = conn.cursors.get(message.conv)
+        if cursor is None:
+            return
+        outcome = cursor.offer(message)
+        if outcome is Offer.SEND:
+            self._send_message(conn, message)
+        elif outcome is Offer.GAP:
+            ref = conn.refs[message.conv]
+            asyncio.get_running_loop().create_task(self._catch_up(conn, ref, cursor))
+
+    def _send_message(self, conn: Connection, message: StoredMessage) -> None:
+        if message.is_note and conn.actor.is_visitor:
+            return
+        metrics.MESSAGES_OUT.inc()
+        conn.push(message.frame())
+
+    async def _catch_up(self, conn: Connection, ref: ConversationRef, cursor: StreamCursor) -> None:
+        """Fill the gap after ``cursor.pos`` from the database, then release held messages."""
+        try:
+            while not conn.closing:
+                rows = await self.chat.messages_after(ref, cursor.pos, CATCH_UP_PAGE, True)
+                for message in cursor.accept_fetched(rows):
+                    self._send_message(conn, message)
+                if len(rows) == CATCH_UP_PAGE:
+                    continue
+                ready, again = cursor.drain_pending()
+                for message in ready:
+                    self._send_message(conn, message)
+                if not again:
+                    return
+        except SteadyError as err:
+            # Without the gap we cannot keep the order promise: the client resumes later.
+            log.warning("catch-up of %s failed: %s", ref.id, err)
+            conn.close_soon(CloseCode.TRY_AGAIN_LATER, "storage unavailable, resume")
+        except Exception:
+            log.exception("catch-up of %s failed", ref.id)
+            conn.close_soon(CloseCode.INTERNAL_ERROR, "internal error, resume")
+
+    def _on_agents(self, topic: str, payload: Payload) -> None:
+        members = self._by_topic.get(topic)
+        if not members:
+            return
+        frame = dumps(payload)
+        assigned = self._assignee(payload)
+        for conn in tuple(members):
+            conn.push(frame)
+            if assigned and conn.actor.id == assigned[0]:
+                ref = self.chat.directory.cached(payload["conv"])
+                if ref is not None:
+                    self.follow(conn, ref, assigned[1])
+                else:
+                    asyncio.get_running_loop().create_task(
+                        self._follow_later(conn, payload["conv"], assigned[1])
+                    )
+
+    @staticmethod
+    def _assignee(payload: Payload) -> tuple[str, int] | None:
+        if payload.get("name") != "conv.assigned":
+            return None
+        data: dict[str, Any] = payload.get("data") or {}
+        agent = data.get("agent") or {}
+        return (agent.get("id", ""), int(data.get("last_seq", 0)))
+
+    async def _follow_later(self, conn: Connection, conv: str, pos: int) -> None:
+        ref = await self.chat.directory.lookup(conv)
+        if ref is not None and ref.tenant_id == conn.actor.tenant_id:
+            self.follow(conn, ref, pos)
+
+    def _on_visitor(self, topic: str, payload: Payload) -> None:
+        if payload.get("name") != "conv.opened":
+            return
+        for conn in tuple(self._by_topic.get(topic, ())):
+            conn.push(dumps(payload))
+            asyncio.get_running_loop().create_task(self._follow_later(conn, payload["conv"], 0))
+
+    def _on_agent(self, topic: str, payload: Payload) -> None:
+        if payload.get("name") == "agent.revoked":
+            for conn in tuple(self._by_topic.get(topic, ())):
+                conn.close_soon(CloseCode.BAD_TOKEN, "token revoked")
+
+    # -- shutdown --------------------------------------------------------------------
+    async def close_all(self, code: int, reason: str) -> None:
+        connections = list(self.connections)
+        await asyncio.gather(*(c.close(code, reason) for c in connections), return_exceptions=True)

@@ -1,0 +1,315 @@
+"""``/ws/visitor`` and ``/ws/agent``: handshake, then one reader loop per connection.
+
+The reader never waits for a commit: ``send`` hands the message to the group-commit
+writer and attaches a callback that queues the ack, so the socket keeps being read
+(and pongs keep being seen) while commits are in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from sanic import Request
+from sanic.server.websockets.impl import WebsocketImplProtocol
+
+from server.admin.auth import agent_actor, agent_profile, origin_allowed, visitor_actor
+from server.chat import topics
+from server.chat.access import access_conversation
+from server.chat.records import Actor, SendResult
+from server.chat.service import queued_conversations, queued_event
+from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
+from server.gateway.connection import Connection, dumps
+from server.gateway.context import Services
+from server.observability import metrics
+from server.security.ratelimit import SlidingWindow
+from server.security.tokens import TokenKind
+from server.storage.guard import TenantScope
+from server.storage.models import Conversation, ConversationStatus, Site
+
+log = logging.getLogger(__name__)
+
+BAD_FRAME_WINDOW_SECS = 60.0
+Handler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
+
+VISITOR_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
+AGENT_FRAMES = VISITOR_FRAMES | {"accept", "transfer", "status"}
+ALL_FRAMES = AGENT_FRAMES
+
+
+class Gateway:
+    def __init__(self, services: Services):
+        self.s = services
+        self.handlers: dict[str, Handler] = {
+            "send": self.on_send,
+            "sync": self.on_sync,
+            "typing": self.on_typing,
+            "read": self.on_read,
+            "ping": self.on_ping,
+            "close": self.on_close,
+            "accept": self.on_accept,
+            "transfer": self.on_transfer,
+            "status": self.on_status,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def serve(self, request: Request, ws: WebsocketImplProtocol, kind: TokenKind) -> None:
+        settings = self.s.settings
+        hello = await self._read_hello(ws)
+        if hello is None:
+            await _close(ws, CloseCode.HELLO_TIMEOUT, "hello expected")
+            return
+        try:
+            claims = self.s.signer.verify(hello.get("token"), kind)
+            loader = visitor_actor if kind == "visitor" else agent_actor
+            actor = await self.s.store.run(loader, claims)
+        except Unauthorized as err:
+            await _close(ws, CloseCode.BAD_TOKEN, err.message)
+            return
+        except SteadyError:
+            await _close(ws, CloseCode.TRY_AGAIN_LATER, "storage unavailable")
+            return
+        origin = request.headers.get("origin")
+        if actor.is_visitor and origin is not None:
+            site = await self.s.store.run(_site, actor)
+            if site is None or not origin_allowed(site, origin):
+                await _close(ws, CloseCode.ORIGIN_NOT_ALLOWED, "origin not allowed")
+                return
+        rate = settings.ws_rate_visitor if actor.is_visitor else settings.ws_rate_agent
+        conn = Connection(
+            ws,
+            actor,
+            queue_frames=settings.send_queue_frames,
+            send_rate=SlidingWindow(rate, settings.ws_rate_window_secs),
+            bad_frames=SlidingWindow(settings.bad_frames_per_minute, BAD_FRAME_WINDOW_SECS),
+        )
+        conn.start()
+        self.s.hub.add(conn)
+        try:
+            await self._welcome(conn, hello)
+            await self._read_loop(conn)
+        finally:
+            self.s.hub.remove(conn)
+            conn.stop_writer()
+
+    async def _read_hello(self, ws: WebsocketImplProtocol) -> dict[str, Any] | None:
+        try:
+            raw = await ws.recv(timeout=self.s.settings.hello_timeout_secs)
+        except Exception:
+            return None
+        frame = _parse(raw)
+        if frame is None or frame.get("type") != "hello":
+            return None
+        return frame
+
+    async def _welcome(self, conn: Connection, hello: dict[str, Any]) -> None:
+        actor, hub = conn.actor, self.s.hub
+        if actor.is_visitor:
+            current = await self.s.chat.current_conversation(actor)
+            you: dict[str, Any] = {**actor.wire(), "conversation": current}
+            hub.join(conn, topics.visitor(actor.id))
+        else:
+            you = await self.s.store.run(agent_profile, actor)
+            hub.join(conn, topics.agents(actor.tenant_id))
+            hub.join(conn, topics.agent(actor.id))
+        conn.push_json(
+            {
+                "type": "welcome",
+                "session": conn.session,
+                "node": self.s.settings.node_name,
+                "heartbeat": self.s.settings.heartbeat_secs,
+                "you": you,
+            }
+        )
+        resume = hello.get("resume") or {}
+        if not isinstance(resume, dict):
+            conn.error(ErrorCode.BAD_FRAME, "resume must map conversation ids to seqs")
+            resume = {}
+        for conv, last_seq in resume.items():
+            if isinstance(last_seq, bool) or not isinstance(last_seq, int):
+                conn.error(ErrorCode.BAD_FRAME, "resume seqs must be integers", conv=conv)
+                continue
+            try:
+                ref = await access_conversation(self.s.chat.directory, actor, conv)
+            except SteadyError as err:
+                conn.error(err.code, err.message, conv=conv)
+                continue
+            hub.follow(conn, ref, last_seq)
+        # Live from now on for conversations this participant is part of but did not name.
+        for conv, last_seq in await self.s.store.run(_own_conversations, actor):
+            if conv not in conn.cursors:
+                ref = await access_conversation(self.s.chat.directory, actor, conv)
+                hub.follow(conn, ref, last_seq)
+        if not actor.is_visitor:
+            for conv in await self.s.store.run(queued_conversations, actor.tenant_id):
+                event = await self.s.store.run(queued_event, actor.tenant_id, conv)
+                if event:
+                    conn.push_json(event)
+
+    async def _read_loop(self, conn: Connection) -> None:
+        ws = conn.ws
+        allowed = VISITOR_FRAMES if conn.actor.is_visitor else AGENT_FRAMES
+        kind = conn.kind
+        while not conn.closing:
+            try:
+                raw = await ws.recv()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                return
+            if raw is None:
+                return
+            frame = _parse(raw)
+            frame_type = frame.get("type") if frame is not None else None
+            if frame is None or not isinstance(frame_type, str) or frame_type not in ALL_FRAMES:
+                metrics.WS_FRAMES_IN.labels(kind, "bad").inc()
+                await self._bad_frame(conn, "malformed JSON or unknown type")
+                continue
+            metrics.WS_FRAMES_IN.labels(kind, frame_type).inc()
+            if frame_type not in allowed:
+                conn.error(ErrorCode.FORBIDDEN, f"{frame_type} is for agents only", **_about(frame))
+                continue
+            try:
+                await self.handlers[frame_type](conn, frame)
+            except SteadyError as err:
+                if err.code is ErrorCode.BAD_FRAME:
+                    await self._bad_frame(conn, err.message, frame)
+                else:
+                    conn.error(err.code, err.message, **_about(frame))
+            except Exception:
+                log.exception("frame %s failed", frame_type)
+                conn.error(ErrorCode.INTERNAL, "internal error", **_about(frame))
+
+    async def _bad_frame(self, conn: Connection, message: str, frame: dict[str, Any] | None = None) -> None:
+        conn.error(ErrorCode.BAD_FRAME, message, **_about(frame or {}))
+        if not conn.bad_frames.allow():
+            await conn.close(CloseCode.TOO_MANY_BAD_FRAMES, "too many bad frames")
+
+    # -- frames ----------------------------------------------------------------------
+    async def on_send(self, conn: Connection, frame: dict[str, Any]) -> None:
+        cid = frame.get("cid")
+        if not conn.send_rate.allow():
+            conn.error(ErrorCode.RATE_LIMITED, "too many messages, send again later", **_about(frame))
+            return
+        started = time.perf_counter()
+        future = self.s.chat.send(conn.actor, frame.get("conv"), cid, frame.get("body"), frame.get("kind"))
+        future.add_done_callback(partial(self._sent, conn, frame, started))
+
+    def _sent(self, conn: Connection, frame: dict[str, Any], started: float, future: asyncio.Future[SendResult]) -> None:
+        if future.cancelled():
+            conn.error(ErrorCode.UNAVAILABLE, "not stored, send again", **_about(frame))
+            return
+        err = future.exception()
+        if err is not None:
+            if isinstance(err, SteadyError):
+                conn.error(err.code, err.message, **_about(frame))
+            else:
+                log.error("send failed", exc_info=err)
+                conn.error(ErrorCode.INTERNAL, "not stored, send again", **_about(frame))
+            return
+        result = future.result()
+        metrics.ACK_LATENCY.observe(time.perf_counter() - started)
+        if not result.duplicate:
+            metrics.MESSAGES_IN.labels(result.message.sender_type).inc()
+        conn.push_json(result.ack())
+        self.s.chat.after_commit(result)
+        message = result.message
+        if not self.s.hub.follows(conn, message.conv):
+            ref = self.s.chat.directory.cached(message.conv)
+            if ref is not None:
+                self.s.hub.follow(conn, ref, message.seq - 1)
+
+    async def on_sync(self, conn: Connection, frame: dict[str, Any]) -> None:
+        ref, messages, has_more = await self.s.chat.history(
+            conn.actor, frame.get("conv"), frame.get("after"), frame.get("limit")
+        )
+        conn.push_json(
+            {"type": "batch", "conv": ref.id, "messages": [m.wire() for m in messages], "has_more": has_more}
+        )
+
+    async def on_typing(self, conn: Connection, frame: dict[str, Any]) -> None:
+        ref = await access_conversation(self.s.chat.directory, conn.actor, frame.get("conv"))
+        on = frame.get("on")
+        if not isinstance(on, bool):
+            raise SteadyError("on must be true or false", code=ErrorCode.BAD_FRAME)
+        self.s.bus.publish(
+            topics.conversation(ref.id),
+            {"type": "typing", "conv": ref.id, "on": on, "sender": conn.actor.wire()},
+        )
+
+    async def on_read(self, conn: Connection, frame: dict[str, Any]) -> None:
+        ref, seq = await self.s.chat.mark_read(conn.actor, frame.get("conv"), frame.get("seq"))
+        self.s.bus.publish(
+            topics.conversation(ref.id),
+            {"type": "read", "conv": ref.id, "seq": seq, "sender": conn.actor.wire()},
+        )
+
+    async def on_ping(self, conn: Connection, frame: dict[str, Any]) -> None:
+        conn.push('{"type":"pong"}')
+
+    async def on_close(self, conn: Connection, frame: dict[str, Any]) -> None:
+        event = await self.s.chat.close(conn.actor, frame.get("conv"))
+        if conn.actor.is_visitor:
+            # The visitor's own connections hear it on the conversation topic; make sure
+            # the asking connection hears it even when it was already closed.
+            if not self.s.hub.follows(conn, event["conv"]):
+                conn.push_json(event)
+
+    async def on_accept(self, conn: Connection, frame: dict[str, Any]) -> None:
+        await self.s.routing.accept(conn.actor, frame.get("conv"))
+
+    async def on_transfer(self, conn: Connection, frame: dict[str, Any]) -> None:
+        await self.s.routing.transfer(
+            conn.actor, frame.get("conv"), frame.get("to_agent"), frame.get("to_department"), frame.get("note")
+        )
+
+    async def on_status(self, conn: Connection, frame: dict[str, Any]) -> None:
+        await self.s.routing.set_status(conn.actor, frame.get("state"))
+
+
+def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        frame = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+def _about(frame: dict[str, Any]) -> dict[str, Any]:
+    return {"cid": frame.get("cid"), "conv": frame.get("conv")}
+
+
+async def _close(ws: WebsocketImplProtocol, code: int, reason: str) -> None:
+    metrics.CLOSES.labels(str(code)).inc()
+    try:
+        await asyncio.wait_for(ws.close(code, reason), 2.0)
+    except Exception:
+        ws.fail_connection(code, reason)
+
+
+def _site(actor: Actor) -> Site | None:
+    return TenantScope(actor.tenant_id).get_or_none(Site, Site.id == actor.site_id)
+
+
+def _own_conversations(actor: Actor) -> list[tuple[str, int]]:
+    """Open conversations a participant takes part in: the visitor's, the agent's assigned."""
+    scope = TenantScope(actor.tenant_id)
+    query = scope.select(Conversation, Conversation.id, Conversation.last_seq)
+    if actor.is_visitor:
+        query = query.where(Conversation.open_key == actor.id)
+    else:
+        query = query.where(
+            Conversation.assignee_id == actor.id,
+            Conversation.status == ConversationStatus.ACTIVE.value,
+        )
+    return [(row.id, int(row.last_seq)) for row in query.limit(500)]
+
+
+__all__ = ["Gateway", "dumps", "Forbidden"]

@@ -1,0 +1,1 @@
+"""Queue, assignment, transfer and agent presence."""

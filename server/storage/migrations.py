@@ -1,0 +1,88 @@
+"""Versioned schema migrations, recorded in the database.
+
+Safe to run twice (applied versions are skipped) and from two nodes at once (a database
+lock on MySQL, a file lock beside the SQLite file). Each migration must keep working for
+the previous release too, so a gray rollout can run old and new nodes side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import peewee as pw
+
+from server.storage.database import is_mysql
+from server.storage.guard import cross_tenant
+from server.storage.models import ALL_MODELS, SchemaMigration
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_SECS = 120
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[pw.Database], None]
+
+
+def _initial_schema(database: pw.Database) -> None:
+    database.create_tables(ALL_MODELS, safe=True)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "initial schema", _initial_schema),
+]
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+@contextlib.contextmanager
+def _migration_lock(database: pw.Database) -> Iterator[None]:
+    if is_mysql(database):
+        cursor = database.execute_sql("SELECT GET_LOCK('steadydesk_migrate', %s)", (LOCK_TIMEOUT_SECS,))
+        if cursor.fetchone()[0] != 1:
+            raise RuntimeError("another node holds the migration lock")
+        try:
+            yield
+        finally:
+            database.execute_sql("SELECT RELEASE_LOCK('steadydesk_migrate')")
+    else:
+        lock_path = Path(str(database.database) + ".migrate.lock")
+        with open(lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def applied_versions(database: pw.Database) -> set[int]:
+    if not database.table_exists(SchemaMigration._meta.table_name):
+        return set()
+    return {row.version for row in SchemaMigration.select(SchemaMigration.version)}
+
+
+def current_version(database: pw.Database) -> int:
+    return max(applied_versions(database), default=0)
+
+
+def migrate(database: pw.Database) -> list[Migration]:
+    """Apply every pending migration; returns what was applied."""
+    applied: list[Migration] = []
+    with database.connection_context(), cross_tenant(), _migration_lock(database):
+        done = applied_versions(database)
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            log.info("applying migration %s: %s", migration.version, migration.name)
+            migration.apply(database)
+            SchemaMigration.insert(version=migration.version, name=migration.name).on_conflict_ignore().execute()
+            applied.append(migration)
+    return applied

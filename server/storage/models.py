@@ -1,0 +1,243 @@
+"""Tables. Every model that holds tenant data has ``tenant_id`` and is guarded (see guard.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import peewee as pw
+
+from server.storage.database import db
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+class ConversationStatus(StrEnum):
+    QUEUED = "queued"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class AgentStatus(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+class SenderType(StrEnum):
+    VISITOR = "visitor"
+    AGENT = "agent"
+    AI = "ai"
+    SYSTEM = "system"
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    NOTE = "note"
+
+
+class BaseModel(pw.Model):
+    tenant_owned = False
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class TenantModel(BaseModel):
+    """Tenant-owned rows: queries must go through a ``TenantScope``."""
+
+    tenant_owned = True
+    tenant_id = pw.CharField(max_length=64, index=True)
+
+
+class SchemaMigration(BaseModel):
+    version = pw.IntegerField(primary_key=True)
+    name = pw.CharField(max_length=100)
+    applied_at = pw.DateTimeField(default=utcnow)
+
+
+class Tenant(BaseModel):
+    id = pw.CharField(max_length=64, primary_key=True)
+    name = pw.CharField(max_length=200)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Site(TenantModel):
+    id = pw.CharField(max_length=40, primary_key=True)  # the public site_key
+    name = pw.CharField(max_length=200)
+    secret = pw.CharField(max_length=100)
+    allowed_origins = pw.TextField(default="[]")  # JSON list of exact origins
+    require_timed_hash = pw.BooleanField(default=False)
+    user_hash_max_age_secs = pw.IntegerField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Department(TenantModel):
+    id = pw.CharField(max_length=26, primary_key=True)
+    name = pw.CharField(max_length=200)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant_id", "name"), True),)
+
+
+class Agent(TenantModel):
+    id = pw.CharField(max_length=26, primary_key=True)
+    email = pw.CharField(max_length=254)
+    name = pw.CharField(max_length=200)
+    password_hash = pw.CharField(max_length=255)
+    role = pw.CharField(max_length=16, default=Role.AGENT.value)
+    capacity = pw.IntegerField(default=5)
+    status = pw.CharField(max_length=16, default=AgentStatus.OFFLINE.value)
+    disabled = pw.BooleanField(default=False)
+    token_version = pw.IntegerField(default=1)  # bumped to revoke every token at once
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant_id", "email"), True),)
+
+
+class AgentDepartment(TenantModel):
+    agent_id = pw.CharField(max_length=26)
+    department_id = pw.CharField(max_length=26)
+
+    class Meta:
+        indexes = ((("agent_id", "department_id"), True),)
+
+
+class Visitor(TenantModel):
+    id = pw.CharField(max_length=26, primary_key=True)
+    site_id = pw.CharField(max_length=40)
+    user_id = pw.CharField(max_length=191, null=True)  # the site's own user id, when verified
+    name = pw.CharField(max_length=200, default="")
+    email = pw.CharField(max_length=254, default="")
+    language = pw.CharField(max_length=35, default="")
+    ip = pw.CharField(max_length=45, default="")
+    user_agent = pw.CharField(max_length=500, default="")
+    referrer = pw.CharField(max_length=1000, default="")
+    page_url = pw.CharField(max_length=1000, default="")
+    visit_count = pw.IntegerField(default=1)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("site_id", "user_id"), True),)
+
+
+class Conversation(TenantModel):
+    id = pw.CharField(max_length=26, primary_key=True)
+    site_id = pw.CharField(max_length=40)
+    visitor_id = pw.CharField(max_length=26, index=True)
+    department_id = pw.CharField(max_length=26, null=True)
+    status = pw.CharField(max_length=16, default=ConversationStatus.QUEUED.value)
+    assignee_id = pw.CharField(max_length=26, null=True, index=True)
+    last_seq = pw.BigIntegerField(default=0)
+    # Equals visitor_id while the conversation is open, NULL once closed: a unique
+    # index then allows one open conversation per visitor on SQLite and MySQL alike.
+    open_key = pw.CharField(max_length=26, null=True, unique=True)
+    previous_id = pw.CharField(max_length=26, null=True)
+    visitor_read_seq = pw.BigIntegerField(default=0)
+    agent_read_seq = pw.BigIntegerField(default=0)
+    created_at = pw.DateTimeField(default=utcnow)
+    assigned_at = pw.DateTimeField(null=True)
+    closed_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("tenant_id", "status"), False),)
+
+
+class Message(TenantModel):
+    id = pw.CharField(max_length=26, primary_key=True)
+    conversation_id = pw.CharField(max_length=26)
+    seq = pw.BigIntegerField()
+    kind = pw.CharField(max_length=16, default=MessageKind.TEXT.value)
+    sender_type = pw.CharField(max_length=16)
+    sender_id = pw.CharField(max_length=26)
+    sender_name = pw.CharField(max_length=200, default="")
+    cid = pw.CharField(max_length=64)
+    body = pw.TextField()
+    created_ms = pw.BigIntegerField()
+
+    class Meta:
+        indexes = (
+            (("conversation_id", "seq"), True),
+            (("conversation_id", "sender_type", "sender_id", "cid"), True),
+        )
+
+
+class CannedReply(TenantModel):
+    id = pw.CharField(max_length=26, primary_key=True)
+    agent_id = pw.CharField(max_length=26, null=True)  # NULL: tenant-wide
+    shortcut = pw.CharField(max_length=64)
+    body = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class ApiKey(TenantModel):
+    id = pw.CharField(max_length=40, primary_key=True)  # the public key id
+    name = pw.CharField(max_length=200, default="")
+    # Kept readable: HMAC verification needs the shared secret itself.
+    secret = pw.CharField(max_length=100)
+    role = pw.CharField(max_length=16, default=Role.ADMIN.value)
+    created_at = pw.DateTimeField(default=utcnow)
+    revoked_at = pw.DateTimeField(null=True)
+
+
+class Setting(TenantModel):
+    key = pw.CharField(max_length=100)
+    value = pw.TextField()  # JSON
+
+    class Meta:
+        indexes = ((("tenant_id", "key"), True),)
+
+
+class AuditLog(TenantModel):
+    id = pw.BigAutoField()
+    actor = pw.CharField(max_length=100)
+    action = pw.CharField(max_length=100)
+    target = pw.CharField(max_length=200, default="")
+    summary = pw.TextField(default="")
+    ip = pw.CharField(max_length=45, default="")
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+
+
+class LoginLog(TenantModel):
+    id = pw.BigAutoField()
+    username = pw.CharField(max_length=254)
+    ip = pw.CharField(max_length=45)
+    user_agent = pw.CharField(max_length=500, default="")
+    success = pw.BooleanField()
+    source = pw.CharField(max_length=32, default="password")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("tenant_id", "username", "created_at"), False),
+            (("ip", "created_at"), False),
+        )
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    SchemaMigration,
+    Tenant,
+    Site,
+    Department,
+    Agent,
+    AgentDepartment,
+    Visitor,
+    Conversation,
+    Message,
+    CannedReply,
+    ApiKey,
+    Setting,
+    AuditLog,
+    LoginLog,
+]
