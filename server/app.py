@@ -61,7 +61,11 @@ def create_app(settings: Settings) -> Sanic:
     )
 
     number = next(_app_names)  # Sanic keeps a registry of names; tests build several apps
-    app = Sanic("steadydesk" if number == 1 else f"steadydesk{number}", error_handler=JsonErrorHandler())
+    app = Sanic(
+        "steadydesk" if number == 1 else f"steadydesk{number}",
+        error_handler=JsonErrorHandler(),
+        configure_logging=False,  # one format: the CLI configures logging
+    )
     app.config.WEBSOCKET_MAX_SIZE = MAX_FRAME_BYTES
     app.config.WEBSOCKET_PING_INTERVAL = settings.heartbeat_secs
     app.config.WEBSOCKET_PING_TIMEOUT = settings.heartbeat_secs

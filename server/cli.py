@@ -90,9 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _prepared(settings: Settings) -> None:
     """Connect, check and migrate: everything a command needs before touching data."""
-    from server.observability.health import startup_check
+    from server.observability.health import check_data_dir, startup_check
     from server.storage import open_store
 
+    check_data_dir(settings)
     store = open_store(settings)
     try:
         startup_check(settings, store.database, migrate=True)

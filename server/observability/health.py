@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +74,7 @@ def describe_database_error(settings: Settings, err: BaseException) -> str:
     return f"database {shown} is not usable: {text}"
 
 
-def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -> None:
-    """Refuse to start with a clear message instead of failing at the first request."""
+def check_data_dir(settings: Settings) -> None:
     data_dir = Path(settings.data_dir)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +83,10 @@ def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -
         probe.unlink()
     except OSError as err:
         raise StartupError(f"data dir {data_dir} is not writable: {err.strerror}") from None
+
+
+def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -> None:
+    """Refuse to start with a clear message instead of failing at the first request."""
     try:
         with database.connection_context():
             database.execute_sql("SELECT 1")
@@ -119,6 +121,3 @@ def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -
 def _redis_host(url: str) -> str:
     return url.split("@")[-1]
 
-
-def writable(path: Path) -> bool:
-    return os.access(path, os.W_OK)

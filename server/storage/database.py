@@ -79,7 +79,6 @@ def make_database(url: str, *, max_connections: int = 16) -> pw.Database:
             connect_timeout=float(options.get("connect_timeout", 5)),
             read_timeout=float(options.get("read_timeout", 30)),
             write_timeout=float(options.get("write_timeout", 30)),
-            autocommit=True,
         )
     raise ValueError(f"unsupported database url scheme {parts.scheme!r}")
 
