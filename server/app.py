@@ -46,7 +46,10 @@ def create_app(settings: Settings) -> Sanic:
         bus.publish(topics.conversation(message.conv), {"type": "message", "message": message})
 
     writer = GroupCommitWriter(
-        store.database, batch_max=settings.commit_batch_max, publish=publish, observe_batch=observe_batch
+        store.database,
+        batch_max=settings.commit_batch_max,
+        publish=publish,
+        observe_batch=observe_batch,
     )
     chat = ChatService(store, bus, directory, writer, body_max_chars=settings.body_max_chars)
     services = Services(
@@ -66,13 +69,18 @@ def create_app(settings: Settings) -> Sanic:
         error_handler=JsonErrorHandler(),
         configure_logging=False,  # one format: the CLI configures logging
     )
-    app.config.WEBSOCKET_MAX_SIZE = MAX_FRAME_BYTES
-    app.config.WEBSOCKET_PING_INTERVAL = settings.heartbeat_secs
-    app.config.WEBSOCKET_PING_TIMEOUT = settings.heartbeat_secs
-    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
-    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.shutdown_timeout_secs
-    app.config.KEEP_ALIVE_TIMEOUT = 75
-    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.update(
+        {
+            "WEBSOCKET_MAX_SIZE": MAX_FRAME_BYTES,
+            "WEBSOCKET_PING_INTERVAL": settings.heartbeat_secs,
+            # Unanswered for a second interval: the peer is gone.
+            "WEBSOCKET_PING_TIMEOUT": settings.heartbeat_secs,
+            "REQUEST_MAX_SIZE": MAX_REQUEST_BYTES,
+            "GRACEFUL_SHUTDOWN_TIMEOUT": settings.shutdown_timeout_secs,
+            "KEEP_ALIVE_TIMEOUT": 75,
+            "FALLBACK_ERROR_FORMAT": "json",
+        }
+    )
     app.ctx.services = services
     app.blueprint(build_blueprint(services))
 

@@ -20,7 +20,9 @@ EXIT_STARTUP = 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="steadydesk", description="Steadydesk customer-service chat")
+    parser = argparse.ArgumentParser(
+        prog="steadydesk", description="Steadydesk customer-service chat"
+    )
     parser.add_argument("--version", action="version", version=f"steadydesk {__version__}")
     parser.add_argument("--config", help="JSON config file (STEADY_* variables win over it)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--tenant", help="tenant id (default: STEADY_TENANT)")
     demo.add_argument("--config", dest="sub_config")
 
-    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="action", required=True)
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
+        dest="action", required=True
+    )
     t_create = tenant.add_parser("create")
     t_create.add_argument("tenant")
     t_create.add_argument("--name")
@@ -47,9 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     s_create = site.add_parser("create")
     s_create.add_argument("--tenant", required=True)
     s_create.add_argument("--name", required=True)
-    s_create.add_argument("--origin", action="append", default=[], help="allowed origin (repeatable)")
+    s_create.add_argument(
+        "--origin", action="append", default=[], help="allowed origin (repeatable)"
+    )
 
-    agent = sub.add_parser("agent", help="manage agents").add_subparsers(dest="action", required=True)
+    agent = sub.add_parser("agent", help="manage agents").add_subparsers(
+        dest="action", required=True
+    )
     a_create = agent.add_parser("create")
     a_create.add_argument("--tenant", required=True)
     a_create.add_argument("--email", required=True)
@@ -58,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     a_create.add_argument("--role", choices=["agent", "admin"], default="agent")
     a_create.add_argument("--capacity", type=int, default=5)
 
-    apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="action", required=True)
+    apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
     k_create = apikey.add_parser("create")
     k_create.add_argument("--tenant", required=True)
     k_create.add_argument("--name", default="")
@@ -67,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         overrides: dict[str, Any] = {}
         if getattr(args, "host", None):
@@ -107,7 +119,14 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     _prepared(settings)
     app = create_app(settings)
     scheme = "https" if settings.tls_enabled else "http"
-    log.info("steadydesk %s on %s://%s:%s (node %s)", __version__, scheme, settings.host, settings.port, settings.node_name)
+    log.info(
+        "steadydesk %s on %s://%s:%s (node %s)",
+        __version__,
+        scheme,
+        settings.host,
+        settings.port,
+        settings.node_name,
+    )
     ssl = {"cert": settings.tls_cert, "key": settings.tls_key} if settings.tls_enabled else None
     app.run(
         host=settings.host,
@@ -177,7 +196,12 @@ def _cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
     agent = _with_db(
         settings,
         lambda: create_agent(
-            args.tenant, args.email, args.password, name=args.name, role=Role(args.role), capacity=args.capacity
+            args.tenant,
+            args.email,
+            args.password,
+            name=args.name,
+            role=Role(args.role),
+            capacity=args.capacity,
         ),
     )
     print(json.dumps({"id": agent.id, "email": agent.email, "role": agent.role}))

@@ -147,12 +147,14 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"bad configuration: config file {path} does not exist") from None
     except (OSError, ValueError) as err:
-        raise ConfigError(f"bad configuration: config file {path} is not valid JSON: {err}") from None
+        raise ConfigError(
+            f"bad configuration: config file {path} is not valid JSON: {err}"
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"bad configuration: config file {path} must hold a JSON object")
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        name = _FILE_ALIASES.get(key, key)
+        name = str(_FILE_ALIASES.get(key, key))
         if name.upper().startswith(ENV_PREFIX):
             name = name[len(ENV_PREFIX) :]
         name = name.lower()

@@ -28,7 +28,13 @@ from server.storage.models import (
     utcnow,
 )
 
-_VISITOR_TEXT_LIMITS = {"name": 200, "email": 254, "page_url": 1000, "referrer": 1000, "language": 35}
+_VISITOR_TEXT_LIMITS = {
+    "name": 200,
+    "email": 254,
+    "page_url": 1000,
+    "referrer": 1000,
+    "language": 35,
+}
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,9 @@ def visitor_session(
     }
 
 
-def _visitor_from_token(signer: TokenSigner, scope: TenantScope, site: Site, token: object) -> Visitor | None:
+def _visitor_from_token(
+    signer: TokenSigner, scope: TenantScope, site: Site, token: object
+) -> Visitor | None:
     try:
         claims = signer.verify(token, "visitor")
     except Unauthorized:
@@ -144,7 +152,9 @@ def _create_visitor(
             )
     except pw.IntegrityError:
         # The same verified user opened two sessions at once: both get the same visitor.
-        existing = scope.get_or_none(Visitor, Visitor.site_id == site.id, Visitor.user_id == user_id)
+        existing = scope.get_or_none(
+            Visitor, Visitor.site_id == site.id, Visitor.user_id == user_id
+        )
         if existing is None:
             raise
         return existing
@@ -156,7 +166,11 @@ def visitor_actor(claims: TokenClaims) -> Actor:
     if visitor is None:
         raise Unauthorized("unknown visitor", code=ErrorCode.BAD_TOKEN)
     return Actor(
-        SenderType.VISITOR, visitor.id, visitor.tenant_id, visitor.name or "Visitor", site_id=visitor.site_id
+        SenderType.VISITOR,
+        visitor.id,
+        visitor.tenant_id,
+        visitor.name or "Visitor",
+        site_id=visitor.site_id,
     )
 
 
@@ -202,10 +216,16 @@ def agent_login(
     scope = TenantScope(tenant_id)
     if _throttled(scope, email, client.ip, policy):
         scope.create(
-            LoginLog, username=email, ip=client.ip, user_agent=client.user_agent[:500],
-            success=False, source="throttled",
+            LoginLog,
+            username=email,
+            ip=client.ip,
+            user_agent=client.user_agent[:500],
+            success=False,
+            source="throttled",
         )
-        raise TooManyRequests("too many failed attempts, try again later", code=ErrorCode.TOO_MANY_ATTEMPTS)
+        raise TooManyRequests(
+            "too many failed attempts, try again later", code=ErrorCode.TOO_MANY_ATTEMPTS
+        )
     agent = None
     if Tenant.get_or_none(Tenant.id == tenant_id) is not None:
         agent = scope.get_or_none(Agent, Agent.email == email)
@@ -217,7 +237,11 @@ def agent_login(
     if not ok or agent is None:
         raise Unauthorized("wrong tenant, email or password", code=ErrorCode.BAD_CREDENTIALS)
     token = signer.issue(
-        "agent", tenant=tenant_id, subject=agent.id, version=agent.token_version, ttl_secs=policy.ttl_secs
+        "agent",
+        tenant=tenant_id,
+        subject=agent.id,
+        version=agent.token_version,
+        ttl_secs=policy.ttl_secs,
     )
     return {
         "token": token.token,

@@ -63,7 +63,10 @@ def _ensure_demo(tenant_id: str, public_url: str) -> dict[str, Any]:
             ).where(Agent.id == existing.id).execute()
 
     api = creds.get("api")
-    if not api or scope.get_or_none(ApiKey, ApiKey.id == api["key"], ApiKey.revoked_at.is_null()) is None:
+    if (
+        not api
+        or scope.get_or_none(ApiKey, ApiKey.id == api["key"], ApiKey.revoked_at.is_null()) is None
+    ):
         key = create_api_key(tenant_id, name="demo")
         api = {"key": key.key, "secret": key.secret}
 

@@ -54,7 +54,13 @@ def create_site(tenant_id: str, name: str, origins: list[str]) -> Site:
 
 
 def create_agent(
-    tenant_id: str, email: str, password: str, *, name: str = "", role: Role = Role.AGENT, capacity: int = 5
+    tenant_id: str,
+    email: str,
+    password: str,
+    *,
+    name: str = "",
+    role: Role = Role.AGENT,
+    capacity: int = 5,
 ) -> Agent:
     get_tenant(tenant_id)
     if not _EMAIL.match(email):
@@ -85,7 +91,9 @@ class ApiKeyCredentials:
 def create_api_key(tenant_id: str, name: str = "") -> ApiKeyCredentials:
     get_tenant(tenant_id)
     key = ApiKeyCredentials("key_" + secrets.token_hex(10), new_secret(32))
-    TenantScope(tenant_id).create(ApiKey, id=key.key, name=name, secret=key.secret, role=Role.ADMIN.value)
+    TenantScope(tenant_id).create(
+        ApiKey, id=key.key, name=name, secret=key.secret, role=Role.ADMIN.value
+    )
     return key
 
 

@@ -17,7 +17,9 @@ def may_access(actor: Actor, ref: ConversationRef | None) -> bool:
     return True  # agents and admins: every conversation of their own tenant
 
 
-def access_cached(directory: ConversationDirectory, actor: Actor, conv: str) -> ConversationRef | None:
+def access_cached(
+    directory: ConversationDirectory, actor: Actor, conv: str
+) -> ConversationRef | None:
     """The fast path: a cached ref that passes the check, None when the cache has no answer."""
     ref = directory.cached(conv)
     if ref is None:

@@ -43,7 +43,10 @@ def _load(conv_id: str) -> ConversationRef | None:
     with cross_tenant():
         row = (
             Conversation.select(
-                Conversation.id, Conversation.tenant_id, Conversation.visitor_id, Conversation.site_id
+                Conversation.id,
+                Conversation.tenant_id,
+                Conversation.visitor_id,
+                Conversation.site_id,
             )
             .where(Conversation.id == conv_id)
             .first()

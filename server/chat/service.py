@@ -55,11 +55,16 @@ class ChatService:
         self.directory = directory
         self.writer = writer
         self.body_max_chars = body_max_chars
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- send ----------------------------------------------------------------------
-    def check_send(self, actor: Actor, cid: object, body: object, kind: object) -> tuple[str, str, str]:
+    def check_send(
+        self, actor: Actor, cid: object, body: object, kind: object
+    ) -> tuple[str, str, str]:
         if not isinstance(cid, str) or not cid or len(cid) > CID_MAX_CHARS:
-            raise BadRequest(f"cid must be a string of 1..{CID_MAX_CHARS} characters", code=ErrorCode.BAD_FRAME)
+            raise BadRequest(
+                f"cid must be a string of 1..{CID_MAX_CHARS} characters", code=ErrorCode.BAD_FRAME
+            )
         if not isinstance(body, str) or not body.strip():
             raise BadRequest("body must be a non-empty string", code=ErrorCode.BAD_FRAME)
         kind = MessageKind.TEXT.value if kind is None else kind
@@ -84,13 +89,27 @@ class ChatService:
             return self._submit(actor, conv, cid, body, kind)
         return asyncio.ensure_future(self._send_slow(actor, conv, cid, body, kind))
 
-    def _submit(self, actor: Actor, conv: str, cid: str, body: str, kind: str) -> asyncio.Future[SendResult]:
+    def _submit(
+        self, actor: Actor, conv: str, cid: str, body: str, kind: str
+    ) -> asyncio.Future[SendResult]:
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         return self.writer.submit(
-            PendingSend(actor.tenant_id, conv, kind, actor.type.value, actor.id, actor.name, cid, body, future)
+            PendingSend(
+                actor.tenant_id,
+                conv,
+                kind,
+                actor.type.value,
+                actor.id,
+                actor.name,
+                cid,
+                body,
+                future,
+            )
         )
 
-    async def _send_slow(self, actor: Actor, conv: object, cid: str, body: str, kind: str) -> SendResult:
+    async def _send_slow(
+        self, actor: Actor, conv: object, cid: str, body: str, kind: str
+    ) -> SendResult:
         if conv is None and actor.is_visitor:
             ref = await self.open_conversation(actor)
         else:
@@ -107,8 +126,14 @@ class ChatService:
     def after_commit(self, result: SendResult) -> None:
         """Hook for the gateway: announce a new conversation once its first message is stored."""
         message = result.message
-        if message.seq == 1 and not result.duplicate and message.sender_type == SenderType.VISITOR.value:
-            asyncio.ensure_future(self._announce_queued(message.tenant_id, message.conv))
+        if (
+            message.seq == 1
+            and not result.duplicate
+            and message.sender_type == SenderType.VISITOR.value
+        ):
+            task = asyncio.ensure_future(self._announce_queued(message.tenant_id, message.conv))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _announce_queued(self, tenant_id: str, conv: str) -> None:
         try:
@@ -120,21 +145,29 @@ class ChatService:
             self.bus.publish(topics.agents(tenant_id), event)
 
     # -- conversations ------------------------------------------------------------------
-    async def open_conversation(self, visitor: Actor, previous: str | None = None) -> ConversationRef:
+    async def open_conversation(
+        self, visitor: Actor, previous: str | None = None
+    ) -> ConversationRef:
         """The visitor's open conversation, created if there is none (one per visitor)."""
         ref, created = await self.store.run(_open_conversation, visitor, previous)
         self.directory.remember(ref)
         if created:
             self.bus.publish(
                 topics.visitor(visitor.id),
-                {"type": "event", "name": "conv.opened", "conv": ref.id, "data": {"previous": previous}},
+                {
+                    "type": "event",
+                    "name": "conv.opened",
+                    "conv": ref.id,
+                    "data": {"previous": previous},
+                },
             )
         return ref
 
     async def current_conversation(self, visitor: Actor) -> str | None:
         return await self.store.run(_current_conversation, visitor)
 
-    async def close(self, actor: Actor, conv: object) -> dict[str, Any]:
+    async def close(self, actor: Actor, conv: object) -> tuple[dict[str, Any], bool]:
+        """Close a conversation; returns the event and whether this call closed it."""
         ref = await access_conversation(self.directory, actor, conv)
         closed = await self.store.run(_close_conversation, ref, actor)
         data = {"by": actor.wire()}
@@ -142,7 +175,7 @@ class ChatService:
         if closed:
             self.bus.publish(topics.conversation(ref.id), event)
             self.bus.publish(topics.agents(ref.tenant_id), event)
-        return event
+        return event, closed
 
     # -- reading -----------------------------------------------------------------------
     async def history(
@@ -162,7 +195,9 @@ class ChatService:
     ) -> list[StoredMessage]:
         return await self.store.run(messages_after, ref, after, limit, include_notes)
 
-    async def mark_read(self, actor: Actor, conv: object, seq: object) -> tuple[ConversationRef, int]:
+    async def mark_read(
+        self, actor: Actor, conv: object, seq: object
+    ) -> tuple[ConversationRef, int]:
         ref = await access_conversation(self.directory, actor, conv)
         position = _int_or(seq, 0, "seq")
         await self.store.run(_mark_read, ref, actor, position)
@@ -245,14 +280,22 @@ def messages_after(
     )
     if not include_notes:
         query = query.where(Message.kind != MessageKind.NOTE.value)
-    rows = query.order_by(Message.seq).limit(limit).tuples()
+    rows: Any = query.order_by(Message.seq).limit(limit).tuples()
     return [StoredMessage(*row) for row in rows]
 
 
 # In StoredMessage's field order.
 _MESSAGE_COLUMNS = [
-    Message.id, Message.tenant_id, Message.conversation_id, Message.seq, Message.kind,
-    Message.sender_type, Message.sender_id, Message.sender_name, Message.cid, Message.body,
+    Message.id,
+    Message.tenant_id,
+    Message.conversation_id,
+    Message.seq,
+    Message.kind,
+    Message.sender_type,
+    Message.sender_id,
+    Message.sender_name,
+    Message.cid,
+    Message.body,
     Message.created_ms,
 ]
 
@@ -300,6 +343,6 @@ def queued_conversations(tenant_id: str, limit: int = 200) -> list[str]:
         .where(Conversation.status == ConversationStatus.QUEUED.value, Conversation.last_seq > 0)
         .order_by(Conversation.created_at)
         .limit(limit)
+        .tuples()
     )
-    return [row.id for row in rows]
-
+    return [row[0] for row in rows]

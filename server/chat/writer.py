@@ -14,6 +14,7 @@ Only after COMMIT are the futures resolved, so an ack always means "durably stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -102,22 +103,21 @@ class GroupCommitWriter:
     def backlog(self) -> int:
         return self._queue.qsize()
 
-    async def drain_and_stop(self, timeout: float) -> None:
+    async def drain_and_stop(self, grace_secs: float) -> None:
         """Refuse new sends, commit what is queued, then stop (graceful shutdown)."""
         self._closing = True
-        deadline = time.monotonic() + timeout
-        while self._queue.qsize() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_secs):
+                await self._queue.join()
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         while not self._queue.empty():
             pending = self._queue.get_nowait()
             if not pending.future.done():
                 pending.future.set_exception(Unavailable("server is shutting down, send again"))
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._database.close)
         self._thread.shutdown(wait=True)
 
     async def _run(self) -> None:
@@ -154,24 +154,48 @@ class GroupCommitWriter:
             for outcome in outcomes:
                 if isinstance(outcome, SendResult) and not outcome.duplicate:
                     self._publish(outcome.message)
+            for _ in batch:
+                self._queue.task_done()
 
     # -- in the writer thread --------------------------------------------------------
     def _commit_with_retry(self, batch: list[PendingSend]) -> list[SendResult | SteadyError]:
+        # Optimistic first: resends are rare (they follow a lost ack), so the common batch
+        # skips the duplicate lookup; the unique index catches a resend and the batch then
+        # runs again with the lookup.
+        check_existing = False
         for attempt in range(INTEGRITY_RETRIES):
             try:
-                with self._database.connection_context():
-                    return self._commit(batch)
+                # The writer thread keeps its connection between batches (no pool
+                # checkout per batch); a broken one is handed back and replaced.
+                if self._database.is_closed():
+                    self._database.connect()
+                return self._commit(batch, check_existing)
             except pw.IntegrityError:
-                # Another node stored one of these cids between our check and insert:
-                # run again, the check will now find it.
+                check_existing = True
                 if attempt == INTEGRITY_RETRIES - 1:
                     raise
             except UNAVAILABLE_ERRORS as err:
                 log.warning("commit failed, database unavailable: %s", err)
+                self._database.close()
                 raise Unavailable("storage is unavailable, send again") from err
         raise AssertionError("unreachable")
 
-    def _commit(self, batch: list[PendingSend]) -> list[SendResult | SteadyError]:
+    def _stored_duplicates(
+        self, batch: list[PendingSend]
+    ) -> dict[tuple[str, str, str, str], StoredMessage]:
+        pairs = sorted({(p.conv, p.cid) for p in batch})
+        marks = ",".join([f"({self._param},{self._param})"] * len(pairs))
+        cursor = self._database.execute_sql(
+            f"SELECT id, tenant_id, conversation_id, seq, kind, sender_type, sender_id, "
+            f"sender_name, cid, body, created_ms FROM {self._msg_table} "
+            f"WHERE (conversation_id, cid) IN ({marks})",
+            [value for pair in pairs for value in pair],
+        )
+        return {(row[2], row[5], row[6], row[8]): StoredMessage(*row) for row in cursor.fetchall()}
+
+    def _commit(
+        self, batch: list[PendingSend], check_existing: bool
+    ) -> list[SendResult | SteadyError]:
         database, mysql, param = self._database, self._mysql, self._param
         msg_table, conv_table = self._msg_table, self._conv_table
         conv_ids = sorted({p.conv for p in batch})
@@ -179,16 +203,7 @@ class GroupCommitWriter:
         outcomes: list[SendResult | SteadyError] = []
         transaction = database.atomic() if mysql else database.atomic("IMMEDIATE")
         with transaction:
-            cids = sorted({p.cid for p in batch})
-            cursor = database.execute_sql(
-                f"SELECT id, tenant_id, conversation_id, seq, kind, sender_type, sender_id, "
-                f"sender_name, cid, body, created_ms FROM {msg_table} "
-                f"WHERE conversation_id IN ({conv_marks}) AND cid IN ({','.join([param] * len(cids))})",
-                [*conv_ids, *cids],
-            )
-            stored = {
-                (row[2], row[5], row[6], row[8]): StoredMessage(*row) for row in cursor.fetchall()
-            }
+            stored = self._stored_duplicates(batch) if check_existing else {}
             lock = " FOR UPDATE" if mysql else ""
             cursor = database.execute_sql(
                 f"SELECT id, tenant_id, status, last_seq FROM {conv_table} "
@@ -231,9 +246,17 @@ class GroupCommitWriter:
                 fresh[key] = message
                 rows.extend(
                     (
-                        message.id, message.tenant_id, message.conv, message.seq, message.kind,
-                        message.sender_type, message.sender_id, message.sender_name,
-                        message.cid, message.body, message.created_ms,
+                        message.id,
+                        message.tenant_id,
+                        message.conv,
+                        message.seq,
+                        message.kind,
+                        message.sender_type,
+                        message.sender_id,
+                        message.sender_name,
+                        message.cid,
+                        message.body,
+                        message.created_ms,
                     )
                 )
                 outcomes.append(SendResult(message, duplicate=False))

@@ -89,7 +89,9 @@ def build_blueprint(services: Services) -> Blueprint:
             settings.login_window_secs,
             settings.agent_token_ttl_secs,
         )
-        result = await services.store.run(agent_login, services.signer, body(request), client(request), policy)
+        result = await services.store.run(
+            agent_login, services.signer, body(request), client(request), policy
+        )
         return json(result)
 
     @bp.get("/api/healthz")
@@ -115,4 +117,5 @@ def build_blueprint(services: Services) -> Blueprint:
     @bp.websocket("/ws/agent")
     async def ws_agent(request: Request, ws: WebsocketImplProtocol) -> None:
         await gateway.serve(request, ws, "agent")
+
     return bp

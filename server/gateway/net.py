@@ -26,7 +26,9 @@ def client_ip(request: Request, settings: Settings) -> str:
     trusted = settings.trusted_proxy_set
     if peer not in trusted:
         return peer
-    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    forwarded = [
+        a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()
+    ]
     for address in reversed(forwarded):
         if address not in trusted:
             return address

@@ -185,7 +185,9 @@ class Gateway:
                 log.exception("frame %s failed", frame_type)
                 conn.error(ErrorCode.INTERNAL, "internal error", **_about(frame))
 
-    async def _bad_frame(self, conn: Connection, message: str, frame: dict[str, Any] | None = None) -> None:
+    async def _bad_frame(
+        self, conn: Connection, message: str, frame: dict[str, Any] | None = None
+    ) -> None:
         conn.error(ErrorCode.BAD_FRAME, message, **_about(frame or {}))
         if not conn.bad_frames.allow():
             await conn.close(CloseCode.TOO_MANY_BAD_FRAMES, "too many bad frames")
@@ -194,13 +196,23 @@ class Gateway:
     async def on_send(self, conn: Connection, frame: dict[str, Any]) -> None:
         cid = frame.get("cid")
         if not conn.send_rate.allow():
-            conn.error(ErrorCode.RATE_LIMITED, "too many messages, send again later", **_about(frame))
+            conn.error(
+                ErrorCode.RATE_LIMITED, "too many messages, send again later", **_about(frame)
+            )
             return
         started = time.perf_counter()
-        future = self.s.chat.send(conn.actor, frame.get("conv"), cid, frame.get("body"), frame.get("kind"))
+        future = self.s.chat.send(
+            conn.actor, frame.get("conv"), cid, frame.get("body"), frame.get("kind")
+        )
         future.add_done_callback(partial(self._sent, conn, frame, started))
 
-    def _sent(self, conn: Connection, frame: dict[str, Any], started: float, future: asyncio.Future[SendResult]) -> None:
+    def _sent(
+        self,
+        conn: Connection,
+        frame: dict[str, Any],
+        started: float,
+        future: asyncio.Future[SendResult],
+    ) -> None:
         if future.cancelled():
             conn.error(ErrorCode.UNAVAILABLE, "not stored, send again", **_about(frame))
             return
@@ -229,7 +241,12 @@ class Gateway:
             conn.actor, frame.get("conv"), frame.get("after"), frame.get("limit")
         )
         conn.push_json(
-            {"type": "batch", "conv": ref.id, "messages": [m.wire() for m in messages], "has_more": has_more}
+            {
+                "type": "batch",
+                "conv": ref.id,
+                "messages": [m.wire() for m in messages],
+                "has_more": has_more,
+            }
         )
 
     async def on_typing(self, conn: Connection, frame: dict[str, Any]) -> None:
@@ -253,19 +270,20 @@ class Gateway:
         conn.push('{"type":"pong"}')
 
     async def on_close(self, conn: Connection, frame: dict[str, Any]) -> None:
-        event = await self.s.chat.close(conn.actor, frame.get("conv"))
-        if conn.actor.is_visitor:
-            # The visitor's own connections hear it on the conversation topic; make sure
-            # the asking connection hears it even when it was already closed.
-            if not self.s.hub.follows(conn, event["conv"]):
-                conn.push_json(event)
+        event, closed_now = await self.s.chat.close(conn.actor, frame.get("conv"))
+        if not closed_now:
+            conn.push_json(event)  # already closed: still answer the one who asked
 
     async def on_accept(self, conn: Connection, frame: dict[str, Any]) -> None:
         await self.s.routing.accept(conn.actor, frame.get("conv"))
 
     async def on_transfer(self, conn: Connection, frame: dict[str, Any]) -> None:
         await self.s.routing.transfer(
-            conn.actor, frame.get("conv"), frame.get("to_agent"), frame.get("to_department"), frame.get("note")
+            conn.actor,
+            frame.get("conv"),
+            frame.get("to_agent"),
+            frame.get("to_department"),
+            frame.get("note"),
         )
 
     async def on_status(self, conn: Connection, frame: dict[str, Any]) -> None:
@@ -309,7 +327,7 @@ def _own_conversations(actor: Actor) -> list[tuple[str, int]]:
             Conversation.assignee_id == actor.id,
             Conversation.status == ConversationStatus.ACTIVE.value,
         )
-    return [(row.id, int(row.last_seq)) for row in query.limit(500)]
+    return [(row[0], int(row[1])) for row in query.limit(500).tuples()]
 
 
-__all__ = ["Gateway", "dumps", "Forbidden"]
+__all__ = ["Forbidden", "Gateway", "dumps"]

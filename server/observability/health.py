@@ -43,7 +43,9 @@ async def redis_ok(url: str) -> bool:
         await client.aclose()
 
 
-async def health_report(settings: Settings, store: Store, websocket_ok: bool) -> tuple[bool, dict[str, Any]]:
+async def health_report(
+    settings: Settings, store: Store, websocket_ok: bool
+) -> tuple[bool, dict[str, Any]]:
     database = await database_ok(store)
     redis = await redis_ok(settings.redis_url) if settings.redis_url else None
     report = {
@@ -113,11 +115,9 @@ def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -
             f"database schema is at version {version}, this release needs {LATEST_VERSION}: "
             "run `steadydesk migrate`"
         )
-    if settings.redis_url:
-        if not asyncio.run(redis_ok(settings.redis_url)):
-            raise StartupError(f"redis at {_redis_host(settings.redis_url)} is not reachable")
+    if settings.redis_url and not asyncio.run(redis_ok(settings.redis_url)):
+        raise StartupError(f"redis at {_redis_host(settings.redis_url)} is not reachable")
 
 
 def _redis_host(url: str) -> str:
     return url.split("@")[-1]
-

@@ -8,25 +8,32 @@ HTTP_REQUESTS = Counter(
     "steadydesk_http_requests_total", "HTTP requests", ["method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "steadydesk_http_request_seconds", "HTTP request latency", ["route"],
+    "steadydesk_http_request_seconds",
+    "HTTP request latency",
+    ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 WS_CONNECTIONS = Gauge("steadydesk_ws_connections", "Open WebSocket connections", ["kind"])
 WS_FRAMES_IN = Counter("steadydesk_ws_frames_in_total", "Frames received", ["kind", "type"])
-MESSAGES_IN = Counter("steadydesk_messages_in_total", "Messages stored (new, not resends)", ["sender"])
+MESSAGES_IN = Counter(
+    "steadydesk_messages_in_total", "Messages stored (new, not resends)", ["sender"]
+)
 MESSAGES_OUT = Counter("steadydesk_messages_out_total", "Message frames delivered to connections")
 ERRORS = Counter("steadydesk_errors_total", "Errors sent to clients, by code", ["code"])
 CLOSES = Counter("steadydesk_ws_closes_total", "Connections closed by the server", ["code"])
 COMMIT_BATCH = Histogram(
-    "steadydesk_commit_batch_size", "Messages per group commit",
+    "steadydesk_commit_batch_size",
+    "Messages per group commit",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
 )
 COMMIT_LATENCY = Histogram(
-    "steadydesk_commit_seconds", "Group commit latency",
+    "steadydesk_commit_seconds",
+    "Group commit latency",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
 ACK_LATENCY = Histogram(
-    "steadydesk_ack_seconds", "From send received to ack queued",
+    "steadydesk_ack_seconds",
+    "From send received to ack queued",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
 )
 SLOW_CONSUMERS = Counter("steadydesk_slow_consumers_total", "Connections closed for not keeping up")

@@ -103,7 +103,9 @@ def _claim(ref: ConversationRef, agent_id: str) -> int:
                 assignee_id=agent_id,
                 assigned_at=utcnow(),
             )
-            .where(Conversation.id == ref.id, Conversation.status == ConversationStatus.QUEUED.value)
+            .where(
+                Conversation.id == ref.id, Conversation.status == ConversationStatus.QUEUED.value
+            )
             .execute()
         )
         row = scope.get_or_none(Conversation, Conversation.id == ref.id)

@@ -32,7 +32,9 @@ def verify_user_hash(
         try:
             ts = int(user_ts)  # type: ignore[call-overload]
         except (TypeError, ValueError):
-            raise Unauthorized("user_ts must be unix seconds", code=ErrorCode.BAD_USER_HASH) from None
+            raise Unauthorized(
+                "user_ts must be unix seconds", code=ErrorCode.BAD_USER_HASH
+            ) from None
     elif require_timed:
         raise Unauthorized("this site requires user_ts", code=ErrorCode.BAD_USER_HASH)
     expected = user_hash(site_secret, user_id, ts)

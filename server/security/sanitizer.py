@@ -11,9 +11,7 @@ import re
 
 import nh3
 
-_URL = re.compile(
-    r"""(?P<url>(?:https?://|mailto:)[^\s<>"'`]+|www\.[^\s<>"'`]+)""", re.IGNORECASE
-)
+_URL = re.compile(r"""(?P<url>(?:https?://|mailto:)[^\s<>"'`]+|www\.[^\s<>"'`]+)""", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 
 _CLEANER = nh3.Cleaner(

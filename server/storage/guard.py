@@ -84,7 +84,7 @@ def check_query(query: Any) -> None:
     if isinstance(query, pw.ModelInsert):
         _check_insert(query)
     elif isinstance(query, (pw.ModelSelect, pw.ModelUpdate, pw.ModelDelete)):
-        pinned = _filtered_tenants(query._where)
+        pinned = _filtered_tenants(getattr(query, "_where", None))
         for model in _tables_read(query):
             if _is_tenant_model(model) and model not in pinned:
                 raise TenantGuardError(
@@ -98,17 +98,15 @@ def _check_insert(query: pw.ModelInsert) -> None:
     model = query.model
     if not _is_tenant_model(model):
         return
-    rows = query._insert
+    rows: Any = getattr(query, "_insert", None)
     if isinstance(rows, Mapping):
         rows = [rows]
     if not isinstance(rows, list):
         raise TenantGuardError("INSERT ... SELECT into a tenant-owned table is not allowed")
-    columns = query._columns
+    columns = getattr(query, "_columns", None)
     for row in rows:
         if isinstance(row, Mapping):
-            value = next(
-                (v for k, v in row.items() if getattr(k, "name", k) == "tenant_id"), None
-            )
+            value = next((v for k, v in row.items() if getattr(k, "name", k) == "tenant_id"), None)
         else:
             names = [c.name for c in columns or []]
             value = row[names.index("tenant_id")] if "tenant_id" in names else None
@@ -124,14 +122,16 @@ class TenantScope:
             raise ValueError("a tenant scope needs a tenant id")
         self.tenant_id = tenant_id
 
-    def select(self, model: type[M], *fields: Any) -> pw.ModelSelect:
-        return model.select(*fields).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+    def select(self, model: type[M], *fields: Any) -> Any:
+        tenant_field: Any = model.tenant_id  # type: ignore[attr-defined]
+        return model.select(*fields).where(tenant_field == self.tenant_id)
 
     def get_or_none(self, model: type[M], *conditions: Any) -> M | None:
         query = self.select(model)
         if conditions:
             query = query.where(*conditions)
-        return query.first()  # type: ignore[no-any-return]
+        found: M | None = query.first()
+        return found
 
     def create(self, model: type[M], **values: Any) -> M:
         values["tenant_id"] = self.tenant_id

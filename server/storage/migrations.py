@@ -46,7 +46,9 @@ LATEST_VERSION = MIGRATIONS[-1].version
 @contextlib.contextmanager
 def _migration_lock(database: pw.Database) -> Iterator[None]:
     if is_mysql(database):
-        cursor = database.execute_sql("SELECT GET_LOCK('steadydesk_migrate', %s)", (LOCK_TIMEOUT_SECS,))
+        cursor = database.execute_sql(
+            "SELECT GET_LOCK('steadydesk_migrate', %s)", (LOCK_TIMEOUT_SECS,)
+        )
         if cursor.fetchone()[0] != 1:
             raise RuntimeError("another node holds the migration lock")
         try:
@@ -83,6 +85,8 @@ def migrate(database: pw.Database) -> list[Migration]:
                 continue
             log.info("applying migration %s: %s", migration.version, migration.name)
             migration.apply(database)
-            SchemaMigration.insert(version=migration.version, name=migration.name).on_conflict_ignore().execute()
+            SchemaMigration.insert(
+                version=migration.version, name=migration.name
+            ).on_conflict_ignore().execute()
             applied.append(migration)
     return applied

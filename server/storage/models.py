@@ -169,7 +169,8 @@ class Message(TenantModel):
     class Meta:
         indexes = (
             (("conversation_id", "seq"), True),
-            (("conversation_id", "sender_type", "sender_id", "cid"), True),
+            # cid second: the writer's duplicate check looks up (conversation_id, cid) pairs.
+            (("conversation_id", "cid", "sender_type", "sender_id"), True),
         )
 
 

@@ -14,7 +14,9 @@ from tests.support.services import create_mysql_database, drop_mysql_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[pw.Database]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[pw.Database]:
     mysql_name = None
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("storage") / "steady.db"

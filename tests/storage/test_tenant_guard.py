@@ -26,7 +26,9 @@ def test_unscoped_select_on_tenant_table_is_refused(two_tenants: tuple[Agent, Ag
         list(Agent.select())
 
 
-def test_filter_on_other_columns_does_not_count_as_tenant_filter(two_tenants: tuple[Agent, Agent]) -> None:
+def test_filter_on_other_columns_does_not_count_as_tenant_filter(
+    two_tenants: tuple[Agent, Agent],
+) -> None:
     a, _ = two_tenants
     with pytest.raises(TenantGuardError):
         Agent.select().where(Agent.id == a.id).first()
@@ -84,7 +86,10 @@ def test_scope_a_never_returns_tenant_b_rows(two_tenants: tuple[Agent, Agent]) -
 
 def test_scope_create_forces_its_own_tenant(two_tenants: tuple[Agent, Agent]) -> None:
     row = TenantScope("alpha").create(
-        Visitor, id=new_id(), site_id="s", tenant_id="beta"  # a caller cannot smuggle a tenant
+        Visitor,
+        id=new_id(),
+        site_id="s",
+        tenant_id="beta",  # a caller cannot smuggle a tenant
     )
     assert row.tenant_id == "alpha"
     assert TenantScope("beta").get_or_none(Visitor, Visitor.id == row.id) is None

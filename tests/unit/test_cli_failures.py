@@ -80,7 +80,14 @@ def test_demo_twice_gives_working_credentials_for_the_same_tenant(tmp_path: Path
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     one, two = json.loads(first.stdout), json.loads(second.stdout)
     assert set(one) == {
-        "tenant", "site_key", "site_secret", "origin", "admin", "agents", "api_key", "api_secret"
+        "tenant",
+        "site_key",
+        "site_secret",
+        "origin",
+        "admin",
+        "agents",
+        "api_key",
+        "api_secret",
     }
     assert one["tenant"] == two["tenant"] and one["site_key"] == two["site_key"]
     assert len(one["agents"]) == 2 and two["admin"]["password"]

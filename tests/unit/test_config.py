@@ -11,17 +11,29 @@ from server.config import ConfigError, DeploymentMode, load_settings
 
 
 def test_defaults_follow_the_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("STEADY_PORT", "STEADY_HOST", "STEADY_MODE", "STEADY_TENANT", "STEADY_DATABASE_URL"):
+    for name in (
+        "STEADY_PORT",
+        "STEADY_HOST",
+        "STEADY_MODE",
+        "STEADY_TENANT",
+        "STEADY_DATABASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert (settings.host, settings.port) == ("127.0.0.1", 8800)
     assert settings.mode is DeploymentMode.SELF_HOSTED
     assert settings.tenant == "default"
     assert settings.effective_database_url.startswith("sqlite:///")
-    assert (settings.ws_rate_visitor, settings.ws_rate_agent, settings.conn_rate_ip) == (20, 100, 60)
+    assert (settings.ws_rate_visitor, settings.ws_rate_agent, settings.conn_rate_ip) == (
+        20,
+        100,
+        60,
+    )
 
 
-def test_config_file_accepts_the_original_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_file_accepts_the_original_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("STEADY_MODE", raising=False)
     monkeypatch.delenv("STEADY_TENANT", raising=False)
     path = tmp_path / "steady.json"
@@ -49,7 +61,9 @@ def test_environment_wins_over_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ({"STEADY_TENANT": "Not A Slug"}, "tenant (STEADY_TENANT)"),
     ],
 )
-def test_bad_values_name_the_key(env: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_values_name_the_key(
+    env: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError) as info:

@@ -1,0 +1,141 @@
+"""Import boundaries (docs/architecture.md): domain code knows nothing of transport.
+
+Two independent checks, so a boundary holds even if one of them is misconfigured:
+import-linter's contracts in pyproject.toml, run as `lint-imports`, and a plain AST
+scan of the source tree. Neither ever skips: a missing tool or an empty tree fails.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER = REPO / "server"
+
+DOMAIN_PACKAGES = ("chat", "routing", "admin", "storage", "security", "bus")
+TRANSPORT_MODULES = ("server.gateway", "sanic", "sanic_routing", "sanic_ext", "websockets")
+CLIENT_AND_UI_MODULES = ("textual", "tui_agent", "bots")
+CLIENT_PACKAGES = ("tui_agent", "bots")
+LINT_IMPORTS_TIMEOUT_SECS = 300
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> Iterator[tuple[int, str]]:
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    yield from _imports_in(path.read_text(encoding="utf-8"), package)
+
+
+def _imports_in(source: str, package: str) -> Iterator[tuple[int, str]]:
+    """Yield (line, dotted name) for every module or name that `source` imports.
+
+    `package` is the package the code lives in, for resolving relative imports.
+    """
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parents = package.split(".")
+                base = ".".join(parents[: len(parents) - node.level + 1])
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            yield node.lineno, target
+            # `from server import gateway` imports server.gateway.
+            for alias in node.names:
+                yield node.lineno, f"{target}.{alias.name}"
+        elif (
+            isinstance(node, ast.Call)
+            and (
+                (isinstance(node.func, ast.Name) and node.func.id == "__import__")
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+            )
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield node.lineno, node.args[0].value
+
+
+def _is_within(name: str, modules: tuple[str, ...]) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in modules)
+
+
+def _violations(files: list[Path], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(
+        f"{path.relative_to(REPO)}:{line} imports {name}"
+        for path in files
+        for line, name in _imports(path)
+        if _is_within(name, forbidden)
+    )
+
+
+def _python_files(*roots: Path) -> list[Path]:
+    return sorted(p for root in roots if root.is_dir() for p in root.rglob("*.py"))
+
+
+def test_import_linter_contracts_are_kept() -> None:
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    assert lint_imports.exists(), f"{lint_imports} not found: run ./scripts/bootstrap.sh"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=LINT_IMPORTS_TIMEOUT_SECS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_domain_packages_never_import_transport() -> None:
+    files = _python_files(*(SERVER / name for name in DOMAIN_PACKAGES))
+    assert files, "no modules found in server/{" + ",".join(DOMAIN_PACKAGES) + "}"
+    violations = _violations(files, TRANSPORT_MODULES)
+    assert not violations, "domain code imports transport:\n" + "\n".join(violations)
+
+
+def test_server_never_imports_the_console_the_bridges_or_textual() -> None:
+    files = _python_files(SERVER)
+    assert files, "no modules found in server/"
+    violations = _violations(files, CLIENT_AND_UI_MODULES)
+    assert not violations, "server imports client or UI code:\n" + "\n".join(violations)
+
+
+def test_clients_never_import_server() -> None:
+    # tui_agent/ and bots/ talk to the server over the protocol only. Until they exist
+    # this checks nothing; import-linter takes over once they are in root_packages.
+    files = _python_files(*(REPO / name for name in CLIENT_PACKAGES))
+    violations = _violations(files, ("server",))
+    assert not violations, "a protocol client imports server:\n" + "\n".join(violations)
+
+
+def test_the_scan_sees_relative_from_and_dynamic_imports() -> None:
+    # The checks above are only as good as _imports_in; prove it on known source.
+    source = (
+        "from ..gateway import routes\n"
+        "from .. import gateway\n"
+        "import sanic.response\n"
+        "from websockets.frames import CloseCode\n"
+        "import importlib\n"
+        "importlib.import_module('sanic_ext')\n"
+    )
+    found = {name for _, name in _imports_in(source, "server.chat")}
+    assert {
+        "server.gateway.routes",
+        "server.gateway",
+        "sanic.response",
+        "websockets.frames",
+        "sanic_ext",
+    } <= found
+    assert not _is_within("server.gateway_helpers", TRANSPORT_MODULES)
