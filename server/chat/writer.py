@@ -33,6 +33,13 @@ from server.storage.models import Conversation, ConversationStatus, Message
 log = logging.getLogger(__name__)
 
 INTEGRITY_RETRIES = 3
+MYSQL_WRITER_LANES = 2
+RETRYABLE_MYSQL_ERRORS = {1205, 1213}  # lock wait timeout, deadlock
+
+
+def _error_number(err: BaseException) -> int | None:
+    code = err.args[0] if err.args else None
+    return code if isinstance(code, int) else None
 
 
 @dataclass(slots=True)
@@ -78,18 +85,28 @@ class GroupCommitWriter:
         self._publish = publish
         self._observe_batch = observe_batch
         self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
-        # One thread: batches commit strictly one after another, so publication order
-        # per conversation is seq order.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         self._mysql = is_mysql(database)
+        # Lanes commit concurrently, each on its own thread and connection, so one
+        # batch's fsync overlaps the next batch's statements. Batches touching the same
+        # conversation serialise on its row lock, so seqs stay gap-free; a delivery that
+        # overtakes another shows up as a seq gap, which receivers fill from the database.
+        # SQLite has one writer at a time anyway: one lane.
+        lanes = MYSQL_WRITER_LANES if self._mysql else 1
+        self._lanes = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writer{n}") for n in range(lanes)
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
         self._param = database.param
         self._msg_table = _quoted(database, Message._meta.table_name)
         self._conv_table = _quoted(database, Conversation._meta.table_name)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._run(lane), name=f"group-commit-{n}")
+            for n, lane in enumerate(self._lanes)
+        ]
 
     def submit(self, pending: PendingSend) -> asyncio.Future[SendResult]:
         if self._closing:
@@ -109,18 +126,20 @@ class GroupCommitWriter:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_secs):
                 await self._queue.join()
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         while not self._queue.empty():
             pending = self._queue.get_nowait()
             if not pending.future.done():
                 pending.future.set_exception(Unavailable("server is shutting down, send again"))
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._database.close)
-        self._thread.shutdown(wait=True)
+        loop = asyncio.get_running_loop()
+        for lane in self._lanes:
+            await loop.run_in_executor(lane, self._database.close)
+            lane.shutdown(wait=True)
 
-    async def _run(self) -> None:
+    async def _run(self, lane: ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
@@ -129,7 +148,7 @@ class GroupCommitWriter:
             started = time.perf_counter()
             try:
                 outcomes = await asyncio.shield(
-                    loop.run_in_executor(self._thread, self._commit_with_retry, batch)
+                    loop.run_in_executor(lane, self._commit_with_retry, batch)
                 )
             except asyncio.CancelledError:
                 # Shutdown while a batch commits: the shielded commit finishes in the thread.
@@ -174,6 +193,12 @@ class GroupCommitWriter:
                 check_existing = True
                 if attempt == INTEGRITY_RETRIES - 1:
                     raise
+            except pw.OperationalError as err:
+                if _error_number(err) in RETRYABLE_MYSQL_ERRORS and attempt < INTEGRITY_RETRIES - 1:
+                    continue  # deadlock or lock wait between lanes/nodes: run the batch again
+                log.warning("commit failed, database unavailable: %s", err)
+                self._database.close()
+                raise Unavailable("storage is unavailable, send again") from err
             except UNAVAILABLE_ERRORS as err:
                 log.warning("commit failed, database unavailable: %s", err)
                 self._database.close()

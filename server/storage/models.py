@@ -155,9 +155,12 @@ class Conversation(TenantModel):
 
 
 class Message(TenantModel):
-    id = pw.CharField(max_length=26, primary_key=True)
+    # Clustered on (conversation_id, seq): a conversation's messages sit together on disk,
+    # replay is one range read, and inserts append. The public id is a unique secondary key.
+    tenant_id = pw.CharField(max_length=64)  # every query leads with conversation_id
     conversation_id = pw.CharField(max_length=26)
     seq = pw.BigIntegerField()
+    id = pw.CharField(max_length=26, unique=True)
     kind = pw.CharField(max_length=16, default=MessageKind.TEXT.value)
     sender_type = pw.CharField(max_length=16)
     sender_id = pw.CharField(max_length=26)
@@ -167,8 +170,8 @@ class Message(TenantModel):
     created_ms = pw.BigIntegerField()
 
     class Meta:
+        primary_key = pw.CompositeKey("conversation_id", "seq")
         indexes = (
-            (("conversation_id", "seq"), True),
             # cid second: the writer's duplicate check looks up (conversation_id, cid) pairs.
             (("conversation_id", "cid", "sender_type", "sender_id"), True),
         )
