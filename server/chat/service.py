@@ -34,6 +34,7 @@ CID_MAX_CHARS = 64
 SYNC_DEFAULT_LIMIT = 100
 SYNC_MAX_LIMIT = 500
 QUEUED_PREVIEW_MESSAGES = 20
+OPEN_CACHE_SIZE = 100_000
 
 
 class BodyTooLong(SteadyError):
@@ -56,6 +57,7 @@ class ChatService:
         self.writer = writer
         self.body_max_chars = body_max_chars
         self._background: set[asyncio.Task[None]] = set()
+        self._open_by_visitor: dict[str, ConversationRef] = {}  # a guess, see _send_slow
 
     # -- send ----------------------------------------------------------------------
     def check_send(
@@ -151,6 +153,9 @@ class ChatService:
         """The visitor's open conversation, created if there is none (one per visitor)."""
         ref, created = await self.store.run(_open_conversation, visitor, previous)
         self.directory.remember(ref)
+        self._open_by_visitor[visitor.id] = ref
+        if len(self._open_by_visitor) > OPEN_CACHE_SIZE:
+            self._open_by_visitor.pop(next(iter(self._open_by_visitor)))
         if created:
             self.bus.publish(
                 topics.visitor(visitor.id),

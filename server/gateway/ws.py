@@ -122,7 +122,7 @@ class Gateway:
                 "type": "welcome",
                 "session": conn.session,
                 "node": self.s.settings.node_name,
-                "heartbeat": self.s.settings.heartbeat_secs,
+                "heartbeat": _seconds(self.s.settings.heartbeat_secs),
                 "you": you,
             }
         )
@@ -298,6 +298,10 @@ def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return frame if isinstance(frame, dict) else None
+
+
+def _seconds(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 def _about(frame: dict[str, Any]) -> dict[str, Any]:

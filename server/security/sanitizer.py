@@ -1,7 +1,8 @@
 """Message bodies are plain text; ``render_html`` makes their safe, clickable HTML form.
 
-Escape first, then turn URLs into links, then pass the result through one allow-list
-cleaner (nh3) as defence in depth. See docs/dependencies.md for why nh3, not bleach.
+URLs are found in the raw text, every piece is escaped on its own (so a link never
+swallows an escaped ``&gt;`` or quote), and one allow-list cleaner (nh3) runs over the
+result as defence in depth. See docs/dependencies.md for why nh3, not bleach.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import re
 
 import nh3
 
-_URL = re.compile(r"""(?P<url>(?:https?://|mailto:)[^\s<>"'`]+|www\.[^\s<>"'`]+)""", re.IGNORECASE)
-_TRAILING = ".,;:!?)]}'\""
+_URL = re.compile(r"""(?:https?://|mailto:|www\.)[^\s<>"'`]+""", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}"
 
 _CLEANER = nh3.Cleaner(
     tags={"a", "br"},
@@ -22,20 +23,34 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def _link(match: re.Match[str]) -> str:
-    text = match.group("url")
+def _split_trailing(url: str) -> tuple[str, str]:
+    """Punctuation that ends a sentence is not part of the link (unless balanced: wiki URLs)."""
     tail = ""
-    while text and text[-1] in _TRAILING:
-        # a closing bracket that opened inside the URL belongs to it (wikipedia links)
-        if text[-1] == ")" and text.count("(") >= text.count(")"):
+    while url and url[-1] in _TRAILING:
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
             break
-        tail = text[-1] + tail
-        text = text[:-1]
-    href = text if not text.lower().startswith("www.") else "https://" + text
-    return f'<a href="{href}" target="_blank">{text}</a>{tail}'
+        tail = url[-1] + tail
+        url = url[:-1]
+    return url, tail
+
+
+def _link(url: str) -> str:
+    href = "https://" + url if url.lower().startswith("www.") else url
+    return (
+        f'<a href="{html.escape(href, quote=True)}" target="_blank">'
+        f"{html.escape(url, quote=False)}</a>"
+    )
 
 
 def render_html(body: str) -> str:
-    escaped = html.escape(body, quote=True)
-    linked = _URL.sub(_link, escaped)
-    return _CLEANER.clean(linked.replace("\n", "<br>"))
+    parts: list[str] = []
+    position = 0
+    for match in _URL.finditer(body):
+        url, tail = _split_trailing(match.group())
+        if not url or url.lower() in ("mailto:", "www."):
+            continue
+        parts.append(html.escape(body[position : match.start()], quote=False))
+        parts.append(_link(url))
+        position = match.start() + len(url)
+    parts.append(html.escape(body[position:], quote=False))
+    return _CLEANER.clean("".join(parts).replace("\n", "<br>"))
