@@ -23,15 +23,13 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def _split_trailing(url: str) -> tuple[str, str]:
+def _strip_trailing(url: str) -> str:
     """Punctuation that ends a sentence is not part of the link (unless balanced: wiki URLs)."""
-    tail = ""
     while url and url[-1] in _TRAILING:
         if url[-1] == ")" and url.count("(") >= url.count(")"):
             break
-        tail = url[-1] + tail
         url = url[:-1]
-    return url, tail
+    return url
 
 
 def _link(url: str) -> str:
@@ -46,7 +44,7 @@ def render_html(body: str) -> str:
     parts: list[str] = []
     position = 0
     for match in _URL.finditer(body):
-        url, tail = _split_trailing(match.group())
+        url = _strip_trailing(match.group())
         if not url or url.lower() in ("mailto:", "www."):
             continue
         parts.append(html.escape(body[position : match.start()], quote=False))
