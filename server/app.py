@@ -18,8 +18,9 @@ from server.config import Settings, ensure_secret_key
 from server.errors import CloseCode
 from server.gateway.context import Services
 from server.gateway.errors import JsonErrorHandler
-from server.gateway.http import build_blueprint
+from server.gateway.http import build_blueprint, install_middleware
 from server.gateway.hub import Hub
+from server.gateway.rest import build_rest_blueprint
 from server.observability.metrics import observe_batch
 from server.routing.service import RoutingService
 from server.security.ratelimit import KeyedWindows
@@ -82,7 +83,9 @@ def create_app(settings: Settings) -> Sanic:
         }
     )
     app.ctx.services = services
+    install_middleware(app, services)
     app.blueprint(build_blueprint(services))
+    app.blueprint(build_rest_blueprint(services))
 
     @app.before_server_start
     async def start(app: Sanic) -> None:

@@ -280,7 +280,7 @@ def messages_after(
     ref: ConversationRef, after: int, limit: int, include_notes: bool
 ) -> list[StoredMessage]:
     scope = TenantScope(ref.tenant_id)
-    query = scope.select(Message, *_MESSAGE_COLUMNS).where(
+    query = scope.select(Message, *MESSAGE_COLUMNS).where(
         Message.conversation_id == ref.id, Message.seq > after
     )
     if not include_notes:
@@ -290,7 +290,7 @@ def messages_after(
 
 
 # In StoredMessage's field order.
-_MESSAGE_COLUMNS = [
+MESSAGE_COLUMNS = [
     Message.id,
     Message.tenant_id,
     Message.conversation_id,
@@ -320,14 +320,14 @@ def queued_event(tenant_id: str, conv: str) -> dict[str, Any] | None:
         "data": {
             "status": row.status,
             "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
-            "visitor": _visitor_card(visitor),
+            "visitor": visitor_card(visitor),
             "department": row.department_id,
             "messages": [m.wire() for m in messages],
         },
     }
 
 
-def _visitor_card(visitor: Visitor | None) -> dict[str, Any] | None:
+def visitor_card(visitor: Visitor | None) -> dict[str, Any] | None:
     if visitor is None:
         return None
     return {

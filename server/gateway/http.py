@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sanic import Blueprint, Request, json
+from sanic import Blueprint, Request, Sanic, json
 from sanic.response import HTTPResponse, raw
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
@@ -22,6 +22,38 @@ from server.observability.health import health_report
 
 WS_PATHS = ("/ws/visitor", "/ws/agent")
 OPEN_PATHS = ("/api/healthz", "/metrics")  # probed by load balancers and scrapers
+
+
+def install_middleware(app: Sanic, services: Services) -> None:
+    """App-wide, so every blueprint and even unmatched paths get the same rules."""
+    settings = services.settings
+
+    async def guard_transport(request: Request) -> HTTPResponse | None:
+        request.ctx.started = time.perf_counter()
+        if request.path in OPEN_PATHS:
+            return None
+        if not is_secure(request, settings):
+            return error_response(str(ErrorCode.HTTPS_REQUIRED), "use https", 403)
+        if request.path in WS_PATHS:
+            if not services.accepting:
+                return error_response(str(ErrorCode.UNAVAILABLE), "node is shutting down", 503)
+            if not services.connection_rate.allow(client_ip(request, settings)):
+                metrics.ERRORS.labels("rate_limited").inc()
+                return error_response(str(ErrorCode.RATE_LIMITED), "too many new connections", 429)
+        return None
+
+    async def observe(request: Request, response: HTTPResponse) -> None:
+        route = request.route.path if request.route else "unmatched"
+        metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status)).inc()
+        started = getattr(request.ctx, "started", None)
+        if started is not None:
+            metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Cache-Control", "no-store")
+
+    app.on_request(guard_transport)
+    app.on_response(observe)
 
 
 def build_blueprint(services: Services) -> Blueprint:
@@ -41,32 +73,6 @@ def build_blueprint(services: Services) -> Blueprint:
         if not isinstance(data, dict):
             raise BadRequest("the body must be a JSON object")
         return data
-
-    @bp.on_request
-    async def guard_transport(request: Request) -> HTTPResponse | None:
-        request.ctx.started = time.perf_counter()
-        if request.path in OPEN_PATHS:
-            return None
-        if not is_secure(request, settings):
-            return error_response(str(ErrorCode.HTTPS_REQUIRED), "use https", 403)
-        if request.path in WS_PATHS:
-            if not services.accepting:
-                return error_response(str(ErrorCode.UNAVAILABLE), "node is shutting down", 503)
-            if not services.connection_rate.allow(client_ip(request, settings)):
-                metrics.ERRORS.labels("rate_limited").inc()
-                return error_response(str(ErrorCode.RATE_LIMITED), "too many new connections", 429)
-        return None
-
-    @bp.on_response
-    async def observe(request: Request, response: HTTPResponse) -> None:
-        route = request.route.path if request.route else "unmatched"
-        metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status)).inc()
-        started = getattr(request.ctx, "started", None)
-        if started is not None:
-            metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Cache-Control", "no-store")
 
     @bp.post("/api/v1/visitor/session")
     async def post_visitor_session(request: Request) -> HTTPResponse:

@@ -1,0 +1,60 @@
+"""REST for agents: who am I, conversation lists and history, the tenant's agents."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request, json
+from sanic.response import HTTPResponse
+
+from server.admin.auth import agent_profile
+from server.chat.listing import list_agents, list_conversations
+from server.errors import BadRequest
+from server.gateway.auth import require_agent
+from server.gateway.context import Services
+
+
+def _int_arg(request: Request, name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+
+
+def build_rest_blueprint(services: Services) -> Blueprint:
+    bp = Blueprint("steadydesk_rest", url_prefix="/api/v1")
+
+    @bp.get("/me")
+    async def get_me(request: Request) -> HTTPResponse:
+        actor = await require_agent(services, request)
+        return json(await services.store.run(agent_profile, actor))
+
+    @bp.get("/conversations")
+    async def get_conversations(request: Request) -> HTTPResponse:
+        actor = await require_agent(services, request)
+        rows = await services.store.run(
+            list_conversations,
+            actor,
+            request.args.get("status"),
+            request.args.get("assignee"),
+            _int_arg(request, "limit", 50),
+        )
+        return json({"conversations": rows})
+
+    @bp.get("/conversations/<conv:str>/messages")
+    async def get_messages(request: Request, conv: str) -> HTTPResponse:
+        actor = await require_agent(services, request)
+        ref, messages, has_more = await services.chat.history(
+            actor, conv, _int_arg(request, "after", 0), _int_arg(request, "limit", 100)
+        )
+        return json(
+            {"conv": ref.id, "messages": [m.wire() for m in messages], "has_more": has_more}
+        )
+
+    @bp.get("/agents")
+    async def get_agents(request: Request) -> HTTPResponse:
+        actor = await require_agent(services, request)
+        return json({"agents": await services.store.run(list_agents, actor)})
+
+    return bp
