@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from server.security.sanitizer import render_html
 from server.storage.models import MessageKind, SenderType
@@ -58,7 +59,8 @@ class StoredMessage:
     cid: str
     body: str
     created_ms: int
-    _frame: str | None = field(default=None, repr=False)
+    _frame: bytes | None = field(default=None, repr=False)
+    _ts: str | None = field(default=None, repr=False)
 
     @property
     def is_note(self) -> bool:
@@ -66,7 +68,9 @@ class StoredMessage:
 
     @property
     def ts(self) -> str:
-        return iso_ms(self.created_ms)
+        if self._ts is None:
+            self._ts = iso_ms(self.created_ms)
+        return self._ts
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -82,10 +86,10 @@ class StoredMessage:
             "sender": {"type": self.sender_type, "id": self.sender_id, "name": self.sender_name},
         }
 
-    def frame(self) -> str:
+    def frame(self) -> bytes:
         """The serialized ``message`` frame, built once and shared by every recipient."""
         if self._frame is None:
-            self._frame = json.dumps(self.wire(), ensure_ascii=False, separators=(",", ":"))
+            self._frame = orjson.dumps(self.wire())
         return self._frame
 
     def to_bus(self) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
+import orjson
 from sanic.server.websockets.impl import WebsocketImplProtocol
 from websockets.protocol import State
 
@@ -33,8 +33,9 @@ WRITE_BATCH_FRAMES = 256
 _SANIC_INTERNALS = ("conn_mutex", "ws_proto", "io_proto")
 
 
-def dumps(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+def dumps(frame: dict[str, Any]) -> bytes:
+    """A frame as UTF-8 JSON text, ready for the socket."""
+    return orjson.dumps(frame)
 
 
 class Connection:
@@ -56,7 +57,7 @@ class Connection:
         self.cursors: dict[str, StreamCursor] = {}
         self.refs: dict[str, ConversationRef] = {}
         self.topics: set[str] = set()
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=queue_frames)
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_frames)
         self._writer: asyncio.Task[None] | None = None
         self.closing = False
         self._batched_writes = all(hasattr(ws, name) for name in _SANIC_INTERNALS)
@@ -64,7 +65,7 @@ class Connection:
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
-    def push(self, frame: str) -> None:
+    def push(self, frame: bytes) -> None:
         if self.closing:
             return
         try:
@@ -102,19 +103,19 @@ class Connection:
         except Exception:  # the socket went away: the reader sees it and cleans up
             self.closing = True
 
-    async def _write(self, frames: list[str]) -> None:
+    async def _write(self, frames: list[bytes]) -> None:
         """Encode queued frames and hand them to the socket in one write (one syscall)."""
         ws = self.ws
         if not self._batched_writes:
             for frame in frames:
-                await ws.send(frame)
+                await ws.send(frame.decode())
             return
         async with ws.conn_mutex:
             io = ws.io_proto
             if io is None or ws.ws_proto.state is not State.OPEN:
                 raise ConnectionError("websocket is not open")
             for frame in frames:
-                ws.ws_proto.send_text(frame.encode())
+                ws.ws_proto.send_text(frame)
             await io.send(b"".join(ws.ws_proto.data_to_send()))
 
     def close_soon(self, code: int, reason: str = "") -> None:

@@ -8,13 +8,13 @@ writer and attaches a callback that queues the ack, so the socket keeps being re
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+import orjson
 from sanic import Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
@@ -35,6 +35,7 @@ from server.storage.models import Conversation, ConversationStatus, Site
 log = logging.getLogger(__name__)
 
 BAD_FRAME_WINDOW_SECS = 60.0
+PONG = b'{"type":"pong"}'
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
 
 VISITOR_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
@@ -167,10 +168,10 @@ class Gateway:
             frame = _parse(raw)
             frame_type = frame.get("type") if frame is not None else None
             if frame is None or not isinstance(frame_type, str) or frame_type not in ALL_FRAMES:
-                metrics.WS_FRAMES_IN.labels(kind, "bad").inc()
+                metrics.frames_in(kind, "bad").inc()
                 await self._bad_frame(conn, "malformed JSON or unknown type")
                 continue
-            metrics.WS_FRAMES_IN.labels(kind, frame_type).inc()
+            metrics.frames_in(kind, frame_type).inc()
             if frame_type not in allowed:
                 conn.error(ErrorCode.FORBIDDEN, f"{frame_type} is for agents only", **_about(frame))
                 continue
@@ -227,7 +228,7 @@ class Gateway:
         result = future.result()
         metrics.ACK_LATENCY.observe(time.perf_counter() - started)
         if not result.duplicate:
-            metrics.MESSAGES_IN.labels(result.message.sender_type).inc()
+            metrics.messages_in(result.message.sender_type).inc()
         conn.push_json(result.ack())
         self.s.chat.after_commit(result)
         message = result.message
@@ -267,7 +268,7 @@ class Gateway:
         )
 
     async def on_ping(self, conn: Connection, frame: dict[str, Any]) -> None:
-        conn.push('{"type":"pong"}')
+        conn.push(PONG)
 
     async def on_close(self, conn: Connection, frame: dict[str, Any]) -> None:
         event, closed_now = await self.s.chat.close(conn.actor, frame.get("conv"))
@@ -294,8 +295,8 @@ def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        frame = orjson.loads(raw)
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
         return None
     return frame if isinstance(frame, dict) else None
 

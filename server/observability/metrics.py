@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
@@ -37,6 +40,17 @@ ACK_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
 )
 SLOW_CONSUMERS = Counter("steadydesk_slow_consumers_total", "Connections closed for not keeping up")
+
+
+@functools.cache
+def frames_in(kind: str, frame_type: str) -> Any:
+    """The labelled child, looked up once: ``labels()`` costs a lock per frame otherwise."""
+    return WS_FRAMES_IN.labels(kind, frame_type)
+
+
+@functools.cache
+def messages_in(sender: str) -> Any:
+    return MESSAGES_IN.labels(sender)
 
 
 def observe_batch(size: int, seconds: float) -> None:

@@ -1,0 +1,926 @@
+/*! Steadydesk visitor widget. Served by your Steadydesk server; no third-party code. */
+(() => {
+  'use strict';
+
+  const VERSION = '1.0';
+  const T0 = performance.now();
+  const script = document.currentScript ||
+    [...document.querySelectorAll('script[src][data-site]')].find((s) => /\/widget\.js([?#]|$)/.test(s.src));
+  const siteKey = script && script.dataset.site;
+  if (!siteKey) { console.warn('steadydesk: the widget script needs data-site="<site key>"'); return; }
+  const loaded = (window.__steadydesk = window.__steadydesk || {});
+  if (loaded[siteKey]) return; // the tag was included twice
+  loaded[siteKey] = VERSION;
+
+  // -- settings ----------------------------------------------------------------------
+  const ORIGIN = new URL(script.src, location.href).origin;
+  const WS_URL = ORIGIN.replace(/^http/, 'ws') + '/ws/visitor';
+  const opt = script.dataset;
+  const BODY_MAX_CHARS = 4000;
+  const CACHE_MAX_MSGS = 300;
+  const CONNECT_TIMEOUT_MS = 8000;
+  const BACKOFF_BASE_MS = 500;
+  const BACKOFF_MAX_MS = 15000;
+  const BANNER_DELAY_MS = 2000; // brief drops do not flicker a banner
+  const HEALTHY_AFTER_MS = 10000; // a connection this old resets the backoff
+  const TYPING_IDLE_MS = 4000;
+  const TYPING_RESEND_MS = 3000;
+  const TYPING_SHOWN_MS = 8000; // the other side's indicator, unless refreshed
+  const SYNC_PAGE = 200;
+
+  // -- i18n --------------------------------------------------------------------------
+  const STRINGS = {
+    en: {
+      open: 'Open chat', close: 'Close chat', title: 'Chat with us', subtitle: 'We are here to help',
+      with: 'Chatting with {name}', end: 'End chat', endAsk: 'End this conversation?', endYes: 'End',
+      cancel: 'Cancel', input: 'Message', placeholder: 'Type a message…', send: 'Send',
+      sending: 'Sending…', seen: 'Seen', you: 'You', agent: 'Agent', bot: 'Assistant',
+      typing: '{name} is typing…', connecting: 'Connecting…', reconnecting: 'Reconnecting…',
+      offline: 'You are offline. Messages will be sent when you are back.',
+      joined: '{name} joined the conversation', transferred: 'Your conversation was transferred',
+      ended: 'Conversation ended', endedHint: 'Send a message to start a new conversation.',
+      unavailable: 'Chat is not available on this site.', tooLong: 'Not sent: the message is too long.',
+      refused: 'Not sent: the server refused this message.', dismiss: 'Dismiss',
+      newMessage: 'New message', unread1: '1 unread message', unreadN: '{n} unread messages',
+      hello: 'Hi! How can we help you today?', from: '{name}: {text}', messages: 'Messages',
+    },
+    'zh-CN': {
+      open: '打开聊天', close: '关闭聊天', title: '在线客服', subtitle: '我们随时为您服务',
+      with: '正在与 {name} 对话', end: '结束对话', endAsk: '确定结束本次对话吗？', endYes: '结束',
+      cancel: '取消', input: '消息', placeholder: '输入消息…', send: '发送',
+      sending: '发送中…', seen: '已读', you: '我', agent: '客服', bot: '智能助手',
+      typing: '{name} 正在输入…', connecting: '正在连接…', reconnecting: '正在重新连接…',
+      offline: '网络已断开，恢复后消息会自动发送。',
+      joined: '{name} 加入了对话', transferred: '您的对话已被转接',
+      ended: '对话已结束', endedHint: '发送消息即可开始新的对话。',
+      unavailable: '此网站暂不支持在线聊天。', tooLong: '未发送：消息太长。',
+      refused: '未发送：服务器拒绝了这条消息。', dismiss: '关闭',
+      newMessage: '新消息', unread1: '1 条未读消息', unreadN: '{n} 条未读消息',
+      hello: '您好！请问有什么可以帮您？', from: '{name}：{text}', messages: '消息',
+    },
+    'zh-TW': {
+      open: '開啟聊天', close: '關閉聊天', title: '線上客服', subtitle: '我們隨時為您服務',
+      with: '正在與 {name} 對話', end: '結束對話', endAsk: '確定要結束這次對話嗎？', endYes: '結束',
+      cancel: '取消', input: '訊息', placeholder: '輸入訊息…', send: '傳送',
+      sending: '傳送中…', seen: '已讀', you: '我', agent: '客服', bot: '智慧助理',
+      typing: '{name} 正在輸入…', connecting: '正在連線…', reconnecting: '正在重新連線…',
+      offline: '網路已中斷，恢復後訊息會自動傳送。',
+      joined: '{name} 加入了對話', transferred: '您的對話已被轉接',
+      ended: '對話已結束', endedHint: '傳送訊息即可開始新的對話。',
+      unavailable: '此網站暫不支援線上聊天。', tooLong: '未傳送：訊息太長。',
+      refused: '未傳送：伺服器拒絕了這則訊息。', dismiss: '關閉',
+      newMessage: '新訊息', unread1: '1 則未讀訊息', unreadN: '{n} 則未讀訊息',
+      hello: '您好！請問有什麼可以幫您？', from: '{name}：{text}', messages: '訊息',
+    },
+  };
+  const pickLang = (tag) => {
+    tag = String(tag || '').toLowerCase();
+    if (!tag.startsWith('zh')) return 'en';
+    return /^zh-(tw|hk|mo|hant)/.test(tag) ? 'zh-TW' : 'zh-CN';
+  };
+  const LANG = pickLang(opt.lang || (navigator.languages && navigator.languages[0]) || navigator.language);
+  const t = (key, vars) => (STRINGS[LANG][key] || STRINGS.en[key]).replace(/\{(\w+)\}/g, (_, k) => vars[k]);
+
+  // -- storage: namespaced by site, in memory when localStorage is unavailable --------
+  const NS = 'steadydesk:' + siteKey + ':';
+  const memory = {};
+  const store = {
+    get(key, fallback) {
+      try {
+        const raw = localStorage.getItem(NS + key);
+        return raw == null ? fallback : JSON.parse(raw);
+      } catch (_) {
+        return key in memory ? memory[key] : fallback;
+      }
+    },
+    set(key, value) {
+      try { localStorage.setItem(NS + key, JSON.stringify(value)); return true; } catch (_) { memory[key] = value; return false; }
+    },
+  };
+
+  // Chat state, persisted: {visitor, uid, cur, order: [conv], convs: {conv: {cursor, read,
+  // seen, closed, agent}}, msgs: [message], notes: [notice], failed: [failed send]}
+  let S;
+  const keyOf = (conv, seq) => conv + ':' + seq;
+  let byKey = new Map();
+  const loadState = () => {
+    S = Object.assign({ order: [], convs: {}, msgs: [], notes: [], failed: [] }, store.get('chat', {}));
+    byKey = new Map(S.msgs.map((m) => [keyOf(m.conv, m.seq), m]));
+  };
+  loadState();
+  let outbox = store.get('outbox', []);
+  let saveQueued = false, saved = '';
+  const save = () => {
+    if (saveQueued) return;
+    saveQueued = true;
+    queueMicrotask(() => {
+      saveQueued = false;
+      if (S.msgs.length > CACHE_MAX_MSGS) {
+        S.msgs.splice(0, S.msgs.length - CACHE_MAX_MSGS);
+        byKey = new Map(S.msgs.map((m) => [keyOf(m.conv, m.seq), m]));
+      }
+      const text = JSON.stringify(S);
+      if (text !== saved) { saved = text; store.set('chat', S); }
+    });
+  };
+  // The outbox is written synchronously, before anything is sent: a reload, a crash or a
+  // closed tab never loses a typed message.
+  const writeOutbox = (list) => { outbox = list; store.set('outbox', list); };
+  const readOutbox = () => (outbox = store.get('outbox', outbox));
+
+  const conv = (id) => {
+    if (!S.convs[id]) {
+      S.convs[id] = { cursor: 0, read: 0, seen: 0 };
+      S.order.push(id);
+    }
+    return S.convs[id];
+  };
+  const uuid = () => {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    const x = [...b].map((v) => v.toString(16).padStart(2, '0')).join('');
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  };
+
+  // -- DOM helpers ---------------------------------------------------------------------
+  const h = (tag, props, ...kids) => {
+    const e = document.createElement(tag);
+    for (const k in props) {
+      const v = props[k];
+      if (v == null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? '' : v);
+    }
+    e.append(...kids.filter((c) => c != null && c !== false));
+    return e;
+  };
+  const ICONS = {
+    chat: 'M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2zM6 9h12v2H6zm8 5H6v-2h8zm4-6H6V6h12z',
+    close: 'M19 6.41 17.59 5 12 10.59 6.41 5 5 6.41 10.59 12 5 17.59 6.41 19 12 13.41 17.59 19 19 17.59 13.41 12z',
+    down: 'M16.59 8.59 12 13.17 7.41 8.59 6 10l6 6 6-6z',
+    send: 'M2.01 21 23 12 2.01 3 2 10l15 2-15 2z',
+  };
+  const icon = (name, size) => {
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+    for (const [k, v] of [['viewBox', '0 0 24 24'], ['width', size], ['height', size], ['aria-hidden', 'true'], ['focusable', 'false']]) svg.setAttribute(k, v);
+    path.setAttribute('d', ICONS[name]);
+    path.setAttribute('fill', 'currentColor');
+    svg.append(path);
+    return svg;
+  };
+
+  // The server's `html` is the only markup ever taken from the wire. It is parsed in an
+  // inert <template> and rebuilt from an allow-list (text, <br>, http(s)/mailto links),
+  // as defence in depth on top of the server's own sanitiser.
+  const richText = (html, body) => {
+    const out = document.createDocumentFragment();
+    if (typeof html !== 'string') { out.append(String(body || '')); return out; }
+    const tpl = document.createElement('template');
+    try { tpl.innerHTML = html; } catch (_) { out.append(String(body || '')); return out; } // Trusted Types
+    const copy = (from, to, inLink) => {
+      for (const n of from.childNodes) {
+        if (n.nodeType === 3) to.append(n.data);
+        else if (n.nodeType !== 1) continue;
+        else if (n.localName === 'br') to.append(h('br'));
+        else if (n.localName === 'a' && !inLink && /^(https?:|mailto:)/i.test(n.getAttribute('href') || '')) {
+          const a = h('a', { href: n.getAttribute('href'), target: '_blank', rel: 'nofollow noopener noreferrer' });
+          copy(n, a, true);
+          to.append(a);
+        } else if (!/^(script|style|template)$/.test(n.localName)) copy(n, to, inLink);
+      }
+    };
+    copy(tpl.content, out, false);
+    return out;
+  };
+
+  const STYLE = `
+:host{all:initial!important;display:block!important;position:static!important;visibility:visible!important;opacity:1!important;pointer-events:auto!important}
+.root{--accent:#2456d6;--on-accent:#fff;--bg:#fff;--fg:#1d2330;--muted:#5a6376;--bubble:#eef1f6;--line:#d9dee7;--err:#b3261e;
+font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif;color:var(--fg);text-align:left}
+*,*::before,*::after{box-sizing:border-box}
+[hidden]{display:none!important}
+button{font:inherit;color:inherit;margin:0;cursor:pointer}
+button:focus-visible,a:focus-visible,textarea:focus-visible,.log:focus-visible{outline:3px solid #f5b400;outline-offset:2px}
+.sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap}
+.launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:60px;height:60px;padding:0;border:0;border-radius:50%;
+background:var(--accent);color:var(--on-accent);box-shadow:0 6px 18px rgba(15,23,42,.28);display:flex;align-items:center;justify-content:center;transition:transform .15s}
+.launcher:hover{transform:scale(1.05)}
+.left .launcher{right:auto;left:20px}
+.badge{position:absolute;top:-3px;right:-3px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#d93025;color:#fff;
+font-size:12px;font-weight:700;line-height:22px;text-align:center;box-shadow:0 0 0 2px #fff}
+.panel{position:fixed;right:20px;bottom:92px;z-index:2147483000;width:380px;height:min(620px,calc(100vh - 112px));min-height:320px;
+display:flex;flex-direction:column;background:var(--bg);border-radius:16px;box-shadow:0 12px 48px rgba(15,23,42,.28);overflow:hidden}
+.left .panel{right:auto;left:20px}
+header{display:flex;align-items:center;gap:4px;padding:12px 8px 12px 18px;background:var(--accent);color:var(--on-accent)}
+.hgroup{flex:1;min-width:0}
+h2{margin:0;font-size:17px;font-weight:650;line-height:1.3}
+.sub{margin:1px 0 0;font-size:13px;opacity:.92;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.icon{width:40px;height:40px;padding:0;border:0;border-radius:10px;background:transparent;display:flex;align-items:center;justify-content:center;flex:none}
+.icon:hover,.text:hover{background:rgba(255,255,255,.16)}
+.text{height:34px;padding:0 10px;border:1px solid rgba(255,255,255,.55);border-radius:9px;background:transparent;font-size:13px;white-space:nowrap;flex:none}
+.bar{display:flex;align-items:center;gap:8px;padding:8px 12px;font-size:13.5px;border-bottom:1px solid var(--line)}
+.bar span{flex:1}
+.bar button{padding:5px 12px;border-radius:8px;border:1px solid var(--line);background:var(--bg)}
+.bar .danger{background:var(--err);border-color:var(--err);color:#fff}
+.banner{padding:7px 12px;background:#fff4ce;color:#4d3a00;font-size:13px;text-align:center}
+.log{flex:1;margin:0;padding:14px 14px 6px;list-style:none;overflow-y:auto;overscroll-behavior:contain;display:flex;flex-direction:column;gap:10px}
+.hello{align-self:flex-start;max-width:85%;padding:10px 14px;border-radius:16px 16px 16px 4px;background:var(--bubble)}
+.msg{display:flex;flex-direction:column;align-items:flex-start;max-width:82%}
+.msg.own{align-self:flex-end;align-items:flex-end}
+.who{margin:0 6px 2px;font-size:12px;font-weight:600;color:var(--muted)}
+.bubble{padding:8px 13px;border-radius:18px 18px 18px 5px;background:var(--bubble);white-space:pre-wrap;overflow-wrap:anywhere}
+.own .bubble{border-radius:18px 18px 5px 18px;background:var(--accent);color:var(--on-accent)}
+.bubble a{color:var(--accent);text-decoration:underline}
+.own .bubble a{color:inherit}
+.pending .bubble{opacity:.75}
+.failed .bubble{background:#fdecea;color:var(--err);border:1px solid #f3b8b3}
+.foot{margin:2px 6px 0;font-size:11.5px;color:var(--muted)}
+.foot button{margin-left:6px;padding:0;border:0;background:none;color:var(--accent);text-decoration:underline;font-size:inherit}
+.failed .foot{color:var(--err)}
+.notice{align-self:center;max-width:90%;padding:2px 10px;font-size:12.5px;color:var(--muted);text-align:center}
+.typing{min-height:20px;padding:0 18px 2px;font-size:12.5px;font-style:italic;color:var(--muted)}
+form{display:flex;align-items:flex-end;gap:8px;margin:0;padding:10px 12px 12px 14px;border-top:1px solid var(--line)}
+textarea{flex:1;min-height:42px;max-height:132px;margin:0;padding:10px 12px;border:1px solid var(--line);border-radius:12px;resize:none;
+font:inherit;font-size:15px;line-height:1.4;color:var(--fg);background:var(--bg)}
+textarea:focus{border-color:var(--accent);outline:0;box-shadow:0 0 0 1px var(--accent)}
+.send{width:42px;height:42px;padding:0;border:0;border-radius:50%;background:var(--accent);color:var(--on-accent);display:flex;align-items:center;justify-content:center;flex:none}
+.send:disabled{opacity:.45;cursor:default}
+@media (max-width:480px),(max-height:480px){
+.panel{inset:0;width:auto;height:auto;min-height:0;border-radius:0;padding-bottom:env(safe-area-inset-bottom)}
+.open .launcher{display:none}
+textarea{font-size:16px}}
+@media (prefers-reduced-motion:no-preference){.panel{animation:sd-in .18s ease-out}@keyframes sd-in{from{opacity:0;transform:translateY(10px)}}}
+@media (forced-colors:active){.launcher,.send,.bubble,.badge{border:1px solid CanvasText}}`;
+
+  // -- UI ------------------------------------------------------------------------------
+  const host = h('div', { 'data-steadydesk': siteKey });
+  const shadow = host.attachShadow({ mode: 'open' });
+  if ('adoptedStyleSheets' in shadow && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
+    const sheet = new CSSStyleSheet(); // works under a strict style-src CSP, unlike <style>
+    sheet.replaceSync(STYLE);
+    shadow.adoptedStyleSheets = [sheet];
+  } else shadow.append(h('style', { text: STYLE }));
+
+  const badge = h('span', { class: 'badge', 'aria-hidden': 'true', hidden: true });
+  const launcherIcon = h('span', { class: 'li' }, icon('chat', 28));
+  const launcher = h('button', { class: 'launcher', type: 'button', 'aria-controls': 'sd-panel', 'aria-expanded': 'false', 'aria-label': t('open') }, launcherIcon, badge);
+  const sub = h('p', { class: 'sub', text: t('subtitle') });
+  const endBtn = h('button', { class: 'text', type: 'button', text: t('end'), hidden: true });
+  const closeBtn = h('button', { class: 'icon', type: 'button', 'aria-label': t('close'), title: t('close') }, icon('down', 26));
+  const confirmYes = h('button', { class: 'danger', type: 'button', text: t('endYes') });
+  const confirmNo = h('button', { type: 'button', text: t('cancel') });
+  const confirmBar = h('div', { class: 'bar', role: 'group', 'aria-label': t('end'), hidden: true }, h('span', { text: t('endAsk') }), confirmYes, confirmNo);
+  const banner = h('div', { class: 'banner', role: 'status', hidden: true });
+  const log = h('ol', { class: 'log', 'aria-label': t('messages'), tabindex: '0' });
+  const typingLine = h('div', { class: 'typing', 'aria-hidden': 'true' });
+  const input = h('textarea', { id: 'sd-input', rows: '1', maxlength: String(BODY_MAX_CHARS), placeholder: t('placeholder'), autocomplete: 'off' });
+  const sendBtn = h('button', { class: 'send', type: 'submit', 'aria-label': t('send'), title: t('send'), disabled: true }, icon('send', 22));
+  const form = h('form', { novalidate: true }, h('label', { class: 'sr', for: 'sd-input', text: t('input') }), input, sendBtn);
+  const panel = h('section', { class: 'panel', id: 'sd-panel', role: 'dialog', 'aria-labelledby': 'sd-title', hidden: true },
+    h('header', {}, h('div', { class: 'hgroup' }, h('h2', { id: 'sd-title', text: opt.title || t('title') }), sub), endBtn, closeBtn),
+    confirmBar, banner, log, typingLine, form);
+  const announcer = h('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
+  const root = h('div', { class: 'root' + (opt.position === 'left' ? ' left' : ''), lang: LANG, 'data-state': 'idle' }, panel, launcher, announcer);
+  if (opt.color && window.CSS && CSS.supports('color', opt.color)) root.style.setProperty('--accent', opt.color);
+  shadow.append(root);
+
+  const announce = (text) => { announcer.textContent = ''; setTimeout(() => { announcer.textContent = text; }, 50); };
+  const smallScreen = () => matchMedia('(max-width: 480px), (max-height: 480px)').matches;
+  const isOpen = () => !panel.hidden;
+  const visible = () => isOpen() && document.visibilityState === 'visible';
+
+  // -- rendering: one keyed pass over the list, elements reused when unchanged --------
+  const fmtTime = new Intl.DateTimeFormat(LANG, { hour: '2-digit', minute: '2-digit' });
+  const fmtDay = new Intl.DateTimeFormat(LANG, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const when = (ts) => {
+    const d = new Date(ts);
+    if (isNaN(d)) return null;
+    const el = h('time', { datetime: d.toISOString(), text: (d.toDateString() === new Date().toDateString() ? fmtTime : fmtDay).format(d) });
+    return el;
+  };
+  const senderName = (m) => m.st === 'agent' ? (m.sn || t('agent')) : m.st === 'ai' ? (m.sn || t('bot')) : m.sn || '';
+  const ownMsg = (m) => m.st === 'visitor';
+
+  const bubble = (cls, who, content, foot) => h('li', { class: 'msg ' + cls },
+    who ? h('span', { class: 'who', text: who }) : h('span', { class: 'sr', text: t('you') + ':' }),
+    h('div', { class: 'bubble' }, content), foot && foot.childNodes.length ? foot : null);
+
+  const nodes = new Map();
+  let renderQueued = false;
+  const render = () => {
+    if (renderQueued) return;
+    renderQueued = true;
+    queueMicrotask(renderNow);
+  };
+  const renderNow = () => {
+    renderQueued = false;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+    const items = [];
+    const rank = (c) => { const i = S.order.indexOf(c); return i < 0 ? 1e9 : i; };
+    const lastOwnSeen = {};
+    for (const m of S.msgs) {
+      const c = S.convs[m.conv];
+      if (ownMsg(m) && c && m.seq <= c.seen) lastOwnSeen[m.conv] = m.seq;
+    }
+    for (const m of S.msgs) {
+      const seen = lastOwnSeen[m.conv] === m.seq;
+      items.push({
+        key: m.cid && ownMsg(m) ? 'c:' + m.cid : 'm:' + keyOf(m.conv, m.seq),
+        order: [rank(m.conv), m.seq, 0],
+        sig: [m.html != null, seen, m.ts].join('|'),
+        make: () => {
+          const own = ownMsg(m);
+          const foot = h('div', { class: 'foot' }, when(m.ts), seen ? ' · ' + t('seen') : null);
+          return bubble(own ? 'own' : m.st === 'system' ? 'their system' : 'their', own ? null : senderName(m), richText(m.html, m.body), foot);
+        },
+      });
+    }
+    for (const n of S.notes) {
+      items.push({
+        key: 'n:' + n.id, order: [rank(n.conv), n.after, 1], sig: String(n.conv === S.cur),
+        make: () => h('li', { class: 'notice' }, t(n.text, { name: n.name || t('agent') }), n.text === 'ended' ? h('br') : null, n.text === 'ended' && n.conv === S.cur ? t('endedHint') : null),
+      });
+    }
+    items.sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1] || a.order[2] - b.order[2]);
+    if (!items.length) items.push({ key: 'hello', sig: '', make: () => h('li', { class: 'hello', text: t('hello') }) });
+    const stored = new Set(S.msgs.map((m) => m.cid));
+    outbox.filter((o) => !stored.has(o.cid)).forEach((o) => items.push({
+      key: 'c:' + o.cid, sig: 'pending',
+      make: () => bubble('own pending', null, o.body, h('div', { class: 'foot', text: t('sending') })),
+    }));
+    S.failed.forEach((f) => items.push({
+      key: 'f:' + f.cid, sig: 'failed',
+      make: () => bubble('own failed', null, f.body, h('div', { class: 'foot', role: 'alert' }, t(f.code === 'body_too_long' ? 'tooLong' : 'refused'),
+        h('button', { type: 'button', text: t('dismiss'), onclick: () => { S.failed = S.failed.filter((x) => x.cid !== f.cid); save(); render(); } }))),
+    }));
+    let prev = null;
+    const keep = new Set();
+    for (const it of items) {
+      let rec = nodes.get(it.key);
+      if (!rec || rec.sig !== it.sig) {
+        const el = it.make();
+        if (rec) rec.el.replaceWith(el);
+        rec = { el, sig: it.sig };
+        nodes.set(it.key, rec);
+      }
+      keep.add(it.key);
+      const want = prev ? prev.nextSibling : log.firstChild;
+      if (rec.el !== want) log.insertBefore(rec.el, want);
+      prev = rec.el;
+    }
+    for (const [k, rec] of nodes) if (!keep.has(k)) { rec.el.remove(); nodes.delete(k); }
+    if (atBottom || stickToBottom) { log.scrollTop = log.scrollHeight; stickToBottom = false; }
+
+    const c = S.cur && S.convs[S.cur];
+    sub.textContent = c && c.agent && !c.closed ? t('with', { name: c.agent }) : t('subtitle');
+    endBtn.hidden = !(c && !c.closed) || state === 'fatal';
+    const n = unread();
+    badge.hidden = !n || isOpen();
+    badge.textContent = n > 99 ? '99+' : String(n);
+    launcher.setAttribute('aria-label', (isOpen() ? t('close') : t('open')) + (n && !isOpen() ? ', ' + (n === 1 ? t('unread1') : t('unreadN', { n })) : ''));
+    sendBtn.disabled = !input.value.trim() || state === 'fatal';
+  };
+  let stickToBottom = true;
+
+  const unread = () => S.msgs.filter((m) => !ownMsg(m) && S.convs[m.conv] && m.seq > S.convs[m.conv].read).length;
+
+  // -- notices for new agent messages: sound, tab title, screen reader ---------------
+  let audio = null;
+  const unlockAudio = () => {
+    if (opt.sound === 'off') return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === 'suspended') audio.resume();
+    } catch (_) { audio = null; }
+  };
+  let lastBeep = 0;
+  const beep = () => {
+    if (!audio || opt.sound === 'off' || Date.now() - lastBeep < 1500) return;
+    lastBeep = Date.now();
+    try {
+      const now = audio.currentTime, osc = audio.createOscillator(), gain = audio.createGain();
+      osc.type = 'sine';
+      osc.frequency.setValueAtTime(880, now);
+      osc.frequency.setValueAtTime(1175, now + 0.09);
+      gain.gain.setValueAtTime(0.0001, now);
+      gain.gain.exponentialRampToValueAtTime(0.12, now + 0.015);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.3);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now);
+      osc.stop(now + 0.32);
+    } catch (_) { /* no sound is fine */ }
+  };
+  let titleTimer = null, savedTitle = null, titleFlip = false;
+  const titleNotice = () => {
+    const n = unread();
+    if (!n || visible()) {
+      if (titleTimer) { clearInterval(titleTimer); titleTimer = null; document.title = savedTitle; }
+      return;
+    }
+    if (titleTimer) return;
+    savedTitle = document.title;
+    titleTimer = setInterval(() => {
+      titleFlip = !titleFlip;
+      document.title = titleFlip ? `(${unread()}) ${t('newMessage')}` : savedTitle;
+    }, 1200);
+    titleFlip = true;
+    document.title = `(${n}) ${t('newMessage')}`;
+  };
+  const incoming = (m) => {
+    if (visible()) { markRead(); return; }
+    beep();
+    announce(t('from', { name: senderName(m), text: m.body }));
+  };
+
+  // -- open / close ------------------------------------------------------------------
+  const open = (focus = true) => {
+    if (isOpen()) return;
+    unlockAudio();
+    panel.hidden = false;
+    root.classList.add('open');
+    launcher.setAttribute('aria-expanded', 'true');
+    launcherIcon.replaceChildren(icon('close', 26));
+    store.set('ui', { open: true });
+    stickToBottom = true;
+    ensureStarted();
+    markRead();
+    render();
+    renderNow();
+    // Phones: do not pop the keyboard up; land on the dialog's first control instead.
+    if (focus) (smallScreen() ? closeBtn : input).focus();
+  };
+  const close = () => {
+    if (!isOpen()) return;
+    const hadFocus = shadow.activeElement && panel.contains(shadow.activeElement);
+    panel.hidden = true;
+    confirmBar.hidden = true;
+    root.classList.remove('open');
+    launcher.setAttribute('aria-expanded', 'false');
+    launcherIcon.replaceChildren(icon('chat', 28));
+    store.set('ui', { open: false });
+    render();
+    if (hadFocus || smallScreen()) launcher.focus();
+  };
+  launcher.addEventListener('click', () => (isOpen() ? close() : open()));
+  closeBtn.addEventListener('click', close);
+  root.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !isOpen()) return;
+    e.stopPropagation();
+    if (!confirmBar.hidden) { confirmBar.hidden = true; endBtn.focus(); } else close();
+  });
+  endBtn.addEventListener('click', () => { confirmBar.hidden = false; confirmNo.focus(); });
+  confirmNo.addEventListener('click', () => { confirmBar.hidden = true; endBtn.focus(); });
+  confirmYes.addEventListener('click', () => {
+    confirmBar.hidden = true;
+    if (S.cur && sendFrame({ type: 'close', conv: S.cur })) input.focus();
+  });
+
+  // -- composer ----------------------------------------------------------------------
+  const grow = () => { input.style.height = 'auto'; input.style.height = Math.min(input.scrollHeight + 2, 132) + 'px'; };
+  let typingOn = false, typingSentAt = 0, typingTimer = null;
+  const typing = (on) => {
+    clearTimeout(typingTimer);
+    const c = S.cur && S.convs[S.cur];
+    if (!c || c.closed || !welcomed) { typingOn = false; return; }
+    if (on) {
+      typingTimer = setTimeout(() => typing(false), TYPING_IDLE_MS);
+      if (typingOn && Date.now() - typingSentAt < TYPING_RESEND_MS) return;
+      typingSentAt = Date.now();
+    } else if (!typingOn) return;
+    typingOn = on;
+    sendFrame({ type: 'typing', conv: S.cur, on });
+  };
+  input.addEventListener('input', () => { grow(); render(); typing(!!input.value.trim()); });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : submit(e); }
+  });
+  input.addEventListener('blur', () => typing(false));
+  const submit = (e) => {
+    e.preventDefault();
+    const body = input.value.trim();
+    if (!body || state === 'fatal') return;
+    input.value = '';
+    grow();
+    typing(false);
+    enqueue(body.slice(0, BODY_MAX_CHARS));
+    input.focus();
+  };
+  form.addEventListener('submit', submit);
+
+  const enqueue = (body) => {
+    const item = { cid: uuid(), body, conv: S.cur || null, at: Date.now() };
+    writeOutbox([...readOutbox(), item]); // persisted before it is sent
+    stickToBottom = true;
+    render();
+    ensureStarted();
+    pump();
+  };
+
+  // -- session -----------------------------------------------------------------------
+  let token = null, state = 'idle', started = false, sessionAttempt = 0, sessionTimer = null, sessionBusy = false, anonymous = false;
+  const setState = (s) => { state = s; root.dataset.state = s; render(); };
+  const identity = () => {
+    const id = window.SteadyDesk;
+    return id && typeof id === 'object' && !anonymous ? id : {};
+  };
+  const ensureStarted = () => {
+    if (started) return;
+    started = true;
+    startSession();
+  };
+  const startSession = async () => {
+    if (sessionBusy || state === 'fatal') return;
+    clearTimeout(sessionTimer);
+    sessionBusy = true;
+    setState('connecting');
+    const id = identity();
+    const uid = id.user_id != null && id.user_id !== '' ? String(id.user_id) : '';
+    const saved = store.get('token', null);
+    const body = { site_key: siteKey, page_url: location.href, referrer: document.referrer, language: navigator.language };
+    if (saved && saved.uid === uid) body.token = saved.token;
+    if (uid) Object.assign(body, { user_id: uid, user_hash: id.user_hash, user_ts: id.user_ts });
+    for (const k of ['name', 'email']) if (typeof id[k] === 'string' && id[k]) body[k] = id[k];
+    let res, data = null;
+    try {
+      res = await fetch(ORIGIN + '/api/v1/visitor/session', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'omit',
+      });
+      data = await res.json().catch(() => null);
+    } catch (_) { res = null; }
+    sessionBusy = false;
+    const code = data && data.error && data.error.code;
+    if (res && res.ok && data && data.token) {
+      sessionAttempt = 0;
+      adoptVisitor(data, uid);
+      connect();
+    } else if (code === 'bad_user_hash' || code === 'stale_user_hash') {
+      console.warn('steadydesk: identity verification failed (' + code + '); chatting anonymously');
+      anonymous = true;
+      startSession();
+    } else if (res && (res.status === 403 || res.status === 404)) {
+      fatal(code || 'forbidden');
+    } else {
+      down();
+      sessionTimer = setTimeout(startSession, backoff(sessionAttempt++));
+    }
+  };
+  const adoptVisitor = (data, uid) => {
+    token = data.token;
+    store.set('token', { token: data.token, uid, expires_at: data.expires_at });
+    if (S.visitor && S.visitor !== data.visitor_id) {
+      // Another visitor now (token expired, or the signed-in user changed): never show
+      // the previous one's history. Unsent messages stay only if typed by the same user.
+      const sameUser = (S.uid || '') === uid;
+      S = { order: [], convs: {}, msgs: [], notes: [], failed: [] };
+      byKey = new Map();
+      writeOutbox(sameUser ? readOutbox().map((o) => Object.assign({}, o, { conv: null })) : []);
+    }
+    S.visitor = data.visitor_id;
+    S.uid = uid;
+    // The server names the open conversation: ours was closed meanwhile if it differs.
+    if (S.cur && S.cur !== data.conversation) conv(S.cur).closed = true;
+    if (data.conversation) { conv(data.conversation).closed = false; S.cur = data.conversation; }
+    save();
+    render();
+  };
+  const fatal = (why) => {
+    console.warn('steadydesk: chat unavailable (' + why + ')');
+    clearTimeout(retryTimer);
+    setState('fatal');
+    banner.textContent = t('unavailable');
+    banner.hidden = false;
+  };
+
+  // -- connection --------------------------------------------------------------------
+  let ws = null, welcomed = false, attempt = 0, retryTimer = null, connectTimer = null, pingTimer = null, pongTimer = null;
+  let healthyTimer = null, bannerTimer = null, heartbeatMs = 25000, everUp = false;
+  let follow = {}; // conv -> 'resume' (every frame advances the cursor) | 'live' (filled by sync)
+  const backoff = (n) => {
+    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(n, 10));
+    return cap / 2 + Math.random() * cap / 2;
+  };
+  const sendFrame = (frame) => {
+    if (!ws || !welcomed || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  };
+  const connect = () => {
+    clearTimeout(retryTimer);
+    if (ws || !token || state === 'fatal') return;
+    let sock;
+    try { sock = new WebSocket(WS_URL); } catch (_) { retryTimer = setTimeout(connect, backoff(attempt++)); return; }
+    ws = sock;
+    welcomed = false;
+    follow = {};
+    const resume = {};
+    for (const id of S.order.slice(-3)) {
+      const c = S.convs[id];
+      if (c.cursor > 0 && !c.gone) { resume[id] = c.cursor; follow[id] = 'resume'; }
+    }
+    connectTimer = setTimeout(() => drop(sock), CONNECT_TIMEOUT_MS);
+    sock.onopen = () => sock.send(JSON.stringify({ type: 'hello', token, resume, client: 'widget/' + VERSION }));
+    sock.onmessage = (e) => {
+      if (sock !== ws) return;
+      let f;
+      try { f = JSON.parse(e.data); } catch (_) { return; }
+      if (f && typeof f.type === 'string') onFrame(f);
+    };
+    sock.onclose = (e) => { if (sock === ws) lost(e.code); };
+  };
+  // Give up on a socket that looks dead: a browser may take minutes to notice by itself.
+  const drop = (sock) => {
+    if (sock !== ws) return;
+    sock.onclose = sock.onmessage = sock.onopen = null;
+    try { sock.close(); } catch (_) { /* already closing */ }
+    lost(1006);
+  };
+  const lost = (code) => {
+    ws = null;
+    welcomed = false;
+    inflight = null;
+    for (const tm of [connectTimer, pongTimer, healthyTimer]) clearTimeout(tm);
+    clearInterval(pingTimer);
+    pongTimer = null;
+    showTyping(null);
+    if (code === 4403) { fatal('origin_not_allowed'); return; }
+    down();
+    if (code === 4401) { token = null; sessionTimer = setTimeout(startSession, backoff(attempt++)); return; }
+    const delay = code === 1012 ? Math.random() * 300 : backoff(attempt++);
+    retryTimer = setTimeout(connect, delay);
+  };
+  const down = () => {
+    setState('down');
+    if (bannerTimer) return;
+    bannerTimer = setTimeout(() => {
+      banner.textContent = !navigator.onLine ? t('offline') : everUp ? t('reconnecting') : t('connecting');
+      banner.hidden = false;
+    }, BANNER_DELAY_MS);
+  };
+  const up = () => {
+    clearTimeout(bannerTimer);
+    bannerTimer = null;
+    banner.hidden = true;
+    everUp = true;
+    setState('up');
+  };
+  // JSON ping: browsers cannot see WebSocket ping frames, so liveness is checked here.
+  const probe = () => {
+    if (!ws || !welcomed || pongTimer) return;
+    const sock = ws;
+    sendFrame({ type: 'ping' });
+    pongTimer = setTimeout(() => drop(sock), Math.min(Math.max(heartbeatMs / 2, 2000), 10000));
+  };
+  const alive = () => { clearTimeout(pongTimer); pongTimer = null; };
+  const reconnectNow = () => {
+    if (state === 'fatal' || !started) return;
+    if (ws) probe();
+    else if (!token) startSession();
+    else { attempt = 0; connect(); }
+  };
+  window.addEventListener('online', reconnectNow);
+  window.addEventListener('offline', () => { if (!banner.hidden) banner.textContent = t('offline'); });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') { reconnectNow(); markRead(); }
+    titleNotice();
+  });
+  window.addEventListener('focus', () => { markRead(); titleNotice(); });
+
+  // -- the outbox: one send in flight, in order, until acked -------------------------
+  let inflight = null, holdUntil = 0, holdCount = 0, holdTimer = null;
+  const pump = () => {
+    if (!welcomed || inflight) return;
+    if (Date.now() < holdUntil) {
+      clearTimeout(holdTimer);
+      holdTimer = setTimeout(pump, holdUntil - Date.now());
+      return;
+    }
+    const item = readOutbox()[0];
+    if (!item) return;
+    const frame = { type: 'send', cid: item.cid, body: item.body };
+    if (item.conv && !(S.convs[item.conv] || {}).gone) frame.conv = item.conv;
+    if (sendFrame(frame)) { inflight = item.cid; probe(); }
+  };
+  const settle = (cid) => {
+    if (readOutbox().some((o) => o.cid === cid)) writeOutbox(outbox.filter((o) => o.cid !== cid));
+    if (inflight === cid) { inflight = null; holdCount = 0; }
+    render();
+    pump();
+  };
+  const onAck = (f) => {
+    const item = readOutbox().find((o) => o.cid === f.cid);
+    if (item) {
+      const known = !!S.convs[f.conv];
+      addMessage({ conv: f.conv, seq: f.seq, id: f.id, ts: f.ts, body: item.body, cid: f.cid, st: 'visitor', sn: '' });
+      // A send can open a conversation (the first message, or one after a closed one).
+      if (f.conv !== S.cur && !S.convs[f.conv].closed) switchTo(f.conv, !known && f.seq === 1);
+    }
+    settle(f.cid);
+  };
+  const onSendError = (f) => {
+    const code = f.code;
+    if (code === 'rate_limited' || code === 'unavailable' || code === 'internal_error') {
+      if (inflight === f.cid) inflight = null;
+      holdUntil = Date.now() + Math.min(30000, 2000 * 2 ** holdCount++);
+      pump();
+      return;
+    }
+    const item = readOutbox().find((o) => o.cid === f.cid);
+    if (item) {
+      S.failed.push({ cid: item.cid, body: item.body, code });
+      save();
+      announce(t(code === 'body_too_long' ? 'tooLong' : 'refused'));
+    }
+    settle(f.cid);
+  };
+
+  // -- incoming frames -----------------------------------------------------------------
+  const addMessage = (m) => {
+    const key = keyOf(m.conv, m.seq);
+    const had = byKey.get(key);
+    if (had) {
+      if (had.html == null && m.html != null) { Object.assign(had, m); save(); render(); }
+      return false;
+    }
+    conv(m.conv);
+    byKey.set(key, m);
+    const rank = (c) => S.order.indexOf(c);
+    let i = S.msgs.length;
+    while (i > 0 && (rank(S.msgs[i - 1].conv) > rank(m.conv) || (S.msgs[i - 1].conv === m.conv && S.msgs[i - 1].seq > m.seq))) i--;
+    S.msgs.splice(i, 0, m);
+    save();
+    render();
+    return true;
+  };
+  const fromWire = (f) => ({
+    conv: f.conv, seq: f.seq, id: f.id, ts: f.ts, body: f.body, html: typeof f.html === 'string' ? f.html : null,
+    cid: f.cid || null, st: (f.sender && f.sender.type) || 'system', sn: (f.sender && f.sender.name) || '',
+  });
+  const note = (convId, text, name, at) => {
+    const c = conv(convId);
+    const after = typeof at === 'number' ? at : Math.max(c.cursor, ...S.msgs.filter((m) => m.conv === convId).map((m) => m.seq), 0);
+    const id = convId + ':' + text + ':' + after;
+    if (S.notes.some((n) => n.id === id)) return;
+    S.notes.push({ id, conv: convId, after, text, name });
+    if (S.notes.length > 60) S.notes.splice(0, S.notes.length - 60);
+    save();
+    render();
+  };
+  // fresh: a conversation opened just now, so everything of it arrives on this connection;
+  // otherwise anything this connection was not resumed from is filled in with `sync`.
+  const switchTo = (id, fresh) => {
+    if (!id) return;
+    conv(id);
+    if (S.cur !== id) { S.cur = id; save(); render(); }
+    if (fresh) follow[id] = 'resume';
+    else if (!follow[id] && welcomed) { follow[id] = 'live'; filledFrom[id] = S.convs[id].cursor; fill(id); }
+  };
+  let filledFrom = {};
+  const fill = (id) => sendFrame({ type: 'sync', conv: id, after: S.convs[id].cursor, limit: SYNC_PAGE });
+
+  let typingHide = null;
+  const showTyping = (name) => {
+    clearTimeout(typingHide);
+    typingLine.textContent = name ? t('typing', { name }) : '';
+    if (name) typingHide = setTimeout(() => showTyping(null), TYPING_SHOWN_MS);
+  };
+
+  const onFrame = (f) => {
+    switch (f.type) {
+      case 'welcome': {
+        clearTimeout(connectTimer);
+        welcomed = true;
+        heartbeatMs = Math.max(1, Number(f.heartbeat) || 25) * 1000;
+        pingTimer = setInterval(probe, heartbeatMs);
+        healthyTimer = setTimeout(() => { attempt = 0; }, HEALTHY_AFTER_MS);
+        up();
+        const current = f.you && f.you.conversation;
+        if (current) conv(current).closed = false;
+        switchTo(current || S.cur, false);
+        markRead();
+        pump();
+        break;
+      }
+      case 'message': {
+        if (f.kind === 'note') break;
+        alive();
+        const m = fromWire(f);
+        const c = conv(m.conv);
+        if (follow[m.conv] === 'resume' && m.seq > c.cursor) { c.cursor = m.seq; save(); }
+        const fresh = addMessage(m);
+        if (m.cid && ownMsg(m) && readOutbox().some((o) => o.cid === m.cid)) settle(m.cid);
+        if (!ownMsg(m)) {
+          showTyping(null);
+          if (fresh && m.seq > c.read) incoming(m);
+        }
+        titleNotice();
+        break;
+      }
+      case 'batch': {
+        alive();
+        const c = conv(f.conv);
+        const list = Array.isArray(f.messages) ? f.messages : [];
+        let fresh = null;
+        for (const raw of list) if (raw.kind !== 'note' && addMessage(fromWire(raw)) && raw.sender && raw.sender.type !== 'visitor') fresh = raw;
+        if (list.length) c.cursor = Math.max(c.cursor, list[list.length - 1].seq);
+        if (f.has_more) fill(f.conv);
+        else {
+          c.cursor = Math.max(c.cursor, ...S.msgs.filter((m) => m.conv === f.conv).map((m) => m.seq));
+          follow[f.conv] = 'resume';
+          // History seen for the first time on this device (another device, a cleared
+          // cache) is old news: no badge for it.
+          if (filledFrom[f.conv] === 0) { c.read = Math.max(c.read, c.cursor); fresh = null; render(); }
+          delete filledFrom[f.conv];
+        }
+        save();
+        if (fresh && fresh.seq > c.read) incoming(fromWire(fresh));
+        titleNotice();
+        break;
+      }
+      case 'ack': alive(); onAck(f); break;
+      case 'pong': alive(); break;
+      case 'error':
+        if (f.cid) onSendError(f);
+        else if (f.conv && f.code === 'forbidden' && S.convs[f.conv]) { S.convs[f.conv].gone = true; save(); }
+        break;
+      case 'typing':
+        if (f.sender && f.sender.type !== 'visitor' && f.conv === S.cur) showTyping(f.on ? f.sender.name || t('agent') : null);
+        break;
+      case 'read':
+        if (f.sender && f.sender.type !== 'visitor' && S.convs[f.conv] && f.seq > S.convs[f.conv].seen) { S.convs[f.conv].seen = f.seq; save(); render(); }
+        break;
+      case 'event': onEvent(f); break;
+      default: break;
+    }
+  };
+  const onEvent = (f) => {
+    const data = f.data || {};
+    const name = (data.agent && data.agent.name) || '';
+    if (f.name === 'conv.opened') {
+      switchTo(f.conv, true);
+    } else if (f.name === 'conv.assigned') {
+      conv(f.conv).agent = name;
+      note(f.conv, 'joined', name, data.last_seq);
+    } else if (f.name === 'conv.transferred') {
+      note(f.conv, 'transferred', '', data.last_seq);
+    } else if (f.name === 'conv.closed') {
+      conv(f.conv).closed = true;
+      if (f.conv === S.cur) showTyping(null);
+      note(f.conv, 'ended');
+      announce(t('ended'));
+    }
+  };
+
+  // -- read receipts -------------------------------------------------------------------
+  let readSent = {};
+  const markRead = () => {
+    if (!visible()) return;
+    let changed = false;
+    for (const id of S.order) {
+      const c = S.convs[id];
+      const top = S.msgs.reduce((max, m) => (m.conv === id && m.seq > max ? m.seq : max), 0);
+      if (top > c.read) { c.read = top; changed = true; }
+      if (id === S.cur && top > (readSent[id] || 0) && sendFrame({ type: 'read', conv: id, seq: top })) readSent[id] = top;
+    }
+    if (changed) { save(); render(); }
+    titleNotice();
+  };
+
+  // -- other tabs of the same site share the outbox and the history ------------------
+  window.addEventListener('storage', (e) => {
+    if (e.key === NS + 'outbox') { readOutbox(); render(); ensureStarted(); pump(); }
+    else if (e.key === NS + 'chat' && e.newValue) merge(JSON.parse(e.newValue));
+  });
+  // Both tabs receive the same frames; merging (never replacing) keeps each one's view whole.
+  const merge = (other) => {
+    if (!other || other.visitor !== S.visitor) { loadState(); render(); return; }
+    for (const id of other.order || []) {
+      const mine = conv(id), theirs = other.convs[id];
+      for (const k of ['cursor', 'read', 'seen']) mine[k] = Math.max(mine[k] || 0, theirs[k] || 0);
+      mine.closed = mine.closed || theirs.closed;
+      mine.agent = mine.agent || theirs.agent;
+    }
+    for (const m of other.msgs || []) addMessage(m);
+    for (const n of other.notes || []) if (!S.notes.some((x) => x.id === n.id)) S.notes.push(n);
+    if (other.cur && other.cur !== S.cur && S.order.indexOf(other.cur) >= S.order.indexOf(S.cur)) S.cur = other.cur;
+    save();
+    render();
+  };
+
+  // -- start -------------------------------------------------------------------------
+  const mount = () => {
+    // On <html>, not <body>: a transform or filter on the body would trap position:fixed.
+    document.documentElement.append(host);
+    renderNow();
+    performance.mark && performance.mark('steadydesk:launcher', { detail: { sinceScript: performance.now() - T0 } });
+    const ui = store.get('ui', {});
+    if (outbox.length || S.order.length || store.get('token', null)) ensureStarted();
+    if (ui.open) open(false);
+  };
+  window.SteadyDeskWidget = { open, close, toggle: () => (isOpen() ? close() : open()), version: VERSION };
+  if (document.body) mount();
+  else document.addEventListener('DOMContentLoaded', mount, { once: true });
+})();
