@@ -9,6 +9,7 @@ from sanic import Sanic
 
 from server.bus import Bus
 from server.bus.local import LocalBus
+from server.bus.redis import RedisBus
 from server.chat import topics
 from server.chat.directory import ConversationDirectory
 from server.chat.records import StoredMessage
@@ -36,6 +37,8 @@ _app_names = itertools.count(1)
 
 
 def make_bus(settings: Settings) -> Bus:
+    if settings.redis_url:
+        return RedisBus(settings.redis_url, settings.node_name)
     return LocalBus()
 
 

@@ -32,3 +32,6 @@ class Bus(Protocol):
     def unsubscribe(self, topic: str, handler: Handler) -> None: ...
 
     def healthy(self) -> bool: ...
+
+    def on_resync(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` whenever publications may have been missed (bus reconnect)."""

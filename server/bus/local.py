@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from server.bus import Handler, Payload
 
@@ -38,5 +39,11 @@ class LocalBus:
             if not handlers:
                 del self._handlers[topic]
 
+    def has_subscribers(self, topic: str) -> bool:
+        return topic in self._handlers
+
     def healthy(self) -> bool:
         return True
+
+    def on_resync(self, callback: Callable[[], None]) -> None:
+        """Nothing is ever missed in one process."""

@@ -59,6 +59,7 @@ class Connection:
         self.topics: set[str] = set()
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_frames)
         self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self.closing = False
         self._batched_writes = all(hasattr(ws, name) for name in _SANIC_INTERNALS)
 
@@ -122,7 +123,7 @@ class Connection:
         if self.closing:
             return
         self.closing = True
-        asyncio.get_running_loop().create_task(self.close(code, reason))
+        self._closer = asyncio.get_running_loop().create_task(self.close(code, reason))
 
     async def close(self, code: int, reason: str = "") -> None:
         """Flush what is queued (briefly), then close with ``code``."""

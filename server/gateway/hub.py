@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from server.bus import Bus, Payload
@@ -31,12 +31,19 @@ class Hub:
         self.chat = chat
         self.connections: set[Connection] = set()
         self._by_topic: dict[str, set[Connection]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        bus.on_resync(self.resync)
         self._handlers: dict[str, Callable[[str, Payload], None]] = {
             "conv": self._on_conversation,
             "agents": self._on_agents,
             "visitor": self._on_visitor,
             "agent": self._on_agent,
         }
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)  # a task nobody references can be collected mid-flight
+        task.add_done_callback(self._tasks.discard)
 
     # -- membership ----------------------------------------------------------------
     def add(self, conn: Connection) -> None:
@@ -80,7 +87,7 @@ class Hub:
         conn.cursors[ref.id] = cursor
         conn.refs[ref.id] = ref
         self.join(conn, topics.conversation(ref.id))
-        asyncio.get_running_loop().create_task(self._catch_up(conn, ref, cursor))
+        self._spawn(self._catch_up(conn, ref, cursor))
 
     def follows(self, conn: Connection, conv: str) -> bool:
         return conv in conn.cursors
@@ -122,7 +129,7 @@ class Hub:
             self._send_message(conn, message)
         elif outcome is Offer.GAP:
             ref = conn.refs[message.conv]
-            asyncio.get_running_loop().create_task(self._catch_up(conn, ref, cursor))
+            self._spawn(self._catch_up(conn, ref, cursor))
 
     def _send_message(self, conn: Connection, message: StoredMessage) -> None:
         if message.is_note and conn.actor.is_visitor:
@@ -165,9 +172,7 @@ class Hub:
                 if ref is not None:
                     self.follow(conn, ref, assigned[1])
                 else:
-                    asyncio.get_running_loop().create_task(
-                        self._follow_later(conn, payload["conv"], assigned[1])
-                    )
+                    self._spawn(self._follow_later(conn, payload["conv"], assigned[1]))
 
     @staticmethod
     def _assignee(payload: Payload) -> tuple[str, int] | None:
@@ -187,12 +192,20 @@ class Hub:
             return
         for conn in tuple(self._by_topic.get(topic, ())):
             conn.push(dumps(payload))
-            asyncio.get_running_loop().create_task(self._follow_later(conn, payload["conv"], 0))
+            self._spawn(self._follow_later(conn, payload["conv"], 0))
 
     def _on_agent(self, topic: str, payload: Payload) -> None:
         if payload.get("name") == "agent.revoked":
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.close_soon(CloseCode.BAD_TOKEN, "token revoked")
+
+    def resync(self) -> None:
+        """The bus may have dropped publications: re-read every followed conversation."""
+        for conn in tuple(self.connections):
+            for conv, cursor in conn.cursors.items():
+                if not cursor.fetching:
+                    cursor.fetching = True
+                    self._spawn(self._catch_up(conn, conn.refs[conv], cursor))
 
     # -- shutdown --------------------------------------------------------------------
     async def close_all(self, code: int, reason: str) -> None:

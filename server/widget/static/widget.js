@@ -512,7 +512,10 @@ textarea{font-size:16px}}
   form.addEventListener('submit', submit);
 
   const enqueue = (body) => {
-    const item = { cid: uuid(), body, conv: S.cur || null, at: Date.now() };
+    // No conv for the first message, nor after the conversation closed: the server then
+    // uses the visitor's open conversation or opens one.
+    const c = S.cur && S.convs[S.cur];
+    const item = { cid: uuid(), body, conv: c && !c.closed && !c.gone ? S.cur : null, at: Date.now() };
     writeOutbox([...readOutbox(), item]); // persisted before it is sent
     stickToBottom = true;
     render();
@@ -729,6 +732,15 @@ textarea{font-size:16px}}
       return;
     }
     const item = readOutbox().find((o) => o.cid === f.cid);
+    if (item && code === 'conversation_closed' && item.conv) {
+      // Closed under us: send it again into the visitor's open (or a new) conversation.
+      conv(item.conv).closed = true;
+      save();
+      writeOutbox(outbox.map((o) => (o.cid === f.cid ? Object.assign({}, o, { conv: null }) : o)));
+      if (inflight === f.cid) inflight = null;
+      pump();
+      return;
+    }
     if (item) {
       S.failed.push({ cid: item.cid, body: item.body, code });
       save();

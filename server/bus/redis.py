@@ -1,0 +1,208 @@
+"""The cluster bus: Redis pub/sub between nodes, the database as the source of truth.
+
+* Local subscribers get a publication at once, from this node's own publish, so a
+  node keeps serving its own clients while Redis is away; other nodes get it through
+  Redis, and a node drops its own publications when they come back.
+* Pub/sub is at-most-once. Receivers never trust it for completeness: a delivery
+  cursor that sees a seq jump reads the gap from the database, and after Redis comes
+  back every resync callback runs (the hub then re-reads every followed conversation).
+* One pattern subscription (``sd:*``) per node: a new follower never waits for a
+  SUBSCRIBE round trip, and a publication for a topic nobody here serves is dropped on
+  its channel name, before it is decoded (see docs/scaling.md for what that costs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from server.bus import Handler, Payload
+from server.bus.local import LocalBus
+from server.chat.records import StoredMessage
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "sd:"
+PATTERN = CHANNEL_PREFIX + "*"
+PUBLISH_QUEUE_MAX = 100_000
+PING_INTERVAL_SECS = 1.0
+SOCKET_TIMEOUT_SECS = 3.0
+BACKOFF_START_SECS = 0.2
+BACKOFF_MAX_SECS = 5.0
+
+
+def encode(node: str, payload: Payload) -> bytes:
+    message = payload.get("message")
+    if isinstance(message, StoredMessage):
+        payload = {**payload, "message": message.to_bus()}
+    return orjson.dumps({"n": node, "p": payload})
+
+
+def decode(raw: bytes) -> tuple[str, Payload]:
+    envelope: dict[str, Any] = orjson.loads(raw)
+    payload: Payload = envelope["p"]
+    if payload.get("type") == "message":
+        payload["message"] = StoredMessage.from_bus(payload["message"])
+    return envelope["n"], payload
+
+
+class RedisBus:
+    def __init__(self, url: str, node: str):
+        self._url = url
+        self._node = node
+        self._local = LocalBus()
+        self._client: aioredis.Redis | None = None
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(PUBLISH_QUEUE_MAX)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connected = False
+        self._reader: asyncio.Task[None] | None = None
+        self._resync: list[Callable[[], None]] = []
+        self.dropped = 0  # publications not sent because Redis was away
+
+    # -- Bus -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._client = aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=SOCKET_TIMEOUT_SECS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECS,
+        )
+        loop = asyncio.get_running_loop()
+        self._reader = loop.create_task(self._read_forever(), name="redis-bus-reader")
+        self._tasks = [
+            self._reader,
+            loop.create_task(self._publish_forever(), name="redis-bus-publisher"),
+            loop.create_task(self._watch_forever(), name="redis-bus-watchdog"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+        await self._local.stop()
+
+    def publish(self, topic: str, payload: Payload) -> None:
+        self._local.publish(topic, payload)
+        if not self._connected:
+            self.dropped += 1  # the database has it; peers resync when Redis is back
+            return
+        try:
+            self._outbox.put_nowait((CHANNEL_PREFIX + topic, encode(self._node, payload)))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        self._local.subscribe(topic, handler)
+
+    def unsubscribe(self, topic: str, handler: Handler) -> None:
+        self._local.unsubscribe(topic, handler)
+
+    def healthy(self) -> bool:
+        return self._connected
+
+    def on_resync(self, callback: Callable[[], None]) -> None:
+        """Called after Redis comes back: whatever was published meanwhile was missed."""
+        self._resync.append(callback)
+
+    # -- tasks -----------------------------------------------------------------------------
+    async def _read_forever(self) -> None:
+        backoff = BACKOFF_START_SECS
+        ever_connected = False
+        while True:
+            assert self._client is not None
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(PATTERN)
+                self._connected = True
+                backoff = BACKOFF_START_SECS
+                if ever_connected:
+                    log.info("redis bus reconnected: resyncing followed conversations")
+                    self._run_resync()
+                ever_connected = True
+                while True:
+                    message = await pubsub.get_message(timeout=PING_INTERVAL_SECS)
+                    if message is not None and message.get("type") == "pmessage":
+                        self._deliver(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as err:
+                if self._connected:
+                    log.warning("redis bus lost: %s", err)
+            except Exception:
+                log.exception("redis bus reader failed")
+            finally:
+                self._connected = False
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pubsub.aclose(), SOCKET_TIMEOUT_SECS)
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, BACKOFF_MAX_SECS)
+
+    def _deliver(self, channel: bytes, data: bytes) -> None:
+        topic = channel.decode()[len(CHANNEL_PREFIX) :]
+        if not self._local.has_subscribers(topic):
+            return
+        try:
+            origin, payload = decode(data)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("undecodable publication on %s", topic)
+            return
+        if origin != self._node:
+            self._local.publish(topic, payload)
+
+    def _run_resync(self) -> None:
+        for callback in self._resync:
+            try:
+                callback()
+            except Exception:
+                log.exception("resync callback failed")
+
+    async def _publish_forever(self) -> None:
+        outbox = self._outbox
+        while True:
+            batch = [await outbox.get()]
+            while not outbox.empty() and len(batch) < 512:
+                batch.append(outbox.get_nowait())
+            try:
+                assert self._client is not None
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for channel, data in batch:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as err:
+                self.dropped += len(batch)
+                log.warning("redis publish failed: %s", err)
+
+    async def _watch_forever(self) -> None:
+        """Pub/sub reads do not notice a Redis that stopped answering; a PING does."""
+        while True:
+            await asyncio.sleep(PING_INTERVAL_SECS)
+            if not self._connected or self._client is None:
+                continue
+            try:
+                await asyncio.wait_for(self._client.ping(), SOCKET_TIMEOUT_SECS)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, TimeoutError) as err:
+                log.warning("redis does not answer (%s): reconnecting", err)
+                self._connected = False
+                if self._reader is not None:
+                    self._reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await self._reader
+                    self._reader = asyncio.get_running_loop().create_task(
+                        self._read_forever(), name="redis-bus-reader"
+                    )
+                    self._tasks[0] = self._reader
