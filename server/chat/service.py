@@ -41,6 +41,14 @@ class BodyTooLong(SteadyError):
     code, http_status = ErrorCode.BODY_TOO_LONG, 413
 
 
+class _SenderGate:
+    __slots__ = ("lock", "waiting")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+
+
 class ChatService:
     def __init__(
         self,
@@ -58,6 +66,8 @@ class ChatService:
         self.body_max_chars = body_max_chars
         self._background: set[asyncio.Task[None]] = set()
         self._open_by_visitor: dict[str, ConversationRef] = {}  # a guess, see _send_slow
+        # Senders with a send still being looked up: their next sends must queue behind it.
+        self._slow_senders: dict[str, _SenderGate] = {}
 
     # -- send ----------------------------------------------------------------------
     def check_send(
@@ -83,12 +93,22 @@ class ChatService:
     ) -> asyncio.Future[SendResult]:
         """Store a message exactly once; the future resolves after COMMIT.
 
-        The common case (a conversation already in the node's cache) creates no task: the
-        caller attaches a callback and keeps reading its socket.
+        The common case (a conversation already in the node's cache, nothing of this
+        sender still being looked up) creates no task: the caller attaches a callback and
+        keeps reading its socket. Sends of one sender reach the writer in the order they
+        were made, whichever path each takes.
         """
         cid, body, kind = self.check_send(actor, cid, body, kind)
-        if isinstance(conv, str) and conv and access_cached(self.directory, actor, conv):
-            return self._submit(actor, conv, cid, body, kind)
+        if (
+            actor.id not in self._slow_senders
+            and isinstance(conv, str)
+            and conv
+            and access_cached(self.directory, actor, conv)
+        ):
+            future = self._submit(actor, conv, cid, body, kind)
+            if actor.is_visitor:
+                return self._reopen_if_closed(actor, conv, cid, body, kind, future)
+            return future
         return asyncio.ensure_future(self._send_slow(actor, conv, cid, body, kind))
 
     def _submit(
@@ -109,21 +129,61 @@ class ChatService:
             )
         )
 
+    def _reopen_if_closed(
+        self,
+        actor: Actor,
+        conv: str,
+        cid: str,
+        body: str,
+        kind: str,
+        stored: asyncio.Future[SendResult],
+    ) -> asyncio.Future[SendResult]:
+        """A visitor writing into its closed conversation gets a new, linked one: the same
+        answer on every path and every node."""
+        outcome: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+        def settle(done: asyncio.Future[SendResult]) -> None:
+            error = None if done.cancelled() else done.exception()
+            if isinstance(error, ConversationClosed):
+                retry = asyncio.ensure_future(self._reopen_and_submit(actor, conv, cid, body, kind))
+                retry.add_done_callback(lambda r: _copy_outcome(r, outcome))
+            else:
+                _copy_outcome(done, outcome)
+
+        stored.add_done_callback(settle)
+        return outcome
+
+    async def _reopen_and_submit(
+        self, actor: Actor, closed: str, cid: str, body: str, kind: str
+    ) -> SendResult:
+        ref = await self.open_conversation(actor, previous=closed)
+        return await self._submit(actor, ref.id, cid, body, kind)
+
     async def _send_slow(
         self, actor: Actor, conv: object, cid: str, body: str, kind: str
     ) -> SendResult:
-        if conv is None and actor.is_visitor:
-            ref = await self.open_conversation(actor)
-        else:
-            ref = await access_conversation(self.directory, actor, conv)
+        gate = self._slow_senders.get(actor.id)
+        if gate is None:
+            gate = self._slow_senders[actor.id] = _SenderGate()
+        gate.waiting += 1
         try:
-            return await self._submit(actor, ref.id, cid, body, kind)
+            async with gate.lock:  # FIFO: this sender's later sends queue behind this lookup
+                if conv is None and actor.is_visitor:
+                    # A stale guess is harmless: a closed conversation is reopened below.
+                    ref = self._open_by_visitor.get(actor.id) or await self.open_conversation(actor)
+                else:
+                    ref = await access_conversation(self.directory, actor, conv)
+                stored = self._submit(actor, ref.id, cid, body, kind)
+        finally:
+            gate.waiting -= 1
+            if not gate.waiting:
+                del self._slow_senders[actor.id]
+        try:
+            return await stored
         except ConversationClosed:
             if not actor.is_visitor:
                 raise
-            # A visitor writing into a closed conversation starts a new one, linked.
-            ref = await self.open_conversation(actor, previous=ref.id)
-            return await self._submit(actor, ref.id, cid, body, kind)
+            return await self._reopen_and_submit(actor, ref.id, cid, body, kind)
 
     def after_commit(self, result: SendResult) -> None:
         """Hook for the gateway: announce a new conversation once its first message is stored."""
@@ -207,6 +267,17 @@ class ChatService:
         position = _int_or(seq, 0, "seq")
         await self.store.run(_mark_read, ref, actor, position)
         return ref, position
+
+
+def _copy_outcome(source: asyncio.Future[SendResult], target: asyncio.Future[SendResult]) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif (error := source.exception()) is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
 
 
 def _int_or(value: object, default: int, name: str) -> int:

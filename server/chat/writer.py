@@ -84,17 +84,17 @@ class GroupCommitWriter:
         self._batch_max = batch_max
         self._publish = publish
         self._observe_batch = observe_batch
-        self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
         self._mysql = is_mysql(database)
         # Lanes commit concurrently, each on its own thread and connection, so one
-        # batch's fsync overlaps the next batch's statements. Batches touching the same
-        # conversation serialise on its row lock, so seqs stay gap-free; a delivery that
-        # overtakes another shows up as a seq gap, which receivers fill from the database.
-        # SQLite has one writer at a time anyway: one lane.
+        # batch's fsync overlaps the next batch's statements. A conversation always goes
+        # to the same lane: its messages are stored in the order they were sent. (Across
+        # nodes, batches touching one conversation serialise on its row lock, so seqs stay
+        # gap-free.) SQLite has one writer at a time anyway: one lane.
         lanes = MYSQL_WRITER_LANES if self._mysql else 1
         self._lanes = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writer{n}") for n in range(lanes)
         ]
+        self._queues: list[asyncio.Queue[PendingSend]] = [asyncio.Queue() for _ in range(lanes)]
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._param = database.param
@@ -104,8 +104,8 @@ class GroupCommitWriter:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._run(lane), name=f"group-commit-{n}")
-            for n, lane in enumerate(self._lanes)
+            loop.create_task(self._run(lane, queue), name=f"group-commit-{n}")
+            for n, (lane, queue) in enumerate(zip(self._lanes, self._queues, strict=True))
         ]
 
     def submit(self, pending: PendingSend) -> asyncio.Future[SendResult]:
@@ -113,38 +113,41 @@ class GroupCommitWriter:
             pending.future.set_exception(Unavailable("server is shutting down, send again"))
         else:
             pending.queued_at = time.perf_counter()
-            self._queue.put_nowait(pending)
+            queues = self._queues
+            queues[hash(pending.conv) % len(queues)].put_nowait(pending)
         return pending.future
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize()
+        return sum(queue.qsize() for queue in self._queues)
 
     async def drain_and_stop(self, grace_secs: float) -> None:
         """Refuse new sends, commit what is queued, then stop (graceful shutdown)."""
         self._closing = True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_secs):
-                await self._queue.join()
+                for queue in self._queues:
+                    await queue.join()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        while not self._queue.empty():
-            pending = self._queue.get_nowait()
-            if not pending.future.done():
-                pending.future.set_exception(Unavailable("server is shutting down, send again"))
+        for queue in self._queues:
+            while not queue.empty():
+                pending = queue.get_nowait()
+                if not pending.future.done():
+                    pending.future.set_exception(Unavailable("server is shutting down, send again"))
         loop = asyncio.get_running_loop()
         for lane in self._lanes:
             await loop.run_in_executor(lane, self._database.close)
             lane.shutdown(wait=True)
 
-    async def _run(self, lane: ThreadPoolExecutor) -> None:
+    async def _run(self, lane: ThreadPoolExecutor, queue: asyncio.Queue[PendingSend]) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = [await queue.get()]
+            while len(batch) < self._batch_max and not queue.empty():
+                batch.append(queue.get_nowait())
             started = time.perf_counter()
             try:
                 outcomes = await asyncio.shield(
@@ -174,7 +177,7 @@ class GroupCommitWriter:
                 if isinstance(outcome, SendResult) and not outcome.duplicate:
                     self._publish(outcome.message)
             for _ in batch:
-                self._queue.task_done()
+                queue.task_done()
 
     # -- in the writer thread --------------------------------------------------------
     def _commit_with_retry(self, batch: list[PendingSend]) -> list[SendResult | SteadyError]:

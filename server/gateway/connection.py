@@ -119,15 +119,25 @@ class Connection:
                 ws.ws_proto.send_text(frame)
             await io.send(b"".join(ws.ws_proto.data_to_send()))
 
-    def close_soon(self, code: int, reason: str = "") -> None:
-        if self.closing:
-            return
-        self.closing = True
-        self._closer = asyncio.get_running_loop().create_task(self.close(code, reason))
+    def close_soon(self, code: int, reason: str = "") -> asyncio.Task[None]:
+        """Start closing with ``code`` (the first caller's code wins); idempotent."""
+        if self._closer is None:
+            self.closing = True
+            self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
+        return self._closer
 
     async def close(self, code: int, reason: str = "") -> None:
+        await asyncio.shield(self.close_soon(code, reason))
+
+    async def wait_closed(self) -> None:
+        """Let a close in progress send its close frame before the handler returns
+        (Sanic would otherwise close the socket itself, with 1000)."""
+        if self._closer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._closer), 2 * CLOSE_TIMEOUT_SECS + 1)
+
+    async def _close(self, code: int, reason: str) -> None:
         """Flush what is queued (briefly), then close with ``code``."""
-        self.closing = True
         metrics.CLOSES.labels(str(code)).inc()
         if self._writer and not self._writer.done():
             with contextlib.suppress(asyncio.QueueFull):

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sanic.server.websockets.impl import WebsocketImplProtocol
+
 from server.bus import Bus, Payload
 from server.chat import topics
 from server.chat.delivery import Offer, StreamCursor
@@ -30,6 +32,7 @@ class Hub:
         self.bus = bus
         self.chat = chat
         self.connections: set[Connection] = set()
+        self.handshaking: set[WebsocketImplProtocol] = set()
         self._by_topic: dict[str, set[Connection]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         bus.on_resync(self.resync)
@@ -208,6 +211,26 @@ class Hub:
                     self._spawn(self._catch_up(conn, conn.refs[conv], cursor))
 
     # -- shutdown --------------------------------------------------------------------
-    async def close_all(self, code: int, reason: str) -> None:
-        connections = list(self.connections)
-        await asyncio.gather(*(c.close(code, reason) for c in connections), return_exceptions=True)
+    async def close_all(self, code: int, reason: str, within_secs: float = 3.0) -> None:
+        """Close every socket with ``code``, including handshakes that finish meanwhile
+        (an upgrade already past the door when shutdown began arrives a moment later)."""
+        deadline = asyncio.get_running_loop().time() + within_secs
+        done: set[object] = set()
+        while asyncio.get_running_loop().time() < deadline:
+            closing = [c.close(code, reason) for c in self.connections if c not in done]
+            closing += [
+                _close_socket(ws, code, reason) for ws in self.handshaking if ws not in done
+            ]
+            done.update(self.connections, self.handshaking)
+            if closing:
+                await asyncio.gather(*closing, return_exceptions=True)
+            elif not self.connections and not self.handshaking:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def _close_socket(ws: WebsocketImplProtocol, code: int, reason: str) -> None:
+    try:
+        await asyncio.wait_for(ws.close(code, reason), 2.0)
+    except Exception:
+        ws.fail_connection(code, reason)

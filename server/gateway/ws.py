@@ -57,30 +57,54 @@ class Gateway:
             "transfer": self.on_transfer,
             "status": self.on_status,
         }
+        self._hellos: dict[Connection, dict[str, Any]] = {}
 
     # -- lifecycle -------------------------------------------------------------------
     async def serve(self, request: Request, ws: WebsocketImplProtocol, kind: TokenKind) -> None:
+        # Until it is registered, a socket in its handshake is closed by shutdown from here.
+        self.s.hub.handshaking.add(ws)
+        try:
+            conn = await self._handshake(request, ws, kind)
+        finally:
+            self.s.hub.handshaking.discard(ws)
+        if conn is None:
+            return
+        try:
+            await self._welcome(conn, self._hellos.pop(conn))
+            await self._read_loop(conn)
+        finally:
+            self.s.hub.remove(conn)
+            await conn.wait_closed()
+            conn.stop_writer()
+
+    async def _handshake(
+        self, request: Request, ws: WebsocketImplProtocol, kind: TokenKind
+    ) -> Connection | None:
+        """Read and check ``hello``; the registered connection, or None once refused."""
         settings = self.s.settings
         hello = await self._read_hello(ws)
         if hello is None:
             await _close(ws, CloseCode.HELLO_TIMEOUT, "hello expected")
-            return
+            return None
         try:
             claims = self.s.signer.verify(hello.get("token"), kind)
             loader = visitor_actor if kind == "visitor" else agent_actor
             actor = await self.s.store.run(loader, claims)
         except Unauthorized as err:
             await _close(ws, CloseCode.BAD_TOKEN, err.message)
-            return
+            return None
         except SteadyError:
             await _close(ws, CloseCode.TRY_AGAIN_LATER, "storage unavailable")
-            return
+            return None
         origin = request.headers.get("origin")
         if actor.is_visitor and origin is not None:
             site = await self.s.store.run(_site, actor)
             if site is None or not origin_allowed(site, origin):
                 await _close(ws, CloseCode.ORIGIN_NOT_ALLOWED, "origin not allowed")
-                return
+                return None
+        if not self.s.accepting:  # shutdown began while this handshake waited
+            await _close(ws, CloseCode.SERVICE_RESTART, "server restarting")
+            return None
         rate = settings.ws_rate_visitor if actor.is_visitor else settings.ws_rate_agent
         conn = Connection(
             ws,
@@ -91,12 +115,8 @@ class Gateway:
         )
         conn.start()
         self.s.hub.add(conn)
-        try:
-            await self._welcome(conn, hello)
-            await self._read_loop(conn)
-        finally:
-            self.s.hub.remove(conn)
-            conn.stop_writer()
+        self._hellos[conn] = hello
+        return conn
 
     async def _read_hello(self, ws: WebsocketImplProtocol) -> dict[str, Any] | None:
         try:

@@ -176,6 +176,7 @@
   // The server's `html` is the only markup ever taken from the wire. It is parsed in an
   // inert <template> and rebuilt from an allow-list (text, <br>, http(s)/mailto links),
   // as defence in depth on top of the server's own sanitiser.
+  const XHTML = 'http://www.w3.org/1999/xhtml';
   const richText = (html, body) => {
     const out = document.createDocumentFragment();
     if (typeof html !== 'string') { out.append(String(body || '')); return out; }
@@ -184,7 +185,7 @@
     const copy = (from, to, inLink) => {
       for (const n of from.childNodes) {
         if (n.nodeType === 3) to.append(n.data);
-        else if (n.nodeType !== 1) continue;
+        else if (n.nodeType !== 1 || n.namespaceURI !== XHTML) continue; // no SVG, no MathML
         else if (n.localName === 'br') to.append(h('br'));
         else if (n.localName === 'a' && !inLink && /^(https?:|mailto:)/i.test(n.getAttribute('href') || '')) {
           const a = h('a', { href: n.getAttribute('href'), target: '_blank', rel: 'nofollow noopener noreferrer' });
