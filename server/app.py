@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 
+import redis.asyncio as aioredis
 from sanic import Sanic
 
 from server.bus import Bus
@@ -25,7 +26,12 @@ from server.gateway.rest import build_rest_blueprint
 from server.gateway.widget_routes import build_widget_blueprint
 from server.observability.metrics import observe_batch
 from server.routing.service import RoutingService
-from server.security.ratelimit import KeyedWindows
+from server.security.shared_limits import (
+    REDIS_TIMEOUT_SECS,
+    LocalLimit,
+    RedisLimit,
+    SharedLimit,
+)
 from server.security.tokens import TokenSigner
 from server.storage import open_store
 
@@ -40,6 +46,17 @@ def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
         return RedisBus(settings.redis_url, settings.node_name)
     return LocalBus()
+
+
+def make_connection_limit(settings: Settings) -> SharedLimit:
+    if settings.redis_url:
+        client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECS,
+        )
+        return RedisLimit(client, "conn-ip", settings.conn_rate_ip, 60)
+    return LocalLimit(settings.conn_rate_ip, 60.0)
 
 
 def create_app(settings: Settings) -> Sanic:
@@ -65,7 +82,7 @@ def create_app(settings: Settings) -> Sanic:
         chat=chat,
         routing=RoutingService(store, bus, directory),
         hub=Hub(bus, chat),
-        connection_rate=KeyedWindows(settings.conn_rate_ip, 60.0),
+        connection_rate=make_connection_limit(settings),
     )
 
     number = next(_app_names)  # Sanic keeps a registry of names; tests build several apps

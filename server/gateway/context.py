@@ -9,7 +9,7 @@ from server.bus import Bus
 from server.chat.service import ChatService
 from server.config import Settings
 from server.routing.service import RoutingService
-from server.security.ratelimit import KeyedWindows
+from server.security.shared_limits import SharedLimit
 from server.security.tokens import TokenSigner
 from server.storage.database import Store
 
@@ -26,5 +26,5 @@ class Services:
     chat: ChatService
     routing: RoutingService
     hub: Hub
-    connection_rate: KeyedWindows
+    connection_rate: SharedLimit
     accepting: bool = True  # false once shutdown has begun

@@ -37,7 +37,7 @@ def install_middleware(app: Sanic, services: Services) -> None:
         if request.path in WS_PATHS:
             if not services.accepting:
                 return error_response(str(ErrorCode.UNAVAILABLE), "node is shutting down", 503)
-            if not services.connection_rate.allow(client_ip(request, settings)):
+            if not await services.connection_rate.allow(client_ip(request, settings)):
                 metrics.ERRORS.labels("rate_limited").inc()
                 return error_response(str(ErrorCode.RATE_LIMITED), "too many new connections", 429)
         return None

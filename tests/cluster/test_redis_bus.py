@@ -5,56 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from tests.cluster.conftest import Cluster, ClusterMaker
 from tests.support.clients import WsClient, login, new_visitor
-from tests.support.redis_server import PrivateRedis
-from tests.support.server import DemoTenant, ServerProcess
-from tests.support.services import create_mysql_database, drop_mysql_database
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis]
 
-OPEN_LIMITS = {
-    "STEADY_CONN_RATE_IP": "100000",
-    "STEADY_WS_RATE_VISITOR": "100000",
-    "STEADY_WS_RATE_AGENT": "100000",
-}
-
-
-@dataclass
-class Cluster:
-    a: ServerProcess
-    b: ServerProcess
-    redis: PrivateRedis
-    demo: DemoTenant
-
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    database = create_mysql_database()
-    redis = PrivateRedis(tmp_path / "redis")
-    redis.start()
-    env = {**OPEN_LIMITS, "STEADY_SECRET_KEY": secrets.token_urlsafe(32)}
-    nodes = [
-        ServerProcess(tmp_path / name, database.url, env=env, redis_url=redis.url, name=name)
-        for name in ("node-a", "node-b")
-    ]
-    try:
-        for node in nodes:
-            node.start()
-        assert nodes[0].demo is not None
-        yield Cluster(nodes[0], nodes[1], redis, nodes[0].demo)
-    finally:
-        for node in nodes:
-            node.stop()
-        redis.stop()
-        drop_mysql_database(database.name)
+def cluster(make_cluster: ClusterMaker) -> Cluster:
+    return make_cluster(2)
 
 
 async def _pair(cluster: Cluster) -> tuple[WsClient, WsClient, str]:

@@ -295,8 +295,8 @@ textarea{font-size:16px}}
   const visible = () => isOpen() && document.visibilityState === 'visible';
 
   // -- rendering: one keyed pass over the list, elements reused when unchanged --------
-  const fmtTime = new Intl.DateTimeFormat(LANG, { hour: '2-digit', minute: '2-digit' });
-  const fmtDay = new Intl.DateTimeFormat(LANG, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const fmtTime = new Intl.DateTimeFormat(LANG, { hour: 'numeric', minute: '2-digit' });
+  const fmtDay = new Intl.DateTimeFormat(LANG, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
   const when = (ts) => {
     const d = new Date(ts);
     if (isNaN(d)) return null;
@@ -636,10 +636,13 @@ textarea{font-size:16px}}
     sock.onclose = (e) => { if (sock === ws) lost(e.code); };
   };
   // Give up on a socket that looks dead: a browser may take minutes to notice by itself.
-  const drop = (sock) => {
-    if (sock !== ws) return;
+  const abandon = (sock) => {
     sock.onclose = sock.onmessage = sock.onopen = null;
     try { sock.close(); } catch (_) { /* already closing */ }
+  };
+  const drop = (sock) => {
+    if (sock !== ws) return;
+    abandon(sock);
     lost(1006);
   };
   const lost = (code) => {
@@ -679,14 +682,21 @@ textarea{font-size:16px}}
     pongTimer = setTimeout(() => drop(sock), Math.min(Math.max(heartbeatMs / 2, 2000), 10000));
   };
   const alive = () => { clearTimeout(pongTimer); pongTimer = null; };
+  // The network is back (or the tab is visible again): check an open socket at once,
+  // and replace a handshake begun while the network was gone instead of waiting it out.
   const reconnectNow = () => {
     if (state === 'fatal' || !started) return;
-    if (ws) probe();
-    else if (!token) startSession();
-    else { attempt = 0; connect(); }
+    if (ws && welcomed) { probe(); return; }
+    if (!token) { startSession(); return; }
+    if (ws) { abandon(ws); ws = null; clearTimeout(connectTimer); }
+    attempt = 0;
+    connect();
   };
   window.addEventListener('online', reconnectNow);
-  window.addEventListener('offline', () => { if (!banner.hidden) banner.textContent = t('offline'); });
+  window.addEventListener('offline', () => {
+    probe(); // the socket rarely survives; find out now, not at the next heartbeat
+    if (!banner.hidden) banner.textContent = t('offline');
+  });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') { reconnectNow(); markRead(); }
     titleNotice();
