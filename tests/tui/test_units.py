@@ -1,0 +1,165 @@
+"""The console's sans-I/O parts, without a server: seq bookkeeping, backoff, the desk
+model, canned replies and the login cache."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from pathlib import Path
+
+from textual.events import Key
+
+from tui_agent.canned import load_canned
+from tui_agent.config import SavedSession, load_session, save_session
+from tui_agent.desk import Desk
+from tui_agent.keys import MAIN_KEYS, help_rows
+from tui_agent.models import ChatMessage, Person
+from tui_agent.streams import Backoff, SeqTracker
+
+
+def message(seq: int, body: str = "", sender: str = "visitor", conv: str = "c1") -> ChatMessage:
+    return ChatMessage(
+        conv,
+        f"m{seq}",
+        seq,
+        "2026-11-29T08:00:00.000Z",
+        "text",
+        body or f"message {seq}",
+        "",
+        Person(sender, f"{sender}-1", sender),
+    )
+
+
+def test_tracker_lets_each_seq_through_once_whatever_the_order() -> None:
+    tracker = SeqTracker()
+    assert [m.seq for m in tracker.admit([message(3), message(1)])] == [1, 3]
+    assert [m.seq for m in tracker.admit([message(1), message(2), message(3), message(4)])] == [
+        2,
+        4,
+    ]
+    assert tracker.admit([message(4), message(2)]) == []
+    assert tracker.last == 4 and tracker.contiguous == 4
+
+
+def test_tracker_knows_where_history_has_a_hole() -> None:
+    tracker = SeqTracker()
+    tracker.admit([message(1), message(5), message(6)])
+    assert tracker.last == 6
+    assert tracker.contiguous == 1
+
+
+def test_backoff_grows_with_jitter_is_capped_and_resets() -> None:
+    lows = Backoff(base_secs=1.0, cap_secs=8.0, rand=lambda: 0.0)
+    highs = Backoff(base_secs=1.0, cap_secs=8.0, rand=lambda: 1.0)
+    assert [lows.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert [highs.next_delay() for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    highs.reset()
+    assert highs.next_delay() == 1.0
+
+
+def test_desk_counts_unread_visitor_messages_and_cycles_next_unread() -> None:
+    desk = Desk()
+    desk.me_id = "agent-1"
+    for conv in ("a", "b"):
+        desk.apply_event(
+            "conv.queued",
+            conv,
+            {
+                "created_at": f"2026-11-29T08:00:0{conv == 'b'}Z",
+                "visitor": {"id": f"v-{conv}", "name": conv},
+            },
+        )
+        desk.apply_event("conv.assigned", conv, {"agent": {"id": "agent-1", "name": "Me"}})
+        desk.add_messages(conv, [message(1, conv=conv), message(2, conv=conv)])
+    assert [c.id for c in desk.mine()] == ["a", "b"]
+    assert desk.get("a").unread == 2
+    assert desk.next_unread(None) is desk.get("a")
+    assert desk.next_unread("a") is desk.get("b")
+    assert desk.mark_read("a") == 2 and desk.get("a").unread == 0
+    assert desk.next_unread("b") is desk.get("b")
+
+
+def test_desk_search_matches_visitor_fields_and_loaded_messages() -> None:
+    desk = Desk()
+    desk.apply_event(
+        "conv.queued",
+        "x",
+        {"visitor": {"id": "v", "name": "Zoë Example", "email": "zoe@example.com"}},
+    )
+    desk.add_messages("x", [message(1, "my parcel never arrived", conv="x")])
+    desk.apply_event("conv.queued", "y", {"visitor": {"id": "w", "name": "Bob"}})
+    assert [c.id for c in desk.search("zoe@")] == ["x"]
+    assert [c.id for c in desk.search("parcel")] == ["x"]
+    assert desk.search("nothing like this") == []
+
+
+def test_canned_replies_complete_fuzzily_and_fill_in_names(tmp_path: Path) -> None:
+    (tmp_path / "canned.json").write_text(
+        json.dumps(
+            {
+                "replies": [
+                    {
+                        "shortcut": "refund",
+                        "body": "Hi {visitor}, your refund is on its way. {agent}",
+                    },
+                    {"shortcut": "hours", "body": "We are open 9-17."},
+                ]
+            }
+        )
+    )
+    canned = load_canned(tmp_path)
+    assert canned.source.endswith("canned.json")
+    assert [r.shortcut for r in canned.complete("ref")] == ["refund"]
+    assert [r.shortcut for r in canned.complete("hrs")] == ["hours"]
+    reply = canned.find("refund")
+    assert reply is not None
+    assert reply.render("Anna", "Bea") == "Hi Anna, your refund is on its way. Bea"
+
+
+def test_canned_replies_fall_back_to_builtins_and_say_why(tmp_path: Path) -> None:
+    assert load_canned(tmp_path).source == "built-in"
+    (tmp_path / "canned.json").write_text("{not json")
+    broken = load_canned(tmp_path)
+    assert broken.source == "built-in" and "canned.json" in broken.problem
+
+
+def test_session_file_is_private_and_round_trips(tmp_path: Path) -> None:
+    directory = tmp_path / "cfg"
+    path = save_session(
+        SavedSession("http://h:1", "t", "e@x", "tok", "2999-01-01T00:00:00Z"), directory
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    loaded = load_session(directory)
+    assert loaded.token == "tok" and loaded.token_usable()
+    assert not SavedSession(token="t", expires_at="2000-01-01T00:00:00Z").token_usable()
+
+
+def test_help_lists_every_key_binding() -> None:
+    listed = {keys for keys, _ in help_rows()}
+    for key in MAIN_KEYS:
+        assert key.keys in listed or key.action.startswith("switch_tab"), key
+    assert any("alt+1" in keys for keys in listed)
+
+
+def test_docs_list_every_key() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "console.md").read_text()
+    for key in MAIN_KEYS:
+        if not key.action.startswith("switch_tab"):
+            assert f"`{key.keys}`" in docs, f"docs/console.md does not list {key.keys}"
+
+
+def test_alt_digits_arrive_as_keys() -> None:
+    from textual._xterm_parser import XTermParser
+
+    from tui_agent.terminal import enable_alt_digits
+
+    enable_alt_digits()
+    parser = XTermParser(debug=False)
+    keys = list(parser.feed("\x1b3"))
+    deadline = time.monotonic() + 2
+    while not keys and time.monotonic() < deadline:
+        time.sleep(0.02)
+        keys = list(parser.tick())
+    assert [k.key for k in keys if isinstance(k, Key)] == ["alt+3"]

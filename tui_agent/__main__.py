@@ -1,0 +1,3 @@
+from tui_agent.app import main
+
+main()

@@ -1,0 +1,139 @@
+"""The Textual app: login, then the desk. ``steadydesk-agent`` (``task tui``) runs :func:`main`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from textual.app import App
+from textual.screen import ModalScreen
+
+from tui_agent import __version__
+from tui_agent.canned import load_canned
+from tui_agent.config import (
+    CONFIG_DIR_ENV,
+    SavedSession,
+    config_dir,
+    forget_token,
+    load_session,
+    save_session,
+)
+from tui_agent.messages import LoggedIn
+from tui_agent.screens.login import LoginScreen
+from tui_agent.screens.main import MainScreen, utc_now
+from tui_agent.streams import Backoff
+from tui_agent.terminal import enable_alt_digits
+
+
+class AgentConsole(App[None]):
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "Steadydesk"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(
+        self,
+        *,
+        server_url: str | None = None,
+        tenant: str | None = None,
+        email: str | None = None,
+        force_login: bool = False,
+        config_path: Path | None = None,
+        backoff: Callable[[], Backoff] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        enable_alt_digits()
+        super().__init__()
+        self.config_path = config_path
+        self.overrides = (server_url, tenant, email)
+        self.force_login = force_login
+        self.make_backoff = backoff or Backoff
+        self.clock = clock
+
+    @property
+    def directory(self) -> Path:
+        return self.config_path or config_dir()
+
+    def on_mount(self) -> None:
+        saved = load_session(self.directory)
+        server_url, tenant, email = self.overrides
+        same_account = all(
+            wanted in (None, have)
+            for wanted, have in (
+                (server_url, saved.server_url),
+                (tenant, saved.tenant),
+                (email, saved.email),
+            )
+        )
+        if saved.token_usable() and same_account and not self.force_login:
+            self.open_desk(saved)
+            return
+        defaults = SavedSession(
+            server_url=server_url or saved.server_url,
+            tenant=tenant or saved.tenant,
+            email=email or saved.email,
+        )
+        self.push_screen(LoginScreen(defaults))
+
+    def on_logged_in(self, message: LoggedIn) -> None:
+        save_session(message.session, self.directory)
+        self.open_desk(message.session, replace=True)
+
+    def open_desk(self, session: SavedSession, replace: bool = False) -> None:
+        desk = MainScreen(
+            session, load_canned(self.directory), backoff=self.make_backoff(), clock=self.clock
+        )
+        if replace:
+            self.switch_screen(desk)
+        else:
+            self.push_screen(desk)
+
+    def logout(self, reason: str = "") -> None:
+        """Back to the login form (the token is dropped; server, tenant and e-mail stay)."""
+        forget_token(self.directory)
+        while isinstance(self.screen, ModalScreen):
+            self.pop_screen()
+        self.switch_screen(LoginScreen(load_session(self.directory), notice=reason))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="steadydesk-agent",
+        description="Steadydesk agent console (a terminal client of the chat server).",
+    )
+    parser.add_argument("--server", help="server URL, e.g. http://127.0.0.1:8800")
+    parser.add_argument("--tenant", help="tenant id (the demo's is printed by `task run`)")
+    parser.add_argument("--email", help="agent e-mail")
+    parser.add_argument(
+        "--login",
+        action="store_true",
+        help="show the login form even when a saved token is still valid",
+    )
+    parser.add_argument("--logout", action="store_true", help="forget the saved token and exit")
+    parser.add_argument(
+        "--config-dir",
+        type=Path,
+        help=f"where session.json and canned.json live (env {CONFIG_DIR_ENV})",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.logout:
+        forget_token(args.config_dir)
+        print("Logged out: the saved token is gone.")
+        return
+    AgentConsole(
+        server_url=args.server,
+        tenant=args.tenant,
+        email=args.email,
+        force_login=args.login,
+        config_path=args.config_dir,
+    ).run()
+
+
+if __name__ == "__main__":
+    main()

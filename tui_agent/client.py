@@ -1,0 +1,553 @@
+"""The console's one link to the server: agent login, REST reads and the agent WebSocket.
+
+Nothing else in ``tui_agent`` opens a socket. The UI calls plain methods here and gets
+:mod:`tui_agent.events` back through one callback, so this class runs (and is tested)
+without Textual.
+
+Delivery, as PROTOCOL §2 asks of a client:
+
+* it keeps, per conversation, the seqs it holds; on every (re)connect it names the
+  conversations it follows in ``hello.resume`` with the highest one, and fills any
+  hole below with ``sync``; every message reaches the UI once, in seq order;
+* a ``send`` stays pending until its ``ack`` (or its own echo) arrives, and is sent
+  again with the same ``cid`` after a reconnect, or later on ``rate_limited`` /
+  ``unavailable``: the server stores it once;
+* it reconnects with exponential backoff and jitter; on close 1012 (a node shutting
+  down) or 1013 (try again) it reconnects at once (at most once in 5 s, so a node
+  that keeps closing is not hammered); on 4401 it stops and reports
+  :class:`~tui_agent.events.AuthExpired`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from tui_agent import CLIENT_NAME
+from tui_agent.events import (
+    AuthExpired,
+    ConnectionChanged,
+    ConversationEvent,
+    EventSink,
+    HistoryComplete,
+    MessagesArrived,
+    ReadReceipt,
+    SendAcked,
+    SendFailed,
+    ServerError,
+    TypingChanged,
+    Welcomed,
+)
+from tui_agent.models import (
+    AgentInfo,
+    ChatMessage,
+    ConnectionState,
+    ConversationSummary,
+    LoginResult,
+    MessageKind,
+    Person,
+)
+from tui_agent.streams import Backoff, SeqTracker
+
+CLOSE_BAD_TOKEN = 4401
+CLOSE_RECONNECT_NOW = (1012, 1013)  # service restart; try again later (resume)
+RETRYABLE_SEND_ERRORS = frozenset({"rate_limited", "unavailable", "internal_error"})
+SYNC_PAGE = 500
+INSTANT_RETRY_EVERY_SECS = 5.0  # at most one instant retry (1012/1013) in this long
+MAX_FRAME_BYTES = 32 * 2**20
+
+
+class ApiError(Exception):
+    """An HTTP call failed: ``status`` 0 means the server could not be reached."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}" if code else message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class NotConnected(Exception):
+    """The agent WebSocket is down; the action was not sent."""
+
+
+@dataclass
+class PendingSend:
+    conv: str
+    frame: dict[str, Any]
+
+
+def websocket_url(server_url: str) -> str:
+    base = server_url.rstrip("/")
+    if base.startswith("https://"):
+        return "wss://" + base.removeprefix("https://")
+    if base.startswith("http://"):
+        return "ws://" + base.removeprefix("http://")
+    return base
+
+
+class SteadydeskClient:
+    def __init__(
+        self,
+        server_url: str,
+        emit: EventSink,
+        *,
+        token: str = "",
+        backoff: Backoff | None = None,
+        retry_send_secs: float = 2.0,
+        http_timeout_secs: float = 10.0,
+        open_timeout_secs: float = 10.0,
+        ping_interval_secs: float | None = 20.0,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.emit = emit
+        self.token = token
+        self.backoff = backoff or Backoff()
+        self.retry_send_secs = retry_send_secs
+        self.http_timeout_secs = http_timeout_secs
+        self.open_timeout_secs = open_timeout_secs
+        self.ping_interval_secs = ping_interval_secs
+        self.me: dict[str, Any] = {}
+        self.state = ConnectionState.OFFLINE
+        self.node = ""
+        self.trackers: dict[str, SeqTracker] = {}
+        self.pending: dict[str, PendingSend] = {}  # cid -> un-acked send, in send order
+        self._http: httpx.AsyncClient | None = None
+        self._ws: ClientConnection | None = None
+        self._outbox: asyncio.Queue[str] | None = None
+        self._live = False
+        self._welcomed_before = False
+        self._stop = asyncio.Event()
+        self._syncing: set[str] = set()
+        self._read_marks: dict[str, int] = {}
+        self._desired_status = ""
+        self._last_instant = -INSTANT_RETRY_EVERY_SECS
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.server_url,
+                timeout=self.http_timeout_secs,
+                headers={"User-Agent": CLIENT_NAME},
+            )
+        return self._http
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
+        """The JSON body; None when the server has no such route (404 on an older server)."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            resp = await self._client().request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "unreachable", f"cannot reach {self.server_url}: {exc}") from exc
+        if resp.status_code in (404, 405) and method == "GET":
+            return None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code >= 400:
+            error = body.get("error") if isinstance(body, dict) else None
+            if isinstance(error, dict):
+                raise ApiError(
+                    resp.status_code, str(error.get("code", "")), str(error.get("message", ""))
+                )
+            raise ApiError(resp.status_code, "http_error", f"HTTP {resp.status_code}")
+        if not isinstance(body, dict):
+            raise ApiError(resp.status_code, "bad_response", "the server did not answer JSON")
+        return body
+
+    async def login(self, tenant: str, email: str, password: str) -> LoginResult:
+        body = await self._request(
+            "POST",
+            "/api/v1/auth/login",
+            json={"tenant": tenant, "email": email, "password": password},
+        )
+        assert body is not None
+        result = LoginResult.from_wire(body)
+        self.token = result.token
+        return result
+
+    async def get_me(self) -> dict[str, Any] | None:
+        return await self._request("GET", "/api/v1/me")
+
+    async def list_conversations(
+        self, *, status: str | None = None, assignee: str | None = None, limit: int = 50
+    ) -> list[ConversationSummary] | None:
+        params: dict[str, str | int] = {"limit": limit}
+        if status:
+            params["status"] = status
+        if assignee:
+            params["assignee"] = assignee
+        body = await self._request("GET", "/api/v1/conversations", params=params)
+        if body is None:
+            return None
+        rows = body.get("conversations")
+        return (
+            [ConversationSummary.from_wire(r) for r in rows if isinstance(r, Mapping)]
+            if (isinstance(rows, list))
+            else []
+        )
+
+    async def list_agents(self) -> list[AgentInfo] | None:
+        body = await self._request("GET", "/api/v1/agents")
+        if body is None:
+            return None
+        rows = body.get("agents")
+        return (
+            [AgentInfo.from_wire(r) for r in rows if isinstance(r, Mapping)]
+            if (isinstance(rows, list))
+            else []
+        )
+
+    async def aclose(self) -> None:
+        await self.stop()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # ------------------------------------------------------------------ WebSocket loop
+
+    async def run(self) -> None:
+        """Connect and stay connected until :meth:`stop` or a refused token."""
+        self._stop.clear()
+        while not self._stop.is_set():
+            self._set_state(
+                ConnectionState.RECONNECTING
+                if self._welcomed_before
+                else ConnectionState.CONNECTING,
+                attempt=self.backoff.attempt,
+            )
+            code: int | None = None
+            reason = ""
+            try:
+                async with connect(
+                    websocket_url(self.server_url) + "/ws/agent",
+                    open_timeout=self.open_timeout_secs,
+                    ping_interval=self.ping_interval_secs,
+                    max_size=MAX_FRAME_BYTES,
+                    user_agent_header=CLIENT_NAME,
+                ) as ws:
+                    code, reason = await self._session(ws)
+            except InvalidStatus as exc:
+                reason = f"HTTP {exc.response.status_code}"
+            except (OSError, TimeoutError, InvalidHandshake) as exc:
+                reason = str(exc) or type(exc).__name__
+            finally:
+                self._live = False
+                self._ws = None
+                self._outbox = None
+            if code == CLOSE_BAD_TOKEN:
+                self._set_state(ConnectionState.OFFLINE, reason=reason)
+                self.emit(AuthExpired(reason or "the server refused the token"))
+                return
+            if self._stop.is_set():
+                break
+            now = time.monotonic()
+            if code in CLOSE_RECONNECT_NOW and now - self._last_instant >= INSTANT_RETRY_EVERY_SECS:
+                self._last_instant = now
+                delay = 0.0
+            else:
+                delay = self.backoff.next_delay()
+            self._set_state(
+                ConnectionState.RECONNECTING,
+                attempt=self.backoff.attempt,
+                retry_in=delay,
+                reason=reason or f"closed ({code})",
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+        self._set_state(ConnectionState.OFFLINE)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 3)
+
+    async def _session(self, ws: ClientConnection) -> tuple[int | None, str]:
+        self._ws = ws
+        outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._outbox = outbox
+        resume = {conv: t.last for conv, t in self.trackers.items() if t.followed}
+        await ws.send(
+            json.dumps(
+                {"type": "hello", "token": self.token, "resume": resume, "client": CLIENT_NAME}
+            )
+        )
+        writer = asyncio.get_running_loop().create_task(self._write_loop(ws, outbox))
+        try:
+            async for raw in ws:
+                self._dispatch(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+        code = ws.close_code if ws.close_code is not None else 1006
+        return code, ws.close_reason or ""
+
+    @staticmethod
+    async def _write_loop(ws: ClientConnection, outbox: asyncio.Queue[str]) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await ws.send(await outbox.get())
+
+    def _set_state(
+        self,
+        state: ConnectionState,
+        *,
+        attempt: int = 0,
+        retry_in: float | None = None,
+        reason: str = "",
+    ) -> None:
+        self.state = state
+        self.emit(ConnectionChanged(state, attempt, retry_in, reason, self.node))
+
+    # ------------------------------------------------------------------ incoming frames
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(frame, dict):
+            return
+        handler = getattr(self, f"_on_{frame.get('type')}", None)
+        if handler is not None:
+            handler(frame)
+
+    def _on_welcome(self, frame: dict[str, Any]) -> None:
+        you = frame.get("you")
+        self.me = dict(you) if isinstance(you, dict) else {}
+        self.node = str(frame.get("node") or "")
+        resumed = self._welcomed_before
+        self._welcomed_before = True
+        self._live = True
+        self.backoff.reset()
+        for cid in list(self.pending):  # again, same cid: the server stores each once
+            self._enqueue(self.pending[cid].frame)
+        for conv in sorted(self._syncing):
+            self._request_page(conv, self._tracker(conv).contiguous)
+        for conv, tracker in self.trackers.items():
+            if tracker.followed and tracker.contiguous < tracker.last:
+                self.sync(conv)
+        for conv, seq in self._read_marks.items():
+            self._enqueue({"type": "read", "conv": conv, "seq": seq})
+        if self._desired_status and self._desired_status != self.me.get("status"):
+            self._enqueue({"type": "status", "state": self._desired_status})
+        self.emit(Welcomed(self.me, self.node, resumed))
+        self._set_state(ConnectionState.RESUMED if resumed else ConnectionState.CONNECTED)
+
+    def _on_message(self, frame: dict[str, Any]) -> None:
+        message = ChatMessage.from_wire(frame)
+        if message.cid and message.cid in self.pending and self._is_me(message.sender):
+            self._acked(message.cid, message.conv, message.seq, message.id)
+        self._deliver(message.conv, [message], "live")
+
+    def _on_ack(self, frame: dict[str, Any]) -> None:
+        cid = str(frame.get("cid") or "")
+        if cid in self.pending:
+            seq = frame.get("seq")
+            self._acked(
+                cid,
+                str(frame.get("conv") or ""),
+                seq if isinstance(seq, int) else 0,
+                str(frame.get("id") or ""),
+            )
+
+    def _acked(self, cid: str, conv: str, seq: int, message_id: str) -> None:
+        self.pending.pop(cid, None)
+        self._tracker(conv).followed = True  # the server follows what one sends into
+        self.emit(SendAcked(cid, conv, seq, message_id))
+
+    def _on_batch(self, frame: dict[str, Any]) -> None:
+        conv = str(frame.get("conv") or "")
+        rows = frame.get("messages")
+        messages = (
+            [ChatMessage.from_wire(m) for m in rows if isinstance(m, dict)]
+            if (isinstance(rows, list))
+            else []
+        )
+        self._deliver(conv, messages, "history")
+        if frame.get("has_more") and messages:
+            self._request_page(conv, max(m.seq for m in messages))
+        else:
+            self._syncing.discard(conv)
+            self.emit(HistoryComplete(conv))
+
+    def _on_event(self, frame: dict[str, Any]) -> None:
+        name = str(frame.get("name") or "")
+        conv = str(frame.get("conv") or "")
+        data = frame.get("data")
+        data = data if isinstance(data, dict) else {}
+        self.emit(ConversationEvent(name, conv, data))
+        if name == "conv.queued":
+            rows = data.get("messages")
+            if isinstance(rows, list):
+                previews = [ChatMessage.from_wire(m) for m in rows if isinstance(m, dict)]
+                self._deliver(conv, previews, "preview")
+        elif name == "conv.assigned":
+            agent = data.get("agent")
+            mine = isinstance(agent, dict) and agent.get("id") == self.me.get("id")
+            self._tracker(conv).followed = mine
+            if mine:
+                self.sync(conv)  # the server follows live from its last_seq: fill the rest
+        elif name == "conv.transferred" and "to_department" in data:
+            self._tracker(conv).followed = False
+        elif name == "conv.closed":
+            self._tracker(conv).followed = False
+            self._read_marks.pop(conv, None)
+
+    def _on_typing(self, frame: dict[str, Any]) -> None:
+        sender = Person.from_wire(frame.get("sender") or {})
+        if not self._is_me(sender):
+            self.emit(TypingChanged(str(frame.get("conv") or ""), frame.get("on") is True, sender))
+
+    def _on_read(self, frame: dict[str, Any]) -> None:
+        sender = Person.from_wire(frame.get("sender") or {})
+        seq = frame.get("seq")
+        if not self._is_me(sender) and isinstance(seq, int):
+            self.emit(ReadReceipt(str(frame.get("conv") or ""), seq, sender))
+
+    def _on_error(self, frame: dict[str, Any]) -> None:
+        code = str(frame.get("code") or "")
+        message = str(frame.get("message") or "")
+        cid = str(frame.get("cid") or "")
+        conv = str(frame.get("conv") or "")
+        if cid and cid in self.pending:
+            if code in RETRYABLE_SEND_ERRORS:
+                asyncio.get_running_loop().call_later(self.retry_send_secs, self._resend, cid)
+                return
+            pending = self.pending.pop(cid)
+            self.emit(SendFailed(cid, pending.conv, code, message))
+            return
+        if conv and not cid and code in ("forbidden", "not_found"):
+            self._syncing.discard(conv)  # a resume or sync we may not make: stop asking
+            if conv in self.trackers:
+                self.trackers[conv].followed = False
+        self.emit(ServerError(code, message, conv, cid))
+
+    def _resend(self, cid: str) -> None:
+        if cid in self.pending and self._live:
+            self._enqueue(self.pending[cid].frame)
+
+    def _deliver(self, conv: str, messages: list[ChatMessage], source: str) -> None:
+        if not conv:
+            return
+        fresh = self._tracker(conv).admit(messages)
+        if fresh:
+            self.emit(MessagesArrived(conv, tuple(fresh), source))
+
+    def _is_me(self, person: Person) -> bool:
+        return person.type == "agent" and bool(person.id) and person.id == self.me.get("id")
+
+    def _tracker(self, conv: str) -> SeqTracker:
+        tracker = self.trackers.get(conv)
+        if tracker is None:
+            tracker = self.trackers[conv] = SeqTracker()
+        return tracker
+
+    # ------------------------------------------------------------------ outgoing frames
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    def _enqueue(self, frame: Mapping[str, Any]) -> None:
+        if self._outbox is not None:
+            self._outbox.put_nowait(json.dumps(frame))
+
+    def _require_live(self) -> None:
+        if not self._live:
+            raise NotConnected("not connected to the server")
+
+    def send(self, conv: str, body: str, kind: str = MessageKind.TEXT) -> str:
+        """Queue a message; returns its cid. Sent now if connected, else on reconnect."""
+        cid = str(uuid.uuid4())
+        frame: dict[str, Any] = {"type": "send", "conv": conv, "cid": cid, "body": body}
+        if kind != MessageKind.TEXT:
+            frame["kind"] = str(kind)
+        self.pending[cid] = PendingSend(conv, frame)
+        if self._live:
+            self._enqueue(frame)
+        return cid
+
+    def accept(self, conv: str) -> None:
+        self._require_live()
+        self._enqueue({"type": "accept", "conv": conv})
+
+    def transfer(
+        self,
+        conv: str,
+        *,
+        to_agent: str | None = None,
+        to_department: str | None = None,
+        note: str = "",
+    ) -> None:
+        self._require_live()
+        frame: dict[str, Any] = {"type": "transfer", "conv": conv}
+        if to_agent:
+            frame["to_agent"] = to_agent
+        elif to_department:
+            frame["to_department"] = to_department
+        if note:
+            frame["note"] = note
+        self._enqueue(frame)
+
+    def close(self, conv: str) -> None:
+        self._require_live()
+        self._enqueue({"type": "close", "conv": conv})
+
+    def set_status(self, state: str) -> None:
+        """Ask for a status; kept and applied again after a reconnect."""
+        self._desired_status = state
+        if self._live:
+            self._enqueue({"type": "status", "state": state})
+
+    def typing(self, conv: str, on: bool) -> None:
+        if self._live:  # stale typing is worse than none: never queued
+            self._enqueue({"type": "typing", "conv": conv, "on": on})
+
+    def mark_read(self, conv: str, seq: int) -> None:
+        if seq <= self._read_marks.get(conv, 0):
+            return
+        self._read_marks[conv] = seq
+        if self._live:
+            self._enqueue({"type": "read", "conv": conv, "seq": seq})
+
+    def follow(self, conv: str) -> None:
+        """Keep this conversation in ``resume`` and fetch what is missing of it."""
+        self._tracker(conv).followed = True
+        self.sync(conv)
+
+    def sync(self, conv: str) -> None:
+        """Fetch the history missing below the highest held seq (pages until the end)."""
+        self._syncing.add(conv)
+        if self._live:
+            self._request_page(conv, self._tracker(conv).contiguous)
+
+    def _request_page(self, conv: str, after: int) -> None:
+        self._enqueue({"type": "sync", "conv": conv, "after": after, "limit": SYNC_PAGE})
+
+    def needs_history(self, conv: str) -> bool:
+        """True unless the conversation is followed live and held without holes."""
+        tracker = self.trackers.get(conv)
+        return tracker is None or not tracker.followed or tracker.contiguous < tracker.last
+
+    def last_seq(self, conv: str) -> int:
+        tracker = self.trackers.get(conv)
+        return tracker.last if tracker else 0

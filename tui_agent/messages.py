@@ -1,0 +1,87 @@
+"""App-wide Textual messages: what the client, the workers and the widgets tell screens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from tui_agent.config import SavedSession
+from tui_agent.events import ClientEvent
+from tui_agent.models import AgentInfo, ConversationSummary
+
+
+class ServerEvent(Message):
+    """One event of the client service (the adapter between it and Textual)."""
+
+    def __init__(self, event: ClientEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class LoggedIn(Message):
+    def __init__(self, session: SavedSession) -> None:
+        super().__init__()
+        self.session = session
+
+
+class LoginFailed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class ConversationsLoaded(Message):
+    """A REST list arrived. ``rows`` is None when the server has no such endpoint."""
+
+    def __init__(
+        self, rows: Sequence[ConversationSummary] | None, status: str, gone: Sequence[str] = ()
+    ) -> None:
+        super().__init__()
+        self.rows = rows
+        self.status = status
+        self.gone = gone  # open before the call, absent from a complete answer: closed
+
+
+class AgentsLoaded(Message):
+    def __init__(self, agents: Sequence[AgentInfo] | None, for_transfer: bool) -> None:
+        super().__init__()
+        self.agents = agents
+        self.for_transfer = for_transfer
+
+
+class RestFailed(Message):
+    def __init__(self, what: str, reason: str, auth: bool = False) -> None:
+        super().__init__()
+        self.what = what
+        self.reason = reason
+        self.auth = auth
+
+
+class ConversationChosen(Message):
+    """A list, a tab or the search dialog picked a conversation to show."""
+
+    def __init__(self, conv: str) -> None:
+        super().__init__()
+        self.conv = conv
+
+
+class ComposerSubmitted(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ComposerTyping(Message):
+    def __init__(self, on: bool) -> None:
+        super().__init__()
+        self.on = on
+
+
+@dataclass(frozen=True)
+class TransferChoice:
+    to_agent: str = ""
+    to_department: str = ""
+    note: str = ""
+    label: str = ""

@@ -1,0 +1,205 @@
+"""Protocol records as the console sees them: parsed once from wire JSON, then immutable.
+
+Parsing is lenient on purpose: a field the server leaves out (or a newer server adds)
+must not crash the console, so every reader falls back to an empty value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class ConnectionState(StrEnum):
+    OFFLINE = "offline"  # not started, or stopped
+    CONNECTING = "connecting"  # first connection of this session
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    RESUMED = "resumed"  # connected again, missed messages replayed
+
+
+class ConversationStatus(StrEnum):
+    QUEUED = "queued"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class AgentStatus(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    NOTE = "note"
+
+
+class SenderType(StrEnum):
+    VISITOR = "visitor"
+    AGENT = "agent"
+    AI = "ai"
+    SYSTEM = "system"
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _int(data: Mapping[str, Any], key: str) -> int:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _map(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class Person:
+    """A sender or an assignee: ``{type, id, name}`` on the wire."""
+
+    type: str
+    id: str
+    name: str
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any], default_type: str = "") -> Person:
+        return cls(_str(data, "type") or default_type, _str(data, "id"), _str(data, "name"))
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    conv: str
+    id: str
+    seq: int
+    ts: str
+    kind: str
+    body: str
+    cid: str
+    sender: Person
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ChatMessage:
+        return cls(
+            conv=_str(data, "conv"),
+            id=_str(data, "id"),
+            seq=_int(data, "seq"),
+            ts=_str(data, "ts"),
+            kind=_str(data, "kind") or MessageKind.TEXT,
+            body=_str(data, "body"),
+            cid=_str(data, "cid"),
+            sender=Person.from_wire(_map(data, "sender")),
+        )
+
+    @property
+    def is_note(self) -> bool:
+        return self.kind == MessageKind.NOTE
+
+
+@dataclass(frozen=True)
+class Visitor:
+    id: str = ""
+    name: str = ""
+    email: str = ""
+    language: str = ""
+    page_url: str = ""
+    referrer: str = ""
+    visit_count: int = 0
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any] | None) -> Visitor:
+        if not data:
+            return cls()
+        return cls(
+            id=_str(data, "id"),
+            name=_str(data, "name"),
+            email=_str(data, "email"),
+            language=_str(data, "language"),
+            page_url=_str(data, "page_url"),
+            referrer=_str(data, "referrer"),
+            visit_count=_int(data, "visit_count"),
+        )
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        if self.email:
+            return self.email
+        return f"Visitor {self.id[-6:]}" if self.id else "Visitor"
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of ``GET /api/v1/conversations`` (or what a ``conv.queued`` event says)."""
+
+    id: str
+    status: str
+    assignee: Person | None
+    department: str
+    visitor: Visitor
+    last_seq: int
+    agent_read_seq: int
+    visitor_read_seq: int
+    created_at: str
+    last_message: ChatMessage | None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ConversationSummary:
+        assignee = data.get("assignee")
+        last = data.get("last_message")
+        return cls(
+            id=_str(data, "id"),
+            status=_str(data, "status"),
+            assignee=Person.from_wire(assignee, "agent") if isinstance(assignee, Mapping) else None,
+            department=_str(data, "department"),
+            visitor=Visitor.from_wire(_map(data, "visitor")),
+            last_seq=_int(data, "last_seq"),
+            agent_read_seq=_int(data, "agent_read_seq"),
+            visitor_read_seq=_int(data, "visitor_read_seq"),  # beyond the brief; 0 if absent
+            created_at=_str(data, "created_at"),
+            last_message=ChatMessage.from_wire(last) if isinstance(last, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    id: str
+    name: str
+    email: str
+    role: str
+    status: str
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> AgentInfo:
+        return cls(
+            id=_str(data, "id"),
+            name=_str(data, "name"),
+            email=_str(data, "email"),
+            role=_str(data, "role"),
+            status=_str(data, "status"),
+        )
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email or self.id
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    expires_at: str
+    agent: AgentInfo
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> LoginResult:
+        return cls(
+            token=_str(data, "token"),
+            expires_at=_str(data, "expires_at"),
+            agent=AgentInfo.from_wire(_map(data, "agent")),
+        )

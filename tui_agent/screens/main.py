@@ -1,0 +1,575 @@
+"""The desk: queue and lists on the left, conversation tabs in the middle, visitor on the right.
+
+The screen owns the client service and the desk model. Client events arrive as
+:class:`~tui_agent.messages.ServerEvent` messages; REST calls run in named workers that
+post their results back as messages. Widgets get data from here (attributes down) and
+report choices and input as messages (messages up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tab, Tabs
+
+from tui_agent.canned import CannedSet
+from tui_agent.client import ApiError, NotConnected, SteadydeskClient
+from tui_agent.config import SavedSession
+from tui_agent.desk import Conversation, Desk
+from tui_agent.events import (
+    AuthExpired,
+    ClientEvent,
+    ConnectionChanged,
+    ConversationEvent,
+    MessagesArrived,
+    ReadReceipt,
+    SendAcked,
+    SendFailed,
+    ServerError,
+    TypingChanged,
+    Welcomed,
+)
+from tui_agent.formatting import one_line
+from tui_agent.keys import main_bindings
+from tui_agent.messages import (
+    AgentsLoaded,
+    ComposerSubmitted,
+    ComposerTyping,
+    ConversationChosen,
+    ConversationsLoaded,
+    RestFailed,
+    ServerEvent,
+    TransferChoice,
+)
+from tui_agent.models import AgentInfo, AgentStatus, ConnectionState, ConversationStatus
+from tui_agent.screens.confirm import ConfirmScreen
+from tui_agent.screens.help import HelpScreen
+from tui_agent.screens.search import SearchScreen
+from tui_agent.screens.status import StatusScreen
+from tui_agent.screens.transfer import TransferScreen
+from tui_agent.streams import Backoff
+from tui_agent.widgets.composer import Composer
+from tui_agent.widgets.connection_indicator import ConnectionIndicator
+from tui_agent.widgets.conversation_list import ConversationList
+from tui_agent.widgets.conversation_log import ConversationLog
+from tui_agent.widgets.visitor_panel import VisitorPanel
+
+LIST_LIMIT = 200  # the server's maximum page of GET /api/v1/conversations
+LIST_REFRESH_SECS = 15.0  # waiting times tick; lists are redrawn this often
+SESSION_OVER = "The server refused the saved login (expired or revoked): please log in again."
+
+ERROR_TEXT = {
+    "already_assigned": "Another agent already took this conversation.",
+    "conversation_closed": "This conversation is closed.",
+    "forbidden": "Not allowed.",
+    "not_found": "No such conversation, agent or department.",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = main_bindings()
+
+    def __init__(
+        self,
+        session: SavedSession,
+        canned: CannedSet,
+        *,
+        backoff: Backoff | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.canned = canned
+        self.clock = clock
+        self.desk = Desk()
+        self.desk.me_id = str(session.agent.get("id") or "")
+        self.desk.me_name = str(session.agent.get("name") or session.email)
+        self.client = SteadydeskClient(
+            session.server_url, self._emit, token=session.token, backoff=backoff
+        )
+        self.tab_ids: dict[str, str] = {}  # conv -> tab widget id
+        self.active: str | None = None
+        self.agents: list[AgentInfo] | None = None
+        self._tab_counter = 0
+        self._accepting: set[str] = set()
+        self._missing_rest: set[str] = set()
+        self._welcomed = False
+        self._over = False
+
+    def _emit(self, event: ClientEvent) -> None:
+        self.post_message(ServerEvent(event))
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="topbar"):
+            yield Static(id="whoami")
+            yield ConnectionIndicator(id="connection")
+        with Horizontal(id="body"):
+            with Vertical(id="lists"):
+                yield ConversationList("Queue", id="queue", empty="no one is waiting")
+                yield ConversationList("Mine", id="mine", empty="none yet")
+                yield ConversationList("All open", id="open", show_assignee=True, empty="none")
+            with Vertical(id="center"):
+                yield Tabs(id="tabs")
+                yield ConversationLog(id="log")
+                yield Static("", id="typing")
+                yield Composer(self.canned, id="composer")
+            yield VisitorPanel(id="visitor")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        composer = self.query_one(Composer)
+        composer.agent_name = self.desk.me_name
+        self.refresh_lists()
+        self.refresh_active()
+        self.refresh_whoami()
+        self.load_lists()
+        self.run_connection()
+        self.set_interval(LIST_REFRESH_SECS, self.refresh_lists)
+        composer.focus_input()
+        if self.canned.problem:
+            self.notify(f"Canned replies: {self.canned.problem}", severity="warning")
+
+    async def on_unmount(self) -> None:
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------ workers
+
+    @work(exclusive=True, group="ws", exit_on_error=False)
+    async def run_connection(self) -> None:
+        await self.client.run()
+
+    @work(exclusive=True, group="lists", exit_on_error=False)
+    async def load_lists(self) -> None:
+        known = {c.id for c in self.desk.all_open()}
+        try:
+            rows = await self.client.list_conversations(status="open", limit=LIST_LIMIT)
+        except ApiError as exc:
+            self.post_message(RestFailed("conversation list", exc.message, exc.status == 401))
+            return
+        gone: set[str] = set()
+        if rows is not None and len(rows) < LIST_LIMIT:  # complete: absent means closed
+            gone = known - {row.id for row in rows}
+        self.post_message(ConversationsLoaded(rows, "open", sorted(gone)))
+
+    @work(exclusive=True, group="history", exit_on_error=False)
+    async def load_history(self) -> None:
+        try:
+            rows = await self.client.list_conversations(status="closed", limit=LIST_LIMIT)
+        except ApiError as exc:
+            self.post_message(RestFailed("closed conversations", exc.message, exc.status == 401))
+            return
+        self.post_message(ConversationsLoaded(rows, "closed"))
+
+    @work(exclusive=True, group="agents", exit_on_error=False)
+    async def load_agents(self, for_transfer: bool) -> None:
+        try:
+            agents = await self.client.list_agents()
+        except ApiError as exc:
+            self.post_message(RestFailed("agent list", exc.message, exc.status == 401))
+            agents = None
+        self.post_message(AgentsLoaded(agents, for_transfer))
+
+    # ------------------------------------------------------------------ REST results
+
+    def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
+        for conv_id in message.gone:
+            self.desk.get(conv_id).status = ConversationStatus.CLOSED
+        if message.rows is None:
+            self._rest_missing("GET /api/v1/conversations", "lists show only what arrives live")
+        else:
+            for row in message.rows:
+                self.desk.apply_summary(row)
+                if self.desk.is_mine(self.desk.get(row.id)) and (
+                    self.client.needs_history(row.id) or self.client.last_seq(row.id) < row.last_seq
+                ):
+                    self.client.follow(row.id)
+        self.refresh_lists()
+        self.refresh_tabs()
+        if self.active:
+            self.refresh_active()
+        if isinstance(self.app.screen, SearchScreen):
+            self.app.screen.refresh_results()
+
+    def on_agents_loaded(self, message: AgentsLoaded) -> None:
+        if message.agents is None:
+            self._rest_missing("GET /api/v1/agents", "transfer to a department only")
+        else:
+            self.agents = list(message.agents)
+        if message.for_transfer and self.active:
+            conv = self.desk.get(self.active)
+            departments = sorted(
+                {c.department for c in self.desk.conversations.values() if c.department}
+            )
+            self.app.push_screen(
+                TransferScreen(conv.title, message.agents, self.desk.me_id, departments),
+                lambda choice, conv_id=conv.id: self._transfer(conv_id, choice),
+            )
+
+    def on_rest_failed(self, message: RestFailed) -> None:
+        if message.auth:
+            self.app.call_later(self._session_over, SESSION_OVER)
+            return
+        self.notify(f"Could not load the {message.what}: {message.reason}", severity="error")
+
+    def _rest_missing(self, endpoint: str, consequence: str) -> None:
+        if endpoint not in self._missing_rest:
+            self._missing_rest.add(endpoint)
+            self.notify(f"The server has no {endpoint}: {consequence}.", severity="warning")
+
+    # ------------------------------------------------------------------ client events
+
+    def on_server_event(self, message: ServerEvent) -> None:
+        event = message.event
+        match event:
+            case ConnectionChanged():
+                self.query_one(ConnectionIndicator).show(event)
+                if event.state is ConnectionState.RESUMED:
+                    self.notify("Reconnected: missed messages were replayed.")
+            case Welcomed():
+                self._welcomed_as(event)
+            case MessagesArrived():
+                self._messages(event)
+            case SendAcked():
+                pass  # the message's own echo replaces the pending line
+            case SendFailed():
+                self.desk.fail_pending(event.conv, event.cid, event.message or event.code)
+                self.notify(
+                    f"Not sent: {ERROR_TEXT.get(event.code, event.message)}", severity="error"
+                )
+                self._refresh_if_active(event.conv)
+            case ConversationEvent():
+                self._conversation_event(event)
+            case TypingChanged():
+                if event.sender.type == "visitor":
+                    self.desk.get(event.conv).visitor_typing = event.on
+                    self._refresh_if_active(event.conv, log=False)
+            case ReadReceipt():
+                if event.sender.type == "visitor":
+                    conv = self.desk.get(event.conv)
+                    conv.visitor_read_seq = max(conv.visitor_read_seq, event.seq)
+                    self._refresh_if_active(event.conv)
+            case ServerError():
+                if event.code == "already_assigned":
+                    self._accepting.discard(event.conv)
+                self.notify(
+                    ERROR_TEXT.get(event.code, f"{event.code}: {event.message}"), severity="error"
+                )
+            case AuthExpired():
+                self.app.call_later(self._session_over, SESSION_OVER)
+
+    def _welcomed_as(self, event: Welcomed) -> None:
+        you = event.you
+        self.desk.me_id = str(you.get("id") or self.desk.me_id)
+        self.desk.me_name = str(you.get("name") or self.desk.me_name)
+        self.desk.my_status = str(you.get("status") or "")
+        if not self._welcomed and self.desk.my_status in ("", AgentStatus.OFFLINE):
+            self.client.set_status(AgentStatus.ONLINE)  # opening the console means at work
+        self._welcomed = True
+        self.refresh_whoami()
+        if event.resumed:
+            self.load_lists()  # what changed while we were away (closed, taken, ...)
+
+    def _messages(self, event: MessagesArrived) -> None:
+        unknown = not self.desk.get(event.conv).status
+        from_visitor = self.desk.add_messages(event.conv, event.messages)
+        conv = self.desk.get(event.conv)
+        if unknown and event.source == "live":
+            self.load_lists()  # a conversation we had not heard of: who is it?
+        if event.conv == self.active:
+            self._mark_read()
+            self.refresh_active()
+        elif from_visitor and event.source == "live" and self.desk.is_mine(conv):
+            self.app.bell()
+            last = from_visitor[-1]
+            self.notify(one_line(last.body, 80), title=f"New message from {conv.title}")
+        self.refresh_lists()
+        self.refresh_tabs()
+
+    def _conversation_event(self, event: ConversationEvent) -> None:
+        notice = self.desk.apply_event(event.name, event.conv, event.data)
+        if event.name == "agent.status":
+            self.refresh_whoami()
+            return
+        conv = self.desk.get(event.conv)
+        if notice is not None:
+            if notice.bell:
+                self.app.bell()
+            self.notify(notice.text)
+        if (
+            event.name == "conv.assigned"
+            and self.desk.is_mine(conv)
+            and event.conv in self._accepting
+        ):
+            self._accepting.discard(event.conv)
+            self.run_worker(self.open_tab(event.conv), exit_on_error=False)
+        self.refresh_lists()
+        self.refresh_tabs()
+        self._refresh_if_active(event.conv)
+
+    def _session_over(self, reason: str) -> None:
+        if self._over:
+            return  # the REST call and the WebSocket may both find out
+        self._over = True
+        logout = getattr(self.app, "logout", None)
+        if callable(logout):
+            logout(reason)
+
+    # ------------------------------------------------------------------ drawing
+
+    def refresh_whoami(self) -> None:
+        status = self.desk.my_status or "?"
+        tenant = self.session.tenant
+        self.query_one("#whoami", Static).update(
+            f"[b]Steadydesk[/b]  {self.desk.me_name} · {tenant} · status: [b]{status}[/b]"
+        )
+
+    def refresh_lists(self) -> None:
+        now = self.clock()
+        me = self.desk.me_id
+        self.query_one("#queue", ConversationList).show(self.desk.queue(), now, me)
+        self.query_one("#mine", ConversationList).show(self.desk.mine(), now, me)
+        self.query_one("#open", ConversationList).show(self.desk.all_open(), now, me)
+
+    def refresh_tabs(self) -> None:
+        tabs = self.query_one(Tabs)
+        for number, (conv_id, tab_id) in enumerate(self.tab_ids.items(), start=1):
+            conv = self.desk.get(conv_id)
+            try:
+                tab = tabs.query_one(f"#{tab_id}", Tab)
+            except Exception:
+                continue
+            tab.label = self._tab_label(number, conv)
+            tab.set_class(bool(conv.unread) and conv_id != self.active, "-unread")
+            tab.set_class(conv.status == ConversationStatus.CLOSED, "-closed")
+
+    @staticmethod
+    def _tab_label(number: int, conv: Conversation) -> str:
+        label = f"{number} {one_line(conv.title, 16)}" if number <= 9 else one_line(conv.title, 16)
+        if conv.unread:
+            label += f" ●{conv.unread}"
+        if conv.status == ConversationStatus.CLOSED:
+            label += " ✓"
+        return label
+
+    def refresh_active(self, log: bool = True) -> None:
+        conv = self.desk.get(self.active) if self.active else None
+        if log:
+            self.query_one(ConversationLog).show(conv, self.desk.me_id)
+        self.query_one(VisitorPanel).show(conv, self.desk.me_id)
+        typing = self.query_one("#typing", Static)
+        typing.update(f"{conv.title} is typing…" if conv and conv.visitor_typing else "")
+        composer = self.query_one(Composer)
+        if conv is None:
+            composer.blocked = "Open a conversation to reply (ctrl+g grabs the next waiting one)"
+        elif conv.status == ConversationStatus.CLOSED:
+            composer.blocked = "This conversation is closed"
+        else:
+            composer.blocked = ""
+
+    def _refresh_if_active(self, conv_id: str, log: bool = True) -> None:
+        if conv_id == self.active:
+            self.refresh_active(log)
+
+    def _mark_read(self) -> None:
+        if self.active and self.desk.is_mine(self.desk.get(self.active)):
+            seq = self.desk.mark_read(self.active)
+            if seq:
+                self.client.mark_read(self.active, seq)
+
+    # ------------------------------------------------------------------ tabs
+
+    async def open_tab(self, conv_id: str, focus: bool = True) -> None:
+        tabs = self.query_one(Tabs)
+        if conv_id not in self.tab_ids:
+            self._tab_counter += 1
+            tab_id = f"conv-tab-{self._tab_counter}"
+            self.tab_ids[conv_id] = tab_id
+            number = len(self.tab_ids)
+            await tabs.add_tab(Tab(self._tab_label(number, self.desk.get(conv_id)), id=tab_id))
+        tabs.active = self.tab_ids[conv_id]
+        self.show_conversation(conv_id)
+        if focus:
+            self.query_one(Composer).focus_input()
+
+    @on(Tabs.TabActivated, "#tabs")
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        for conv_id, tab_id in self.tab_ids.items():
+            if event.tab is not None and tab_id == event.tab.id and conv_id != self.active:
+                self.show_conversation(conv_id)
+
+    def show_conversation(self, conv_id: str) -> None:
+        composer = self.query_one(Composer)
+        if self.active and self.active in self.desk.conversations:
+            previous = self.desk.get(self.active)
+            previous.draft = composer.input.value
+        self.active = conv_id
+        conv = self.desk.get(conv_id)
+        composer.visitor_name = conv.visitor.name
+        composer.set_draft(conv.draft)
+        composer.note_mode = conv.note_mode
+        if self.client.needs_history(conv_id):
+            self.client.sync(conv_id)
+        self._mark_read()
+        self.refresh_active()
+        self.refresh_tabs()
+        self.refresh_lists()
+
+    @on(ConversationChosen)
+    async def _chosen(self, message: ConversationChosen) -> None:
+        await self.open_tab(message.conv)
+
+    # ------------------------------------------------------------------ composer
+
+    def on_composer_submitted(self, message: ComposerSubmitted) -> None:
+        if not self.active:
+            self.notify(
+                "Open a conversation first (ctrl+g grabs the next waiting one).", severity="warning"
+            )
+            return
+        kind = self.desk.note_kind(self.active)
+        cid = self.client.send(self.active, message.text, kind)
+        self.desk.add_pending(self.active, cid, message.text, kind)
+        if not self.client.live:
+            self.notify("Not connected: the message will be sent on reconnect.", severity="warning")
+        self.refresh_active()
+
+    def on_composer_typing(self, message: ComposerTyping) -> None:
+        if self.active and not self.desk.get(self.active).note_mode:
+            self.client.typing(self.active, message.on)
+
+    # ------------------------------------------------------------------ actions
+
+    def _try(self, action: Callable[[], None]) -> bool:
+        try:
+            action()
+        except NotConnected:
+            self.notify("Not connected to the server; try again in a moment.", severity="error")
+            return False
+        return True
+
+    def _need_active(self) -> Conversation | None:
+        if not self.active:
+            self.notify("No conversation open.", severity="warning")
+            return None
+        return self.desk.get(self.active)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_accept_next(self) -> None:
+        target = None
+        if self.active and self.desk.get(self.active).status == ConversationStatus.QUEUED:
+            target = self.active
+        else:
+            queue = self.desk.queue()
+            focused = self.query_one("#queue", ConversationList)
+            if focused.has_focus and focused.highlighted is not None and queue:
+                target = queue[min(focused.highlighted, len(queue) - 1)].id
+            elif queue:
+                target = queue[0].id
+        if target is None:
+            self.notify("No one is waiting.")
+            return
+        if self._try(lambda: self.client.accept(target)):
+            self._accepting.add(target)
+
+    async def action_next_unread(self) -> None:
+        conv = self.desk.next_unread(self.active)
+        if conv is None:
+            self.notify("No unread messages.")
+            return
+        await self.open_tab(conv.id)
+
+    def action_toggle_note(self) -> None:
+        conv = self._need_active()
+        if conv is not None:
+            conv.note_mode = not conv.note_mode
+            self.query_one(Composer).note_mode = conv.note_mode
+
+    def action_transfer(self) -> None:
+        conv = self._need_active()
+        if conv is None:
+            return
+        if conv.status == ConversationStatus.CLOSED:
+            self.notify("This conversation is closed.", severity="warning")
+            return
+        self.load_agents(for_transfer=True)
+
+    def _transfer(self, conv_id: str, choice: TransferChoice | None) -> None:
+        if choice is None:
+            return
+        if self._try(
+            lambda: self.client.transfer(
+                conv_id,
+                to_agent=choice.to_agent or None,
+                to_department=choice.to_department or None,
+                note=choice.note,
+            )
+        ):
+            self.notify(f"Transferring to {choice.label}…")
+
+    def action_close_conversation(self) -> None:
+        conv = self._need_active()
+        if conv is None or conv.status == ConversationStatus.CLOSED:
+            return
+
+        def answered(yes: bool | None, conv_id: str = conv.id) -> None:
+            if yes:
+                self._try(lambda: self.client.close(conv_id))
+
+        self.app.push_screen(ConfirmScreen(f"Close the conversation with {conv.title}?"), answered)
+
+    def action_search(self) -> None:
+        self.load_history()
+        self.app.push_screen(
+            SearchScreen(self.desk.search, lambda: self.desk.closed()[:50]),
+            self._search_done,
+        )
+
+    def _search_done(self, conv_id: str | None) -> None:
+        if conv_id:
+            self.run_worker(self.open_tab(conv_id), exit_on_error=False)
+
+    def action_status(self) -> None:
+        def chosen(state: str | None) -> None:
+            if state:
+                self.client.set_status(state)
+
+        self.app.push_screen(StatusScreen(self.desk.my_status), chosen)
+
+    def action_refresh(self) -> None:
+        self.load_lists()
+        if self.active:
+            self.client.sync(self.active)
+
+    async def action_hide_tab(self) -> None:
+        if not self.active or self.active not in self.tab_ids:
+            return
+        tab_id = self.tab_ids.pop(self.active)
+        self.active = None
+        await self.query_one(Tabs).remove_tab(tab_id)
+        if not self.tab_ids:
+            self.refresh_active()
+        self.refresh_tabs()
+
+    def action_switch_tab(self, number: int) -> None:
+        ids = list(self.tab_ids.values())
+        if 1 <= number <= len(ids):
+            self.query_one(Tabs).active = ids[number - 1]
+
+    def action_focus_list(self, name: str) -> None:
+        self.query_one(f"#{name}", ConversationList).focus()
+
+    def action_focus_composer(self) -> None:
+        self.query_one(Composer).focus_input()

@@ -1,0 +1,1 @@
+"""Widgets of the console, one per module; they never talk to the network."""
