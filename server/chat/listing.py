@@ -12,6 +12,7 @@ from server.storage.models import (
     Agent,
     Conversation,
     ConversationStatus,
+    Department,
     Message,
     MessageKind,
     Visitor,
@@ -94,6 +95,12 @@ def list_agents(actor: Actor) -> list[dict[str, Any]]:
         {"id": a.id, "name": a.name, "email": a.email, "role": a.role, "status": a.status}
         for a in scope.select(Agent).where(Agent.disabled == False).order_by(Agent.name)  # noqa: E712
     ]
+
+
+def list_departments(actor: Actor) -> list[dict[str, str]]:
+    scope = TenantScope(actor.tenant_id)
+    rows = scope.select(Department).order_by(Department.name)
+    return [{"id": d.id, "name": d.name} for d in rows]
 
 
 def _iso(value: Any) -> str | None:

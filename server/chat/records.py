@@ -116,6 +116,7 @@ class StoredMessage:
 class SendResult:
     message: StoredMessage
     duplicate: bool  # the cid was already stored: this is the original ack
+    queued: bool = False  # the conversation was still waiting for an agent
 
     def ack(self) -> dict[str, Any]:
         m = self.message

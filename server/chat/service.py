@@ -186,16 +186,28 @@ class ChatService:
             return await self._reopen_and_submit(actor, ref.id, cid, body, kind)
 
     def after_commit(self, result: SendResult) -> None:
-        """Hook for the gateway: announce a new conversation once its first message is stored."""
+        """Hook for the gateway: tell the tenant's agents about a waiting conversation.
+
+        Its first visitor message announces it (``conv.queued``); later ones, while nobody
+        has accepted it, are sent as ``conv.updated`` so every agent's queue stays current.
+        """
         message = result.message
-        if (
-            message.seq == 1
-            and not result.duplicate
-            and message.sender_type == SenderType.VISITOR.value
-        ):
+        if result.duplicate or message.sender_type != SenderType.VISITOR.value:
+            return
+        if message.seq == 1:
             task = asyncio.ensure_future(self._announce_queued(message.tenant_id, message.conv))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+        elif result.queued:
+            self.bus.publish(
+                topics.agents(message.tenant_id),
+                {
+                    "type": "event",
+                    "name": "conv.updated",
+                    "conv": message.conv,
+                    "data": {"message": message.wire(), "last_seq": message.seq},
+                },
+            )
 
     async def _announce_queued(self, tenant_id: str, conv: str) -> None:
         try:

@@ -287,7 +287,13 @@ class GroupCommitWriter:
                         message.created_ms,
                     )
                 )
-                outcomes.append(SendResult(message, duplicate=False))
+                outcomes.append(
+                    SendResult(
+                        message,
+                        duplicate=False,
+                        queued=conv[1] == ConversationStatus.QUEUED.value,
+                    )
+                )
             if fresh:
                 row_marks = "(" + ",".join([param] * 11) + ")"
                 database.execute_sql(

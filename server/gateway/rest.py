@@ -6,7 +6,7 @@ from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
 from server.admin.auth import agent_profile
-from server.chat.listing import list_agents, list_conversations
+from server.chat.listing import list_agents, list_conversations, list_departments
 from server.errors import BadRequest
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
@@ -51,6 +51,11 @@ def build_rest_blueprint(services: Services) -> Blueprint:
         return json(
             {"conv": ref.id, "messages": [m.wire() for m in messages], "has_more": has_more}
         )
+
+    @bp.get("/departments")
+    async def get_departments(request: Request) -> HTTPResponse:
+        actor = await require_agent(services, request)
+        return json({"departments": await services.store.run(list_departments, actor)})
 
     @bp.get("/agents")
     async def get_agents(request: Request) -> HTTPResponse:

@@ -44,6 +44,7 @@ def build_widget_blueprint(services: Services) -> Blueprint:
     # middleware (server.gateway.http.install_middleware).
     bp = Blueprint("steadydesk_widget")
     settings = services.settings
+    widget_script()  # read (and gzip) it now: a missing file fails at start, not per request
 
     @bp.get("/widget.js")
     async def get_widget_script(request: Request) -> HTTPResponse:

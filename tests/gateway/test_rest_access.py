@@ -32,6 +32,7 @@ AGENT_ROUTES = {
     ("GET", "/api/v1/conversations"): "/api/v1/conversations",
     ("GET", "/api/v1/conversations/<conv:str>/messages"): "/api/v1/conversations/x/messages",
     ("GET", "/api/v1/agents"): "/api/v1/agents",
+    ("GET", "/api/v1/departments"): "/api/v1/departments",
 }
 
 

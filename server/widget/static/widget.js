@@ -295,19 +295,23 @@ textarea{font-size:16px}}
   const visible = () => isOpen() && document.visibilityState === 'visible';
 
   // -- rendering: one keyed pass over the list, elements reused when unchanged --------
-  const fmtTime = new Intl.DateTimeFormat(LANG, { hour: 'numeric', minute: '2-digit' });
-  const fmtDay = new Intl.DateTimeFormat(LANG, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+  // Made on first use: the first Intl formatter of a page can cost tens of milliseconds.
+  let formats = null;
   const when = (ts) => {
     const d = new Date(ts);
     if (isNaN(d)) return null;
-    const el = h('time', { datetime: d.toISOString(), text: (d.toDateString() === new Date().toDateString() ? fmtTime : fmtDay).format(d) });
-    return el;
+    formats = formats || [
+      new Intl.DateTimeFormat(LANG, { hour: 'numeric', minute: '2-digit' }),
+      new Intl.DateTimeFormat(LANG, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' }),
+    ];
+    return h('time', { datetime: d.toISOString(), text: formats[d.toDateString() === new Date().toDateString() ? 0 : 1].format(d) });
   };
   const senderName = (m) => m.st === 'agent' ? (m.sn || t('agent')) : m.st === 'ai' ? (m.sn || t('bot')) : m.sn || '';
   const ownMsg = (m) => m.st === 'visitor';
 
+  // who: the sender's name; null for the visitor's own messages (named for screen readers).
   const bubble = (cls, who, content, foot) => h('li', { class: 'msg ' + cls },
-    who ? h('span', { class: 'who', text: who }) : h('span', { class: 'sr', text: t('you') + ':' }),
+    who === null ? h('span', { class: 'sr', text: t('you') + ':' }) : who ? h('span', { class: 'who', text: who }) : null,
     h('div', { class: 'bubble' }, content), foot && foot.childNodes.length ? foot : null);
 
   const nodes = new Map();
@@ -319,6 +323,19 @@ textarea{font-size:16px}}
   };
   const renderNow = () => {
     renderQueued = false;
+    if (isOpen()) renderLog();
+    const c = S.cur && S.convs[S.cur];
+    sub.textContent = c && c.agent && !c.closed ? t('with', { name: c.agent }) : t('subtitle');
+    endBtn.hidden = !(c && !c.closed) || state === 'fatal';
+    const n = unread();
+    badge.hidden = !n || isOpen();
+    badge.textContent = n > 99 ? '99+' : String(n);
+    launcher.setAttribute('aria-label', (isOpen() ? t('close') : t('open')) + (n && !isOpen() ? ', ' + (n === 1 ? t('unread1') : t('unreadN', { n })) : ''));
+    sendBtn.disabled = !input.value.trim() || state === 'fatal';
+  };
+  // The message list is built only while the panel is open: a page load with a closed
+  // panel costs a launcher, not a conversation's worth of DOM.
+  const renderLog = () => {
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
     const items = [];
     const rank = (c) => { const i = S.order.indexOf(c); return i < 0 ? 1e9 : i; };
@@ -375,15 +392,6 @@ textarea{font-size:16px}}
     }
     for (const [k, rec] of nodes) if (!keep.has(k)) { rec.el.remove(); nodes.delete(k); }
     if (atBottom || stickToBottom) { log.scrollTop = log.scrollHeight; stickToBottom = false; }
-
-    const c = S.cur && S.convs[S.cur];
-    sub.textContent = c && c.agent && !c.closed ? t('with', { name: c.agent }) : t('subtitle');
-    endBtn.hidden = !(c && !c.closed) || state === 'fatal';
-    const n = unread();
-    badge.hidden = !n || isOpen();
-    badge.textContent = n > 99 ? '99+' : String(n);
-    launcher.setAttribute('aria-label', (isOpen() ? t('close') : t('open')) + (n && !isOpen() ? ', ' + (n === 1 ? t('unread1') : t('unreadN', { n })) : ''));
-    sendBtn.disabled = !input.value.trim() || state === 'fatal';
   };
   let stickToBottom = true;
 
@@ -532,7 +540,7 @@ textarea{font-size:16px}}
     return id && typeof id === 'object' && !anonymous ? id : {};
   };
   const ensureStarted = () => {
-    if (started) return;
+    if (started) { if (token) connect(); return; }
     started = true;
     startSession();
   };
@@ -560,7 +568,8 @@ textarea{font-size:16px}}
     if (res && res.ok && data && data.token) {
       sessionAttempt = 0;
       adoptVisitor(data, uid);
-      connect();
+      if (wanted()) connect();
+      else setState('idle');
     } else if (code === 'bad_user_hash' || code === 'stale_user_hash') {
       console.warn('steadydesk: identity verification failed (' + code + '); chatting anonymously');
       anonymous = true;
@@ -594,6 +603,7 @@ textarea{font-size:16px}}
   const fatal = (why) => {
     console.warn('steadydesk: chat unavailable (' + why + ')');
     clearTimeout(retryTimer);
+    clearTimeout(sessionTimer);
     setState('fatal');
     banner.textContent = t('unavailable');
     banner.hidden = false;
@@ -612,6 +622,9 @@ textarea{font-size:16px}}
     ws.send(JSON.stringify(frame));
     return true;
   };
+  // A socket only while there is something to say or hear: a returning visitor without an
+  // open conversation costs the server no connection until the panel is opened.
+  const wanted = () => isOpen() || readOutbox().length > 0 || !!(S.cur && S.convs[S.cur] && !S.convs[S.cur].closed);
   const connect = () => {
     clearTimeout(retryTimer);
     if (ws || !token || state === 'fatal') return;
@@ -681,27 +694,31 @@ textarea{font-size:16px}}
     sendFrame({ type: 'ping' });
     pongTimer = setTimeout(() => drop(sock), Math.min(Math.max(heartbeatMs / 2, 2000), 10000));
   };
+  // Only an answer to our own frame (pong, ack, batch) proves the way up works too.
   const alive = () => { clearTimeout(pongTimer); pongTimer = null; };
   // The network is back (or the tab is visible again): check an open socket at once,
   // and replace a handshake begun while the network was gone instead of waiting it out.
-  const reconnectNow = () => {
+  const reconnectNow = (replaceHandshake) => {
     if (state === 'fatal' || !started) return;
     if (ws && welcomed) { probe(); return; }
     if (!token) { startSession(); return; }
+    if (ws && !replaceHandshake) return;
     if (ws) { abandon(ws); ws = null; clearTimeout(connectTimer); }
+    if (!wanted()) return;
     attempt = 0;
     connect();
   };
-  window.addEventListener('online', reconnectNow);
+  window.addEventListener('online', () => reconnectNow(true));
   window.addEventListener('offline', () => {
     probe(); // the socket rarely survives; find out now, not at the next heartbeat
     if (!banner.hidden) banner.textContent = t('offline');
   });
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') { reconnectNow(); markRead(); }
+    if (document.visibilityState === 'visible') { reconnectNow(false); markRead(); }
     titleNotice();
   });
   window.addEventListener('focus', () => { markRead(); titleNotice(); });
+  window.addEventListener('pageshow', (e) => { if (e.persisted) reconnectNow(true); }); // back/forward cache
 
   // -- the outbox: one send in flight, in order, until acked -------------------------
   let inflight = null, holdUntil = 0, holdCount = 0, holdTimer = null;
@@ -829,7 +846,6 @@ textarea{font-size:16px}}
       }
       case 'message': {
         if (f.kind === 'note') break;
-        alive();
         const m = fromWire(f);
         const c = conv(m.conv);
         if (follow[m.conv] === 'resume' && m.seq > c.cursor) { c.cursor = m.seq; save(); }
