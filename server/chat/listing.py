@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.chat.queries import MESSAGE_COLUMNS, visitor_card
 from server.chat.records import Actor, StoredMessage
-from server.chat.service import MESSAGE_COLUMNS, visitor_card
 from server.errors import BadRequest
 from server.storage.guard import TenantScope
 from server.storage.models import (

@@ -6,26 +6,17 @@ import asyncio
 import logging
 from typing import Any
 
-import peewee as pw
-
 from server.bus import Bus
-from server.chat import topics
+from server.chat import queries, topics
 from server.chat.access import access_cached, access_conversation
 from server.chat.directory import ConversationDirectory
 from server.chat.records import Actor, ConversationRef, SendResult, StoredMessage
 from server.chat.writer import ConversationClosed, GroupCommitWriter, PendingSend
 from server.errors import BadRequest, ErrorCode, Forbidden, SteadyError
-from server.ids import new_id
-from server.storage.database import Store, db
-from server.storage.guard import TenantScope
+from server.storage.database import Store
 from server.storage.models import (
-    Conversation,
-    ConversationStatus,
-    Message,
     MessageKind,
     SenderType,
-    Visitor,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -33,7 +24,6 @@ log = logging.getLogger(__name__)
 CID_MAX_CHARS = 64
 SYNC_DEFAULT_LIMIT = 100
 SYNC_MAX_LIMIT = 500
-QUEUED_PREVIEW_MESSAGES = 20
 OPEN_CACHE_SIZE = 100_000
 
 
@@ -211,7 +201,7 @@ class ChatService:
 
     async def _announce_queued(self, tenant_id: str, conv: str) -> None:
         try:
-            event = await self.store.run(queued_event, tenant_id, conv)
+            event = await self.store.run(queries.queued_event, tenant_id, conv)
         except SteadyError:
             log.warning("could not announce conversation %s", conv)
             return
@@ -223,7 +213,7 @@ class ChatService:
         self, visitor: Actor, previous: str | None = None
     ) -> ConversationRef:
         """The visitor's open conversation, created if there is none (one per visitor)."""
-        ref, created = await self.store.run(_open_conversation, visitor, previous)
+        ref, created = await self.store.run(queries.open_conversation, visitor, previous)
         self.directory.remember(ref)
         self._open_by_visitor[visitor.id] = ref
         if len(self._open_by_visitor) > OPEN_CACHE_SIZE:
@@ -241,12 +231,12 @@ class ChatService:
         return ref
 
     async def current_conversation(self, visitor: Actor) -> str | None:
-        return await self.store.run(_current_conversation, visitor)
+        return await self.store.run(queries.current_conversation, visitor)
 
     async def close(self, actor: Actor, conv: object) -> tuple[dict[str, Any], bool]:
         """Close a conversation; returns the event and whether this call closed it."""
         ref = await access_conversation(self.directory, actor, conv)
-        closed = await self.store.run(_close_conversation, ref, actor)
+        closed = await self.store.run(queries.close_conversation, ref, actor)
         data = {"by": actor.wire()}
         event = {"type": "event", "name": "conv.closed", "conv": ref.id, "data": data}
         if closed:
@@ -263,21 +253,21 @@ class ChatService:
         count = max(1, min(count, SYNC_MAX_LIMIT))
         ref = await access_conversation(self.directory, actor, conv)
         rows = await self.store.run(
-            messages_after, ref, max(after_seq, 0), count + 1, not actor.is_visitor
+            queries.messages_after, ref, max(after_seq, 0), count + 1, not actor.is_visitor
         )
         return ref, rows[:count], len(rows) > count
 
     async def messages_after(
         self, ref: ConversationRef, after: int, limit: int, include_notes: bool
     ) -> list[StoredMessage]:
-        return await self.store.run(messages_after, ref, after, limit, include_notes)
+        return await self.store.run(queries.messages_after, ref, after, limit, include_notes)
 
     async def mark_read(
         self, actor: Actor, conv: object, seq: object
     ) -> tuple[ConversationRef, int]:
         ref = await access_conversation(self.directory, actor, conv)
         position = _int_or(seq, 0, "seq")
-        await self.store.run(_mark_read, ref, actor, position)
+        await self.store.run(queries.mark_read, ref, actor, position)
         return ref, position
 
 
@@ -298,139 +288,3 @@ def _int_or(value: object, default: int, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest(f"{name} must be an integer", code=ErrorCode.BAD_FRAME)
     return value
-
-
-# -- units of work (run on the store's threads) ----------------------------------------
-def _ref(row: Conversation) -> ConversationRef:
-    return ConversationRef(row.id, row.tenant_id, row.visitor_id, row.site_id)
-
-
-def _current_conversation(visitor: Actor) -> str | None:
-    scope = TenantScope(visitor.tenant_id)
-    row = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
-    return row.id if row else None
-
-
-def _open_conversation(visitor: Actor, previous: str | None) -> tuple[ConversationRef, bool]:
-    scope = TenantScope(visitor.tenant_id)
-    existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
-    if existing:
-        return _ref(existing), False
-    try:
-        with db.atomic():
-            row = scope.create(
-                Conversation,
-                id=new_id(),
-                site_id=visitor.site_id or "",
-                visitor_id=visitor.id,
-                status=ConversationStatus.QUEUED.value,
-                open_key=visitor.id,
-                previous_id=previous,
-            )
-        return _ref(row), True
-    except pw.IntegrityError:
-        # Another connection of the same visitor opened it first: use that one.
-        existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
-        if existing is None:
-            raise
-        return _ref(existing), False
-
-
-def _close_conversation(ref: ConversationRef, actor: Actor) -> bool:
-    scope = TenantScope(ref.tenant_id)
-    changed = (
-        scope.update(
-            Conversation,
-            status=ConversationStatus.CLOSED.value,
-            open_key=None,
-            closed_at=utcnow(),
-        )
-        .where(Conversation.id == ref.id, Conversation.status != ConversationStatus.CLOSED.value)
-        .execute()
-    )
-    return bool(changed)
-
-
-def _mark_read(ref: ConversationRef, actor: Actor, seq: int) -> None:
-    scope = TenantScope(ref.tenant_id)
-    column = Conversation.visitor_read_seq if actor.is_visitor else Conversation.agent_read_seq
-    scope.update(Conversation, **{column.name: seq}).where(
-        Conversation.id == ref.id, column < seq, Conversation.last_seq >= seq
-    ).execute()
-
-
-def messages_after(
-    ref: ConversationRef, after: int, limit: int, include_notes: bool
-) -> list[StoredMessage]:
-    scope = TenantScope(ref.tenant_id)
-    query = scope.select(Message, *MESSAGE_COLUMNS).where(
-        Message.conversation_id == ref.id, Message.seq > after
-    )
-    if not include_notes:
-        query = query.where(Message.kind != MessageKind.NOTE.value)
-    rows: Any = query.order_by(Message.seq).limit(limit).tuples()
-    return [StoredMessage(*row) for row in rows]
-
-
-# In StoredMessage's field order.
-MESSAGE_COLUMNS = [
-    Message.id,
-    Message.tenant_id,
-    Message.conversation_id,
-    Message.seq,
-    Message.kind,
-    Message.sender_type,
-    Message.sender_id,
-    Message.sender_name,
-    Message.cid,
-    Message.body,
-    Message.created_ms,
-]
-
-
-def queued_event(tenant_id: str, conv: str) -> dict[str, Any] | None:
-    """``conv.queued`` with the visitor and the first messages, for agents to pick it up."""
-    scope = TenantScope(tenant_id)
-    row = scope.get_or_none(Conversation, Conversation.id == conv)
-    if row is None or row.status != ConversationStatus.QUEUED.value:
-        return None
-    visitor = scope.get_or_none(Visitor, Visitor.id == row.visitor_id)
-    messages = messages_after(_ref(row), 0, QUEUED_PREVIEW_MESSAGES, include_notes=False)
-    return {
-        "type": "event",
-        "name": "conv.queued",
-        "conv": conv,
-        "data": {
-            "status": row.status,
-            "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
-            "visitor": visitor_card(visitor),
-            "department": row.department_id,
-            "messages": [m.wire() for m in messages],
-        },
-    }
-
-
-def visitor_card(visitor: Visitor | None) -> dict[str, Any] | None:
-    if visitor is None:
-        return None
-    return {
-        "id": visitor.id,
-        "name": visitor.name,
-        "email": visitor.email,
-        "language": visitor.language,
-        "page_url": visitor.page_url,
-        "referrer": visitor.referrer,
-        "visit_count": visitor.visit_count,
-    }
-
-
-def queued_conversations(tenant_id: str, limit: int = 200) -> list[str]:
-    scope = TenantScope(tenant_id)
-    rows = (
-        scope.select(Conversation, Conversation.id)
-        .where(Conversation.status == ConversationStatus.QUEUED.value, Conversation.last_seq > 0)
-        .order_by(Conversation.created_at)
-        .limit(limit)
-        .tuples()
-    )
-    return [row[0] for row in rows]

@@ -21,8 +21,8 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 from server.admin.auth import agent_actor, agent_profile, origin_allowed, visitor_actor
 from server.chat import topics
 from server.chat.access import access_conversation
+from server.chat.queries import queued_conversations, queued_event
 from server.chat.records import Actor, SendResult
-from server.chat.service import queued_conversations, queued_event
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services

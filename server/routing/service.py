@@ -8,8 +8,8 @@ from server.bus import Bus
 from server.chat import topics
 from server.chat.access import access_conversation
 from server.chat.directory import ConversationDirectory
+from server.chat.queries import queued_event
 from server.chat.records import Actor, ConversationRef
-from server.chat.service import queued_event
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope

@@ -1,0 +1,159 @@
+"""Units of work of the chat domain: blocking queries, run on the store's threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+
+from server.chat.records import Actor, ConversationRef, StoredMessage
+from server.ids import new_id
+from server.storage.database import db
+from server.storage.guard import TenantScope
+from server.storage.models import (
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageKind,
+    Visitor,
+    utcnow,
+)
+
+QUEUED_PREVIEW_MESSAGES = 20
+
+
+def conversation_ref(row: Conversation) -> ConversationRef:
+    return ConversationRef(row.id, row.tenant_id, row.visitor_id, row.site_id)
+
+
+def current_conversation(visitor: Actor) -> str | None:
+    scope = TenantScope(visitor.tenant_id)
+    row = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
+    return row.id if row else None
+
+
+def open_conversation(visitor: Actor, previous: str | None) -> tuple[ConversationRef, bool]:
+    scope = TenantScope(visitor.tenant_id)
+    existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
+    if existing:
+        return conversation_ref(existing), False
+    try:
+        with db.atomic():
+            row = scope.create(
+                Conversation,
+                id=new_id(),
+                site_id=visitor.site_id or "",
+                visitor_id=visitor.id,
+                status=ConversationStatus.QUEUED.value,
+                open_key=visitor.id,
+                previous_id=previous,
+            )
+        return conversation_ref(row), True
+    except pw.IntegrityError:
+        # Another connection of the same visitor opened it first: use that one.
+        existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
+        if existing is None:
+            raise
+        return conversation_ref(existing), False
+
+
+def close_conversation(ref: ConversationRef, actor: Actor) -> bool:
+    scope = TenantScope(ref.tenant_id)
+    changed = (
+        scope.update(
+            Conversation,
+            status=ConversationStatus.CLOSED.value,
+            open_key=None,
+            closed_at=utcnow(),
+        )
+        .where(Conversation.id == ref.id, Conversation.status != ConversationStatus.CLOSED.value)
+        .execute()
+    )
+    return bool(changed)
+
+
+def mark_read(ref: ConversationRef, actor: Actor, seq: int) -> None:
+    scope = TenantScope(ref.tenant_id)
+    column = Conversation.visitor_read_seq if actor.is_visitor else Conversation.agent_read_seq
+    scope.update(Conversation, **{column.name: seq}).where(
+        Conversation.id == ref.id, column < seq, Conversation.last_seq >= seq
+    ).execute()
+
+
+def messages_after(
+    ref: ConversationRef, after: int, limit: int, include_notes: bool
+) -> list[StoredMessage]:
+    scope = TenantScope(ref.tenant_id)
+    query = scope.select(Message, *MESSAGE_COLUMNS).where(
+        Message.conversation_id == ref.id, Message.seq > after
+    )
+    if not include_notes:
+        query = query.where(Message.kind != MessageKind.NOTE.value)
+    rows: Any = query.order_by(Message.seq).limit(limit).tuples()
+    return [StoredMessage(*row) for row in rows]
+
+
+# In StoredMessage's field order.
+MESSAGE_COLUMNS = [
+    Message.id,
+    Message.tenant_id,
+    Message.conversation_id,
+    Message.seq,
+    Message.kind,
+    Message.sender_type,
+    Message.sender_id,
+    Message.sender_name,
+    Message.cid,
+    Message.body,
+    Message.created_ms,
+]
+
+
+def queued_event(tenant_id: str, conv: str) -> dict[str, Any] | None:
+    """``conv.queued`` with the visitor and the first messages, for agents to pick it up."""
+    scope = TenantScope(tenant_id)
+    row = scope.get_or_none(Conversation, Conversation.id == conv)
+    if row is None or row.status != ConversationStatus.QUEUED.value:
+        return None
+    visitor = scope.get_or_none(Visitor, Visitor.id == row.visitor_id)
+    messages = messages_after(
+        conversation_ref(row), 0, QUEUED_PREVIEW_MESSAGES, include_notes=False
+    )
+    return {
+        "type": "event",
+        "name": "conv.queued",
+        "conv": conv,
+        "data": {
+            "status": row.status,
+            "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
+            "visitor": visitor_card(visitor),
+            "department": row.department_id,
+            "messages": [m.wire() for m in messages],
+        },
+    }
+
+
+def visitor_card(visitor: Visitor | None) -> dict[str, Any] | None:
+    if visitor is None:
+        return None
+    return {
+        "id": visitor.id,
+        "name": visitor.name,
+        "email": visitor.email,
+        "language": visitor.language,
+        "page_url": visitor.page_url,
+        "referrer": visitor.referrer,
+        "visit_count": visitor.visit_count,
+    }
+
+
+def queued_conversations(tenant_id: str, limit: int = 200) -> list[str]:
+    scope = TenantScope(tenant_id)
+    rows = (
+        scope.select(Conversation, Conversation.id)
+        .where(Conversation.status == ConversationStatus.QUEUED.value, Conversation.last_seq > 0)
+        .order_by(Conversation.created_at)
+        .limit(limit)
+        .tuples()
+    )
+    return [row[0] for row in rows]
