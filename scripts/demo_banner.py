@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 # Where the server serves its widget demo page; keep in step with server/gateway.
-DEMO_PAGE_PATH = "/demo"
+DEMO_PAGE_PATH = "/"
 HEALTH_PATH = "/api/healthz"
 
 
