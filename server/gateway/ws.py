@@ -70,7 +70,12 @@ class Gateway:
         if conn is None:
             return
         try:
-            await self._welcome(conn, self._hellos.pop(conn))
+            try:
+                await self._welcome(conn, self._hellos.pop(conn))
+            except SteadyError as err:  # storage trouble while greeting: come back later
+                log.warning("welcome failed: %s", err.message)
+                await conn.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable, reconnect")
+                return
             await self._read_loop(conn)
         finally:
             self.s.hub.remove(conn)
