@@ -70,6 +70,7 @@ def create_app(settings: Settings) -> Sanic:
     writer = GroupCommitWriter(
         store.database,
         batch_max=settings.commit_batch_max,
+        mysql_lanes=settings.writer_lanes,
         publish=publish,
         observe_batch=observe_batch,
     )

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
 
     db_threads: int = Field(8, ge=1, le=64)
     commit_batch_max: int = Field(256, ge=1, le=5000)
-    commit_window_ms: float = Field(2.0, ge=0)
+    writer_lanes: int = Field(1, ge=1, le=8)
 
     @field_validator("database_url")
     @classmethod

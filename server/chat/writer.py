@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from server.storage.models import Conversation, ConversationStatus, Message
 log = logging.getLogger(__name__)
 
 INTEGRITY_RETRIES = 3
-MYSQL_WRITER_LANES = 2
+LOCK_CONFLICT_RETRIES = 5
 RETRYABLE_MYSQL_ERRORS = {1205, 1213}  # lock wait timeout, deadlock
 
 
@@ -79,6 +80,7 @@ class GroupCommitWriter:
         batch_max: int,
         publish: Callable[[StoredMessage], None],
         observe_batch: BatchObserver | None = None,
+        mysql_lanes: int = 1,
     ):
         self._database = database
         self._batch_max = batch_max
@@ -90,7 +92,7 @@ class GroupCommitWriter:
         # to the same lane: its messages are stored in the order they were sent. (Across
         # nodes, batches touching one conversation serialise on its row lock, so seqs stay
         # gap-free.) SQLite has one writer at a time anyway: one lane.
-        lanes = MYSQL_WRITER_LANES if self._mysql else 1
+        lanes = mysql_lanes if self._mysql else 1
         self._lanes = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writer{n}") for n in range(lanes)
         ]
@@ -185,20 +187,33 @@ class GroupCommitWriter:
         # skips the duplicate lookup; the unique index catches a resend and the batch then
         # runs again with the lookup.
         check_existing = False
-        for attempt in range(INTEGRITY_RETRIES):
+        conflicts = 0
+        for attempt in range(INTEGRITY_RETRIES + LOCK_CONFLICT_RETRIES + 1):
             try:
                 # The writer thread keeps its connection between batches (no pool
                 # checkout per batch); a broken one is handed back and replaced.
                 if self._database.is_closed():
                     self._database.connect()
+                    if self._mysql:
+                        # Row locks on the counters are all the writer needs; without
+                        # gap locks, lanes and nodes inserting into neighbouring
+                        # conversations do not deadlock each other.
+                        self._database.execute_sql(
+                            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+                        )
                 return self._commit(batch, check_existing)
             except pw.IntegrityError:
-                check_existing = True
-                if attempt == INTEGRITY_RETRIES - 1:
+                if check_existing and attempt >= INTEGRITY_RETRIES:
                     raise
+                check_existing = True
             except pw.OperationalError as err:
-                if _error_number(err) in RETRYABLE_MYSQL_ERRORS and attempt < INTEGRITY_RETRIES - 1:
-                    continue  # deadlock or lock wait between lanes/nodes: run the batch again
+                if (
+                    _error_number(err) in RETRYABLE_MYSQL_ERRORS
+                    and conflicts < LOCK_CONFLICT_RETRIES
+                ):
+                    conflicts += 1  # deadlock or lock wait between lanes/nodes: run it again
+                    time.sleep(random.uniform(0.001, 0.005) * conflicts)
+                    continue
                 log.warning("commit failed, database unavailable: %s", err)
                 self._database.close()
                 raise Unavailable("storage is unavailable, send again") from err
