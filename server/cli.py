@@ -81,12 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        settings = load_settings(getattr(args, "sub_config", None) or args.config)
+        # Flags given on the command line win over the environment and the file.
         overrides: dict[str, Any] = {}
         if getattr(args, "host", None):
             overrides["host"] = args.host
         if getattr(args, "port", None):
             overrides["port"] = args.port
-        settings = load_settings(getattr(args, "sub_config", None) or args.config, **overrides)
+        if overrides:
+            settings = load_settings(
+                getattr(args, "sub_config", None) or args.config, **overrides, _override_env=True
+            )
         command: Callable[[Settings, argparse.Namespace], int] = _COMMANDS[args.command]
         return command(settings, args)
     except ConfigError as err:

@@ -8,10 +8,10 @@ import secrets
 import socket
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from server.errors import ConfigError
@@ -123,14 +123,25 @@ def _csv(value: str) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
-def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Build the settings or raise ``ConfigError`` with one line naming the bad key."""
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    _override_env: bool = False,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings or raise ``ConfigError`` with one line naming the bad key.
+
+    ``overrides`` sit with the config file, below the environment, unless
+    ``_override_env`` (command-line flags win over everything).
+    """
     values: dict[str, Any] = {}
     if config_file:
         values.update(_read_config_file(Path(config_file)))
     values.update(overrides)
     try:
-        return Settings(**values)
+        settings = Settings(**values)
+        if _override_env and overrides:
+            settings = settings.model_copy(update=_checked_flags(overrides))
+        return settings
     except ValidationError as err:
         first = err.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
@@ -139,6 +150,20 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides
         raise ConfigError(
             f"bad configuration: {field} ({ENV_PREFIX}{field.upper()}): {first['msg']}{shown}"
         ) from None
+
+
+def _checked_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    """Command-line values, validated against their fields' own rules."""
+    checked: dict[str, Any] = {}
+    for name, value in flags.items():
+        field = Settings.model_fields[name]
+        adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
+        try:
+            checked[name] = adapter.validate_python(value)
+        except ValidationError as err:
+            message = err.errors()[0]["msg"]
+            raise ConfigError(f"bad configuration: --{name}: {message} (got {value!r})") from None
+    return checked
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

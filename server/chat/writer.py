@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 INTEGRITY_RETRIES = 3
 LOCK_CONFLICT_RETRIES = 5
+CLOSED = ConversationStatus.CLOSED.value
 RETRYABLE_MYSQL_ERRORS = {1205, 1213}  # lock wait timeout, deadlock
 
 
@@ -254,6 +255,12 @@ class GroupCommitWriter:
                 conv_ids,
             )
             convs = {row[0]: [row[1], row[2], int(row[3])] for row in cursor.fetchall()}
+            if not check_existing:
+                # A resend into a conversation closed since its first send must get its
+                # original ack, not "closed" (which would store it again elsewhere).
+                late = [p for p in batch if convs.get(p.conv, [None, None])[1] == CLOSED]
+                if late:
+                    stored = self._stored_duplicates(late)
             now_ms = int(time.time() * 1000)
             rows: list[Any] = []
             fresh: dict[tuple[str, str, str, str], StoredMessage] = {}
@@ -269,7 +276,7 @@ class GroupCommitWriter:
                 if conv is None or conv[0] != pending.tenant_id:
                     outcomes.append(NotFound("no such conversation"))
                     continue
-                if conv[1] == ConversationStatus.CLOSED.value:
+                if conv[1] == CLOSED:
                     outcomes.append(ConversationClosed("the conversation is closed"))
                     continue
                 conv[2] += 1

@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sanic import Blueprint, Request, Sanic, json
-from sanic.response import HTTPResponse, raw
+from sanic.response import HTTPResponse, empty, raw
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from server.admin.auth import ClientInfo, LoginPolicy, agent_login, visitor_session
@@ -21,6 +21,22 @@ from server.observability import metrics
 from server.observability.health import health_report
 
 WS_PATHS = ("/ws/visitor", "/ws/agent")
+SESSION_PATH = "/api/v1/visitor/session"
+
+
+def allow_cross_origin(request: Request, response: HTTPResponse) -> None:
+    """The widget runs on the tenant's site and calls the session endpoint from there.
+
+    Echoing the Origin is safe: no cookies or credentials are involved, and the
+    endpoint itself refuses an origin the site does not list (403, readable by the
+    widget thanks to these headers).
+    """
+    origin = request.headers.get("origin")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+
+
 OPEN_PATHS = ("/api/healthz", "/metrics")  # probed by load balancers and scrapers
 
 
@@ -51,6 +67,8 @@ def install_middleware(app: Sanic, services: Services) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cache-Control", "no-store")
+        if request.path == SESSION_PATH:
+            allow_cross_origin(request, response)
 
     app.on_request(guard_transport)
     app.on_response(observe)
@@ -74,7 +92,15 @@ def build_blueprint(services: Services) -> Blueprint:
             raise BadRequest("the body must be a JSON object")
         return data
 
-    @bp.post("/api/v1/visitor/session")
+    @bp.options(SESSION_PATH)
+    async def preflight_visitor_session(request: Request) -> HTTPResponse:
+        response = empty(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    @bp.post(SESSION_PATH)
     async def post_visitor_session(request: Request) -> HTTPResponse:
         fields = body(request)
         result = await services.store.run(

@@ -20,6 +20,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/healthz"),
     ("GET", "/metrics"),  # loopback or metrics token, tested elsewhere
     ("POST", "/api/v1/visitor/session"),
+    ("OPTIONS", "/api/v1/visitor/session"),  # CORS preflight for the widget
     ("POST", "/api/v1/auth/login"),
     ("GET", "/ws/visitor"),
     ("GET", "/ws/agent"),

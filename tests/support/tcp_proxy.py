@@ -33,8 +33,9 @@ class _Link:
 
 
 class TcpProxy:
-    def __init__(self, target_port: int, *, target_host: str = "127.0.0.1",
-                 port: int | None = None) -> None:
+    def __init__(
+        self, target_port: int, *, target_host: str = "127.0.0.1", port: int | None = None
+    ) -> None:
         self.target = (target_host, target_port)
         self.port = port or free_port()
         self.up_cut = False
@@ -109,8 +110,13 @@ class TcpProxy:
     def _is_cut(self, direction: str) -> bool:
         return self.up_cut if direction == "up" else self.down_cut
 
-    async def _pump(self, link: _Link, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter, direction: str) -> None:
+    async def _pump(
+        self,
+        link: _Link,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        direction: str,
+    ) -> None:
         try:
             while True:
                 data = await reader.read(CHUNK_BYTES)

@@ -521,10 +521,10 @@ textarea{font-size:16px}}
   form.addEventListener('submit', submit);
 
   const enqueue = (body) => {
-    // No conv for the first message, nor after the conversation closed: the server then
-    // uses the visitor's open conversation or opens one.
+    // No conv for the first message: the server uses the visitor's open conversation or
+    // opens one. After the conversation ended the server opens a new one, linked to it.
     const c = S.cur && S.convs[S.cur];
-    const item = { cid: uuid(), body, conv: c && !c.closed && !c.gone ? S.cur : null, at: Date.now() };
+    const item = { cid: uuid(), body, conv: c && !c.gone ? S.cur : null, at: Date.now() };
     writeOutbox([...readOutbox(), item]); // persisted before it is sent
     stickToBottom = true;
     render();
