@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from sanic import Request, json
-from sanic.exceptions import SanicException
+from sanic.exceptions import RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 from sanic.response import HTTPResponse
 
@@ -37,6 +37,9 @@ class JsonErrorHandler(ErrorHandler):
             status = exception.status_code
             code = _SANIC_CODES.get(status, ErrorCode.BAD_REQUEST)
             return error_response(str(code), _public_message(status), status)
+        if isinstance(exception, RequestCancelled):
+            # The client went away mid-request: nobody to answer, nothing went wrong here.
+            return error_response(str(ErrorCode.BAD_REQUEST), "request cancelled", 499)
         request_id = str(getattr(request, "id", "")) if request is not None else ""
         log.error("unhandled error (request %s)", request_id, exc_info=exception)
         return error_response(
