@@ -105,7 +105,12 @@ async def test_sigterm_during_handshakes_still_closes_every_client_with_1012(
     conns = [await clients.connect(srv, "/ws/visitor") for _ in sessions]
     for i, (conn, session) in enumerate(zip(conns, sessions, strict=True)):
         if i == 4:
-            srv.terminate()  # the remaining hellos arrive while the node shuts down
+            # At least one handshake done first (a loaded machine may need a moment),
+            # then the remaining hellos arrive while the node shuts down.
+            await conns[0].wait_state(
+                lambda: any(f["type"] == "welcome" for f in conns[0].log), 10, "first welcome"
+            )
+            srv.terminate()
         with contextlib.suppress(ConnectionClosed):
             await conn.send_json({"type": "hello", "token": session["token"]})
         await asyncio.sleep(0.005)
