@@ -29,7 +29,10 @@ from server.routing.service import RoutingService
 from server.security.shared_limits import (
     REDIS_TIMEOUT_SECS,
     LocalLimit,
+    LocalNonces,
+    NonceStore,
     RedisLimit,
+    RedisNonces,
     SharedLimit,
 )
 from server.security.tokens import TokenSigner
@@ -48,15 +51,16 @@ def make_bus(settings: Settings) -> Bus:
     return LocalBus()
 
 
-def make_connection_limit(settings: Settings) -> SharedLimit:
+def make_shared_state(settings: Settings) -> tuple[SharedLimit, NonceStore]:
+    """The per-IP connection limit and the request nonces: in Redis when nodes share one."""
     if settings.redis_url:
         client = aioredis.Redis.from_url(
             settings.redis_url,
             socket_timeout=REDIS_TIMEOUT_SECS,
             socket_connect_timeout=REDIS_TIMEOUT_SECS,
         )
-        return RedisLimit(client, "conn-ip", settings.conn_rate_ip, 60)
-    return LocalLimit(settings.conn_rate_ip, 60.0)
+        return RedisLimit(client, "conn-ip", settings.conn_rate_ip, 60), RedisNonces(client)
+    return LocalLimit(settings.conn_rate_ip, 60.0), LocalNonces()
 
 
 def create_app(settings: Settings) -> Sanic:
@@ -75,6 +79,7 @@ def create_app(settings: Settings) -> Sanic:
         observe_batch=observe_batch,
     )
     chat = ChatService(store, bus, directory, writer, body_max_chars=settings.body_max_chars)
+    connection_rate, nonces = make_shared_state(settings)
     services = Services(
         settings=settings,
         store=store,
@@ -83,7 +88,8 @@ def create_app(settings: Settings) -> Sanic:
         chat=chat,
         routing=RoutingService(store, bus, directory),
         hub=Hub(bus, chat),
-        connection_rate=make_connection_limit(settings),
+        connection_rate=connection_rate,
+        nonces=nonces,
     )
 
     number = next(_app_names)  # Sanic keeps a registry of names; tests build several apps

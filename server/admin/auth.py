@@ -19,6 +19,7 @@ from server.storage.database import db
 from server.storage.guard import TenantScope, cross_tenant
 from server.storage.models import (
     Agent,
+    ApiKey,
     Conversation,
     LoginLog,
     SenderType,
@@ -182,9 +183,33 @@ def agent_actor(claims: TokenClaims) -> Actor:
     return Actor(SenderType.AGENT, agent.id, agent.tenant_id, agent.name, role=agent.role)
 
 
+def api_key_actor(key_id: str) -> tuple[Actor, str] | None:
+    """The actor of a live API key and its secret; None for an unknown or revoked key."""
+    if not key_id or len(key_id) > 40:
+        return None
+    # The key id is what tells us the tenant: this lookup is the one place it is found.
+    with cross_tenant():
+        key = ApiKey.select().where(ApiKey.id == key_id, ApiKey.revoked_at.is_null()).first()
+    if key is None:
+        return None
+    actor = Actor(
+        SenderType.AGENT, key.id, key.tenant_id, key.name or "API key", role=key.role, api_key=True
+    )
+    return actor, key.secret
+
+
 def agent_profile(actor: Actor) -> dict[str, Any]:
+    if actor.api_key:
+        return {
+            "type": "api_key",
+            "id": actor.id,
+            "name": actor.name,
+            "role": actor.role,
+            "tenant": actor.tenant_id,
+        }
     agent = TenantScope(actor.tenant_id).get_or_none(Agent, Agent.id == actor.id)
-    assert agent is not None
+    if agent is None:
+        raise Unauthorized("unknown agent", code=ErrorCode.BAD_TOKEN)
     return {
         "type": "agent",
         "id": agent.id,

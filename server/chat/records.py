@@ -27,6 +27,7 @@ class Actor:
     name: str = ""
     role: str = ""  # agents: "agent" | "admin"
     site_id: str | None = None
+    api_key: bool = False  # a tenant's backend calling with a signed request
 
     @property
     def is_visitor(self) -> bool:

@@ -1,13 +1,15 @@
-"""Who is calling a REST route: the bearer token, checked for kind, tenant and revocation."""
+"""Who is calling a REST route: a bearer token (checked for kind, tenant and revocation)
+or a tenant backend's signed request (API key, PROTOCOL §3)."""
 
 from __future__ import annotations
 
 from sanic import Request
 
-from server.admin.auth import agent_actor
+from server.admin.auth import agent_actor, api_key_actor
 from server.chat.records import Actor
-from server.errors import Forbidden, Unauthorized
+from server.errors import ErrorCode, Forbidden, Unauthorized
 from server.gateway.context import Services
+from server.security.signing import MAX_SKEW_SECS, SignedHeaders, check_signed_request
 from server.storage.models import Role
 
 
@@ -19,8 +21,36 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
+SIGNED_HEADERS = ("x-steady-key", "x-steady-timestamp", "x-steady-nonce", "x-steady-signature")
+
+
+async def _signed_actor(services: Services, request: Request) -> Actor:
+    values = [request.headers.get(name, "") for name in SIGNED_HEADERS]
+    if not all(values):
+        raise Unauthorized(
+            "signed requests need X-Steady-Key, -Timestamp, -Nonce and -Signature",
+            code=ErrorCode.BAD_SIGNATURE,
+        )
+    headers = SignedHeaders(*values)
+    found = await services.store.run(api_key_actor, headers.key)
+    if found is None:
+        raise Unauthorized("unknown or revoked API key", code=ErrorCode.BAD_SIGNATURE)
+    actor, secret = found
+    path = request.path + (f"?{request.query_string}" if request.query_string else "")
+    check_signed_request(secret, headers, request.method, path, request.body or b"")
+    # Claimed only once the signature holds, so forged requests cannot burn nonces.
+    if not await services.nonces.claim(headers.key, headers.nonce, 2 * MAX_SKEW_SECS):
+        raise Unauthorized("this nonce was already used", code=ErrorCode.REPLAYED_REQUEST)
+    return actor
+
+
 async def require_agent(services: Services, request: Request, *, role: Role | None = None) -> Actor:
-    """The calling agent (or admin); a visitor's valid token is 403, anything else 401."""
+    """The calling agent, admin or API key; a visitor's valid token is 403, anything else 401."""
+    if "x-steady-key" in request.headers:
+        actor = await _signed_actor(services, request)
+        if role is Role.ADMIN and actor.role != Role.ADMIN.value:
+            raise Forbidden("this resource is for admins")
+        return actor
     token = _bearer(request)
     try:
         claims = services.signer.verify(token, "agent")

@@ -9,7 +9,7 @@ from server.bus import Bus
 from server.chat.service import ChatService
 from server.config import Settings
 from server.routing.service import RoutingService
-from server.security.shared_limits import SharedLimit
+from server.security.shared_limits import NonceStore, SharedLimit
 from server.security.tokens import TokenSigner
 from server.storage.database import Store
 
@@ -27,4 +27,5 @@ class Services:
     routing: RoutingService
     hub: Hub
     connection_rate: SharedLimit
+    nonces: NonceStore
     accepting: bool = True  # false once shutdown has begun

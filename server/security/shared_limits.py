@@ -54,3 +54,40 @@ class RedisLimit:
             log.warning("shared limit %s falls back to this node: %s", self._name, err)
             return await self._fallback.allow(key)
         return int(count) <= self._limit
+
+
+class NonceStore(Protocol):
+    async def claim(self, key: str, nonce: str, ttl_secs: int) -> bool:
+        """True the first time ``(key, nonce)`` is seen within ``ttl_secs``."""
+        ...
+
+
+class LocalNonces:
+    def __init__(self, max_entries: int = 200_000):
+        self._seen: dict[tuple[str, str], float] = {}
+        self._max = max_entries
+
+    async def claim(self, key: str, nonce: str, ttl_secs: int) -> bool:
+        now = time.monotonic()
+        if len(self._seen) >= self._max:
+            self._seen = {k: v for k, v in self._seen.items() if v > now}
+        expires = self._seen.get((key, nonce))
+        if expires is not None and expires > now:
+            return False
+        self._seen[(key, nonce)] = now + ttl_secs
+        return True
+
+
+class RedisNonces:
+    """Shared by every node: a nonce used on one node is refused on all of them."""
+
+    def __init__(self, client: aioredis.Redis):
+        self._client = client
+        self._fallback = LocalNonces()
+
+    async def claim(self, key: str, nonce: str, ttl_secs: int) -> bool:
+        try:
+            return bool(await self._client.set(f"sd:nonce:{key}:{nonce}", 1, nx=True, ex=ttl_secs))
+        except (RedisError, OSError) as err:
+            log.warning("nonce store falls back to this node: %s", err)
+            return await self._fallback.claim(key, nonce, ttl_secs)

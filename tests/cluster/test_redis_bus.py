@@ -108,3 +108,16 @@ async def test_redis_fault_mid_stream_loses_nothing(cluster: Cluster, fault: str
     finally:
         await visitor.close()
         await agent.close()
+
+
+def test_a_nonce_used_on_one_node_is_refused_on_the_other(cluster: Cluster) -> None:
+    import httpx
+
+    from tests.gateway.test_signed_requests import _signed
+
+    path = "/api/v1/agents"
+    headers = _signed(cluster.demo.api_key, cluster.demo.api_secret, "GET", path)
+    assert httpx.get(cluster.a.url + path, headers=headers, timeout=10).status_code == 200
+    replay = httpx.get(cluster.b.url + path, headers=headers, timeout=10)
+    assert replay.status_code == 401
+    assert replay.json()["error"]["code"] == "replayed_request"
