@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "sd:"
 PATTERN = CHANNEL_PREFIX + "*"
+# Published by a node that may have dropped publications (Redis was away from it): every
+# other node then re-reads what it follows from the database. Without it, the last
+# messages of a burst published into the outage would wait for a later message to reveal
+# the gap.
+RESYNC_CHANNEL = CHANNEL_PREFIX + "!resync"
 PUBLISH_QUEUE_MAX = 100_000
 PING_INTERVAL_SECS = 1.0
 SOCKET_TIMEOUT_SECS = 3.0
@@ -66,6 +71,7 @@ class RedisBus:
         self._reader: asyncio.Task[None] | None = None
         self._resync: list[Callable[[], None]] = []
         self.dropped = 0  # publications not sent because Redis was away
+        self._owe_resync = False  # dropped something: ask the peers to resync
 
     # -- Bus -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -95,12 +101,22 @@ class RedisBus:
     def publish(self, topic: str, payload: Payload) -> None:
         self._local.publish(topic, payload)
         if not self._connected:
-            self.dropped += 1  # the database has it; peers resync when Redis is back
+            self._drop(1)  # the database has it; peers resync when Redis is back
             return
         try:
             self._outbox.put_nowait((CHANNEL_PREFIX + topic, encode(self._node, payload)))
         except asyncio.QueueFull:
-            self.dropped += 1
+            self._drop(1)
+
+    def _drop(self, count: int) -> None:
+        self.dropped += count
+        self._owe_resync = True
+
+    def _ask_peers_to_resync(self) -> None:
+        """Queue a resync request; the publisher sends it once Redis takes publications."""
+        self._owe_resync = True
+        if self._outbox.empty():
+            self._outbox.put_nowait((RESYNC_CHANNEL, b""))  # wakes the publisher
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         self._local.subscribe(topic, handler)
@@ -129,6 +145,7 @@ class RedisBus:
                 if ever_connected:
                     log.info("redis bus reconnected: resyncing followed conversations")
                     self._run_resync()
+                    self._ask_peers_to_resync()  # and they missed what we dropped
                 ever_connected = True
                 while True:
                     message = await pubsub.get_message(timeout=PING_INTERVAL_SECS)
@@ -149,6 +166,12 @@ class RedisBus:
             backoff = min(backoff * 2, BACKOFF_MAX_SECS)
 
     def _deliver(self, channel: bytes, data: bytes) -> None:
+        if channel == RESYNC_CHANNEL.encode():
+            origin, _ = decode(data)
+            if origin != self._node:
+                log.info("node %s may have dropped publications: resyncing", origin)
+                self._run_resync()
+            return
         topic = channel.decode()[len(CHANNEL_PREFIX) :]
         if not self._local.has_subscribers(topic):
             return
@@ -173,6 +196,13 @@ class RedisBus:
             batch = [await outbox.get()]
             while not outbox.empty() and len(batch) < 512:
                 batch.append(outbox.get_nowait())
+            batch = [item for item in batch if item[0] != RESYNC_CHANNEL]
+            if self._owe_resync:
+                # Sent after this batch, so the peers' re-read sees everything dropped so far.
+                self._owe_resync = False
+                batch.append((RESYNC_CHANNEL, encode(self._node, {})))
+            if not batch:
+                continue
             try:
                 assert self._client is not None
                 async with self._client.pipeline(transaction=False) as pipe:
@@ -182,8 +212,10 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as err:
-                self.dropped += len(batch)
+                self._drop(len(batch))
                 log.warning("redis publish failed: %s", err)
+                await asyncio.sleep(BACKOFF_START_SECS)
+                self._ask_peers_to_resync()  # retried until Redis takes it
 
     async def _watch_forever(self) -> None:
         """Pub/sub reads do not notice a Redis that stopped answering; a PING does."""
