@@ -108,6 +108,8 @@ def create_app(settings: Settings) -> Sanic:
             "GRACEFUL_SHUTDOWN_TIMEOUT": settings.shutdown_timeout_secs,
             "KEEP_ALIVE_TIMEOUT": 75,
             "FALLBACK_ERROR_FORMAT": "json",
+            # sanic-ext is installed for its OpenAPI builder only; nothing else is automatic.
+            "AUTO_EXTEND": False,
         }
     )
     app.ctx.services = services

@@ -36,6 +36,35 @@ def _initial_schema(database: pw.Database) -> None:
     database.create_tables(ALL_MODELS, safe=True)
 
 
+# Helpers for later migrations. A fresh database gets every table from the current models
+# in migration 1, so each later step must be a no-op when its change is already there.
+
+
+def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: pw.Field) -> None:
+    """Add ``fields`` (attributes of ``model``) to its table unless they exist already."""
+    from playhouse.migrate import MySQLMigrator, SqliteMigrator
+
+    table = model._meta.table_name
+    present = {column.name for column in database.get_columns(table)}
+    migrator = MySQLMigrator(database) if is_mysql(database) else SqliteMigrator(database)
+    for field in fields:
+        if field.column_name not in present:
+            database.execute(migrator.add_column(table, field.column_name, field))
+
+
+def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
+    """Create the indexes of ``model`` (fields and ``Meta.indexes``) that the table lacks."""
+    present = {index.name for index in database.get_indexes(model._meta.table_name)}
+    schema = model._schema
+    for index in model._meta.fields_to_index():
+        if index._name not in present:
+            database.execute(schema._create_index(index, safe=False))
+
+
+def create_new_tables(database: pw.Database, *models: type[pw.Model]) -> None:
+    database.create_tables(list(models), safe=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
 ]
