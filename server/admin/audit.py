@@ -1,0 +1,49 @@
+"""The audit trail: every admin write records who did what to which target, and from where.
+
+Call ``record`` inside the same transaction as the write it describes, so a rolled-back
+change leaves no audit row and a committed one always has its row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from server.chat.records import Actor
+from server.storage.guard import TenantScope
+from server.storage.models import AuditLog
+
+SUMMARY_MAX_CHARS = 4000
+SECRET_FIELDS = frozenset({"password", "password_hash", "secret", "site_secret", "api_secret"})
+
+
+def actor_label(actor: Actor) -> str:
+    """``agent:<id>``, ``apikey:<id>`` or ``operator:<id>``: who acted, as stored."""
+    kind = "apikey" if actor.api_key else actor.type.value
+    return f"{kind}:{actor.id}"
+
+
+def redact(changes: dict[str, Any]) -> dict[str, Any]:
+    """Secrets are recorded as changed, never with their value."""
+    return {k: ("<changed>" if k in SECRET_FIELDS else v) for k, v in changes.items()}
+
+
+def record(
+    actor: Actor,
+    action: str,
+    target: str,
+    changes: dict[str, Any] | None = None,
+    ip: str = "",
+    tenant_id: str | None = None,
+) -> None:
+    """Write one audit row. ``action`` is dotted (``agent.update``); ``target`` an id."""
+    summary = orjson.dumps(redact(changes or {}), default=str).decode()[:SUMMARY_MAX_CHARS]
+    TenantScope(tenant_id or actor.tenant_id).create(
+        AuditLog,
+        actor=actor_label(actor)[:100],
+        action=action[:100],
+        target=target[:200],
+        summary=summary,
+        ip=ip[:45],
+    )
