@@ -10,6 +10,7 @@ from server.chat.access import access_conversation
 from server.chat.directory import ConversationDirectory
 from server.chat.queries import queued_event
 from server.chat.records import Actor, ConversationRef
+from server.chat.visitors import conversation_visitor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
@@ -35,7 +36,8 @@ class RoutingService:
         ref = await access_conversation(self.directory, actor, conv)
         last_seq = await self.store.run(_claim, ref, actor.id)
         event = _event("conv.assigned", ref.id, {"agent": actor.wire(), "last_seq": last_seq})
-        self._announce(ref, event)
+        self.bus.publish(topics.conversation(ref.id), event)
+        self.bus.publish(topics.agents(ref.tenant_id), await self._with_visitor(ref, event))
         return event
 
     async def transfer(
@@ -49,7 +51,7 @@ class RoutingService:
             event = _event("conv.transferred", ref.id, data)
             assigned = _event("conv.assigned", ref.id, {"agent": target, "last_seq": last_seq})
             self._announce(ref, event)
-            self.bus.publish(topics.agents(ref.tenant_id), assigned)
+            self.bus.publish(topics.agents(ref.tenant_id), await self._with_visitor(ref, assigned))
         elif to_department is not None and isinstance(to_department, str):
             department = await self.store.run(_transfer_to_department, ref, to_department)
             data = {"from": actor.wire(), "to_department": department}
@@ -77,6 +79,11 @@ class RoutingService:
         }
         self.bus.publish(topics.agents(actor.tenant_id), event)
         return event
+
+    async def _with_visitor(self, ref: ConversationRef, event: dict[str, Any]) -> dict[str, Any]:
+        """The event as agents get it: with the visitor's context (never sent to visitors)."""
+        visitor = await self.store.run(conversation_visitor, ref.tenant_id, ref.id)
+        return {**event, "data": {**event["data"], "visitor": visitor}}
 
     def _announce(self, ref: ConversationRef, event: dict[str, Any]) -> None:
         self.bus.publish(topics.conversation(ref.id), event)
