@@ -56,7 +56,7 @@ def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: p
     migrator = MySQLMigrator(database) if is_mysql(database) else SqliteMigrator(database)
     for field in fields:
         if field.column_name not in present:
-            database.execute(migrator.add_column(table, field.column_name, field))
+            migrator.add_column(table, field.column_name, field).run()
 
 
 def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
