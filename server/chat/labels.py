@@ -24,8 +24,9 @@ def check_label(value: object) -> str:
     label = " ".join(value.split()).lower()
     if not label or len(label) > LABEL_MAX_CHARS:
         raise BadRequest(f"label must have 1..{LABEL_MAX_CHARS} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in label):
-        raise BadRequest("label must not contain control characters")
+    # No "/": a label is addressed in a URL path (DELETE .../labels/{label}).
+    if any(ord(ch) < 32 or ord(ch) == 127 or ch == "/" for ch in label):
+        raise BadRequest("label must not contain '/' or control characters")
     return label
 
 

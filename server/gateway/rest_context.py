@@ -75,7 +75,7 @@ def build_context_blueprint(services: Services) -> Blueprint:
         label = _body(request).get("label")
         return json({"labels": await run(labels.add_label, actor, _id(conv), label)})
 
-    @bp.delete("/conversations/<conv:str>/labels/<label:str>", ctx_access="agent")
+    @bp.delete("/conversations/<conv:str>/labels/<label:str>", ctx_access="agent", unquote=True)
     async def delete_conversation_label(request: Request, conv: str, label: str) -> HTTPResponse:
         """Remove a label from a conversation."""
         actor = await require_agent(services, request)

@@ -35,6 +35,10 @@ async def test_agents_add_list_and_remove_labels(server: ServerProcess, clients:
     assert counts[tag] == 2
     resp = await agent.delete(f"/conversations/{conv}/labels/{tag}")
     assert resp.json()["labels"] == ["vip"]
+    # A label with a space (or anything but "/") is addressable in the path.
+    await agent.post(f"/conversations/{conv}/labels", {"label": "Needs  Follow-up ü"})
+    resp = await agent.delete(f"/conversations/{conv}/labels/needs follow-up ü")
+    assert resp.status_code == 200 and resp.json()["labels"] == ["vip"], resp.text
     detail = (await agent.get(f"/conversations/{conv}")).json()
     assert detail["labels"] == ["vip"]
 
@@ -42,7 +46,7 @@ async def test_agents_add_list_and_remove_labels(server: ServerProcess, clients:
 async def test_bad_labels_are_refused(server: ServerProcess, clients: Clients,
                                       agent: Rest) -> None:
     conv, _ = await new_conv(server, clients)
-    for bad in ("", "   ", "x" * 51, 5, None, "tab\there\x01"):
+    for bad in ("", "   ", "x" * 51, 5, None, "tab\there\x01", "a/b"):
         assert_error_response(await agent.post(f"/conversations/{conv}/labels", {"label": bad}),
                               400, "bad_request")
 
