@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from tests.context.conftest import Rest
+import peewee as pw
+
+from tests.context.conftest import Rest, query_rows
 from tests.support.clients import Clients, assert_error_response, open_conversation
 from tests.support.server import DemoTenant, ServerProcess
 
@@ -122,3 +124,24 @@ async def test_short_words_are_found_too(server: ServerProcess, clients: Clients
     ack = await visitor.send_and_ack(f"{secret} go to it")
     found = (await agent.get("/search", q=f"{secret} go")).json()["results"]
     assert [r["message_id"] for r in found] == [ack["id"]]
+
+
+async def test_the_department_filter(server: ServerProcess, demo: DemoTenant, clients: Clients,
+                                     agent: Rest, server_db: pw.Database) -> None:
+    # No REST for departments yet: one is made in the database, as the admin API would.
+    department = "dep" + uuid.uuid4().hex[:20]
+    query_rows(server_db, "INSERT INTO department (id, tenant_id, name, created_at)"
+               " VALUES (?, ?, ?, CURRENT_TIMESTAMP)", department, demo.tenant, department)
+    secret = word()
+    live = await clients.agent(server, demo.agents[0])
+    visitor = await clients.visitor(server)
+    conv = await open_conversation(visitor, live, body=f"sales {secret}")
+    other = await clients.visitor(server)
+    elsewhere = (await other.send_and_ack(f"other {secret}"))["conv"]
+    await live.send_json({"type": "transfer", "conv": conv, "to_department": department})
+    await live.recv_event("conv.transferred", conv)
+    found = (await agent.get("/search", q=secret, department=department)).json()["results"]
+    assert [r["conv"] for r in found] == [conv]
+    assert found[0]["department"] == department
+    assert {r["conv"] for r in (await agent.get("/search", q=secret)).json()["results"]} == {
+        conv, elsewhere}
