@@ -55,6 +55,13 @@ def install(database: pw.Database) -> None:
     for statement in _SQLITE_DDL:
         database.execute_sql(statement)
     if not existed:
+        rebuild(database)
+
+
+def rebuild(database: pw.Database) -> None:
+    """Re-index every message (SQLite): after anything that may renumber ``message``'s
+    rowids behind the triggers' back, such as restoring a file made by ``VACUUM INTO``."""
+    if not is_mysql(database):
         database.execute_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
 
 
