@@ -66,6 +66,8 @@ def test_migration_4_upgrades_an_existing_database(database: pw.Database) -> Non
     reply = scope.get_or_none(CannedReply, CannedReply.id == "cr-up")
     assert reply is not None and reply.scope_key == "agent-up"
     assert scope.select(VisitorPage).count() == 0
+    unique = [i for i in database.get_indexes("canned_reply") if "scope_key" in i.columns]
+    assert [i.unique for i in unique] == [True]
 
 
 def test_the_trail_keeps_the_newest_views(database: pw.Database) -> None:  # noqa: F811
