@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     CONVERSATION_CLOSED = "conversation_closed"
     ALREADY_ASSIGNED = "already_assigned"
+    SHORTCUT_TAKEN = "shortcut_taken"
     HTTPS_REQUIRED = "https_required"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNAVAILABLE = "unavailable"

@@ -29,6 +29,8 @@ from server.storage.models import (
     utcnow,
 )
 
+VISIT_GAP = dt.timedelta(minutes=30)  # the usual web-analytics session timeout
+
 _VISITOR_TEXT_LIMITS = {
     "name": 200,
     "email": 254,
@@ -103,10 +105,13 @@ def visitor_session(
         if visitor is None:
             visitor = _create_visitor(scope, site, user_id, details, client)
         else:
+            now = utcnow()
+            # A visit is a return after a pause, not every page load of one browsing session.
+            new_visit = visitor.last_seen_at is None or visitor.last_seen_at < now - VISIT_GAP
             scope.update(
                 Visitor,
-                last_seen_at=utcnow(),
-                visit_count=Visitor.visit_count + 1,
+                last_seen_at=now,
+                visit_count=Visitor.visit_count + (1 if new_visit else 0),
                 ip=client.ip,
                 user_agent=client.user_agent[:500],
                 **details,

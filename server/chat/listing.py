@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.chat.queries import MESSAGE_COLUMNS, visitor_card
+from server.chat.queries import MESSAGE_COLUMNS
 from server.chat.records import Actor, StoredMessage
+from server.chat.visitors import visitor_card
 from server.errors import BadRequest
 from server.storage.guard import TenantScope
 from server.storage.models import (

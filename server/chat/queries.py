@@ -7,6 +7,7 @@ from typing import Any
 import peewee as pw
 
 from server.chat.records import Actor, ConversationRef, StoredMessage
+from server.chat.visitors import visitor_context
 from server.ids import new_id
 from server.storage.database import db
 from server.storage.guard import TenantScope
@@ -126,24 +127,10 @@ def queued_event(tenant_id: str, conv: str) -> dict[str, Any] | None:
         "data": {
             "status": row.status,
             "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
-            "visitor": visitor_card(visitor),
+            "visitor": visitor_context(scope, visitor, current=conv) if visitor else None,
             "department": row.department_id,
             "messages": [m.wire() for m in messages],
         },
-    }
-
-
-def visitor_card(visitor: Visitor | None) -> dict[str, Any] | None:
-    if visitor is None:
-        return None
-    return {
-        "id": visitor.id,
-        "name": visitor.name,
-        "email": visitor.email,
-        "language": visitor.language,
-        "page_url": visitor.page_url,
-        "referrer": visitor.referrer,
-        "visit_count": visitor.visit_count,
     }
 
 

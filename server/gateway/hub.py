@@ -16,6 +16,7 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 from server.bus import Bus, Payload
 from server.chat import topics
 from server.chat.delivery import Offer, StreamCursor
+from server.chat.pages import AGENT_ONLY_EVENTS
 from server.chat.records import ConversationRef, StoredMessage
 from server.chat.service import ChatService
 from server.errors import CloseCode, SteadyError
@@ -117,10 +118,12 @@ class Hub:
                 if conn.actor.id != sender.get("id") or conn.kind != sender.get("type"):
                     conn.push(frame)
         elif kind == "event":
-            # Agents get conversation events from their tenant topic; here only visitors.
+            # Agents get conversation events from their tenant topic; here only visitors,
+            # except the agent-only ones (a visitor never sees its own context).
+            for_agents = payload.get("name") in AGENT_ONLY_EVENTS
             frame = dumps(payload)
             for conn in members:
-                if conn.actor.is_visitor:
+                if conn.actor.is_visitor is not for_agents:
                     conn.push(frame)
 
     def _offer(self, conn: Connection, message: StoredMessage) -> None:

@@ -26,6 +26,7 @@ from server.chat.records import Actor, SendResult
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services
+from server.gateway.ws_pages import PageFrames
 from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
@@ -38,14 +39,16 @@ BAD_FRAME_WINDOW_SECS = 60.0
 PONG = b'{"type":"pong"}'
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
 
-VISITOR_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
-AGENT_FRAMES = VISITOR_FRAMES | {"accept", "transfer", "status"}
-ALL_FRAMES = AGENT_FRAMES
+COMMON_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
+VISITOR_FRAMES = COMMON_FRAMES | {"page"}
+AGENT_FRAMES = COMMON_FRAMES | {"accept", "transfer", "status"}
+ALL_FRAMES = AGENT_FRAMES | VISITOR_FRAMES
 
 
 class Gateway:
     def __init__(self, services: Services):
         self.s = services
+        self.pages = PageFrames(services)
         self.handlers: dict[str, Handler] = {
             "send": self.on_send,
             "sync": self.on_sync,
@@ -56,6 +59,7 @@ class Gateway:
             "accept": self.on_accept,
             "transfer": self.on_transfer,
             "status": self.on_status,
+            "page": self.pages.on_page,
         }
         self._hellos: dict[Connection, dict[str, Any]] = {}
 
@@ -198,7 +202,8 @@ class Gateway:
                 continue
             metrics.frames_in(kind, frame_type).inc()
             if frame_type not in allowed:
-                conn.error(ErrorCode.FORBIDDEN, f"{frame_type} is for agents only", **_about(frame))
+                who = "visitors" if frame_type in VISITOR_FRAMES else "agents"
+                conn.error(ErrorCode.FORBIDDEN, f"{frame_type} is for {who} only", **_about(frame))
                 continue
             try:
                 await self.handlers[frame_type](conn, frame)

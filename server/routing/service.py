@@ -10,7 +10,8 @@ from server.chat.access import access_conversation
 from server.chat.directory import ConversationDirectory
 from server.chat.queries import queued_event
 from server.chat.records import Actor, ConversationRef
-from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound
+from server.chat.visitors import conversation_visitor
+from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound, SteadyError
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import (
@@ -35,7 +36,9 @@ class RoutingService:
         ref = await access_conversation(self.directory, actor, conv)
         last_seq = await self.store.run(_claim, ref, actor.id)
         event = _event("conv.assigned", ref.id, {"agent": actor.wire(), "last_seq": last_seq})
-        self._announce(ref, event)
+        for_agents = await self._with_visitor(ref, event)
+        self.bus.publish(topics.conversation(ref.id), event)
+        self.bus.publish(topics.agents(ref.tenant_id), for_agents)
         return event
 
     async def transfer(
@@ -48,6 +51,7 @@ class RoutingService:
             data = {"from": actor.wire(), "to_agent": target, "last_seq": last_seq}
             event = _event("conv.transferred", ref.id, data)
             assigned = _event("conv.assigned", ref.id, {"agent": target, "last_seq": last_seq})
+            assigned = await self._with_visitor(ref, assigned)
             self._announce(ref, event)
             self.bus.publish(topics.agents(ref.tenant_id), assigned)
         elif to_department is not None and isinstance(to_department, str):
@@ -77,6 +81,15 @@ class RoutingService:
         }
         self.bus.publish(topics.agents(actor.tenant_id), event)
         return event
+
+    async def _with_visitor(self, ref: ConversationRef, event: dict[str, Any]) -> dict[str, Any]:
+        """The event as agents get it: with the visitor's context (never sent to visitors).
+        The assignment is committed already: without storage the context is just null."""
+        try:
+            visitor = await self.store.run(conversation_visitor, ref.tenant_id, ref.id)
+        except SteadyError:
+            visitor = None
+        return {**event, "data": {**event["data"], "visitor": visitor}}
 
     def _announce(self, ref: ConversationRef, event: dict[str, Any]) -> None:
         self.bus.publish(topics.conversation(ref.id), event)

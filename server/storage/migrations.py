@@ -16,9 +16,16 @@ from pathlib import Path
 
 import peewee as pw
 
+from server.storage import fulltext
 from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
-from server.storage.models import ALL_MODELS, SchemaMigration
+from server.storage.models import (
+    ALL_MODELS,
+    CannedReply,
+    ConversationLabel,
+    SchemaMigration,
+    VisitorPage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +56,13 @@ def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: p
     migrator = MySQLMigrator(database) if is_mysql(database) else SqliteMigrator(database)
     for field in fields:
         if field.column_name not in present:
-            database.execute(migrator.add_column(table, field.column_name, field))
+            migrator.add_column(table, field.column_name, field).run()
 
 
 def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
     """Create the indexes of ``model`` (fields and ``Meta.indexes``) that the table lacks."""
     present = {index.name for index in database.get_indexes(model._meta.table_name)}
-    schema = model._schema
+    schema = model._schema  # type: ignore[attr-defined]
     for index in model._meta.fields_to_index():
         if index._name not in present:
             database.execute(schema._create_index(index, safe=False))
@@ -65,8 +72,20 @@ def create_new_tables(database: pw.Database, *models: type[pw.Model]) -> None:
     database.create_tables(list(models), safe=True)
 
 
+def _agent_context(database: pw.Database) -> None:
+    """Page trail, labels, scoped canned-reply shortcuts, message search (v4)."""
+    create_new_tables(database, VisitorPage, ConversationLabel)
+    add_missing_columns(database, CannedReply, CannedReply.scope_key, CannedReply.updated_at)
+    CannedReply.update(scope_key=CannedReply.agent_id).where(
+        CannedReply.agent_id.is_null(False), CannedReply.scope_key == ""
+    ).execute()
+    add_missing_indexes(database, CannedReply)
+    fulltext.install(database)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
+    Migration(4, "visitor context, labels, canned reply scopes, message search", _agent_context),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -180,9 +180,43 @@ class Message(TenantModel):
 class CannedReply(TenantModel):
     id = pw.CharField(max_length=26, primary_key=True)
     agent_id = pw.CharField(max_length=26, null=True)  # NULL: tenant-wide
+    # "" for tenant-wide, else agent_id: a unique index cannot see NULLs as equal.
+    scope_key = pw.CharField(max_length=26, default="")
     shortcut = pw.CharField(max_length=64)
     body = pw.TextField()
     created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("tenant_id", "scope_key", "shortcut"), True),)
+
+
+class VisitorPage(TenantModel):
+    """The visitor's page trail; only the newest few per visitor are kept."""
+
+    id = pw.BigAutoField()
+    visitor_id = pw.CharField(max_length=26)
+    url = pw.CharField(max_length=1000)
+    title = pw.CharField(max_length=300, default="")
+    referrer = pw.CharField(max_length=1000, default="")
+    at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant_id", "visitor_id", "id"), False),)
+
+
+class ConversationLabel(TenantModel):
+    id = pw.BigAutoField()
+    conversation_id = pw.CharField(max_length=26)
+    label = pw.CharField(max_length=50)
+    created_by = pw.CharField(max_length=26, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("conversation_id", "label"), True),
+            (("tenant_id", "label"), False),
+        )
 
 
 class ApiKey(TenantModel):
@@ -244,4 +278,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     Setting,
     AuditLog,
     LoginLog,
+    VisitorPage,
+    ConversationLabel,
 ]

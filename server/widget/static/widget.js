@@ -842,6 +842,7 @@ textarea{font-size:16px}}
         switchTo(current || S.cur, false);
         markRead();
         pump();
+        reportPage();
         break;
       }
       case 'message': {
@@ -948,6 +949,32 @@ textarea{font-size:16px}}
     save();
     render();
   };
+
+  // -- page trail: agents see which page the visitor is on (a `page` frame per view) ---
+  // Sent once the socket is up: on load, and on single-page-app navigation (history
+  // pushState/replaceState, back/forward). A view made while disconnected is reported
+  // when the socket returns, if the visitor is still on it.
+  const PAGE_SETTLE_MS = 250; // let the app set the new page's title first
+  let pageSent = null, pagePrev = document.referrer, pageTimer = null;
+  const reportPage = () => {
+    const url = location.href;
+    if (url === pageSent || !/^https?:/i.test(url)) return;
+    const frame = { type: 'page', url: url.slice(0, 1000), title: String(document.title || '').slice(0, 300) };
+    if (/^https?:/i.test(pagePrev || '')) frame.referrer = pagePrev.slice(0, 1000);
+    if (sendFrame(frame)) { pagePrev = url; pageSent = url; }
+  };
+  const pageChanged = () => { clearTimeout(pageTimer); pageTimer = setTimeout(reportPage, PAGE_SETTLE_MS); };
+  for (const name of ['pushState', 'replaceState']) {
+    const original = history[name];
+    if (typeof original !== 'function') continue;
+    history[name] = function (...args) {
+      const result = original.apply(this, args);
+      pageChanged();
+      return result;
+    };
+  }
+  window.addEventListener('popstate', pageChanged);
+  window.addEventListener('hashchange', pageChanged);
 
   // -- start -------------------------------------------------------------------------
   const mount = () => {

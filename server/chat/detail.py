@@ -1,0 +1,42 @@
+"""One conversation as an agent sees it: its state, its visitor's context, its labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.chat.labels import access_conversation_row, conversation_labels
+from server.chat.records import Actor
+from server.chat.visitors import PAGES_IN_REST, visitor_context
+from server.storage.guard import TenantScope
+from server.storage.models import Agent, Visitor
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() + "Z" if value is not None else None
+
+
+def conversation_detail(actor: Actor, conv: str) -> dict[str, Any]:
+    scope = TenantScope(actor.tenant_id)
+    row = access_conversation_row(scope, conv)
+    visitor = scope.get_or_none(Visitor, Visitor.id == row.visitor_id)
+    agent = scope.get_or_none(Agent, Agent.id == row.assignee_id) if row.assignee_id else None
+    return {
+        "id": row.id,
+        "status": row.status,
+        "assignee": {"id": agent.id, "name": agent.name} if agent else None,
+        "department": row.department_id,
+        "site": row.site_id,
+        "last_seq": row.last_seq,
+        "agent_read_seq": row.agent_read_seq,
+        "visitor_read_seq": row.visitor_read_seq,
+        "created_at": _iso(row.created_at),
+        "assigned_at": _iso(row.assigned_at),
+        "closed_at": _iso(row.closed_at),
+        "previous": row.previous_id,
+        "labels": conversation_labels(scope, row.id),
+        "visitor": (
+            visitor_context(scope, visitor, current=row.id, pages=PAGES_IN_REST)
+            if visitor
+            else None
+        ),
+    }

@@ -1,0 +1,95 @@
+"""Labels on conversations: any agent of the tenant adds, removes and lists them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+
+from server.chat.records import Actor
+from server.errors import BadRequest, NotFound
+from server.storage.database import db
+from server.storage.guard import TenantScope
+from server.storage.models import Conversation, ConversationLabel
+
+LABEL_MAX_CHARS = 50
+LABELS_PER_CONVERSATION = 20
+
+
+def check_label(value: object) -> str:
+    """A label is trimmed and lower-cased: "Billing" and "billing " are one label on every
+    backend (MySQL's collation would merge them anyway)."""
+    if not isinstance(value, str):
+        raise BadRequest("label must be a string")
+    label = " ".join(value.split()).lower()
+    if not label or len(label) > LABEL_MAX_CHARS:
+        raise BadRequest(f"label must have 1..{LABEL_MAX_CHARS} characters")
+    # No "/": a label is addressed in a URL path (DELETE .../labels/{label}).
+    if any(ord(ch) < 32 or ord(ch) == 127 or ch == "/" for ch in label):
+        raise BadRequest("label must not contain '/' or control characters")
+    return label
+
+
+def access_conversation_row(scope: TenantScope, conv: str) -> Conversation:
+    """The tenant's conversation; another tenant's is as unknown as a made-up id."""
+    row = scope.get_or_none(Conversation, Conversation.id == conv)
+    if row is None:
+        raise NotFound("no such conversation")
+    return row
+
+
+def conversation_labels(scope: TenantScope, conv: str) -> list[str]:
+    rows = (
+        scope.select(ConversationLabel, ConversationLabel.label)
+        .where(ConversationLabel.conversation_id == conv)
+        .order_by(ConversationLabel.label)
+        .tuples()
+    )
+    return [row[0] for row in rows]
+
+
+def list_labels(actor: Actor, conv: str) -> list[str]:
+    scope = TenantScope(actor.tenant_id)
+    access_conversation_row(scope, conv)
+    return conversation_labels(scope, conv)
+
+
+def add_label(actor: Actor, conv: str, value: object) -> list[str]:
+    label = check_label(value)
+    scope = TenantScope(actor.tenant_id)
+    with db.atomic():
+        access_conversation_row(scope, conv)
+        labels = conversation_labels(scope, conv)
+        if label not in labels:
+            if len(labels) >= LABELS_PER_CONVERSATION:
+                raise BadRequest(f"a conversation has at most {LABELS_PER_CONVERSATION} labels")
+            scope.insert_many(
+                ConversationLabel,
+                [{"conversation_id": conv, "label": label, "created_by": actor.id[:26]}],
+            ).on_conflict_ignore().execute()
+    return conversation_labels(scope, conv)
+
+
+def remove_label(actor: Actor, conv: str, value: object) -> list[str]:
+    label = check_label(value)
+    scope = TenantScope(actor.tenant_id)
+    with db.atomic():
+        access_conversation_row(scope, conv)
+        scope.delete(ConversationLabel).where(
+            ConversationLabel.conversation_id == conv, ConversationLabel.label == label
+        ).execute()
+    return conversation_labels(scope, conv)
+
+
+def tenant_labels(actor: Actor) -> list[dict[str, Any]]:
+    """Every label in use in the tenant, with how many conversations carry it."""
+    scope = TenantScope(actor.tenant_id)
+    count = pw.fn.COUNT(ConversationLabel.id)
+    rows = (
+        scope.select(ConversationLabel, ConversationLabel.label, count.alias("n"))
+        .group_by(ConversationLabel.label)
+        .order_by(count.desc(), ConversationLabel.label)
+        .limit(1000)
+        .tuples()
+    )
+    return [{"label": label, "count": int(n)} for label, n in rows]

@@ -1,0 +1,147 @@
+"""The page trail: a visitor's client reports the pages it shows (``page`` frames).
+
+Each view is stored (the newest ``PAGES_KEPT`` per visitor), becomes the visitor's
+``page_url``, and is told to the agents who can see the visitor's open conversation as
+``visitor.seen``: every agent of the tenant while it is queued, its followers (the
+assigned agent) once it is active. Visitors never receive it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from server.bus import Bus
+from server.chat import topics
+from server.chat.records import Actor
+from server.errors import BadRequest, ErrorCode, Forbidden
+from server.storage.database import Store, db
+from server.storage.guard import TenantScope
+from server.storage.models import Conversation, ConversationStatus, Visitor, VisitorPage, utcnow
+
+PAGES_KEPT = 50
+URL_MAX_CHARS = 1000
+TITLE_MAX_CHARS = 300
+VISITOR_SEEN = "visitor.seen"
+# Events that a conversation's topic carries for its agents, never for its visitor.
+AGENT_ONLY_EVENTS = frozenset({VISITOR_SEEN})
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    url: str
+    title: str
+    referrer: str
+
+
+def _web_url(value: object, field: str, *, required: bool) -> str:
+    if value is None or value == "":
+        if required:
+            raise BadRequest(f"{field} is required", code=ErrorCode.BAD_FRAME)
+        return ""
+    if not isinstance(value, str) or len(value) > URL_MAX_CHARS:
+        raise BadRequest(
+            f"{field} must be a string of at most {URL_MAX_CHARS} characters",
+            code=ErrorCode.BAD_FRAME,
+        )
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.netloc
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    ):
+        raise BadRequest(f"{field} must be an http(s) URL", code=ErrorCode.BAD_FRAME)
+    return value
+
+
+def check_page_view(actor: Actor, frame: dict[str, Any]) -> PageView:
+    """Validate a ``page`` frame from a visitor's connection (only its own views)."""
+    if not actor.is_visitor:
+        raise Forbidden("page is for visitors only")
+    claimed = frame.get("visitor")
+    if claimed is not None and claimed != actor.id:
+        raise Forbidden("a visitor can only report its own pages")
+    title = frame.get("title", "")
+    if title is None:
+        title = ""
+    if not isinstance(title, str):
+        raise BadRequest("title must be a string", code=ErrorCode.BAD_FRAME)
+    # Page titles are the host page's business: long ones are cut, control characters dropped.
+    title = "".join(ch for ch in title if ord(ch) >= 32)[:TITLE_MAX_CHARS].strip()
+    return PageView(
+        _web_url(frame.get("url"), "url", required=True),
+        title,
+        _web_url(frame.get("referrer"), "referrer", required=False),
+    )
+
+
+def record_page(visitor: Actor, view: PageView) -> tuple[dict[str, Any], str | None]:
+    """Store a view; the ``visitor.seen`` event and the topic to publish it on (or None)."""
+    scope = TenantScope(visitor.tenant_id)
+    now = utcnow()
+    with db.atomic():
+        row = scope.create(
+            VisitorPage,
+            visitor_id=visitor.id,
+            url=view.url,
+            title=view.title,
+            referrer=view.referrer,
+            at=now,
+        )
+        scope.update(Visitor, page_url=view.url, last_seen_at=now).where(
+            Visitor.id == visitor.id
+        ).execute()
+        _prune(scope, visitor.id)
+        conv = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
+    event = {
+        "type": "event",
+        "name": VISITOR_SEEN,
+        "conv": conv.id if conv else None,
+        "data": {
+            "visitor": visitor.id,
+            "url": row.url,
+            "title": row.title,
+            "referrer": row.referrer,
+            "at": now.isoformat() + "Z",
+        },
+    }
+    if conv is None:
+        return event, None
+    if conv.status == ConversationStatus.QUEUED.value:
+        return event, topics.agents(visitor.tenant_id)
+    return event, topics.conversation(conv.id)
+
+
+def _prune(scope: TenantScope, visitor_id: str) -> None:
+    oldest_kept = (
+        scope.select(VisitorPage, VisitorPage.id)
+        .where(VisitorPage.visitor_id == visitor_id)
+        .order_by(VisitorPage.id.desc())
+        .offset(PAGES_KEPT - 1)
+        .limit(1)
+        .scalar()
+    )
+    if oldest_kept is not None:
+        scope.delete(VisitorPage).where(
+            VisitorPage.visitor_id == visitor_id, VisitorPage.id < oldest_kept
+        ).execute()
+
+
+class PageTrail:
+    """The action behind the ``page`` frame: validate, store, then publish."""
+
+    def __init__(self, store: Store, bus: Bus):
+        self.store = store
+        self.bus = bus
+
+    async def record(self, actor: Actor, frame: dict[str, Any]) -> dict[str, Any]:
+        view = check_page_view(actor, frame)
+        event, topic = await self.store.run(record_page, actor, view)
+        if topic is not None:
+            self.bus.publish(topic, event)
+        return event

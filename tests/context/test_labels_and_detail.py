@@ -1,0 +1,104 @@
+"""Labels on conversations, the conversation detail and the visitor context over REST:
+agents of the tenant only; another tenant's ids answer like unknown ones (404)."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.context.conftest import Rest
+from tests.support.clients import Clients, assert_error_response
+from tests.support.server import ServerProcess
+
+
+async def new_conv(server: ServerProcess, clients: Clients, **fields: str) -> tuple[str, str]:
+    visitor = await clients.visitor(server, **fields)
+    ack = await visitor.send_and_ack("hello there")
+    return str(ack["conv"]), str(visitor.session["visitor_id"])
+
+
+async def test_agents_add_list_and_remove_labels(server: ServerProcess, clients: Clients,
+                                                 agent: Rest, agent2: Rest) -> None:
+    conv, _ = await new_conv(server, clients)
+    tag = f"billing-{uuid.uuid4().hex[:6]}"
+    resp = await agent.post(f"/conversations/{conv}/labels", {"label": f"  {tag.upper()} "})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["labels"] == [tag]
+    again = await agent2.post(f"/conversations/{conv}/labels", {"label": tag})
+    assert again.json()["labels"] == [tag], "adding twice is harmless"
+    await agent2.post(f"/conversations/{conv}/labels", {"label": "vip"})
+    assert (await agent.get(f"/conversations/{conv}/labels")).json()["labels"] == [tag, "vip"]
+    counts = {row["label"]: row["count"] for row in (await agent.get("/labels")).json()["labels"]}
+    assert counts[tag] == 1
+    other, _ = await new_conv(server, clients)
+    await agent.post(f"/conversations/{other}/labels", {"label": tag})
+    counts = {row["label"]: row["count"] for row in (await agent.get("/labels")).json()["labels"]}
+    assert counts[tag] == 2
+    resp = await agent.delete(f"/conversations/{conv}/labels/{tag}")
+    assert resp.json()["labels"] == ["vip"]
+    # A label with a space (or anything but "/") is addressable in the path.
+    await agent.post(f"/conversations/{conv}/labels", {"label": "Needs  Follow-up ü"})
+    resp = await agent.delete(f"/conversations/{conv}/labels/needs follow-up ü")
+    assert resp.status_code == 200 and resp.json()["labels"] == ["vip"], resp.text
+    detail = (await agent.get(f"/conversations/{conv}")).json()
+    assert detail["labels"] == ["vip"]
+
+
+async def test_bad_labels_are_refused(server: ServerProcess, clients: Clients,
+                                      agent: Rest) -> None:
+    conv, _ = await new_conv(server, clients)
+    for bad in ("", "   ", "x" * 51, 5, None, "tab\there\x01", "a/b"):
+        assert_error_response(await agent.post(f"/conversations/{conv}/labels", {"label": bad}),
+                              400, "bad_request")
+
+
+async def test_conversation_detail_carries_the_visitor_context(
+    server: ServerProcess, clients: Clients, agent: Rest,
+) -> None:
+    conv, visitor_id = await new_conv(server, clients, name="Grace",
+                                      page_url="https://shop.example/start")
+    detail = (await agent.get(f"/conversations/{conv}")).json()
+    assert detail["id"] == conv and detail["status"] == "queued"
+    assert detail["labels"] == []
+    assert detail["visitor"]["id"] == visitor_id
+    assert detail["visitor"]["name"] == "Grace"
+    assert detail["visitor"]["page_url"] == "https://shop.example/start"
+    for key in ("browser", "os", "device", "ip", "visit_count", "pages",
+                "previous_conversations", "referrer", "language"):
+        assert key in detail["visitor"]
+    context = (await agent.get(f"/visitors/{visitor_id}")).json()
+    assert [c["id"] for c in context["previous_conversations"]] == [conv]
+
+
+async def test_another_tenant_gets_404_everywhere(
+    server: ServerProcess, clients: Clients, agent: Rest, foreign_admin: Rest,
+) -> None:
+    conv, visitor_id = await new_conv(server, clients)
+    await agent.post(f"/conversations/{conv}/labels", {"label": "ours-only"})
+    for resp in (
+        await foreign_admin.get(f"/visitors/{visitor_id}"),
+        await foreign_admin.get(f"/conversations/{conv}"),
+        await foreign_admin.get(f"/conversations/{conv}/labels"),
+        await foreign_admin.post(f"/conversations/{conv}/labels", {"label": "theirs"}),
+        await foreign_admin.delete(f"/conversations/{conv}/labels/ours-only"),
+    ):
+        assert_error_response(resp, 404, "not_found")
+    unknown = [await agent.get("/visitors/01nonexistent"), await agent.get("/conversations/zz")]
+    for resp in unknown:
+        assert_error_response(resp, 404, "not_found")
+    labels = {row["label"] for row in (await foreign_admin.get("/labels")).json()["labels"]}
+    assert "ours-only" not in labels
+    assert (await agent.get(f"/conversations/{conv}/labels")).json()["labels"] == ["ours-only"]
+
+
+async def test_visitors_cannot_read_any_context(server: ServerProcess, clients: Clients) -> None:
+    conv, visitor_id = await new_conv(server, clients)
+    visitor = await clients.visitor(server)
+    as_visitor = Rest(server, visitor.session["token"])
+    own = Rest(server, None)
+    for rest, status in ((as_visitor, 403), (own, 401)):
+        for path in (f"/visitors/{visitor_id}", f"/visitors/{visitor.session['visitor_id']}",
+                     f"/conversations/{conv}", f"/conversations/{conv}/labels", "/labels",
+                     "/search?q=hello"):
+            assert_error_response(await rest.get(path), status)
+        assert_error_response(
+            await rest.post(f"/conversations/{conv}/labels", {"label": "x"}), status)

@@ -1,0 +1,87 @@
+"""Migration 4 upgrades an existing database (search index over old messages, canned
+reply scopes backfilled) and the page trail keeps only the newest views."""
+
+from __future__ import annotations
+
+import time
+
+import peewee as pw
+
+from server.chat.pages import PAGES_KEPT, PageView, record_page
+from server.chat.records import Actor
+from server.storage import fulltext
+from server.storage.database import is_mysql
+from server.storage.guard import TenantScope
+from server.storage.migrations import current_version, migrate
+from server.storage.models import CannedReply, Message, SenderType, VisitorPage
+from tests.storage.conftest import database  # noqa: F401  (the migrated-database fixture)
+
+
+def _downgrade_to_v3(database: pw.Database) -> None:  # noqa: F811
+    """Undo what migration 4 adds, as a database of the previous release looks."""
+    if is_mysql(database):
+        database.execute_sql(f"ALTER TABLE message DROP INDEX {fulltext.MYSQL_INDEX}")
+        # Rebuilt, so InnoDB's hidden FTS_DOC_ID column goes too: a table that never had
+        # a FULLTEXT index (re-adding one to a table that keeps it misses old rows).
+        database.execute_sql("ALTER TABLE message ENGINE=InnoDB")
+    else:
+        for trigger in ("message_fts_ai", "message_fts_ad", "message_fts_au"):
+            database.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        database.execute_sql(f"DROP TABLE IF EXISTS {fulltext.FTS_TABLE}")
+    database.execute_sql("DROP TABLE visitor_page")
+    database.execute_sql("DROP TABLE conversation_label")
+    for index in database.get_indexes("canned_reply"):
+        if "scope_key" in index.columns:
+            on = " ON canned_reply" if is_mysql(database) else ""
+            database.execute_sql(f"DROP INDEX {index.name}{on}")
+    database.execute_sql("ALTER TABLE canned_reply DROP COLUMN scope_key")
+    database.execute_sql("ALTER TABLE canned_reply DROP COLUMN updated_at")
+    database.execute_sql("DELETE FROM schema_migration WHERE version = 4")
+
+
+def test_migration_4_upgrades_an_existing_database(database: pw.Database) -> None:  # noqa: F811
+    _downgrade_to_v3(database)
+    p = "%s" if is_mysql(database) else "?"
+    now_ms = int(time.time() * 1000)
+    database.execute_sql(
+        "INSERT INTO message (tenant_id, conversation_id, seq, id, kind, sender_type, sender_id,"
+        f" sender_name, cid, body, created_ms) VALUES ({', '.join([p] * 11)})",
+        ("t-up", "c-up", 1, "m-up", "text", "visitor", "v", "", "cid-up",
+         "an old message about invoices", now_ms),
+    )
+    database.execute_sql(
+        f"INSERT INTO canned_reply (id, tenant_id, agent_id, shortcut, body, created_at)"
+        f" VALUES ({p}, {p}, {p}, {p}, {p}, CURRENT_TIMESTAMP)",
+        ("cr-up", "t-up", "agent-up", "hi", "Hello"),
+    )
+    applied = migrate(database)
+    assert [m.version for m in applied] == [4]
+    assert migrate(database) == []
+    assert current_version(database) >= 4
+    scope = TenantScope("t-up")
+    hits = scope.select(Message, Message.id).where(
+        fulltext.match_condition(database, ["invoices"])
+    )
+    assert [row.id for row in hits] == ["m-up"]
+    reply = scope.get_or_none(CannedReply, CannedReply.id == "cr-up")
+    assert reply is not None and reply.scope_key == "agent-up"
+    assert scope.select(VisitorPage).count() == 0
+    unique = [i for i in database.get_indexes("canned_reply") if "scope_key" in i.columns]
+    assert [i.unique for i in unique] == [True]
+
+
+def test_the_trail_keeps_the_newest_views(database: pw.Database) -> None:  # noqa: F811
+    visitor = Actor(SenderType.VISITOR, "v-trail", "t-trail", site_id="s")
+    for i in range(PAGES_KEPT + 5):
+        event, topic = record_page(visitor, PageView(f"https://x.example/{i}", f"p{i}", ""))
+        assert topic is None  # no open conversation: stored, told to nobody
+    rows = (
+        TenantScope("t-trail")
+        .select(VisitorPage)
+        .where(VisitorPage.visitor_id == "v-trail")
+        .order_by(VisitorPage.id)
+    )
+    urls = [row.url for row in rows]
+    assert len(urls) == PAGES_KEPT
+    assert urls[0] == "https://x.example/5" and urls[-1] == f"https://x.example/{PAGES_KEPT + 4}"
+    assert event["data"]["url"] == f"https://x.example/{PAGES_KEPT + 4}"
