@@ -38,9 +38,9 @@ BAD_FRAME_WINDOW_SECS = 60.0
 PONG = b'{"type":"pong"}'
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
 
-VISITOR_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
-AGENT_FRAMES = VISITOR_FRAMES | {"accept", "transfer", "status"}
-ALL_FRAMES = AGENT_FRAMES
+VISITOR_FRAMES = {"send", "sync", "typing", "read", "ping", "close", "rate"}
+AGENT_FRAMES = (VISITOR_FRAMES - {"rate"}) | {"accept", "transfer", "status"}
+ALL_FRAMES = VISITOR_FRAMES | AGENT_FRAMES
 
 
 class Gateway:
@@ -56,6 +56,7 @@ class Gateway:
             "accept": self.on_accept,
             "transfer": self.on_transfer,
             "status": self.on_status,
+            "rate": self.on_rate,
         }
         self._hellos: dict[Connection, dict[str, Any]] = {}
 
@@ -198,7 +199,9 @@ class Gateway:
                 continue
             metrics.frames_in(kind, frame_type).inc()
             if frame_type not in allowed:
-                conn.error(ErrorCode.FORBIDDEN, f"{frame_type} is for agents only", **_about(frame))
+                conn.error(
+                    ErrorCode.FORBIDDEN, f"{frame_type} is not for {conn.kind}s", **_about(frame)
+                )
                 continue
             try:
                 await self.handlers[frame_type](conn, frame)
@@ -299,6 +302,13 @@ class Gateway:
         event, closed_now = await self.s.chat.close(conn.actor, frame.get("conv"))
         if not closed_now:
             conn.push_json(event)  # already closed: still answer the one who asked
+
+    async def on_rate(self, conn: Connection, frame: dict[str, Any]) -> None:
+        event = await self.s.chat.ratings.rate(
+            conn.actor, frame.get("conv"), frame.get("rating"), frame.get("comment")
+        )
+        if not self.s.hub.follows(conn, event["conv"]):
+            conn.push_json(event)  # not following it: the bus will not bring it here
 
     async def on_accept(self, conn: Connection, frame: dict[str, Any]) -> None:
         await self.s.routing.accept(conn.actor, frame.get("conv"))

@@ -18,7 +18,14 @@ import peewee as pw
 
 from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
-from server.storage.models import ALL_MODELS, SchemaMigration
+from server.storage.models import (
+    ALL_MODELS,
+    Conversation,
+    EncryptionKeyUse,
+    SchemaMigration,
+    Site,
+    Visitor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +72,44 @@ def create_new_tables(database: pw.Database, *models: type[pw.Model]) -> None:
     database.create_tables(list(models), safe=True)
 
 
+def widen_varchar_columns(
+    database: pw.Database, model: type[pw.Model], *fields: pw.CharField
+) -> None:
+    """Grow VARCHAR columns to their field's ``max_length`` (MySQL; SQLite ignores sizes)."""
+    if not is_mysql(database):
+        return
+    from playhouse.migrate import MySQLMigrator
+
+    table = model._meta.table_name
+    migrator = MySQLMigrator(database)
+    for field in fields:
+        cursor = database.execute_sql(
+            "SELECT CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+            (table, field.column_name),
+        )
+        row = cursor.fetchone()
+        if row and row[0] is not None and int(row[0]) < field.max_length:
+            database.execute(migrator.alter_column_type(table, field.column_name, field))
+
+
+def _csat_and_sealing(database: pw.Database) -> None:
+    add_missing_columns(
+        database,
+        Conversation,
+        Conversation.rating,
+        Conversation.rating_comment,
+        Conversation.rated_at,
+    )
+    add_missing_columns(database, Site, Site.csat_enabled)
+    create_new_tables(database, EncryptionKeyUse)
+    # Sealed visitor details are envelopes, longer than the plain text.
+    widen_varchar_columns(database, Visitor, Visitor.name, Visitor.email)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
+    Migration(5, "CSAT ratings, encryption key registry, wider sealed columns", _csat_and_sealing),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version
