@@ -56,9 +56,7 @@ def _seconds_between(start: pw.Field, end: pw.Field) -> Any:
     """Whole seconds from ``start`` to ``end`` (NULL if either is), per backend."""
     if is_mysql():
         return fn.TIMESTAMPDIFF(SQL("SECOND"), start, end)
-    return fn.CAST(fn.strftime("%s", end), SQL("INTEGER")) - fn.CAST(
-        fn.strftime("%s", start), SQL("INTEGER")
-    )
+    return fn.strftime("%s", end).cast("INTEGER") - fn.strftime("%s", start).cast("INTEGER")
 
 
 def _bucket(group: str | None) -> Any:
