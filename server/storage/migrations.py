@@ -56,7 +56,8 @@ def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: p
     migrator = MySQLMigrator(database) if is_mysql(database) else SqliteMigrator(database)
     for field in fields:
         if field.column_name not in present:
-            database.execute(migrator.add_column(table, field.column_name, field))
+            # An Operation, not a query: run() executes its statements (several on SQLite).
+            migrator.add_column(table, field.column_name, field).run()
 
 
 def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
@@ -78,10 +79,7 @@ def widen_varchar_columns(
     """Grow VARCHAR columns to their field's ``max_length`` (MySQL; SQLite ignores sizes)."""
     if not is_mysql(database):
         return
-    from playhouse.migrate import MySQLMigrator
-
     table = model._meta.table_name
-    migrator = MySQLMigrator(database)
     for field in fields:
         cursor = database.execute_sql(
             "SELECT CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
@@ -90,7 +88,11 @@ def widen_varchar_columns(
         )
         row = cursor.fetchone()
         if row and row[0] is not None and int(row[0]) < field.max_length:
-            database.execute(migrator.alter_column_type(table, field.column_name, field))
+            null = "NULL" if field.null else "NOT NULL"
+            database.execute_sql(
+                f"ALTER TABLE `{table}` MODIFY `{field.column_name}` "
+                f"VARCHAR({field.max_length}) {null}"
+            )
 
 
 def _csat_and_sealing(database: pw.Database) -> None:

@@ -87,7 +87,7 @@ async def test_an_open_conversation_cannot_be_rated(
 
 async def test_another_visitor_cannot_rate(server: ServerProcess, clients: Clients,
                                            other_tenant: DemoTenant) -> None:
-    victim, agent, conv, _ = await closed_chat(server, clients)
+    _victim, _agent, conv, _ = await closed_chat(server, clients)
     intruder = await clients.visitor(server, name="Intruder")
     await intruder.send_json({"type": "rate", "conv": conv, "rating": 1})
     await intruder.recv_error("forbidden", conv=conv)
