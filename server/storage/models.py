@@ -119,9 +119,10 @@ class Visitor(TenantModel):
     id = pw.CharField(max_length=26, primary_key=True)
     site_id = pw.CharField(max_length=40)
     user_id = pw.CharField(max_length=191, null=True)  # the site's own user id, when verified
-    # Sealed at rest when encryption is on: sized for the envelope, not the plain text.
-    name = SealedCharField(max_length=1000, default="")
-    email = SealedCharField(max_length=1000, default="")
+    # Sealed at rest when encryption is on: sized for the envelope of the longest plain
+    # text (254 characters of 4 UTF-8 bytes: about 1,430), not for the plain text.
+    name = SealedCharField(max_length=1500, default="")
+    email = SealedCharField(max_length=1500, default="")
     language = pw.CharField(max_length=35, default="")
     ip = pw.CharField(max_length=45, default="")
     user_agent = pw.CharField(max_length=500, default="")

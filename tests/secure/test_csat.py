@@ -137,3 +137,18 @@ async def test_a_site_without_csat_offers_nothing(server: ServerProcess, clients
     assert "csat" not in closed["data"]
     await visitor.send_json({"type": "rate", "conv": conv, "rating": 5})
     await visitor.recv_error("csat_disabled", conv=conv)
+
+
+async def test_a_visitor_who_ends_the_chat_is_offered_csat_too(
+    server: ServerProcess, clients: Clients
+) -> None:
+    visitor = await clients.visitor(server)
+    agent = await clients.agent(server)
+    conv = await open_conversation(visitor, agent, "bye soon")
+    await visitor.send_json({"type": "close", "conv": conv})
+    closed = await visitor.recv_event("conv.closed", conv)
+    assert closed["data"]["csat"] is True and closed["data"]["by"]["type"] == "visitor"
+    await visitor.send_json({"type": "rate", "conv": conv, "rating": 1, "comment": "  "})
+    rated = await visitor.recv_event("conv.rated", conv)
+    assert rated["data"]["rating"] == 1 and rated["data"]["comment"] is None  # blank: none
+    await agent.recv_event("conv.rated", conv)

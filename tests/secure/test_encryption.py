@@ -194,3 +194,28 @@ async def test_visitor_rest_rating_comment_is_sealed(
     (comment,), = raw_rows(server, "SELECT rating_comment FROM conversation WHERE id = ?",
                            (conv,))
     assert comment.startswith("enc:v1:k1:") and "slow" not in comment
+
+
+async def test_the_longest_visitor_details_fit_sealed(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    server = server_factory(env=keys_env("a-rather-long-key-id-of-32-chars", **{
+        "a-rather-long-key-id-of-32-chars": K1}))
+    name, email = "😀" * 200, "é" * 240 + "@example.com"
+    visitor = await clients.visitor(server, name=name, email=email)
+    agent = await clients.agent(server)
+    conv = await open_conversation(visitor, agent, "hi")
+    token = (await login(server, server.demo.agents[0]))["token"]  # type: ignore[union-attr]
+    cards = (await get(server, "/api/v1/conversations?status=open", bearer(token))).json()
+    card = next(c for c in cards["conversations"] if c["id"] == conv)
+    assert card["visitor"]["name"] == name and card["visitor"]["email"] == email[:254]
+    again = await clients.visitor(server, token=visitor.session["token"], name="Renamed")
+    assert again.session["visitor_id"] == visitor.session["visitor_id"]
+    cards = (await get(server, "/api/v1/conversations?status=open", bearer(token))).json()
+    card = next(c for c in cards["conversations"] if c["id"] == conv)
+    assert card["visitor"]["name"] == "Renamed"  # an UPDATE seals too
+    (raw,), = raw_rows(server, "SELECT name FROM visitor WHERE id = ?",
+                       (visitor.session["visitor_id"],))
+    assert raw.startswith("enc:v1:a-rather-long-key-id-of-32-chars:")
+    await agent.send_json({"type": "close", "conv": conv})
+    await agent.recv_event("conv.closed", conv)

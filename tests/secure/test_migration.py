@@ -66,5 +66,5 @@ def test_version_5_upgrades_an_older_schema(database: pw.Database) -> None:
         sizes = dict(database.execute_sql(
             "SELECT COLUMN_NAME, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'visitor'").fetchall())
-        assert sizes["name"] == 1000 and sizes["email"] == 1000
+        assert sizes["name"] == 1500 and sizes["email"] == 1500
     assert migrate(database) == []
