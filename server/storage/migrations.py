@@ -104,6 +104,7 @@ def _csat_and_sealing(database: pw.Database) -> None:
         Conversation.rated_at,
     )
     add_missing_columns(database, Site, Site.csat_enabled)
+    add_missing_indexes(database, Conversation)  # (tenant_id, created_at) for reports
     create_new_tables(database, EncryptionKeyUse)
     # Sealed visitor details are envelopes, longer than the plain text.
     widen_varchar_columns(database, Visitor, Visitor.name, Visitor.email)

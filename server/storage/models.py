@@ -159,7 +159,10 @@ class Conversation(TenantModel):
     rated_at = pw.DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("tenant_id", "status"), False),)
+        indexes = (
+            (("tenant_id", "status"), False),
+            (("tenant_id", "created_at"), False),  # reports: a tenant's conversations by date
+        )
 
 
 class Message(TenantModel):

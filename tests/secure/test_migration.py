@@ -47,6 +47,8 @@ def test_version_5_upgrades_an_older_schema(database: pw.Database) -> None:
                           ("conversation", "rated_at"), ("site", "csat_enabled")):
         database.execute_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
     database.execute_sql("DROP TABLE encryption_key_use")
+    database.execute_sql("DROP INDEX conversation_tenant_id_created_at"
+                         + (" ON conversation" if mysql else ""))
     if mysql:
         database.execute_sql("ALTER TABLE visitor MODIFY name VARCHAR(200) NOT NULL")
         database.execute_sql("ALTER TABLE visitor MODIFY email VARCHAR(254) NOT NULL")
@@ -60,6 +62,8 @@ def test_version_5_upgrades_an_older_schema(database: pw.Database) -> None:
     assert {"rating", "rating_comment", "rated_at"} <= columns(database, "conversation")
     assert "csat_enabled" in columns(database, "site")
     assert "encryption_key_use" in database.get_tables()
+    indexes = {i.name for i in database.get_indexes("conversation")}
+    assert "conversation_tenant_id_created_at" in indexes
     (enabled,), = database.execute_sql("SELECT csat_enabled FROM site").fetchall()
     assert enabled  # existing sites offer CSAT, as new ones do
     if mysql:
