@@ -3,6 +3,7 @@ and a missing or bad key stops the server at start-up with one clear line."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -219,3 +220,39 @@ async def test_the_longest_visitor_details_fit_sealed(
     assert raw.startswith("enc:v1:a-rather-long-key-id-of-32-chars:")
     await agent.send_json({"type": "close", "conv": conv})
     await agent.recv_event("conv.closed", conv)
+
+
+async def test_reencrypt_moves_everything_to_the_current_key_and_retires_the_old(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    server = server_factory(env={})
+    visitor = await clients.visitor(server, name="Before Keys")
+    plain = await visitor.send_and_ack("written before any key")
+    conv = plain["conv"]
+    await visitor.close()
+    server.extra_env.update(keys_env("k1", k1=K1))
+    await server.arestart()
+    visitor = await clients.visitor(server, session=visitor.session, resume={conv: 1})
+    await visitor.send_and_ack("sealed with k1", conv)
+    await visitor.close()
+
+    server.extra_env.update(keys_env("k2", k1=K1, k2=K2))
+    await server.arestart()  # running while re-sealing: rows are compared before rewriting
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "server", "reencrypt", "--batch", "1"],
+        cwd=REPO_ROOT, env=server.env, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    report = json.loads(done.stdout)
+    assert report["resealed"]["message.body"] == 2
+    assert report["resealed"]["visitor.name"] >= 1
+    assert report["retired_keys"] == ["k1"]
+    bodies = [r[0] for r in raw_rows(server, "SELECT body FROM message WHERE conversation_id = ?",
+                                     (conv,))]
+    assert len(bodies) == 2 and all(b.startswith("enc:v1:k2:") for b in bodies)
+    assert raw_rows(server, "SELECT kid FROM encryption_key_use") == [("k2",)]
+
+    server.extra_env.update(keys_env("k2", k2=K2))  # k1 is no longer needed
+    await server.arestart()
+    visitor = await clients.visitor(server, session=visitor.session, resume={conv: 0})
+    history = await visitor.history(conv)
+    assert [m["body"] for m in history] == ["written before any key", "sealed with k1"]
