@@ -24,6 +24,8 @@ from server.gateway.http import build_blueprint, install_middleware
 from server.gateway.hub import Hub
 from server.gateway.rest import build_rest_blueprint
 from server.gateway.rest_context import build_context_blueprint
+from server.gateway.rest_rating import build_rating_blueprint
+from server.gateway.rest_reports import build_reports_blueprint
 from server.gateway.widget_routes import build_widget_blueprint
 from server.observability.metrics import observe_batch
 from server.routing.service import RoutingService
@@ -119,6 +121,8 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_widget_blueprint(services))
     app.blueprint(build_rest_blueprint(services))
     app.blueprint(build_context_blueprint(services))
+    app.blueprint(build_rating_blueprint(services))
+    app.blueprint(build_reports_blueprint(services))
 
     @app.before_server_start
     async def start(app: Sanic) -> None:

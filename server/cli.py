@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     a_create.add_argument("--role", choices=["agent", "admin"], default="agent")
     a_create.add_argument("--capacity", type=int, default=5)
 
+    reencrypt = sub.add_parser(
+        "reencrypt", help="re-seal stored data with the current encryption key"
+    )
+    reencrypt.add_argument("--batch", type=int, default=500, help="rows per transaction")
+
     apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -221,6 +226,15 @@ def _cmd_apikey(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
+    from server.storage.database import db
+    from server.storage.rekey import reseal_all
+
+    report = _with_db(settings, lambda: reseal_all(db.obj, max(1, args.batch)))
+    print(json.dumps({"resealed": report.resealed, "retired_keys": report.retired_keys}))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "migrate": _cmd_migrate,
@@ -229,4 +243,5 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "site": _cmd_site,
     "agent": _cmd_agent,
     "apikey": _cmd_apikey,
+    "reencrypt": _cmd_reencrypt,
 }

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     metrics_token: str = ""
     metrics_allow: str = "127.0.0.1,::1"
+    # Encryption at rest: JSON {"kid": "<base64 of 32 bytes>"}; empty = off.
+    encryption_keys: str = ""
+    encryption_key_id: str = ""  # the key new values are sealed with
 
     ws_rate_visitor: int = Field(20, ge=1)
     ws_rate_agent: int = Field(100, ge=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.chat.queries import MESSAGE_COLUMNS
+from server.chat.rating import rating_data
 from server.chat.records import Actor, StoredMessage
 from server.chat.visitors import visitor_card
 from server.errors import BadRequest
@@ -67,6 +68,7 @@ def list_conversations(
             "closed_at": _iso(row.closed_at),
             "previous": row.previous_id,
             "last_message": last[row.id].wire() if row.id in last else None,
+            "rating": rating_data(row),
         }
         for row in rows
     ]

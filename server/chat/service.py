@@ -10,6 +10,8 @@ from server.bus import Bus
 from server.chat import queries, topics
 from server.chat.access import access_cached, access_conversation
 from server.chat.directory import ConversationDirectory
+from server.chat.masking import MaskingPolicies
+from server.chat.rating import RatingService, csat_offered
 from server.chat.records import Actor, ConversationRef, SendResult, StoredMessage
 from server.chat.writer import ConversationClosed, GroupCommitWriter, PendingSend
 from server.errors import BadRequest, ErrorCode, Forbidden, SteadyError
@@ -54,6 +56,8 @@ class ChatService:
         self.directory = directory
         self.writer = writer
         self.body_max_chars = body_max_chars
+        self.masking = MaskingPolicies(store)  # per tenant, applied before storing
+        self.ratings = RatingService(store, bus, directory, self.masking)
         self._background: set[asyncio.Task[None]] = set()
         self._open_by_visitor: dict[str, ConversationRef] = {}  # a guess, see _send_slow
         # Senders with a send still being looked up: their next sends must queue behind it.
@@ -89,12 +93,15 @@ class ChatService:
         were made, whichever path each takes.
         """
         cid, body, kind = self.check_send(actor, cid, body, kind)
+        masking = self.masking.cached(actor.tenant_id)
         if (
-            actor.id not in self._slow_senders
+            masking is not None
+            and actor.id not in self._slow_senders
             and isinstance(conv, str)
             and conv
             and access_cached(self.directory, actor, conv)
         ):
+            body = masking.apply(body)  # neither the database nor any recipient sees it
             future = self._submit(actor, conv, cid, body, kind)
             if actor.is_visitor:
                 return self._reopen_if_closed(actor, conv, cid, body, kind, future)
@@ -158,6 +165,7 @@ class ChatService:
         gate.waiting += 1
         try:
             async with gate.lock:  # FIFO: this sender's later sends queue behind this lookup
+                body = (await self.masking.policy(actor.tenant_id)).apply(body)
                 if conv is None and actor.is_visitor:
                     # A stale guess is harmless: a closed conversation is reopened below.
                     ref = self._open_by_visitor.get(actor.id) or await self.open_conversation(actor)
@@ -237,7 +245,9 @@ class ChatService:
         """Close a conversation; returns the event and whether this call closed it."""
         ref = await access_conversation(self.directory, actor, conv)
         closed = await self.store.run(queries.close_conversation, ref, actor)
-        data = {"by": actor.wire()}
+        data: dict[str, Any] = {"by": actor.wire()}
+        if closed and await self.store.run(csat_offered, ref):
+            data["csat"] = True  # the visitor is offered a rating (see chat/rating.py)
         event = {"type": "event", "name": "conv.closed", "conv": ref.id, "data": data}
         if closed:
             self.bus.publish(topics.conversation(ref.id), event)

@@ -103,6 +103,10 @@ class GroupCommitWriter:
         self._param = database.param
         self._msg_table = _quoted(database, Message._meta.table_name)
         self._conv_table = _quoted(database, Conversation._meta.table_name)
+        # The writer inserts with raw SQL, so it seals and opens through the model's field.
+        body_field: Any = Message.body
+        self._seal: Callable[[str], str] = body_field.db_value
+        self._unseal: Callable[[str], str] = body_field.python_value
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -235,7 +239,12 @@ class GroupCommitWriter:
             f"WHERE (conversation_id, cid) IN ({marks})",
             [value for pair in pairs for value in pair],
         )
-        return {(row[2], row[5], row[6], row[8]): StoredMessage(*row) for row in cursor.fetchall()}
+        found = {}
+        for row in cursor.fetchall():
+            message = StoredMessage(*row)
+            message.body = self._unseal(message.body)  # raw SQL: open sealed bodies here
+            found[(row[2], row[5], row[6], row[8])] = message
+        return found
 
     def _commit(
         self, batch: list[PendingSend], check_existing: bool
@@ -245,6 +254,7 @@ class GroupCommitWriter:
         conv_ids = sorted({p.conv for p in batch})
         conv_marks = ",".join([param] * len(conv_ids))
         outcomes: list[SendResult | SteadyError] = []
+        seal = self._seal
         transaction = database.atomic() if mysql else database.atomic("IMMEDIATE")
         with transaction:
             stored = self._stored_duplicates(batch) if check_existing else {}
@@ -305,7 +315,7 @@ class GroupCommitWriter:
                         message.sender_id,
                         message.sender_name,
                         message.cid,
-                        message.body,
+                        seal(message.body),  # encrypted at rest when a key is configured
                         message.created_ms,
                     )
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sanic import Request
 
-from server.admin.auth import agent_actor, api_key_actor
+from server.admin.auth import agent_actor, api_key_actor, visitor_actor
 from server.chat.records import Actor
 from server.errors import ErrorCode, Forbidden, Unauthorized
 from server.gateway.context import Services
@@ -64,3 +64,17 @@ async def require_agent(services: Services, request: Request, *, role: Role | No
     if role is Role.ADMIN and actor.role != Role.ADMIN.value:
         raise Forbidden("this resource is for admins")
     return actor
+
+
+async def require_visitor(services: Services, request: Request) -> Actor:
+    """The calling visitor (bearer visitor token); an agent's valid token is 403."""
+    token = _bearer(request)
+    try:
+        claims = services.signer.verify(token, "visitor")
+    except Unauthorized:
+        try:
+            services.signer.verify(token, "agent")
+        except Unauthorized:
+            raise Unauthorized("invalid or expired token") from None
+        raise Forbidden("this resource is for visitors") from None
+    return await services.store.run(visitor_actor, claims)

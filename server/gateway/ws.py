@@ -40,7 +40,7 @@ PONG = b'{"type":"pong"}'
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
 
 COMMON_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
-VISITOR_FRAMES = COMMON_FRAMES | {"page"}
+VISITOR_FRAMES = COMMON_FRAMES | {"page", "rate"}
 AGENT_FRAMES = COMMON_FRAMES | {"accept", "transfer", "status"}
 ALL_FRAMES = AGENT_FRAMES | VISITOR_FRAMES
 
@@ -60,6 +60,7 @@ class Gateway:
             "transfer": self.on_transfer,
             "status": self.on_status,
             "page": self.pages.on_page,
+            "rate": self.on_rate,
         }
         self._hellos: dict[Connection, dict[str, Any]] = {}
 
@@ -304,6 +305,13 @@ class Gateway:
         event, closed_now = await self.s.chat.close(conn.actor, frame.get("conv"))
         if not closed_now:
             conn.push_json(event)  # already closed: still answer the one who asked
+
+    async def on_rate(self, conn: Connection, frame: dict[str, Any]) -> None:
+        event = await self.s.chat.ratings.rate(
+            conn.actor, frame.get("conv"), frame.get("rating"), frame.get("comment")
+        )
+        if not self.s.hub.follows(conn, event["conv"]):
+            conn.push_json(event)  # not following it: the bus will not bring it here
 
     async def on_accept(self, conn: Connection, frame: dict[str, Any]) -> None:
         await self.s.routing.accept(conn.actor, frame.get("conv"))

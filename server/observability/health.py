@@ -14,6 +14,7 @@ from server import __version__
 from server.config import Settings
 from server.errors import StartupError
 from server.storage.database import UNAVAILABLE_ERRORS, Store, is_mysql
+from server.storage.keys import check_key_registry
 from server.storage.migrations import LATEST_VERSION, current_version
 
 CHECK_TIMEOUT_SECS = 3.0
@@ -115,6 +116,7 @@ def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -
             f"database schema is at version {version}, this release needs {LATEST_VERSION}: "
             "run `steadydesk migrate`"
         )
+    check_key_registry(database)
     if settings.redis_url and not asyncio.run(redis_ok(settings.redis_url)):
         raise StartupError(f"redis at {_redis_host(settings.redis_url)} is not reachable")
 

@@ -22,8 +22,12 @@ from server.storage.guard import cross_tenant
 from server.storage.models import (
     ALL_MODELS,
     CannedReply,
+    Conversation,
     ConversationLabel,
+    EncryptionKeyUse,
     SchemaMigration,
+    Site,
+    Visitor,
     VisitorPage,
 )
 
@@ -62,7 +66,7 @@ def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: p
 def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
     """Create the indexes of ``model`` (fields and ``Meta.indexes``) that the table lacks."""
     present = {index.name for index in database.get_indexes(model._meta.table_name)}
-    schema = model._schema  # type: ignore[attr-defined]
+    schema = model._schema  # type: ignore[attr-defined]  # peewee sets it on every model
     for index in model._meta.fields_to_index():
         if index._name not in present:
             database.execute(schema._create_index(index, safe=False))
@@ -83,9 +87,47 @@ def _agent_context(database: pw.Database) -> None:
     fulltext.install(database)
 
 
+def widen_varchar_columns(
+    database: pw.Database, model: type[pw.Model], *fields: pw.CharField
+) -> None:
+    """Grow VARCHAR columns to their field's ``max_length`` (MySQL; SQLite ignores sizes)."""
+    if not is_mysql(database):
+        return
+    table = model._meta.table_name
+    for field in fields:
+        cursor = database.execute_sql(
+            "SELECT CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+            (table, field.column_name),
+        )
+        row = cursor.fetchone()
+        if row and row[0] is not None and int(row[0]) < field.max_length:
+            null = "NULL" if field.null else "NOT NULL"
+            database.execute_sql(
+                f"ALTER TABLE `{table}` MODIFY `{field.column_name}` "
+                f"VARCHAR({field.max_length}) {null}"
+            )
+
+
+def _csat_and_sealing(database: pw.Database) -> None:
+    add_missing_columns(
+        database,
+        Conversation,
+        Conversation.rating,
+        Conversation.rating_comment,
+        Conversation.rated_at,
+    )
+    add_missing_columns(database, Site, Site.csat_enabled)
+    add_missing_indexes(database, Conversation)  # (tenant_id, created_at) for reports
+    create_new_tables(database, EncryptionKeyUse)
+    # Sealed visitor details are envelopes, longer than the plain text.
+    widen_varchar_columns(database, Visitor, Visitor.name, Visitor.email)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(4, "visitor context, labels, canned reply scopes, message search", _agent_context),
+    Migration(5, "CSAT ratings, encryption key registry, wider sealed columns", _csat_and_sealing),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

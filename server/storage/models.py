@@ -8,6 +8,7 @@ from enum import StrEnum
 import peewee as pw
 
 from server.storage.database import db
+from server.storage.sealed import SealedCharField, SealedTextField
 
 
 def utcnow() -> dt.datetime:
@@ -77,6 +78,7 @@ class Site(TenantModel):
     allowed_origins = pw.TextField(default="[]")  # JSON list of exact origins
     require_timed_hash = pw.BooleanField(default=False)
     user_hash_max_age_secs = pw.IntegerField(null=True)
+    csat_enabled = pw.BooleanField(default=True)  # offer visitors a rating on close
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -117,8 +119,10 @@ class Visitor(TenantModel):
     id = pw.CharField(max_length=26, primary_key=True)
     site_id = pw.CharField(max_length=40)
     user_id = pw.CharField(max_length=191, null=True)  # the site's own user id, when verified
-    name = pw.CharField(max_length=200, default="")
-    email = pw.CharField(max_length=254, default="")
+    # Sealed at rest when encryption is on: sized for the envelope of the longest plain
+    # text (254 characters of 4 UTF-8 bytes: about 1,430), not for the plain text.
+    name = SealedCharField(max_length=1500, default="")
+    email = SealedCharField(max_length=1500, default="")
     language = pw.CharField(max_length=35, default="")
     ip = pw.CharField(max_length=45, default="")
     user_agent = pw.CharField(max_length=500, default="")
@@ -149,9 +153,16 @@ class Conversation(TenantModel):
     created_at = pw.DateTimeField(default=utcnow)
     assigned_at = pw.DateTimeField(null=True)
     closed_at = pw.DateTimeField(null=True)
+    # CSAT: set once by the visitor after the conversation closed.
+    rating = pw.SmallIntegerField(null=True)
+    rating_comment = SealedTextField(null=True)
+    rated_at = pw.DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("tenant_id", "status"), False),)
+        indexes = (
+            (("tenant_id", "status"), False),
+            (("tenant_id", "created_at"), False),  # reports: a tenant's conversations by date
+        )
 
 
 class Message(TenantModel):
@@ -166,7 +177,7 @@ class Message(TenantModel):
     sender_id = pw.CharField(max_length=26)
     sender_name = pw.CharField(max_length=200, default="")
     cid = pw.CharField(max_length=64)
-    body = pw.TextField()
+    body = SealedTextField()  # the group-commit writer seals it through this field too
     created_ms = pw.BigIntegerField()
 
     class Meta:
@@ -263,6 +274,13 @@ class LoginLog(TenantModel):
         )
 
 
+class EncryptionKeyUse(BaseModel):
+    """Every key id that ever sealed data: a node without one of them refuses to start."""
+
+    kid = pw.CharField(max_length=32, primary_key=True)
+    first_used_at = pw.DateTimeField(default=utcnow)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaMigration,
     Tenant,
@@ -280,4 +298,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     LoginLog,
     VisitorPage,
     ConversationLabel,
+    EncryptionKeyUse,
 ]

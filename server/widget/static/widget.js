@@ -73,6 +73,22 @@
       hello: '您好！請問有什麼可以幫您？', from: '{name}：{text}', messages: '訊息',
     },
   };
+  // CSAT prompt strings, kept in their own block (see -- CSAT below).
+  const CSAT_STRINGS = {
+    en: {
+      rateAsk: 'How was this conversation?', rateStar: '{n} of 5 stars', rateComment: 'Comment (optional)',
+      rateSend: 'Send rating', rateThanks: 'Thanks for your feedback!', rated: 'You rated this conversation {n} of 5',
+    },
+    'zh-CN': {
+      rateAsk: '您对本次服务满意吗？', rateStar: '{n} 星（共 5 星）', rateComment: '留言（可选）',
+      rateSend: '提交评价', rateThanks: '感谢您的评价！', rated: '您给本次对话打了 {n} 星（共 5 星）',
+    },
+    'zh-TW': {
+      rateAsk: '您對這次服務滿意嗎？', rateStar: '{n} 顆星（共 5 顆星）', rateComment: '留言（選填）',
+      rateSend: '送出評價', rateThanks: '感謝您的評價！', rated: '您給這次對話 {n} 顆星（共 5 顆星）',
+    },
+  };
+  for (const l in CSAT_STRINGS) Object.assign(STRINGS[l], CSAT_STRINGS[l]);
   const pickLang = (tag) => {
     tag = String(tag || '').toLowerCase();
     if (!tag.startsWith('zh')) return 'en';
@@ -256,15 +272,30 @@ textarea:focus{border-color:var(--accent);outline:0;box-shadow:0 0 0 1px var(--a
 textarea{font-size:16px}}
 @media (prefers-reduced-motion:no-preference){.panel{animation:sd-in .18s ease-out}@keyframes sd-in{from{opacity:0;transform:translateY(10px)}}}
 @media (forced-colors:active){.launcher,.send,.bubble,.badge{border:1px solid CanvasText}}`;
+  const CSAT_STYLE = `
+.csat{align-self:stretch;margin:4px 6px;padding:10px 12px;border:1px solid var(--line);border-radius:12px;font-size:13.5px}
+.csat form{display:block;margin:0;padding:0;border:0}
+.csat fieldset{margin:0;padding:0;border:0}
+.csat legend{padding:0;margin-bottom:4px;font-weight:600}
+.stars{display:flex;gap:2px}
+.stars label{font-size:26px;line-height:1;color:#b8c0cc;cursor:pointer;padding:2px}
+.stars label.on,.stars span.on{color:#f5a300}
+.stars input:focus-visible+label{outline:3px solid #f5b400;outline-offset:1px;border-radius:4px}
+.csat-comment{display:block;width:100%;margin:8px 0;padding:8px 10px;border:1px solid var(--line);border-radius:10px;font:inherit;font-size:14px;color:var(--fg);background:var(--bg)}
+.csat-comment:focus-visible{outline:3px solid #f5b400;outline-offset:1px}
+.csat-send{padding:6px 14px;border:0;border-radius:8px;background:var(--accent);color:var(--on-accent)}
+.csat-send:disabled{opacity:.5;cursor:default}
+.csat.done{text-align:center;color:var(--muted)}
+.csat.done .stars{justify-content:center;font-size:20px}`;
 
   // -- UI ------------------------------------------------------------------------------
   const host = h('div', { 'data-steadydesk': siteKey });
   const shadow = host.attachShadow({ mode: 'open' });
   if ('adoptedStyleSheets' in shadow && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
     const sheet = new CSSStyleSheet(); // works under a strict style-src CSP, unlike <style>
-    sheet.replaceSync(STYLE);
+    sheet.replaceSync(STYLE + CSAT_STYLE);
     shadow.adoptedStyleSheets = [sheet];
-  } else shadow.append(h('style', { text: STYLE }));
+  } else shadow.append(h('style', { text: STYLE + CSAT_STYLE }));
 
   const badge = h('span', { class: 'badge', 'aria-hidden': 'true', hidden: true });
   const launcherIcon = h('span', { class: 'li' }, icon('chat', 28));
@@ -363,6 +394,7 @@ textarea{font-size:16px}}
         make: () => h('li', { class: 'notice' }, t(n.text, { name: n.name || t('agent') }), n.text === 'ended' ? h('br') : null, n.text === 'ended' && n.conv === S.cur ? t('endedHint') : null),
       });
     }
+    csatItems(items, rank);
     items.sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1] || a.order[2] - b.order[2]);
     if (!items.length) items.push({ key: 'hello', sig: '', make: () => h('li', { class: 'hello', text: t('hello') }) });
     const stored = new Set(S.msgs.map((m) => m.cid));
@@ -843,6 +875,7 @@ textarea{font-size:16px}}
         markRead();
         pump();
         reportPage();
+        csatResend();
         break;
       }
       case 'message': {
@@ -884,6 +917,7 @@ textarea{font-size:16px}}
       case 'pong': alive(); break;
       case 'error':
         if (f.cid) onSendError(f);
+        else if (f.conv && csatError(f)) break;
         else if (f.conv && f.code === 'forbidden' && S.convs[f.conv]) { S.convs[f.conv].gone = true; save(); }
         break;
       case 'typing':
@@ -911,7 +945,96 @@ textarea{font-size:16px}}
       if (f.conv === S.cur) showTyping(null);
       note(f.conv, 'ended');
       announce(t('ended'));
+      if (data.csat) csatOffer(f.conv);
+    } else if (f.name === 'conv.rated') {
+      csatRated(f.conv, data);
     }
+  };
+
+  // -- CSAT: the rating prompt after a conversation ends --------------------------------
+  // Per conversation c.csat = {state: offered | sending | queued | done, rating, comment},
+  // persisted with the chat so a reload keeps the prompt (or the thanks).
+  const CSAT_COMMENT_MAX = 1000;
+  const csatOffer = (id) => {
+    const c = conv(id);
+    if (!c.csat) { c.csat = { state: 'offered', rating: 0, comment: '' }; save(); render(); }
+  };
+  const csatRated = (id, data) => {
+    const c = conv(id);
+    const was = c.csat && c.csat.state;
+    c.csat = { state: 'done', rating: Number(data.rating) || 0, comment: data.comment || '' };
+    save();
+    render();
+    if (was !== 'done') announce(t('rateThanks'));
+  };
+  const csatSend = (id) => {
+    const r = S.convs[id].csat;
+    const frame = { type: 'rate', conv: id, rating: r.rating };
+    if (r.comment) frame.comment = r.comment;
+    r.state = sendFrame(frame) ? 'sending' : 'queued';
+    if (r.state === 'queued') ensureStarted(); // sent on the next welcome
+    save();
+    render();
+  };
+  const csatResend = () => {
+    for (const id of S.order) {
+      const r = S.convs[id].csat;
+      if (r && (r.state === 'queued' || r.state === 'sending')) csatSend(id);
+    }
+  };
+  // An error about a conversation whose rating is on its way is the answer to it.
+  const csatError = (f) => {
+    const c = S.convs[f.conv];
+    const r = c && c.csat;
+    if (!r || (r.state !== 'sending' && r.state !== 'queued')) return false;
+    if (f.code === 'already_rated') r.state = 'done';
+    else if (f.code === 'rate_limited' || f.code === 'unavailable' || f.code === 'internal_error') r.state = 'offered';
+    else delete c.csat; // not offered after all (open, CSAT off, not ours)
+    save();
+    render();
+    return true;
+  };
+  const csatItems = (items, rank) => {
+    for (const id of S.order) {
+      const r = S.convs[id].csat;
+      if (!r) continue;
+      items.push({ key: 'r:' + id, order: [rank(id), 1e12, 2], sig: r.state + ':' + r.rating, make: () => csatNode(id, r) });
+    }
+  };
+  const csatStars = (n) => h('span', { class: 'stars', 'aria-hidden': 'true' },
+    ...[1, 2, 3, 4, 5].map((i) => h('span', { class: i <= n ? 'on' : null, text: i <= n ? '★' : '☆' })));
+  const csatNode = (id, r) => {
+    if (r.state === 'done') {
+      return h('li', { class: 'csat done' }, r.rating ? csatStars(r.rating) : null,
+        r.rating ? h('span', { class: 'sr', text: t('rated', { n: r.rating }) }) : null, h('div', { text: t('rateThanks') }));
+    }
+    const name = 'sd-csat-' + id;
+    let chosen = r.rating || 0;
+    const labels = [];
+    const paint = () => labels.forEach((lab, i) => lab.classList.toggle('on', i < chosen));
+    const busy = r.state !== 'offered';
+    const sendRate = h('button', { class: 'csat-send', type: 'submit', text: busy ? t('sending') : t('rateSend'), disabled: busy || !chosen });
+    const stars = [];
+    for (let n = 1; n <= 5; n++) {
+      const radio = h('input', { type: 'radio', class: 'sr', name, id: name + '-' + n, value: String(n), checked: chosen === n, disabled: busy });
+      const lab = h('label', { for: name + '-' + n, title: t('rateStar', { n }) }, h('span', { 'aria-hidden': 'true', text: '★' }), h('span', { class: 'sr', text: t('rateStar', { n }) }));
+      radio.addEventListener('change', () => { chosen = n; paint(); sendRate.disabled = false; });
+      labels.push(lab);
+      stars.push(radio, lab);
+    }
+    paint();
+    // An <input>, not a <textarea>: the composer stays the widget's one textarea.
+    const comment = h('input', { type: 'text', class: 'csat-comment', maxlength: String(CSAT_COMMENT_MAX), 'aria-label': t('rateComment'), placeholder: t('rateComment'), disabled: busy });
+    comment.value = r.comment || '';
+    const f = h('form', { class: 'csat-form', novalidate: true },
+      h('fieldset', {}, h('legend', { text: t('rateAsk') }), h('div', { class: 'stars' }, ...stars)), comment, sendRate);
+    f.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (!chosen || r.state !== 'offered') return;
+      Object.assign(r, { rating: chosen, comment: comment.value.trim().slice(0, CSAT_COMMENT_MAX) });
+      csatSend(id);
+    });
+    return h('li', { class: 'csat' }, f);
   };
 
   // -- read receipts -------------------------------------------------------------------
@@ -942,6 +1065,7 @@ textarea{font-size:16px}}
       for (const k of ['cursor', 'read', 'seen']) mine[k] = Math.max(mine[k] || 0, theirs[k] || 0);
       mine.closed = mine.closed || theirs.closed;
       mine.agent = mine.agent || theirs.agent;
+      if (theirs.csat && (!mine.csat || theirs.csat.state === 'done')) mine.csat = theirs.csat;
     }
     for (const m of other.msgs || []) addMessage(m);
     for (const n of other.notes || []) if (!S.notes.some((x) => x.id === n.id)) S.notes.push(n);

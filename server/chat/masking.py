@@ -1,0 +1,64 @@
+"""Each tenant's masking policy, cached on the node: the send path never waits for it.
+
+The first send of a tenant on a node loads the policy; after that the cached one is used
+at once and refreshed in the background once it is older than ``MASKING_CACHE_SECS``, so
+a change made by an admin reaches every node within about that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from server.admin.settings import tenant_settings
+from server.security.masking import MaskingPolicy
+from server.storage.database import Store
+
+log = logging.getLogger(__name__)
+
+MASKING_CACHE_SECS = 15.0
+
+
+def _load_policy(tenant_id: str) -> MaskingPolicy:
+    masking = tenant_settings(tenant_id).masking
+    return MaskingPolicy(cards=masking.cards, emails=masking.emails)
+
+
+class MaskingPolicies:
+    def __init__(self, store: Store, ttl_secs: float = MASKING_CACHE_SECS):
+        self._store = store
+        self._ttl_secs = ttl_secs
+        self._cache: dict[str, tuple[MaskingPolicy, float]] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+
+    def cached(self, tenant_id: str) -> MaskingPolicy | None:
+        """The known policy (refreshed in the background when old); None if never loaded."""
+        entry = self._cache.get(tenant_id)
+        if entry is None:
+            return None
+        policy, loaded_at = entry
+        if time.monotonic() - loaded_at > self._ttl_secs and tenant_id not in self._refreshing:
+            task = asyncio.ensure_future(self._refresh(tenant_id))
+            self._refreshing[tenant_id] = task
+            task.add_done_callback(lambda _: self._refreshing.pop(tenant_id, None))
+        return policy
+
+    async def policy(self, tenant_id: str) -> MaskingPolicy:
+        policy = self.cached(tenant_id)
+        if policy is None:
+            policy = await self._store.run(_load_policy, tenant_id)
+            self._cache[tenant_id] = (policy, time.monotonic())
+        return policy
+
+    def forget(self, tenant_id: str) -> None:
+        """Drop the cached policy (after this node changed the setting)."""
+        self._cache.pop(tenant_id, None)
+
+    async def _refresh(self, tenant_id: str) -> None:
+        try:
+            policy = await self._store.run(_load_policy, tenant_id)
+        except Exception:
+            log.warning("could not refresh the masking policy of %s", tenant_id)
+            return
+        self._cache[tenant_id] = (policy, time.monotonic())

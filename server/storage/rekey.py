@@ -1,0 +1,101 @@
+"""Re-sealing stored data with the current key, so an old key can be retired.
+
+Walks every sealed column in id order, a batch per transaction, and rewrites each value
+not sealed with the current key (older keys and plain text alike). Each row is updated
+only if it still holds the value that was read, so it is safe while nodes are running.
+Afterwards a key id that no longer seals anything leaves the key registry, and the next
+start no longer needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import peewee as pw
+
+from server.errors import StartupError
+from server.security.encryption import PREFIX
+from server.storage.guard import cross_tenant
+from server.storage.models import Conversation, EncryptionKeyUse, Message, Visitor
+from server.storage.sealed import active_keyring
+
+DEFAULT_BATCH = 500
+
+
+@dataclass
+class ResealReport:
+    resealed: dict[str, int] = field(default_factory=dict)
+    retired_keys: list[str] = field(default_factory=list)
+
+
+def sealed_columns() -> list[tuple[type[pw.Model], pw.Field]]:
+    """Every sealed column, with the model whose ``id`` orders the walk."""
+    return [
+        (Message, Message.body),
+        (Visitor, Visitor.name),
+        (Visitor, Visitor.email),
+        (Conversation, Conversation.rating_comment),
+    ]
+
+
+def _quoted(database: pw.Database, name: str) -> str:
+    return f"{database.quote[0]}{name}{database.quote[1]}"
+
+
+def _reseal_column(
+    database: pw.Database, model: type[pw.Model], column: Any, current_prefix: str, batch: int
+) -> int:
+    table = _quoted(database, model._meta.table_name)
+    name = _quoted(database, column.column_name)
+    p = database.param
+    done, last = 0, ""
+    while True:
+        rows = database.execute_sql(
+            f"SELECT id, {name} FROM {table} WHERE id > {p} AND {name} IS NOT NULL "
+            f"ORDER BY id LIMIT {int(batch)}",
+            (last,),
+        ).fetchall()
+        if not rows:
+            return done
+        with database.atomic():
+            for row_id, raw in rows:
+                if raw.startswith(current_prefix):
+                    continue
+                fresh = column.db_value(column.python_value(raw))
+                cursor = database.execute_sql(
+                    f"UPDATE {table} SET {name} = {p} WHERE id = {p} AND {name} = {p}",
+                    (fresh, row_id, raw),
+                )
+                done += cursor.rowcount
+        last = rows[-1][0]
+
+
+def _still_used(database: pw.Database, kid: str) -> bool:
+    p = database.param
+    for model, column in sealed_columns():
+        table = _quoted(database, model._meta.table_name)
+        name = _quoted(database, column.column_name)
+        found = database.execute_sql(
+            f"SELECT 1 FROM {table} WHERE {name} LIKE {p} LIMIT 1", (f"{PREFIX}{kid}:%",)
+        ).fetchone()
+        if found:
+            return True
+    return False
+
+
+def reseal_all(database: pw.Database, batch: int = DEFAULT_BATCH) -> ResealReport:
+    keyring = active_keyring()
+    if keyring is None:
+        raise StartupError("reencrypt needs STEADY_ENCRYPTION_KEYS (with every key still in use)")
+    current_prefix = f"{PREFIX}{keyring.current}:"
+    report = ResealReport()
+    with cross_tenant():
+        for model, column in sealed_columns():
+            label = f"{model._meta.table_name}.{column.column_name}"
+            report.resealed[label] = _reseal_column(database, model, column, current_prefix, batch)
+        for row in list(EncryptionKeyUse.select()):
+            if row.kid != keyring.current and not _still_used(database, row.kid):
+                EncryptionKeyUse.delete().where(EncryptionKeyUse.kid == row.kid).execute()
+                report.retired_keys.append(row.kid)
+    return report

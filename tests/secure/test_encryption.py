@@ -1,0 +1,258 @@
+"""Encryption at rest: the database holds envelopes, clients see plain text, keys rotate,
+and a missing or bad key stops the server at start-up with one clear line."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from server.security.encryption import Keyring, KeyringError, SealedValueError, parse_keyring
+from tests.secure.conftest import bearer, raw_rows
+from tests.support.clients import Clients, get, login, open_conversation, post_json
+from tests.support.server import REPO_ROOT, ServerError, ServerProcess
+
+K1, K2 = base64.b64encode(os.urandom(32)).decode(), base64.b64encode(os.urandom(32)).decode()
+
+
+def keys_env(current: str, **keys: str) -> dict[str, str]:
+    return {"STEADY_ENCRYPTION_KEYS": json.dumps(keys), "STEADY_ENCRYPTION_KEY_ID": current}
+
+
+# ---------------------------------------------------------------------- the keyring
+
+
+def test_seal_and_open_round_trip_with_rotation() -> None:
+    old = parse_keyring(json.dumps({"k1": K1}), "")
+    assert old is not None and old.current == "k1"
+    sealed = old.seal("Ann 安妮", b"visitor.name")
+    assert sealed.startswith("enc:v1:k1:") and "Ann" not in sealed
+    assert old.seal("Ann 安妮", b"visitor.name") != sealed  # a fresh nonce every time
+    new = parse_keyring(json.dumps({"k1": K1, "k2": K2}), "k2")
+    assert new is not None and new.open(sealed, b"visitor.name") == "Ann 安妮"
+    assert new.seal("x", b"c").startswith("enc:v1:k2:")
+    with pytest.raises(SealedValueError):
+        new.open(sealed, b"visitor.email")  # bound to its column
+    with pytest.raises(SealedValueError, match="k1"):
+        Keyring({"k2": base64.b64decode(K2)}, "k2").open(sealed, b"visitor.name")
+    tampered = sealed[:-6] + ("A" if sealed[-6] != "A" else "B") + sealed[-5:]
+    with pytest.raises(SealedValueError):
+        new.open(tampered, b"visitor.name")
+
+
+@pytest.mark.parametrize(("keys", "current", "problem"), [
+    ("", "k1", "STEADY_ENCRYPTION_KEYS is empty"),
+    ("not json", "", "must be JSON"),
+    ("[]", "", "non-empty JSON object"),
+    (json.dumps({"k1": base64.b64encode(b"short").decode()}), "", "exactly 32 bytes"),
+    (json.dumps({"k1": K1, "k2": K2}), "", "set STEADY_ENCRYPTION_KEY_ID"),
+    (json.dumps({"k1": K1}), "k9", "'k9' is not in"),
+    (json.dumps({"bad id!": K1}), "", "key id"),
+])
+def test_bad_key_configuration(keys: str, current: str, problem: str) -> None:
+    with pytest.raises(KeyringError, match=problem):
+        parse_keyring(keys, current)
+
+
+def test_no_keys_means_off() -> None:
+    assert parse_keyring("", "") is None
+
+
+# ---------------------------------------------------------------------- on a server
+
+
+async def chat_with_secrets(server: ServerProcess, clients: Clients,
+                            body: str) -> tuple[str, list[str]]:
+    """A named visitor with an e-mail chats, the agent closes, the visitor rates with a
+    comment; the conversation and what was sent."""
+    visitor = await clients.visitor(server, name="Zhang Wei", email="zhang.wei@example.com")
+    agent = await clients.agent(server)
+    conv = await open_conversation(visitor, agent, body)
+    await agent.send_and_ack("a reply about the parcel", conv)
+    await agent.send_json({"type": "close", "conv": conv})
+    await visitor.recv_event("conv.closed", conv)
+    await visitor.send_json({"type": "rate", "conv": conv, "rating": 5,
+                             "comment": "very kind comment"})
+    await visitor.recv_event("conv.rated", conv)
+    return conv, [body, "a reply about the parcel"]
+
+
+def stored(server: ServerProcess, conv: str) -> dict[str, list[str]]:
+    bodies = [r[0] for r in raw_rows(
+        server, "SELECT body FROM message WHERE conversation_id = ? ORDER BY seq", (conv,))]
+    row = raw_rows(server, "SELECT v.name, v.email, c.rating_comment FROM conversation c "
+                   "JOIN visitor v ON v.id = c.visitor_id WHERE c.id = ?", (conv,))[0]
+    return {"bodies": bodies, "visitor": [row[0], row[1]], "comment": [row[2]]}
+
+
+async def test_sealed_in_the_database_plain_for_clients(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    server = server_factory(env=keys_env("k1", k1=K1))
+    conv, sent = await chat_with_secrets(server, clients, "where is parcel 998877?")
+    raw = stored(server, conv)
+    everything = json.dumps(raw)
+    for secret in ("parcel", "Zhang", "zhang.wei", "kind comment"):
+        assert secret not in everything, f"{secret!r} is stored in clear: {everything[:300]}"
+    assert all(v.startswith("enc:v1:k1:") for values in raw.values() for v in values)
+    # Clients see plain text: a new connection's history, REST cards, the rating.
+    agent = await clients.agent(server)
+    assert [m["body"] for m in await agent.history(conv)] == sent
+    token = (await login(server, server.demo.agents[0]))["token"]  # type: ignore[union-attr]
+    cards = (await get(server, "/api/v1/conversations?status=closed", bearer(token))).json()
+    card = next(c for c in cards["conversations"] if c["id"] == conv)
+    assert card["visitor"]["name"] == "Zhang Wei"
+    assert card["visitor"]["email"] == "zhang.wei@example.com"
+    assert card["rating"]["comment"] == "very kind comment"
+    assert card["last_message"]["body"] == "a reply about the parcel"
+
+
+async def test_a_resent_cid_is_found_through_the_seal(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    server = server_factory(env=keys_env("k1", k1=K1))
+    visitor = await clients.visitor(server)
+    first = await visitor.send_and_ack("once only", cid="resend-1")
+    again = await visitor.send_and_ack("once only", cid="resend-1")
+    assert (again["id"], again["seq"]) == (first["id"], first["seq"])
+    history = await visitor.history(first["conv"])
+    assert [m["body"] for m in history] == ["once only"]
+
+
+async def test_keys_rotate_and_a_missing_key_stops_the_start(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    server = server_factory(env={})  # plain at first: old rows stay readable later
+    visitor = await clients.visitor(server, name="Plain Name")
+    plain = await visitor.send_and_ack("enc:v1:k1:AAAA typed by a visitor")
+    conv = plain["conv"]
+    assert raw_rows(server, "SELECT body FROM message WHERE id = ?", (plain["id"],)) == [
+        ("raw:enc:v1:k1:AAAA typed by a visitor",)]  # escaped, so it never looks sealed
+    await visitor.close()
+
+    server.extra_env.update(keys_env("k1", k1=K1))
+    await server.arestart()
+    visitor = await clients.visitor(server, session=visitor.session, resume={conv: 1})
+    one = await visitor.send_and_ack("sealed with k1", conv)
+
+    server.extra_env.update(keys_env("k2", k1=K1, k2=K2))
+    await server.arestart()
+    visitor = await clients.visitor(server, session=visitor.session, resume={conv: 2})
+    two = await visitor.send_and_ack("sealed with k2", conv)
+    rows = dict(raw_rows(server, "SELECT seq, body FROM message WHERE conversation_id = ?",
+                         (conv,)))
+    assert rows[1] == "raw:enc:v1:k1:AAAA typed by a visitor"
+    assert rows[one["seq"]].startswith("enc:v1:k1:") and rows[two["seq"]].startswith("enc:v1:k2:")
+    history = await visitor.history(conv)
+    assert [m["body"] for m in history] == [
+        "enc:v1:k1:AAAA typed by a visitor", "sealed with k1", "sealed with k2"]
+    await visitor.close()
+
+    # k1 sealed data: a node without k1 refuses to start, naming the key.
+    server.extra_env.update(keys_env("k2", k2=K2))
+    with pytest.raises(ServerError):
+        await server.arestart()
+    assert "encrypted with key id(s) k1" in server.log_text()
+    # And without any keys at all.
+    server.extra_env.pop("STEADY_ENCRYPTION_KEYS")
+    server.extra_env.pop("STEADY_ENCRYPTION_KEY_ID")
+    with pytest.raises(ServerError):
+        await server.arestart()
+    assert "encrypted with key id(s) k1, k2" in server.log_text()
+
+
+def test_a_bad_key_is_a_one_line_configuration_error(server_factory: ServerProcess) -> None:
+    server = server_factory(start=False)
+    env = {**server.env, **keys_env("k2", k1=K1)}
+    done = subprocess.run([sys.executable, "-m", "server", "migrate"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.decode()
+    assert err.strip().splitlines() == [
+        "steadydesk: bad configuration: encryption keys: "
+        "STEADY_ENCRYPTION_KEY_ID 'k2' is not in STEADY_ENCRYPTION_KEYS"]
+    assert K1 not in err
+
+
+async def test_visitor_rest_rating_comment_is_sealed(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    server = server_factory(env=keys_env("k1", k1=K1))
+    visitor = await clients.visitor(server)
+    agent = await clients.agent(server)
+    conv = await open_conversation(visitor, agent, "hi")
+    await agent.send_json({"type": "close", "conv": conv})
+    await visitor.recv_event("conv.closed", conv)
+    resp = await post_json(server, f"/api/v1/visitor/conversations/{conv}/rating",
+                           {"rating": 2, "comment": "slow answer"},
+                           bearer(visitor.session["token"]))
+    assert resp.status_code == 201 and resp.json()["comment"] == "slow answer"
+    (comment,), = raw_rows(server, "SELECT rating_comment FROM conversation WHERE id = ?",
+                           (conv,))
+    assert comment.startswith("enc:v1:k1:") and "slow" not in comment
+
+
+async def test_the_longest_visitor_details_fit_sealed(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    server = server_factory(env=keys_env("a-rather-long-key-id-of-32-chars", **{
+        "a-rather-long-key-id-of-32-chars": K1}))
+    name, email = "😀" * 200, "é" * 240 + "@example.com"
+    visitor = await clients.visitor(server, name=name, email=email)
+    agent = await clients.agent(server)
+    conv = await open_conversation(visitor, agent, "hi")
+    token = (await login(server, server.demo.agents[0]))["token"]  # type: ignore[union-attr]
+    cards = (await get(server, "/api/v1/conversations?status=open", bearer(token))).json()
+    card = next(c for c in cards["conversations"] if c["id"] == conv)
+    assert card["visitor"]["name"] == name and card["visitor"]["email"] == email[:254]
+    again = await clients.visitor(server, token=visitor.session["token"], name="Renamed")
+    assert again.session["visitor_id"] == visitor.session["visitor_id"]
+    cards = (await get(server, "/api/v1/conversations?status=open", bearer(token))).json()
+    card = next(c for c in cards["conversations"] if c["id"] == conv)
+    assert card["visitor"]["name"] == "Renamed"  # an UPDATE seals too
+    (raw,), = raw_rows(server, "SELECT name FROM visitor WHERE id = ?",
+                       (visitor.session["visitor_id"],))
+    assert raw.startswith("enc:v1:a-rather-long-key-id-of-32-chars:")
+    await agent.send_json({"type": "close", "conv": conv})
+    await agent.recv_event("conv.closed", conv)
+
+
+async def test_reencrypt_moves_everything_to_the_current_key_and_retires_the_old(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    server = server_factory(env={})
+    visitor = await clients.visitor(server, name="Before Keys")
+    plain = await visitor.send_and_ack("written before any key")
+    conv = plain["conv"]
+    await visitor.close()
+    server.extra_env.update(keys_env("k1", k1=K1))
+    await server.arestart()
+    visitor = await clients.visitor(server, session=visitor.session, resume={conv: 1})
+    await visitor.send_and_ack("sealed with k1", conv)
+    await visitor.close()
+
+    server.extra_env.update(keys_env("k2", k1=K1, k2=K2))
+    await server.arestart()  # running while re-sealing: rows are compared before rewriting
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "server", "reencrypt", "--batch", "1"],
+        cwd=REPO_ROOT, env=server.env, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    report = json.loads(done.stdout)
+    assert report["resealed"]["message.body"] == 2
+    assert report["resealed"]["visitor.name"] >= 1
+    assert report["retired_keys"] == ["k1"]
+    bodies = [r[0] for r in raw_rows(server, "SELECT body FROM message WHERE conversation_id = ?",
+                                     (conv,))]
+    assert len(bodies) == 2 and all(b.startswith("enc:v1:k2:") for b in bodies)
+    assert raw_rows(server, "SELECT kid FROM encryption_key_use") == [("k2",)]
+
+    server.extra_env.update(keys_env("k2", k2=K2))  # k1 is no longer needed
+    await server.arestart()
+    visitor = await clients.visitor(server, session=visitor.session, resume={conv: 0})
+    history = await visitor.history(conv)
+    assert [m["body"] for m in history] == ["written before any key", "sealed with k1"]
