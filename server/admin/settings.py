@@ -29,9 +29,9 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    body_max_chars: int | None = Field(None, ge=1, le=60000)
-    ws_rate_visitor: int | None = Field(None, ge=1, le=100000)
-    ws_rate_agent: int | None = Field(None, ge=1, le=100000)
+    body_max_chars: int | None = Field(default=None, ge=1, le=60000)
+    ws_rate_visitor: int | None = Field(default=None, ge=1, le=100000)
+    ws_rate_agent: int | None = Field(default=None, ge=1, le=100000)
 
 
 class Masking(BaseModel):
