@@ -22,7 +22,10 @@ from server.gateway.context import Services
 from server.gateway.errors import JsonErrorHandler
 from server.gateway.http import build_blueprint, install_middleware
 from server.gateway.hub import Hub
+from server.gateway.openapi import install_openapi
 from server.gateway.rest import build_rest_blueprint
+from server.gateway.rest_admin import build_admin_blueprint
+from server.gateway.rest_admin_agents import build_admin_agents_blueprint
 from server.gateway.widget_routes import build_widget_blueprint
 from server.observability.metrics import observe_batch
 from server.routing.service import RoutingService
@@ -117,6 +120,9 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_blueprint(services))
     app.blueprint(build_widget_blueprint(services))
     app.blueprint(build_rest_blueprint(services))
+    app.blueprint(build_admin_blueprint(services))
+    app.blueprint(build_admin_agents_blueprint(services))
+    install_openapi(app)  # last: it documents every route registered above
 
     @app.before_server_start
     async def start(app: Sanic) -> None:

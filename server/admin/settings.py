@@ -15,9 +15,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.admin import audit
+from server.admin.tx import admin_transaction
+from server.admin.validation import first_error
 from server.chat.records import Actor
 from server.errors import BadRequest
-from server.storage.database import db
 from server.storage.guard import TenantScope
 from server.storage.models import Setting
 
@@ -101,7 +102,7 @@ def do_update_settings(actor: Actor, fields: object, ip: str) -> TenantSettings:
     """Merge ``fields`` into the stored sections, validate, save and audit in one transaction."""
     update = check_settings_update(fields)
     scope = TenantScope(actor.tenant_id)
-    with db.atomic():
+    with admin_transaction():
         current = load_settings(actor.tenant_id).model_dump()
         for section, values in update.items():
             if not isinstance(values, dict):
@@ -110,7 +111,7 @@ def do_update_settings(actor: Actor, fields: object, ip: str) -> TenantSettings:
         try:
             merged = TenantSettings.model_validate(current)
         except ValidationError as err:
-            raise BadRequest(_first_error(err)) from None
+            raise BadRequest(first_error(err)) from None
         for section in update:
             value = orjson.dumps(getattr(merged, section).model_dump()).decode()
             updated = scope.update(Setting, value=value).where(Setting.key == section).execute()
@@ -119,9 +120,3 @@ def do_update_settings(actor: Actor, fields: object, ip: str) -> TenantSettings:
         audit.record(actor, "settings.update", "settings", update, ip)
     forget(actor.tenant_id)
     return merged
-
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))

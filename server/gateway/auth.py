@@ -1,5 +1,10 @@
 """Who is calling a REST route: a bearer token (checked for kind, tenant and revocation)
-or a tenant backend's signed request (API key, PROTOCOL §3)."""
+or a tenant backend's signed request (API key, PROTOCOL §3).
+
+Every ``/api`` route also declares its access level as a route context kwarg
+(``ctx_access=...``, one of ``ACCESS_LEVELS``); the route-walk test holds each handler
+to its declared level (tests/admin/test_route_access.py).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ def _bearer(request: Request) -> str:
         raise Unauthorized("authentication required")
     return token.strip()
 
+
+ACCESS_LEVELS = ("public", "visitor", "agent", "admin", "operator")
 
 SIGNED_HEADERS = ("x-steady-key", "x-steady-timestamp", "x-steady-nonce", "x-steady-signature")
 
@@ -64,3 +71,8 @@ async def require_agent(services: Services, request: Request, *, role: Role | No
     if role is Role.ADMIN and actor.role != Role.ADMIN.value:
         raise Forbidden("this resource is for admins")
     return actor
+
+
+async def require_admin(services: Services, request: Request) -> Actor:
+    """An admin of the caller's tenant (agent token or admin API key); agents get 403."""
+    return await require_agent(services, request, role=Role.ADMIN)
