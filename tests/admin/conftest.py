@@ -23,14 +23,16 @@ from tests.support.server import DemoTenant, ServerProcess
 
 async def call(
     server: ServerProcess, method: str, path: str, *, token: str | None = None,
-    body: Any = None, headers: Mapping[str, str] | None = None,
+    body: Any = None, headers: Mapping[str, str] | None = None, raw: bytes | None = None,
 ) -> httpx.Response:
-    """One HTTP request; ``token`` becomes a bearer header, ``body`` JSON."""
+    """One HTTP request; ``token`` becomes a bearer header, ``body`` JSON, ``raw`` bytes."""
     sent = dict(headers or {})
     if token:
         sent["authorization"] = f"Bearer {token}"
     async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
                                  trust_env=False) as http:
+        if raw is not None:
+            return await http.request(method, path, content=raw, headers=sent)
         if body is None:
             return await http.request(method, path, headers=sent)
         return await http.request(method, path, json=body, headers=sent)
