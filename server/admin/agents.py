@@ -167,9 +167,10 @@ def do_update_agent(
     actor: Actor, agent_id: str, fields: object, ip: str
 ) -> tuple[dict[str, Any], bool]:
     """The updated agent, and whether its tokens were revoked (the role changed)."""
+    scope = TenantScope(actor.tenant_id)
+    access_agent(scope, agent_id)  # unknown (or another tenant's) ids are 404 before any 400
     data = parse(AgentUpdate, fields)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    scope = TenantScope(actor.tenant_id)
     with admin_transaction():
         agent = access_agent(scope, agent_id)
         revoked = "role" in changes and changes["role"] != agent.role
@@ -206,9 +207,10 @@ def do_set_disabled(
 
 
 def do_reset_password(actor: Actor, agent_id: str, fields: object, ip: str) -> dict[str, Any]:
+    scope = TenantScope(actor.tenant_id)
+    access_agent(scope, agent_id)  # 404 before 400
     data = parse(PasswordReset, fields)
     password_hash = hash_password(data.password)
-    scope = TenantScope(actor.tenant_id)
     with admin_transaction():
         access_agent(scope, agent_id)
         scope.update(Agent, password_hash=password_hash).where(Agent.id == agent_id).execute()

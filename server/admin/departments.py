@@ -54,8 +54,9 @@ def do_create_department(actor: Actor, fields: object, ip: str) -> dict[str, Any
 def do_rename_department(
     actor: Actor, department_id: str, fields: object, ip: str
 ) -> dict[str, Any]:
-    data = parse(DepartmentFields, fields)
     scope = TenantScope(actor.tenant_id)
+    access_department(scope, department_id)  # 404 before 400
+    data = parse(DepartmentFields, fields)
     try:
         with admin_transaction():
             old = access_department(scope, department_id)

@@ -110,9 +110,10 @@ def do_create_site(actor: Actor, fields: object, ip: str) -> dict[str, Any]:
 
 
 def do_update_site(actor: Actor, site_key: str, fields: object, ip: str) -> dict[str, Any]:
+    scope = TenantScope(actor.tenant_id)
+    access_site(scope, site_key)  # 404 before 400
     data = parse(SiteUpdate, fields)
     changes = data.model_dump(exclude_unset=True)
-    scope = TenantScope(actor.tenant_id)
     with admin_transaction():
         access_site(scope, site_key)
         values: dict[str, Any] = dict(changes)

@@ -68,7 +68,7 @@ def install_openapi(app: Sanic) -> None:
             "OAS_UI_SWAGGER": False,
             "OAS_UI_DEFAULT": None,
             "OAS_IGNORE_HEAD": True,
-            "OAS_IGNORE_OPTIONS": True,
+            "OAS_IGNORE_OPTIONS": False,  # only explicit ones exist: the CORS preflight
             "API_TITLE": "Steadydesk API",
             "API_VERSION": __version__,
             "API_DESCRIPTION": "REST API of Steadydesk (see PROTOCOL.md and docs/admin-api.md).",
