@@ -26,6 +26,7 @@ from server.gateway.openapi import install_openapi
 from server.gateway.rest import build_rest_blueprint
 from server.gateway.rest_admin import build_admin_blueprint
 from server.gateway.rest_admin_agents import build_admin_agents_blueprint
+from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.widget_routes import build_widget_blueprint
 from server.observability.metrics import observe_batch
 from server.routing.service import RoutingService
@@ -122,6 +123,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_rest_blueprint(services))
     app.blueprint(build_admin_blueprint(services))
     app.blueprint(build_admin_agents_blueprint(services))
+    app.blueprint(build_operator_blueprint(services))
     install_openapi(app)  # last: it documents every route registered above
 
     @app.before_server_start

@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     a_create.add_argument("--role", choices=["agent", "admin"], default="agent")
     a_create.add_argument("--capacity", type=int, default=5)
 
+    operator = sub.add_parser("operator", help="platform operators (SaaS mode)").add_subparsers(
+        dest="action", required=True
+    )
+    o_create = operator.add_parser("create")
+    o_create.add_argument("--email", required=True)
+    o_create.add_argument("--password", required=True)
+    o_create.add_argument("--name", default="")
+
     apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -221,6 +229,17 @@ def _cmd_apikey(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_operator(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.operators import create_operator
+    from server.config import DeploymentMode
+
+    if settings.mode is not DeploymentMode.SAAS:
+        raise ConfigError("operators exist only in SaaS mode (STEADY_MODE=SaaS)")
+    operator = _with_db(settings, lambda: create_operator(args.email, args.password, args.name))
+    print(json.dumps({"id": operator.id, "email": operator.email}))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "migrate": _cmd_migrate,
@@ -229,4 +248,5 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "site": _cmd_site,
     "agent": _cmd_agent,
     "apikey": _cmd_apikey,
+    "operator": _cmd_operator,
 }

@@ -18,7 +18,7 @@ import peewee as pw
 
 from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
-from server.storage.models import ALL_MODELS, SchemaMigration
+from server.storage.models import ALL_MODELS, Operator, SchemaMigration
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,13 @@ def create_new_tables(database: pw.Database, *models: type[pw.Model]) -> None:
     database.create_tables(list(models), safe=True)
 
 
+def _operators(database: pw.Database) -> None:
+    create_new_tables(database, Operator)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
+    Migration(2, "platform operators", _operators),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

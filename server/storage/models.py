@@ -36,6 +36,7 @@ class SenderType(StrEnum):
     AGENT = "agent"
     AI = "ai"
     SYSTEM = "system"
+    OPERATOR = "operator"  # the platform operator acting in a tenant (SaaS mode; audit only)
 
 
 class MessageKind(StrEnum):
@@ -229,6 +230,18 @@ class LoginLog(TenantModel):
         )
 
 
+class Operator(BaseModel):
+    """A platform operator (SaaS mode): not tenant data, acts in a tenant it names."""
+
+    id = pw.CharField(max_length=26, primary_key=True)
+    email = pw.CharField(max_length=254, unique=True)
+    name = pw.CharField(max_length=200, default="")
+    password_hash = pw.CharField(max_length=255)
+    disabled = pw.BooleanField(default=False)
+    token_version = pw.IntegerField(default=1)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaMigration,
     Tenant,
@@ -244,4 +257,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     Setting,
     AuditLog,
     LoginLog,
+    Operator,
 ]

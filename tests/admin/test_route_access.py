@@ -9,7 +9,11 @@ operator). For every route and method this test checks, against a running server
 * an agent (role agent): 403 on admin/operator routes, let in on agent routes;
 * an admin of another tenant (made with the CLI): 404 or 403 on routes that name an object,
   since the ids filled in are real ids of the first tenant's objects;
-* the tenant's own admin: let in (neither 401 nor 403) on agent and admin routes.
+* the tenant's own admin: let in (neither 401 nor 403) on agent and admin routes;
+* a platform operator naming the tenant (X-Steady-Tenant): let in everywhere but visitor
+  routes, and the only caller let in on operator routes (which all others get 403 on).
+
+The server runs in SaaS mode, so the operator exists (made with the CLI).
 
 A route added without ``ctx_access``, or whose handler forgets to authenticate, fails here.
 Path parameters get real ids by the collection they follow (``/sites/<x>`` a site, ...);
@@ -32,7 +36,7 @@ from server.gateway.auth import ACCESS_LEVELS
 from tests.admin.conftest import call
 from tests.admin.routes import Route, api_routes
 from tests.support.clients import WsClient, agent_login, cached_login, new_visitor
-from tests.support.server import REPO_ROOT, DemoTenant, ServerProcess
+from tests.support.server import REPO_ROOT, DemoTenant, ServerFactory, ServerProcess
 
 LET_IN_IS_NOT = {401, 403}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -51,7 +55,7 @@ def expected_problem(level: str, caller: str, status: int, names_object: bool) -
         return None if status == 403 else f"expected 403, got {status}"
     if level == "visitor":  # agents and admins have no visitor session
         return None if status in LET_IN_IS_NOT else f"expected 401/403, got {status}"
-    caller_rank = {"agent": 1, "other_admin": 2, "admin": 2}[caller]
+    caller_rank = {"agent": 1, "other_admin": 2, "admin": 2, "operator": 3}[caller]
     if caller_rank < rank[level]:
         return None if status == 403 else f"expected 403, got {status}"
     if caller == "other_admin" and names_object:
@@ -82,6 +86,8 @@ def test_the_verdicts_catch_a_missing_check() -> None:
     assert expected_problem("admin", "admin", 403, False) is not None
     assert expected_problem("admin", "admin", 400, True) is None
     assert expected_problem("public", "anonymous", 404, False) is None
+    assert expected_problem("operator", "admin", 200, False) is not None
+    assert expected_problem("operator", "operator", 200, False) is None
 
 
 def run_cli(server: ServerProcess, *args: str) -> str:
@@ -95,6 +101,13 @@ def run_cli(server: ServerProcess, *args: str) -> str:
 class Callers:
     tokens: dict[str, str | None]
     ids: dict[str, str]
+    headers: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def server(module_server_factory: ServerFactory) -> ServerProcess:
+    """This module's own server, in SaaS mode (the operator level exists there)."""
+    return module_server_factory({"STEADY_MODE": "SaaS"})
 
 
 # Path segment before a parameter -> which object's id fills it.
@@ -160,6 +173,11 @@ async def callers(server: ServerProcess) -> Callers:
             "--password", password, "--role", "admin")
     other = await agent_login(server, email, password, tenant=tenant)
     assert other.status_code == 200, other.text
+    op_email, op_password = f"op-{secrets.token_hex(3)}@platform.example.com", "operator secret 1"
+    run_cli(server, "operator", "create", "--email", op_email, "--password", op_password)
+    operator = await call(server, "POST", "/api/v1/operator/login",
+                          body={"email": op_email, "password": op_password})
+    assert operator.status_code == 200, operator.text
 
     return Callers(
         tokens={
@@ -169,14 +187,18 @@ async def callers(server: ServerProcess) -> Callers:
             "agent": (await cached_login(server, demo.agents[1]))["token"],
             "other_admin": other.json()["token"],
             "admin": admin,
+            "operator": operator.json()["token"],
         },
         ids=ids,
+        headers={"operator": {"X-Steady-Tenant": demo.tenant}},
     )
 
 
-async def _probe(server: ServerProcess, route: Route, token: str | None, url: str) -> int:
+async def _probe(
+    server: ServerProcess, route: Route, token: str | None, headers: dict[str, str], url: str
+) -> int:
     body = {} if route.method in WRITE_METHODS else None
-    resp = await call(server, route.method, url, token=token, body=body)
+    resp = await call(server, route.method, url, token=token, body=body, headers=headers)
     return resp.status_code
 
 
@@ -186,13 +208,15 @@ async def test_every_route_gives_each_caller_exactly_its_due(
     problems: list[str] = []
     # Everyone but the tenant's own admin first: their probes must change nothing, and the
     # admin's own probes (which may delete the walk's objects) come last.
-    for phase in (("anonymous", "forged", "visitor", "agent", "other_admin"), ("admin",)):
+    for phase in (("anonymous", "forged", "visitor", "agent", "other_admin"),
+                  ("admin", "operator")):
         for route in routes:
             url, real_ids = fill(route, callers.ids)
             for caller in phase:
                 if route.access not in ACCESS_LEVELS:
                     continue  # reported by test_every_api_route_declares_its_access
-                status = await _probe(server, route, callers.tokens[caller], url)
+                headers = callers.headers.get(caller, {})
+                status = await _probe(server, route, callers.tokens[caller], headers, url)
                 names_object = bool(route.params) and real_ids
                 problem = expected_problem(route.access, caller, status, names_object)
                 if problem:
