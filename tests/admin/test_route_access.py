@@ -6,10 +6,12 @@ operator). For every route and method this test checks, against a running server
 
 * anonymous, and a forged bearer token: 401 unless public;
 * a visitor's token: 403 on agent/admin/operator routes;
-* an agent (role agent): 403 on admin/operator routes, let in on agent routes;
+* an agent (role agent), and a signed request with an agent-role API key: 403 on
+  admin/operator routes, let in on agent routes;
 * an admin of another tenant (made with the CLI): 404 or 403 on routes that name an object,
   since the ids filled in are real ids of the first tenant's objects;
-* the tenant's own admin: let in (neither 401 nor 403) on agent and admin routes;
+* the tenant's own admin, and its admin API key: let in (neither 401 nor 403) on agent
+  and admin routes;
 * a platform operator naming the tenant (X-Steady-Tenant): let in everywhere but visitor
   routes, and the only caller let in on operator routes (which all others get 403 on).
 
@@ -33,7 +35,7 @@ import pytest
 import pytest_asyncio
 
 from server.gateway.auth import ACCESS_LEVELS
-from tests.admin.conftest import call
+from tests.admin.conftest import call, signed_headers
 from tests.admin.routes import Route, api_routes
 from tests.support.clients import WsClient, agent_login, cached_login, new_visitor
 from tests.support.server import REPO_ROOT, DemoTenant, ServerFactory, ServerProcess
@@ -55,7 +57,8 @@ def expected_problem(level: str, caller: str, status: int, names_object: bool) -
         return None if status == 403 else f"expected 403, got {status}"
     if level == "visitor":  # agents and admins have no visitor session
         return None if status in LET_IN_IS_NOT else f"expected 401/403, got {status}"
-    caller_rank = {"agent": 1, "other_admin": 2, "admin": 2, "operator": 3}[caller]
+    caller_rank = {"agent": 1, "key_agent": 1, "other_admin": 2, "admin": 2, "key_admin": 2,
+                   "operator": 3}[caller]
     if caller_rank < rank[level]:
         return None if status == 403 else f"expected 403, got {status}"
     if caller == "other_admin" and names_object:
@@ -102,6 +105,7 @@ class Callers:
     tokens: dict[str, str | None]
     ids: dict[str, str]
     headers: dict[str, dict[str, str]]
+    keys: dict[str, tuple[str, str]]  # signed-request callers: (key id, secret)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +152,7 @@ async def callers(server: ServerProcess) -> Callers:
         made: dict[str, Any] = resp.json()
         return made
 
+    agent_key = await make("/api/v1/api-keys", {"name": "walk agent key", "role": "agent"})
     ids = {
         "site": (await make("/api/v1/sites", {"name": "walk"}))["site_key"],
         "department": (await make("/api/v1/departments", {"name": "walk " + secrets.token_hex(3)}))[
@@ -191,14 +196,22 @@ async def callers(server: ServerProcess) -> Callers:
         },
         ids=ids,
         headers={"operator": {"X-Steady-Tenant": demo.tenant}},
+        keys={"key_admin": (demo.api_key, demo.api_secret),
+              "key_agent": (agent_key["id"], agent_key["secret"])},
     )
 
 
-async def _probe(
-    server: ServerProcess, route: Route, token: str | None, headers: dict[str, str], url: str
-) -> int:
-    body = {} if route.method in WRITE_METHODS else None
-    resp = await call(server, route.method, url, token=token, body=body, headers=headers)
+async def _probe(server: ServerProcess, route: Route, callers: Callers, caller: str,
+                 url: str) -> int:
+    raw = b"{}" if route.method in WRITE_METHODS else b""
+    headers = dict(callers.headers.get(caller, {}))
+    if raw:
+        headers["content-type"] = "application/json"
+    if caller in callers.keys:
+        key, secret = callers.keys[caller]
+        headers.update(signed_headers(key, secret, route.method, url, raw))
+    resp = await call(server, route.method, url, token=callers.tokens.get(caller), raw=raw,
+                      headers=headers)
     return resp.status_code
 
 
@@ -208,15 +221,14 @@ async def test_every_route_gives_each_caller_exactly_its_due(
     problems: list[str] = []
     # Everyone but the tenant's own admin first: their probes must change nothing, and the
     # admin's own probes (which may delete the walk's objects) come last.
-    for phase in (("anonymous", "forged", "visitor", "agent", "other_admin"),
-                  ("admin", "operator")):
+    for phase in (("anonymous", "forged", "visitor", "agent", "key_agent", "other_admin"),
+                  ("admin", "key_admin", "operator")):
         for route in routes:
             url, real_ids = fill(route, callers.ids)
             for caller in phase:
                 if route.access not in ACCESS_LEVELS:
                     continue  # reported by test_every_api_route_declares_its_access
-                headers = callers.headers.get(caller, {})
-                status = await _probe(server, route, callers.tokens[caller], headers, url)
+                status = await _probe(server, route, callers, caller, url)
                 names_object = bool(route.params) and real_ids
                 problem = expected_problem(route.access, caller, status, names_object)
                 if problem:
