@@ -9,7 +9,8 @@ operator). For every route and method this test checks, against a running server
 * an agent (role agent), and a signed request with an agent-role API key: 403 on
   admin/operator routes, let in on agent routes;
 * an admin of another tenant (made with the CLI): 404 or 403 on routes that name an object,
-  since the ids filled in are real ids of the first tenant's objects;
+  since the ids filled in are real ids of the first tenant's objects, and no answer of any
+  route (lists included) may contain one of those ids;
 * the tenant's own admin, and its admin API key: let in (neither 401 nor 403) on agent
   and admin routes;
 * a platform operator naming the tenant (X-Steady-Tenant): let in everywhere but visitor
@@ -202,7 +203,7 @@ async def callers(server: ServerProcess) -> Callers:
 
 
 async def _probe(server: ServerProcess, route: Route, callers: Callers, caller: str,
-                 url: str) -> int:
+                 url: str) -> tuple[int, str]:
     raw = b"{}" if route.method in WRITE_METHODS else b""
     headers = dict(callers.headers.get(caller, {}))
     if raw:
@@ -212,7 +213,7 @@ async def _probe(server: ServerProcess, route: Route, callers: Callers, caller: 
         headers.update(signed_headers(key, secret, route.method, url, raw))
     resp = await call(server, route.method, url, token=callers.tokens.get(caller), raw=raw,
                       headers=headers)
-    return resp.status_code
+    return resp.status_code, resp.text
 
 
 async def test_every_route_gives_each_caller_exactly_its_due(
@@ -228,9 +229,13 @@ async def test_every_route_gives_each_caller_exactly_its_due(
             for caller in phase:
                 if route.access not in ACCESS_LEVELS:
                     continue  # reported by test_every_api_route_declares_its_access
-                status = await _probe(server, route, callers, caller, url)
+                status, text = await _probe(server, route, callers, caller, url)
                 names_object = bool(route.params) and real_ids
                 problem = expected_problem(route.access, caller, status, names_object)
+                if caller == "other_admin" and not problem:
+                    leaked = [kind for kind, value in callers.ids.items() if value in text]
+                    if leaked:
+                        problem = f"another tenant's answer names this tenant's {leaked}"
                 if problem:
                     problems.append(f"{route.method} {url} [{route.access}] as {caller}: {problem}")
     assert not problems, "access violations:\n" + "\n".join(problems)
