@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.admin import audit
 from server.admin.tx import admin_transaction
-from server.admin.validation import iso, parse
+from server.admin.validation import changed, iso, parse
 from server.bus import Bus
 from server.chat import topics
 from server.chat.records import Actor
@@ -173,6 +173,7 @@ def do_update_agent(
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     with admin_transaction():
         agent = access_agent(scope, agent_id)
+        before = get_agent(actor, agent_id)
         revoked = "role" in changes and changes["role"] != agent.role
         if revoked and agent.role == Role.ADMIN.value and not agent.disabled:
             _ensure_another_admin(scope, agent_id)
@@ -183,9 +184,9 @@ def do_update_agent(
             _set_departments(scope, agent_id, changes["departments"])
         if revoked:
             _revoke(scope, agent_id)
-            changes["role"] = [agent.role, changes["role"]]
-        audit.record(actor, "agent.update", agent_id, changes, ip)
-        return get_agent(actor, agent_id), revoked
+        after = get_agent(actor, agent_id)
+        audit.record(actor, "agent.update", agent_id, changed(before, after, changes), ip)
+        return after, revoked
 
 
 def do_set_disabled(

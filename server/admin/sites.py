@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.admin import audit
 from server.admin.tx import admin_transaction
-from server.admin.validation import iso, parse
+from server.admin.validation import changed, iso, parse
 from server.chat.records import Actor
 from server.errors import NotFound
 from server.ids import new_secret
@@ -115,7 +115,7 @@ def do_update_site(actor: Actor, site_key: str, fields: object, ip: str) -> dict
     data = parse(SiteUpdate, fields)
     changes = data.model_dump(exclude_unset=True)
     with admin_transaction():
-        access_site(scope, site_key)
+        before = site_view(access_site(scope, site_key))
         values: dict[str, Any] = dict(changes)
         if "allowed_origins" in values:
             values["allowed_origins"] = json.dumps(values["allowed_origins"] or [])
@@ -125,8 +125,9 @@ def do_update_site(actor: Actor, site_key: str, fields: object, ip: str) -> dict
             values.pop("require_timed_hash", None)
         if values:
             scope.update(Site, **values).where(Site.id == site_key).execute()
-        audit.record(actor, "site.update", site_key, changes, ip)
-        return site_view(access_site(scope, site_key))
+        after = site_view(access_site(scope, site_key))
+        audit.record(actor, "site.update", site_key, changed(before, after, changes), ip)
+        return after
 
 
 def do_rotate_secret(actor: Actor, site_key: str, ip: str) -> dict[str, Any]:

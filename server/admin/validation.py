@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -45,3 +45,8 @@ def parse_time(name: str, raw: str | None) -> dt.datetime | None:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
+
+
+def changed(before: dict[str, Any], after: dict[str, Any], asked: dict[str, Any]) -> dict[str, Any]:
+    """For the audit: ``{field: [old, new]}`` of the fields a request set that did change."""
+    return {k: [before.get(k), after.get(k)] for k in asked if before.get(k) != after.get(k)}

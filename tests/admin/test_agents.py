@@ -127,6 +127,11 @@ async def test_a_role_change_revokes_and_takes_effect(
     fresh = (await agent_login(server, promoted["email"], promoted["password"])).json()["token"]
     assert (await call(server, "GET", "/api/v1/sites", token=fresh)).status_code == 403
 
+    audit = await call(server, "GET", f"/api/v1/audit?target={promoted['id']}&action=agent.update",
+                       token=admin_token)
+    assert audit.json()["entries"][0]["changes"] == {
+        "role": ["admin", "agent"], "capacity": [5, 7], "name": [promoted["name"], "Demoted"]}
+
     # A change that keeps the role revokes nothing.
     same = await call(server, "PATCH", f"/api/v1/agents/{promoted['id']}", token=admin_token,
                       body={"capacity": 2})
