@@ -11,7 +11,7 @@ import pytest
 
 from server.storage.database import db, make_database
 from server.storage.guard import cross_tenant
-from server.storage.migrations import LATEST_VERSION, current_version, migrate
+from server.storage.migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate
 from server.storage.models import ALL_MODELS, Operator, SchemaMigration
 from tests.support.services import create_mysql_database, drop_mysql_database
 
@@ -40,7 +40,7 @@ def test_a_version_1_database_gains_the_operator_table(empty_database: pw.Databa
         SchemaMigration.create(version=1, name="initial schema")
     assert "operator" not in empty_database.get_tables()
     applied = migrate(empty_database)
-    assert [m.version for m in applied] == [v for v in range(2, LATEST_VERSION + 1)]
+    assert [m.version for m in applied] == [m.version for m in MIGRATIONS if m.version > 1]
     with empty_database.connection_context():
         assert "operator" in empty_database.get_tables()
         assert current_version(empty_database) == LATEST_VERSION
