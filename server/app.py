@@ -22,8 +22,12 @@ from server.gateway.context import Services
 from server.gateway.errors import JsonErrorHandler
 from server.gateway.http import build_blueprint, install_middleware
 from server.gateway.hub import Hub
+from server.gateway.openapi import install_openapi
 from server.gateway.rest import build_rest_blueprint
+from server.gateway.rest_admin import build_admin_blueprint
+from server.gateway.rest_admin_agents import build_admin_agents_blueprint
 from server.gateway.rest_context import build_context_blueprint
+from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.rest_rating import build_rating_blueprint
 from server.gateway.rest_reports import build_reports_blueprint
 from server.gateway.widget_routes import build_widget_blueprint
@@ -123,6 +127,10 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_context_blueprint(services))
     app.blueprint(build_rating_blueprint(services))
     app.blueprint(build_reports_blueprint(services))
+    app.blueprint(build_admin_blueprint(services))
+    app.blueprint(build_admin_agents_blueprint(services))
+    app.blueprint(build_operator_blueprint(services))
+    install_openapi(app)  # last: it documents every route registered above
 
     @app.before_server_start
     async def start(app: Sanic) -> None:

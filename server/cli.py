@@ -70,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         "reencrypt", help="re-seal stored data with the current encryption key"
     )
     reencrypt.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    operator = sub.add_parser("operator", help="platform operators (SaaS mode)").add_subparsers(
+        dest="action", required=True
+    )
+    o_create = operator.add_parser("create")
+    o_create.add_argument("--email", required=True)
+    o_create.add_argument("--password", required=True)
+    o_create.add_argument("--name", default="")
 
     apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -232,6 +239,14 @@ def _cmd_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
 
     report = _with_db(settings, lambda: reseal_all(db.obj, max(1, args.batch)))
     print(json.dumps({"resealed": report.resealed, "retired_keys": report.retired_keys}))
+def _cmd_operator(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.operators import create_operator
+    from server.config import DeploymentMode
+
+    if settings.mode is not DeploymentMode.SAAS:
+        raise ConfigError("operators exist only in SaaS mode (STEADY_MODE=SaaS)")
+    operator = _with_db(settings, lambda: create_operator(args.email, args.password, args.name))
+    print(json.dumps({"id": operator.id, "email": operator.email}))
     return 0
 
 
@@ -244,4 +259,5 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "agent": _cmd_agent,
     "apikey": _cmd_apikey,
     "reencrypt": _cmd_reencrypt,
+    "operator": _cmd_operator,
 }

@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
+    ALREADY_EXISTS = "already_exists"
+    LAST_ADMIN = "last_admin"
 
 
 class CloseCode(IntEnum):

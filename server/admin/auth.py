@@ -204,6 +204,14 @@ def api_key_actor(key_id: str) -> tuple[Actor, str] | None:
 
 
 def agent_profile(actor: Actor) -> dict[str, Any]:
+    if actor.type is SenderType.OPERATOR:
+        return {
+            "type": "operator",
+            "id": actor.id,
+            "name": actor.name,
+            "role": "operator",
+            "tenant": actor.tenant_id,
+        }
     if actor.api_key:
         return {
             "type": "api_key",

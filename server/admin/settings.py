@@ -1,43 +1,122 @@
-"""A tenant's settings, stored as JSON per key in the ``Setting`` table.
+"""Tenant settings: one ``Setting`` row per section (``limits``, ``masking``), JSON validated
+by pydantic. Readers call ``tenant_settings(tenant_id)``; an unset section has its defaults.
 
-Minimal version (masking only) written for the secure branch; the admin branch owns the
-full module (limits, working hours, the REST API) and keeps this function's contract:
-``tenant_settings(tenant_id) -> TenantSettings`` with ``.masking.cards`` / ``.emails``.
+Reads are cached per tenant for a few seconds (the send path reads ``masking`` per message);
+a write on this node drops the cache at once, other nodes see it when their entry expires.
 """
 
 from __future__ import annotations
 
-import orjson
-from pydantic import BaseModel, ValidationError
+import threading
+import time
+from typing import Any
 
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from server.admin import audit
+from server.admin.tx import admin_transaction
+from server.admin.validation import first_error
+from server.chat.records import Actor
+from server.errors import BadRequest
 from server.storage.guard import TenantScope
 from server.storage.models import Setting
 
+CACHE_TTL_SECS = 5.0
+
+
+class Limits(BaseModel):
+    """Per-tenant limits; ``None`` means "the node's configured default"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body_max_chars: int | None = Field(default=None, ge=1, le=60000)
+    ws_rate_visitor: int | None = Field(default=None, ge=1, le=100000)
+    ws_rate_agent: int | None = Field(default=None, ge=1, le=100000)
+
 
 class Masking(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     cards: bool = False
     emails: bool = False
 
 
 class TenantSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limits: Limits = Limits()
     masking: Masking = Masking()
 
 
-def _stored(scope: TenantScope, key: str) -> object:
-    row = scope.get_or_none(Setting, Setting.key == key)
-    if row is None:
-        return None
+SECTIONS: tuple[str, ...] = tuple(TenantSettings.model_fields)
+
+_cache: dict[str, tuple[float, TenantSettings]] = {}
+_cache_lock = threading.Lock()
+
+
+def load_settings(tenant_id: str) -> TenantSettings:
+    """Read from the database, skipping the cache (call inside ``store.run``)."""
+    rows = TenantScope(tenant_id).select(Setting).where(Setting.key.in_(SECTIONS))
+    stored: dict[str, Any] = {}
+    for row in rows:
+        try:
+            stored[row.key] = orjson.loads(row.value)
+        except orjson.JSONDecodeError:
+            continue  # a damaged row falls back to the defaults rather than breaking chat
     try:
-        return orjson.loads(row.value)
-    except orjson.JSONDecodeError:
-        return None
+        return TenantSettings.model_validate(stored)
+    except ValidationError:
+        return TenantSettings()
 
 
 def tenant_settings(tenant_id: str) -> TenantSettings:
-    """The tenant's settings; defaults for anything unset or unreadable (blocking)."""
-    scope = TenantScope(tenant_id)
-    masking = _stored(scope, "masking")
-    try:
-        return TenantSettings(masking=Masking.model_validate(masking or {}))
-    except ValidationError:
-        return TenantSettings()
+    """The tenant's settings, at most ``CACHE_TTL_SECS`` old (call inside ``store.run``)."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(tenant_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load_settings(tenant_id)
+    with _cache_lock:
+        _cache[tenant_id] = (now + CACHE_TTL_SECS, value)
+    return value
+
+
+def forget(tenant_id: str) -> None:
+    with _cache_lock:
+        _cache.pop(tenant_id, None)
+
+
+def check_settings_update(fields: object) -> dict[str, Any]:
+    """Validate a partial update: known sections only, each a complete or partial object."""
+    if not isinstance(fields, dict):
+        raise BadRequest("the body must be a JSON object")
+    unknown = sorted(set(fields) - set(SECTIONS))
+    if unknown:
+        raise BadRequest(f"unknown settings: {', '.join(unknown)}")
+    return fields
+
+
+def do_update_settings(actor: Actor, fields: object, ip: str) -> TenantSettings:
+    """Merge ``fields`` into the stored sections, validate, save and audit in one transaction."""
+    update = check_settings_update(fields)
+    scope = TenantScope(actor.tenant_id)
+    with admin_transaction():
+        current = load_settings(actor.tenant_id).model_dump()
+        for section, values in update.items():
+            if not isinstance(values, dict):
+                raise BadRequest(f"{section} must be an object")
+            current[section] = {**current[section], **values}
+        try:
+            merged = TenantSettings.model_validate(current)
+        except ValidationError as err:
+            raise BadRequest(first_error(err)) from None
+        for section in update:
+            value = orjson.dumps(getattr(merged, section).model_dump()).decode()
+            updated = scope.update(Setting, value=value).where(Setting.key == section).execute()
+            if not updated:
+                scope.create(Setting, key=section, value=value)
+        audit.record(actor, "settings.update", "settings", update, ip)
+    forget(actor.tenant_id)
+    return merged

@@ -1,15 +1,23 @@
 """Who is calling a REST route: a bearer token (checked for kind, tenant and revocation)
-or a tenant backend's signed request (API key, PROTOCOL §3)."""
+or a tenant backend's signed request (API key, PROTOCOL §3).
+
+Every ``/api`` route also declares its access level as a route context kwarg
+(``ctx_access=...``, one of ``ACCESS_LEVELS``); the route-walk test holds each handler
+to its declared level (tests/admin/test_route_access.py).
+"""
 
 from __future__ import annotations
 
 from sanic import Request
 
 from server.admin.auth import agent_actor, api_key_actor, visitor_actor
+from server.admin.operators import operator_actor, operator_identity
 from server.chat.records import Actor
-from server.errors import ErrorCode, Forbidden, Unauthorized
+from server.config import DeploymentMode
+from server.errors import BadRequest, ErrorCode, Forbidden, Unauthorized
 from server.gateway.context import Services
 from server.security.signing import MAX_SKEW_SECS, SignedHeaders, check_signed_request
+from server.security.tokens import TokenClaims
 from server.storage.models import Role
 
 
@@ -20,6 +28,8 @@ def _bearer(request: Request) -> str:
         raise Unauthorized("authentication required")
     return token.strip()
 
+
+ACCESS_LEVELS = ("public", "visitor", "agent", "admin", "operator")
 
 SIGNED_HEADERS = ("x-steady-key", "x-steady-timestamp", "x-steady-nonce", "x-steady-signature")
 
@@ -55,6 +65,9 @@ async def require_agent(services: Services, request: Request, *, role: Role | No
     try:
         claims = services.signer.verify(token, "agent")
     except Unauthorized:
+        operator = _operator_claims(services, token)
+        if operator is not None:
+            return await _operator_in_tenant(services, request, operator)
         try:
             services.signer.verify(token, "visitor")
         except Unauthorized:
@@ -78,3 +91,47 @@ async def require_visitor(services: Services, request: Request) -> Actor:
             raise Unauthorized("invalid or expired token") from None
         raise Forbidden("this resource is for visitors") from None
     return await services.store.run(visitor_actor, claims)
+
+
+async def require_admin(services: Services, request: Request) -> Actor:
+    """An admin of the caller's tenant (agent token or admin API key); agents get 403."""
+    return await require_agent(services, request, role=Role.ADMIN)
+
+
+TENANT_HEADER = "x-steady-tenant"
+
+
+def _operator_claims(services: Services, token: str) -> TokenClaims | None:
+    try:
+        claims = services.signer.verify(token, "operator")
+    except Unauthorized:
+        return None
+    if services.settings.mode is not DeploymentMode.SAAS:
+        raise Forbidden("operators exist only in SaaS mode")
+    return claims
+
+
+async def _operator_in_tenant(services: Services, request: Request, claims: TokenClaims) -> Actor:
+    """An operator acts as an admin of the tenant it names (header or ``?tenant=``)."""
+    tenant = request.headers.get(TENANT_HEADER) or request.args.get("tenant") or ""
+    if not tenant:
+        raise BadRequest("operators name the tenant: X-Steady-Tenant header or ?tenant=")
+    return await services.store.run(operator_actor, claims, tenant)
+
+
+async def require_operator(services: Services, request: Request) -> TokenClaims:
+    """A platform operator's token (SaaS mode); agents' and visitors' tokens are 403."""
+    if "x-steady-key" in request.headers:
+        raise Forbidden("API keys belong to a tenant; this resource is for platform operators")
+    token = _bearer(request)
+    claims = _operator_claims(services, token)
+    if claims is None:
+        for kind in ("agent", "visitor"):
+            try:
+                services.signer.verify(token, kind)
+            except Unauthorized:
+                continue
+            raise Forbidden("this resource is for platform operators")
+        raise Unauthorized("invalid or expired token")
+    await services.store.run(operator_identity, claims)
+    return claims

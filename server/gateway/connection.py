@@ -54,6 +54,7 @@ class Connection:
         self.kind = actor.type.value
         self.send_rate = send_rate
         self.bad_frames = bad_frames
+        self.body_max_chars: int | None = None  # the tenant's limit, when below the node's
         self.cursors: dict[str, StreamCursor] = {}
         self.refs: dict[str, ConversationRef] = {}
         self.topics: set[str] = set()

@@ -92,16 +92,18 @@ def build_blueprint(services: Services) -> Blueprint:
             raise BadRequest("the body must be a JSON object")
         return data
 
-    @bp.options(SESSION_PATH)
+    @bp.options(SESSION_PATH, ctx_access="public")
     async def preflight_visitor_session(request: Request) -> HTTPResponse:
+        """CORS preflight for the widget's session call."""
         response = empty(status=204)
         response.headers["Access-Control-Allow-Methods"] = "POST"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         response.headers["Access-Control-Max-Age"] = "600"
         return response
 
-    @bp.post(SESSION_PATH)
+    @bp.post(SESSION_PATH, ctx_access="public")
     async def post_visitor_session(request: Request) -> HTTPResponse:
+        """Open or restore a visitor session (PROTOCOL §3)."""
         fields = body(request)
         result = await services.store.run(
             visitor_session,
@@ -113,8 +115,9 @@ def build_blueprint(services: Services) -> Blueprint:
         )
         return json(result)
 
-    @bp.post("/api/v1/auth/login")
+    @bp.post("/api/v1/auth/login", ctx_access="public")
     async def post_login(request: Request) -> HTTPResponse:
+        """Agent login: a bearer token for REST and the agent WebSocket."""
         policy = LoginPolicy(
             settings.login_max_failures_account,
             settings.login_max_failures_ip,
@@ -126,8 +129,9 @@ def build_blueprint(services: Services) -> Blueprint:
         )
         return json(result)
 
-    @bp.get("/api/healthz")
+    @bp.get("/api/healthz", ctx_access="public")
     async def get_health(request: Request) -> HTTPResponse:
+        """Health of database, bus and WebSocket service."""
         healthy, report = await health_report(settings, services.store, services.accepting)
         return json(report, status=200 if healthy else 503)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
+from server.admin.agents import list_agents_admin
 from server.admin.auth import agent_profile
 from server.chat.listing import list_agents, list_conversations, list_departments
 from server.errors import BadRequest
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
+from server.storage.models import Role
 
 
 def _int_arg(request: Request, name: str, default: int) -> int:
@@ -25,13 +27,15 @@ def _int_arg(request: Request, name: str, default: int) -> int:
 def build_rest_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("steadydesk_rest", url_prefix="/api/v1")
 
-    @bp.get("/me")
+    @bp.get("/me", ctx_access="agent")
     async def get_me(request: Request) -> HTTPResponse:
+        """Who am I: the calling agent or API key."""
         actor = await require_agent(services, request)
         return json(await services.store.run(agent_profile, actor))
 
-    @bp.get("/conversations")
+    @bp.get("/conversations", ctx_access="agent")
     async def get_conversations(request: Request) -> HTTPResponse:
+        """List the tenant's conversations (status, assignee, limit)."""
         actor = await require_agent(services, request)
         rows = await services.store.run(
             list_conversations,
@@ -42,8 +46,9 @@ def build_rest_blueprint(services: Services) -> Blueprint:
         )
         return json({"conversations": rows})
 
-    @bp.get("/conversations/<conv:str>/messages")
+    @bp.get("/conversations/<conv:str>/messages", ctx_access="agent")
     async def get_messages(request: Request, conv: str) -> HTTPResponse:
+        """A conversation's history after a seq, paged."""
         actor = await require_agent(services, request)
         ref, messages, has_more = await services.chat.history(
             actor, conv, _int_arg(request, "after", 0), _int_arg(request, "limit", 100)
@@ -52,14 +57,17 @@ def build_rest_blueprint(services: Services) -> Blueprint:
             {"conv": ref.id, "messages": [m.wire() for m in messages], "has_more": has_more}
         )
 
-    @bp.get("/departments")
+    @bp.get("/departments", ctx_access="agent")
     async def get_departments(request: Request) -> HTTPResponse:
+        """The tenant's departments."""
         actor = await require_agent(services, request)
         return json({"departments": await services.store.run(list_departments, actor)})
 
-    @bp.get("/agents")
+    @bp.get("/agents", ctx_access="agent")
     async def get_agents(request: Request) -> HTTPResponse:
+        """The tenant's agents; admins also see disabled ones, capacity and departments."""
         actor = await require_agent(services, request)
-        return json({"agents": await services.store.run(list_agents, actor)})
+        lister = list_agents_admin if actor.role == Role.ADMIN.value else list_agents
+        return json({"agents": await services.store.run(lister, actor)})
 
     return bp

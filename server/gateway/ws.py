@@ -19,6 +19,7 @@ from sanic import Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from server.admin.auth import agent_actor, agent_profile, origin_allowed, visitor_actor
+from server.admin.settings import tenant_settings
 from server.chat import topics
 from server.chat.access import access_conversation
 from server.chat.queries import queued_conversations, queued_event
@@ -100,6 +101,7 @@ class Gateway:
             claims = self.s.signer.verify(hello.get("token"), kind)
             loader = visitor_actor if kind == "visitor" else agent_actor
             actor = await self.s.store.run(loader, claims)
+            limits = (await self.s.store.run(tenant_settings, actor.tenant_id)).limits
         except Unauthorized as err:
             await _close(ws, CloseCode.BAD_TOKEN, err.message)
             return None
@@ -115,7 +117,10 @@ class Gateway:
         if not self.s.accepting:  # shutdown began while this handshake waited
             await _close(ws, CloseCode.SERVICE_RESTART, "server restarting")
             return None
-        rate = settings.ws_rate_visitor if actor.is_visitor else settings.ws_rate_agent
+        # The tenant's own send rate (admin settings) replaces the node default.
+        rate = (limits.ws_rate_visitor if actor.is_visitor else limits.ws_rate_agent) or (
+            settings.ws_rate_visitor if actor.is_visitor else settings.ws_rate_agent
+        )
         conn = Connection(
             ws,
             actor,
@@ -123,6 +128,8 @@ class Gateway:
             send_rate=SlidingWindow(rate, settings.ws_rate_window_secs),
             bad_frames=SlidingWindow(settings.bad_frames_per_minute, BAD_FRAME_WINDOW_SECS),
         )
+        if limits.body_max_chars and limits.body_max_chars < settings.body_max_chars:
+            conn.body_max_chars = limits.body_max_chars
         conn.start()
         self.s.hub.add(conn)
         self._hellos[conn] = hello
@@ -230,6 +237,12 @@ class Gateway:
         if not conn.send_rate.allow():
             conn.error(
                 ErrorCode.RATE_LIMITED, "too many messages, send again later", **_about(frame)
+            )
+            return
+        body, limit = frame.get("body"), conn.body_max_chars
+        if limit is not None and isinstance(body, str) and len(body) > limit:
+            conn.error(
+                ErrorCode.BODY_TOO_LONG, f"body is longer than {limit} characters", **_about(frame)
             )
             return
         started = time.perf_counter()

@@ -11,7 +11,7 @@ import jwt
 
 from server.errors import ErrorCode, Unauthorized
 
-TokenKind = Literal["visitor", "agent"]
+TokenKind = Literal["visitor", "agent", "operator"]
 _ALGORITHM = "HS256"
 _ISSUER = "steadydesk"
 

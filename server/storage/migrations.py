@@ -25,6 +25,7 @@ from server.storage.models import (
     Conversation,
     ConversationLabel,
     EncryptionKeyUse,
+    Operator,
     SchemaMigration,
     Site,
     Visitor,
@@ -74,6 +75,10 @@ def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
 
 def create_new_tables(database: pw.Database, *models: type[pw.Model]) -> None:
     database.create_tables(list(models), safe=True)
+
+
+def _operators(database: pw.Database) -> None:
+    create_new_tables(database, Operator)
 
 
 def _agent_context(database: pw.Database) -> None:
@@ -126,6 +131,7 @@ def _csat_and_sealing(database: pw.Database) -> None:
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
+    Migration(2, "platform operators", _operators),
     Migration(4, "visitor context, labels, canned reply scopes, message search", _agent_context),
     Migration(5, "CSAT ratings, encryption key registry, wider sealed columns", _csat_and_sealing),
 ]

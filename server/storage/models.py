@@ -37,6 +37,7 @@ class SenderType(StrEnum):
     AGENT = "agent"
     AI = "ai"
     SYSTEM = "system"
+    OPERATOR = "operator"  # the platform operator acting in a tenant (SaaS mode; audit only)
 
 
 class MessageKind(StrEnum):
@@ -279,6 +280,16 @@ class EncryptionKeyUse(BaseModel):
 
     kid = pw.CharField(max_length=32, primary_key=True)
     first_used_at = pw.DateTimeField(default=utcnow)
+class Operator(BaseModel):
+    """A platform operator (SaaS mode): not tenant data, acts in a tenant it names."""
+
+    id = pw.CharField(max_length=26, primary_key=True)
+    email = pw.CharField(max_length=254, unique=True)
+    name = pw.CharField(max_length=200, default="")
+    password_hash = pw.CharField(max_length=255)
+    disabled = pw.BooleanField(default=False)
+    token_version = pw.IntegerField(default=1)
+    created_at = pw.DateTimeField(default=utcnow)
 
 
 ALL_MODELS: list[type[BaseModel]] = [
@@ -299,4 +310,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     VisitorPage,
     ConversationLabel,
     EncryptionKeyUse,
+    Operator,
 ]

@@ -1,0 +1,118 @@
+"""The OpenAPI document at ``/api/v1/openapi.json``, built by sanic-ext's OpenAPI extension
+alone (the app keeps ``AUTO_EXTEND`` off: no CORS, auto OPTIONS/HEAD, injection or
+validation from sanic-ext).
+
+No browser UI is served: sanic-ext's Swagger/Redoc pages load their scripts from a CDN,
+and a Steadydesk node calls out to nothing. Point any OpenAPI viewer at the JSON instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sanic import Sanic
+from sanic_ext import Extend
+from sanic_ext.extensions.openapi.builders import OperationStore, SpecificationBuilder
+from sanic_ext.extensions.openapi.extension import OpenAPIExtension
+
+from server import __version__
+
+OPENAPI_PATH = "/api/v1/openapi.json"
+BEARER = "bearer"
+SIGNED = "signedRequest"
+
+_SIGNED_HELP = (
+    "A tenant backend's signed request (PROTOCOL §3): X-Steady-Key (this scheme) plus "
+    "X-Steady-Timestamp, X-Steady-Nonce and X-Steady-Signature = hex(HMAC-SHA256(api_secret, "
+    '"v1:" + timestamp + ":" + nonce + ":" + METHOD + ":" + path_with_query + ":" + '
+    "hex(sha256(body))))."
+)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+_BODY_ATTR = "__steady_request_body__"
+
+
+def request_body(model: type[BaseModel]) -> Callable[[F], F]:
+    """Document a handler's JSON body with the pydantic model its action validates with.
+
+    Only marks the function (no wrapper, no validation): ``install_openapi`` reads the mark.
+    """
+
+    def mark(func: F) -> F:
+        setattr(func, _BODY_ATTR, model)
+        return func
+
+    return mark
+
+
+class SteadyOpenAPI(OpenAPIExtension):
+    """sanic-ext's OpenAPI extension, labelled with the JSON's path in the startup banner
+    (the stock label asks for the UI's index route, which does not exist without a UI)."""
+
+    name = "steadyopenapi"
+
+    def label(self) -> str:
+        return OPENAPI_PATH
+
+
+def install_openapi(app: Sanic) -> None:
+    """Call after every blueprint is registered."""
+    app.config.update(
+        {
+            "OAS_URL_PREFIX": OPENAPI_PATH,  # the JSON route is the prefix itself
+            "OAS_URI_TO_JSON": "",
+            "OAS_UI_REDOC": False,
+            "OAS_UI_SWAGGER": False,
+            "OAS_UI_DEFAULT": None,
+            "OAS_IGNORE_HEAD": True,
+            "OAS_IGNORE_OPTIONS": False,  # only explicit ones exist: the CORS preflight
+            "API_TITLE": "Steadydesk API",
+            "API_VERSION": __version__,
+            "API_DESCRIPTION": "REST API of Steadydesk (see PROTOCOL.md and docs/admin-api.md).",
+        }
+    )
+    _document_security(app)
+    Extend(app, built_in_extensions=False, extensions=[SteadyOpenAPI])
+    for route in app.router.routes:
+        if "/" + route.path.lstrip("/") == OPENAPI_PATH:
+            route.ctx.access = "public"
+
+
+def _document_security(app: Sanic) -> None:
+    spec: Any = SpecificationBuilder()
+    spec.add_security_scheme(
+        BEARER, "http", bearer_format="JWT", description="Agent token from /api/v1/auth/login."
+    )
+    spec.add_security_scheme(
+        SIGNED, "apiKey", location="header", name="X-Steady-Key", description=_SIGNED_HELP
+    )
+    store = OperationStore()
+    for route in app.router.routes:
+        operation = store[route.handler]
+        if not route.path.startswith("api/"):
+            operation.exclude()  # WebSockets, metrics and the widget are not REST
+            continue
+        model = getattr(route.handler, _BODY_ATTR, None)
+        if model is not None:
+            operation.requestBody = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema(spec, model)}},
+            }
+        access = getattr(route.ctx, "access", None)
+        if access in ("agent", "admin", "operator"):
+            if not operation.security:
+                operation.secured({BEARER: []})
+                operation.secured({SIGNED: []})
+        elif access == "visitor" and not operation.security:
+            operation.secured({BEARER: []})
+
+
+def _schema(spec: Any, model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema; nested models become components (OpenAPI 3.0 has no $defs)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, nested in schema.pop("$defs", {}).items():
+        spec.add_component("schemas", name, nested)
+    return schema
