@@ -239,6 +239,9 @@ def _cmd_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
 
     report = _with_db(settings, lambda: reseal_all(db.obj, max(1, args.batch)))
     print(json.dumps({"resealed": report.resealed, "retired_keys": report.retired_keys}))
+    return 0
+
+
 def _cmd_operator(settings: Settings, args: argparse.Namespace) -> int:
     from server.admin.operators import create_operator
     from server.config import DeploymentMode

@@ -55,10 +55,11 @@ def list_labels(actor: Actor, conv: str) -> list[str]:
 
 
 def add_label(actor: Actor, conv: str, value: object) -> list[str]:
-    label = check_label(value)
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
+        # The conversation first: another tenant's id is 404 whatever the label says.
         access_conversation_row(scope, conv)
+        label = check_label(value)
         labels = conversation_labels(scope, conv)
         if label not in labels:
             if len(labels) >= LABELS_PER_CONVERSATION:
@@ -71,10 +72,11 @@ def add_label(actor: Actor, conv: str, value: object) -> list[str]:
 
 
 def remove_label(actor: Actor, conv: str, value: object) -> list[str]:
-    label = check_label(value)
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
+        # The conversation first: another tenant's id is 404 whatever the label says.
         access_conversation_row(scope, conv)
+        label = check_label(value)
         scope.delete(ConversationLabel).where(
             ConversationLabel.conversation_id == conv, ConversationLabel.label == label
         ).execute()

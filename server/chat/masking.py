@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 
-from server.admin.settings import tenant_settings
+from server.admin.settings import load_settings
 from server.security.masking import MaskingPolicy
 from server.storage.database import Store
 
@@ -21,7 +21,7 @@ MASKING_CACHE_SECS = 15.0
 
 
 def _load_policy(tenant_id: str) -> MaskingPolicy:
-    masking = tenant_settings(tenant_id).masking
+    masking = load_settings(tenant_id).masking  # uncached: this class is the cache
     return MaskingPolicy(cards=masking.cards, emails=masking.emails)
 
 
