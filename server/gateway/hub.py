@@ -201,6 +201,10 @@ class Hub:
         if payload.get("name") == "agent.revoked":
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.close_soon(CloseCode.BAD_TOKEN, "token revoked")
+        elif payload.get("type") == "event":  # for this agent only: conv.offered, ...
+            frame = dumps(payload)
+            for conn in tuple(self._by_topic.get(topic, ())):
+                conn.push(frame)
 
     def resync(self) -> None:
         """The bus may have dropped publications: re-read every followed conversation."""

@@ -49,7 +49,8 @@ def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: p
     migrator = MySQLMigrator(database) if is_mysql(database) else SqliteMigrator(database)
     for field in fields:
         if field.column_name not in present:
-            database.execute(migrator.add_column(table, field.column_name, field))
+            # add_column returns an Operation: it runs itself (and its steps) with run().
+            migrator.add_column(table, field.column_name, field).run()
 
 
 def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
@@ -65,8 +66,32 @@ def create_new_tables(database: pw.Database, *models: type[pw.Model]) -> None:
     database.create_tables(list(models), safe=True)
 
 
+def _routing_columns(database: pw.Database) -> None:
+    """Routing policies and offers, working hours, pre-chat form, offline conversations."""
+    from server.storage.models import Agent, Conversation, Department, Site, Visitor
+
+    add_missing_columns(
+        database, Site, Site.hours, Site.welcome_message, Site.after_hours_message, Site.prechat
+    )
+    add_missing_columns(database, Department, Department.policy, Department.offer_timeout_secs)
+    add_missing_columns(database, Agent, Agent.last_offered_ms)
+    add_missing_columns(database, Visitor, Visitor.department_id)
+    add_missing_columns(
+        database,
+        Conversation,
+        Conversation.offered_to,
+        Conversation.offered_at,
+        Conversation.offer_deadline_ms,
+        Conversation.offer_seq,
+        Conversation.offers_tried,
+        Conversation.offline,
+    )
+    add_missing_indexes(database, Conversation)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
+    Migration(3, "routing: policies, offers, hours, pre-chat, offline", _routing_columns),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

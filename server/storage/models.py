@@ -78,12 +78,25 @@ class Site(TenantModel):
     require_timed_hash = pw.BooleanField(default=False)
     user_hash_max_age_secs = pw.IntegerField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # Routing (migration 3): JSON working hours and pre-chat form, NULL = not configured.
+    hours = pw.TextField(null=True)
+    welcome_message = pw.TextField(null=True)
+    after_hours_message = pw.TextField(null=True)
+    prechat = pw.TextField(null=True)
+
+
+class RoutingPolicy(StrEnum):
+    MANUAL = "manual"
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
 
 
 class Department(TenantModel):
     id = pw.CharField(max_length=26, primary_key=True)
     name = pw.CharField(max_length=200)
     created_at = pw.DateTimeField(default=utcnow)
+    policy = pw.CharField(max_length=16, default=RoutingPolicy.MANUAL.value)
+    offer_timeout_secs = pw.IntegerField(default=30)
 
     class Meta:
         indexes = ((("tenant_id", "name"), True),)
@@ -100,6 +113,7 @@ class Agent(TenantModel):
     disabled = pw.BooleanField(default=False)
     token_version = pw.IntegerField(default=1)  # bumped to revoke every token at once
     created_at = pw.DateTimeField(default=utcnow)
+    last_offered_ms = pw.BigIntegerField(null=True)  # round robin rotates on this
 
     class Meta:
         indexes = ((("tenant_id", "email"), True),)
@@ -127,6 +141,7 @@ class Visitor(TenantModel):
     visit_count = pw.IntegerField(default=1)
     created_at = pw.DateTimeField(default=utcnow)
     last_seen_at = pw.DateTimeField(default=utcnow)
+    department_id = pw.CharField(max_length=26, null=True)  # chosen in the pre-chat form
 
     class Meta:
         indexes = ((("site_id", "user_id"), True),)
@@ -149,6 +164,14 @@ class Conversation(TenantModel):
     created_at = pw.DateTimeField(default=utcnow)
     assigned_at = pw.DateTimeField(null=True)
     closed_at = pw.DateTimeField(null=True)
+    # Auto-assignment (migration 3). offer_seq moves on every offer: a conditional UPDATE
+    # on it lets exactly one node take an expired offer over.
+    offered_to = pw.CharField(max_length=26, null=True)
+    offered_at = pw.DateTimeField(null=True)
+    offer_deadline_ms = pw.BigIntegerField(null=True, index=True)
+    offer_seq = pw.IntegerField(default=0)
+    offers_tried = pw.CharField(max_length=600, default="")  # recent offerees, comma-separated
+    offline = pw.BooleanField(default=False)  # started outside hours or with nobody online
 
     class Meta:
         indexes = ((("tenant_id", "status"), False),)
