@@ -9,7 +9,10 @@ import pytest
 from server.errors import BadRequest
 from server.routing.hours import Schedule
 
-SHANGHAI = {"tz": "Asia/Shanghai", "days": {"mon": [["09:00", "18:00"]], "tue": [["09:00", "12:00"], ["13:00", "18:00"]]}}
+SHANGHAI = {
+    "tz": "Asia/Shanghai",
+    "days": {"mon": [["09:00", "18:00"]], "tue": [["09:00", "12:00"], ["13:00", "18:00"]]},
+}
 
 
 def utc(*args: int) -> dt.datetime:

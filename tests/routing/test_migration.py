@@ -7,7 +7,8 @@ from pathlib import Path
 
 import peewee as pw
 import pytest
-from playhouse.migrate import MySQLMigrator, SqliteMigrator, migrate as run_steps
+from playhouse.migrate import MySQLMigrator, SqliteMigrator
+from playhouse.migrate import migrate as run_steps
 
 from server.storage.database import db, is_mysql, make_database
 from server.storage.guard import cross_tenant
@@ -21,7 +22,12 @@ ADDED = {
     "agent": {"last_offered_ms"},
     "visitor": {"department_id"},
     "conversation": {
-        "offered_to", "offered_at", "offer_deadline_ms", "offer_seq", "offers_tried", "offline",
+        "offered_to",
+        "offered_at",
+        "offer_deadline_ms",
+        "offer_seq",
+        "offers_tried",
+        "offline",
     },
 }
 
