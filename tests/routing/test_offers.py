@@ -4,6 +4,7 @@ offer timeouts, capacity, agents coming online, transfers. Each test has its own
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from tests.routing.support import Tenant, new_tenant, offered_to
 from tests.support.clients import Clients
@@ -64,7 +65,7 @@ async def test_an_unaccepted_offer_moves_on_and_never_twice_in_a_row(
     )
     holders = [f["data"]["agent"]["id"] for f in offers]
     assert len(holders) >= 3, holders
-    assert all(x != y for x, y in zip(holders, holders[1:], strict=False)), holders
+    assert all(x != y for x, y in itertools.pairwise(holders)), holders
     for agent, agent_id in ((a0, t.agent_id(0)), (a1, t.agent_id(1))):
         got = [f for f in agent.log if offered_to(f, conv)]
         assert all(f["data"]["agent"]["id"] == agent_id for f in got)  # only to the holder
