@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> Sanic:
     )
     chat = ChatService(store, bus, directory, writer, body_max_chars=settings.body_max_chars)
     connection_rate, nonces = make_shared_state(settings)
-    routing = RoutingService(store, bus, directory)
+    routing = RoutingService(store, bus, directory, sweep_secs=settings.offer_sweep_secs)
     chat.hooks = routing
     services = Services(
         settings=settings,

@@ -60,6 +60,7 @@ class OfferChange:
     previous: str | None
     timeout_secs: int
     expires_at: str | None
+    offer_seq: int  # numbers the offers of one conversation: 1, 2, 3, ...
 
 
 def default_routing(scope: TenantScope) -> Routing:
@@ -185,6 +186,7 @@ def make_offer(tenant_id: str, conv: str, now_ms: int, *, expired: bool) -> Offe
         row.offered_to,
         routing.offer_timeout_secs,
         expires_at,
+        row.offer_seq + 1,
     )
 
 

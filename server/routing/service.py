@@ -31,14 +31,22 @@ from server.storage.models import (
 
 log = logging.getLogger(__name__)
 
-OFFER_SWEEP_SECS = 0.5  # how often every node looks for expired offers
+OFFER_SWEEP_SECS = 0.5  # default of how often every node looks for expired offers
 
 
 class RoutingService:
-    def __init__(self, store: Store, bus: Bus, directory: ConversationDirectory):
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        directory: ConversationDirectory,
+        *,
+        sweep_secs: float = OFFER_SWEEP_SECS,
+    ):
         self.store = store
         self.bus = bus
         self.directory = directory
+        self.sweep_secs = sweep_secs
         self._sweeper: asyncio.Task[None] | None = None
 
     async def accept(self, actor: Actor, conv: object) -> dict[str, Any]:
@@ -134,7 +142,7 @@ class RoutingService:
 
     async def _sweep_forever(self) -> None:
         while True:
-            await asyncio.sleep(OFFER_SWEEP_SECS)
+            await asyncio.sleep(self.sweep_secs)
             try:
                 await self.sweep_once()
             except SteadyError as err:  # storage down: the next round tries again
@@ -155,6 +163,7 @@ class RoutingService:
             "department": change.department,
             "timeout_secs": change.timeout_secs,
             "expires_at": change.expires_at,
+            "offer": change.offer_seq,
         }
         self.bus.publish(topics.agent(change.agent_id), _event("conv.offered", change.conv, data))
 
