@@ -56,7 +56,7 @@ def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: p
 def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
     """Create the indexes of ``model`` (fields and ``Meta.indexes``) that the table lacks."""
     present = {index.name for index in database.get_indexes(model._meta.table_name)}
-    schema = model._schema
+    schema = model._schema  # type: ignore[attr-defined]
     for index in model._meta.fields_to_index():
         if index._name not in present:
             database.execute(schema._create_index(index, safe=False))
