@@ -1017,6 +1017,7 @@ textarea{font-size:16px}}
     field('department', t('department'), deptIn), detailsErr, goBtn);
   banner.after(availBar);
   form.before(detailsBox);
+  detailsBox.addEventListener('input', () => { detailsErr.hidden = true; });
 
   const hasChat = () => readOutbox().length > 0 || !!(S.cur && S.convs[S.cur] && !S.convs[S.cur].closed);
   // 'prechat': the form instead of the message box; 'offline': fields above it; '' neither.
@@ -1044,6 +1045,7 @@ textarea{font-size:16px}}
     detailsBox.hidden = !mode;
     detailsBox.classList.toggle('prechat', mode === 'prechat');
     form.hidden = mode === 'prechat';
+    log.hidden = mode === 'prechat'; // nothing to show before the first message anyway
     goBtn.hidden = mode !== 'prechat';
     if (mode === lastMode) return;
     lastMode = mode;
