@@ -105,7 +105,10 @@ def build_blueprint(services: Services) -> Blueprint:
     async def post_visitor_session(request: Request) -> HTTPResponse:
         fields = body(request)
         department = await services.store.run(
-            check_department, fields.get("site_key"), fields.get("department")
+            check_department,
+            fields.get("site_key"),
+            fields.get("department"),
+            request.headers.get("origin"),
         )
         result = await services.store.run(
             visitor_session,

@@ -7,8 +7,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from server.admin.auth import find_site
-from server.errors import BadRequest
+from server.admin.auth import find_site, origin_allowed
+from server.errors import BadRequest, ErrorCode, Forbidden
 from server.routing.hours import Schedule
 from server.routing.settings import prechat_of
 from server.storage.guard import TenantScope
@@ -59,12 +59,15 @@ def _anyone_online(scope: TenantScope) -> bool:
 # -- the visitor session -------------------------------------------------------------
 
 
-def check_department(site_key: object, department: object) -> str | None:
+def check_department(site_key: object, department: object, origin: str | None) -> str | None:
     """The pre-chat department, validated before a session is made: an id of the site's
-    tenant, else 400 (a foreign id is refused exactly like an unknown one)."""
+    tenant, else 400 (a foreign id is refused exactly like an unknown one). A refused
+    origin is refused first, so it cannot probe department ids."""
     if department is None or department == "":
         return None
     site = find_site(site_key)
+    if not origin_allowed(site, origin):
+        raise Forbidden("this origin may not use the site", code=ErrorCode.ORIGIN_NOT_ALLOWED)
     if not isinstance(department, str) or len(department) > 26:
         raise BadRequest("unknown department")
     found = TenantScope(site.tenant_id).get_or_none(Department, Department.id == department)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.routing.support import Tenant, new_tenant
 from tests.support.clients import Clients, assert_error_response
 from tests.support.server import ServerProcess
@@ -166,6 +168,14 @@ async def test_unknown_or_foreign_departments_are_refused(server: ServerProcess)
     for department in (foreign, "01NOSUCHDEPARTMENT00000000", 42):
         resp = await t.session(department=department)
         assert_error_response(resp, 400, "bad_request")
+    # A refused origin is refused first: it cannot tell real department ids from others.
+    async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=10) as http:
+        probe = await http.post(
+            "/api/v1/visitor/session",
+            json={"site_key": other.site, "department": foreign},
+            headers={"Origin": "https://evil.example"},
+        )
+    assert_error_response(probe, 403, "origin_not_allowed")
     bad = await t.call(
         "PUT",
         f"/sites/{t.site}/prechat",

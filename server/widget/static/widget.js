@@ -556,7 +556,8 @@ textarea{font-size:16px}}
     const body = { site_key: siteKey, page_url: location.href, referrer: document.referrer, language: navigator.language };
     if (saved && saved.uid === uid) body.token = saved.token;
     if (uid) Object.assign(body, { user_id: uid, user_hash: id.user_hash, user_ts: id.user_ts });
-    Object.assign(body, routingDetails()); // pre-chat / offline details, if given
+    // Pre-chat / offline name and e-mail, if given (the department is kept by the server).
+    Object.assign(body, routingDetails(), { department: undefined });
     for (const k of ['name', 'email']) if (typeof id[k] === 'string' && id[k]) body[k] = id[k];
     let res, data = null;
     try {
