@@ -213,6 +213,20 @@ def offer_waiting(tenant_id: str, now_ms: int) -> list[OfferChange]:
     return changes
 
 
+def expire_offers_of(scope: TenantScope, agent_id: str, now_ms: int) -> int:
+    """End the offers an agent holds (it went away): the sweep re-offers them."""
+    changed: int = (
+        scope.update(Conversation, offer_deadline_ms=now_ms)
+        .where(
+            Conversation.offered_to == agent_id,
+            Conversation.status == QUEUED,
+            Conversation.offer_deadline_ms > now_ms,
+        )
+        .execute()
+    )
+    return changed
+
+
 def expired_offers(now_ms: int) -> list[tuple[str, str]]:
     """(tenant, conversation) of every offer past its deadline, on any tenant.
 

@@ -25,6 +25,7 @@ class Candidate:
     load: int  # open (active) conversations assigned to the agent now
     departments: frozenset[str] = frozenset()
     last_offered_ms: int | None = None  # None: never offered, first in the rotation
+    connected: bool = True  # has an open connection somewhere (presence, when known)
 
     @property
     def has_room(self) -> bool:
@@ -41,7 +42,8 @@ class OfferPicker:
     """Chooses the agent for the next offer of one conversation.
 
     * ``manual`` departments never get offers (agents pick from the queue).
-    * Only ``online`` agents with room under their capacity who serve the department.
+    * Only ``online``, connected agents with room under their capacity who serve the
+      department.
     * Agents already tried for this conversation come last: once everyone eligible has had
       an offer, a new round starts, but never with the agent offered last, unless it is
       the only one left.
@@ -64,7 +66,10 @@ class OfferPicker:
         eligible = [
             c
             for c in pool
-            if c.status == AgentStatus.ONLINE.value and c.has_room and c.serves(department, staffed)
+            if c.status == AgentStatus.ONLINE.value
+            and c.connected
+            and c.has_room
+            and c.serves(department, staffed)
         ]
         if not eligible:
             return None

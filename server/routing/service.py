@@ -82,6 +82,7 @@ class RoutingService:
             raise BadRequest("transfer needs to_agent or to_department", code=ErrorCode.BAD_FRAME)
         if isinstance(note, str) and note:
             event["data"]["note"] = note[:1000]
+        await self.offer_waiting(ref.tenant_id)  # the previous assignee may have room now
         return event
 
     async def set_status(self, actor: Actor, state: object) -> dict[str, Any]:
@@ -263,4 +264,9 @@ def _transfer_to_department(ref: ConversationRef, department_id: str) -> dict[st
 
 
 def _set_status(actor: Actor, state: str) -> None:
-    TenantScope(actor.tenant_id).update(Agent, status=state).where(Agent.id == actor.id).execute()
+    scope = TenantScope(actor.tenant_id)
+    with db.atomic():
+        scope.update(Agent, status=state).where(Agent.id == actor.id).execute()
+        if state != AgentStatus.ONLINE.value:
+            # Away or offline: the offers it holds expire now; the next sweep moves them on.
+            offers.expire_offers_of(scope, actor.id, _now_ms())

@@ -182,3 +182,18 @@ async def test_transfer_to_an_auto_department_offers_there(
     await a0.recv_event("conv.assigned", conv)
     await a0.send_json({"type": "transfer", "conv": conv, "to_department": auto})
     await a1.recv_until(lambda f: offered_to(f, conv))
+
+
+async def test_going_away_hands_held_offers_on_at_once(
+    server: ServerProcess, clients: Clients
+) -> None:
+    t = await new_tenant(server)
+    dep = t.department("Relay", [0, 1], policy="round_robin", timeout=60)
+    a0, a1 = await t.agent(clients, 0), await t.agent(clients, 1)
+    conv = await visitor_writes(t, clients, department=dep)
+    first_id = min(t.agent_id(0), t.agent_id(1))
+    holder, other = (a0, a1) if t.agent_id(0) == first_id else (a1, a0)
+    await holder.recv_until(lambda f: offered_to(f, conv))
+    await holder.send_json({"type": "status", "state": "away"})
+    await other.recv_until(lambda f: offered_to(f, conv), timeout=3)  # not after 60 s
+    await holder.recv_event("conv.offer_expired", conv)

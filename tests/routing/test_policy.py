@@ -125,3 +125,9 @@ def test_a_department_without_members_is_served_by_everyone() -> None:
 
 def test_no_candidates_at_all() -> None:
     assert pick(RR, None, []) is None
+
+
+def test_disconnected_agents_get_no_offers_even_if_online() -> None:
+    gone = Candidate("a", "online", 3, 0, frozenset(), None, connected=False)
+    assert pick(RR, None, [gone, agent("b")]) == "b"
+    assert pick(RR, None, [gone]) is None
