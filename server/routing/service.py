@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from server.bus import Bus
@@ -77,12 +78,12 @@ class RoutingService:
             queued = await self.store.run(queued_event, ref.tenant_id, ref.id)
             if queued:
                 self.bus.publish(topics.agents(ref.tenant_id), queued)
-            await self.conversation_queued(ref.tenant_id, ref.id)
+            await self._quietly(self.conversation_queued(ref.tenant_id, ref.id))
         else:
             raise BadRequest("transfer needs to_agent or to_department", code=ErrorCode.BAD_FRAME)
         if isinstance(note, str) and note:
             event["data"]["note"] = note[:1000]
-        await self.offer_waiting(ref.tenant_id)  # the previous assignee may have room now
+        await self._quietly(self.offer_waiting(ref.tenant_id))  # the previous assignee has room
         return event
 
     async def set_status(self, actor: Actor, state: object) -> dict[str, Any]:
@@ -98,7 +99,7 @@ class RoutingService:
         }
         self.bus.publish(topics.agents(actor.tenant_id), event)
         if state == AgentStatus.ONLINE.value:
-            await self.offer_waiting(actor.tenant_id)
+            await self._quietly(self.offer_waiting(actor.tenant_id))
         return event
 
     # -- offers (auto-assignment) ------------------------------------------------------
@@ -150,6 +151,15 @@ class RoutingService:
                 log.warning("offer sweep failed: %s", err.message)
             except Exception:
                 log.exception("offer sweep failed")
+
+    @staticmethod
+    async def _quietly(offering: Coroutine[Any, Any, None]) -> None:
+        """Offers follow an action that already succeeded: their failure must not undo
+        its answer (the sweep and the next trigger try again)."""
+        try:
+            await offering
+        except SteadyError as err:
+            log.warning("offering failed: %s", err.message)
 
     def _announce_offer(self, change: offers.OfferChange) -> None:
         if change.previous and change.previous != change.agent_id:
