@@ -68,21 +68,19 @@ class RoutingService:
             data = {"from": actor.wire(), "to_agent": target, "last_seq": last_seq}
             event = _event("conv.transferred", ref.id, data)
             assigned = _event("conv.assigned", ref.id, {"agent": target, "last_seq": last_seq})
-            self._announce(ref, event)
+            self._announce_transfer(ref, event, note)
             self.bus.publish(topics.agents(ref.tenant_id), assigned)
         elif to_department is not None and isinstance(to_department, str):
             department = await self.store.run(_transfer_to_department, ref, to_department)
             data = {"from": actor.wire(), "to_department": department}
             event = _event("conv.transferred", ref.id, data)
-            self._announce(ref, event)
+            self._announce_transfer(ref, event, note)
             queued = await self.store.run(queued_event, ref.tenant_id, ref.id)
             if queued:
                 self.bus.publish(topics.agents(ref.tenant_id), queued)
             await self._quietly(self.conversation_queued(ref.tenant_id, ref.id))
         else:
             raise BadRequest("transfer needs to_agent or to_department", code=ErrorCode.BAD_FRAME)
-        if isinstance(note, str) and note:
-            event["data"]["note"] = note[:1000]
         await self._quietly(self.offer_waiting(ref.tenant_id))  # the previous assignee has room
         return event
 
@@ -177,6 +175,13 @@ class RoutingService:
             "offer": change.offer_seq,
         }
         self.bus.publish(topics.agent(change.agent_id), _event("conv.offered", change.conv, data))
+
+    def _announce_transfer(self, ref: ConversationRef, event: dict[str, Any], note: object) -> None:
+        """The transfer note is for agents: the visitor's copy of the event has none."""
+        self.bus.publish(topics.conversation(ref.id), event)
+        if isinstance(note, str) and note:
+            event = {**event, "data": {**event["data"], "note": note[:1000]}}
+        self.bus.publish(topics.agents(ref.tenant_id), event)
 
     def _announce(self, ref: ConversationRef, event: dict[str, Any]) -> None:
         self.bus.publish(topics.conversation(ref.id), event)

@@ -197,3 +197,23 @@ async def test_going_away_hands_held_offers_on_at_once(
     await holder.send_json({"type": "status", "state": "away"})
     await other.recv_until(lambda f: offered_to(f, conv), timeout=3)  # not after 60 s
     await holder.recv_event("conv.offer_expired", conv)
+
+
+async def test_transfer_note_reaches_agents_never_the_visitor(
+    server: ServerProcess, clients: Clients
+) -> None:
+    t = await new_tenant(server)
+    a0, a1 = await t.agent(clients, 0), await t.agent(clients, 1)
+    resp = await t.session()
+    visitor = await clients.visitor(server, session=resp.json(), demo=t.demo)
+    conv = (await visitor.send_and_ack("help"))["conv"]
+    await a0.recv_event("conv.queued", conv)
+    await a0.send_json({"type": "accept", "conv": conv})
+    await visitor.recv_event("conv.assigned", conv)
+    await a0.send_json(
+        {"type": "transfer", "conv": conv, "to_agent": t.agent_id(1), "note": "VIP, refund ok"}
+    )
+    moved = await a1.recv_event("conv.transferred", conv)
+    assert moved["data"]["note"] == "VIP, refund ok"
+    seen = await visitor.recv_event("conv.transferred", conv)
+    assert "note" not in seen["data"]
