@@ -30,6 +30,7 @@ from server.gateway.rest_context import build_context_blueprint
 from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.rest_rating import build_rating_blueprint
 from server.gateway.rest_reports import build_reports_blueprint
+from server.gateway.rest_routing import build_routing_blueprint
 from server.gateway.widget_routes import build_widget_blueprint
 from server.observability.metrics import observe_batch
 from server.routing.service import RoutingService
@@ -87,13 +88,15 @@ def create_app(settings: Settings) -> Sanic:
     )
     chat = ChatService(store, bus, directory, writer, body_max_chars=settings.body_max_chars)
     connection_rate, nonces = make_shared_state(settings)
+    routing = RoutingService(store, bus, directory, sweep_secs=settings.offer_sweep_secs)
+    chat.hooks = routing
     services = Services(
         settings=settings,
         store=store,
         bus=bus,
         signer=TokenSigner(ensure_secret_key(settings)),
         chat=chat,
-        routing=RoutingService(store, bus, directory),
+        routing=routing,
         hub=Hub(bus, chat),
         connection_rate=connection_rate,
         nonces=nonces,
@@ -124,6 +127,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_blueprint(services))
     app.blueprint(build_widget_blueprint(services))
     app.blueprint(build_rest_blueprint(services))
+    app.blueprint(build_routing_blueprint(services))
     app.blueprint(build_context_blueprint(services))
     app.blueprint(build_rating_blueprint(services))
     app.blueprint(build_reports_blueprint(services))
@@ -136,10 +140,12 @@ def create_app(settings: Settings) -> Sanic:
     async def start(app: Sanic) -> None:
         await bus.start()
         writer.start()
+        routing.start_sweeper()
 
     @app.before_server_stop
     async def drain(app: Sanic) -> None:
         services.accepting = False
+        await routing.stop_sweeper()
         # 1012 first: clients reconnect at once (to another node) and resume.
         await services.hub.close_all(CloseCode.SERVICE_RESTART, "server restarting")
         await writer.drain_and_stop(settings.shutdown_timeout_secs)

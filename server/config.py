@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     db_threads: int = Field(8, ge=1, le=64)
     commit_batch_max: int = Field(256, ge=1, le=5000)
     writer_lanes: int = Field(1, ge=1, le=8)
+    offer_sweep_secs: float = Field(0.5, gt=0, le=60)  # each node's look for expired offers
 
     @field_validator("database_url")
     @classmethod

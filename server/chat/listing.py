@@ -25,7 +25,7 @@ STATUS_FILTERS = {"queued", "active", "closed", "open"}
 
 
 def list_conversations(
-    actor: Actor, status: str | None, assignee: str | None, limit: int
+    actor: Actor, status: str | None, assignee: str | None, limit: int, offline: bool | None = None
 ) -> list[dict[str, Any]]:
     if status is not None and status not in STATUS_FILTERS:
         raise BadRequest("status must be queued, active, closed or open")
@@ -35,6 +35,8 @@ def list_conversations(
         query = query.where(Conversation.status != ConversationStatus.CLOSED.value)
     elif status:
         query = query.where(Conversation.status == status)
+    if offline is not None:  # started outside hours or with nobody online
+        query = query.where(Conversation.offline == offline)
     if assignee:
         query = query.where(
             Conversation.assignee_id == (actor.id if assignee == "me" else assignee)
@@ -67,6 +69,8 @@ def list_conversations(
             "created_at": _iso(row.created_at),
             "closed_at": _iso(row.closed_at),
             "previous": row.previous_id,
+            "offline": bool(row.offline),
+            "offered_to": row.offered_to if row.status == ConversationStatus.QUEUED.value else None,
             "last_message": last[row.id].wire() if row.id in last else None,
             "rating": rating_data(row),
         }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from server.bus import Bus
 from server.chat import queries, topics
@@ -31,6 +32,20 @@ OPEN_CACHE_SIZE = 100_000
 
 class BodyTooLong(SteadyError):
     code, http_status = ErrorCode.BODY_TOO_LONG, 413
+
+
+GREETING_CID = "steady:greeting"  # one greeting per conversation: the cid makes it idempotent
+
+
+class ConversationHooks(Protocol):
+    """What routing does when a conversation starts, waits or ends (set by create_app, so
+    chat does not depend on routing)."""
+
+    async def conversation_started(self, tenant_id: str, conv: str) -> str | None: ...
+
+    async def conversation_queued(self, tenant_id: str, conv: str) -> None: ...
+
+    async def conversation_closed(self, tenant_id: str, conv: str) -> None: ...
 
 
 class _SenderGate:
@@ -62,6 +77,7 @@ class ChatService:
         self._open_by_visitor: dict[str, ConversationRef] = {}  # a guess, see _send_slow
         # Senders with a send still being looked up: their next sends must queue behind it.
         self._slow_senders: dict[str, _SenderGate] = {}
+        self.hooks: ConversationHooks | None = None
 
     # -- send ----------------------------------------------------------------------
     def check_send(
@@ -193,9 +209,7 @@ class ChatService:
         if result.duplicate or message.sender_type != SenderType.VISITOR.value:
             return
         if message.seq == 1:
-            task = asyncio.ensure_future(self._announce_queued(message.tenant_id, message.conv))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._start_and_announce(message.tenant_id, message.conv))
         elif result.queued:
             self.bus.publish(
                 topics.agents(message.tenant_id),
@@ -207,6 +221,28 @@ class ChatService:
                 },
             )
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _start_and_announce(self, tenant_id: str, conv: str) -> None:
+        """The first visitor message: routing settles the conversation (department, offline
+        flag) and may greet; then agents hear of it, then routing may offer it."""
+        if self.hooks is not None:
+            try:
+                greeting = await self.hooks.conversation_started(tenant_id, conv)
+                if greeting:
+                    await self.send_system(tenant_id, conv, GREETING_CID, greeting)
+            except SteadyError as err:
+                log.warning("could not start conversation %s: %s", conv, err.message)
+        await self._announce_queued(tenant_id, conv)
+        if self.hooks is not None:
+            try:
+                await self.hooks.conversation_queued(tenant_id, conv)
+            except SteadyError as err:
+                log.warning("could not offer conversation %s: %s", conv, err.message)
+
     async def _announce_queued(self, tenant_id: str, conv: str) -> None:
         try:
             event = await self.store.run(queries.queued_event, tenant_id, conv)
@@ -215,6 +251,13 @@ class ChatService:
             return
         if event:
             self.bus.publish(topics.agents(tenant_id), event)
+
+    def send_system(
+        self, tenant_id: str, conv: str, cid: str, body: str
+    ) -> asyncio.Future[SendResult]:
+        """A ``system`` message in the stream (greetings, notices); idempotent on ``cid``."""
+        system = Actor(SenderType.SYSTEM, "system", tenant_id, "")
+        return self._submit(system, conv, cid, body[: self.body_max_chars], MessageKind.TEXT.value)
 
     # -- conversations ------------------------------------------------------------------
     async def open_conversation(
@@ -252,7 +295,16 @@ class ChatService:
         if closed:
             self.bus.publish(topics.conversation(ref.id), event)
             self.bus.publish(topics.agents(ref.tenant_id), event)
+            if self.hooks is not None:
+                self._spawn(self._closed(ref.tenant_id, ref.id))
         return event, closed
+
+    async def _closed(self, tenant_id: str, conv: str) -> None:
+        assert self.hooks is not None
+        try:
+            await self.hooks.conversation_closed(tenant_id, conv)
+        except SteadyError as err:
+            log.warning("after closing %s: %s", conv, err.message)
 
     # -- reading -----------------------------------------------------------------------
     async def history(

@@ -19,6 +19,7 @@ from server.gateway.net import client_ip, is_secure, peer_address
 from server.gateway.ws import Gateway
 from server.observability import metrics
 from server.observability.health import health_report
+from server.routing.availability import check_department, now_utc, session_extras
 
 WS_PATHS = ("/ws/visitor", "/ws/agent")
 SESSION_PATH = "/api/v1/visitor/session"
@@ -105,6 +106,12 @@ def build_blueprint(services: Services) -> Blueprint:
     async def post_visitor_session(request: Request) -> HTTPResponse:
         """Open or restore a visitor session (PROTOCOL §3)."""
         fields = body(request)
+        department = await services.store.run(
+            check_department,
+            fields.get("site_key"),
+            fields.get("department"),
+            request.headers.get("origin"),
+        )
         result = await services.store.run(
             visitor_session,
             services.signer,
@@ -112,6 +119,11 @@ def build_blueprint(services: Services) -> Blueprint:
             client(request),
             ttl_secs=settings.visitor_token_ttl_secs,
             default_hash_max_age=settings.user_hash_max_age_secs,
+        )
+        result.update(
+            await services.store.run(
+                session_extras, fields["site_key"], result["visitor_id"], department, now_utc()
+            )
         )
         return json(result)
 

@@ -204,7 +204,7 @@ class Hub:
         if payload.get("name") == "agent.revoked":
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.close_soon(CloseCode.BAD_TOKEN, "token revoked")
-        elif payload.get("type") == "event":  # events for this agent only (conv.rated)
+        elif payload.get("type") == "event":  # for this agent only: conv.offered, conv.rated
             frame = dumps(payload)
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.push(frame)

@@ -24,6 +24,15 @@ def _int_arg(request: Request, name: str, default: int) -> int:
         raise BadRequest(f"{name} must be an integer") from None
 
 
+def _bool_arg(request: Request, name: str) -> bool | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if raw not in ("0", "1", "true", "false"):
+        raise BadRequest(f"{name} must be true or false")
+    return raw in ("1", "true")
+
+
 def build_rest_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("steadydesk_rest", url_prefix="/api/v1")
 
@@ -43,6 +52,7 @@ def build_rest_blueprint(services: Services) -> Blueprint:
             request.args.get("status"),
             request.args.get("assignee"),
             _int_arg(request, "limit", 50),
+            _bool_arg(request, "offline"),
         )
         return json({"conversations": rows})
 

@@ -1,7 +1,12 @@
-"""Routing actions: accept, transfer, agent status. Exactly one agent wins an accept."""
+"""Routing actions: accept, transfer, agent status, offers. Exactly one agent wins an accept."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
 from typing import Any
 
 from server.bus import Bus
@@ -12,6 +17,8 @@ from server.chat.queries import queued_event
 from server.chat.records import Actor, ConversationRef
 from server.chat.visitors import conversation_visitor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound, SteadyError
+from server.routing import offers
+from server.routing.availability import now_utc, start_conversation
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import (
@@ -24,12 +31,25 @@ from server.storage.models import (
     utcnow,
 )
 
+log = logging.getLogger(__name__)
+
+OFFER_SWEEP_SECS = 0.5  # default of how often every node looks for expired offers
+
 
 class RoutingService:
-    def __init__(self, store: Store, bus: Bus, directory: ConversationDirectory):
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        directory: ConversationDirectory,
+        *,
+        sweep_secs: float = OFFER_SWEEP_SECS,
+    ):
         self.store = store
         self.bus = bus
         self.directory = directory
+        self.sweep_secs = sweep_secs
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def accept(self, actor: Actor, conv: object) -> dict[str, Any]:
         _require_agent(actor)
@@ -52,20 +72,20 @@ class RoutingService:
             event = _event("conv.transferred", ref.id, data)
             assigned = _event("conv.assigned", ref.id, {"agent": target, "last_seq": last_seq})
             assigned = await self._with_visitor(ref, assigned)
-            self._announce(ref, event)
+            self._announce_transfer(ref, event, note)
             self.bus.publish(topics.agents(ref.tenant_id), assigned)
         elif to_department is not None and isinstance(to_department, str):
             department = await self.store.run(_transfer_to_department, ref, to_department)
             data = {"from": actor.wire(), "to_department": department}
             event = _event("conv.transferred", ref.id, data)
-            self._announce(ref, event)
+            self._announce_transfer(ref, event, note)
             queued = await self.store.run(queued_event, ref.tenant_id, ref.id)
             if queued:
                 self.bus.publish(topics.agents(ref.tenant_id), queued)
+            await self._quietly(self.conversation_queued(ref.tenant_id, ref.id))
         else:
             raise BadRequest("transfer needs to_agent or to_department", code=ErrorCode.BAD_FRAME)
-        if isinstance(note, str) and note:
-            event["data"]["note"] = note[:1000]
+        await self._quietly(self.offer_waiting(ref.tenant_id))  # the previous assignee has room
         return event
 
     async def set_status(self, actor: Actor, state: object) -> dict[str, Any]:
@@ -80,6 +100,8 @@ class RoutingService:
             "data": {"agent": actor.wire(), "state": state},
         }
         self.bus.publish(topics.agents(actor.tenant_id), event)
+        if state == AgentStatus.ONLINE.value:
+            await self._quietly(self.offer_waiting(actor.tenant_id))
         return event
 
     async def _with_visitor(self, ref: ConversationRef, event: dict[str, Any]) -> dict[str, Any]:
@@ -91,9 +113,96 @@ class RoutingService:
             visitor = None
         return {**event, "data": {**event["data"], "visitor": visitor}}
 
+    # -- offers (auto-assignment) ------------------------------------------------------
+    async def conversation_started(self, tenant_id: str, conv: str) -> str | None:
+        """First visitor message: department, offline flag; the greeting to send."""
+        return await self.store.run(start_conversation, tenant_id, conv, now_utc())
+
+    async def conversation_queued(self, tenant_id: str, conv: str) -> None:
+        """A conversation waits: offer it when its department assigns automatically."""
+        change = await self.store.run(offers.make_offer, tenant_id, conv, _now_ms(), expired=False)
+        if change is not None:
+            self._announce_offer(change)
+
+    async def conversation_closed(self, tenant_id: str, conv: str) -> None:
+        await self.offer_waiting(tenant_id)  # somebody may have room now
+
+    async def offer_waiting(self, tenant_id: str) -> None:
+        """An agent came online or freed capacity: offer what nobody holds an offer for."""
+        for change in await self.store.run(offers.offer_waiting, tenant_id, _now_ms()):
+            self._announce_offer(change)
+
+    async def sweep_once(self) -> int:
+        """Take over every expired offer; on several nodes each is taken over once."""
+        now_ms = _now_ms()
+        taken = 0
+        for tenant_id, conv in await self.store.run(offers.expired_offers, now_ms):
+            change = await self.store.run(offers.make_offer, tenant_id, conv, now_ms, expired=True)
+            if change is not None:
+                taken += 1
+                self._announce_offer(change)
+        return taken
+
+    def start_sweeper(self) -> None:
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def stop_sweeper(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_secs)
+            try:
+                await self.sweep_once()
+            except SteadyError as err:  # storage down: the next round tries again
+                log.warning("offer sweep failed: %s", err.message)
+            except Exception:
+                log.exception("offer sweep failed")
+
+    @staticmethod
+    async def _quietly(offering: Coroutine[Any, Any, None]) -> None:
+        """Offers follow an action that already succeeded: their failure must not undo
+        its answer (the sweep and the next trigger try again)."""
+        try:
+            await offering
+        except SteadyError as err:
+            log.warning("offering failed: %s", err.message)
+
+    def _announce_offer(self, change: offers.OfferChange) -> None:
+        if change.previous and change.previous != change.agent_id:
+            self.bus.publish(
+                topics.agent(change.previous),
+                _event("conv.offer_expired", change.conv, {"agent": change.previous}),
+            )
+        if change.agent_id is None:
+            return
+        data = {
+            "agent": {"type": "agent", "id": change.agent_id, "name": change.agent_name},
+            "department": change.department,
+            "timeout_secs": change.timeout_secs,
+            "expires_at": change.expires_at,
+            "offer": change.offer_seq,
+        }
+        self.bus.publish(topics.agent(change.agent_id), _event("conv.offered", change.conv, data))
+
+    def _announce_transfer(self, ref: ConversationRef, event: dict[str, Any], note: object) -> None:
+        """The transfer note is for agents: the visitor's copy of the event has none."""
+        self.bus.publish(topics.conversation(ref.id), event)
+        if isinstance(note, str) and note:
+            event = {**event, "data": {**event["data"], "note": note[:1000]}}
+        self.bus.publish(topics.agents(ref.tenant_id), event)
+
     def _announce(self, ref: ConversationRef, event: dict[str, Any]) -> None:
         self.bus.publish(topics.conversation(ref.id), event)
         self.bus.publish(topics.agents(ref.tenant_id), event)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _event(name: str, conv: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +224,7 @@ def _claim(ref: ConversationRef, agent_id: str) -> int:
                 status=ConversationStatus.ACTIVE.value,
                 assignee_id=agent_id,
                 assigned_at=utcnow(),
+                offer_deadline_ms=None,
             )
             .where(
                 Conversation.id == ref.id, Conversation.status == ConversationStatus.QUEUED.value
@@ -154,6 +264,7 @@ def _transfer_to_agent(ref: ConversationRef, agent_id: str) -> tuple[dict[str, s
             status=ConversationStatus.ACTIVE.value,
             assignee_id=target.id,
             assigned_at=utcnow(),
+            offer_deadline_ms=None,
         ).where(Conversation.id == ref.id).execute()
         row = _open_row(scope, ref)
     return {"type": "agent", "id": target.id, "name": target.name}, int(row.last_seq)
@@ -171,9 +282,19 @@ def _transfer_to_department(ref: ConversationRef, department_id: str) -> dict[st
             status=ConversationStatus.QUEUED.value,
             assignee_id=None,
             department_id=department.id,
+            # A fresh start in the new department: nobody holds an offer, nobody was tried.
+            offered_to=None,
+            offer_deadline_ms=None,
+            offers_tried="",
+            offer_seq=Conversation.offer_seq + 1,
         ).where(Conversation.id == ref.id).execute()
     return {"id": department.id, "name": department.name}
 
 
 def _set_status(actor: Actor, state: str) -> None:
-    TenantScope(actor.tenant_id).update(Agent, status=state).where(Agent.id == actor.id).execute()
+    scope = TenantScope(actor.tenant_id)
+    with db.atomic():
+        scope.update(Agent, status=state).where(Agent.id == actor.id).execute()
+        if state != AgentStatus.ONLINE.value:
+            # Away or offline: the offers it holds expire now; the next sweep moves them on.
+            offers.expire_offers_of(scope, actor.id, _now_ms())

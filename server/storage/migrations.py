@@ -61,6 +61,7 @@ def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: p
     migrator = MySQLMigrator(database) if is_mysql(database) else SqliteMigrator(database)
     for field in fields:
         if field.column_name not in present:
+            # add_column returns an Operation: it runs itself (and its steps) with run().
             migrator.add_column(table, field.column_name, field).run()
 
 
@@ -129,9 +130,33 @@ def _csat_and_sealing(database: pw.Database) -> None:
     widen_varchar_columns(database, Visitor, Visitor.name, Visitor.email)
 
 
+def _routing_columns(database: pw.Database) -> None:
+    """Routing policies and offers, working hours, pre-chat form, offline conversations."""
+    from server.storage.models import Agent, Conversation, Department, Site, Visitor
+
+    add_missing_columns(
+        database, Site, Site.hours, Site.welcome_message, Site.after_hours_message, Site.prechat
+    )
+    add_missing_columns(database, Department, Department.policy, Department.offer_timeout_secs)
+    add_missing_columns(database, Agent, Agent.last_offered_ms)
+    add_missing_columns(database, Visitor, Visitor.department_id)
+    add_missing_columns(
+        database,
+        Conversation,
+        Conversation.offered_to,
+        Conversation.offered_at,
+        Conversation.offer_deadline_ms,
+        Conversation.offer_seq,
+        Conversation.offers_tried,
+        Conversation.offline,
+    )
+    add_missing_indexes(database, Conversation)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
+    Migration(3, "routing: policies, offers, hours, pre-chat, offline", _routing_columns),
     Migration(4, "visitor context, labels, canned reply scopes, message search", _agent_context),
     Migration(5, "CSAT ratings, encryption key registry, wider sealed columns", _csat_and_sealing),
 ]

@@ -81,12 +81,25 @@ class Site(TenantModel):
     user_hash_max_age_secs = pw.IntegerField(null=True)
     csat_enabled = pw.BooleanField(default=True)  # offer visitors a rating on close
     created_at = pw.DateTimeField(default=utcnow)
+    # Routing (migration 3): JSON working hours and pre-chat form, NULL = not configured.
+    hours = pw.TextField(null=True)
+    welcome_message = pw.TextField(null=True)
+    after_hours_message = pw.TextField(null=True)
+    prechat = pw.TextField(null=True)
+
+
+class RoutingPolicy(StrEnum):
+    MANUAL = "manual"
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
 
 
 class Department(TenantModel):
     id = pw.CharField(max_length=26, primary_key=True)
     name = pw.CharField(max_length=200)
     created_at = pw.DateTimeField(default=utcnow)
+    policy = pw.CharField(max_length=16, default=RoutingPolicy.MANUAL.value)
+    offer_timeout_secs = pw.IntegerField(default=30)
 
     class Meta:
         indexes = ((("tenant_id", "name"), True),)
@@ -103,6 +116,7 @@ class Agent(TenantModel):
     disabled = pw.BooleanField(default=False)
     token_version = pw.IntegerField(default=1)  # bumped to revoke every token at once
     created_at = pw.DateTimeField(default=utcnow)
+    last_offered_ms = pw.BigIntegerField(null=True)  # round robin rotates on this
 
     class Meta:
         indexes = ((("tenant_id", "email"), True),)
@@ -132,6 +146,7 @@ class Visitor(TenantModel):
     visit_count = pw.IntegerField(default=1)
     created_at = pw.DateTimeField(default=utcnow)
     last_seen_at = pw.DateTimeField(default=utcnow)
+    department_id = pw.CharField(max_length=26, null=True)  # chosen in the pre-chat form
 
     class Meta:
         indexes = ((("site_id", "user_id"), True),)
@@ -158,6 +173,14 @@ class Conversation(TenantModel):
     rating = pw.SmallIntegerField(null=True)
     rating_comment = SealedTextField(null=True)
     rated_at = pw.DateTimeField(null=True)
+    # Auto-assignment (migration 3). offer_seq moves on every offer: a conditional UPDATE
+    # on it lets exactly one node take an expired offer over.
+    offered_to = pw.CharField(max_length=26, null=True)
+    offered_at = pw.DateTimeField(null=True)
+    offer_deadline_ms = pw.BigIntegerField(null=True, index=True)
+    offer_seq = pw.IntegerField(default=0)
+    offers_tried = pw.CharField(max_length=600, default="")  # recent offerees, comma-separated
+    offline = pw.BooleanField(default=False)  # started outside hours or with nobody online
 
     class Meta:
         indexes = (

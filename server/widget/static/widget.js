@@ -363,6 +363,7 @@ textarea{font-size:16px}}
     badge.textContent = n > 99 ? '99+' : String(n);
     launcher.setAttribute('aria-label', (isOpen() ? t('close') : t('open')) + (n && !isOpen() ? ', ' + (n === 1 ? t('unread1') : t('unreadN', { n })) : ''));
     sendBtn.disabled = !input.value.trim() || state === 'fatal';
+    routingRender();
   };
   // The message list is built only while the panel is open: a page load with a closed
   // panel costs a launcher, not a conversation's worth of DOM.
@@ -587,6 +588,8 @@ textarea{font-size:16px}}
     const body = { site_key: siteKey, page_url: location.href, referrer: document.referrer, language: navigator.language };
     if (saved && saved.uid === uid) body.token = saved.token;
     if (uid) Object.assign(body, { user_id: uid, user_hash: id.user_hash, user_ts: id.user_ts });
+    // Pre-chat / offline name and e-mail, if given (the department is kept by the server).
+    Object.assign(body, routingDetails(), { department: undefined });
     for (const k of ['name', 'email']) if (typeof id[k] === 'string' && id[k]) body[k] = id[k];
     let res, data = null;
     try {
@@ -630,6 +633,7 @@ textarea{font-size:16px}}
     if (S.cur && S.cur !== data.conversation) conv(S.cur).closed = true;
     if (data.conversation) { conv(data.conversation).closed = false; S.cur = data.conversation; }
     save();
+    routingAdopt(data);
     render();
   };
   const fatal = (why) => {
@@ -1099,6 +1103,177 @@ textarea{font-size:16px}}
   }
   window.addEventListener('popstate', pageChanged);
   window.addEventListener('hashchange', pageChanged);
+  // -- availability, offline form, pre-chat form (routing) ---------------------------
+  // The session answers `availability` (open, reason, message, next_open) and `prechat`
+  // (enabled, fields, required, departments). Closed: a notice, and name/e-mail fields
+  // above the message box; the message itself goes through the outbox like any other,
+  // so it is never lost. Pre-chat: a form before the first message, when configured.
+  Object.assign(STRINGS.en, {
+    afterHours: 'We are away right now. Leave a message and we will get back to you.',
+    noAgents: 'No one is available right now. Leave a message and we will reply soon.',
+    backAt: 'We are back {when}.', yourName: 'Name', yourEmail: 'E-mail', department: 'Department',
+    choose: 'Choose…', startChat: 'Start chat', optional: '(optional)', needed: 'Please fill in {field}.',
+    badEmail: 'Please enter a valid e-mail address.', badDept: 'Please choose another department.',
+    prechatIntro: 'Tell us a little about yourself before we start.', details: 'Your details',
+  });
+  Object.assign(STRINGS['zh-CN'], {
+    afterHours: '我们现在不在线。请留言，我们会尽快回复您。',
+    noAgents: '目前没有客服在线。请留言，我们会尽快回复您。',
+    backAt: '我们将于 {when} 回来。', yourName: '姓名', yourEmail: '电子邮箱', department: '部门',
+    choose: '请选择…', startChat: '开始对话', optional: '（选填）', needed: '请填写{field}。',
+    badEmail: '请输入有效的电子邮箱地址。', badDept: '请选择其他部门。',
+    prechatIntro: '开始之前，请先介绍一下您自己。', details: '您的信息',
+  });
+  Object.assign(STRINGS['zh-TW'], {
+    afterHours: '我們現在不在線上。請留言，我們會盡快回覆您。',
+    noAgents: '目前沒有客服在線上。請留言，我們會盡快回覆您。',
+    backAt: '我們將於 {when} 回來。', yourName: '姓名', yourEmail: '電子郵件', department: '部門',
+    choose: '請選擇…', startChat: '開始對話', optional: '（選填）', needed: '請填寫{field}。',
+    badEmail: '請輸入有效的電子郵件地址。', badDept: '請選擇其他部門。',
+    prechatIntro: '開始之前，請先介紹一下您自己。', details: '您的資料',
+  });
+  const ROUTING_STYLE = `
+.avail{padding:8px 12px;background:#eef3ff;color:#1d2a4d;font-size:13px;border-bottom:1px solid var(--line)}
+.details{display:flex;flex-direction:column;gap:8px;padding:10px 14px 0;border-top:1px solid var(--line)}
+.details p{margin:0;font-size:13px;color:var(--muted)}
+.details label{display:flex;flex-direction:column;gap:3px;font-size:12.5px;color:var(--muted)}
+.details input,.details select{font:inherit;font-size:15px;padding:7px 10px;border:1px solid var(--line);border-radius:10px;color:var(--fg);background:var(--bg)}
+.details input:focus,.details select:focus{border-color:var(--accent);outline:0;box-shadow:0 0 0 1px var(--accent)}
+.details .err{color:var(--err);font-size:12.5px}
+.details .go{align-self:flex-end;margin-bottom:12px;padding:8px 16px;border:0;border-radius:10px;background:var(--accent);color:var(--on-accent)}
+.prechat{flex:1;overflow-y:auto;border-top:0}`;
+  if (shadow.adoptedStyleSheets && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
+    const extra = new CSSStyleSheet();
+    extra.replaceSync(ROUTING_STYLE);
+    shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, extra];
+  } else shadow.append(h('style', { text: ROUTING_STYLE }));
+
+  let avail = null, prechat = null;
+  const details = () => store.get('details', {});
+  const routingDetails = () => {
+    const d = details(), out = {};
+    for (const k of ['name', 'email', 'department']) if (typeof d[k] === 'string' && d[k]) out[k] = d[k];
+    return out;
+  };
+  const availBar = h('div', { class: 'avail', role: 'status', hidden: true });
+  const detailsErr = h('p', { class: 'err', role: 'alert', hidden: true });
+  const field = (name, label, control) => h('label', { 'data-field': name }, h('span', { text: label }), control);
+  const nameIn = h('input', { type: 'text', name: 'name', maxlength: '200', autocomplete: 'name' });
+  const emailIn = h('input', { type: 'email', name: 'email', maxlength: '254', autocomplete: 'email' });
+  const deptIn = h('select', { name: 'department' });
+  const goBtn = h('button', { class: 'go', type: 'button', text: t('startChat') });
+  const intro = h('p', {});
+  const detailsBox = h('div', { class: 'details', role: 'group', 'aria-label': t('details') },
+    intro, field('name', t('yourName'), nameIn), field('email', t('yourEmail'), emailIn),
+    field('department', t('department'), deptIn), detailsErr, goBtn);
+  banner.after(availBar);
+  form.before(detailsBox);
+  detailsBox.addEventListener('input', () => { detailsErr.hidden = true; });
+
+  const hasChat = () => readOutbox().length > 0 || !!(S.cur && S.convs[S.cur] && !S.convs[S.cur].closed);
+  // 'prechat': the form instead of the message box; 'offline': fields above it; '' neither.
+  const detailsMode = () => {
+    if (hasChat()) return '';
+    if (prechat && prechat.enabled && !store.get('prechatDone', false) && (!avail || avail.open)) return 'prechat';
+    return avail && !avail.open ? 'offline' : '';
+  };
+  const shownFields = (mode) => {
+    const configured = prechat && prechat.enabled ? prechat.fields || [] : [];
+    if (mode === 'prechat') return configured;
+    return ['name', 'email'].concat(configured.includes('department') ? ['department'] : []);
+  };
+  const requiredFields = () => (prechat && prechat.enabled ? prechat.required || [] : []);
+  let lastMode = null;
+  const routingRender = () => {
+    if (avail && !avail.open) {
+      let text = avail.message || t(avail.reason === 'after_hours' ? 'afterHours' : 'noAgents');
+      const at = avail.next_open && new Date(avail.next_open);
+      if (at && !isNaN(at)) text += ' ' + t('backAt', { when: new Intl.DateTimeFormat(LANG, { weekday: 'short', hour: 'numeric', minute: '2-digit' }).format(at) });
+      availBar.textContent = text;
+      availBar.hidden = false;
+    } else availBar.hidden = true;
+    const mode = detailsMode();
+    detailsBox.hidden = !mode;
+    detailsBox.classList.toggle('prechat', mode === 'prechat');
+    form.hidden = mode === 'prechat';
+    log.hidden = mode === 'prechat'; // nothing to show before the first message anyway
+    goBtn.hidden = mode !== 'prechat';
+    if (mode === lastMode) return;
+    lastMode = mode;
+    intro.textContent = mode === 'prechat' ? t('prechatIntro') : '';
+    intro.hidden = mode !== 'prechat';
+    const shown = shownFields(mode), required = requiredFields();
+    for (const el of detailsBox.querySelectorAll('[data-field]')) {
+      const name = el.dataset.field;
+      el.hidden = !shown.includes(name);
+      const control = el.lastChild;
+      control.required = required.includes(name);
+      el.firstChild.textContent = t({ name: 'yourName', email: 'yourEmail', department: 'department' }[name]) + (control.required ? '' : ' ' + t('optional'));
+    }
+    const d = details();
+    if (!nameIn.value) nameIn.value = d.name || '';
+    if (!emailIn.value) emailIn.value = d.email || '';
+    deptIn.replaceChildren(h('option', { value: '', text: t('choose') }),
+      ...((prechat && prechat.departments) || []).map((x) => h('option', { value: x.id, text: x.name })));
+    deptIn.value = d.department || '';
+  };
+  const routingAdopt = (data) => {
+    if (data.availability && typeof data.availability === 'object') avail = data.availability;
+    if (data.prechat && typeof data.prechat === 'object') prechat = data.prechat;
+    lastMode = null;
+    render();
+  };
+  // The details typed, checked against the form's rules; null (and a shown error) if not.
+  const readDetails = (mode) => {
+    const shown = shownFields(mode), required = requiredFields();
+    const values = { name: nameIn.value.trim(), email: emailIn.value.trim(), department: deptIn.value };
+    for (const k of ['name', 'email', 'department']) {
+      if (!shown.includes(k)) delete values[k];
+      else if (!values[k] && required.includes(k)) { showDetailsError(t('needed', { field: t({ name: 'yourName', email: 'yourEmail', department: 'department' }[k]) })); return null; }
+    }
+    if (values.email && !/^[^@\s]+@[^@\s]+$/.test(values.email)) { showDetailsError(t('badEmail')); return null; }
+    detailsErr.hidden = true;
+    return values;
+  };
+  const showDetailsError = (text) => { detailsErr.textContent = text; detailsErr.hidden = false; };
+  // Tell the server who the visitor is (and the department); the stored token keeps the visitor.
+  const postDetails = async (values) => {
+    store.set('details', Object.assign(details(), values));
+    const saved = store.get('token', null);
+    const body = Object.assign({ site_key: siteKey }, routingDetails());
+    if (saved && saved.token) body.token = saved.token;
+    try {
+      const res = await fetch(ORIGIN + '/api/v1/visitor/session', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'omit',
+      });
+      if (res.status === 400) {
+        store.set('details', Object.assign(details(), { department: '' }));
+        return false;
+      }
+      const data = await res.json().catch(() => null);
+      // Only availability: its `conversation` may predate a message in flight right now.
+      if (res.ok && data && data.token) routingAdopt(data);
+    } catch (_) { /* the details are kept and sent with the next session */ }
+    return true;
+  };
+  goBtn.addEventListener('click', async () => {
+    const values = readDetails('prechat');
+    if (!values) return;
+    goBtn.disabled = true;
+    const ok = await postDetails(values);
+    goBtn.disabled = false;
+    if (!ok) { showDetailsError(t('badDept')); return; }
+    store.set('prechatDone', true);
+    render();
+    input.focus();
+  });
+  // Capture: runs before the composer's own submit, and may stop it while details are bad.
+  form.addEventListener('submit', (e) => {
+    if (detailsMode() !== 'offline' || !input.value.trim()) return;
+    const values = readDetails('offline');
+    if (!values) { e.preventDefault(); e.stopImmediatePropagation(); return; }
+    postDetails(values);
+  }, true);
 
   // -- start -------------------------------------------------------------------------
   const mount = () => {

@@ -1,0 +1,82 @@
+"""Admin REST for routing: department policies, the tenant default, site hours, pre-chat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sanic import Blueprint, Request, json
+from sanic.response import HTTPResponse
+
+from server.errors import BadRequest
+from server.gateway.auth import require_agent
+from server.gateway.context import Services
+from server.gateway.net import client_ip
+from server.routing import settings as routing_settings
+from server.storage.models import Role
+
+
+def _body(request: Request) -> dict[str, Any]:
+    data = request.json
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+def build_routing_blueprint(services: Services) -> Blueprint:
+    bp = Blueprint("steadydesk_routing", url_prefix="/api/v1")
+
+    async def admin_read(
+        request: Request, fn: Callable[..., dict[str, Any]], *args: Any
+    ) -> HTTPResponse:
+        actor = await require_agent(services, request, role=Role.ADMIN)
+        return json(await services.store.run(fn, actor, *args))
+
+    async def admin_write(
+        request: Request, fn: Callable[..., dict[str, Any]], *args: Any
+    ) -> HTTPResponse:
+        actor = await require_agent(services, request, role=Role.ADMIN)
+        ip = client_ip(request, services.settings)
+        return json(await services.store.run(fn, actor, *args, _body(request), ip))
+
+    @bp.get("/departments/<department:str>/routing", ctx_access="admin")
+    async def get_department_routing(request: Request, department: str) -> HTTPResponse:
+        """A department's routing policy and offer timeout."""
+        return await admin_read(request, routing_settings.get_department_routing, department)
+
+    @bp.put("/departments/<department:str>/routing", ctx_access="admin")
+    async def put_department_routing(request: Request, department: str) -> HTTPResponse:
+        """Set a department's routing policy and offer timeout."""
+        return await admin_write(request, routing_settings.set_department_routing, department)
+
+    @bp.get("/routing/default", ctx_access="admin")
+    async def get_default_routing(request: Request) -> HTTPResponse:
+        """The routing policy of conversations without a department."""
+        return await admin_read(request, routing_settings.get_default_routing)
+
+    @bp.put("/routing/default", ctx_access="admin")
+    async def put_default_routing(request: Request) -> HTTPResponse:
+        """Set the routing policy of conversations without a department."""
+        return await admin_write(request, routing_settings.set_default_routing)
+
+    @bp.get("/sites/<site:str>/hours", ctx_access="admin")
+    async def get_site_hours(request: Request, site: str) -> HTTPResponse:
+        """A site's working hours, welcome and after-hours messages."""
+        return await admin_read(request, routing_settings.get_site_hours, site)
+
+    @bp.put("/sites/<site:str>/hours", ctx_access="admin")
+    async def put_site_hours(request: Request, site: str) -> HTTPResponse:
+        """Set a site's working hours, welcome and after-hours messages."""
+        return await admin_write(request, routing_settings.set_site_hours, site)
+
+    @bp.get("/sites/<site:str>/prechat", ctx_access="admin")
+    async def get_site_prechat(request: Request, site: str) -> HTTPResponse:
+        """A site's pre-chat form."""
+        return await admin_read(request, routing_settings.get_site_prechat, site)
+
+    @bp.put("/sites/<site:str>/prechat", ctx_access="admin")
+    async def put_site_prechat(request: Request, site: str) -> HTTPResponse:
+        """Set a site's pre-chat form: enabled, fields, required."""
+        return await admin_write(request, routing_settings.set_site_prechat, site)
+
+    return bp

@@ -1,0 +1,185 @@
+"""Working hours, availability, greetings, offline conversations and the pre-chat form,
+through the real session endpoint, the admin routes and the visitor's stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.routing.support import Tenant, new_tenant
+from tests.support.clients import Clients, assert_error_response
+from tests.support.server import ServerProcess
+
+ALWAYS = {
+    "tz": "Asia/Shanghai",
+    "days": {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+}
+NEVER = {"tz": "Asia/Shanghai", "days": {}}
+MESSAGES = {
+    "welcome_message": "Hi! How can we help?",
+    "after_hours_message": "We are closed; leave a message and we will write back.",
+}
+
+
+async def set_hours(t: Tenant, hours: Any, **messages: str) -> dict[str, Any]:
+    resp = await t.call(
+        "PUT", f"/sites/{t.site}/hours", t.admin_token, {"hours": hours, **messages}
+    )
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+async def test_hours_round_trip_and_are_audited(server: ServerProcess) -> None:
+    t = await new_tenant(server)
+    saved = await set_hours(
+        t, {"tz": "Europe/Berlin", "days": {"mon": [["09:00", "17:00"]]}}, **MESSAGES
+    )
+    assert saved["hours"]["tz"] == "Europe/Berlin"
+    assert saved["hours"]["days"]["mon"] == [["09:00", "17:00"]]
+    assert saved["hours"]["days"]["sun"] == []
+    got = await t.call("GET", f"/sites/{t.site}/hours", t.admin_token)
+    assert got.status_code == 200 and got.json() == saved
+    assert [a.target for a in t.audit("site.hours")] == [t.site]
+    bad = await t.call(
+        "PUT",
+        f"/sites/{t.site}/hours",
+        t.admin_token,
+        {"hours": {"tz": "Nowhere/Land", "days": {}}},
+    )
+    assert_error_response(bad, 400, "bad_request")
+
+
+async def test_session_says_after_hours_with_the_next_opening(server: ServerProcess) -> None:
+    t = await new_tenant(server)
+    await set_hours(t, {"tz": "UTC", "days": {"mon": [["09:00", "09:01"]]}}, **MESSAGES)
+    resp = await t.session(name="Ada")
+    assert resp.status_code == 200
+    data = resp.json()
+    for field in ("visitor_id", "token", "expires_at", "conversation"):
+        assert field in data  # every existing field stays
+    availability = data["availability"]
+    if availability["reason"] == "after_hours":  # 1 minute a week it is open
+        assert availability["open"] is False
+        assert availability["message"] == MESSAGES["after_hours_message"]
+        assert availability["next_open"].endswith("T09:00:00Z")
+
+
+async def test_nobody_online_in_hours_is_not_open(server: ServerProcess, clients: Clients) -> None:
+    t = await new_tenant(server)
+    await set_hours(t, ALWAYS, **MESSAGES)
+    closed = (await t.session()).json()["availability"]
+    assert closed == {
+        "open": False,
+        "reason": "no_agents_online",
+        "message": MESSAGES["after_hours_message"],
+        "next_open": None,
+    }
+    await t.agent(clients, 0)
+    opened = (await t.session()).json()["availability"]
+    assert opened == {
+        "open": True,
+        "reason": None,
+        "message": MESSAGES["welcome_message"],
+        "next_open": None,
+    }
+
+
+async def test_without_hours_a_site_is_open_when_an_agent_is(
+    server: ServerProcess, clients: Clients
+) -> None:
+    t = await new_tenant(server)
+    await t.agent(clients, 1)
+    availability = (await t.session()).json()["availability"]
+    assert availability["open"] is True and availability["message"] is None
+
+
+async def test_after_hours_message_once_and_an_offline_conversation(
+    server: ServerProcess, clients: Clients
+) -> None:
+    t = await new_tenant(server)
+    await set_hours(t, NEVER, **MESSAGES)
+    agent = await t.agent(clients, 0)  # online, but the site is closed
+    visitor = await clients.visitor(server, session=(await t.session()).json(), demo=t.demo)
+    first = await visitor.send_and_ack("Is anyone there?")
+    conv = first["conv"]
+    greeting = await visitor.recv_until(
+        lambda f: f["type"] == "message" and f["sender"]["type"] == "system"
+    )
+    assert greeting["seq"] == 2 and greeting["body"] == MESSAGES["after_hours_message"]
+    await visitor.send_and_ack("My order 42 never arrived")
+    await visitor.expect_no_frame(
+        lambda f: f["type"] == "message" and f["sender"]["type"] == "system" and f["seq"] != 2,
+        within=0.5,
+    )
+    history = await visitor.history(conv)
+    assert [m["sender"]["type"] for m in history] == ["visitor", "system", "visitor"]
+    assert t.conversation(conv).offline is True
+    listed = await t.call("GET", "/conversations?offline=1", t.agent_tokens[0])
+    assert [c["id"] for c in listed.json()["conversations"]] == [conv]
+    assert listed.json()["conversations"][0]["offline"] is True
+    online = await t.call("GET", "/conversations?offline=0", t.agent_tokens[0])
+    assert conv not in [c["id"] for c in online.json()["conversations"]]
+    queued = await agent.recv_event("conv.queued", conv)
+    assert queued["data"]["status"] == "queued"
+
+
+async def test_welcome_message_in_hours(server: ServerProcess, clients: Clients) -> None:
+    t = await new_tenant(server)
+    await set_hours(t, ALWAYS, **MESSAGES)
+    await t.agent(clients, 0)
+    visitor = await clients.visitor(server, session=(await t.session()).json(), demo=t.demo)
+    ack = await visitor.send_and_ack("hello")
+    greeting = await visitor.recv_until(
+        lambda f: f["type"] == "message" and f["sender"]["type"] == "system"
+    )
+    assert greeting["body"] == MESSAGES["welcome_message"]
+    assert t.conversation(ack["conv"]).offline is False
+
+
+async def test_prechat_config_and_department_choice(
+    server: ServerProcess, clients: Clients
+) -> None:
+    t = await new_tenant(server)
+    dep = t.department("Returns", [1])
+    config = {"enabled": True, "fields": ["email", "name", "department"], "required": ["email"]}
+    resp = await t.call("PUT", f"/sites/{t.site}/prechat", t.admin_token, config)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["fields"] == ["name", "email", "department"]
+    assert [a.target for a in t.audit("site.prechat")] == [t.site]
+    session = (await t.session()).json()
+    assert session["prechat"]["enabled"] is True
+    assert session["prechat"]["required"] == ["email"]
+    assert session["prechat"]["departments"] == [{"id": dep, "name": "Returns"}]
+    agent = await t.agent(clients, 1)
+    chosen = (await t.session(name="Bo", email="bo@example.com", department=dep)).json()
+    visitor = await clients.visitor(server, session=chosen, demo=t.demo)
+    ack = await visitor.send_and_ack("where is my refund?")
+    queued = await agent.recv_event("conv.queued", ack["conv"])
+    assert queued["data"]["department"] == dep
+    assert queued["data"]["visitor"]["email"] == "bo@example.com"
+
+
+async def test_unknown_or_foreign_departments_are_refused(server: ServerProcess) -> None:
+    t = await new_tenant(server)
+    other = await new_tenant(server)
+    foreign = other.department("Theirs", [0])
+    for department in (foreign, "01NOSUCHDEPARTMENT00000000", 42):
+        resp = await t.session(department=department)
+        assert_error_response(resp, 400, "bad_request")
+    # A refused origin is refused first: it cannot tell real department ids from others.
+    async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=10) as http:
+        probe = await http.post(
+            "/api/v1/visitor/session",
+            json={"site_key": other.site, "department": foreign},
+            headers={"Origin": "https://evil.example"},
+        )
+    assert_error_response(probe, 403, "origin_not_allowed")
+    bad = await t.call(
+        "PUT",
+        f"/sites/{t.site}/prechat",
+        t.admin_token,
+        {"enabled": True, "fields": ["name"], "required": ["email"]},
+    )
+    assert_error_response(bad, 400, "bad_request")
