@@ -8,19 +8,11 @@ from typing import Any
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
-from server.errors import BadRequest
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.routing import settings as routing_settings
 from server.storage.models import Role
-
-
-def _body(request: Request) -> dict[str, Any]:
-    data = request.json
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    return data
 
 
 def build_routing_blueprint(services: Services) -> Blueprint:
@@ -37,7 +29,8 @@ def build_routing_blueprint(services: Services) -> Blueprint:
     ) -> HTTPResponse:
         actor = await require_agent(services, request, role=Role.ADMIN)
         ip = client_ip(request, services.settings)
-        return json(await services.store.run(fn, actor, *args, _body(request), ip))
+        # The body is checked by the action, after the object: a foreign id is 404 first.
+        return json(await services.store.run(fn, actor, *args, request.json, ip))
 
     @bp.get("/departments/<department:str>/routing", ctx_access="admin")
     async def get_department_routing(request: Request, department: str) -> HTTPResponse:

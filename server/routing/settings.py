@@ -24,6 +24,12 @@ PRECHAT_FIELDS = ("name", "email", "department")
 # -- routing policies ------------------------------------------------------------------
 
 
+def _object(data: object) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
 def check_routing(data: dict[str, Any]) -> Routing:
     policy = data.get("policy")
     if policy not in {p.value for p in RoutingPolicy}:
@@ -51,10 +57,10 @@ def get_department_routing(actor: Actor, department_id: str) -> dict[str, Any]:
 def set_department_routing(
     actor: Actor, department_id: str, data: dict[str, Any], ip: str
 ) -> dict[str, Any]:
-    routing = check_routing(data)
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
-        _department(scope, department_id)
+        _department(scope, department_id)  # first: another tenant's id is 404, not 400
+        routing = check_routing(_object(data))
         scope.update(
             Department, policy=routing.policy, offer_timeout_secs=routing.offer_timeout_secs
         ).where(Department.id == department_id).execute()
@@ -114,16 +120,17 @@ def get_site_hours(actor: Actor, site_id: str) -> dict[str, Any]:
 
 def set_site_hours(actor: Actor, site_id: str, data: dict[str, Any], ip: str) -> dict[str, Any]:
     """Replace the site's hours (``null``: always open) and its two messages."""
-    raw = data.get("hours")
-    hours = None if raw is None else json.dumps(Schedule.parse(raw).to_json())
-    values = {
-        "hours": hours,
-        "welcome_message": _message(data, "welcome_message"),
-        "after_hours_message": _message(data, "after_hours_message"),
-    }
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
-        _site(scope, site_id)
+        _site(scope, site_id)  # first: another tenant's id is 404, not 400
+        data = _object(data)
+        raw = data.get("hours")
+        hours = None if raw is None else json.dumps(Schedule.parse(raw).to_json())
+        values = {
+            "hours": hours,
+            "welcome_message": _message(data, "welcome_message"),
+            "after_hours_message": _message(data, "after_hours_message"),
+        }
         scope.update(Site, **values).where(Site.id == site_id).execute()
         record(actor, "site.hours", site_id, values, ip)
         site = _site(scope, site_id)
@@ -166,10 +173,10 @@ def get_site_prechat(actor: Actor, site_id: str) -> dict[str, Any]:
 
 
 def set_site_prechat(actor: Actor, site_id: str, data: dict[str, Any], ip: str) -> dict[str, Any]:
-    config = check_prechat(data)
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
-        _site(scope, site_id)
+        _site(scope, site_id)  # first: another tenant's id is 404, not 400
+        config = check_prechat(_object(data))
         scope.update(Site, prechat=json.dumps(config)).where(Site.id == site_id).execute()
         record(actor, "site.prechat", site_id, config, ip)
     return {"site": site_id, **config}
