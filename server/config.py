@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     db_threads: int = Field(8, ge=1, le=64)
     commit_batch_max: int = Field(256, ge=1, le=5000)
     writer_lanes: int = Field(1, ge=1, le=8)
+    # Presence: each node renews its entries every refresh period; they expire after three.
+    presence_refresh_secs: float = Field(2.0, gt=0)
+    presence_debounce_secs: float = Field(3.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

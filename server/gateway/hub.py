@@ -21,6 +21,7 @@ from server.chat.service import ChatService
 from server.errors import CloseCode, SteadyError
 from server.gateway.connection import Connection, dumps
 from server.observability import metrics
+from server.routing.presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ CATCH_UP_PAGE = 500
 
 
 class Hub:
-    def __init__(self, bus: Bus, chat: ChatService):
+    def __init__(self, bus: Bus, chat: ChatService, presence: Presence):
         self.bus = bus
         self.chat = chat
+        self.presence = presence
         self.connections: set[Connection] = set()
         self.handshaking: set[WebsocketImplProtocol] = set()
         self._by_topic: dict[str, set[Connection]] = {}
@@ -52,12 +54,14 @@ class Hub:
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).inc()
+        self.presence.arrive(conn.actor)
 
     def remove(self, conn: Connection) -> None:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).dec()
+        self.presence.leave(conn.actor)
         for topic in list(conn.topics):
             self._leave(conn, topic)
 

@@ -40,6 +40,11 @@ def build_rest_blueprint(services: Services) -> Blueprint:
             request.args.get("assignee"),
             _int_arg(request, "limit", 50),
         )
+        online = await services.presence.connected_ids(
+            "visitor", actor.tenant_id, [r["visitor"]["id"] for r in rows if r["visitor"]]
+        )
+        for row in rows:
+            row["visitor_online"] = bool(row["visitor"]) and row["visitor"]["id"] in online
         return json({"conversations": rows})
 
     @bp.get("/conversations/<conv:str>/messages")
@@ -60,6 +65,12 @@ def build_rest_blueprint(services: Services) -> Blueprint:
     @bp.get("/agents")
     async def get_agents(request: Request) -> HTTPResponse:
         actor = await require_agent(services, request)
-        return json({"agents": await services.store.run(list_agents, actor)})
+        agents = await services.store.run(list_agents, actor)
+        connected = await services.presence.connected_ids(
+            "agent", actor.tenant_id, [a["id"] for a in agents]
+        )
+        for agent in agents:
+            agent["connected"] = agent["id"] in connected  # "status" stays the chosen one
+        return json({"agents": agents})
 
     return bp

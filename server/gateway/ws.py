@@ -174,6 +174,7 @@ class Gateway:
         if not actor.is_visitor:
             for conv in await self.s.store.run(queued_conversations, actor.tenant_id):
                 event = await self.s.store.run(queued_event, actor.tenant_id, conv)
+                await self.s.presence.annotate_queued(actor.tenant_id, event)
                 if event:
                     conn.push_json(event)
 

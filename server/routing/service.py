@@ -11,6 +11,7 @@ from server.chat.directory import ConversationDirectory
 from server.chat.queries import queued_event
 from server.chat.records import Actor, ConversationRef
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound
+from server.routing.presence import Presence
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import (
@@ -25,7 +26,14 @@ from server.storage.models import (
 
 
 class RoutingService:
-    def __init__(self, store: Store, bus: Bus, directory: ConversationDirectory):
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        directory: ConversationDirectory,
+        presence: Presence | None = None,
+    ):
+        self.presence = presence  # who is connected; adds visitor_online to conv.queued
         self.store = store
         self.bus = bus
         self.directory = directory
@@ -56,6 +64,8 @@ class RoutingService:
             event = _event("conv.transferred", ref.id, data)
             self._announce(ref, event)
             queued = await self.store.run(queued_event, ref.tenant_id, ref.id)
+            if queued and self.presence is not None:
+                await self.presence.annotate_queued(ref.tenant_id, queued)
             if queued:
                 self.bus.publish(topics.agents(ref.tenant_id), queued)
         else:
