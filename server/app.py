@@ -49,7 +49,8 @@ _app_names = itertools.count(1)
 
 def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
-        return RedisBus(settings.redis_url, settings.node_name)
+        per_topic = settings.bus_subscribe == "topics"
+        return RedisBus(settings.redis_url, settings.node_name, per_topic=per_topic)
     return LocalBus()
 
 

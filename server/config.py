@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     commit_batch_max: int = Field(256, ge=1, le=5000)
     writer_lanes: int = Field(1, ge=1, le=8)
     # Presence: each node renews its entries every refresh period; they expire after three.
+    bus_subscribe: str = Field("topics", pattern=r"^(pattern|topics)$")
     presence_refresh_secs: float = Field(2.0, gt=0)
     presence_debounce_secs: float = Field(3.0, ge=0)
 

@@ -38,6 +38,7 @@ class Hub:
         self._by_topic: dict[str, set[Connection]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         bus.on_resync(self.resync)
+        bus.on_subscribed(self._subscribed)
         self._handlers: dict[str, Callable[[str, Payload], None]] = {
             "conv": self._on_conversation,
             "agents": self._on_agents,
@@ -206,13 +207,23 @@ class Hub:
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.close_soon(CloseCode.BAD_TOKEN, "token revoked")
 
+    def _subscribed(self, topic: str) -> None:
+        """A conversation's subscription took effect: re-read what it may have missed."""
+        if topic.startswith("conv:"):
+            for conn in tuple(self._by_topic.get(topic, ())):
+                self._resync_conversation(conn, topic[len("conv:") :])
+
+    def _resync_conversation(self, conn: Connection, conv: str) -> None:
+        cursor = conn.cursors.get(conv)
+        if cursor is not None and not cursor.fetching:
+            cursor.fetching = True
+            self._spawn(self._catch_up(conn, conn.refs[conv], cursor))
+
     def resync(self) -> None:
         """The bus may have dropped publications: re-read every followed conversation."""
         for conn in tuple(self.connections):
-            for conv, cursor in conn.cursors.items():
-                if not cursor.fetching:
-                    cursor.fetching = True
-                    self._spawn(self._catch_up(conn, conn.refs[conv], cursor))
+            for conv in tuple(conn.cursors):
+                self._resync_conversation(conn, conv)
 
     # -- shutdown --------------------------------------------------------------------
     async def close_all(self, code: int, reason: str, within_secs: float = 3.0) -> None:

@@ -131,9 +131,7 @@ async def test_visitor_presence_reaches_agents_and_conversation_lists(
 
 
 @pytest.mark.timeout(180)
-async def test_presence_never_crosses_tenants(
-    make_cluster: ClusterMaker, clients: Clients
-) -> None:
+async def test_presence_never_crosses_tenants(make_cluster: ClusterMaker, clients: Clients) -> None:
     cluster = make_cluster(2, env=FAST_PRESENCE)
     demo = cluster.demo
     other: DemoTenant = await asyncio.to_thread(cluster.a.run_demo, "other")

@@ -85,6 +85,10 @@ class ClusterServer:
         return {node.node_name for node in self.nodes}
 
     @property
+    def redis_url(self) -> str:
+        return self.redis.url
+
+    @property
     def extra_env(self) -> dict[str, str]:
         return self.nodes[0].extra_env
 
