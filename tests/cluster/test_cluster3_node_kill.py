@@ -15,10 +15,16 @@ import pytest
 from tests.cluster.test_failover import _node_of, _recover_and_check, _writers
 from tests.conftest import SHARED_SERVER_ENV
 from tests.support.clients import Clients
-from tests.support.cluster import ClusterServer
+from tests.support.cluster import TOPOLOGY_ENV, ClusterServer, cluster_mode
 from tests.support.services import create_mysql_database, drop_mysql_database
 
-pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.mysql,
+    pytest.mark.redis,
+    pytest.mark.slow,
+    # Part of the three-node mode (task test-cluster); test_failover covers two nodes by default.
+    pytest.mark.skipif(not cluster_mode(), reason=f"runs with {TOPOLOGY_ENV}=cluster3"),
+]
 
 
 @pytest.fixture
