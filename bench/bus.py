@@ -3,10 +3,10 @@
     python bench/bus.py                                  # both modes, defaults below
     python bench/bus.py --mode topics --messages 200000 --convs 3000
 
-Three receiver processes stand for three nodes; each runs the server's own ``RedisBus``
-(a micro-benchmark of one component, like bench/sanitizer.py, so it imports ``server``)
-and follows a third of the conversations, as a node serving a third of the clients
-would. A publisher sends ``--messages`` message publications (the real envelope: a
+Three receiver processes (``--nodes``) stand for three nodes; each runs the server's
+own ``RedisBus`` (a micro-benchmark of one component, like bench/sanitizer.py, so it
+imports ``server``) and follows a third of the conversations, as a node serving a third
+of the clients would. A publisher sends ``--messages`` message publications (the real envelope: a
 ``StoredMessage`` with a 100-byte body), spread evenly over ``--convs`` conversations,
 straight to a private redis-server, in pipelines, at most ``--rate`` per second.
 Prints per receiving node: publications received from Redis, delivered to a local
@@ -43,6 +43,7 @@ def _receiver(
     url: str,
     mode: str,
     node: int,
+    nodes: int,
     convs: int,
     expected: int,
     out: mp.Queue,  # type: ignore[type-arg]
@@ -59,7 +60,7 @@ def _receiver(
                 done.set()
 
         await bus.start()
-        for i in range(node, convs, NODES):
+        for i in range(node, convs, nodes):
             bus.subscribe(_topic(i), handler)
         await asyncio.sleep(2.0)  # subscriptions settle
         out.put(("ready", node, 0.0, 0))
@@ -109,17 +110,17 @@ async def _publish(url: str, messages: int, convs: int, rate: int) -> float:
     return time.perf_counter() - started
 
 
-def run_mode(mode: str, messages: int, convs: int, rate: int) -> dict[str, object]:
+def run_mode(mode: str, messages: int, convs: int, rate: int, nodes: int) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="steadybench-bus-"))
     redis = PrivateRedis(work)
     redis.start()
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    per_node = [len(range(n, convs, NODES)) for n in range(NODES)]
+    per_node = [len(range(n, convs, nodes)) for n in range(nodes)]
     expected = [messages * k // convs for k in per_node]
     procs = [
-        ctx.Process(target=_receiver, args=(redis.url, mode, n, convs, expected[n], out))
-        for n in range(NODES)
+        ctx.Process(target=_receiver, args=(redis.url, mode, n, nodes, convs, expected[n], out))
+        for n in range(nodes)
     ]
     try:
         for p in procs:
@@ -134,9 +135,9 @@ def run_mode(mode: str, messages: int, convs: int, rate: int) -> dict[str, objec
             if p.is_alive():
                 p.kill()
         redis.stop()
-    nodes = []
+    per_receiver = []
     for _, node, cpu, got, wall, received in sorted(results, key=lambda r: r[1]):
-        nodes.append(
+        per_receiver.append(
             {
                 "node": node,
                 "received_from_redis": received,
@@ -149,10 +150,11 @@ def run_mode(mode: str, messages: int, convs: int, rate: int) -> dict[str, objec
         )
     return {
         "mode": mode,
+        "receivers": nodes,
         "messages": messages,
         "convs": convs,
         "publish_msgs_per_s": round(messages / publish_secs),
-        "nodes": nodes,
+        "nodes": per_receiver,
     }
 
 
@@ -162,10 +164,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=60_000)
     parser.add_argument("--convs", type=int, default=600)
     parser.add_argument("--rate", type=int, default=20_000, help="publications per second")
+    parser.add_argument("--nodes", type=int, default=NODES, help="receiving nodes")
     args = parser.parse_args()
     modes = ["pattern", "topics"] if args.mode == "both" else [args.mode]
     for mode in modes:
-        print(json.dumps(run_mode(mode, args.messages, args.convs, args.rate)), flush=True)
+        result = run_mode(mode, args.messages, args.convs, args.rate, args.nodes)
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
