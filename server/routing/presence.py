@@ -56,6 +56,7 @@ class Presence:
         self.refresh_secs = refresh_secs
         self.debounce_secs = debounce_secs
         self._local: dict[PresenceKey, int] = {}
+        self._held: set[PresenceKey] = set()  # keys the store lists on this node
         self._ops: asyncio.Queue[tuple[str, PresenceKey]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._store_ok = True
@@ -121,11 +122,13 @@ class Presence:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        # Leaving for good: drop this node's entries now rather than when they expire.
+        # Leaving for good: drop this node's entries now rather than when they expire
+        # (including those whose connections closed just now, before the worker got to them).
         with contextlib.suppress(Exception):
             async with asyncio.timeout(STOP_TIMEOUT_SECS):
-                for key in list(self._local):
+                for key in list(self._held):
                     await self.store.set_here(key, False)
+                    self._held.discard(key)
         self._local.clear()
 
     # -- background ------------------------------------------------------------------------
@@ -135,7 +138,12 @@ class Presence:
             op, key = await self._ops.get()
             try:
                 if op == "sync":
-                    await self.store.set_here(key, self._local.get(key, 0) > 0)
+                    here = self._local.get(key, 0) > 0
+                    await self.store.set_here(key, here)
+                    if here:
+                        self._held.add(key)
+                    else:
+                        self._held.discard(key)
                 else:
                     await self._check(key)
             except asyncio.CancelledError:

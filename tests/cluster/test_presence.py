@@ -177,3 +177,23 @@ async def test_visitors_cannot_read_the_agent_list(
         assert "connected" not in resp.text
         resp = await get(cluster.a, path)
         assert resp.status_code == 401, (path, resp.text)
+
+
+@pytest.mark.timeout(120)
+async def test_a_node_shutting_down_gracefully_withdraws_its_presence_at_once(
+    make_cluster: ClusterMaker, clients: Clients
+) -> None:
+    # Entries would take 15 s to expire: only the node's own withdrawal can be this fast.
+    cluster = make_cluster(2, env={"STEADY_PRESENCE_REFRESH_SECS": "5"})
+    demo = cluster.demo
+    watcher = await clients.agent(cluster.b, demo.admin, demo=demo, label="admin@B")
+    agent = await clients.agent(cluster.a, demo.agents[0], demo=demo, label="agent@A")
+    assert (await _agents(cluster.b, watcher))[_id(agent)]["connected"] is True
+    cluster.a.terminate()
+    assert await agent.wait_closed(timeout=10) == 1012
+    assert await asyncio.to_thread(cluster.a.wait, 15) is not None
+
+    async def gone() -> bool:
+        return (await _agents(cluster.b, watcher))[_id(agent)]["connected"] is False
+
+    await _eventually(gone, 3, "node B's REST reports the agent gone after A's shutdown")
