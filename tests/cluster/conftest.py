@@ -62,9 +62,7 @@ ClusterMaker = Callable[..., Cluster]
 def make_cluster(tmp_path: Path) -> Iterator[ClusterMaker]:
     made: list[Cluster] = []
 
-    def make(
-        nodes: int = 2, *, nginx: bool = False, env: dict[str, str] | None = None
-    ) -> Cluster:
+    def make(nodes: int = 2, *, nginx: bool = False, env: dict[str, str] | None = None) -> Cluster:
         database = create_mysql_database()
         redis = PrivateRedis(tmp_path / f"redis{len(made)}")
         redis.start()
