@@ -33,6 +33,8 @@ from server.gateway.rest_reports import build_reports_blueprint
 from server.gateway.rest_routing import build_routing_blueprint
 from server.gateway.widget_routes import build_widget_blueprint
 from server.observability.metrics import observe_batch
+from server.routing.presence import Presence, PresenceStore
+from server.routing.presence_store import LocalPresenceStore, RedisPresenceStore
 from server.routing.service import RoutingService
 from server.security.shared_limits import (
     REDIS_TIMEOUT_SECS,
@@ -55,7 +57,8 @@ _app_names = itertools.count(1)
 
 def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
-        return RedisBus(settings.redis_url, settings.node_name)
+        per_topic = settings.bus_subscribe == "topics"
+        return RedisBus(settings.redis_url, settings.node_name, per_topic=per_topic)
     return LocalBus()
 
 
@@ -69,6 +72,25 @@ def make_shared_state(settings: Settings) -> tuple[SharedLimit, NonceStore]:
         )
         return RedisLimit(client, "conn-ip", settings.conn_rate_ip, 60), RedisNonces(client)
     return LocalLimit(settings.conn_rate_ip, 60.0), LocalNonces()
+
+
+def make_presence(settings: Settings, bus: Bus) -> Presence:
+    """Who is connected: shared in Redis (entries expire 3 refreshes after a node dies)."""
+    store: PresenceStore = LocalPresenceStore()
+    if settings.redis_url:
+        client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECS,
+        )
+        ttl_secs = 3 * settings.presence_refresh_secs
+        store = RedisPresenceStore(client, settings.node_name, ttl_secs)
+    return Presence(
+        store,
+        bus,
+        refresh_secs=settings.presence_refresh_secs,
+        debounce_secs=settings.presence_debounce_secs,
+    )
 
 
 def create_app(settings: Settings) -> Sanic:
@@ -86,9 +108,14 @@ def create_app(settings: Settings) -> Sanic:
         publish=publish,
         observe_batch=observe_batch,
     )
-    chat = ChatService(store, bus, directory, writer, body_max_chars=settings.body_max_chars)
+    presence = make_presence(settings, bus)
+    chat = ChatService(
+        store, bus, directory, writer, body_max_chars=settings.body_max_chars, presence=presence
+    )
     connection_rate, nonces = make_shared_state(settings)
-    routing = RoutingService(store, bus, directory, sweep_secs=settings.offer_sweep_secs)
+    routing = RoutingService(
+        store, bus, directory, presence, sweep_secs=settings.offer_sweep_secs
+    )
     chat.hooks = routing
     services = Services(
         settings=settings,
@@ -97,9 +124,10 @@ def create_app(settings: Settings) -> Sanic:
         signer=TokenSigner(ensure_secret_key(settings)),
         chat=chat,
         routing=routing,
-        hub=Hub(bus, chat),
+        hub=Hub(bus, chat, presence),
         connection_rate=connection_rate,
         nonces=nonces,
+        presence=presence,
     )
 
     number = next(_app_names)  # Sanic keeps a registry of names; tests build several apps
@@ -140,6 +168,7 @@ def create_app(settings: Settings) -> Sanic:
     async def start(app: Sanic) -> None:
         await bus.start()
         writer.start()
+        await presence.start()
         routing.start_sweeper()
 
     @app.before_server_stop
@@ -149,6 +178,7 @@ def create_app(settings: Settings) -> Sanic:
         # 1012 first: clients reconnect at once (to another node) and resume.
         await services.hub.close_all(CloseCode.SERVICE_RESTART, "server restarting")
         await writer.drain_and_stop(settings.shutdown_timeout_secs)
+        await presence.stop()
         await bus.stop()
 
     @app.after_server_stop

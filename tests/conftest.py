@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from tests.support.clients import Clients
+from tests.support.cluster import ClusterServer, cluster_mode
 from tests.support.server import ServerFactory, ServerProcess
 from tests.support.services import create_mysql_database, drop_mysql_database, require_mysql
 
@@ -57,27 +58,34 @@ class Databases:
                 params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
+    if name == "sqlite" and cluster_mode():
+        pytest.skip("STEADY_TEST_TOPOLOGY=cluster3: nodes share one MariaDB database")
     if name == "mysql":
         require_mysql()
     return name
 
 
 class ServerMaker:
-    """Makes servers with their own data dir and database; stops them all at the end."""
+    """Makes servers with their own data dir and database; stops them all at the end.
+
+    Under ``STEADY_TEST_TOPOLOGY=cluster3`` each "server" is three nodes behind nginx
+    (``tests/support/cluster.py``), used by the tests exactly like one process.
+    """
 
     def __init__(self, backend: str, tmp_path_factory: pytest.TempPathFactory,
                  prefix: str) -> None:
         self.databases = Databases(backend)
         self.tmp_path_factory = tmp_path_factory
         self.prefix = prefix
-        self.made: list[ServerProcess] = []
+        self.made: list[ServerProcess | ClusterServer] = []
 
     def __call__(self, env: Mapping[str, str] | None = None, *,
                  start: bool = True) -> ServerProcess:
         name = f"{self.prefix}{len(self.made) + 1}"
         data_dir = self.tmp_path_factory.mktemp(f"{name}-{self.databases.backend}")
-        srv = ServerProcess(data_dir, self.databases.new_url(data_dir),
-                            env={**SHARED_SERVER_ENV, **(env or {})}, name=name)
+        kind = ClusterServer if cluster_mode() else ServerProcess
+        srv = kind(data_dir, self.databases.new_url(data_dir),
+                   env={**SHARED_SERVER_ENV, **(env or {})}, name=name)
         self.made.append(srv)
         if start:
             srv.start()

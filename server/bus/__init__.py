@@ -35,3 +35,7 @@ class Bus(Protocol):
 
     def on_resync(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` whenever publications may have been missed (bus reconnect)."""
+
+    def on_subscribed(self, callback: Callable[[str], None]) -> None:
+        """Run ``callback(topic)`` once a new subscription takes effect, when publications
+        made between ``subscribe`` and that moment may have been missed."""

@@ -42,8 +42,14 @@ class LocalBus:
     def has_subscribers(self, topic: str) -> bool:
         return topic in self._handlers
 
+    def topics(self) -> list[str]:
+        return list(self._handlers)
+
     def healthy(self) -> bool:
         return True
 
     def on_resync(self, callback: Callable[[], None]) -> None:
         """Nothing is ever missed in one process."""
+
+    def on_subscribed(self, callback: Callable[[str], None]) -> None:
+        """Subscriptions take effect at once here."""

@@ -6,9 +6,16 @@
 * Pub/sub is at-most-once. Receivers never trust it for completeness: a delivery
   cursor that sees a seq jump reads the gap from the database, and after Redis comes
   back every resync callback runs (the hub then re-reads every followed conversation).
-* One pattern subscription (``sd:*``) per node: a new follower never waits for a
-  SUBSCRIBE round trip, and a publication for a topic nobody here serves is dropped on
-  its channel name, before it is decoded (see docs/scaling.md for what that costs).
+* Two ways to listen (``STEADY_BUS_SUBSCRIBE``, see docs/scaling.md for the figures):
+  ``pattern`` (one PSUBSCRIBE ``sd:*``; every node receives every publication and drops
+  those for topics nobody here serves on the channel name, before decoding) or
+  ``topics`` (one SUBSCRIBE per conversation this node serves, reference-counted by the
+  local subscribers, so a node receives only its share of the message traffic; the few
+  event topics, ``agents:``/``agent:``/``visitor:``, stay on patterns so an agent's or a
+  visitor's events never race a subscription). A conversation's subscription takes
+  effect one round trip after ``subscribe``: ``on_subscribed`` callbacks then run so
+  the hub re-reads that conversation from the database (no message published meanwhile
+  is lost). After a reconnect every topic is subscribed again in a few commands.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from server.bus import Handler, Payload
@@ -38,6 +46,14 @@ PATTERN = CHANNEL_PREFIX + "*"
 # the gap.
 RESYNC_CHANNEL = CHANNEL_PREFIX + "!resync"
 PUBLISH_QUEUE_MAX = 100_000
+SUBSCRIBE_CHUNK = 1000
+# In per-topic mode: topics subscribed one by one (the volume); the rest by pattern.
+PER_TOPIC_PREFIX = "conv:"
+EVENT_PATTERNS = (
+    CHANNEL_PREFIX + "agents:*",
+    CHANNEL_PREFIX + "agent:*",
+    CHANNEL_PREFIX + "visitor:*",
+)
 PING_INTERVAL_SECS = 1.0
 SOCKET_TIMEOUT_SECS = 3.0
 BACKOFF_START_SECS = 0.2
@@ -60,9 +76,15 @@ def decode(raw: bytes) -> tuple[str, Payload]:
 
 
 class RedisBus:
-    def __init__(self, url: str, node: str):
+    def __init__(self, url: str, node: str, *, per_topic: bool = False):
         self._url = url
         self._node = node
+        self._per_topic = per_topic
+        self._pubsub: PubSub | None = None  # the reader's, while connected
+        self._changes: dict[str, bool] = {}  # channel -> subscribed, not yet sent
+        self._changed = asyncio.Event()
+        self._subscribed: list[Callable[[str], None]] = []
+        self.received = 0  # publications read from Redis (for bench/bus.py)
         self._local = LocalBus()
         self._client: aioredis.Redis | None = None
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(PUBLISH_QUEUE_MAX)
@@ -87,6 +109,10 @@ class RedisBus:
             loop.create_task(self._publish_forever(), name="redis-bus-publisher"),
             loop.create_task(self._watch_forever(), name="redis-bus-watchdog"),
         ]
+        if self._per_topic:
+            self._tasks.append(
+                loop.create_task(self._subscribe_forever(), name="redis-bus-subscriber")
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -119,10 +145,26 @@ class RedisBus:
             self._outbox.put_nowait((RESYNC_CHANNEL, b""))  # wakes the publisher
 
     def subscribe(self, topic: str, handler: Handler) -> None:
+        first = not self._local.has_subscribers(topic)
         self._local.subscribe(topic, handler)
+        if first and self._per_topic and topic.startswith(PER_TOPIC_PREFIX):
+            self._change(CHANNEL_PREFIX + topic, True)
 
     def unsubscribe(self, topic: str, handler: Handler) -> None:
         self._local.unsubscribe(topic, handler)
+        if (
+            self._per_topic
+            and topic.startswith(PER_TOPIC_PREFIX)
+            and not self._local.has_subscribers(topic)
+        ):
+            self._change(CHANNEL_PREFIX + topic, False)
+
+    def _change(self, channel: str, subscribed: bool) -> None:
+        self._changes[channel] = subscribed
+        self._changed.set()
+
+    def on_subscribed(self, callback: Callable[[str], None]) -> None:
+        self._subscribed.append(callback)
 
     def healthy(self) -> bool:
         return self._connected
@@ -137,9 +179,9 @@ class RedisBus:
         ever_connected = False
         while True:
             assert self._client is not None
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._client.pubsub(ignore_subscribe_messages=not self._per_topic)
             try:
-                await pubsub.psubscribe(PATTERN)
+                await self._listen(pubsub)
                 self._connected = True
                 backoff = BACKOFF_START_SECS
                 if ever_connected:
@@ -149,8 +191,13 @@ class RedisBus:
                 ever_connected = True
                 while True:
                     message = await pubsub.get_message(timeout=PING_INTERVAL_SECS)
-                    if message is not None and message.get("type") == "pmessage":
+                    if message is None:
+                        continue
+                    kind = message.get("type")
+                    if kind in ("pmessage", "message"):
                         self._deliver(message["channel"], message["data"])
+                    elif kind == "subscribe":
+                        self._took_effect(message["channel"])
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as err:
@@ -160,12 +207,59 @@ class RedisBus:
                 log.exception("redis bus reader failed")
             finally:
                 self._connected = False
+                self._pubsub = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(pubsub.aclose(), SOCKET_TIMEOUT_SECS)
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, BACKOFF_MAX_SECS)
 
+    async def _listen(self, pubsub: PubSub) -> None:
+        if not self._per_topic:
+            await pubsub.psubscribe(PATTERN)
+            return
+        # Everything wanted now, in a few commands; later changes go through _changes.
+        self._changes.clear()
+        self._pubsub = pubsub
+        await pubsub.psubscribe(*EVENT_PATTERNS)
+        topics = [t for t in self._local.topics() if t.startswith(PER_TOPIC_PREFIX)]
+        wanted = [RESYNC_CHANNEL, *(CHANNEL_PREFIX + t for t in topics)]
+        for start in range(0, len(wanted), SUBSCRIBE_CHUNK):
+            await pubsub.subscribe(*wanted[start : start + SUBSCRIBE_CHUNK])
+
+    async def _subscribe_forever(self) -> None:
+        """Send queued SUBSCRIBE/UNSUBSCRIBE commands on the reader's connection."""
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            pubsub = self._pubsub
+            if pubsub is None:
+                continue  # the reader subscribes everything when it reconnects
+            changes, self._changes = self._changes, {}
+            adds = [c for c, on in changes.items() if on]
+            removes = [c for c, on in changes.items() if not on]
+            try:
+                for start in range(0, len(adds), SUBSCRIBE_CHUNK):
+                    await pubsub.subscribe(*adds[start : start + SUBSCRIBE_CHUNK])
+                for start in range(0, len(removes), SUBSCRIBE_CHUNK):
+                    await pubsub.unsubscribe(*removes[start : start + SUBSCRIBE_CHUNK])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as err:
+                # The reader notices too, reconnects and subscribes everything again.
+                log.warning("redis subscribe failed: %s", err)
+
+    def _took_effect(self, channel: bytes) -> None:
+        topic = channel.decode()[len(CHANNEL_PREFIX) :]
+        if channel == RESYNC_CHANNEL.encode() or not self._local.has_subscribers(topic):
+            return
+        for callback in self._subscribed:
+            try:
+                callback(topic)
+            except Exception:
+                log.exception("subscribed callback failed")
+
     def _deliver(self, channel: bytes, data: bytes) -> None:
+        self.received += 1
         if channel == RESYNC_CHANNEL.encode():
             origin, _ = decode(data)
             if origin != self._node:

@@ -16,6 +16,7 @@ from server.chat.rating import RatingService, csat_offered
 from server.chat.records import Actor, ConversationRef, SendResult, StoredMessage
 from server.chat.writer import ConversationClosed, GroupCommitWriter, PendingSend
 from server.errors import BadRequest, ErrorCode, Forbidden, SteadyError
+from server.routing.presence import Presence
 from server.storage.database import Store
 from server.storage.models import (
     MessageKind,
@@ -65,7 +66,9 @@ class ChatService:
         writer: GroupCommitWriter,
         *,
         body_max_chars: int,
+        presence: Presence | None = None,
     ):
+        self.presence = presence  # adds visitor_online to conv.queued
         self.store = store
         self.bus = bus
         self.directory = directory
@@ -249,6 +252,8 @@ class ChatService:
         except SteadyError:
             log.warning("could not announce conversation %s", conv)
             return
+        if event and self.presence is not None:
+            await self.presence.annotate_queued(tenant_id, event)
         if event:
             self.bus.publish(topics.agents(tenant_id), event)
 

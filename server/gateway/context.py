@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from server.bus import Bus
 from server.chat.service import ChatService
 from server.config import Settings
+from server.routing.presence import Presence
 from server.routing.service import RoutingService
 from server.security.shared_limits import NonceStore, SharedLimit
 from server.security.tokens import TokenSigner
@@ -28,4 +29,5 @@ class Services:
     hub: Hub
     connection_rate: SharedLimit
     nonces: NonceStore
+    presence: Presence
     accepting: bool = True  # false once shutdown has begun

@@ -22,6 +22,7 @@ from server.chat.service import ChatService
 from server.errors import CloseCode, SteadyError
 from server.gateway.connection import Connection, dumps
 from server.observability import metrics
+from server.routing.presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,16 @@ CATCH_UP_PAGE = 500
 
 
 class Hub:
-    def __init__(self, bus: Bus, chat: ChatService):
+    def __init__(self, bus: Bus, chat: ChatService, presence: Presence):
         self.bus = bus
         self.chat = chat
+        self.presence = presence
         self.connections: set[Connection] = set()
         self.handshaking: set[WebsocketImplProtocol] = set()
         self._by_topic: dict[str, set[Connection]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         bus.on_resync(self.resync)
+        bus.on_subscribed(self._subscribed)
         self._handlers: dict[str, Callable[[str, Payload], None]] = {
             "conv": self._on_conversation,
             "agents": self._on_agents,
@@ -53,12 +56,14 @@ class Hub:
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).inc()
+        self.presence.arrive(conn.actor)
 
     def remove(self, conn: Connection) -> None:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).dec()
+        self.presence.leave(conn.actor)
         for topic in list(conn.topics):
             self._leave(conn, topic)
 
@@ -209,13 +214,23 @@ class Hub:
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.push(frame)
 
+    def _subscribed(self, topic: str) -> None:
+        """A conversation's subscription took effect: re-read what it may have missed."""
+        if topic.startswith("conv:"):
+            for conn in tuple(self._by_topic.get(topic, ())):
+                self._resync_conversation(conn, topic[len("conv:") :])
+
+    def _resync_conversation(self, conn: Connection, conv: str) -> None:
+        cursor = conn.cursors.get(conv)
+        if cursor is not None and not cursor.fetching:
+            cursor.fetching = True
+            self._spawn(self._catch_up(conn, conn.refs[conv], cursor))
+
     def resync(self) -> None:
         """The bus may have dropped publications: re-read every followed conversation."""
         for conn in tuple(self.connections):
-            for conv, cursor in conn.cursors.items():
-                if not cursor.fetching:
-                    cursor.fetching = True
-                    self._spawn(self._catch_up(conn, conn.refs[conv], cursor))
+            for conv in tuple(conn.cursors):
+                self._resync_conversation(conn, conv)
 
     # -- shutdown --------------------------------------------------------------------
     async def close_all(self, code: int, reason: str, within_secs: float = 3.0) -> None:

@@ -54,6 +54,11 @@ def build_rest_blueprint(services: Services) -> Blueprint:
             _int_arg(request, "limit", 50),
             _bool_arg(request, "offline"),
         )
+        online = await services.presence.connected_ids(
+            "visitor", actor.tenant_id, [r["visitor"]["id"] for r in rows if r["visitor"]]
+        )
+        for row in rows:
+            row["visitor_online"] = bool(row["visitor"]) and row["visitor"]["id"] in online
         return json({"conversations": rows})
 
     @bp.get("/conversations/<conv:str>/messages", ctx_access="agent")
@@ -78,6 +83,12 @@ def build_rest_blueprint(services: Services) -> Blueprint:
         """The tenant's agents; admins also see disabled ones, capacity and departments."""
         actor = await require_agent(services, request)
         lister = list_agents_admin if actor.role == Role.ADMIN.value else list_agents
-        return json({"agents": await services.store.run(lister, actor)})
+        agents = await services.store.run(lister, actor)
+        connected = await services.presence.connected_ids(
+            "agent", actor.tenant_id, [a["id"] for a in agents]
+        )
+        for agent in agents:
+            agent["connected"] = agent["id"] in connected  # "status" stays the chosen one
+        return json({"agents": agents})
 
     return bp

@@ -155,6 +155,10 @@ class Gateway:
             you = await self.s.store.run(agent_profile, actor)
             hub.join(conn, topics.agents(actor.tenant_id))
             hub.join(conn, topics.agent(actor.id))
+        # Read before the welcome goes out: "live from the welcome on" must include what
+        # the other side sends the moment it sees this client (read after, a message
+        # committed in between would fall before the cursor and never be delivered).
+        own = await self.s.store.run(_own_conversations, actor)
         conn.push_json(
             {
                 "type": "welcome",
@@ -179,13 +183,14 @@ class Gateway:
                 continue
             hub.follow(conn, ref, last_seq)
         # Live from now on for conversations this participant is part of but did not name.
-        for conv, last_seq in await self.s.store.run(_own_conversations, actor):
+        for conv, last_seq in own:
             if conv not in conn.cursors:
                 ref = await access_conversation(self.s.chat.directory, actor, conv)
                 hub.follow(conn, ref, last_seq)
         if not actor.is_visitor:
             for conv in await self.s.store.run(queued_conversations, actor.tenant_id):
                 event = await self.s.store.run(queued_event, actor.tenant_id, conv)
+                await self.s.presence.annotate_queued(actor.tenant_id, event)
                 if event:
                     conn.push_json(event)
 

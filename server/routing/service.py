@@ -19,6 +19,7 @@ from server.chat.visitors import conversation_visitor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound, SteadyError
 from server.routing import offers
 from server.routing.availability import now_utc, start_conversation
+from server.routing.presence import Presence
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import (
@@ -42,9 +43,11 @@ class RoutingService:
         store: Store,
         bus: Bus,
         directory: ConversationDirectory,
+        presence: Presence | None = None,
         *,
         sweep_secs: float = OFFER_SWEEP_SECS,
     ):
+        self.presence = presence  # who is connected; adds visitor_online to conv.queued
         self.store = store
         self.bus = bus
         self.directory = directory
@@ -80,6 +83,8 @@ class RoutingService:
             event = _event("conv.transferred", ref.id, data)
             self._announce_transfer(ref, event, note)
             queued = await self.store.run(queued_event, ref.tenant_id, ref.id)
+            if queued and self.presence is not None:
+                await self.presence.annotate_queued(ref.tenant_id, queued)
             if queued:
                 self.bus.publish(topics.agents(ref.tenant_id), queued)
             await self._quietly(self.conversation_queued(ref.tenant_id, ref.id))

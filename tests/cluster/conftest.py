@@ -62,11 +62,11 @@ ClusterMaker = Callable[..., Cluster]
 def make_cluster(tmp_path: Path) -> Iterator[ClusterMaker]:
     made: list[Cluster] = []
 
-    def make(nodes: int = 2, *, nginx: bool = False) -> Cluster:
+    def make(nodes: int = 2, *, nginx: bool = False, env: dict[str, str] | None = None) -> Cluster:
         database = create_mysql_database()
         redis = PrivateRedis(tmp_path / f"redis{len(made)}")
         redis.start()
-        env = {**OPEN_LIMITS, "STEADY_SECRET_KEY": secrets.token_urlsafe(32)}
+        env = {**OPEN_LIMITS, "STEADY_SECRET_KEY": secrets.token_urlsafe(32), **(env or {})}
         servers = [
             ServerProcess(
                 tmp_path / f"node{len(made)}-{n}",

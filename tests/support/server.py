@@ -135,6 +135,11 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     @property
+    def node_names(self) -> set[str]:
+        """The names a ``welcome`` may carry (several for a cluster, see cluster.py)."""
+        return {self.node_name}
+
+    @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
