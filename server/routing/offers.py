@@ -81,8 +81,17 @@ def routing_of(scope: TenantScope, department_id: str | None) -> Routing:
     return default_routing(scope)
 
 
-def candidates(scope: TenantScope, conv: str) -> list[Candidate]:
-    """Every enabled agent with its open load: assigned chats plus offers held elsewhere."""
+def enabled_agent_ids(tenant_id: str) -> list[str]:
+    scope = TenantScope(tenant_id)
+    query = scope.select(Agent, Agent.id).where(Agent.disabled == False)  # noqa: E712
+    return [agent_id for (agent_id,) in query.tuples()]
+
+
+def candidates(
+    scope: TenantScope, conv: str, connected: frozenset[str] | None = None
+) -> list[Candidate]:
+    """Every enabled agent with its open load: assigned chats plus offers held elsewhere.
+    ``connected``: the agents with an open connection (None when presence is unknown)."""
     agents = list(scope.select(Agent).where(Agent.disabled == False))  # noqa: E712
     load: dict[str, int] = {}
     assigned = (
@@ -117,12 +126,20 @@ def candidates(scope: TenantScope, conv: str) -> list[Candidate]:
             load.get(a.id, 0),
             frozenset(departments.get(a.id, ())),
             a.last_offered_ms,
+            connected=connected is None or a.id in connected,
         )
         for a in agents
     ]
 
 
-def make_offer(tenant_id: str, conv: str, now_ms: int, *, expired: bool) -> OfferChange | None:
+def make_offer(
+    tenant_id: str,
+    conv: str,
+    now_ms: int,
+    *,
+    expired: bool,
+    connected: frozenset[str] | None = None,
+) -> OfferChange | None:
     """Offer a waiting conversation to the next agent, or take an expired offer over.
 
     ``expired=False``: only a conversation nobody holds an offer for. ``expired=True``:
@@ -142,7 +159,8 @@ def make_offer(tenant_id: str, conv: str, now_ms: int, *, expired: bool) -> Offe
     agent_id = None
     if routing.policy in AUTO_POLICIES:
         tried = [t for t in row.offers_tried.split(",") if t]
-        agent_id = _picker.pick(routing.policy, row.department_id, candidates(scope, conv), tried)
+        pool = candidates(scope, conv, connected)
+        agent_id = _picker.pick(routing.policy, row.department_id, pool, tried)
     if agent_id is None and row.offered_to is None and row.offer_deadline_ms is None:
         return None  # nothing offered, nothing to offer
     values: dict[str, object] = {"offer_seq": row.offer_seq + 1}
@@ -190,7 +208,9 @@ def make_offer(tenant_id: str, conv: str, now_ms: int, *, expired: bool) -> Offe
     )
 
 
-def offer_waiting(tenant_id: str, now_ms: int) -> list[OfferChange]:
+def offer_waiting(
+    tenant_id: str, now_ms: int, connected: frozenset[str] | None = None
+) -> list[OfferChange]:
     """Offer every waiting conversation of the tenant that nobody holds an offer for,
     oldest first: an agent came online or freed capacity."""
     scope = TenantScope(tenant_id)
@@ -207,7 +227,7 @@ def offer_waiting(tenant_id: str, now_ms: int) -> list[OfferChange]:
     )
     changes = []
     for (conv,) in list(waiting):
-        change = make_offer(tenant_id, conv, now_ms, expired=False)
+        change = make_offer(tenant_id, conv, now_ms, expired=False, connected=connected)
         if change is not None:
             changes.append(change)
     return changes

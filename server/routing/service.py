@@ -125,7 +125,10 @@ class RoutingService:
 
     async def conversation_queued(self, tenant_id: str, conv: str) -> None:
         """A conversation waits: offer it when its department assigns automatically."""
-        change = await self.store.run(offers.make_offer, tenant_id, conv, _now_ms(), expired=False)
+        connected = await self._connected_agents(tenant_id)
+        change = await self.store.run(
+            offers.make_offer, tenant_id, conv, _now_ms(), expired=False, connected=connected
+        )
         if change is not None:
             self._announce_offer(change)
 
@@ -134,7 +137,8 @@ class RoutingService:
 
     async def offer_waiting(self, tenant_id: str) -> None:
         """An agent came online or freed capacity: offer what nobody holds an offer for."""
-        for change in await self.store.run(offers.offer_waiting, tenant_id, _now_ms()):
+        connected = await self._connected_agents(tenant_id)
+        for change in await self.store.run(offers.offer_waiting, tenant_id, _now_ms(), connected):
             self._announce_offer(change)
 
     async def sweep_once(self) -> int:
@@ -142,11 +146,26 @@ class RoutingService:
         now_ms = _now_ms()
         taken = 0
         for tenant_id, conv in await self.store.run(offers.expired_offers, now_ms):
-            change = await self.store.run(offers.make_offer, tenant_id, conv, now_ms, expired=True)
+            connected = await self._connected_agents(tenant_id)
+            change = await self.store.run(
+                offers.make_offer, tenant_id, conv, now_ms, expired=True, connected=connected
+            )
             if change is not None:
                 taken += 1
                 self._announce_offer(change)
         return taken
+
+    async def _connected_agents(self, tenant_id: str) -> frozenset[str] | None:
+        """Agents with an open connection on some node: offers go only to them. None (every
+        online agent counts) without presence or while presence cannot be read."""
+        if self.presence is None:
+            return None
+        try:
+            ids = await self.store.run(offers.enabled_agent_ids, tenant_id)
+            return frozenset(await self.presence.connected_ids("agent", tenant_id, ids))
+        except Exception:
+            log.warning("presence unavailable: offering to every online agent")
+            return None
 
     def start_sweeper(self) -> None:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())

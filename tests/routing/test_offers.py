@@ -217,3 +217,21 @@ async def test_transfer_note_reaches_agents_never_the_visitor(
     assert moved["data"]["note"] == "VIP, refund ok"
     seen = await visitor.recv_event("conv.transferred", conv)
     assert "note" not in seen["data"]
+
+
+async def test_offers_skip_online_agents_who_have_no_connection(
+    server: ServerProcess, clients: Clients
+) -> None:
+    """An agent who chose `online` and then closed the console gets no offers: presence
+    says nobody is there to accept, so the conversation goes to a connected agent."""
+    t = await new_tenant(server)
+    dep = t.department("Billing", [0, 1], policy="round_robin", timeout=30)
+    first, second = sorted([0, 1], key=t.agent_id)  # ties break on id: `first` would win
+    gone = await t.agent(clients, first)
+    await gone.close()
+    here = await t.agent(clients, second)
+    await asyncio.sleep(0.3)  # the node records the departure in its presence store
+    conv = await visitor_writes(t, clients, department=dep)
+    offer = await here.recv_until(lambda f: offered_to(f, conv))
+    assert offer["data"]["agent"]["id"] == t.agent_id(second)
+    assert t.conversation(conv).offered_to == t.agent_id(second)
