@@ -56,6 +56,11 @@ def make_database(url: str, *, max_connections: int = 16) -> pw.Database:
             timeout=10,
             # Pooled connections move between the pool's threads, one user at a time.
             check_same_thread=False,
+            # Transactions take the write lock up front: a deferred one that read before
+            # another writer committed cannot upgrade to a write and fails at once with
+            # "database is locked" (busy_timeout does not apply); an immediate one waits
+            # its turn. Writes are serialised on SQLite anyway; WAL readers never wait.
+            lock_type="IMMEDIATE",
             pragmas={
                 "journal_mode": "wal",
                 # FULL: a committed (acked) transaction survives power loss too.

@@ -6,9 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import peewee as pw
-
-from tests.context.conftest import Rest, query_rows
+from tests.context.conftest import Rest
 from tests.support.clients import Clients, assert_error_response, open_conversation
 from tests.support.server import DemoTenant, ServerProcess
 
@@ -127,11 +125,10 @@ async def test_short_words_are_found_too(server: ServerProcess, clients: Clients
 
 
 async def test_the_department_filter(server: ServerProcess, demo: DemoTenant, clients: Clients,
-                                     agent: Rest, server_db: pw.Database) -> None:
-    # No REST for departments yet: one is made in the database, as the admin API would.
-    department = "dep" + uuid.uuid4().hex[:20]
-    query_rows(server_db, "INSERT INTO department (id, tenant_id, name, created_at)"
-               " VALUES (?, ?, ?, CURRENT_TIMESTAMP)", department, demo.tenant, department)
+                                     agent: Rest, admin: Rest) -> None:
+    made = await admin.post("/departments", {"name": "dep" + uuid.uuid4().hex[:20]})
+    assert made.status_code in (200, 201), made.text
+    department = made.json()["id"]
     secret = word()
     live = await clients.agent(server, demo.agents[0])
     visitor = await clients.visitor(server)
