@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     HTTPS_REQUIRED = "https_required"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNAVAILABLE = "unavailable"
+    SEARCH_UNAVAILABLE = "search_unavailable"
     INTERNAL = "internal_error"
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"

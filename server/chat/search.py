@@ -14,7 +14,7 @@ from typing import Any
 
 from server.chat.labels import check_label
 from server.chat.records import Actor, iso_ms
-from server.errors import BadRequest
+from server.errors import BadRequest, ErrorCode, SteadyError
 from server.storage import fulltext
 from server.storage.database import db
 from server.storage.guard import TenantScope
@@ -26,6 +26,7 @@ from server.storage.models import (
     Message,
     Visitor,
 )
+from server.storage.sealed import active_keyring
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -55,6 +56,15 @@ def check_search(actor: Actor, args: Mapping[str, str | None]) -> SearchQuery:
     terms = fulltext.search_terms(q)
     if q.strip() and not terms:
         raise BadRequest("q has no words to search for")
+    if q.strip() and active_keyring() is not None:
+        # Sealed bodies are random-looking envelopes: an index over them finds nothing,
+        # and an empty answer would be a lie. The filters alone still work.
+        raise SteadyError(
+            "message bodies are encrypted at rest: search by status, agent, department, "
+            "label or date instead",
+            code=ErrorCode.SEARCH_UNAVAILABLE,
+            status=409,
+        )
     status = args.get("status") or None
     if status is not None and status not in STATUSES:
         raise BadRequest("status must be queued, active, closed or open")

@@ -256,3 +256,19 @@ async def test_reencrypt_moves_everything_to_the_current_key_and_retires_the_old
     visitor = await clients.visitor(server, session=visitor.session, resume={conv: 0})
     history = await visitor.history(conv)
     assert [m["body"] for m in history] == ["written before any key", "sealed with k1"]
+
+
+async def test_search_says_it_cannot_read_sealed_bodies(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    """An index over envelopes finds nothing: the answer is a clear 409, not an empty
+    list that looks like "no such message"; the filters alone still work."""
+    server = server_factory(env=keys_env("k1", k1=K1))
+    conv, _ = await chat_with_secrets(server, clients, "where is parcel 445566?")
+    token = (await login(server, server.demo.agents[0]))["token"]  # type: ignore[union-attr]
+    refused = await get(server, "/api/v1/search?q=parcel", bearer(token))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "search_unavailable"
+    listed = await get(server, "/api/v1/search?status=closed", bearer(token))
+    assert listed.status_code == 200, listed.text
+    assert conv in {r["conv"] for r in listed.json()["results"]}
