@@ -301,6 +301,8 @@ class MainScreen(Screen[None]):
         if event.name == "agent.status":
             self.refresh_whoami()
             return
+        if not event.conv:
+            return  # tenant-wide events (agent.presence, visitor.presence, ...): no chat
         conv = self.desk.get(event.conv)
         if notice is not None:
             if notice.bell:
