@@ -32,7 +32,7 @@ def _object(data: object) -> dict[str, Any]:
 
 def check_routing(data: dict[str, Any]) -> Routing:
     policy = data.get("policy")
-    if policy not in {p.value for p in RoutingPolicy}:
+    if not isinstance(policy, str) or policy not in {p.value for p in RoutingPolicy}:
         raise BadRequest("policy must be manual, round_robin or least_loaded")
     timeout = data.get("offer_timeout_secs", 30)
     low, high = OFFER_TIMEOUT_RANGE_SECS
@@ -73,7 +73,7 @@ def get_default_routing(actor: Actor) -> dict[str, Any]:
 
 
 def set_default_routing(actor: Actor, data: dict[str, Any], ip: str) -> dict[str, Any]:
-    routing = check_routing(data)
+    routing = check_routing(_object(data))
     scope = TenantScope(actor.tenant_id)
     value = json.dumps(routing.to_json())
     with db.atomic():
