@@ -267,12 +267,19 @@ def _claim(ref: ConversationRef, agent_id: str) -> int:
     return int(row.last_seq)
 
 
+CLOSED = ConversationStatus.CLOSED.value
+
+
+def _closed() -> Conflict:
+    return Conflict("the conversation is closed", code=ErrorCode.CONVERSATION_CLOSED)
+
+
 def _open_row(scope: TenantScope, ref: ConversationRef) -> Conversation:
     row = scope.get_or_none(Conversation, Conversation.id == ref.id)
     if row is None:
         raise NotFound("no such conversation")
-    if row.status == ConversationStatus.CLOSED.value:
-        raise Conflict("the conversation is closed", code=ErrorCode.CONVERSATION_CLOSED)
+    if row.status == CLOSED:
+        raise _closed()
     return row
 
 
@@ -283,13 +290,20 @@ def _transfer_to_agent(ref: ConversationRef, agent_id: str) -> tuple[dict[str, s
         raise NotFound("no such agent")
     with db.atomic():
         _open_row(scope, ref)
-        scope.update(
-            Conversation,
-            status=ConversationStatus.ACTIVE.value,
-            assignee_id=target.id,
-            assigned_at=utcnow(),
-            offer_deadline_ms=None,
-        ).where(Conversation.id == ref.id).execute()
+        # Conditional: a close committed since the check must not be undone (reopened).
+        moved = (
+            scope.update(
+                Conversation,
+                status=ConversationStatus.ACTIVE.value,
+                assignee_id=target.id,
+                assigned_at=utcnow(),
+                offer_deadline_ms=None,
+            )
+            .where(Conversation.id == ref.id, Conversation.status != CLOSED)
+            .execute()
+        )
+        if not moved:
+            raise _closed()
         row = _open_row(scope, ref)
     return {"type": "agent", "id": target.id, "name": target.name}, int(row.last_seq)
 
@@ -301,17 +315,23 @@ def _transfer_to_department(ref: ConversationRef, department_id: str) -> dict[st
         raise NotFound("no such department")
     with db.atomic():
         _open_row(scope, ref)
-        scope.update(
-            Conversation,
-            status=ConversationStatus.QUEUED.value,
-            assignee_id=None,
-            department_id=department.id,
-            # A fresh start in the new department: nobody holds an offer, nobody was tried.
-            offered_to=None,
-            offer_deadline_ms=None,
-            offers_tried="",
-            offer_seq=Conversation.offer_seq + 1,
-        ).where(Conversation.id == ref.id).execute()
+        moved = (
+            scope.update(
+                Conversation,
+                status=ConversationStatus.QUEUED.value,
+                assignee_id=None,
+                department_id=department.id,
+                # A fresh start in the new department: nobody holds an offer, nobody was tried.
+                offered_to=None,
+                offer_deadline_ms=None,
+                offers_tried="",
+                offer_seq=Conversation.offer_seq + 1,
+            )
+            .where(Conversation.id == ref.id, Conversation.status != CLOSED)
+            .execute()
+        )
+        if not moved:
+            raise _closed()
     return {"id": department.id, "name": department.name}
 
 
