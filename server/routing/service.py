@@ -95,7 +95,7 @@ class RoutingService:
 
     async def set_status(self, actor: Actor, state: object) -> dict[str, Any]:
         _require_agent(actor)
-        if state not in {s.value for s in AgentStatus}:
+        if not isinstance(state, str) or state not in {s.value for s in AgentStatus}:
             raise BadRequest("state must be online, away or offline", code=ErrorCode.BAD_FRAME)
         await self.store.run(_set_status, actor, str(state))
         event = {
