@@ -8,13 +8,15 @@ import json
 from typing import Any
 
 from server.admin.audit import record
+from server.admin.settings import put_setting
+from server.admin.tx import lock_tenant
 from server.chat.records import Actor
 from server.errors import BadRequest, NotFound
 from server.routing.hours import Schedule
 from server.routing.offers import DEFAULT_ROUTING_KEY, Routing, default_routing
 from server.storage.database import db
 from server.storage.guard import TenantScope
-from server.storage.models import Department, RoutingPolicy, Setting, Site
+from server.storage.models import Department, RoutingPolicy, Site
 
 OFFER_TIMEOUT_RANGE_SECS = (1, 3600)
 MESSAGE_MAX_CHARS = 1000
@@ -77,11 +79,8 @@ def set_default_routing(actor: Actor, data: dict[str, Any], ip: str) -> dict[str
     scope = TenantScope(actor.tenant_id)
     value = json.dumps(routing.to_json())
     with db.atomic():
-        changed = (
-            scope.update(Setting, value=value).where(Setting.key == DEFAULT_ROUTING_KEY).execute()
-        )
-        if not changed:
-            scope.create(Setting, key=DEFAULT_ROUTING_KEY, value=value)
+        lock_tenant(actor.tenant_id)
+        put_setting(scope, DEFAULT_ROUTING_KEY, value)
         record(actor, "routing.default", DEFAULT_ROUTING_KEY, routing.to_json(), ip)
     return routing.to_json()
 
