@@ -30,8 +30,10 @@ def _closing_after_check(monkeypatch: pytest.MonkeyPatch) -> None:
     real = service._open_row
     calls = {"n": 0}
 
-    def open_row_then_closed(scope: TenantScope, ref: ConversationRef) -> Conversation:
-        row = real(scope, ref)
+    def open_row_then_closed(
+        scope: TenantScope, ref: ConversationRef, **kwargs: Any
+    ) -> Conversation:
+        row = real(scope, ref, **kwargs)
         calls["n"] += 1
         if calls["n"] == 1:  # the close commits right after the transfer's check
             scope.update(Conversation, status=CLOSED).where(Conversation.id == ref.id).execute()
@@ -63,3 +65,17 @@ async def test_a_transfer_racing_a_close_does_not_reopen_it(
     with pytest.raises(Conflict) as raised:
         with_db(server, transfer)
     assert raised.value.code.value == "conversation_closed"
+
+
+async def test_transferring_to_the_current_assignee_at_once_succeeds(
+    server: ServerProcess, clients: Clients
+) -> None:
+    """Nothing changes in the row (same agent, same second): still not a closed conflict."""
+    t, ref = await _conversation(server, clients)
+    agent = await t.agent(clients, 0)
+    await agent.send_json({"type": "accept", "conv": ref.id})
+    await agent.recv_event("conv.assigned", ref.id)
+    for _ in range(2):
+        await agent.send_json({"type": "transfer", "conv": ref.id, "to_agent": t.agent_id(0)})
+        await agent.recv_event("conv.transferred", ref.id)
+    await agent.expect_no_frame(lambda f: f.get("type") == "error", within=0.3)
