@@ -69,3 +69,16 @@ async def test_department_routing_rejects_an_unhashable_policy(
     for body in ({"policy": ["round_robin"]}, {"policy": {"x": 1}}):
         resp = await call(server, "PUT", path, token=admin_token, body=body)
         assert_error_response(resp, 400, "bad_request")
+
+
+async def test_an_overlong_origin_is_400(server: ServerProcess, admin_token: str) -> None:
+    """50 origins of 2 KB each overflow MySQL's TEXT column (a 500, or a truncated list)."""
+    origins = [f"https://{n}{'a' * 2000}.example.com" for n in range(50)]
+    made = await call(
+        server,
+        "POST",
+        "/api/v1/sites",
+        token=admin_token,
+        body={"name": "long", "allowed_origins": origins},
+    )
+    assert_error_response(made, 400, "bad_request")
