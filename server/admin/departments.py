@@ -19,9 +19,9 @@ from server.storage.models import AgentDepartment, Conversation, Department, Vis
 
 
 class DepartmentFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)  # checked after the strip
 
 
 def department_view(department: Department) -> dict[str, Any]:

@@ -82,3 +82,11 @@ async def test_an_overlong_origin_is_400(server: ServerProcess, admin_token: str
         body={"name": "long", "allowed_origins": origins},
     )
     assert_error_response(made, 400, "bad_request")
+
+
+async def test_blank_names_are_400(server: ServerProcess, admin_token: str) -> None:
+    """A name of spaces passed min_length and was stored empty after the strip."""
+    made = await call(
+        server, "POST", "/api/v1/departments", token=admin_token, body={"name": "   "}
+    )
+    assert_error_response(made, 400, "bad_request")
