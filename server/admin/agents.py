@@ -10,6 +10,7 @@ A change that would leave the tenant without an enabled admin is refused (409 la
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Literal
 
 import peewee as pw
@@ -23,6 +24,7 @@ from server.chat import topics
 from server.chat.records import Actor
 from server.errors import BadRequest, Conflict, ErrorCode, NotFound
 from server.ids import new_id
+from server.routing.offers import expire_offers_of
 from server.security.passwords import hash_password
 from server.storage.database import Store, is_mysql
 from server.storage.guard import TenantScope
@@ -202,6 +204,8 @@ def do_set_disabled(
             scope.update(Agent, disabled=disabled).where(Agent.id == agent_id).execute()
             if disabled:
                 _revoke(scope, agent_id)
+                # Offers it holds end now (it can never accept them): the sweep moves them on.
+                expire_offers_of(scope, agent_id, int(time.time() * 1000))
         action = "agent.disable" if disabled else "agent.enable"
         audit.record(actor, action, agent_id, {"disabled": disabled, "changed": changed}, ip)
         return get_agent(actor, agent_id), changed and disabled

@@ -15,13 +15,13 @@ from server.chat.records import Actor
 from server.errors import Conflict, ErrorCode, NotFound
 from server.ids import new_id
 from server.storage.guard import TenantScope
-from server.storage.models import AgentDepartment, Conversation, Department
+from server.storage.models import AgentDepartment, Conversation, Department, Visitor
 
 
 class DepartmentFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)  # checked after the strip
 
 
 def department_view(department: Department) -> dict[str, Any]:
@@ -82,6 +82,10 @@ def do_delete_department(actor: Actor, department_id: str, ip: str) -> dict[str,
             .where(Conversation.department_id == department_id)
             .execute()
         )
+        # A visitor's pre-chat choice too: else their next conversation is queued in it.
+        scope.update(Visitor, department_id=None).where(
+            Visitor.department_id == department_id
+        ).execute()
         scope.delete(Department).where(Department.id == department_id).execute()
         detached = {"agents": members, "conversations": conversations}
         audit.record(

@@ -19,6 +19,7 @@ from server.storage.models import AuditLog, LoginLog
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_ID = 2**63 - 1  # a signed 64-bit column: a larger ``before`` overflows the driver
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ def page_of(args: dict[str, str | None]) -> Page:
         raise BadRequest("limit and before must be integers") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    if before is not None and not 0 <= before <= MAX_ID:
+        raise BadRequest(f"before must be between 0 and {MAX_ID}")
     return Page(limit, before)
 
 

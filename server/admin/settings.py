@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.admin import audit
-from server.admin.tx import admin_transaction
+from server.admin.tx import admin_transaction, lock_tenant
 from server.admin.validation import first_error
 from server.chat.records import Actor
 from server.errors import BadRequest
@@ -88,6 +88,16 @@ def forget(tenant_id: str) -> None:
         _cache.pop(tenant_id, None)
 
 
+def put_setting(scope: TenantScope, key: str, value: str) -> None:
+    """Create or replace one setting row (inside a transaction that called ``lock_tenant``).
+    Whether the row exists is read, never inferred from an UPDATE's row count: MySQL counts
+    changed rows, so saving an unchanged value counted 0 and inserted a duplicate."""
+    if scope.get_or_none(Setting, Setting.key == key) is None:
+        scope.create(Setting, key=key, value=value)
+    else:
+        scope.update(Setting, value=value).where(Setting.key == key).execute()
+
+
 def check_settings_update(fields: object) -> dict[str, Any]:
     """Validate a partial update: known sections only, each a complete or partial object."""
     if not isinstance(fields, dict):
@@ -103,6 +113,7 @@ def do_update_settings(actor: Actor, fields: object, ip: str) -> TenantSettings:
     update = check_settings_update(fields)
     scope = TenantScope(actor.tenant_id)
     with admin_transaction():
+        lock_tenant(actor.tenant_id)
         current = load_settings(actor.tenant_id).model_dump()
         for section, values in update.items():
             if not isinstance(values, dict):
@@ -114,9 +125,7 @@ def do_update_settings(actor: Actor, fields: object, ip: str) -> TenantSettings:
             raise BadRequest(first_error(err)) from None
         for section in update:
             value = orjson.dumps(getattr(merged, section).model_dump()).decode()
-            updated = scope.update(Setting, value=value).where(Setting.key == section).execute()
-            if not updated:
-                scope.create(Setting, key=section, value=value)
+            put_setting(scope, section, value)
         audit.record(actor, "settings.update", "settings", update, ip)
     forget(actor.tenant_id)
     return merged

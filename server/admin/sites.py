@@ -23,11 +23,14 @@ from server.storage.guard import TenantScope
 from server.storage.models import Site
 
 MAX_ORIGINS = 50
+MAX_ORIGIN_CHARS = 300  # scheme, a 253-character host name and a port; the list is one TEXT
 
 
 def _check_origins(origins: list[str]) -> list[str]:
     cleaned = set()
     for origin in origins:
+        if len(origin) > MAX_ORIGIN_CHARS:
+            raise ValueError(f"an origin has at most {MAX_ORIGIN_CHARS} characters")
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
             raise ValueError(f"{origin!r} is not an origin like https://example.com")

@@ -40,10 +40,10 @@ def parse_time(name: str, raw: str | None) -> dt.datetime | None:
         if raw.replace(".", "", 1).isdigit():
             return dt.datetime.fromtimestamp(float(raw), dt.UTC).replace(tzinfo=None)
         value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
+        if value.tzinfo is not None:  # may leave the year range: year 1 at +01:00
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):  # OSError: fromtimestamp beyond the C range
         raise BadRequest(f"{name} must be ISO 8601 or unix seconds") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
 
 

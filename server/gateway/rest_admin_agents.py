@@ -3,10 +3,14 @@ reset password. Revoking changes close the agent's WebSockets on every node."""
 
 from __future__ import annotations
 
+import contextlib
+
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
 from server.admin import agents
+from server.chat.records import Actor
+from server.errors import SteadyError
 from server.gateway.auth import require_admin
 from server.gateway.context import Services
 from server.gateway.net import client_ip
@@ -19,6 +23,12 @@ def build_admin_agents_blueprint(services: Services) -> Blueprint:
 
     def ip(request: Request) -> str:
         return client_ip(request, services.settings)
+
+    async def offer_waiting(actor: Actor) -> None:
+        """Capacity, departments or an enabled agent may make room: offer what waits now
+        (nothing else would until another event). The change is committed already."""
+        with contextlib.suppress(SteadyError):  # else the next trigger offers them
+            await services.routing.offer_waiting(actor.tenant_id)
 
     @bp.post("", ctx_access="admin")
     @request_body(agents.AgentCreate)
@@ -39,9 +49,9 @@ def build_admin_agents_blueprint(services: Services) -> Blueprint:
     async def patch_agent(request: Request, agent_id: str) -> HTTPResponse:
         """Change name, role, capacity or departments; a role change revokes its tokens."""
         actor = await require_admin(services, request)
-        return json(
-            await agents.update_agent(store, bus, actor, agent_id, request.json, ip(request))
-        )
+        view = await agents.update_agent(store, bus, actor, agent_id, request.json, ip(request))
+        await offer_waiting(actor)
+        return json(view)
 
     @bp.post("/<agent_id:str>/disable", ctx_access="admin")
     async def post_disable(request: Request, agent_id: str) -> HTTPResponse:
@@ -53,7 +63,9 @@ def build_admin_agents_blueprint(services: Services) -> Blueprint:
     async def post_enable(request: Request, agent_id: str) -> HTTPResponse:
         """Enable a disabled agent (it logs in again)."""
         actor = await require_admin(services, request)
-        return json(await agents.set_disabled(store, bus, actor, agent_id, False, ip(request)))
+        view = await agents.set_disabled(store, bus, actor, agent_id, False, ip(request))
+        await offer_waiting(actor)
+        return json(view)
 
     @bp.post("/<agent_id:str>/password", ctx_access="admin")
     @request_body(agents.PasswordReset)

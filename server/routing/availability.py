@@ -110,7 +110,9 @@ def start_conversation(tenant_id: str, conv: str, now: dt.datetime) -> str | Non
     if row.department_id is None:
         visitor = scope.get_or_none(Visitor, Visitor.id == row.visitor_id)
         if visitor is not None and visitor.department_id:
-            values["department_id"] = visitor.department_id
+            chosen = scope.get_or_none(Department, Department.id == visitor.department_id)
+            if chosen is not None:  # deleted since the visitor chose it: the tenant queue
+                values["department_id"] = chosen.id
     scope.update(Conversation, **values).where(Conversation.id == conv).execute()
     message: str | None = status["message"]
     return message or None

@@ -20,7 +20,7 @@ from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound, 
 from server.routing import offers
 from server.routing.availability import now_utc, start_conversation
 from server.routing.presence import Presence
-from server.storage.database import Store, db
+from server.storage.database import Store, db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import (
     Agent,
@@ -95,7 +95,7 @@ class RoutingService:
 
     async def set_status(self, actor: Actor, state: object) -> dict[str, Any]:
         _require_agent(actor)
-        if state not in {s.value for s in AgentStatus}:
+        if not isinstance(state, str) or state not in {s.value for s in AgentStatus}:
             raise BadRequest("state must be online, away or offline", code=ErrorCode.BAD_FRAME)
         await self.store.run(_set_status, actor, str(state))
         event = {
@@ -267,12 +267,24 @@ def _claim(ref: ConversationRef, agent_id: str) -> int:
     return int(row.last_seq)
 
 
-def _open_row(scope: TenantScope, ref: ConversationRef) -> Conversation:
-    row = scope.get_or_none(Conversation, Conversation.id == ref.id)
+CLOSED = ConversationStatus.CLOSED.value
+
+
+def _closed() -> Conflict:
+    return Conflict("the conversation is closed", code=ErrorCode.CONVERSATION_CLOSED)
+
+
+def _open_row(scope: TenantScope, ref: ConversationRef, *, lock: bool = False) -> Conversation:
+    """The conversation unless closed. ``lock``: hold its row until the commit (MySQL; on
+    SQLite the transaction holds the write lock already), so no close lands before the write."""
+    query = scope.select(Conversation).where(Conversation.id == ref.id)
+    if lock and is_mysql():
+        query = query.for_update()
+    row = query.first()
     if row is None:
         raise NotFound("no such conversation")
-    if row.status == ConversationStatus.CLOSED.value:
-        raise Conflict("the conversation is closed", code=ErrorCode.CONVERSATION_CLOSED)
+    if row.status == CLOSED:
+        raise _closed()
     return row
 
 
@@ -282,14 +294,16 @@ def _transfer_to_agent(ref: ConversationRef, agent_id: str) -> tuple[dict[str, s
     if target is None:
         raise NotFound("no such agent")
     with db.atomic():
-        _open_row(scope, ref)
+        _open_row(scope, ref, lock=True)
+        # Never write a closed conversation back open; checked by reading the row again, not
+        # by the row count (MySQL counts changed rows: a transfer may change nothing).
         scope.update(
             Conversation,
             status=ConversationStatus.ACTIVE.value,
             assignee_id=target.id,
             assigned_at=utcnow(),
             offer_deadline_ms=None,
-        ).where(Conversation.id == ref.id).execute()
+        ).where(Conversation.id == ref.id, Conversation.status != CLOSED).execute()
         row = _open_row(scope, ref)
     return {"type": "agent", "id": target.id, "name": target.name}, int(row.last_seq)
 
@@ -300,7 +314,7 @@ def _transfer_to_department(ref: ConversationRef, department_id: str) -> dict[st
     if department is None:
         raise NotFound("no such department")
     with db.atomic():
-        _open_row(scope, ref)
+        _open_row(scope, ref, lock=True)
         scope.update(
             Conversation,
             status=ConversationStatus.QUEUED.value,
@@ -311,7 +325,8 @@ def _transfer_to_department(ref: ConversationRef, department_id: str) -> dict[st
             offer_deadline_ms=None,
             offers_tried="",
             offer_seq=Conversation.offer_seq + 1,
-        ).where(Conversation.id == ref.id).execute()
+        ).where(Conversation.id == ref.id, Conversation.status != CLOSED).execute()
+        _open_row(scope, ref)  # as above: a close that got in first stays closed
     return {"id": department.id, "name": department.name}
 
 

@@ -8,13 +8,15 @@ import json
 from typing import Any
 
 from server.admin.audit import record
+from server.admin.settings import put_setting
+from server.admin.tx import lock_tenant
 from server.chat.records import Actor
 from server.errors import BadRequest, NotFound
 from server.routing.hours import Schedule
 from server.routing.offers import DEFAULT_ROUTING_KEY, Routing, default_routing
 from server.storage.database import db
 from server.storage.guard import TenantScope
-from server.storage.models import Department, RoutingPolicy, Setting, Site
+from server.storage.models import Department, RoutingPolicy, Site
 
 OFFER_TIMEOUT_RANGE_SECS = (1, 3600)
 MESSAGE_MAX_CHARS = 1000
@@ -32,7 +34,7 @@ def _object(data: object) -> dict[str, Any]:
 
 def check_routing(data: dict[str, Any]) -> Routing:
     policy = data.get("policy")
-    if policy not in {p.value for p in RoutingPolicy}:
+    if not isinstance(policy, str) or policy not in {p.value for p in RoutingPolicy}:
         raise BadRequest("policy must be manual, round_robin or least_loaded")
     timeout = data.get("offer_timeout_secs", 30)
     low, high = OFFER_TIMEOUT_RANGE_SECS
@@ -73,15 +75,12 @@ def get_default_routing(actor: Actor) -> dict[str, Any]:
 
 
 def set_default_routing(actor: Actor, data: dict[str, Any], ip: str) -> dict[str, Any]:
-    routing = check_routing(data)
+    routing = check_routing(_object(data))
     scope = TenantScope(actor.tenant_id)
     value = json.dumps(routing.to_json())
     with db.atomic():
-        changed = (
-            scope.update(Setting, value=value).where(Setting.key == DEFAULT_ROUTING_KEY).execute()
-        )
-        if not changed:
-            scope.create(Setting, key=DEFAULT_ROUTING_KEY, value=value)
+        lock_tenant(actor.tenant_id)
+        put_setting(scope, DEFAULT_ROUTING_KEY, value)
         record(actor, "routing.default", DEFAULT_ROUTING_KEY, routing.to_json(), ip)
     return routing.to_json()
 
