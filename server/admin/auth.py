@@ -171,6 +171,8 @@ def visitor_actor(claims: TokenClaims) -> Actor:
     visitor = scope.get_or_none(Visitor, Visitor.id == claims.subject)
     if visitor is None:
         raise Unauthorized("unknown visitor", code=ErrorCode.BAD_TOKEN)
+    if scope.get_or_none(Site, Site.id == visitor.site_id) is None:
+        raise Unauthorized("this site no longer exists", code=ErrorCode.BAD_TOKEN)
     return Actor(
         SenderType.VISITOR,
         visitor.id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.admin.conftest import call, code
-from tests.support.clients import user_hash, visitor_session
+from tests.support.clients import Clients, user_hash, visitor_session
 from tests.support.server import DemoTenant, ServerProcess
 
 
@@ -102,3 +102,23 @@ async def test_sites_are_admin_only_and_tenant_private(
     still = await visitor_session(server, site_key=key, user_id="u",
                                   user_hash=user_hash(site["site_secret"], "u"))
     assert still.status_code == 200
+
+
+async def test_deleting_a_site_stops_its_visitors_tokens(
+    server: ServerProcess, admin_token: str
+) -> None:
+    """The site's widget stops at once: a token issued for it opens nothing any more."""
+    site = await _create_site(server, admin_token)
+    resp = await visitor_session(server, site_key=site["site_key"])
+    assert resp.status_code == 200, resp.text
+    token = resp.json()["token"]
+    deleted = await call(server, "DELETE", f"/api/v1/sites/{site['site_key']}", token=admin_token)
+    assert deleted.status_code == 200
+    pool = Clients()
+    try:
+        client = await pool.connect(server, "/ws/visitor", label="orphan")
+        await client.send_json({"type": "hello", "token": token})
+        await client.wait_closed()
+        assert client.ws.close_code == 4401
+    finally:
+        await pool.close_all()
