@@ -112,6 +112,16 @@ class Presence:
             data["visitor_online"] = visitor["id"] in online
         return event
 
+    async def annotate_queued_many(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
+        """``annotate_queued`` for many events with one presence question (an agent's
+        welcome lists the whole queue: one round trip, not one per conversation)."""
+        visitors = [((e.get("data") or {}).get("visitor") or {}).get("id") for e in events]
+        online = await self.connected_ids("visitor", tenant_id, [v for v in visitors if v])
+        for event, visitor in zip(events, visitors, strict=True):
+            data = event.get("data")
+            if data is not None and visitor:
+                data["visitor_online"] = visitor in online
+
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
