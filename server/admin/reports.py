@@ -45,6 +45,8 @@ def parse_range(start: str | None, end: str | None, today: dt.date) -> tuple[dt.
         )
     except ValueError:
         raise BadRequest("from and to must be dates: YYYY-MM-DD") from None
+    if last >= dt.date.max:  # the report ends at the start of the next day
+        raise BadRequest("to must be before 9999-12-31")
     if first > last:
         raise BadRequest("from must not be after to")
     if (last - first).days >= MAX_RANGE_DAYS:

@@ -8,7 +8,7 @@ import peewee as pw
 
 from server.chat.records import Actor
 from server.errors import BadRequest, NotFound
-from server.storage.database import db
+from server.storage.database import db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, ConversationLabel
 
@@ -30,9 +30,15 @@ def check_label(value: object) -> str:
     return label
 
 
-def access_conversation_row(scope: TenantScope, conv: str) -> Conversation:
-    """The tenant's conversation; another tenant's is as unknown as a made-up id."""
-    row = scope.get_or_none(Conversation, Conversation.id == conv)
+def access_conversation_row(scope: TenantScope, conv: str, *, lock: bool = False) -> Conversation:
+    """The tenant's conversation; another tenant's is as unknown as a made-up id.
+
+    ``lock``: hold the row until the transaction ends (MySQL; SQLite transactions take the
+    write lock when they begin), so count-then-insert under it cannot race."""
+    query = scope.select(Conversation).where(Conversation.id == conv)
+    if lock and is_mysql():
+        query = query.for_update()
+    row = query.first()
     if row is None:
         raise NotFound("no such conversation")
     return row
@@ -58,7 +64,7 @@ def add_label(actor: Actor, conv: str, value: object) -> list[str]:
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
         # The conversation first: another tenant's id is 404 whatever the label says.
-        access_conversation_row(scope, conv)
+        access_conversation_row(scope, conv, lock=True)
         label = check_label(value)
         labels = conversation_labels(scope, conv)
         if label not in labels:

@@ -2,7 +2,9 @@
 
 The first send of a tenant on a node loads the policy; after that the cached one is used
 at once and refreshed in the background once it is older than ``MASKING_CACHE_SECS``, so
-a change made by an admin reaches every node within about that long.
+a change made by an admin reaches every node within about that long; one older than
+twice that is loaded again before use (a quiet tenant's first send), and the node that
+saved a change forgets its copy at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from server.storage.database import Store
 log = logging.getLogger(__name__)
 
 MASKING_CACHE_SECS = 15.0
+STALE_FACTOR = 2  # older than this many TTLs, a cached policy is not used at all
 
 
 def _load_policy(tenant_id: str) -> MaskingPolicy:
@@ -38,7 +41,12 @@ class MaskingPolicies:
         if entry is None:
             return None
         policy, loaded_at = entry
-        if time.monotonic() - loaded_at > self._ttl_secs and tenant_id not in self._refreshing:
+        age = time.monotonic() - loaded_at
+        if age > STALE_FACTOR * self._ttl_secs:
+            # Long out of date (the tenant was quiet): an admin may have changed it since;
+            # the caller loads it before use rather than mask under the old policy.
+            return None
+        if age > self._ttl_secs and tenant_id not in self._refreshing:
             task = asyncio.ensure_future(self._refresh(tenant_id))
             self._refreshing[tenant_id] = task
             task.add_done_callback(lambda _: self._refreshing.pop(tenant_id, None))

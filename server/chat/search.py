@@ -97,10 +97,13 @@ def _moment(value: str | None, name: str, *, end_of_day: bool) -> dt.datetime | 
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"{name} must be an ISO 8601 date or date-time") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    if end_of_day and len(value) == 10:
-        moment += dt.timedelta(days=1)
+    try:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        if end_of_day and len(value) == 10:
+            moment += dt.timedelta(days=1)
+    except OverflowError:  # 9999-12-31 plus a day, 0001-01-01 minus an offset
+        raise BadRequest(f"{name} is out of range") from None
     return moment
 
 

@@ -35,6 +35,12 @@ class BodyTooLong(SteadyError):
     code, http_status = ErrorCode.BODY_TOO_LONG, 413
 
 
+# What a body may weigh once final (masked), in UTF-8: sealed it grows by 4/3 plus about
+# 80 bytes and must still fit MySQL's TEXT (65,535 bytes). Only bodies of over 12,000
+# characters (a node's STEADY_BODY_MAX_CHARS allows up to 60,000) can reach it. A row that
+# does not fit would fail the whole group-commit batch, other senders' messages included.
+STORED_BODY_MAX_BYTES = 48_000
+
 GREETING_CID = "steady:greeting"  # one greeting per conversation: the cid makes it idempotent
 
 
@@ -130,6 +136,8 @@ class ChatService:
     def _submit(
         self, actor: Actor, conv: str, cid: str, body: str, kind: str
     ) -> asyncio.Future[SendResult]:
+        if len(body) * 4 > STORED_BODY_MAX_BYTES and len(body.encode()) > STORED_BODY_MAX_BYTES:
+            raise BodyTooLong(f"body is larger than {STORED_BODY_MAX_BYTES} bytes in UTF-8")
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         return self.writer.submit(
             PendingSend(

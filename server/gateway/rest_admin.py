@@ -122,6 +122,7 @@ def build_admin_blueprint(services: Services) -> Blueprint:
         updated = await store.run(
             tenant_settings.do_update_settings, actor, request.json, ip(request)
         )
+        services.chat.masking.forget(actor.tenant_id)  # this node masks by it at once
         return json(updated.model_dump())
 
     # -- API keys --------------------------------------------------------------------

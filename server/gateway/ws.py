@@ -188,11 +188,16 @@ class Gateway:
                 ref = await access_conversation(self.s.chat.directory, actor, conv)
                 hub.follow(conn, ref, last_seq)
         if not actor.is_visitor:
+            events = []
             for conv in await self.s.store.run(queued_conversations, actor.tenant_id):
                 event = await self.s.store.run(queued_event, actor.tenant_id, conv)
-                await self.s.presence.annotate_queued(actor.tenant_id, event)
                 if event:
-                    conn.push_json(event)
+                    events.append(event)
+            # One presence question for the whole queue (a stalled Redis costs its
+            # timeout once, not once per queued conversation).
+            await self.s.presence.annotate_queued_many(actor.tenant_id, events)
+            for event in events:
+                conn.push_json(event)
 
     async def _read_loop(self, conn: Connection) -> None:
         ws = conn.ws

@@ -43,6 +43,10 @@ class PresenceStore(Protocol):
     async def swap_announced(self, key: PresenceKey, on: bool) -> bool:
         """Store the announced state; return the previous one (False when unknown)."""
 
+    async def settle(self, key: PresenceKey) -> bool | None:
+        """In one atomic step: read whether ``key`` is connected and store that as the
+        announced state. The new state if it changed, None if it did not."""
+
     async def expired(self) -> list[PresenceKey]:
         """Keys whose every entry expired (their nodes died): claimed for one check."""
 
@@ -108,6 +112,16 @@ class Presence:
             data["visitor_online"] = visitor["id"] in online
         return event
 
+    async def annotate_queued_many(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
+        """``annotate_queued`` for many events with one presence question (an agent's
+        welcome lists the whole queue: one round trip, not one per conversation)."""
+        visitors = [((e.get("data") or {}).get("visitor") or {}).get("id") for e in events]
+        online = await self.connected_ids("visitor", tenant_id, [v for v in visitors if v])
+        for event, visitor in zip(events, visitors, strict=True):
+            data = event.get("data")
+            if data is not None and visitor:
+                data["visitor_online"] = visitor in online
+
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -152,8 +166,11 @@ class Presence:
                 log.warning("presence %s of %s failed: %s", op, key[0], err)
 
     async def _check(self, key: PresenceKey) -> None:
-        (on,) = await self.store.connected([key])
-        if await self.store.swap_announced(key, on) == on:
+        # One step, not "read connected, then swap": between the two, another node could
+        # take the person's new connection and check, and this node's stale "gone" would
+        # be announced last.
+        on = await self.store.settle(key)
+        if on is None:
             return
         kind, tenant_id, ident = key
         self.bus.publish(

@@ -6,8 +6,9 @@ Redis layout (all times in epoch milliseconds):
   with a TTL of three periods, so a killed node's entries lapse by themselves.
 * ``sd:presence:index``  sorted set ``<kind>|<tenant>|<id>`` -> latest expiry of any
   node: the sweep finds people whose every node stopped renewing (died).
-* ``sd:presence:on:<kind>:<tenant>:<id>``  the last announced state, swapped with
-  ``SET ... GET`` so exactly one node announces each change.
+* ``sd:presence:on:<kind>:<tenant>:<id>``  the last announced state, compared and set in
+  one script with the reading of the node set, so exactly one node announces each change
+  and the last announcement matches the last state read.
 """
 
 from __future__ import annotations
@@ -53,12 +54,31 @@ class LocalPresenceStore:
             self._announced.pop(key, None)
         return old
 
+    async def settle(self, key: PresenceKey) -> bool | None:
+        on = key in self._here  # no await in between: atomic on the event loop
+        return None if await self.swap_announced(key, on) == on else on
+
     async def expired(self) -> list[PresenceKey]:
         return []
 
 
 def _person(key: PresenceKey) -> str:
     return PREFIX + ":".join(key)
+
+
+def _announced(key: PresenceKey) -> str:
+    return PREFIX + "on:" + ":".join(key)
+
+
+# KEYS: the person's node set, its announced state; ARGV: now (ms), the state's TTL.
+# Returns 1 or 0, the new state, when it differs from the announced one; else -1.
+_SETTLE_LUA = """
+local on = redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf') > 0 and '1' or '0'
+local old = redis.call('GET', KEYS[2])
+redis.call('SET', KEYS[2], on, 'EX', ARGV[2])
+if (old == '1') == (on == '1') then return -1 end
+return tonumber(on)
+"""
 
 
 def _member(key: PresenceKey) -> str:
@@ -103,10 +123,16 @@ class RedisPresenceStore:
         return [int(count) > 0 for count in counts]
 
     async def swap_announced(self, key: PresenceKey, on: bool) -> bool:
-        announced = PREFIX + "on:" + ":".join(key)
-        value = b"1" if on else b"0"
-        old = await self._client.set(announced, value, ex=ANNOUNCED_TTL_SECS, get=True)
+        old = await self._client.set(
+            _announced(key), b"1" if on else b"0", ex=ANNOUNCED_TTL_SECS, get=True
+        )
         return old == b"1"
+
+    async def settle(self, key: PresenceKey) -> bool | None:
+        result = await self._client.eval(
+            _SETTLE_LUA, 2, _person(key), _announced(key), _now_ms(), ANNOUNCED_TTL_SECS
+        )
+        return None if int(result) < 0 else bool(int(result))
 
     async def expired(self) -> list[PresenceKey]:
         stale = cast(

@@ -197,3 +197,31 @@ async def test_a_node_shutting_down_gracefully_withdraws_its_presence_at_once(
         return (await _agents(cluster.b, watcher))[_id(agent)]["connected"] is False
 
     await _eventually(gone, 3, "node B's REST reports the agent gone after A's shutdown")
+
+
+@pytest.mark.timeout(180)
+async def test_an_agent_gets_the_queue_promptly_while_redis_stalls(
+    make_cluster: ClusterMaker, clients: Clients
+) -> None:
+    # Each queued conversation's visitor_online is a presence question; asked one by one,
+    # a stalled Redis costs its timeout per conversation before the agent sees its queue.
+    import os
+    import signal
+
+    cluster = make_cluster(1)
+    node = cluster.a
+    queued = []
+    for i in range(12):
+        visitor = await clients.visitor(node, demo=cluster.demo, label=f"v{i}")
+        queued.append((await visitor.send_and_ack("waiting"))["conv"])
+    assert cluster.redis.proc is not None
+    os.kill(cluster.redis.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        agent = await clients.agent(node, cluster.demo.agents[0])
+        for conv in queued:
+            await agent.recv_event("conv.queued", conv=conv, timeout=30)
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(cluster.redis.proc.pid, signal.SIGCONT)
+    assert elapsed < 3.0, f"the queue took {elapsed:.1f} s to arrive"

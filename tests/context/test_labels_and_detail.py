@@ -3,6 +3,7 @@ agents of the tenant only; another tenant's ids answer like unknown ones (404)."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from tests.context.conftest import Rest
@@ -41,6 +42,23 @@ async def test_agents_add_list_and_remove_labels(server: ServerProcess, clients:
     assert resp.status_code == 200 and resp.json()["labels"] == ["vip"], resp.text
     detail = (await agent.get(f"/conversations/{conv}")).json()
     assert detail["labels"] == ["vip"]
+
+
+async def test_the_label_limit_holds_under_concurrent_adds(
+    server: ServerProcess, clients: Clients, agent: Rest
+) -> None:
+    # Each add counts, then inserts: without a lock, adds racing past the count at once
+    # would all insert, and a conversation would carry more labels than its limit.
+    conv, _ = await new_conv(server, clients)
+    for i in range(18):
+        assert (await agent.post(f"/conversations/{conv}/labels",
+                                 {"label": f"pre-{i}"})).status_code == 200
+    responses = await asyncio.gather(*(
+        agent.post(f"/conversations/{conv}/labels", {"label": f"race-{i}"}) for i in range(12)))
+    assert sorted(r.status_code for r in responses) == [200, 200] + [400] * 10, \
+        [r.text for r in responses]
+    labels = (await agent.get(f"/conversations/{conv}/labels")).json()["labels"]
+    assert len(labels) == 20
 
 
 async def test_bad_labels_are_refused(server: ServerProcess, clients: Clients,

@@ -222,6 +222,23 @@ async def test_the_longest_visitor_details_fit_sealed(
     await agent.recv_event("conv.closed", conv)
 
 
+async def test_a_body_too_big_to_store_sealed_is_refused_alone(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    # A node may allow up to 60,000 characters; sealed, 14,000 four-byte characters are
+    # about 75 KB, past MySQL's TEXT. It must be refused on its own (body_too_long), not
+    # fail the group commit (and every message batched with it) with a storage error.
+    server = server_factory(env={**keys_env("k1", k1=K1), "STEADY_BODY_MAX_CHARS": "15000"})
+    visitor = await clients.visitor(server)
+    first = await visitor.send_and_ack("hello")
+    cid = "big-" + os.urandom(6).hex()
+    await visitor.send_text(json.dumps({"type": "send", "cid": cid, "conv": first["conv"],
+                                        "body": "😀" * 14000}, ensure_ascii=False))
+    answer = await visitor.recv_until(lambda f: f.get("cid") == cid, timeout=10)
+    assert answer["type"] == "error" and answer["code"] == "body_too_long", answer
+    await visitor.send_and_ack("😀" * 5000, conv=first["conv"])  # below the bound: stored
+
+
 async def test_reencrypt_moves_everything_to_the_current_key_and_retires_the_old(
     server_factory: ServerProcess, clients: Clients
 ) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from server.security.masking import MaskingPolicy, luhn_valid, mask_cards, mask_emails
 from tests.secure.conftest import raw_rows
-from tests.support.clients import Clients, open_conversation
+from tests.support.clients import Clients, login, open_conversation
 from tests.support.server import DemoTenant, ServerProcess
 
 
@@ -95,3 +96,24 @@ async def test_cards_only_and_other_tenants_untouched(
     plain = await clients.visitor(server, demo=demo)  # masking is off by default
     ack = await plain.send_and_ack(SECRET)
     assert (await plain.recv_type("message", cid=ack["cid"]))["body"] == SECRET
+
+
+async def test_turning_masking_on_applies_to_the_next_message_on_this_node(
+    server: ServerProcess, clients: Clients
+) -> None:
+    # The node had already loaded the tenant's policy (off) when the admin turned it on:
+    # the very next message must be masked, not only once the cache entry times out.
+    tenant = server.run_demo("maskput")
+    visitor = await clients.visitor(server, demo=tenant)
+    ack = await visitor.send_and_ack("hello")
+    await visitor.recv_type("message", cid=ack["cid"])
+    admin = await login(server, tenant.admin, demo=tenant)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+        resp = await http.put("/api/v1/settings", json={"masking": {"cards": True}},
+                              headers={"authorization": f"Bearer {admin['token']}"})
+    assert resp.status_code == 200, resp.text
+    ack = await visitor.send_and_ack("card 4111 1111 1111 1111")
+    assert (await visitor.recv_type("message", cid=ack["cid"]))["body"] == (
+        "card **** **** **** 1111")
+    stored = raw_rows(server, "SELECT body FROM message WHERE id = ?", (ack["id"],))
+    assert stored == [("card **** **** **** 1111",)]

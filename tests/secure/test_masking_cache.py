@@ -60,3 +60,14 @@ async def test_a_broken_setting_masks_nothing(store: Store) -> None:
     with store.database.connection_context():
         TenantScope("t3").create(Setting, key="masking", value="{not json")
     assert await MaskingPolicies(store).policy("t3") == MaskingPolicy()
+
+
+async def test_a_policy_long_out_of_date_is_loaded_before_use(store: Store) -> None:
+    # Stale by a little: served at once while it refreshes. Stale by a lot (the tenant was
+    # quiet): the send must not go out under a policy an admin changed long ago.
+    policies = MaskingPolicies(store, ttl_secs=0.2)
+    assert await policies.policy("t4") == MaskingPolicy()
+    set_masking(store.database, "t4", cards=True)
+    await asyncio.sleep(0.5)
+    assert policies.cached("t4") is None
+    assert await policies.policy("t4") == MaskingPolicy(cards=True)

@@ -190,6 +190,7 @@ async def test_agents_visitors_and_strangers_get_no_report(
 @pytest.mark.parametrize("query", [
     "from=2026-03-02&to=2026-03-01", "from=yesterday", "to=2026-13-01",
     "from=2024-01-01&to=2026-01-01", "group=week",
+    "from=9999-12-31&to=9999-12-31",  # the day after the last date is past datetime's range
 ])
 async def test_bad_report_parameters(server: ServerProcess, report_tenant: dict[str, Any],
                                      query: str) -> None:
