@@ -24,6 +24,7 @@ from server.chat import topics
 from server.chat.access import access_conversation
 from server.chat.queries import queued_conversations, queued_event
 from server.chat.records import Actor, SendResult
+from server.config import DeploymentMode
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services
@@ -117,10 +118,12 @@ class Gateway:
         if not self.s.accepting:  # shutdown began while this handshake waited
             await _close(ws, CloseCode.SERVICE_RESTART, "server restarting")
             return None
-        # The tenant's own send rate (admin settings) replaces the node default.
-        rate = (limits.ws_rate_visitor if actor.is_visitor else limits.ws_rate_agent) or (
-            settings.ws_rate_visitor if actor.is_visitor else settings.ws_rate_agent
-        )
+        # The tenant's own send rate (admin settings) replaces the node default; in SaaS
+        # mode the node's rate is the operator's ceiling, so a tenant may only lower it.
+        node_rate = settings.ws_rate_visitor if actor.is_visitor else settings.ws_rate_agent
+        rate = (limits.ws_rate_visitor if actor.is_visitor else limits.ws_rate_agent) or node_rate
+        if settings.mode is DeploymentMode.SAAS:
+            rate = min(rate, node_rate)
         conn = Connection(
             ws,
             actor,
