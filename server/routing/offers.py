@@ -208,29 +208,78 @@ def make_offer(
     )
 
 
+def _auto_routed(scope: TenantScope, query: Any, auto_default: bool) -> Any:
+    """Only conversations an automatic policy routes: in a round-robin or least-loaded
+    department, or without a department when the tenant's default is automatic. Manual
+    queues never take a place in the batch (they would starve automatic ones)."""
+    in_auto_department = Conversation.department_id.in_(
+        scope.select(Department, Department.id).where(
+            Department.policy.in_(list(AUTO_POLICIES))
+        )
+    )
+    if auto_default:
+        return query.where(in_auto_department | Conversation.department_id.is_null())
+    return query.where(in_auto_department)
+
+
 def offer_waiting(
     tenant_id: str, now_ms: int, connected: frozenset[str] | None = None
 ) -> list[OfferChange]:
-    """Offer every waiting conversation of the tenant that nobody holds an offer for,
-    oldest first: an agent came online or freed capacity."""
+    """Offer every automatically routed conversation of the tenant that nobody holds an
+    offer for, oldest first: an agent came online or freed capacity."""
     scope = TenantScope(tenant_id)
-    waiting = (
-        scope.select(Conversation, Conversation.id)
-        .where(
+    waiting = _auto_routed(
+        scope,
+        scope.select(Conversation, Conversation.id).where(
             Conversation.status == QUEUED,
             Conversation.last_seq > 0,
             Conversation.offered_to.is_null(),
-        )
-        .order_by(Conversation.created_at)
-        .limit(WAITING_BATCH)
-        .tuples()
+        ),
+        default_routing(scope).policy in AUTO_POLICIES,
     )
     changes = []
-    for (conv,) in list(waiting):
+    for (conv,) in list(waiting.order_by(Conversation.created_at).limit(WAITING_BATCH).tuples()):
         change = make_offer(tenant_id, conv, now_ms, expired=False, connected=connected)
         if change is not None:
             changes.append(change)
     return changes
+
+
+def stranded_tenants(older_than: dt.datetime) -> list[str]:
+    """Tenants with an automatically routed conversation that has waited since before
+    ``older_than`` with no offer ever made: its node died between the first message's
+    commit and the offer, or nobody could take it then. Cross-tenant, for the sweep."""
+    with cross_tenant():
+        auto_default = [
+            row.tenant_id
+            for row in Setting.select(Setting.tenant_id, Setting.value).where(
+                Setting.key == DEFAULT_ROUTING_KEY
+            )
+            if json.loads(row.value or "{}").get("policy") in AUTO_POLICIES
+        ]
+        in_auto_department = Conversation.department_id.in_(
+            Department.select(Department.id).where(Department.policy.in_(list(AUTO_POLICIES)))
+        )
+        routed = in_auto_department
+        if auto_default:
+            routed = routed | (
+                Conversation.department_id.is_null() & Conversation.tenant_id.in_(auto_default)
+            )
+        rows: Any = (
+            Conversation.select(Conversation.tenant_id)
+            .where(
+                Conversation.status == QUEUED,
+                Conversation.last_seq > 0,
+                Conversation.offered_to.is_null(),
+                Conversation.offer_deadline_ms.is_null(),
+                Conversation.created_at < older_than,
+                routed,
+            )
+            .distinct()
+            .limit(SWEEP_BATCH)
+            .tuples()
+        )
+        return [tenant for (tenant,) in rows]
 
 
 def expire_offers_of(scope: TenantScope, agent_id: str, now_ms: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Coroutine
@@ -35,6 +36,8 @@ from server.storage.models import (
 log = logging.getLogger(__name__)
 
 OFFER_SWEEP_SECS = 0.5  # default of how often every node looks for expired offers
+STRANDED_SCAN_SECS = 5.0  # how often a node looks for conversations never offered
+STRANDED_AFTER_SECS = 3  # ... that have waited at least this long (created_at is in seconds)
 
 
 class RoutingService:
@@ -53,6 +56,7 @@ class RoutingService:
         self.directory = directory
         self.sweep_secs = sweep_secs
         self._sweeper: asyncio.Task[None] | None = None
+        self._stranded_scan_ms = 0  # the first sweep looks at once (after a restart)
 
     async def accept(self, actor: Actor, conv: object) -> dict[str, Any]:
         _require_agent(actor)
@@ -142,9 +146,13 @@ class RoutingService:
             self._announce_offer(change)
 
     async def sweep_once(self) -> int:
-        """Take over every expired offer; on several nodes each is taken over once."""
+        """Take over every expired offer; on several nodes each is taken over once. Now
+        and then also offer what was never offered (see ``_offer_stranded``)."""
         now_ms = _now_ms()
         taken = 0
+        if now_ms - self._stranded_scan_ms >= STRANDED_SCAN_SECS * 1000:
+            self._stranded_scan_ms = now_ms
+            await self._offer_stranded()
         for tenant_id, conv in await self.store.run(offers.expired_offers, now_ms):
             connected = await self._connected_agents(tenant_id)
             change = await self.store.run(
@@ -154,6 +162,13 @@ class RoutingService:
                 taken += 1
                 self._announce_offer(change)
         return taken
+
+    async def _offer_stranded(self) -> None:
+        """A node that dies right after a first message commits never offers it, and a
+        conversation nobody could take waits for a trigger: offer such ones here."""
+        older_than = utcnow() - dt.timedelta(seconds=STRANDED_AFTER_SECS)
+        for tenant_id in await self.store.run(offers.stranded_tenants, older_than):
+            await self.offer_waiting(tenant_id)
 
     async def _connected_agents(self, tenant_id: str) -> frozenset[str] | None:
         """Agents with an open connection on some node: offers go only to them. None (every
