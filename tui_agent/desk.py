@@ -57,6 +57,7 @@ class Conversation:
     pending: dict[str, PendingLine] = field(default_factory=dict)
     notes: list[TimelineNote] = field(default_factory=list)
     visitor_typing: bool = False
+    offered_to_me: bool = False  # auto-routing offered it to this agent (conv.offered)
     draft: str = ""
     note_mode: bool = False
 
@@ -138,6 +139,10 @@ class Desk:
         return self._sorted(
             c for c in self.conversations.values() if c.status == ConversationStatus.QUEUED
         )
+
+    def offered(self) -> list[Conversation]:
+        """Queued conversations offered to this agent, oldest first: what to grab next."""
+        return [c for c in self.queue() if c.offered_to_me]
 
     def mine(self) -> list[Conversation]:
         return self._sorted(c for c in self.conversations.values() if self.is_mine(c))
@@ -257,7 +262,20 @@ class Desk:
             conv.created_at = str(data.get("created_at") or conv.created_at)
             if fresh:
                 return Notice(f"New chat waiting: {conv.title}", conv_id, bell=True)
+        elif name == "conv.offered":
+            agent = _mapping(data.get("agent"))
+            if agent.get("id") == self.me_id and conv.status == ConversationStatus.QUEUED:
+                conv.offered_to_me = True
+                timeout = data.get("timeout_secs")
+                within = f" within {timeout} s" if isinstance(timeout, int) else ""
+                return Notice(f"{conv.title} is offered to you: Ctrl+G accepts{within}",
+                              conv_id, bell=True)
+        elif name == "conv.offer_expired":
+            if conv.offered_to_me:
+                conv.offered_to_me = False
+                return Notice(f"The offer of {conv.title} moved on", conv_id)
         elif name == "conv.assigned":
+            conv.offered_to_me = False
             agent = Person.from_wire(_mapping(data.get("agent")), "agent")
             conv.status = ConversationStatus.ACTIVE
             conv.assignee = agent
@@ -271,6 +289,7 @@ class Desk:
             else:
                 target = str(_mapping(data.get("to_department")).get("name") or "a department")
                 conv.status = ConversationStatus.QUEUED
+                conv.offered_to_me = False  # the new department's routing offers afresh
                 conv.assignee = None
             note = data.get("note")
             text = f"Transferred by {source.name or 'an agent'} to {target}"
@@ -278,6 +297,7 @@ class Desk:
             if "to_agent" in data and _mapping(data.get("to_agent")).get("id") == self.me_id:
                 return Notice(f"{conv.title} was transferred to you", conv_id, bell=True)
         elif name == "conv.closed":
+            conv.offered_to_me = False
             conv.status = ConversationStatus.CLOSED
             conv.visitor_typing = False
             by = Person.from_wire(_mapping(data.get("by")))

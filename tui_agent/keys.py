@@ -28,7 +28,7 @@ MAIN_KEYS: tuple[Key, ...] = (
         "accept_next",
         "Grab next",
         "Accept the next waiting conversation (the open tab if it is queued, else the "
-        "highlighted or oldest one in the queue)",
+        "highlighted one, else one offered to you, else the oldest one in the queue)",
     ),
     Key(
         "ctrl+n",

@@ -163,3 +163,21 @@ def test_alt_digits_arrive_as_keys() -> None:
         time.sleep(0.02)
         keys = list(parser.tick())
     assert [k.key for k in keys if isinstance(k, Key)] == ["alt+3"]
+
+
+def test_desk_tells_the_agent_of_offers_made_to_it_and_their_end() -> None:
+    desk = Desk()
+    desk.me_id = "agent-1"
+    desk.apply_event("conv.queued", "a", {"visitor": {"id": "v-a", "name": "Ann"}})
+    desk.apply_event("conv.queued", "b", {"visitor": {"id": "v-b", "name": "Ben"}})
+    assert desk.apply_event("conv.offered", "a", {"agent": {"id": "agent-2"}}) is None
+    notice = desk.apply_event(
+        "conv.offered", "b", {"agent": {"id": "agent-1"}, "timeout_secs": 30}
+    )
+    assert notice is not None and notice.bell and "Ben" in notice.text and "30 s" in notice.text
+    assert [c.id for c in desk.offered()] == ["b"]
+    moved = desk.apply_event("conv.offer_expired", "b", {"agent": "agent-1"})
+    assert moved is not None and desk.offered() == []
+    desk.apply_event("conv.offered", "b", {"agent": {"id": "agent-1"}})
+    desk.apply_event("conv.assigned", "b", {"agent": {"id": "agent-1", "name": "Me"}})
+    assert desk.offered() == [] and not desk.get("b").offered_to_me

@@ -478,6 +478,8 @@ class MainScreen(Screen[None]):
             focused = self.query_one("#queue", ConversationList)
             if focused.has_focus and focused.highlighted is not None and queue:
                 target = queue[min(focused.highlighted, len(queue) - 1)].id
+            elif self.desk.offered():
+                target = self.desk.offered()[0].id  # what auto-routing chose for me first
             elif queue:
                 target = queue[0].id
         if target is None:
