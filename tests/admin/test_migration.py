@@ -9,29 +9,16 @@ from pathlib import Path
 import peewee as pw
 import pytest
 
-from server.storage.database import db, make_database
 from server.storage.guard import cross_tenant
 from server.storage.migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate
 from server.storage.models import ALL_MODELS, Operator, SchemaMigration
-from tests.support.services import create_mysql_database, drop_mysql_database
+from tests.support.services import blank_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pw.Database]:
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        created = create_mysql_database()
-        name, url = created.name, created.url
-    database = make_database(url, max_connections=4)
-    db.initialize(database)
-    try:
+    with blank_database(request.param, tmp_path / "old.db") as database:
         yield database
-    finally:
-        database.close_all()
-        if name:
-            drop_mysql_database(name)
 
 
 def test_a_version_1_database_gains_the_operator_table(empty_database: pw.Database) -> None:

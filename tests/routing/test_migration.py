@@ -14,7 +14,7 @@ from server.storage.database import db, is_mysql, make_database
 from server.storage.guard import cross_tenant
 from server.storage.migrations import current_version, migrate
 from server.storage.models import ALL_MODELS, SchemaMigration
-from tests.support.services import create_mysql_database, drop_mysql_database
+from tests.support.services import blank_database
 
 ADDED = {
     "site": {"hours", "welcome_message", "after_hours_message", "prechat"},
@@ -35,15 +35,7 @@ ADDED = {
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pw.Database]:
     """A database as release 1 left it: version 1, none of the routing columns."""
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        created = create_mysql_database()
-        name, url = created.name, created.url
-    database = make_database(url, max_connections=4)
-    db.initialize(database)
-    try:
+    with blank_database(request.param, tmp_path / "old.db") as database:
         with database.connection_context(), cross_tenant():
             database.create_tables(ALL_MODELS)
             SchemaMigration.create(version=1, name="initial schema")
@@ -56,10 +48,6 @@ def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pw.
             for table, columns in ADDED.items():
                 run_steps(*[migrator.drop_column(table, c) for c in sorted(columns)])
         yield database
-    finally:
-        database.close_all()
-        if name:
-            drop_mysql_database(name)
 
 
 def _columns(database: pw.Database, table: str) -> set[str]:

@@ -8,30 +8,20 @@ from pathlib import Path
 import peewee as pw
 import pytest
 
-from server.storage.database import db, make_database
 from server.storage.guard import cross_tenant
 from server.storage.migrations import migrate
 from server.storage.models import SchemaMigration
-from tests.support.services import create_mysql_database, drop_mysql_database
+from tests.support.services import blank_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[pw.Database]:
-    mysql_name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'steady.db'}"
-    else:
-        created = create_mysql_database()
-        mysql_name, url = created.name, created.url
-    database = make_database(url, max_connections=4)
-    db.initialize(database)
-    try:
-        with database.connection_context(), cross_tenant():
-            yield database
-    finally:
-        database.close_all()
-        if mysql_name:
-            drop_mysql_database(mysql_name)
+    with (
+        blank_database(request.param, tmp_path / "steady.db") as database,
+        database.connection_context(),
+        cross_tenant(),
+    ):
+        yield database
 
 
 def columns(database: pw.Database, table: str) -> set[str]:

@@ -7,11 +7,14 @@ machine, a failure in CI (``STEADY_TEST_REQUIRE_SERVICES=1``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote, unquote, urlsplit
 
@@ -177,3 +180,25 @@ def redis_url_or_skip() -> str:
     if problem is not None:
         service_unavailable(problem)
     return redis_base_url()
+
+
+@contextlib.contextmanager
+def blank_database(backend: str, sqlite_path: Path, max_connections: int = 4) -> Iterator[Any]:
+    """An empty database on ``backend`` ("sqlite" at ``sqlite_path``, or a fresh MariaDB
+    one), bound to the storage proxy; closed (and the MariaDB one dropped) afterwards."""
+    from server.storage.database import db, make_database
+
+    mysql_name = None
+    if backend == "sqlite":
+        url = f"sqlite:///{sqlite_path}"
+    else:
+        created = create_mysql_database()
+        mysql_name, url = created.name, created.url
+    database = make_database(url, max_connections=max_connections)
+    db.initialize(database)
+    try:
+        yield database
+    finally:
+        database.close_all()
+        if mysql_name:
+            drop_mysql_database(mysql_name)
