@@ -26,6 +26,7 @@ from server.gateway.openapi import install_openapi
 from server.gateway.rest import build_rest_blueprint
 from server.gateway.rest_admin import build_admin_blueprint
 from server.gateway.rest_admin_agents import build_admin_agents_blueprint
+from server.gateway.rest_bridges import build_bridges_blueprint
 from server.gateway.rest_context import build_context_blueprint
 from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.rest_rating import build_rating_blueprint
@@ -161,6 +162,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_reports_blueprint(services))
     app.blueprint(build_admin_blueprint(services))
     app.blueprint(build_admin_agents_blueprint(services))
+    app.blueprint(build_bridges_blueprint(services))
     app.blueprint(build_operator_blueprint(services))
     install_openapi(app)  # last: it documents every route registered above
 

@@ -84,7 +84,34 @@ def _parser() -> argparse.ArgumentParser:
     k_create = apikey.add_parser("create")
     k_create.add_argument("--tenant", required=True)
     k_create.add_argument("--name", default="")
+    _bridge_parser(sub)
     return parser
+
+
+def _bridge_parser(sub: Any) -> None:
+    from server.storage.models import BridgeKind
+
+    bridge = sub.add_parser("bridge", help="Slack and Telegram bridges (docs/bridges.md)")
+    actions = bridge.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a bridge; prints its token once")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--kind", required=True, choices=[k.value for k in BridgeKind])
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--department", action="append", default=[], help="narrow to a department (repeatable)"
+    )
+    create.add_argument("--json", action="store_true", help='print {"bridge_id", "token"}')
+    listing = actions.add_parser("list", help="the tenant's bridges, revoked ones included")
+    listing.add_argument("--tenant", required=True)
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    revoke = actions.add_parser("revoke", help="revoke a bridge (its sockets close within 1 s)")
+    revoke.add_argument("bridge_id")
+    revoke.add_argument("--tenant", help="the bridge's tenant (checked when given)")
+    revoke.add_argument("--json", action="store_true", help="print the revoked bridge as JSON")
+    code = actions.add_parser("link-code", help="a one-time code linking a chat user to an agent")
+    code.add_argument("--tenant", required=True)
+    code.add_argument("--agent", required=True, metavar="EMAIL")
+    code.add_argument("--json", action="store_true", help='print {"code", "expires_at"}')
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,6 +280,37 @@ def _cmd_operator(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bridge(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin import bridge_cli
+
+    if args.action == "create":
+        created = _with_db(
+            settings,
+            lambda: bridge_cli.create(args.tenant, args.kind, args.name, args.department),
+        )
+        if args.json:
+            print(json.dumps({"bridge_id": created["bridge_id"], "token": created["token"]}))
+        else:
+            print(f"bridge {created['bridge_id']} ({created['kind']}) created")
+            print(f"token (shown this once, keep it secret): {created['token']}")
+    elif args.action == "list":
+        bridges = _with_db(settings, lambda: bridge_cli.listing(args.tenant))
+        if args.json:
+            print(json.dumps(bridges))
+        for bridge in [] if args.json else bridges:
+            scope = ",".join(bridge["departments"]) or "whole tenant"
+            state = f"revoked {bridge['revoked_at']}" if bridge["revoked_at"] else "active"
+            print(f"{bridge['id']}  {bridge['kind']:<8}  {bridge['name']}  [{scope}]  {state}")
+    elif args.action == "revoke":
+        revoked = _with_db(settings, lambda: bridge_cli.revoke(args.bridge_id, args.tenant))
+        print(json.dumps(revoked) if args.json else f"bridge {revoked['id']} revoked")
+    else:
+        ttl = settings.link_code_ttl_secs
+        code = _with_db(settings, lambda: bridge_cli.link_code(args.tenant, args.agent, ttl))
+        print(json.dumps(code) if args.json else code["code"])
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "migrate": _cmd_migrate,
@@ -263,4 +321,5 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "apikey": _cmd_apikey,
     "reencrypt": _cmd_reencrypt,
     "operator": _cmd_operator,
+    "bridge": _cmd_bridge,
 }

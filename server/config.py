@@ -50,6 +50,7 @@ class Settings(BaseSettings):
 
     ws_rate_visitor: int = Field(20, ge=1)
     ws_rate_agent: int = Field(100, ge=1)
+    ws_rate_bridge: int = Field(1000, ge=1)  # a bridge speaks for a whole team
     ws_rate_window_secs: float = Field(10.0, gt=0)
     conn_rate_ip: int = Field(60, ge=1)
     heartbeat_secs: float = Field(25.0, gt=0)
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     login_max_failures_ip: int = Field(30, ge=1)
     login_window_secs: int = Field(15 * 60, ge=1)
     user_hash_max_age_secs: int = Field(24 * 3600, ge=1)
+    link_code_ttl_secs: int = Field(600, ge=1, le=3600)  # bridge link codes (docs/bridges.md)
 
     db_threads: int = Field(8, ge=1, le=64)
     commit_batch_max: int = Field(256, ge=1, le=5000)

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"
+    BAD_LINK_CODE = "bad_link_code"
 
 
 class CloseCode(IntEnum):

@@ -15,13 +15,17 @@ from server.storage.guard import TenantScope
 from server.storage.models import AuditLog
 
 SUMMARY_MAX_CHARS = 4000
-SECRET_FIELDS = frozenset({"password", "password_hash", "secret", "site_secret", "api_secret"})
+SECRET_FIELDS = frozenset(
+    {"password", "password_hash", "secret", "site_secret", "api_secret", "token", "code"}
+)
 
 
 def actor_label(actor: Actor) -> str:
-    """``agent:<id>``, ``apikey:<id>`` or ``operator:<id>``: who acted, as stored."""
+    """``agent:<id>``, ``apikey:<id>``, ``operator:<id>``, ``bridge:<id>``, or for an agent
+    acting through a bridge ``agent:<id> via bridge:<id>``: who acted, as stored."""
     kind = "apikey" if actor.api_key else actor.type.value
-    return f"{kind}:{actor.id}"
+    label = f"{kind}:{actor.id}"
+    return f"{label} via bridge:{actor.via}" if actor.via else label
 
 
 def redact(changes: dict[str, Any]) -> dict[str, Any]:

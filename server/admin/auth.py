@@ -9,6 +9,7 @@ from typing import Any
 
 import peewee as pw
 
+from server.admin.bridges import bridge_profile
 from server.chat.records import Actor
 from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, TooManyRequests, Unauthorized
 from server.ids import new_id
@@ -214,6 +215,8 @@ def agent_profile(actor: Actor) -> dict[str, Any]:
             "role": "operator",
             "tenant": actor.tenant_id,
         }
+    if actor.is_bridge:
+        return bridge_profile(actor)
     if actor.api_key:
         return {
             "type": "api_key",

@@ -63,9 +63,11 @@ def _paged(query: Any, id_column: Any, page: Page) -> tuple[list[Any], int | Non
 def list_audit(actor: Actor, args: dict[str, str | None]) -> dict[str, Any]:
     page = page_of(args)
     query = TenantScope(actor.tenant_id).select(AuditLog)
-    for name, column in (("actor", AuditLog.actor), ("target", AuditLog.target)):
-        if value := args.get(name):
-            query = query.where(column == value)
+    if value := args.get("actor"):
+        # An agent's own actions include those it took through a bridge ("... via bridge:").
+        query = query.where((AuditLog.actor == value) | AuditLog.actor.startswith(value + " via "))
+    if value := args.get("target"):
+        query = query.where(AuditLog.target == value)
     if action := args.get("action"):
         # "agent." lists every agent action; "agent.update" just that one.
         if action.endswith("."):

@@ -5,7 +5,8 @@ Topics:
                       conversation events its visitor may see;
 * ``agents:<tenant>`` events for the tenant's agents (queue, assignment, status);
 * ``visitor:<id>``    events for every connection of one visitor (a conversation opened);
-* ``agent:<id>``      events for every connection of one agent (revocation).
+* ``agent:<id>``      events for every connection of one agent (revocation);
+* ``bridge:<id>``     events for every connection of one bridge (revocation).
 
 Handlers are plain callables run on the event loop; they must not block.
 """

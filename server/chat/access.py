@@ -26,6 +26,8 @@ def access_cached(
         return None
     if not may_access(actor, ref):
         raise Forbidden(_DENIED)
+    if actor.departments is not None:
+        return None  # a department scope needs the conversation's current department
     return ref
 
 
@@ -37,5 +39,9 @@ async def access_conversation(
         raise Forbidden(_DENIED)
     ref = await directory.lookup(conv)
     if ref is None or not may_access(actor, ref):
+        raise Forbidden(_DENIED)
+    # A bridge narrowed to departments (and the agents acting through it): the department
+    # changes on transfer, so it is read now, not cached.
+    if actor.departments is not None and not actor.in_scope(await directory.department(ref)):
         raise Forbidden(_DENIED)
     return ref

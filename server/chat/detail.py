@@ -7,6 +7,7 @@ from typing import Any
 from server.chat.labels import access_conversation_row, conversation_labels
 from server.chat.records import Actor
 from server.chat.visitors import PAGES_IN_REST, visitor_context
+from server.errors import NotFound
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, Visitor
 
@@ -18,6 +19,8 @@ def _iso(value: Any) -> str | None:
 def conversation_detail(actor: Actor, conv: str) -> dict[str, Any]:
     scope = TenantScope(actor.tenant_id)
     row = access_conversation_row(scope, conv)
+    if not actor.in_scope(row.department_id):  # a bridge narrowed to departments
+        raise NotFound("no such conversation")
     visitor = scope.get_or_none(Visitor, Visitor.id == row.visitor_id)
     agent = scope.get_or_none(Agent, Agent.id == row.assignee_id) if row.assignee_id else None
     return {

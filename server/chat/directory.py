@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from server.chat.records import ConversationRef
 from server.storage.database import Store
-from server.storage.guard import cross_tenant
+from server.storage.guard import TenantScope, cross_tenant
 from server.storage.models import Conversation
 
 CACHE_SIZE = 100_000
@@ -35,6 +35,21 @@ class ConversationDirectory:
             if ref is not None:
                 self.remember(ref)
         return ref
+
+    async def department(self, ref: ConversationRef) -> str | None:
+        """The conversation's department now (it changes on transfer: never cached)."""
+        return (await self._store.run(department_of, ref.tenant_id, ref.id))[1]
+
+
+def department_of(tenant_id: str, conv_id: str) -> tuple[bool, str | None]:
+    """(whether the tenant has this conversation, its department) as stored now."""
+    row = (
+        TenantScope(tenant_id)
+        .select(Conversation, Conversation.department_id)
+        .where(Conversation.id == conv_id)
+        .first()
+    )
+    return (False, None) if row is None else (True, row.department_id)
 
 
 def _load(conv_id: str) -> ConversationRef | None:

@@ -31,6 +31,8 @@ def list_conversations(
         raise BadRequest("status must be queued, active, closed or open")
     scope = TenantScope(actor.tenant_id)
     query = scope.select(Conversation)
+    if actor.departments is not None:  # a bridge narrowed to departments
+        query = query.where(Conversation.department_id.in_(sorted(actor.departments)))
     if status == "open":
         query = query.where(Conversation.status != ConversationStatus.CLOSED.value)
     elif status:

@@ -28,10 +28,22 @@ class Actor:
     role: str = ""  # agents: "agent" | "admin"
     site_id: str | None = None
     api_key: bool = False  # a tenant's backend calling with a signed request
+    # Bridges (docs/bridges.md): the bridge an agent acts through, and the departments the
+    # bridge is narrowed to (None: the whole tenant). A bridge's own actor has them too.
+    via: str | None = None
+    departments: frozenset[str] | None = None
 
     @property
     def is_visitor(self) -> bool:
         return self.type is SenderType.VISITOR
+
+    @property
+    def is_bridge(self) -> bool:
+        return self.type is SenderType.BRIDGE
+
+    def in_scope(self, department_id: str | None) -> bool:
+        """Whether a conversation of this department is within the actor's bridge scope."""
+        return self.departments is None or department_id in self.departments
 
     def wire(self) -> dict[str, str]:
         return {"type": self.type.value, "id": self.id, "name": self.name}

@@ -15,3 +15,7 @@ def visitor(visitor_id: str) -> str:
 
 def agent(agent_id: str) -> str:
     return f"agent:{agent_id}"
+
+
+def bridge(bridge_id: str) -> str:
+    return f"bridge:{bridge_id}"

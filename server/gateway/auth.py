@@ -8,9 +8,13 @@ to its declared level (tests/admin/test_route_access.py).
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sanic import Request
 
 from server.admin.auth import agent_actor, api_key_actor, visitor_actor
+from server.admin.bridge_links import is_agent_itself
+from server.admin.bridges import bridge_actor, is_bridge_token
 from server.admin.operators import operator_actor, operator_identity
 from server.chat.records import Actor
 from server.config import DeploymentMode
@@ -29,7 +33,10 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-ACCESS_LEVELS = ("public", "visitor", "agent", "admin", "operator")
+# "bridge": a bridge token only (docs/bridges.md); "agent_self": an agent's or admin's own
+# login, for what only a person can do (API keys, operators and bridges get 403). A route
+# of any level may also let bridges in with ``ctx_bridge=True`` (their tenant and scope).
+ACCESS_LEVELS = ("public", "visitor", "agent", "admin", "operator", "bridge", "agent_self")
 
 SIGNED_HEADERS = ("x-steady-key", "x-steady-timestamp", "x-steady-nonce", "x-steady-signature")
 
@@ -54,14 +61,27 @@ async def _signed_actor(services: Services, request: Request) -> Actor:
     return actor
 
 
-async def require_agent(services: Services, request: Request, *, role: Role | None = None) -> Actor:
-    """The calling agent, admin or API key; a visitor's valid token is 403, anything else 401."""
+async def _refuse_bridge(services: Services, token: str, what: str) -> NoReturn:
+    """A bridge token where bridges are not let in: 401 unless it is a live one, then 403."""
+    await services.store.run(bridge_actor, token)
+    raise Forbidden(f"this resource is for {what}, not bridges")
+
+
+async def require_agent(
+    services: Services, request: Request, *, role: Role | None = None, bridge: bool = False
+) -> Actor:
+    """The calling agent, admin or API key; a visitor's valid token is 403, anything else 401.
+    ``bridge``: a live bridge token is let in too (as a bridge actor, with its scope)."""
     if "x-steady-key" in request.headers:
         actor = await _signed_actor(services, request)
         if role is Role.ADMIN and actor.role != Role.ADMIN.value:
             raise Forbidden("this resource is for admins")
         return actor
     token = _bearer(request)
+    if is_bridge_token(token):
+        if bridge:
+            return await services.store.run(bridge_actor, token)
+        await _refuse_bridge(services, token, "agents")
     try:
         claims = services.signer.verify(token, "agent")
     except Unauthorized:
@@ -82,6 +102,8 @@ async def require_agent(services: Services, request: Request, *, role: Role | No
 async def require_visitor(services: Services, request: Request) -> Actor:
     """The calling visitor (bearer visitor token); an agent's valid token is 403."""
     token = _bearer(request)
+    if is_bridge_token(token):
+        await _refuse_bridge(services, token, "visitors")
     try:
         claims = services.signer.verify(token, "visitor")
     except Unauthorized:
@@ -124,6 +146,8 @@ async def require_operator(services: Services, request: Request) -> TokenClaims:
     if "x-steady-key" in request.headers:
         raise Forbidden("API keys belong to a tenant; this resource is for platform operators")
     token = _bearer(request)
+    if is_bridge_token(token):
+        await _refuse_bridge(services, token, "platform operators")
     claims = _operator_claims(services, token)
     if claims is None:
         for kind in ("agent", "visitor"):
@@ -135,3 +159,21 @@ async def require_operator(services: Services, request: Request) -> TokenClaims:
         raise Unauthorized("invalid or expired token")
     await services.store.run(operator_identity, claims)
     return claims
+
+
+async def require_bridge(services: Services, request: Request) -> Actor:
+    """The calling bridge (its bearer token); any other valid credential is 403."""
+    if "x-steady-key" not in request.headers:
+        token = _bearer(request)
+        if is_bridge_token(token):
+            return await services.store.run(bridge_actor, token)
+    await require_agent(services, request)  # 401 unless a valid credential of some kind
+    raise Forbidden("this resource is for bridges")
+
+
+async def require_agent_itself(services: Services, request: Request) -> Actor:
+    """An agent or admin with its own login token: API keys, operators and bridges get 403."""
+    actor = await require_agent(services, request)
+    if not is_agent_itself(actor):
+        raise Forbidden("this resource is for an agent's own login")
+    return actor

@@ -15,6 +15,7 @@ import orjson
 from sanic.server.websockets.impl import WebsocketImplProtocol
 from websockets.protocol import State
 
+from server.chat.bridge_feed import BridgeFeed
 from server.chat.delivery import StreamCursor
 from server.chat.records import Actor, ConversationRef
 from server.errors import CloseCode
@@ -58,7 +59,10 @@ class Connection:
         self.cursors: dict[str, StreamCursor] = {}
         self.refs: dict[str, ConversationRef] = {}
         self.topics: set[str] = set()
+        self.bridge: BridgeFeed | None = None  # a bridge's connection (docs/bridges.md)
+        self.queue_frames = queue_frames
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_frames)
+        self._room = asyncio.Event()  # set while the queue is at most half full
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self.closing = False
@@ -86,6 +90,12 @@ class Connection:
         frame.update({k: v for k, v in about.items() if isinstance(v, str) and v})
         self.push_json(frame)
 
+    async def wait_for_room(self) -> None:
+        """Until the send queue is at most half full, or the connection is closing."""
+        while self._queue.qsize() > self.queue_frames // 2 and not self.closing:
+            self._room.clear()
+            await self._room.wait()
+
     async def _write_loop(self) -> None:
         queue = self._queue
         try:
@@ -93,6 +103,8 @@ class Connection:
                 frames = [await queue.get()]
                 while len(frames) < WRITE_BATCH_FRAMES and not queue.empty():
                     frames.append(queue.get_nowait())
+                if queue.qsize() <= self.queue_frames // 2:
+                    self._room.set()
                 stop = None in frames
                 if stop:
                     frames = frames[: frames.index(None)]
@@ -104,6 +116,8 @@ class Connection:
             raise
         except Exception:  # the socket went away: the reader sees it and cleans up
             self.closing = True
+        finally:
+            self._room.set()  # nobody waits for a queue that is no longer drained
 
     async def _write(self, frames: list[bytes]) -> None:
         """Encode queued frames and hand them to the socket in one write (one syscall)."""
@@ -124,6 +138,7 @@ class Connection:
         """Start closing with ``code`` (the first caller's code wins); idempotent."""
         if self._closer is None:
             self.closing = True
+            self._room.set()
             self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
         return self._closer
 

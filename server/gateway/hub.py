@@ -21,6 +21,7 @@ from server.chat.records import ConversationRef, StoredMessage
 from server.chat.service import ChatService
 from server.errors import CloseCode, SteadyError
 from server.gateway.connection import Connection, dumps
+from server.gateway.hub_bridges import BridgeDelivery
 from server.observability import metrics
 from server.routing.presence import Presence
 
@@ -45,7 +46,9 @@ class Hub:
             "agents": self._on_agents,
             "visitor": self._on_visitor,
             "agent": self._on_agent,
+            "bridge": self._on_bridge,
         }
+        self.bridges = BridgeDelivery(self)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -56,14 +59,16 @@ class Hub:
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).inc()
-        self.presence.arrive(conn.actor)
+        if conn.bridge is None:  # a bridge is not a person: no presence
+            self.presence.arrive(conn.actor)
 
     def remove(self, conn: Connection) -> None:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).dec()
-        self.presence.leave(conn.actor)
+        if conn.bridge is None:
+            self.presence.leave(conn.actor)
         for topic in list(conn.topics):
             self._leave(conn, topic)
 
@@ -87,16 +92,33 @@ class Hub:
             del self._by_topic[topic]
             self.bus.unsubscribe(topic, self._dispatch)
 
-    def follow(self, conn: Connection, ref: ConversationRef, pos: int) -> None:
-        """Deliver the conversation to ``conn`` from ``pos`` on: replay, then live."""
+    def follow(
+        self, conn: Connection, ref: ConversationRef, pos: int, *, catch_up: bool = True
+    ) -> bool:
+        """Deliver the conversation to ``conn`` from ``pos`` on: replay, then live. Without
+        ``catch_up`` live traffic is held until the caller runs ``catch_up`` itself.
+        False when it was followed already (or the connection is closing)."""
         if ref.id in conn.cursors or conn.closing:
-            return
+            return False
         cursor = StreamCursor(max(pos, 0))
         cursor.fetching = True  # hold live traffic until the database has been read
         conn.cursors[ref.id] = cursor
         conn.refs[ref.id] = ref
         self.join(conn, topics.conversation(ref.id))
-        self._spawn(self._catch_up(conn, ref, cursor))
+        if catch_up:
+            self._spawn(self._catch_up(conn, ref, cursor))
+        return True
+
+    async def catch_up(self, conn: Connection, conv: str) -> None:
+        """Run the replay of a conversation followed with ``catch_up=False``."""
+        cursor, ref = conn.cursors.get(conv), conn.refs.get(conv)
+        if cursor is not None and ref is not None:
+            await self._catch_up(conn, ref, cursor)
+
+    def unfollow(self, conn: Connection, conv: str) -> None:
+        if conn.cursors.pop(conv, None) is not None:
+            conn.refs.pop(conv, None)
+            self._leave(conn, topics.conversation(conv))
 
     def follows(self, conn: Connection, conv: str) -> bool:
         return conv in conn.cursors
@@ -153,14 +175,16 @@ class Hub:
         try:
             while not conn.closing:
                 rows = await self.chat.messages_after(ref, cursor.pos, CATCH_UP_PAGE, True)
-                for message in cursor.accept_fetched(rows):
-                    self._send_message(conn, message)
+                await self._send_paced(conn, cursor.accept_fetched(rows))
                 if len(rows) == CATCH_UP_PAGE:
                     continue
+                # Not paced: live messages go out directly once the cursor stops fetching.
                 ready, again = cursor.drain_pending()
                 for message in ready:
                     self._send_message(conn, message)
                 if not again:
+                    if conn.bridge is not None and ref.id in conn.bridge.finishing:
+                        self.bridges.finished(conn, ref.id)
                     return
         except SteadyError as err:
             # Without the gap we cannot keep the order promise: the client resumes later.
@@ -170,6 +194,18 @@ class Hub:
             log.exception("catch-up of %s failed", ref.id)
             conn.close_soon(CloseCode.INTERNAL_ERROR, "internal error, resume")
 
+    async def _send_paced(self, conn: Connection, messages: list[StoredMessage]) -> None:
+        """A replay's messages, a slice at a time while the send queue is at most half full:
+        many replays at once (a bridge following a whole tenant) neither overflow it nor
+        crowd out live traffic. Live traffic of the conversation is held meanwhile."""
+        step = max(1, conn.queue_frames // 4)
+        for start in range(0, len(messages), step):
+            await conn.wait_for_room()
+            if conn.closing:
+                return
+            for message in messages[start : start + step]:
+                self._send_message(conn, message)
+
     def _on_agents(self, topic: str, payload: Payload) -> None:
         members = self._by_topic.get(topic)
         if not members:
@@ -177,6 +213,9 @@ class Hub:
         frame = dumps(payload)
         assigned = self._assignee(payload)
         for conn in tuple(members):
+            if conn.bridge is not None:
+                self.bridges.on_tenant_event(conn, payload, frame)
+                continue
             conn.push(frame)
             if assigned and conn.actor.id == assigned[0]:
                 ref = self.chat.directory.cached(payload["conv"])
@@ -213,6 +252,11 @@ class Hub:
             frame = dumps(payload)
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.push(frame)
+
+    def _on_bridge(self, topic: str, payload: Payload) -> None:
+        if payload.get("name") == "bridge.revoked":
+            for conn in tuple(self._by_topic.get(topic, ())):
+                conn.close_soon(CloseCode.BAD_TOKEN, "bridge revoked")
 
     def _subscribed(self, topic: str) -> None:
         """A conversation's subscription took effect: re-read what it may have missed."""

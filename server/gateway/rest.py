@@ -36,16 +36,16 @@ def _bool_arg(request: Request, name: str) -> bool | None:
 def build_rest_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("steadydesk_rest", url_prefix="/api/v1")
 
-    @bp.get("/me", ctx_access="agent")
+    @bp.get("/me", ctx_access="agent", ctx_bridge=True)
     async def get_me(request: Request) -> HTTPResponse:
-        """Who am I: the calling agent or API key."""
-        actor = await require_agent(services, request)
+        """Who am I: the calling agent, API key or bridge."""
+        actor = await require_agent(services, request, bridge=True)
         return json(await services.store.run(agent_profile, actor))
 
-    @bp.get("/conversations", ctx_access="agent")
+    @bp.get("/conversations", ctx_access="agent", ctx_bridge=True)
     async def get_conversations(request: Request) -> HTTPResponse:
         """List the tenant's conversations (status, assignee, limit)."""
-        actor = await require_agent(services, request)
+        actor = await require_agent(services, request, bridge=True)
         rows = await services.store.run(
             list_conversations,
             actor,
@@ -61,10 +61,10 @@ def build_rest_blueprint(services: Services) -> Blueprint:
             row["visitor_online"] = bool(row["visitor"]) and row["visitor"]["id"] in online
         return json({"conversations": rows})
 
-    @bp.get("/conversations/<conv:str>/messages", ctx_access="agent")
+    @bp.get("/conversations/<conv:str>/messages", ctx_access="agent", ctx_bridge=True)
     async def get_messages(request: Request, conv: str) -> HTTPResponse:
         """A conversation's history after a seq, paged."""
-        actor = await require_agent(services, request)
+        actor = await require_agent(services, request, bridge=True)
         ref, messages, has_more = await services.chat.history(
             actor, conv, _int_arg(request, "after", 0), _int_arg(request, "limit", 100)
         )
@@ -72,16 +72,16 @@ def build_rest_blueprint(services: Services) -> Blueprint:
             {"conv": ref.id, "messages": [m.wire() for m in messages], "has_more": has_more}
         )
 
-    @bp.get("/departments", ctx_access="agent")
+    @bp.get("/departments", ctx_access="agent", ctx_bridge=True)
     async def get_departments(request: Request) -> HTTPResponse:
         """The tenant's departments."""
-        actor = await require_agent(services, request)
+        actor = await require_agent(services, request, bridge=True)
         return json({"departments": await services.store.run(list_departments, actor)})
 
-    @bp.get("/agents", ctx_access="agent")
+    @bp.get("/agents", ctx_access="agent", ctx_bridge=True)
     async def get_agents(request: Request) -> HTTPResponse:
         """The tenant's agents; admins also see disabled ones, capacity and departments."""
-        actor = await require_agent(services, request)
+        actor = await require_agent(services, request, bridge=True)
         lister = list_agents_admin if actor.role == Role.ADMIN.value else list_agents
         agents = await services.store.run(lister, actor)
         connected = await services.presence.connected_ids(

@@ -49,10 +49,10 @@ def build_context_blueprint(services: Services) -> Blueprint:
         actor = await require_agent(services, request)
         return json(await run(get_visitor, actor.tenant_id, _id(visitor_id)))
 
-    @bp.get("/conversations/<conv:str>", ctx_access="agent")
+    @bp.get("/conversations/<conv:str>", ctx_access="agent", ctx_bridge=True)
     async def get_conversation(request: Request, conv: str) -> HTTPResponse:
         """One conversation with its visitor's context and its labels."""
-        actor = await require_agent(services, request)
+        actor = await require_agent(services, request, bridge=True)
         return json(await run(conversation_detail, actor, _id(conv)))
 
     # -- labels ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sanic import Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from server.admin.auth import agent_actor, agent_profile, origin_allowed, visitor_actor
+from server.admin.bridges import bridge_actor, is_bridge_token
 from server.admin.settings import tenant_settings
 from server.chat import topics
 from server.chat.access import access_conversation
@@ -28,6 +29,8 @@ from server.config import DeploymentMode
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services
+from server.gateway.net import client_ip
+from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
 from server.gateway.ws_pages import PageFrames
 from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
@@ -39,7 +42,9 @@ log = logging.getLogger(__name__)
 
 BAD_FRAME_WINDOW_SECS = 60.0
 PONG = b'{"type":"pong"}'
-Handler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
+# A frame handler acts as ``actor``: the connection's own, or for a bridge the agent it
+# names in ``as`` (server/gateway/ws_bridges.py).
+Handler = Callable[[Connection, dict[str, Any], Actor], Awaitable[object]]
 
 COMMON_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
 VISITOR_FRAMES = COMMON_FRAMES | {"page", "rate"}
@@ -51,6 +56,7 @@ class Gateway:
     def __init__(self, services: Services):
         self.s = services
         self.pages = PageFrames(services)
+        self.bridges = BridgeSessions(services)
         self.handlers: dict[str, Handler] = {
             "send": self.on_send,
             "sync": self.on_sync,
@@ -99,9 +105,12 @@ class Gateway:
             await _close(ws, CloseCode.HELLO_TIMEOUT, "hello expected")
             return None
         try:
-            claims = self.s.signer.verify(hello.get("token"), kind)
-            loader = visitor_actor if kind == "visitor" else agent_actor
-            actor = await self.s.store.run(loader, claims)
+            if kind == "agent" and is_bridge_token(hello.get("token")):
+                actor = await self.s.store.run(bridge_actor, hello.get("token"))
+            else:
+                claims = self.s.signer.verify(hello.get("token"), kind)
+                loader = visitor_actor if kind == "visitor" else agent_actor
+                actor = await self.s.store.run(loader, claims)
             limits = (await self.s.store.run(tenant_settings, actor.tenant_id)).limits
         except Unauthorized as err:
             await _close(ws, CloseCode.BAD_TOKEN, err.message)
@@ -124,15 +133,21 @@ class Gateway:
         rate = (limits.ws_rate_visitor if actor.is_visitor else limits.ws_rate_agent) or node_rate
         if settings.mode is DeploymentMode.SAAS:
             rate = min(rate, node_rate)
+        queue_frames = settings.send_queue_frames
+        if actor.is_bridge:  # one connection speaks for, and follows as much as, a whole team
+            rate = settings.ws_rate_bridge
+            queue_frames *= BRIDGE_QUEUE_FACTOR
         conn = Connection(
             ws,
             actor,
-            queue_frames=settings.send_queue_frames,
+            queue_frames=queue_frames,
             send_rate=SlidingWindow(rate, settings.ws_rate_window_secs),
             bad_frames=SlidingWindow(settings.bad_frames_per_minute, BAD_FRAME_WINDOW_SECS),
         )
         if limits.body_max_chars and limits.body_max_chars < settings.body_max_chars:
             conn.body_max_chars = limits.body_max_chars
+        if actor.is_bridge:
+            self.bridges.attach(conn, client_ip(request, settings))
         conn.start()
         self.s.hub.add(conn)
         self._hellos[conn] = hello
@@ -150,6 +165,9 @@ class Gateway:
 
     async def _welcome(self, conn: Connection, hello: dict[str, Any]) -> None:
         actor, hub = conn.actor, self.s.hub
+        if actor.is_bridge:
+            await self.bridges.welcome(conn, hello, partial(self.welcome_frame, conn))
+            return
         if actor.is_visitor:
             current = await self.s.chat.current_conversation(actor)
             you: dict[str, Any] = {**actor.wire(), "conversation": current}
@@ -162,15 +180,7 @@ class Gateway:
         # the other side sends the moment it sees this client (read after, a message
         # committed in between would fall before the cursor and never be delivered).
         own = await self.s.store.run(_own_conversations, actor)
-        conn.push_json(
-            {
-                "type": "welcome",
-                "session": conn.session,
-                "node": self.s.settings.node_name,
-                "heartbeat": _seconds(self.s.settings.heartbeat_secs),
-                "you": you,
-            }
-        )
+        conn.push_json(self.welcome_frame(conn, you))
         resume = hello.get("resume") or {}
         if not isinstance(resume, dict):
             conn.error(ErrorCode.BAD_FRAME, "resume must map conversation ids to seqs")
@@ -202,6 +212,15 @@ class Gateway:
             for event in events:
                 conn.push_json(event)
 
+    def welcome_frame(self, conn: Connection, you: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "welcome",
+            "session": conn.session,
+            "node": self.s.settings.node_name,
+            "heartbeat": _seconds(self.s.settings.heartbeat_secs),
+            "you": you,
+        }
+
     async def _read_loop(self, conn: Connection) -> None:
         ws = conn.ws
         allowed = VISITOR_FRAMES if conn.actor.is_visitor else AGENT_FRAMES
@@ -227,7 +246,10 @@ class Gateway:
                 conn.error(ErrorCode.FORBIDDEN, f"{frame_type} is for {who} only", **_about(frame))
                 continue
             try:
-                await self.handlers[frame_type](conn, frame)
+                if conn.bridge is not None:
+                    await self.bridges.dispatch(conn, frame, self.handlers[frame_type])
+                else:
+                    await self.handlers[frame_type](conn, frame, conn.actor)
             except SteadyError as err:
                 if err.code is ErrorCode.BAD_FRAME:
                     await self._bad_frame(conn, err.message, frame)
@@ -245,24 +267,27 @@ class Gateway:
             await conn.close(CloseCode.TOO_MANY_BAD_FRAMES, "too many bad frames")
 
     # -- frames ----------------------------------------------------------------------
-    async def on_send(self, conn: Connection, frame: dict[str, Any]) -> None:
+    async def on_send(
+        self, conn: Connection, frame: dict[str, Any], actor: Actor
+    ) -> asyncio.Future[SendResult] | None:
         cid = frame.get("cid")
         if not conn.send_rate.allow():
             conn.error(
                 ErrorCode.RATE_LIMITED, "too many messages, send again later", **_about(frame)
             )
-            return
+            return None
         body, limit = frame.get("body"), conn.body_max_chars
         if limit is not None and isinstance(body, str) and len(body) > limit:
             conn.error(
                 ErrorCode.BODY_TOO_LONG, f"body is longer than {limit} characters", **_about(frame)
             )
-            return
+            return None
         started = time.perf_counter()
         future = self.s.chat.send(
-            conn.actor, frame.get("conv"), cid, frame.get("body"), frame.get("kind")
+            actor, frame.get("conv"), cid, frame.get("body"), frame.get("kind")
         )
         future.add_done_callback(partial(self._sent, conn, frame, started))
+        return future
 
     def _sent(
         self,
@@ -292,11 +317,13 @@ class Gateway:
         if not self.s.hub.follows(conn, message.conv):
             ref = self.s.chat.directory.cached(message.conv)
             if ref is not None:
-                self.s.hub.follow(conn, ref, message.seq - 1)
+                # A bridge mirrors whole conversations: one it was not following yet (a
+                # race with its scope's events) is followed from the start.
+                self.s.hub.follow(conn, ref, 0 if conn.bridge is not None else message.seq - 1)
 
-    async def on_sync(self, conn: Connection, frame: dict[str, Any]) -> None:
+    async def on_sync(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         ref, messages, has_more = await self.s.chat.history(
-            conn.actor, frame.get("conv"), frame.get("after"), frame.get("limit")
+            actor, frame.get("conv"), frame.get("after"), frame.get("limit")
         )
         conn.push_json(
             {
@@ -307,52 +334,52 @@ class Gateway:
             }
         )
 
-    async def on_typing(self, conn: Connection, frame: dict[str, Any]) -> None:
-        ref = await access_conversation(self.s.chat.directory, conn.actor, frame.get("conv"))
+    async def on_typing(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        ref = await access_conversation(self.s.chat.directory, actor, frame.get("conv"))
         on = frame.get("on")
         if not isinstance(on, bool):
             raise SteadyError("on must be true or false", code=ErrorCode.BAD_FRAME)
         self.s.bus.publish(
             topics.conversation(ref.id),
-            {"type": "typing", "conv": ref.id, "on": on, "sender": conn.actor.wire()},
+            {"type": "typing", "conv": ref.id, "on": on, "sender": actor.wire()},
         )
 
-    async def on_read(self, conn: Connection, frame: dict[str, Any]) -> None:
-        ref, seq = await self.s.chat.mark_read(conn.actor, frame.get("conv"), frame.get("seq"))
+    async def on_read(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        ref, seq = await self.s.chat.mark_read(actor, frame.get("conv"), frame.get("seq"))
         self.s.bus.publish(
             topics.conversation(ref.id),
-            {"type": "read", "conv": ref.id, "seq": seq, "sender": conn.actor.wire()},
+            {"type": "read", "conv": ref.id, "seq": seq, "sender": actor.wire()},
         )
 
-    async def on_ping(self, conn: Connection, frame: dict[str, Any]) -> None:
+    async def on_ping(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         conn.push(PONG)
 
-    async def on_close(self, conn: Connection, frame: dict[str, Any]) -> None:
-        event, closed_now = await self.s.chat.close(conn.actor, frame.get("conv"))
+    async def on_close(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        event, closed_now = await self.s.chat.close(actor, frame.get("conv"))
         if not closed_now:
             conn.push_json(event)  # already closed: still answer the one who asked
 
-    async def on_rate(self, conn: Connection, frame: dict[str, Any]) -> None:
+    async def on_rate(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         event = await self.s.chat.ratings.rate(
-            conn.actor, frame.get("conv"), frame.get("rating"), frame.get("comment")
+            actor, frame.get("conv"), frame.get("rating"), frame.get("comment")
         )
         if not self.s.hub.follows(conn, event["conv"]):
             conn.push_json(event)  # not following it: the bus will not bring it here
 
-    async def on_accept(self, conn: Connection, frame: dict[str, Any]) -> None:
-        await self.s.routing.accept(conn.actor, frame.get("conv"))
+    async def on_accept(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        await self.s.routing.accept(actor, frame.get("conv"))
 
-    async def on_transfer(self, conn: Connection, frame: dict[str, Any]) -> None:
+    async def on_transfer(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         await self.s.routing.transfer(
-            conn.actor,
+            actor,
             frame.get("conv"),
             frame.get("to_agent"),
             frame.get("to_department"),
             frame.get("note"),
         )
 
-    async def on_status(self, conn: Connection, frame: dict[str, Any]) -> None:
-        await self.s.routing.set_status(conn.actor, frame.get("state"))
+    async def on_status(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        await self.s.routing.set_status(actor, frame.get("state"))
 
 
 def _parse(raw: str | bytes | None) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ import weakref
 from typing import Any
 
 from server.chat.pages import PageTrail
+from server.chat.records import Actor
 from server.errors import ErrorCode
 from server.gateway.connection import Connection
 from server.gateway.context import Services
@@ -24,11 +25,11 @@ class PageFrames:
             weakref.WeakKeyDictionary()
         )
 
-    async def on_page(self, conn: Connection, frame: dict[str, Any]) -> None:
+    async def on_page(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         rate = self._rates.get(conn)
         if rate is None:
             rate = self._rates[conn] = SlidingWindow(PAGE_VIEWS_PER_WINDOW, PAGE_WINDOW_SECS)
         if not rate.allow():
             conn.error(ErrorCode.RATE_LIMITED, "too many page views, slow down")
             return
-        await self.trail.record(conn.actor, frame)
+        await self.trail.record(actor, frame)

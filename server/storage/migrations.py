@@ -21,10 +21,13 @@ from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
 from server.storage.models import (
     ALL_MODELS,
+    Bridge,
+    BridgeLink,
     CannedReply,
     Conversation,
     ConversationLabel,
     EncryptionKeyUse,
+    LinkCode,
     Operator,
     SchemaMigration,
     Site,
@@ -153,12 +156,18 @@ def _routing_columns(database: pw.Database) -> None:
     add_missing_indexes(database, Conversation)
 
 
+def _bridges(database: pw.Database) -> None:
+    """Bridge principals, their links to agents, one-time link codes (new tables only)."""
+    create_new_tables(database, Bridge, BridgeLink, LinkCode)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
     Migration(3, "routing: policies, offers, hours, pre-chat, offline", _routing_columns),
     Migration(4, "visitor context, labels, canned reply scopes, message search", _agent_context),
     Migration(5, "CSAT ratings, encryption key registry, wider sealed columns", _csat_and_sealing),
+    Migration(6, "bridges: principals, links to agents, link codes", _bridges),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

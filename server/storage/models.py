@@ -38,6 +38,14 @@ class SenderType(StrEnum):
     AI = "ai"
     SYSTEM = "system"
     OPERATOR = "operator"  # the platform operator acting in a tenant (SaaS mode; audit only)
+    BRIDGE = "bridge"  # a Slack/Telegram bridge's own connection; it acts only as its agents
+
+
+class BridgeKind(StrEnum):
+    """What a bridge connects to; a later kind (an AI responder) is one more member."""
+
+    SLACK = "slack"
+    TELEGRAM = "telegram"
 
 
 class MessageKind(StrEnum):
@@ -298,6 +306,48 @@ class LoginLog(TenantModel):
         )
 
 
+class Bridge(TenantModel):
+    """A bridge principal (docs/bridges.md): a process that mirrors the tenant's
+    conversations into Slack or Telegram and acts only as agents linked to it."""
+
+    id = pw.CharField(max_length=26, primary_key=True)
+    kind = pw.CharField(max_length=16)
+    name = pw.CharField(max_length=200)
+    token_hash = pw.CharField(max_length=64, unique=True)  # sha256 hex: the token is shown once
+    departments = pw.TextField(default="[]")  # JSON ids; [] = the whole tenant
+    created_at = pw.DateTimeField(default=utcnow)
+    revoked_at = pw.DateTimeField(null=True)
+    # Failed link-code claims in the current window: guessing is limited per bridge.
+    failed_claims = pw.IntegerField(default=0)
+    failed_since_ms = pw.BigIntegerField(default=0)
+
+
+class BridgeLink(TenantModel):
+    """A chat-app user (``external_user``) who acts as ``agent_id`` through one bridge."""
+
+    id = pw.BigAutoField()
+    bridge_id = pw.CharField(max_length=26)
+    external_user = pw.CharField(max_length=191)
+    agent_id = pw.CharField(max_length=26)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("bridge_id", "external_user"), True),
+            (("bridge_id", "agent_id"), False),
+        )
+
+
+class LinkCode(TenantModel):
+    """A one-time code an agent gives a bridge to link a chat-app user (stored hashed)."""
+
+    code_hash = pw.CharField(max_length=64, primary_key=True)
+    agent_id = pw.CharField(max_length=26, index=True)
+    expires_ms = pw.BigIntegerField()
+    used_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 class EncryptionKeyUse(BaseModel):
     """Every key id that ever sealed data: a node without one of them refuses to start."""
 
@@ -334,4 +384,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     ConversationLabel,
     EncryptionKeyUse,
     Operator,
+    Bridge,
+    BridgeLink,
+    LinkCode,
 ]

@@ -1,0 +1,194 @@
+"""Bridge connections on ``/ws/agent`` (docs/bridges.md, BRIDGES.md §1).
+
+* ``welcome``: a bridge follows every open conversation in its scope, from the seq its
+  ``resume`` names or else from 0 (and closed ones it names, up to their end); it gets the
+  waiting conversations' ``conv.queued`` first, then the replays, a few conversations at a
+  time and paced by its send queue, while live traffic is held per conversation.
+* ``dispatch``: ``send``, ``accept``, ``transfer``, ``close``, ``typing`` and ``read`` act as
+  the agent named in ``as`` (linked, enabled, same tenant; the conversation in scope), else
+  ``error forbidden``; ``sync`` and ``ping`` are the bridge's own; ``status`` is refused.
+  Accepts, transfers, closes and stored messages are audited as
+  ``agent:<id> via bridge:<id>``.
+* a watch on each node closes (4401) any of its bridge sockets whose bridge was revoked
+  elsewhere (the CLI has no bus); ``DELETE /api/v1/bridges/{id}`` also tells every node
+  through the bus at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from server.admin import audit
+from server.admin.bridges import acting_agent, bridge_profile, revoked_among
+from server.chat import topics
+from server.chat.bridge_feed import BridgeFeed
+from server.chat.bridge_follow import bridge_conversations
+from server.chat.queries import queued_conversations, queued_event
+from server.chat.records import Actor, ConversationRef, SendResult
+from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError
+from server.gateway.connection import Connection
+from server.gateway.context import Services
+
+log = logging.getLogger(__name__)
+
+BRIDGE_QUEUE_FACTOR = 10  # a bridge's send queue: this many times an agent's
+ACTING_FRAMES = frozenset({"send", "accept", "transfer", "close", "typing", "read"})
+OWN_FRAMES = frozenset({"sync", "ping"})
+AUDITED = {
+    "accept": "conversation.accept",
+    "transfer": "conversation.transfer",
+    "close": "conversation.close",
+}
+CATCH_UP_AT_ONCE = 8  # replays of one bridge's welcome running together
+WATCH_SECS = 0.5  # how often a node looks for revoked bridges among its sockets
+_DENIED = "you have no access to this conversation"
+
+
+class BridgeSessions:
+    def __init__(self, services: Services):
+        self.s = services
+        self._watch: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def attach(self, conn: Connection, ip: str) -> None:
+        conn.bridge = BridgeFeed(conn.actor.departments, ip)
+        if self._watch is None or self._watch.done():
+            self._watch = asyncio.get_running_loop().create_task(self._watch_revocations())
+
+    # -- hello ------------------------------------------------------------------------
+    async def welcome(
+        self,
+        conn: Connection,
+        hello: dict[str, Any],
+        welcome_frame: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        actor, hub, store = conn.actor, self.s.hub, self.s.store
+        feed = conn.bridge
+        assert feed is not None
+        hub.join(conn, topics.agents(actor.tenant_id))
+        hub.join(conn, topics.bridge(actor.id))
+        you = await store.run(bridge_profile, actor)
+        resume = hello.get("resume") or {}
+        positions: dict[str, int] = {}
+        refusals: list[tuple[str, str, object]] = []
+        if not isinstance(resume, dict):
+            refusals.append((ErrorCode.BAD_FRAME, "resume must map conversation ids to seqs", None))
+            resume = {}
+        for conv, last_seq in resume.items():
+            if isinstance(last_seq, bool) or not isinstance(last_seq, int):
+                refusals.append((ErrorCode.BAD_FRAME, "resume seqs must be integers", conv))
+            else:
+                positions[conv] = last_seq
+        open_ones, named = await store.run(bridge_conversations, actor.tenant_id, list(positions))
+        queued = await self._queued_events(actor, feed)
+        conn.push_json(welcome_frame(you))
+        for code, message, conv in refusals:
+            conn.error(code, message, conv=conv)
+        plan: dict[str, tuple[ConversationRef, int]] = {}
+        for item in open_ones:
+            feed.learn(item.ref.id, item.department)
+        for conv, pos in positions.items():
+            found = named.get(conv)
+            if found is None or not feed.in_scope(found.department):
+                conn.error(ErrorCode.FORBIDDEN, _DENIED, conv=conv)
+                continue
+            plan[conv] = (found.ref, pos)
+            if not found.open:
+                feed.finishing.add(conv)  # read to its end, then let go
+        for item in open_ones:
+            if feed.in_scope(item.department) and item.ref.id not in plan:
+                plan[item.ref.id] = (item.ref, 0)
+        for event in queued:
+            conn.push_json(event)
+        for ref, pos in plan.values():
+            self.s.chat.directory.remember(ref)
+            hub.follow(conn, ref, pos, catch_up=False)
+        feed.ready = True
+        for conv in sorted(feed.deferred):
+            hub.bridges.follow_from_start(conn, conv)
+        feed.deferred.clear()
+        self._spawn(self._catch_up_all(conn, list(plan)))
+
+    async def _queued_events(self, actor: Actor, feed: BridgeFeed) -> list[dict[str, Any]]:
+        events = []
+        for conv in await self.s.store.run(queued_conversations, actor.tenant_id):
+            event = await self.s.store.run(queued_event, actor.tenant_id, conv)
+            if event and feed.in_scope(event["data"].get("department")):
+                events.append(event)
+        await self.s.presence.annotate_queued_many(actor.tenant_id, events)
+        return events
+
+    async def _catch_up_all(self, conn: Connection, convs: list[str]) -> None:
+        for start in range(0, len(convs), CATCH_UP_AT_ONCE):
+            if conn.closing:
+                return
+            window = convs[start : start + CATCH_UP_AT_ONCE]
+            await asyncio.gather(*(self.s.hub.catch_up(conn, conv) for conv in window))
+
+    # -- frames -----------------------------------------------------------------------
+    async def dispatch(self, conn: Connection, frame: dict[str, Any], handler: Any) -> None:
+        frame_type = frame["type"]
+        if frame_type in OWN_FRAMES:
+            await handler(conn, frame, conn.actor)
+            return
+        if frame_type not in ACTING_FRAMES:
+            raise Forbidden(f"a bridge does not send {frame_type}: it acts only as its agents")
+        actor = await self.s.store.run(acting_agent, conn.actor, frame.get("as"))
+        result = await handler(conn, frame, actor)
+        action = AUDITED.get(frame_type)
+        if action is not None:
+            details: dict[str, Any] = {
+                k: frame[k] for k in ("to_agent", "to_department") if k in frame
+            }
+            await self._record(conn, actor, action, frame.get("conv"), details)
+        elif frame_type == "send" and isinstance(result, asyncio.Future):
+            result.add_done_callback(partial(self._sent, conn, actor))
+
+    def _sent(self, conn: Connection, actor: Actor, future: asyncio.Future[SendResult]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        result = future.result()
+        if result.duplicate:
+            return
+        message = result.message
+        details = {"message": message.id, "seq": message.seq, "kind": message.kind}
+        self._spawn(self._record(conn, actor, "message.send", message.conv, details))
+
+    async def _record(
+        self, conn: Connection, actor: Actor, action: str, conv: object, details: dict[str, Any]
+    ) -> None:
+        """The audit row of an action already done: its failure is logged, not answered."""
+        ip = conn.bridge.ip if conn.bridge is not None else ""
+        try:
+            await self.s.store.run(audit.record, actor, action, str(conv), details, ip)
+        except SteadyError as err:
+            log.warning("audit of %s via bridge %s failed: %s", action, actor.via, err.message)
+
+    # -- revocation --------------------------------------------------------------------
+    async def _watch_revocations(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_SECS)
+            bridges = [c for c in self.s.hub.connections if c.bridge is not None]
+            if not bridges:
+                return  # the next bridge to connect starts another watch
+            try:
+                revoked = await self.s.store.run(
+                    revoked_among, sorted({c.actor.id for c in bridges})
+                )
+            except SteadyError:
+                continue  # storage away: the next round looks again
+            except Exception:
+                log.exception("bridge watch failed")
+                continue
+            for conn in bridges:
+                if conn.actor.id in revoked:
+                    conn.close_soon(CloseCode.BAD_TOKEN, "bridge revoked")
