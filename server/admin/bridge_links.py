@@ -228,9 +228,9 @@ def _may_read_links(actor: Actor, bridge_id: str) -> None:
 
 def list_links(actor: Actor, bridge_id: str) -> dict[str, Any]:
     """Who is linked through a bridge (admins; a bridge for itself)."""
-    _may_read_links(actor, bridge_id)
     scope = TenantScope(actor.tenant_id)
-    bridge = access_bridge(scope, bridge_id)
+    bridge = access_bridge(scope, bridge_id)  # another tenant's: 404, like an unknown one
+    _may_read_links(actor, bridge.id)
     links = list(
         scope.select(BridgeLink)
         .where(BridgeLink.bridge_id == bridge.id)

@@ -69,6 +69,14 @@ class BridgeFeed:
         self.deferred: set[str] = set()
         # Events of a conversation whose department is being looked up, in arrival order.
         self.waiting: dict[str, list[tuple[dict[str, Any], bytes]]] = {}
+        # Where this connection stopped following a conversation (it left the scope or
+        # closed): coming back into scope resumes there, never sending a seq twice.
+        self.left: OrderedDict[str, int] = OrderedDict()
+
+    def remember_left(self, conv: str, pos: int) -> None:
+        self.left[conv] = pos
+        if len(self.left) > KNOWN_MAX:
+            self.left.popitem(last=False)
 
     @property
     def whole_tenant(self) -> bool:

@@ -59,23 +59,32 @@ class BridgeDelivery:
         if not isinstance(conv, str):
             return
         if verdict.follow:
-            self.follow_from_start(conn, conv)
+            self.follow_in_scope(conn, conv)
         elif verdict.finish:
             self.finish(conn, conv)
         elif verdict.unfollow:
-            self.hub.unfollow(conn, conv)
+            self.unfollow(conn, conv)
 
-    def follow_from_start(self, conn: Connection, conv: str) -> None:
+    def follow_in_scope(self, conn: Connection, conv: str) -> None:
+        """Follow a conversation of the bridge's scope: from its start, or from where this
+        connection left it (one connection never gets a seq twice)."""
         feed = conn.bridge
         assert feed is not None
         if not feed.ready:
             feed.deferred.add(conv)  # the welcome follows it with the rest
             return
+        pos = feed.left.pop(conv, 0)
         ref = self.hub.chat.directory.cached(conv)
         if ref is not None:
-            self.hub.follow(conn, ref, 0)
+            self.hub.follow(conn, ref, pos)
         else:
-            self.hub._spawn(self.hub._follow_later(conn, conv, 0))
+            self.hub._spawn(self.hub._follow_later(conn, conv, pos))
+
+    def unfollow(self, conn: Connection, conv: str) -> None:
+        cursor = conn.cursors.get(conv)
+        if cursor is not None and conn.bridge is not None:
+            conn.bridge.remember_left(conv, cursor.pos)
+        self.hub.unfollow(conn, conv)
 
     def finish(self, conn: Connection, conv: str) -> None:
         """A closed conversation: read what is left of it, then stop following it (nothing
@@ -91,4 +100,4 @@ class BridgeDelivery:
     def finished(self, conn: Connection, conv: str) -> None:
         if conn.bridge is not None:
             conn.bridge.finishing.discard(conv)
-        self.hub.unfollow(conn, conv)
+        self.unfollow(conn, conv)

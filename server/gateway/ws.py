@@ -314,12 +314,15 @@ class Gateway:
         conn.push_json(result.ack())
         self.s.chat.after_commit(result)
         message = result.message
-        if not self.s.hub.follows(conn, message.conv):
+        if conn.bridge is not None:
+            # A bridge mirrors whole conversations: one it did not follow yet (a race with
+            # its scope's events) is followed as its scope's conversations are.
+            if not self.s.hub.follows(conn, message.conv):
+                self.s.hub.bridges.follow_in_scope(conn, message.conv)
+        elif not self.s.hub.follows(conn, message.conv):
             ref = self.s.chat.directory.cached(message.conv)
             if ref is not None:
-                # A bridge mirrors whole conversations: one it was not following yet (a
-                # race with its scope's events) is followed from the start.
-                self.s.hub.follow(conn, ref, 0 if conn.bridge is not None else message.seq - 1)
+                self.s.hub.follow(conn, ref, message.seq - 1)
 
     async def on_sync(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         ref, messages, has_more = await self.s.chat.history(

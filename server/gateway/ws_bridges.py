@@ -114,7 +114,7 @@ class BridgeSessions:
             hub.follow(conn, ref, pos, catch_up=False)
         feed.ready = True
         for conv in sorted(feed.deferred):
-            hub.bridges.follow_from_start(conn, conv)
+            hub.bridges.follow_in_scope(conn, conv)
         feed.deferred.clear()
         self._spawn(self._catch_up_all(conn, list(plan)))
 

@@ -18,6 +18,7 @@ class Route:
     method: str
     path: str  # "/api/v1/sites/<site_key:str>"
     access: str | None
+    bridge: bool = False  # ctx_bridge: bridge tokens are let in too
 
     @property
     def params(self) -> list[str]:
@@ -39,9 +40,10 @@ def app_routes(data_dir: Path) -> list[Route]:
         for route in app.router.routes:
             path = "/" + route.path.lstrip("/")
             access = getattr(route.ctx, "access", None)
+            bridge = bool(getattr(route.ctx, "bridge", False))
             for method in route.methods:
                 if method not in IGNORED_METHODS:
-                    found.add(Route(method, path, access))
+                    found.add(Route(method, path, access, bridge))
         return sorted(found, key=lambda r: (r.path, r.method))
     finally:
         app.ctx.services.store.close()

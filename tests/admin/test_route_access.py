@@ -14,7 +14,13 @@ operator). For every route and method this test checks, against a running server
 * the tenant's own admin, and its admin API key: let in (neither 401 nor 403) on agent
   and admin routes;
 * a platform operator naming the tenant (X-Steady-Tenant): let in everywhere but visitor
-  routes, and the only caller let in on operator routes (which all others get 403 on).
+  routes, and the only caller let in on operator routes (which all others get 403 on);
+* a bridge of the tenant (docs/bridges.md): let in on ``bridge`` routes and on routes that
+  declare ``ctx_bridge=True``, 403 everywhere else; a bridge of another tenant: like the
+  other tenant's admin on the routes that let bridges in (404/403 on this tenant's objects,
+  none of their ids in any answer);
+* ``agent_self`` routes (what only a person may do): agents and admins with their own login
+  are let in, API keys, operators and bridges get 403; ``bridge`` routes: bridges only.
 
 The server runs in SaaS mode, so the operator exists (made with the CLI).
 
@@ -25,6 +31,7 @@ add a line to ``COLLECTIONS`` when a route names a new kind of object.
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import sys
@@ -45,13 +52,31 @@ LET_IN_IS_NOT = {401, 403}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def expected_problem(level: str, caller: str, status: int, names_object: bool) -> str | None:
-    """Why ``status`` is wrong for ``caller`` on a route of ``level`` (None when right)."""
+BRIDGE_CALLERS = ("bridge", "other_bridge")
+FOREIGN_CALLERS = ("other_admin", "other_bridge")
+
+
+def expected_problem(level: str, caller: str, status: int, names_object: bool,
+                     bridge_ok: bool = False) -> str | None:
+    """Why ``status`` is wrong for ``caller`` on a route of ``level`` (None when right);
+    ``bridge_ok``: the route lets bridges in (``ctx_bridge``)."""
     if level == "public":
         return None if status not in LET_IN_IS_NOT else f"public route refused {caller}"
     if caller in ("anonymous", "forged"):
         return None if status == 401 else f"expected 401, got {status}"
-    rank = {"visitor": 0, "agent": 1, "admin": 2, "operator": 3}
+    if caller in BRIDGE_CALLERS:
+        if level != "bridge" and not bridge_ok:
+            return None if status == 403 else f"expected 403, got {status}"
+        if caller == "other_bridge" and names_object and level != "bridge":
+            return None if status in (403, 404) else f"another tenant's object answered {status}"
+        return None if status not in LET_IN_IS_NOT else f"bridge refused ({status})"
+    if level == "bridge":
+        return None if status == 403 else f"expected 403, got {status}"
+    if level == "agent_self" and caller != "visitor":
+        if caller in ("key_agent", "key_admin", "operator"):
+            return None if status == 403 else f"expected 403, got {status}"
+        return None if status not in LET_IN_IS_NOT else f"refused with {status}"
+    rank = {"visitor": 0, "agent": 1, "admin": 2, "operator": 3, "agent_self": 1}
     if caller == "visitor":
         if level == "visitor":
             return None if status not in LET_IN_IS_NOT else f"visitor refused ({status})"
@@ -92,6 +117,15 @@ def test_the_verdicts_catch_a_missing_check() -> None:
     assert expected_problem("public", "anonymous", 404, False) is None
     assert expected_problem("operator", "admin", 200, False) is not None
     assert expected_problem("operator", "operator", 200, False) is None
+    assert expected_problem("admin", "bridge", 200, False) is not None
+    assert expected_problem("agent", "bridge", 200, False, bridge_ok=True) is None
+    assert expected_problem("agent", "bridge", 403, False, bridge_ok=True) is not None
+    assert expected_problem("agent", "other_bridge", 200, True, bridge_ok=True) is not None
+    assert expected_problem("bridge", "admin", 200, False) is not None
+    assert expected_problem("bridge", "bridge", 400, False) is None
+    assert expected_problem("agent_self", "key_admin", 200, False) is not None
+    assert expected_problem("agent_self", "operator", 200, False) is not None
+    assert expected_problem("agent_self", "agent", 200, False) is None
 
 
 def run_cli(server: ServerProcess, *args: str) -> str:
@@ -123,6 +157,8 @@ COLLECTIONS = {
     "api-keys": "api_key",
     "conversations": "conversation",
     "visitors": "visitor",
+    "bridges": "bridge",
+    "links": "link",
 }
 
 
@@ -185,15 +221,30 @@ async def callers(server: ServerProcess) -> Callers:
                           body={"email": op_email, "password": op_password})
     assert operator.status_code == 200, operator.text
 
+    # A bridge of each tenant, with one chat-app user linked to this tenant's agent.
+    bridge = await make("/api/v1/bridges", {"kind": "slack", "name": "walk bridge"})
+    ids["bridge"] = bridge["id"]
+    agent_token = (await cached_login(server, demo.agents[1]))["token"]
+    code = await call(server, "POST", "/api/v1/me/link-code", token=agent_token)
+    assert code.status_code == 200, code.text
+    ids["link"] = "TWALK:UWALK"
+    linked = await call(server, "POST", "/api/v1/bridges/links", token=bridge["token"],
+                        body={"code": code.json()["code"], "external_user": ids["link"]})
+    assert linked.status_code == 200, linked.text
+    other_bridge = json.loads(run_cli(server, "bridge", "create", "--tenant", tenant,
+                                      "--kind", "telegram", "--name", "other", "--json"))
+
     return Callers(
         tokens={
             "anonymous": None,
             "forged": "not.a.token",
             "visitor": visitor["token"],
-            "agent": (await cached_login(server, demo.agents[1]))["token"],
+            "agent": agent_token,
             "other_admin": other.json()["token"],
             "admin": admin,
             "operator": operator.json()["token"],
+            "bridge": bridge["token"],
+            "other_bridge": other_bridge["token"],
         },
         ids=ids,
         headers={"operator": {"X-Steady-Tenant": demo.tenant}},
@@ -222,7 +273,8 @@ async def test_every_route_gives_each_caller_exactly_its_due(
     problems: list[str] = []
     # Everyone but the tenant's own admin first: their probes must change nothing, and the
     # admin's own probes (which may delete the walk's objects) come last.
-    for phase in (("anonymous", "forged", "visitor", "agent", "key_agent", "other_admin"),
+    for phase in (("anonymous", "forged", "visitor", "agent", "key_agent", "other_admin",
+                   "bridge", "other_bridge"),
                   ("admin", "key_admin", "operator")):
         for route in routes:
             url, real_ids = fill(route, callers.ids)
@@ -231,8 +283,9 @@ async def test_every_route_gives_each_caller_exactly_its_due(
                     continue  # reported by test_every_api_route_declares_its_access
                 status, text = await _probe(server, route, callers, caller, url)
                 names_object = bool(route.params) and real_ids
-                problem = expected_problem(route.access, caller, status, names_object)
-                if caller == "other_admin" and not problem:
+                problem = expected_problem(route.access, caller, status, names_object,
+                                           route.bridge)
+                if caller in FOREIGN_CALLERS and not problem:
                     leaked = [kind for kind, value in callers.ids.items() if value in text]
                     if leaked:
                         problem = f"another tenant's answer names this tenant's {leaked}"
