@@ -275,6 +275,8 @@ class Hub:
         for conn in tuple(self.connections):
             for conv in tuple(conn.cursors):
                 self._resync_conversation(conn, conv)
+            if conn.bridge is not None:  # it may have missed a new conversation's event too
+                self._spawn(self.bridges.follow_missed(conn))
 
     # -- shutdown --------------------------------------------------------------------
     async def close_all(self, code: int, reason: str, within_secs: float = 3.0) -> None:

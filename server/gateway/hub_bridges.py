@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from server.chat.bridge_feed import Verdict
+from server.chat.bridge_follow import bridge_conversations
 from server.chat.directory import department_of
 from server.errors import SteadyError
 from server.gateway.connection import Connection
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+VISITOR_PRESENCE = "visitor.presence"
+
 
 class BridgeDelivery:
     def __init__(self, hub: Hub):
@@ -24,6 +27,12 @@ class BridgeDelivery:
     def on_tenant_event(self, conn: Connection, payload: dict[str, Any], frame: bytes) -> None:
         feed = conn.bridge
         assert feed is not None
+        if payload.get("name") == VISITOR_PRESENCE and not feed.whole_tenant:
+            # Names a visitor, not a conversation: only those of conversations it follows.
+            visitor = ((payload.get("data") or {}).get("visitor") or {}).get("id")
+            if any(ref.visitor_id == visitor for ref in conn.refs.values()):
+                conn.push(frame)
+            return
         conv = payload.get("conv")
         if isinstance(conv, str) and conv in feed.waiting:
             feed.waiting[conv].append((payload, frame))  # behind a department lookup
@@ -85,6 +94,25 @@ class BridgeDelivery:
         if cursor is not None and conn.bridge is not None:
             conn.bridge.remember_left(conv, cursor.pos)
         self.hub.unfollow(conn, conv)
+
+    async def follow_missed(self, conn: Connection) -> None:
+        """After the bus may have dropped events: follow the open conversations of the
+        bridge's scope that it does not follow yet (a ``conv.queued`` lost in an outage)."""
+        feed = conn.bridge
+        if feed is None or not feed.ready or conn.closing:
+            return
+        try:
+            open_ones, _ = await self.hub.chat.store.run(
+                bridge_conversations, conn.actor.tenant_id, []
+            )
+        except SteadyError as err:
+            log.warning("bridge resync failed: %s", err.message)
+            return
+        for item in open_ones:
+            feed.learn(item.ref.id, item.department)
+            if feed.in_scope(item.department) and not self.hub.follows(conn, item.ref.id):
+                self.hub.chat.directory.remember(item.ref)
+                self.follow_in_scope(conn, item.ref.id)
 
     def finish(self, conn: Connection, conv: str) -> None:
         """A closed conversation: read what is left of it, then stop following it (nothing

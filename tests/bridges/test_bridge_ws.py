@@ -190,6 +190,9 @@ async def test_a_bridge_of_departments_sees_only_their_conversations(
     await wait_seqs(ws, inside, [1])
     await ws.ping_pong()
     assert not ws.frames_about(outside), ws.frames_about(outside)
+    assert outside_visitor.welcome is not None
+    outsider = outside_visitor.welcome["you"]["id"]
+    assert not ws.frames_about(outsider), ws.frames_about(outsider)  # presence included
 
     # REST answers in scope only.
     listed = await call(server, "GET", "/api/v1/conversations?status=open&limit=200",

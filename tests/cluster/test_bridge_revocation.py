@@ -53,3 +53,21 @@ async def test_a_bridge_spans_nodes_and_revocation_reaches_every_node(
     for ws in sockets:
         assert await ws.wait_closed(timeout=1.0) == 4401
     assert time.monotonic() - started < 1.5
+
+
+async def test_a_conversation_that_opened_while_redis_was_away_is_followed_after(
+    make_cluster: ClusterMaker, clients: Clients
+) -> None:
+    """Its conv.queued was lost with the bus: the resync after Redis returns finds it."""
+    cluster = make_cluster(2)
+    admin = (await login(cluster.a, cluster.demo.admin))["token"]
+    bridge = await new_bridge(cluster.a, admin)
+    on_b = await connect_bridge(clients, cluster.b, bridge, label="bridge@b")
+    visitor = await clients.visitor(cluster.a, name="During the outage")
+    port = cluster.redis.port
+    cluster.redis.stop()
+    conv = str((await visitor.send_and_ack("anyone there?", timeout=15))["conv"])
+    await asyncio.sleep(1.0)
+    cluster.redis.port = port
+    cluster.redis.start()
+    await on_b.wait_state(lambda: seqs_of(on_b, conv) == [1], 20.0, "the lost conversation")
