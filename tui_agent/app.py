@@ -21,6 +21,7 @@ from tui_agent.config import (
     save_session,
 )
 from tui_agent.messages import LoggedIn
+from tui_agent.screens.link_code import LinkCodeScreen
 from tui_agent.screens.login import LoginScreen
 from tui_agent.screens.main import MainScreen, utc_now
 from tui_agent.streams import Backoff
@@ -88,6 +89,12 @@ class AgentConsole(App[None]):
             self.switch_screen(desk)
         else:
             self.push_screen(desk)
+
+    def action_link_code(self) -> None:
+        """f2 on the desk: a one-time code for linking Slack or Telegram (a dialog)."""
+        desk = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if desk is not None and not isinstance(self.screen, LinkCodeScreen):
+            self.push_screen(LinkCodeScreen(desk.client.link_code, clock=self.clock))
 
     def logout(self, reason: str = "") -> None:
         """Back to the login form (the token is dropped; server, tenant and e-mail stay)."""

@@ -211,6 +211,12 @@ class SteadydeskClient:
             else []
         )
 
+    async def link_code(self) -> dict[str, str]:
+        """A one-time code that links a Slack or Telegram user to this agent (10 minutes)."""
+        body = await self._request("POST", "/api/v1/me/link-code")
+        assert body is not None
+        return {"code": str(body.get("code", "")), "expires_at": str(body.get("expires_at", ""))}
+
     async def aclose(self) -> None:
         await self.stop()
         if self._http is not None:

@@ -53,6 +53,13 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key("ctrl+s", "status", "Status", "Set my status: online, away or offline"),
     Key("ctrl+r", "refresh", "Refresh", "Reload the lists and the open conversation", show=False),
     Key(
+        "f2",
+        "app.link_code",
+        "Link code",
+        "Show a one-time code to link my Slack or Telegram account",
+        show=False,
+    ),
+    Key(
         "alt+w",
         "hide_tab",
         "Hide tab",

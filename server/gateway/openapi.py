@@ -84,7 +84,12 @@ def install_openapi(app: Sanic) -> None:
 def _document_security(app: Sanic) -> None:
     spec: Any = SpecificationBuilder()
     spec.add_security_scheme(
-        BEARER, "http", bearer_format="JWT", description="Agent token from /api/v1/auth/login."
+        BEARER,
+        "http",
+        description=(
+            "Agent token from /api/v1/auth/login, visitor token from /api/v1/visitor/session, "
+            "or a bridge token from POST /api/v1/bridges (docs/bridges.md)."
+        ),
     )
     spec.add_security_scheme(
         SIGNED, "apiKey", location="header", name="X-Steady-Key", description=_SIGNED_HELP
@@ -106,7 +111,7 @@ def _document_security(app: Sanic) -> None:
             if not operation.security:
                 operation.secured({BEARER: []})
                 operation.secured({SIGNED: []})
-        elif access == "visitor" and not operation.security:
+        elif access in ("visitor", "bridge", "agent_self") and not operation.security:
             operation.secured({BEARER: []})
 
 

@@ -22,6 +22,8 @@ WRITE_ROUTES_WITH_BODY = {
     ("patch", "/api/v1/departments/{department_id}"),
     ("put", "/api/v1/settings"),
     ("post", "/api/v1/api-keys"),
+    ("post", "/api/v1/bridges"),
+    ("post", "/api/v1/bridges/links"),
 }
 
 
