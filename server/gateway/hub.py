@@ -94,12 +94,11 @@ class Hub:
 
     def follow(
         self, conn: Connection, ref: ConversationRef, pos: int, *, catch_up: bool = True
-    ) -> bool:
+    ) -> None:
         """Deliver the conversation to ``conn`` from ``pos`` on: replay, then live. Without
-        ``catch_up`` live traffic is held until the caller runs ``catch_up`` itself.
-        False when it was followed already (or the connection is closing)."""
+        ``catch_up`` live traffic is held until the caller runs ``catch_up`` itself."""
         if ref.id in conn.cursors or conn.closing:
-            return False
+            return
         cursor = StreamCursor(max(pos, 0))
         cursor.fetching = True  # hold live traffic until the database has been read
         conn.cursors[ref.id] = cursor
@@ -107,7 +106,6 @@ class Hub:
         self.join(conn, topics.conversation(ref.id))
         if catch_up:
             self._spawn(self._catch_up(conn, ref, cursor))
-        return True
 
     async def catch_up(self, conn: Connection, conv: str) -> None:
         """Run the replay of a conversation followed with ``catch_up=False``."""
@@ -175,7 +173,9 @@ class Hub:
         try:
             while not conn.closing:
                 rows = await self.chat.messages_after(ref, cursor.pos, CATCH_UP_PAGE, True)
-                await self._send_paced(conn, cursor.accept_fetched(rows))
+                await self._send_paced(conn, cursor, cursor.accept_fetched(rows))
+                if conn.closing or conn.cursors.get(ref.id) is not cursor:
+                    return  # no longer followed (a bridge's conversation left its scope)
                 if len(rows) == CATCH_UP_PAGE:
                     continue
                 # Not paced: live messages go out directly once the cursor stops fetching.
@@ -194,14 +194,16 @@ class Hub:
             log.exception("catch-up of %s failed", ref.id)
             conn.close_soon(CloseCode.INTERNAL_ERROR, "internal error, resume")
 
-    async def _send_paced(self, conn: Connection, messages: list[StoredMessage]) -> None:
+    async def _send_paced(
+        self, conn: Connection, cursor: StreamCursor, messages: list[StoredMessage]
+    ) -> None:
         """A replay's messages, a slice at a time while the send queue is at most half full:
         many replays at once (a bridge following a whole tenant) neither overflow it nor
         crowd out live traffic. Live traffic of the conversation is held meanwhile."""
         step = max(1, conn.queue_frames // 4)
         for start in range(0, len(messages), step):
             await conn.wait_for_room()
-            if conn.closing:
+            if conn.closing or conn.cursors.get(messages[0].conv) is not cursor:
                 return
             for message in messages[start : start + step]:
                 self._send_message(conn, message)

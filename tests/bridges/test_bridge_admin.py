@@ -11,7 +11,7 @@ from typing import Any
 from playhouse.db_url import connect
 
 from tests.admin.conftest import call, code
-from tests.bridges.conftest import link, new_bridge, new_department, run_cli, token_of
+from tests.support.bridges import link, new_bridge, new_department, run_cli, token_of
 from tests.support.server import DemoTenant, ServerProcess
 
 

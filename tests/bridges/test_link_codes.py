@@ -9,7 +9,7 @@ import json
 import re
 
 from tests.admin.conftest import call, code
-from tests.bridges.conftest import (
+from tests.support.bridges import (
     link_code,
     new_agent,
     new_bridge,

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tests.admin.conftest import call
-from tests.bridges.conftest import Bridge, connect_bridge, link, new_bridge, run_cli, seqs_of
 from tests.cluster.conftest import ClusterMaker
+from tests.support.bridges import Bridge, connect_bridge, link, new_bridge, run_cli, seqs_of
 from tests.support.clients import Clients, login
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis]

@@ -92,6 +92,11 @@ class ClusterServer:
     def extra_env(self) -> dict[str, str]:
         return self.nodes[0].extra_env
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of a command run beside the cluster (the first node's)."""
+        return self.nodes[0].env
+
     def run_demo(self, tenant: str | None = None) -> DemoTenant:
         return self.nodes[0].run_demo(tenant)
 

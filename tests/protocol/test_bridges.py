@@ -1,16 +1,21 @@
 """A bridge on /ws/agent (BRIDGES.md §1, docs/bridges.md): hello, what it follows and
 receives (every message and note of every open conversation in its scope, live, resumed
-by seq), ``as`` on every acting frame, and every denial."""
+by seq), ``as`` on every acting frame, and every denial. Part of the protocol suite, so it
+also runs against three nodes behind nginx (``task test-cluster``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from typing import Any
 
+import pytest
+import pytest_asyncio
+
 from tests.admin.conftest import call, code
-from tests.bridges.conftest import (
+from tests.support.bridges import (
     connect_bridge,
     link,
     messages_of,
@@ -23,6 +28,22 @@ from tests.bridges.conftest import (
 )
 from tests.support.clients import Clients, Frame, WsClient, new_cid
 from tests.support.server import DemoTenant, ServerProcess
+
+
+@pytest.fixture(scope="module")
+def tenant(server: ServerProcess) -> DemoTenant:
+    """A tenant of this module's own: a whole-tenant bridge sees only what it does."""
+    return server.run_demo("bridges-" + secrets.token_hex(3))
+
+
+@pytest.fixture(scope="module")
+def other(server: ServerProcess) -> DemoTenant:
+    return server.run_demo("bridges-other-" + secrets.token_hex(3))
+
+
+@pytest_asyncio.fixture
+async def admin_token(server: ServerProcess, tenant: DemoTenant) -> str:
+    return await token_of(server, tenant.admin, tenant)
 
 
 async def visitor_chat(clients: Clients, server: ServerProcess, tenant: DemoTenant,
