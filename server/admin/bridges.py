@@ -205,28 +205,34 @@ def acting_agent(bridge: Actor, agent_id: object) -> Actor:
     """
     if not isinstance(agent_id, str) or not agent_id:
         raise Forbidden("a bridge acts as a linked agent: name the agent's id in as")
-    scope = TenantScope(bridge.tenant_id)
-    live = scope.select(Bridge, Bridge.id).where(
-        Bridge.id == bridge.id, Bridge.revoked_at.is_null()
-    )
-    if live.first() is None:
-        raise Forbidden("this bridge is revoked")
-    linked = (
-        scope.select(BridgeLink, BridgeLink.id)
-        .where(BridgeLink.bridge_id == bridge.id, BridgeLink.agent_id == agent_id[:26])
+    tenant = bridge.tenant_id
+    # One query per acting frame: the agent, through a link of this bridge, and the bridge.
+    row = (
+        Agent.select(Agent.id, Agent.name, Agent.role, Agent.disabled, Bridge.revoked_at)
+        .join(BridgeLink, on=(BridgeLink.agent_id == Agent.id))
+        .join(Bridge, on=(Bridge.id == BridgeLink.bridge_id))
+        .where(
+            Agent.tenant_id == tenant,
+            BridgeLink.tenant_id == tenant,
+            Bridge.tenant_id == tenant,
+            BridgeLink.bridge_id == bridge.id,
+            Agent.id == agent_id[:26],
+        )
+        .objects()
         .first()
     )
-    agent = scope.get_or_none(Agent, Agent.id == agent_id[:26]) if linked is not None else None
-    if agent is None:
+    if row is None:
         raise Forbidden("this agent is not linked to this bridge")
-    if agent.disabled:
+    if row.revoked_at is not None:
+        raise Forbidden("this bridge is revoked")
+    if row.disabled:
         raise Forbidden("this agent is disabled")
     return Actor(
         SenderType.AGENT,
-        agent.id,
-        agent.tenant_id,
-        agent.name,
-        role=agent.role,
+        row.id,
+        tenant,
+        row.name,
+        role=row.role,
         via=bridge.id,
         departments=bridge.departments,
     )
