@@ -64,9 +64,9 @@ class BridgeFeed:
         self.ip = ip  # the bridge's address, for the audit log
         self._known: OrderedDict[str, str | None] = OrderedDict()
         self.finishing: set[str] = set()
-        # Until the welcome has planned what to follow, follows from events wait here.
+        # Until the welcome is out and has planned what to follow, events wait here.
         self.ready = False
-        self.deferred: set[str] = set()
+        self.early: list[tuple[dict[str, Any], bytes]] = []
         # Events of a conversation whose department is being looked up, in arrival order.
         self.waiting: dict[str, list[tuple[dict[str, Any], bytes]]] = {}
         # Where this connection stopped following a conversation (it left the scope or

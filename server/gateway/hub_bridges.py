@@ -27,6 +27,9 @@ class BridgeDelivery:
     def on_tenant_event(self, conn: Connection, payload: dict[str, Any], frame: bytes) -> None:
         feed = conn.bridge
         assert feed is not None
+        if not feed.ready:  # the welcome goes first; it replays these after
+            feed.early.append((payload, frame))
+            return
         if payload.get("name") == VISITOR_PRESENCE and not feed.whole_tenant:
             # Names a visitor, not a conversation: only those of conversations it follows.
             visitor = ((payload.get("data") or {}).get("visitor") or {}).get("id")
@@ -79,9 +82,6 @@ class BridgeDelivery:
         connection left it (one connection never gets a seq twice)."""
         feed = conn.bridge
         assert feed is not None
-        if not feed.ready:
-            feed.deferred.add(conv)  # the welcome follows it with the rest
-            return
         pos = feed.left.pop(conv, 0)
         ref = self.hub.chat.directory.cached(conv)
         if ref is not None:

@@ -113,9 +113,9 @@ class BridgeSessions:
             self.s.chat.directory.remember(ref)
             hub.follow(conn, ref, pos, catch_up=False)
         feed.ready = True
-        for conv in sorted(feed.deferred):
-            hub.bridges.follow_in_scope(conn, conv)
-        feed.deferred.clear()
+        early, feed.early = feed.early, []
+        for payload, frame in early:  # what the tenant did while this was being planned
+            hub.bridges.on_tenant_event(conn, payload, frame)
         self._spawn(self._catch_up_all(conn, list(plan)))
 
     async def _queued_events(self, actor: Actor, feed: BridgeFeed) -> list[dict[str, Any]]:

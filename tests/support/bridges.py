@@ -77,6 +77,7 @@ async def connect_bridge(clients: Clients, server: ServerProcess, bridge: Bridge
                          resume: dict[str, int] | None = None, label: str = "bridge") -> WsClient:
     ws = await clients.connect(server, "/ws/agent", label=label)
     await ws.hello(bridge.token, resume=resume)
+    assert ws.log[0]["type"] == "welcome", f"{label}: the welcome was not first: {ws.log[:3]}"
     return ws
 
 
