@@ -9,8 +9,11 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 
+from tests.support.bridges import admin_token, other, tenant  # fixtures of test_bridges.py
 from tests.support.clients import Clients, WsClient, open_conversation
 from tests.support.server import DemoTenant, ServerProcess
+
+__all__ = ["admin_token", "other", "tenant"]
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 from typing import Any
-
-import pytest
-import pytest_asyncio
 
 from tests.admin.conftest import call, code
 from tests.support.bridges import (
@@ -29,21 +25,7 @@ from tests.support.bridges import (
 from tests.support.clients import Clients, Frame, WsClient, new_cid
 from tests.support.server import DemoTenant, ServerProcess
 
-
-@pytest.fixture(scope="module")
-def tenant(server: ServerProcess) -> DemoTenant:
-    """A tenant of this module's own: a whole-tenant bridge sees only what it does."""
-    return server.run_demo("bridges-" + secrets.token_hex(3))
-
-
-@pytest.fixture(scope="module")
-def other(server: ServerProcess) -> DemoTenant:
-    return server.run_demo("bridges-other-" + secrets.token_hex(3))
-
-
-@pytest_asyncio.fixture
-async def admin_token(server: ServerProcess, tenant: DemoTenant) -> str:
-    return await token_of(server, tenant.admin, tenant)
+# Fixtures tenant, other and admin_token: tests/support/bridges.py (via conftest.py).
 
 
 async def visitor_chat(clients: Clients, server: ServerProcess, tenant: DemoTenant,

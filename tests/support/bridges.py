@@ -9,6 +9,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+import pytest_asyncio
+
 from tests.admin.conftest import call
 from tests.support.clients import Clients, WsClient, cached_login
 from tests.support.server import REPO_ROOT, Account, DemoTenant, ServerProcess
@@ -23,6 +26,26 @@ class Bridge:
 
 async def token_of(server: ServerProcess, account: Account, tenant: DemoTenant) -> str:
     return str((await cached_login(server, account, demo=tenant))["token"])
+
+
+# Fixtures, imported by the modules that use them: each module gets a tenant of its own,
+# so a bridge that follows its whole tenant sees only what that module does.
+
+
+@pytest.fixture(scope="module")
+def tenant(server: ServerProcess) -> DemoTenant:
+    return server.run_demo("bridges-" + secrets.token_hex(3))
+
+
+@pytest.fixture(scope="module")
+def other(server: ServerProcess) -> DemoTenant:
+    """A second tenant on the same database."""
+    return server.run_demo("bridges-other-" + secrets.token_hex(3))
+
+
+@pytest_asyncio.fixture
+async def admin_token(server: ServerProcess, tenant: DemoTenant) -> str:
+    return await token_of(server, tenant.admin, tenant)
 
 
 async def new_bridge(server: ServerProcess, admin_token: str, *, kind: str = "slack",
