@@ -20,6 +20,7 @@ def build_app(bridge: Bridge) -> Sanic:
     # A fresh name per bridge: Sanic keeps a registry of app names.
     Sanic.test_mode = True  # lets several bridges (tests) live in one process
     app = Sanic(f"bridge_{bridge.platform.kind}_{id(bridge)}", configure_logging=False)
+    app.config.AUTO_EXTEND = False  # no sanic-ext (OpenAPI pages) on the bridge's endpoint
     app.config.KEEP_ALIVE_TIMEOUT = 30
     app.config.REQUEST_MAX_SIZE = 2**20
 
