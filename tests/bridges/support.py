@@ -74,17 +74,17 @@ class BridgeProcess:
                 start_new_session=True,
             )
 
-    async def astart(self, timeout: float = READY_TIMEOUT_SECS) -> None:
+    async def astart(self, wait_secs: float = READY_TIMEOUT_SECS) -> None:
         self.start()
-        await self.wait_healthy(timeout)
+        await self.wait_healthy(wait_secs)
 
     async def health(self) -> tuple[int, dict[str, Any]]:
         async with httpx.AsyncClient(timeout=5) as client:
             resp = await client.get(self.url + "/healthz")
             return resp.status_code, resp.json()
 
-    async def wait_healthy(self, timeout: float = READY_TIMEOUT_SECS) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
+    async def wait_healthy(self, wait_secs: float = READY_TIMEOUT_SECS) -> dict[str, Any]:
+        deadline = time.monotonic() + wait_secs
         last: Any = None
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
@@ -97,7 +97,7 @@ class BridgeProcess:
             except httpx.HTTPError as exc:
                 last = exc
             await asyncio.sleep(0.1)
-        raise AssertionError(f"bridge not healthy in {timeout}s: {last}\n{self.log_tail()}")
+        raise AssertionError(f"bridge not healthy in {wait_secs}s: {last}\n{self.log_tail()}")
 
     def kill9(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -124,14 +124,14 @@ class BridgeProcess:
 
 
 async def eventually(
-    check: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition"
+    check: Callable[[], Any], *, within: float = 15.0, what: str = "condition"
 ) -> Any:
     """Poll ``check`` until it returns something truthy (generous for a loaded machine)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.05)

@@ -11,13 +11,13 @@ slack-bolt and slack_sdk talk to it unchanged through ``SLACK_API_URL``. Faults 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,10 +182,8 @@ class FakeSlack:
             args = dict(await request.post())
         for key in ("metadata", "blocks"):  # form posts carry these as JSON strings
             if isinstance(args.get(key), str):
-                try:
+                with contextlib.suppress(ValueError):
                     args[key] = json.loads(args[key])
-                except ValueError:
-                    pass
         return {**dict(request.query), **args}
 
     def _next_ts(self) -> str:
@@ -512,7 +510,7 @@ class FakeSlack:
         return bool(self._sockets)
 
     async def send_envelope(
-        self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, timeout: float = 10.0
+        self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, wait_secs: float = 10.0
     ) -> dict[str, Any]:
         """Deliver over Socket Mode and wait for the app's acknowledgement."""
         if not self._sockets:
@@ -531,7 +529,7 @@ class FakeSlack:
                 "retry_reason": "timeout" if retry_attempt else "",
             }
         )
-        return await asyncio.wait_for(future, timeout)
+        return await asyncio.wait_for(future, wait_secs)
 
 
 def _ts_key(posted: Posted) -> tuple[int, int]:
