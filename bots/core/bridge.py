@@ -230,8 +230,7 @@ class Bridge:
             self._request_sync(conv, accepted.cursor)
         else:
             self._syncing.discard(conv)
-        if accepted.queued:
-            self.poster.kick(conv)
+        self.poster.kick(conv)
 
     async def on_event(self, event: Event) -> None:
         conv = event.conv
@@ -286,8 +285,9 @@ class Bridge:
         department = info.get("department")
         department = department if isinstance(department, str) else None
         conversation = Conversation(conv, Visitor.from_json(info.get("visitor")), department)
-        if await self.store.start_thread(conversation, self.platform.channel_for(department)):
-            self.poster.kick(conv)
+        # Not kicked here: the caller queues the first messages, so the root can show the
+        # first one (the sweep picks up a thread whose messages never come).
+        await self.store.start_thread(conversation, self.platform.channel_for(department))
 
     def _request_sync(self, conv: str, after: int, *, force: bool = False) -> None:
         if conv in self._syncing and not force:

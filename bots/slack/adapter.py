@@ -125,7 +125,8 @@ class SlackPlatform(Platform):
         except SlackApiError as exc:
             response = exc.response
             status = response.status_code
-            error = str(response.get("error", "")) if response.data else ""
+            data = response.data
+            error = str(data.get("error", "")) if isinstance(data, dict) else ""
             if status == 429 or error in _RATE_LIMIT_ERRORS:
                 retry = response.headers.get("Retry-After", response.headers.get("retry-after"))
                 try:
