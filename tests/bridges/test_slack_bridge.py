@@ -1,4 +1,4 @@
-"""The Slack bridge end to end (BRIDGES.md §2–3, issue #13 item 4): the real server, the
+"""The Slack bridge end to end (BRIDGES.md §2-3, issue #13 item 4): the real server, the
 real bridge process (slack-bolt + slack_sdk) and a local Slack (tests/fakes/slack.py)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 
 from tests.bridges.conftest import Setup, create_bridge, link_code, steadydesk
 from tests.bridges.support import CHANNEL, BridgeProcess, eventually
+from bots.slack.render import INFO
 from tests.fakes.slack import FakeSlack, Posted
 from tests.support import clients as C
 
@@ -72,7 +73,7 @@ async def test_a_conversation_becomes_a_thread_with_everything_in_order(setup: S
     assert "<!channel>" not in root.text and root.args.get("mrkdwn") in (False, "false", "0")
     blocks = str(root.blocks)
     assert "https://shop.test/p" in blocks and "de" in blocks and "Ada <b>" in blocks
-    actions = [b for b in root.blocks or [] if b["type"] == "actions"][0]["elements"]
+    actions = next(b for b in root.blocks or [] if b["type"] == "actions")["elements"]
     assert [(a["action_id"], a["value"]) for a in actions] == [
         ("steady_claim", conv),
         ("steady_transfer", conv),
@@ -101,7 +102,7 @@ async def test_console_replies_and_notes_go_into_the_thread(setup: Setup) -> Non
     name = login["agent"]["name"]
     await eventually(lambda: len(thread_texts(setup.slack, conv)) >= 3, what="3 lines")
     texts = thread_texts(setup.slack, conv)
-    assert texts[0] == f"ℹ️ Claimed by {name}."
+    assert texts[0] == f"{INFO} Claimed by {name}."
     assert texts[1] == f"{name}: Hello from the console"
     assert texts[2].startswith("📝 note") and texts[2].endswith(": internal")
     await agent.close()
@@ -109,7 +110,7 @@ async def test_console_replies_and_notes_go_into_the_thread(setup: Setup) -> Non
 
 
 async def test_unlinked_user_is_told_how_to_link_and_nothing_is_sent(setup: Setup) -> None:
-    ws, conv, root = await open_thread(setup, "anyone?")
+    ws, _conv, root = await open_thread(setup, "anyone?")
     await say(setup, root, "I am not linked", user="U0STRANGER")
     tip = await eventually(
         lambda: [e for e in setup.slack.ephemeral if e["user"] == "U0STRANGER"],
@@ -170,7 +171,7 @@ async def test_notes_from_the_thread_and_the_shortcut_stay_private(setup: Setup)
 
 async def test_forged_or_stale_signatures_are_401_and_change_nothing(setup: Setup) -> None:
     await linked_user(setup)
-    ws, conv, root = await open_thread(setup, "sign me")
+    ws, _conv, root = await open_thread(setup, "sign me")
     posted = setup.slack.user_message(root.channel, root.ts, AGENT_USER, "forged reply")
     event = setup.slack.message_event(posted)
     assert (await setup.slack.post_event(setup.bridge.events_url, event, secret="guess"))[0] == 401
