@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bots.slack.render import INFO
 from tests.bridges.conftest import Setup, create_bridge, link_code, steadydesk
 from tests.bridges.support import CHANNEL, BridgeProcess, eventually
-from bots.slack.render import INFO
 from tests.fakes.slack import FakeSlack, Posted
 from tests.support import clients as C
 
