@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,12 @@ from tests.support import clients as C  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
 CONVERSATIONS = 20
+
+
+async def wait_until(done: Callable[[], bool], limit_secs: float) -> None:
+    deadline = time.monotonic() + limit_secs
+    while not done() and time.monotonic() < deadline:  # noqa: ASYNC110 - polling a fake
+        await asyncio.sleep(0.1)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -51,18 +58,38 @@ async def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-bridge-"))
-    server = ServerProcess(tmp / "server", f"sqlite:///{tmp}/server/steadydesk.db",
-                           env={"STEADY_CONN_RATE_IP": "100000",
-                                "STEADY_WS_RATE_VISITOR": "100000"})
+    server = ServerProcess(
+        tmp / "server",
+        f"sqlite:///{tmp}/server/steadydesk.db",
+        env={"STEADY_CONN_RATE_IP": "100000", "STEADY_WS_RATE_VISITOR": "100000"},
+    )
     server.start()
     slack = await FakeSlack().start()
     posted_at: dict[str, float] = {}
     slack.on_post = lambda p: posted_at.setdefault(p.text, time.perf_counter())
     assert server.demo is not None
-    created = json.loads(subprocess.run(
-        [sys.executable, "-m", "server", "bridge", "create", "--tenant", server.demo.tenant,
-         "--kind", "slack", "--name", "bench", "--json"],
-        cwd=REPO_ROOT, env=server.env, capture_output=True, check=True).stdout)
+    created = json.loads(
+        subprocess.run(  # noqa: ASYNC221 - once, before anything runs
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "bridge",
+                "create",
+                "--tenant",
+                server.demo.tenant,
+                "--kind",
+                "slack",
+                "--name",
+                "bench",
+                "--json",
+            ],
+            cwd=REPO_ROOT,
+            env=server.env,
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     bridge = BridgeProcess(tmp / "bridge", server.url, created["token"], slack)
     await bridge.astart()
     visitors = []
@@ -73,8 +100,7 @@ async def main() -> None:
             await ws.hello(session["token"])
             conv = (await ws.send_and_ack(body=f"open {n}"))["conv"]
             visitors.append((ws, conv))
-        while len(slack.roots()) < CONVERSATIONS:
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: len(slack.roots()) >= CONVERSATIONS, 60)
 
         # -- 1. latency at a steady rate ------------------------------------------------
         sent_at: dict[str, float] = {}
@@ -86,15 +112,15 @@ async def main() -> None:
             await asyncio.sleep(max(0.0, start + i * interval - time.perf_counter()))
             sent_at[body] = time.perf_counter()
             await ws.send_message(body, conv)
-        deadline = time.monotonic() + 60
-        while len([b for b in sent_at if b in posted_at]) < total and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: all(b in posted_at for b in sent_at), 60)
         latencies = [(posted_at[b] - t) * 1000 for b, t in sent_at.items() if b in posted_at]
         achieved = total / (time.perf_counter() - start)
-        print(f"latency: {total} messages at {args.rate:.0f} msg/s over {CONVERSATIONS} "
-              f"conversations ({achieved:.1f} msg/s offered incl. drain); posted "
-              f"{len(latencies)}/{total}; p50 {pct(latencies, 0.5):.1f} ms, "
-              f"p99 {pct(latencies, 0.99):.1f} ms, mean {statistics.fmean(latencies):.1f} ms")
+        print(
+            f"latency: {total} messages at {args.rate:.0f} msg/s over {CONVERSATIONS} "
+            f"conversations ({achieved:.1f} msg/s offered incl. drain); posted "
+            f"{len(latencies)}/{total}; p50 {pct(latencies, 0.5):.1f} ms, "
+            f"p99 {pct(latencies, 0.99):.1f} ms, mean {statistics.fmean(latencies):.1f} ms"
+        )
 
         # -- 2. backlog after an outage, drained at 1 msg/s per channel ----------------
         slack.fail(500, args.outage)
@@ -110,17 +136,17 @@ async def main() -> None:
             await asyncio.sleep(1.0)
         slack.channel_rate_per_sec = 1.0
         healed = time.perf_counter()
-        deadline = time.monotonic() + len(backlog) * 3 + 60
-        while not all(b in posted_at for b in backlog) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: all(b in posted_at for b in backlog), len(backlog) * 3 + 60)
         done = max(posted_at[b] for b in backlog if b in posted_at)
         drained = sum(b in posted_at for b in backlog)
         secs = done - healed
-        print(f"drain: {len(backlog)} messages queued during a {args.outage:.0f} s outage; "
-              f"{drained} posted {secs:.1f} s after Slack came back at 1 msg/s per channel "
-              f"({drained / secs:.2f} msg/s into 1 channel)")
+        print(
+            f"drain: {len(backlog)} messages queued during a {args.outage:.0f} s outage; "
+            f"{drained} posted {secs:.1f} s after Slack came back at 1 msg/s per channel "
+            f"({drained / secs:.2f} msg/s into 1 channel)"
+        )
         problems = check_threads(slack, visitors)
-        print("history check:", "every message once, in order" if not problems else problems)
+        print("history check:", problems or "every message once, in order")
         status, health = await bridge.health()
         print(f"bridge health after: {status} {health}")
     finally:
