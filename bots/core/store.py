@@ -46,7 +46,7 @@ class BridgeThread(_Base):
     root = pw.CharField(max_length=64, null=True)
     status = pw.CharField(max_length=16, default="open")
     cursor = pw.IntegerField(default=0)  # highest seq queued (or known posted): resume from here
-    updated_at = pw.FloatField(default=time.time)
+    updated_at = pw.DoubleField(default=time.time)
 
     class Meta:
         indexes = ((("channel", "root"), False),)
@@ -60,7 +60,7 @@ class BridgeOutbox(_Base):
     payload = pw.TextField(default="{}")
     in_flight = pw.BooleanField(default=False)  # an attempt began whose outcome is unknown
     attempts = pw.IntegerField(default=0)
-    created_at = pw.FloatField(default=time.time)
+    created_at = pw.DoubleField(default=time.time)
 
 
 class BridgePost(_Base):
@@ -82,18 +82,18 @@ class BridgeInbound(_Base):
     channel = pw.CharField(max_length=64, default="")
     state = pw.CharField(max_length=16, default="pending", index=True)
     seq = pw.IntegerField(null=True)
-    created_at = pw.FloatField(default=time.time)
+    created_at = pw.DoubleField(default=time.time)
 
 
 class BridgeLink(_Base):
     external_user = pw.CharField(max_length=128, primary_key=True)
     agent_id = pw.CharField(max_length=64)
-    linked_at = pw.FloatField(default=time.time)
+    linked_at = pw.DoubleField(default=time.time)
 
 
 class BridgeSeen(_Base):
     event_id = pw.CharField(max_length=128, primary_key=True)
-    seen_at = pw.FloatField(index=True)
+    seen_at = pw.DoubleField(index=True)
 
 
 MODELS = [BridgeThread, BridgeOutbox, BridgePost, BridgeInbound, BridgeLink, BridgeSeen]
