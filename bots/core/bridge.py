@@ -1,0 +1,484 @@
+"""The bridge: Steadydesk's conversations into chat-app threads and agents' replies back.
+
+Steadydesk → platform: every ``message`` (live, replayed on ``resume`` or fetched with
+``sync``) is accepted into the durable outbox in seq order (:meth:`StateStore.accept`),
+then :class:`~bots.core.poster.Poster` posts it. The resume cursor moves in the same
+transaction, so after any crash the server replays exactly what is not yet queued.
+
+Platform → Steadydesk: the adapter calls :meth:`reply`, :meth:`note`, :meth:`command`
+and :meth:`link` *before* it acknowledges the platform's delivery; each action is stored
+(keyed by a ``cid`` made from the platform's message id) before the platform gets its
+2xx, then sent with ``as`` = the linked agent. The server's ``cid`` idempotency makes
+every resend harmless, and the echo of our own reply is recognised by its ``cid``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bots.core.backoff import Backoff
+from bots.core.breakers import Breakers
+from bots.core.client import ApiError, BridgeRevoked, NotConnected, SteadyClient
+from bots.core.commands import Intent, Request, read_reply, resolve_target
+from bots.core.config import BridgeConfig
+from bots.core.metrics import BridgeMetrics
+from bots.core.model import (
+    Author,
+    AuthorKind,
+    ChatUser,
+    Conversation,
+    Item,
+    ItemKind,
+    OpKind,
+    ThreadRef,
+    Visitor,
+)
+from bots.core.platform import Platform, PlatformError, PlatformRefused, RateLimited
+from bots.core.poster import Poster
+from bots.core.store import StateStore
+from steadywire import (
+    Accept,
+    Ack,
+    Close,
+    ConvAssigned,
+    ConvClosed,
+    ConvQueued,
+    ConvTransferred,
+    ConvUpdated,
+    Error,
+    ErrorCode,
+    Event,
+    Message,
+    MessageKind,
+    Send,
+    Sync,
+    Transfer,
+    Welcome,
+    from_object,
+)
+from steadywire.parse import Side
+
+log = logging.getLogger(__name__)
+
+RESEND_AFTER_SECS = 2.0
+PRUNE_EVERY_SECS = 600.0
+PLATFORM_CHECK_SECS = 30.0
+SYNC_PAGE = 500
+CID_MAX = 64
+
+LINK_HELP = (
+    "You are not linked to a Steadydesk agent yet, so you can read this thread but not "
+    "answer in it. Get a link code in the agent console (or POST /api/v1/me/link-code) and "
+    "send it here: /steady link CODE"
+)
+EDIT_NOTICE = "Edits and deletions are not passed on: the visitor already has the original message."
+
+
+@dataclass
+class Health:
+    server: str = "connecting"
+    platform: str = "starting"
+
+    @property
+    def ok(self) -> bool:
+        return self.server == "OK" and self.platform == "OK"
+
+
+class Bridge:
+    def __init__(self, config: BridgeConfig, platform: Platform) -> None:
+        self.config = config
+        self.platform = platform
+        self.metrics = BridgeMetrics(platform.kind)
+        self.store = StateStore(config.state_location)
+        self.health = Health()
+        self.breakers = Breakers(
+            threshold=max(1, config.breaker_threshold),
+            reset_secs=config.breaker_reset_secs,
+            exclude=[RateLimited, PlatformRefused],
+            on_change=self.metrics.set_breaker,
+        )
+        self.client = SteadyClient(
+            config.server,
+            config.token,
+            self,
+            self.store.resume_map,
+            self.breakers,
+            backoff=Backoff(config.backoff_base_secs, config.backoff_cap_secs),
+            on_retry=lambda reason: self.metrics.retry("server", reason),
+        )
+        self.poster = Poster(
+            self.store,
+            platform,
+            self.breakers,
+            self.metrics,
+            concurrency=config.post_concurrency,
+            on_platform=self._platform_state,
+        )
+        self._syncing: set[str] = set()
+        self._commanders: dict[str, ChatUser] = {}  # conv -> who gave its last command
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # -- running ----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until stopped; raises BridgeRevoked when the server refuses the token."""
+        from bots.core.http import HttpEndpoint  # sanic only where the endpoint runs
+
+        await self.store.open()
+        endpoint = HttpEndpoint(self)
+        await endpoint.start(self.config.host, self.config.port)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self.poster.run()),
+            loop.create_task(self._housekeeping()),
+        ]
+        try:
+            await self.platform.start(self)
+            await self.client.run()
+        finally:
+            await self.stop()
+            await endpoint.stop()
+            await self.store.close()
+
+    async def stop(self) -> None:
+        await self.client.aclose()
+        await self.platform.stop()
+        await self.poster.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    async def _housekeeping(self) -> None:
+        since_prune = PRUNE_EVERY_SECS
+        while True:
+            try:
+                async with self.breakers.guard("platform"):
+                    await self.platform.check()
+                self._platform_state(True, "")
+            except PlatformError as exc:
+                self._platform_state(False, str(exc) or type(exc).__name__)
+            except Exception as exc:  # BreakerOpen
+                self._platform_state(False, str(exc))
+            if since_prune >= PRUNE_EVERY_SECS:
+                await self.store.prune()
+                since_prune = 0.0
+            await asyncio.sleep(PLATFORM_CHECK_SECS)
+            since_prune += PLATFORM_CHECK_SECS
+
+    def _platform_state(self, ok: bool, problem: str) -> None:
+        self.health.platform = "OK" if ok else (problem or "unavailable")
+
+    def breaker_states(self) -> dict[str, str]:
+        return {
+            "server": self.breakers.state("server"),
+            "platform": self.breakers.state("platform"),
+        }
+
+    # -- Steadydesk → platform (ServerListener) ---------------------------------------
+    def on_link(self, ok: bool, problem: str) -> None:
+        self.health.server = "OK" if ok else (problem or "disconnected")
+        self.metrics.connected.set(1 if ok else 0)
+
+    async def on_welcome(self, welcome: Welcome) -> None:
+        self._syncing.clear()
+        for pending in await self.store.pending_inbound():
+            await self._send_inbound(pending.cid, pending.frame)
+        asyncio.get_running_loop().create_task(self._backfill())
+
+    async def _backfill(self) -> None:
+        """Open conversations the bridge has no thread for yet (opened while it was down)."""
+        try:
+            body = await self.client.request(
+                "GET", "/api/v1/conversations", params={"status": "open", "limit": 500}
+            )
+        except ApiError as exc:
+            log.info("no conversation list for back-fill (%s); relying on the server's feed", exc)
+            return
+        rows = body.get("conversations") if isinstance(body, dict) else None
+        for row in rows if isinstance(rows, list) else []:
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                continue
+            conv = row["id"]
+            if await self.store.thread(conv) is None:
+                await self._ensure_thread(conv, row)
+                self._request_sync(conv, 0)
+
+    async def on_messages(self, conv: str, messages: list[Message], *, more: bool) -> None:
+        self.metrics.received.labels(self.platform.kind, "steadydesk").inc(len(messages))
+        if not messages and not more:
+            self._syncing.discard(conv)
+            return
+        thread = await self.store.thread(conv)
+        if thread is None:
+            first = messages[0]
+            hint = (
+                {"visitor": {"name": first.sender.name}} if first.sender.type == "visitor" else {}
+            )
+            await self._ensure_thread(conv, hint)
+        elif thread.status == "closed" and not more:
+            await self.store.set_status(conv, "open", OpKind.REOPEN, {})
+        accepted = await self.store.accept(conv, [_item(m) for m in messages])
+        if more:
+            self._request_sync(conv, accepted.cursor, force=True)
+        elif accepted.gap_after is not None:
+            self._request_sync(conv, accepted.cursor)
+        else:
+            self._syncing.discard(conv)
+        self.poster.kick(conv)
+
+    async def on_event(self, event: Event) -> None:
+        conv = event.conv
+        if not conv:
+            return
+        details = event.details()
+        if isinstance(details, ConvQueued):
+            await self._ensure_thread(
+                conv, {"visitor": dict(details.visitor), "department": details.department}
+            )
+            if details.messages:
+                await self.on_messages(conv, list(details.messages), more=False)
+        elif isinstance(details, ConvUpdated) and details.message is not None:
+            await self.on_messages(conv, [details.message], more=False)
+        elif isinstance(details, ConvAssigned):
+            await self._catch_up(conv, details.last_seq)
+            await self.store.queue_notice(conv, f"Claimed by {details.agent.name or 'an agent'}.")
+            self.poster.kick(conv)
+        elif isinstance(details, ConvTransferred):
+            await self._transferred(conv, details)
+        elif isinstance(details, ConvClosed):
+            by = details.by.name or details.by.type or "someone"
+            if await self.store.set_status(conv, "closed", OpKind.CLOSE, {"by": by}):
+                self.poster.kick(conv)
+
+    async def _transferred(self, conv: str, details: ConvTransferred) -> None:
+        await self._catch_up(conv, details.last_seq)
+        if details.to_department:
+            channel = self.platform.channel_for(details.to_department)
+            await self.store.queue_notice(conv, "Transferred to a department.")
+            await self.store.move_thread(conv, details.to_department, channel)
+        else:
+            target = details.to_agent
+            name = target.get("name") if isinstance(target, dict) else None
+            await self.store.queue_notice(conv, f"Transferred to {name or 'another agent'}.")
+        self.poster.kick(conv)
+
+    async def _catch_up(self, conv: str, last_seq: int | None) -> None:
+        thread = await self.store.thread(conv)
+        if thread is not None and last_seq is not None and thread.cursor < last_seq:
+            self._request_sync(conv, thread.cursor)
+
+    async def _ensure_thread(self, conv: str, hint: dict[str, Any]) -> None:
+        if await self.store.thread(conv) is not None:
+            return
+        info = hint
+        if not isinstance(hint.get("visitor"), dict) or not hint["visitor"].get("page_url"):
+            with contextlib.suppress(ApiError):
+                detail = await self.client.request("GET", f"/api/v1/conversations/{conv}")
+                if isinstance(detail, dict):
+                    info = {**hint, **{k: v for k, v in detail.items() if v is not None}}
+        department = info.get("department")
+        department = department if isinstance(department, str) else None
+        conversation = Conversation(conv, Visitor.from_json(info.get("visitor")), department)
+        # Not kicked here: the caller queues the first messages, so the root can show the
+        # first one (the sweep picks up a thread whose messages never come).
+        await self.store.start_thread(conversation, self.platform.channel_for(department))
+
+    def _request_sync(self, conv: str, after: int, *, force: bool = False) -> None:
+        if conv in self._syncing and not force:
+            return
+        self._syncing.add(conv)
+        asyncio.get_running_loop().create_task(self._send(Sync(conv, after, SYNC_PAGE)))
+
+    async def _send(self, frame: Any) -> bool:
+        try:
+            await self.client.send(frame)
+            return True
+        except NotConnected:
+            return False  # on_welcome / resume covers it
+
+    async def on_ack(self, ack: Ack) -> None:
+        inbound = await self.store.inbound(ack.cid)
+        if inbound is not None and inbound.state == "pending":
+            await self.store.inbound_finished(ack.cid, "acked", ack.seq)
+
+    async def on_error(self, error: Error) -> None:
+        code = error.error_code
+        if error.cid:
+            inbound = await self.store.inbound(error.cid)
+            if inbound is None or inbound.state != "pending":
+                return
+            if code is not None and code.retryable:
+                self.metrics.retry("server", str(code))
+                asyncio.get_running_loop().call_later(
+                    RESEND_AFTER_SECS, self._resend_later, inbound.cid, inbound.frame
+                )
+                return
+            await self.store.inbound_finished(error.cid, "refused")
+            await self._tell(
+                ChatUser.from_json(inbound.reply_to),
+                f"Not sent to Steadydesk ({error.code}): {error.message}",
+            )
+            return
+        if error.conv:
+            if code is ErrorCode.FORBIDDEN and error.conv in self._syncing:
+                self._syncing.discard(error.conv)
+            user = self._commanders.pop(error.conv, None)
+            if user is not None:
+                await self._tell(user, f"Steadydesk said no ({error.code}): {error.message}")
+            elif code in (ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND):
+                # A resume the bridge may no longer make (out of its scope): stop asking.
+                await self.store.set_status(
+                    error.conv,
+                    "closed",
+                    OpKind.NOTICE,
+                    {"text": "This conversation left the bridge's scope."},
+                )
+                self.poster.kick(error.conv)
+
+    def _resend_later(self, cid: str, frame: dict[str, Any]) -> None:
+        asyncio.get_running_loop().create_task(self._send_inbound(cid, frame))
+
+    async def _send_inbound(self, cid: str, frame: dict[str, Any]) -> None:
+        sent = await self._send(from_object(frame, Side.CLIENT))
+        if sent and frame.get("type") != "send":
+            await self.store.inbound_finished(cid, "sent")  # commands get no ack
+
+    # -- platform → Steadydesk (called by adapters before they acknowledge) -----------
+    async def first_delivery(self, event_id: str) -> bool:
+        """False for a platform event id seen before (a retry or a duplicate)."""
+        if await self.store.first_sight(event_id):
+            return True
+        self.metrics.duplicates.inc()
+        return False
+
+    async def conversation_at(self, thread: ThreadRef) -> str | None:
+        record = await self.store.thread_by_root(thread.channel, thread.root)
+        return record.conv if record is not None else None
+
+    async def reply(self, thread: ThreadRef, user: ChatUser, text: str, message_id: str) -> None:
+        """A thread reply by a chat-app user (``message_id``: the platform's, unique)."""
+        conv = await self.conversation_at(thread)
+        if conv is None:
+            return
+        request = read_reply(text)
+        if request is None:
+            await self._tell(
+                user,
+                "Usage: !claim, !close, !transfer <agent or department "
+                "name>, note: <text>, or just write to the visitor.",
+            )
+            return
+        await self.act(conv, user, request, message_id, thread)
+
+    async def act(
+        self,
+        conv: str,
+        user: ChatUser,
+        request: Request,
+        message_id: str,
+        thread: ThreadRef | None = None,
+    ) -> None:
+        self.metrics.received.labels(self.platform.kind, "platform").inc()
+        agent = await self.store.agent_for(user.external)
+        if agent is None:
+            await self._tell(user, LINK_HELP)
+            return
+        cid = f"{self.platform.kind}:{message_id}"[:CID_MAX]
+        frame: Any
+        if request.intent in (Intent.REPLY, Intent.NOTE):
+            kind = MessageKind.NOTE if request.intent is Intent.NOTE else MessageKind.TEXT
+            frame = Send(cid, request.text, conv, kind, as_agent=agent)
+        elif request.intent is Intent.CLAIM:
+            frame = Accept(conv, as_agent=agent)
+        elif request.intent is Intent.CLOSE:
+            frame = Close(conv, as_agent=agent)
+        else:
+            frame = await self._transfer_frame(conv, user, request.text, agent)
+            if frame is None:
+                return
+        if request.intent not in (Intent.REPLY, Intent.NOTE):
+            self._commanders[conv] = user
+        reply_to = user.to_json()
+        if await self.store.record_inbound(
+            cid,
+            conv,
+            frame.to_wire(),
+            reply_to,
+            channel=thread.channel if thread else "",
+            platform_id=message_id,
+        ):
+            await self._send_inbound(cid, frame.to_wire())
+
+    async def _transfer_frame(
+        self, conv: str, user: ChatUser, name: str, agent: str
+    ) -> Transfer | None:
+        try:
+            agents = await self.client.request("GET", "/api/v1/agents")
+            departments = await self.client.request("GET", "/api/v1/departments")
+        except ApiError as exc:
+            await self._tell(user, f"Cannot look up '{name}' right now ({exc.code}).")
+            return None
+        found = resolve_target(
+            name,
+            [a for a in (agents or {}).get("agents", []) if isinstance(a, dict)],
+            [d for d in (departments or {}).get("departments", []) if isinstance(d, dict)],
+        )
+        if len(found) != 1:
+            problem = "No agent or department" if not found else "More than one match"
+            await self._tell(user, f"{problem} named '{name}'.")
+            return None
+        target = found[0]
+        if target.kind == "agent":
+            return Transfer(conv, to_agent=target.id, as_agent=agent)
+        return Transfer(conv, to_department=target.id, as_agent=agent)
+
+    async def link(self, user: ChatUser, code: str) -> str:
+        """Claim a link code for this chat-app user; the answer to show them."""
+        code = code.strip()
+        if not code:
+            return "Usage: /steady link CODE (get the code in the agent console)"
+        try:
+            agent = await self.client.claim_link(code, user.external)
+        except ApiError as exc:
+            if exc.status == 0:
+                return "Steadydesk cannot be reached right now; try again in a minute."
+            return f"That code did not work ({exc.code}): {exc.message}"
+        await self.store.link(user.external, agent)
+        return "Linked: your replies in conversation threads now reach visitors as you."
+
+    async def edited(self, user: ChatUser) -> None:
+        await self._tell(user, EDIT_NOTICE)
+
+    async def _tell(self, user: ChatUser, text: str) -> None:
+        try:
+            await self.platform.tell(user, text)
+        except PlatformError as exc:
+            log.warning("could not tell %s: %s", user.external, exc)
+
+
+def _item(message: Message) -> Item:
+    sender = message.sender
+    if message.is_note:
+        kind = ItemKind.NOTE
+    elif sender.type in (AuthorKind.SYSTEM, AuthorKind.AI):
+        kind = ItemKind.SYSTEM
+    else:
+        kind = ItemKind.MESSAGE
+    return Item(
+        message.conv,
+        message.seq,
+        kind,
+        message.body,
+        Author(sender.type, sender.id, sender.name),
+        message.ts,
+        message.cid,
+    )
+
+
+__all__ = ["Bridge", "BridgeRevoked", "Health"]

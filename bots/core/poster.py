@@ -1,0 +1,238 @@
+"""Drains the durable outbox into the chat app: per conversation in order, conversations in
+parallel, rate limits obeyed per channel, the platform breaker respected.
+
+Each entry is marked *in flight* (committed) before its call. If the process dies, or the
+call times out, between the platform's accept and :meth:`StateStore.op_done`, the next
+attempt first asks the platform for a post carrying the entry's ``ref`` (Slack: message
+metadata, read back with ``conversations.replies``) and records that instead of posting
+twice. A refusal or a 429 clears the mark: nothing was posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from bots.core.breakers import BreakerOpen, Breakers
+from bots.core.metrics import BridgeMetrics
+from bots.core.model import AuthorKind, Item, Op, OpKind, ThreadRef
+from bots.core.platform import (
+    Platform,
+    PlatformError,
+    PlatformRefused,
+    PlatformUnavailable,
+    RateLimited,
+    ThreadStart,
+)
+from bots.core.store import StateStore, ThreadRecord
+
+log = logging.getLogger(__name__)
+
+PLATFORM_BREAKER = "platform"
+REFUSED_RETRY_SECS = 30.0
+UNAVAILABLE_RETRY_SECS = 0.5
+SWEEP_SECS = 2.0
+
+
+def _age_secs(ts: str) -> float | None:
+    try:
+        at = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, time.time() - at.timestamp())
+
+
+class Poster:
+    def __init__(
+        self,
+        store: StateStore,
+        platform: Platform,
+        breakers: Breakers,
+        metrics: BridgeMetrics,
+        *,
+        concurrency: int,
+        on_platform: Callable[[bool, str], None],
+    ) -> None:
+        self.store = store
+        self.platform = platform
+        self.breakers = breakers
+        self.metrics = metrics
+        self.on_platform = on_platform
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._paused_until: dict[str, float] = {}  # channel -> monotonic time (429)
+        self._stopping = False
+
+    def kick(self, conv: str) -> None:
+        """Something was queued for ``conv``: make sure it is being drained."""
+        if self._stopping:
+            return
+        task = self._tasks.get(conv)
+        if task is not None and not task.done():
+            self._again.add(conv)
+            return
+        self._tasks[conv] = asyncio.get_running_loop().create_task(self._drain(conv))
+
+    async def run(self) -> None:
+        """Drain everything queued, then keep sweeping (a safety net for missed kicks)."""
+        while not self._stopping:
+            for conv in await self.store.pending_convs():
+                self.kick(conv)
+            self.metrics.outbox_depth.set(await self.store.outbox_depth())
+            await asyncio.sleep(SWEEP_SECS)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _drain(self, conv: str) -> None:
+        while True:
+            self._again.discard(conv)
+            ops = await self.store.head(conv, 2)
+            if not ops:
+                if conv in self._again:
+                    continue
+                self._tasks.pop(conv, None)
+                return
+            thread = await self.store.thread(conv)
+            if thread is None:  # cannot happen: entries are queued with their thread
+                log.error("outbox entry for unknown conversation %s dropped", conv)
+                await self.store.op_done(ops[0], channel="", platform_id=None)
+                continue
+            await self._wait_for_channel(thread.channel)
+            try:
+                async with self._slots, self.breakers.guard(PLATFORM_BREAKER):
+                    await self._perform(thread, ops[0], ops[1] if len(ops) > 1 else None)
+                self.on_platform(True, "")
+            except RateLimited as exc:
+                await self.store.attempt_failed(ops[0].id)
+                self.metrics.retry("platform", "rate_limited")
+                channel = exc.channel or thread.channel
+                self._paused_until[channel] = time.monotonic() + exc.retry_after
+            except BreakerOpen as exc:
+                self.on_platform(False, "circuit open after repeated failures")
+                await asyncio.sleep(exc.retry_in)
+            except PlatformRefused as exc:
+                await self.store.attempt_failed(ops[0].id)
+                self.metrics.retry("platform", "refused")
+                self.on_platform(False, f"refused: {exc}")
+                log.error("the platform refused a post for %s: %s", conv, exc)
+                await asyncio.sleep(REFUSED_RETRY_SECS)
+            except PlatformError as exc:
+                self.metrics.retry("platform", "unavailable")
+                self.on_platform(False, str(exc) or type(exc).__name__)
+                await asyncio.sleep(UNAVAILABLE_RETRY_SECS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug or the state store failing: keep the entry, try again
+                log.exception("posting for %s failed", conv)
+                await asyncio.sleep(REFUSED_RETRY_SECS / 10)
+
+    async def _wait_for_channel(self, channel: str) -> None:
+        # A 429 paused this channel: every conversation posting there waits it out.
+        until = self._paused_until.get(channel, 0.0)
+        while until > time.monotonic():
+            await asyncio.sleep(until - time.monotonic())
+            until = self._paused_until.get(channel, 0.0)
+
+    async def _perform(self, thread: ThreadRecord, op: Op, following: Op | None) -> None:
+        if op.in_flight and await self._found(thread, op):
+            return
+        await self.store.begin_attempt(op.id)
+        if op.kind is OpKind.OPEN:
+            await self._open(thread, op, following)
+            return
+        ref = thread.ref
+        if ref is None:
+            raise PlatformUnavailable(f"thread of {op.conv} has no root yet")
+        channel = ref.channel
+        if op.kind is OpKind.POST:
+            item = Item.from_json(op.payload)
+            platform_id = await self.platform.post(ref, item, op.ref)
+            self._posted(item)
+        elif op.kind is OpKind.NOTICE:
+            platform_id = await self.platform.post_notice(
+                ref, op.conv, str(op.payload["text"]), op.ref
+            )
+        elif op.kind is OpKind.CLOSE:
+            platform_id = await self.platform.close_thread(
+                ref, op.conv, str(op.payload.get("by", "")), op.ref
+            )
+        elif op.kind is OpKind.REOPEN:
+            platform_id = await self.platform.reopen_thread(ref, op.conv, op.ref)
+        else:  # MOVE
+            await self._move(thread, op)
+            return
+        self.metrics.posted.inc()
+        await self.store.op_done(op, channel=channel, platform_id=platform_id)
+
+    async def _found(self, thread: ThreadRecord, op: Op) -> bool:
+        """After an attempt of unknown outcome: record the post if the platform has it."""
+        if op.kind is OpKind.OPEN:
+            found = await self.platform.find_thread(op.conv, thread.channel)
+            if found is not None:
+                await self.store.op_done(
+                    op, channel=found.channel, platform_id=found.root, thread=found
+                )
+            return found is not None
+        if op.kind is OpKind.MOVE:
+            return False  # _move looks for each of its two steps itself
+        ref = thread.ref
+        if ref is None:
+            return False
+        platform_id = await self.platform.find(ref, op.conv, op.ref)
+        if platform_id is not None:
+            log.info("found %s of %s already posted; not posting it again", op.ref, op.conv)
+            await self.store.op_done(op, channel=ref.channel, platform_id=platform_id)
+        return platform_id is not None
+
+    async def _open(self, thread: ThreadRecord, op: Op, following: Op | None) -> None:
+        first: Item | None = None
+        if following is not None and following.kind is OpKind.POST and not following.in_flight:
+            candidate = Item.from_json(following.payload)
+            if candidate.author.kind == AuthorKind.VISITOR:
+                first = candidate
+        start = ThreadStart(op.conv, thread.visitor, thread.department, thread.channel, first)
+        ref = await self.platform.open_thread(start, op.ref)
+        self.metrics.posted.inc()
+        if first is not None:
+            self._posted(first)
+        await self.store.op_done(
+            op,
+            channel=ref.channel,
+            platform_id=ref.root,
+            thread=ref,
+            also_done=following if first is not None else None,
+        )
+
+    async def _move(self, thread: ThreadRecord, op: Op) -> None:
+        old, channel = thread.ref, str(op.payload["channel"])
+        new = await self.platform.find_thread(op.conv, channel)
+        if new is None:
+            start = ThreadStart(op.conv, thread.visitor, thread.department, channel, None)
+            new = await self.platform.open_thread(start, "root")
+        if old is not None:
+            pointer_ref = op.ref
+            if await self.platform.find(old, op.conv, pointer_ref) is None:
+                await self.platform.post_pointer(old, new, op.conv, pointer_ref)
+        self.metrics.posted.inc()
+        await self.store.op_done(op, channel=new.channel, platform_id=new.root, thread=new)
+
+    def _posted(self, item: Item) -> None:
+        self.metrics.posted.inc()
+        age = _age_secs(item.ts) if item.ts else None
+        if age is not None:
+            self.metrics.thread_latency.observe(age)
+
+
+__all__ = ["PLATFORM_BREAKER", "Poster", "ThreadRef"]

@@ -1,0 +1,552 @@
+"""A local Slack for tests and the bench: the Web API methods the bridge calls, with the
+request and response shapes of Slack's API reference, signed deliveries (Events API,
+interactivity, slash commands) and Socket Mode.
+
+It is a real HTTP and WebSocket server (aiohttp) on a free loopback port: the product's
+slack-bolt and slack_sdk talk to it unchanged through ``SLACK_API_URL``. Faults on demand:
+``fail(status, secs)`` answers 500s or 429s (with ``Retry-After``) for a while, and
+``channel_rate_per_sec`` enforces Slack's "1 message per second per channel" with 429s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+TEAM_ID = "T0STEADY"
+BOT_USER_ID = "U0BRIDGEBOT"
+BOT_ID = "B0BRIDGE"
+APP_ID = "A0STEADY"
+WRITE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral"})
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+    text: str
+    thread_ts: str | None
+    user: str
+    bot_id: str | None
+    metadata: dict[str, Any] | None = None
+    blocks: list[Any] | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def wire(self, *, with_metadata: bool) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "message",
+            "ts": self.ts,
+            "text": self.text,
+            "user": self.user,
+            "team": TEAM_ID,
+        }
+        if self.bot_id:
+            message["bot_id"] = self.bot_id
+        if self.thread_ts:
+            message["thread_ts"] = self.thread_ts
+        if self.blocks:
+            message["blocks"] = self.blocks
+        if with_metadata and self.metadata:
+            message["metadata"] = self.metadata
+        return message
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        *,
+        signing_secret: str = "test-signing-secret",
+        bot_token: str = "xoxb-test",
+        app_token: str = "xapp-test",
+    ) -> None:
+        self.signing_secret = signing_secret
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.messages: list[Posted] = []
+        self.ephemeral: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.channel_rate_per_sec: float | None = None
+        self.latency_secs = 0.0
+        self._fail_until = 0.0
+        self._fail_status = 500
+        self._fail_retry_after = 1
+        self._fail_methods: frozenset[str] | None = None
+        self._last_post: dict[str, float] = {}
+        self._ts = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.on_post: Callable[[Posted], None] | None = None
+        self.port = 0
+
+    # -- lifecycle --------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    async def start(self) -> FakeSlack:
+        app = web.Application(client_max_size=2**20)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads history with GET
+        app.router.add_get("/socket-mode", self._socket_mode)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- faults -----------------------------------------------------------------------
+    def fail(
+        self,
+        status: int,
+        secs: float,
+        *,
+        retry_after: int = 1,
+        methods: frozenset[str] | None = WRITE_METHODS,
+    ) -> None:
+        """Answer ``status`` (500, 503, 429 with Retry-After) for ``secs`` seconds."""
+        self._fail_status, self._fail_retry_after = status, retry_after
+        self._fail_methods = methods
+        self._fail_until = time.monotonic() + secs
+
+    def heal(self) -> None:
+        self._fail_until = 0.0
+
+    # -- the Web API ------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or str(
+            args.get("token", "")
+        )
+        self.calls.append((method, args))
+        if self.latency_secs:
+            await asyncio.sleep(self.latency_secs)
+        if time.monotonic() < self._fail_until and (
+            self._fail_methods is None or method in self._fail_methods
+        ):
+            if self._fail_status == 429:
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(self._fail_retry_after)},
+                )
+            return web.Response(status=self._fail_status, text="upstream trouble")
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return _error("invalid_auth")
+            return web.json_response(
+                {
+                    "ok": True,
+                    "url": f"ws://127.0.0.1:{self.port}/socket-mode?ticket={uuid.uuid4().hex}",
+                }
+            )
+        if token != self.bot_token:
+            return _error("invalid_auth" if token else "not_authed")
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return _error("unknown_method")
+        return await handler(args)
+
+    @staticmethod
+    async def _args(request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            body = await request.json()
+            args = dict(body) if isinstance(body, dict) else {}
+        else:
+            args = dict(await request.post())
+        for key in ("metadata", "blocks"):  # form posts carry these as JSON strings
+            if isinstance(args.get(key), str):
+                with contextlib.suppress(ValueError):
+                    args[key] = json.loads(args[key])
+        return {**dict(request.query), **args}
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    async def _auth_test(self, args: dict[str, Any]) -> web.Response:
+        return web.json_response(
+            {
+                "ok": True,
+                "url": "https://steady.slack.test/",
+                "team": "Steady",
+                "user": "bridge",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+            }
+        )
+
+    async def _chat_postMessage(self, args: dict[str, Any]) -> web.Response:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return _error("channel_not_found")
+        text = args.get("text")
+        if not text and not args.get("blocks"):
+            return _error("no_text")
+        if self.channel_rate_per_sec:
+            now = time.monotonic()
+            wait = self._last_post.get(channel, -1e9) + 1 / self.channel_rate_per_sec - now
+            if wait > 0:
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(max(1, round(wait)))},
+                )
+            self._last_post[channel] = now
+        thread_ts = args.get("thread_ts") or None
+        if thread_ts and not any(m.ts == thread_ts and m.channel == channel for m in self.messages):
+            return _error("thread_not_found")
+        posted = Posted(
+            channel,
+            self._next_ts(),
+            str(text or ""),
+            thread_ts,
+            BOT_USER_ID,
+            BOT_ID,
+            args.get("metadata") if isinstance(args.get("metadata"), dict) else None,
+            args.get("blocks") if isinstance(args.get("blocks"), list) else None,
+            args,
+        )
+        self.messages.append(posted)
+        if self.on_post is not None:
+            self.on_post(posted)
+        return web.json_response(
+            {
+                "ok": True,
+                "channel": channel,
+                "ts": posted.ts,
+                "message": posted.wire(with_metadata=True),
+            }
+        )
+
+    async def _chat_postEphemeral(self, args: dict[str, Any]) -> web.Response:
+        if not args.get("channel") or not args.get("user"):
+            return _error("invalid_arguments")
+        self.ephemeral.append(dict(args))
+        return web.json_response({"ok": True, "message_ts": self._next_ts()})
+
+    async def _conversations_replies(self, args: dict[str, Any]) -> web.Response:
+        channel, ts = str(args.get("channel")), str(args.get("ts"))
+        meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        thread = [
+            m for m in self.messages if m.channel == channel and (m.ts == ts or m.thread_ts == ts)
+        ]
+        if not thread:
+            return _error("thread_not_found")
+        return self._page(sorted(thread, key=_ts_key), args, meta)
+
+    async def _conversations_history(self, args: dict[str, Any]) -> web.Response:
+        channel = str(args.get("channel"))
+        meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        top = [m for m in self.messages if m.channel == channel and not m.thread_ts]
+        return self._page(sorted(top, key=_ts_key, reverse=True), args, meta)
+
+    @staticmethod
+    def _page(rows: list[Posted], args: dict[str, Any], meta: bool) -> web.Response:
+        limit = int(args.get("limit") or 100)
+        start = int(args.get("cursor") or 0)
+        page = rows[start : start + limit]
+        more = start + limit < len(rows)
+        return web.json_response(
+            {
+                "ok": True,
+                "messages": [m.wire(with_metadata=meta) for m in page],
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+            }
+        )
+
+    # -- what tests read --------------------------------------------------------------
+    def roots(self, channel: str | None = None) -> list[Posted]:
+        return [
+            m
+            for m in self.messages
+            if not m.thread_ts and (channel is None or m.channel == channel)
+        ]
+
+    def root_of(self, conv: str) -> Posted | None:
+        for m in self.messages:
+            meta = m.metadata or {}
+            if (
+                meta.get("event_type") == "steadydesk_thread"
+                and (meta.get("event_payload") or {}).get("conv") == conv
+            ):
+                return m
+        return None
+
+    def thread(self, channel: str, root_ts: str) -> list[Posted]:
+        return sorted(
+            (m for m in self.messages if m.channel == channel and m.thread_ts == root_ts),
+            key=_ts_key,
+        )
+
+    def bot_thread(self, conv: str) -> list[Posted]:
+        """The bridge's own posts in a conversation's thread, in order."""
+        root = self.root_of(conv)
+        if root is None:
+            return []
+        return [m for m in self.thread(root.channel, root.ts) if m.bot_id]
+
+    # -- deliveries to the bridge ----------------------------------------------------
+    def user_message(self, channel: str, thread_ts: str, user: str, text: str) -> Posted:
+        """A person writes in a thread (Slack stores it, then delivers the event)."""
+        posted = Posted(channel, self._next_ts(), text, thread_ts, user, None)
+        self.messages.append(posted)
+        return posted
+
+    @staticmethod
+    def message_event(posted: Posted, *, event_id: str | None = None) -> dict[str, Any]:
+        event = {
+            "type": "message",
+            "channel": posted.channel,
+            "user": posted.user,
+            "text": posted.text,
+            "ts": posted.ts,
+            "event_ts": posted.ts,
+            "team": TEAM_ID,
+            "channel_type": "channel",
+        }
+        if posted.thread_ts:
+            event["thread_ts"] = posted.thread_ts
+        return {
+            "token": "legacy",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:12]}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+
+    @staticmethod
+    def edit_event(posted: Posted, new_text: str) -> dict[str, Any]:
+        edited = {
+            "type": "message",
+            "user": posted.user,
+            "text": new_text,
+            "ts": posted.ts,
+            "thread_ts": posted.thread_ts,
+            "team": TEAM_ID,
+            "edited": {"user": posted.user, "ts": str(time.time())},
+        }
+        event = {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": posted.channel,
+            "hidden": True,
+            "message": edited,
+            "ts": str(time.time()),
+            "previous_message": posted.wire(with_metadata=False),
+        }
+        return {
+            "token": "legacy",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{uuid.uuid4().hex[:12]}",
+            "event_time": int(time.time()),
+        }
+
+    @staticmethod
+    def button_payload(
+        conv: str, action_id: str, user: str, channel: str, root_ts: str
+    ) -> dict[str, Any]:
+        return {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID, "domain": "steady"},
+            "user": {"id": user, "username": user, "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": "legacy",
+            "trigger_id": uuid.uuid4().hex,
+            "channel": {"id": channel, "name": "support"},
+            "container": {"type": "message", "message_ts": root_ts, "channel_id": channel},
+            "message": {"type": "message", "ts": root_ts, "bot_id": BOT_ID},
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "b",
+                    "value": conv,
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+
+    @staticmethod
+    def shortcut_payload(message: Posted, user: str) -> dict[str, Any]:
+        return {
+            "type": "message_action",
+            "callback_id": "steady_add_note",
+            "team": {"id": TEAM_ID, "domain": "steady"},
+            "user": {"id": user, "username": user, "team_id": TEAM_ID},
+            "channel": {"id": message.channel, "name": "support"},
+            "message": message.wire(with_metadata=False),
+            "message_ts": message.ts,
+            "trigger_id": uuid.uuid4().hex,
+            "token": "legacy",
+            "response_url": "http://127.0.0.1:9/unused",
+        }
+
+    @staticmethod
+    def command_fields(text: str, user: str, channel: str) -> dict[str, str]:
+        return {
+            "token": "legacy",
+            "team_id": TEAM_ID,
+            "team_domain": "steady",
+            "channel_id": channel,
+            "channel_name": "support",
+            "user_id": user,
+            "user_name": user,
+            "command": "/steady",
+            "text": text,
+            "api_app_id": APP_ID,
+            "response_url": "http://127.0.0.1:9/unused",
+            "trigger_id": uuid.uuid4().hex,
+        }
+
+    def signed_headers(
+        self,
+        body: bytes,
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        content_type: str,
+    ) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        return {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sign(secret or self.signing_secret, ts, body),
+        }
+
+    async def post_event(
+        self,
+        url: str,
+        payload: dict[str, Any],
+        *,
+        retry_num: int = 0,
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> tuple[int, str]:
+        body = json.dumps(payload).encode()
+        headers = self.signed_headers(
+            body, timestamp=timestamp, secret=secret, content_type="application/json"
+        )
+        if retry_num:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        return await _post(url, body, headers)
+
+    async def post_form(
+        self, url: str, fields: dict[str, str], *, timestamp: int | None = None
+    ) -> tuple[int, str]:
+        body = urlencode(fields).encode()
+        headers = self.signed_headers(
+            body, timestamp=timestamp, content_type="application/x-www-form-urlencoded"
+        )
+        return await _post(url, body, headers)
+
+    async def post_interaction(self, url: str, payload: dict[str, Any]) -> tuple[int, str]:
+        return await self.post_form(url, {"payload": json.dumps(payload)})
+
+    # -- Socket Mode ------------------------------------------------------------------
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "connection_info": {"app_id": APP_ID},
+                "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+            }
+        )
+        try:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    continue
+                future = self._acks.pop(str(data.get("envelope_id")), None)
+                if future is not None and not future.done():
+                    future.set_result(data)
+        finally:
+            self._sockets.discard(ws)
+        return ws
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def send_envelope(
+        self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, wait_secs: float = 10.0
+    ) -> dict[str, Any]:
+        """Deliver over Socket Mode and wait for the app's acknowledgement."""
+        if not self._sockets:
+            raise RuntimeError("no Socket Mode connection")
+        envelope_id = str(uuid.uuid4())
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = future
+        ws = next(iter(self._sockets))
+        await ws.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
+        return await asyncio.wait_for(future, wait_secs)
+
+
+def _ts_key(posted: Posted) -> tuple[int, int]:
+    seconds, _, counter = posted.ts.partition(".")
+    return int(seconds), int(counter)
+
+
+def _error(code: str) -> web.Response:
+    return web.json_response({"ok": False, "error": code})
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=15)
+        ) as resp,
+    ):
+        return resp.status, await resp.text()
