@@ -8,6 +8,7 @@ import logging
 import redis.asyncio as aioredis
 from sanic import Sanic
 
+from server.admin.token_keys import load_imported_key, preload_imported_keys
 from server.bus import Bus
 from server.bus.local import LocalBus
 from server.bus.redis import RedisBus
@@ -46,7 +47,7 @@ from server.security.shared_limits import (
     RedisNonces,
     SharedLimit,
 )
-from server.security.tokens import TokenSigner
+from server.security.tokens import TenantKeys, TokenSigner
 from server.storage import open_store
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ def create_app(settings: Settings) -> Sanic:
         store, bus, directory, writer, body_max_chars=settings.body_max_chars, presence=presence
     )
     connection_rate, nonces = make_shared_state(settings)
+    secret_key = ensure_secret_key(settings)
+    tenant_keys = TenantKeys(secret_key, load_imported_key)
     routing = RoutingService(
         store, bus, directory, presence, sweep_secs=settings.offer_sweep_secs
     )
@@ -122,7 +125,7 @@ def create_app(settings: Settings) -> Sanic:
         settings=settings,
         store=store,
         bus=bus,
-        signer=TokenSigner(ensure_secret_key(settings)),
+        signer=TokenSigner(secret_key, tenant_keys),
         chat=chat,
         routing=routing,
         hub=Hub(bus, chat, presence),
@@ -168,6 +171,7 @@ def create_app(settings: Settings) -> Sanic:
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
+        await store.run(preload_imported_keys, tenant_keys)
         await bus.start()
         writer.start()
         await presence.start()

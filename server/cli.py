@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from server import __version__
+from server.cli_backups import COMMANDS as BACKUP_COMMANDS
+from server.cli_backups import add_parsers as add_backup_parsers
 from server.config import ConfigError, Settings, load_settings
 from server.errors import StartupError, SteadyError
 
@@ -85,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     k_create.add_argument("--tenant", required=True)
     k_create.add_argument("--name", default="")
     _bridge_parser(sub)
+    add_backup_parsers(sub)
     return parser
 
 
@@ -322,4 +325,5 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "reencrypt": _cmd_reencrypt,
     "operator": _cmd_operator,
     "bridge": _cmd_bridge,
+    **BACKUP_COMMANDS,
 }

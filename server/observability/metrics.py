@@ -56,3 +56,25 @@ def messages_in(sender: str) -> Any:
 def observe_batch(size: int, seconds: float) -> None:
     COMMIT_BATCH.observe(size)
     COMMIT_LATENCY.observe(seconds)
+
+# Backups (docs/backups.md): set on every node from the shared database's record of runs,
+# so each node's /metrics tells the same story whichever node (or the CLI) ran the backup.
+BACKUP_LAST_SUCCESS = Gauge(
+    "steadydesk_backup_last_success_timestamp_seconds",
+    "When the last successful backup finished (unix seconds; 0 when none yet)",
+)
+BACKUP_LAST_ATTEMPT = Gauge(
+    "steadydesk_backup_last_attempt_timestamp_seconds",
+    "When the last backup attempt started (unix seconds; 0 when none yet)",
+)
+BACKUP_LAST_SIZE = Gauge(
+    "steadydesk_backup_last_size_bytes", "Size of the last successful backup's archive"
+)
+BACKUP_LAST_RESULT = Gauge(
+    "steadydesk_backup_last_result",
+    "1 when the last finished backup attempt succeeded, 0 when it failed (or none yet)",
+)
+BACKUP_SCHEDULER_LEADER = Gauge(
+    "steadydesk_backup_scheduler_leader",
+    "1 on the node holding the scheduler lease (it runs the scheduled backups), else 0",
+)

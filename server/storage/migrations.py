@@ -21,16 +21,20 @@ from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
 from server.storage.models import (
     ALL_MODELS,
+    BackupRun,
     Bridge,
     BridgeLink,
     CannedReply,
     Conversation,
     ConversationLabel,
     EncryptionKeyUse,
+    ExportJob,
     LinkCode,
     Operator,
+    SchedulerLease,
     SchemaMigration,
     Site,
+    TenantTokenKey,
     Visitor,
     VisitorPage,
 )
@@ -159,6 +163,9 @@ def _routing_columns(database: pw.Database) -> None:
 def _bridges(database: pw.Database) -> None:
     """Bridge principals, their links to agents, one-time link codes (new tables only)."""
     create_new_tables(database, Bridge, BridgeLink, LinkCode)
+def _backups(database: pw.Database) -> None:
+    """Backup runs and the scheduler lease, export jobs, imported visitor-token keys."""
+    create_new_tables(database, TenantTokenKey, BackupRun, SchedulerLease, ExportJob)
 
 
 MIGRATIONS: list[Migration] = [
@@ -168,6 +175,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "visitor context, labels, canned reply scopes, message search", _agent_context),
     Migration(5, "CSAT ratings, encryption key registry, wider sealed columns", _csat_and_sealing),
     Migration(6, "bridges: principals, links to agents, link codes", _bridges),
+    Migration(7, "backups: runs, scheduler lease, export jobs, imported token keys", _backups),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -365,6 +365,60 @@ class Operator(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
 
 
+class TenantTokenKey(TenantModel):
+    """A visitor-token key a tenant brought from another install (``steadydesk import``):
+    tokens that install issued (naming this ``kid``) keep verifying here. A tenant's own
+    key is derived from the install's secret and never stored (server/security/tokens.py)."""
+
+    kid = pw.CharField(max_length=40, primary_key=True)
+    key = SealedCharField(max_length=300)  # base64 of 32 bytes, sealed when encryption is on
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class BackupRun(BaseModel):
+    """One backup attempt (CLI or scheduler): the source of the backup metrics on every node.
+
+    A scheduled run names the fire time it serves; the unique index lets exactly one node
+    of a cluster run each one, even if two briefly believed they held the lease."""
+
+    id = pw.BigAutoField()
+    scheduled_for_ms = pw.BigIntegerField(null=True, unique=True)
+    tenant = pw.CharField(max_length=64, null=True)
+    node = pw.CharField(max_length=200, default="")
+    started_ms = pw.BigIntegerField(index=True)
+    finished_ms = pw.BigIntegerField(null=True)
+    ok = pw.BooleanField(null=True)  # NULL while running
+    size = pw.BigIntegerField(null=True)
+    archive = pw.CharField(max_length=1000, default="")
+    error = pw.CharField(max_length=1000, default="")
+
+
+class SchedulerLease(BaseModel):
+    """Which node runs the cluster's scheduled jobs; taken over once ``expires_ms`` passes."""
+
+    name = pw.CharField(max_length=64, primary_key=True)
+    holder = pw.CharField(max_length=200)
+    expires_ms = pw.BigIntegerField()
+    created_ms = pw.BigIntegerField()  # first taken: scheduled runs before it are not owed
+
+
+class ExportJob(TenantModel):
+    """An export an admin asked for over REST; its file is produced as it is downloaded."""
+
+    id = pw.CharField(max_length=26, primary_key=True)
+    requested_by = pw.CharField(max_length=100)
+    format = pw.CharField(max_length=8)
+    decrypt = pw.BooleanField(default=False)
+    with_credentials = pw.BooleanField(default=False)
+    status = pw.CharField(max_length=16, default="ready")
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    started_at = pw.DateTimeField(null=True)
+    finished_at = pw.DateTimeField(null=True)
+    size = pw.BigIntegerField(null=True)
+    error = pw.CharField(max_length=500, default="")
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaMigration,
     Tenant,
@@ -387,4 +441,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     Bridge,
     BridgeLink,
     LinkCode,
+    TenantTokenKey,
+    BackupRun,
+    SchedulerLease,
+    ExportJob,
 ]

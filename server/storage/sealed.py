@@ -84,3 +84,9 @@ class SealedCharField(_Sealed, pw.CharField):
 
     def python_value(self, value: Any) -> Any:
         return self.unseal(super().python_value(value))
+
+
+def is_sealed_field(field: object) -> bool:
+    """Whether ``field`` seals its values at rest (backups keep them sealed, exports open
+    them only when asked)."""
+    return isinstance(field, _Sealed)

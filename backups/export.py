@@ -1,0 +1,195 @@
+"""``steadydesk export``: one tenant's data, streamed, in JSON, CSV or SQL.
+
+Everything of the tenant: conversations, messages and notes, visitors and their page
+trails, agents, departments, sites, canned replies, labels, settings, the audit and login
+logs. Ids are kept, so an ``import`` elsewhere keeps every link, and (with
+``--with-credentials``) the site secrets and the tenant's visitor-token key, so the
+widget's visitors keep their sessions. Sealed columns are exported as stored unless
+``--decrypt`` opens them through their ORM fields. Rows are read in one consistent snapshot
+and written as they come: memory stays flat however many messages the tenant has.
+
+Formats (formats.py): ``json`` is JSON Lines (a header, one object per row, a trailer
+with the row counts); ``csv`` a zip of one CSV per table plus ``manifest.json``; ``sql``
+INSERT statements for this install's backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import peewee as pw
+
+from backups.backup import iso
+from backups.errors import BackupError
+from backups.files import Sink, atomic_private_file
+from backups.formats import WRITERS, ExportWriter
+from backups.source import RowSource, open_snapshot
+from backups.tables import Row, TableSpec, table_specs
+from server import __version__
+from server.config import Settings, ensure_secret_key
+from server.security.encryption import SealedValueError
+from server.security.tokens import TenantKeys, encode_key
+from server.storage.database import is_mysql
+from server.storage.guard import TenantScope, cross_tenant
+from server.storage.migrations import current_version
+from server.storage.models import AuditLog, EncryptionKeyUse, Tenant, utcnow
+from server.storage.sealed import is_sealed_field
+
+FORMAT = "steadydesk-export"
+FORMAT_VERSION = 1
+FORMATS = ("json", "csv", "sql")
+
+# Readable only with --with-credentials: who can sign in, sign requests or visitor tokens.
+CREDENTIAL_COLUMNS = {"agent": ("password_hash",), "site": ("secret",), "api_key": ("secret",)}
+CREDENTIAL_TABLES = frozenset({"tenant_token_key"})
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    tenant: str
+    format: str = "json"
+    decrypt: bool = False
+    with_credentials: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "decrypt": self.decrypt,
+            "with_credentials": self.with_credentials,
+        }
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    spec: TableSpec
+    columns: tuple[str, ...]
+    opened: tuple[tuple[int, pw.Field], ...]  # sealed columns to open (--decrypt)
+
+
+def plan(database: pw.Database, options: ExportOptions) -> list[TablePlan]:
+    plans = []
+    for spec in table_specs(database, tenant_only=True):
+        if spec.name in CREDENTIAL_TABLES and not options.with_credentials:
+            continue
+        hidden = () if options.with_credentials else CREDENTIAL_COLUMNS.get(spec.name, ())
+        columns = tuple(c for c in spec.columns if c not in hidden)
+        opened: list[tuple[int, pw.Field]] = []
+        if options.decrypt:
+            for index, column in enumerate(columns):
+                field = spec.field(column)
+                if field is not None and is_sealed_field(field):
+                    opened.append((index, field))
+        plans.append(TablePlan(spec, columns, tuple(opened)))
+    return plans
+
+
+def _own_token_key_row(settings: Settings, tenant: str, columns: tuple[str, ...]) -> Row:
+    """This install's visitor-token key of the tenant (derived, never stored) as a row of
+    ``tenant_token_key``, so the importing install accepts the tokens it signed."""
+    kid, key = TenantKeys(ensure_secret_key(settings)).own(tenant)
+    values = {
+        "kid": kid,
+        "tenant_id": tenant,
+        "key": encode_key(key),
+        "created_at": utcnow().isoformat(sep=" "),
+    }
+    return [values.get(c) for c in columns]
+
+
+def export_rows(
+    settings: Settings, source: RowSource, plans: list[TablePlan], tenant: str
+) -> Iterator[tuple[TablePlan, Row]]:
+    for table in plans:
+        for row in source.rows(table.spec, table.columns, tenant):
+            for index, field in table.opened:
+                try:
+                    row[index] = field.python_value(row[index])
+                except SealedValueError as err:
+                    raise BackupError(f"cannot --decrypt {table.spec.name}: {err}") from None
+            yield table, row
+        if table.spec.name == "tenant_token_key":
+            yield table, _own_token_key_row(settings, tenant, table.columns)
+
+
+def header(database: pw.Database, options: ExportOptions, plans: list[TablePlan]) -> dict[str, Any]:
+    with cross_tenant():
+        kids = sorted(row.kid for row in EncryptionKeyUse.select(EncryptionKeyUse.kid))
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "steadydesk_version": __version__,
+        "tenant": options.tenant,
+        "schema_version": current_version(database),
+        "created_at": iso(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+        "backend": "mysql" if is_mysql(database) else "sqlite",
+        "decrypted": options.decrypt,
+        "with_credentials": options.with_credentials,
+        # Sealed values in a file that was not decrypted open only with these keys.
+        "key_ids": [] if options.decrypt else kids,
+        "tables": {p.spec.name: list(p.columns) for p in plans},
+        # For CSV, where an empty cell is NULL only in these columns.
+        "nullable": {p.spec.name: _nullable(p) for p in plans},
+    }
+
+
+def _nullable(table: TablePlan) -> list[str]:
+    return [c for c in table.columns if (f := table.spec.field(c)) is not None and f.null]
+
+
+def check_options(options: ExportOptions) -> None:
+    if options.format not in FORMATS:
+        raise BackupError(f"unknown export format {options.format!r}: json, csv or sql")
+    if Tenant.get_or_none(Tenant.id == options.tenant) is None:
+        raise BackupError(f"no tenant {options.tenant!r} in this install")
+
+
+def audit_export(tenant: str, actor: str, options: ExportOptions, ip: str = "") -> None:
+    TenantScope(tenant).create(
+        AuditLog,
+        actor=actor[:100],
+        action="tenant.export",
+        target=tenant,
+        summary=orjson.dumps(options.describe()).decode(),
+        ip=ip[:45],
+    )
+
+
+def write_export(
+    settings: Settings, database: pw.Database, options: ExportOptions, out: Sink
+) -> dict[str, Any]:
+    """Stream the export into ``out``; the row counts per table."""
+    check_options(options)
+    plans = plan(database, options)
+    head = header(database, options, plans)
+    writer: ExportWriter = WRITERS[options.format](out, head, mysql=is_mysql(database))
+    with open_snapshot(database) as source:
+        for table, row in export_rows(settings, source, plans, options.tenant):
+            writer.row(table.spec.name, row)
+    counts = writer.finish()
+    return {"tenant": options.tenant, "format": options.format, "rows": counts}
+
+
+def export_to_stream(
+    settings: Settings, database: pw.Database, options: ExportOptions, out: Sink, *, actor: str
+) -> dict[str, Any]:
+    check_options(options)
+    audit_export(options.tenant, actor, options)
+    return write_export(settings, database, options, out)
+
+
+def export_to_path(
+    settings: Settings, database: pw.Database, options: ExportOptions, path: Path, *, actor: str
+) -> dict[str, Any]:
+    """Write the export to ``path`` (0600, complete or not at all)."""
+    check_options(options)
+    if path.exists():
+        raise BackupError(f"{path} exists: the export never overwrites a file")
+    audit_export(options.tenant, actor, options)
+    with atomic_private_file(path) as fh:
+        summary = write_export(settings, database, options, fh)
+    return {**summary, "out": str(path), "size": path.stat().st_size}
