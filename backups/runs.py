@@ -52,16 +52,6 @@ def finish_run(
     ).where(BackupRun.id == run_id).execute()
 
 
-def scheduled_run_exists(since_ms: int) -> bool:
-    """Whether a scheduled run was claimed for a fire time at or after ``since_ms``."""
-    return (
-        BackupRun.select(BackupRun.id)
-        .where(BackupRun.scheduled_for_ms >= since_ms)
-        .limit(1)
-        .exists()
-    )
-
-
 @dataclass(frozen=True)
 class BackupStatus:
     last_success_ms: int
@@ -98,3 +88,14 @@ def publish_metrics(status: BackupStatus) -> None:
     metrics.BACKUP_LAST_ATTEMPT.set(status.last_attempt_ms / 1000)
     metrics.BACKUP_LAST_SIZE.set(status.last_size)
     metrics.BACKUP_LAST_RESULT.set(1 if status.last_ok else 0)
+
+
+def last_scheduled_ms() -> int:
+    """The latest fire time a node has claimed (0 when none)."""
+    row = (
+        BackupRun.select(BackupRun.scheduled_for_ms)
+        .where(BackupRun.scheduled_for_ms.is_null(False))
+        .order_by(BackupRun.scheduled_for_ms.desc())
+        .first()
+    )
+    return int(row.scheduled_for_ms) if row else 0

@@ -8,6 +8,7 @@ import logging
 import redis.asyncio as aioredis
 from sanic import Sanic
 
+from backups.scheduler import BackupScheduler
 from server.admin.token_keys import load_imported_key, preload_imported_keys
 from server.bus import Bus
 from server.bus.local import LocalBus
@@ -29,6 +30,7 @@ from server.gateway.rest_admin import build_admin_blueprint
 from server.gateway.rest_admin_agents import build_admin_agents_blueprint
 from server.gateway.rest_bridges import build_bridges_blueprint
 from server.gateway.rest_context import build_context_blueprint
+from server.gateway.rest_export import build_export_blueprint
 from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.rest_rating import build_rating_blueprint
 from server.gateway.rest_reports import build_reports_blueprint
@@ -121,6 +123,7 @@ def create_app(settings: Settings) -> Sanic:
         store, bus, directory, presence, sweep_secs=settings.offer_sweep_secs
     )
     chat.hooks = routing
+    backup_scheduler = BackupScheduler(settings, store.database)
     services = Services(
         settings=settings,
         store=store,
@@ -167,6 +170,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_admin_agents_blueprint(services))
     app.blueprint(build_bridges_blueprint(services))
     app.blueprint(build_operator_blueprint(services))
+    app.blueprint(build_export_blueprint(services))
     install_openapi(app)  # last: it documents every route registered above
 
     @app.before_server_start
@@ -176,10 +180,12 @@ def create_app(settings: Settings) -> Sanic:
         writer.start()
         await presence.start()
         routing.start_sweeper()
+        backup_scheduler.start()
 
     @app.before_server_stop
     async def drain(app: Sanic) -> None:
         services.accepting = False
+        await backup_scheduler.stop()
         await routing.stop_sweeper()
         # 1012 first: clients reconnect at once (to another node) and resume.
         await services.hub.close_all(CloseCode.SERVICE_RESTART, "server restarting")

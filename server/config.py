@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     bus_subscribe: str = Field("topics", pattern=r"^(pattern|topics)$")
     presence_refresh_secs: float = Field(2.0, gt=0)
     presence_debounce_secs: float = Field(3.0, ge=0)
+    # Backups (docs/backups.md): a cron schedule in UTC ("" = no scheduled backups; six
+    # fields = with seconds first), run by the one node holding the lease.
+    backup_schedule: str = "0 3 * * *"
+    backup_dir: str = ""  # default: <data dir>/backups
+    backup_keep_daily: int = Field(7, ge=0)
+    backup_keep_weekly: int = Field(4, ge=0)
+    backup_keep_monthly: int = Field(6, ge=0)
+    backup_lease_secs: float = Field(40.0, ge=1, le=3600)  # a dead holder's lease lapses
 
     @field_validator("database_url")
     @classmethod
