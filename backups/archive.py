@@ -153,12 +153,15 @@ def read_sidecar(archive: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def _open_tar(path: Path) -> Iterator[tarfile.TarFile]:
-    with (
-        gzip.GzipFile(filename=path, mode="rb") as gz,
-        tarfile.open(fileobj=gz, mode="r|") as tar,
-    ):
-        yield tar
+def _open_tar(path: Path, *, to_the_end: bool = False) -> Iterator[tarfile.TarFile]:
+    """The tar inside; ``to_the_end``: then read what follows its last member too, so
+    gzip checks its trailer (CRC and length), which tar's reader stops short of."""
+    with gzip.GzipFile(filename=path, mode="rb") as gz:
+        with tarfile.open(fileobj=gz, mode="r|") as tar:
+            yield tar
+        if to_the_end:
+            while gz.read(CHUNK_BYTES):
+                pass
 
 
 def _damaged(path: Path, err: BaseException) -> ArchiveDamaged:
@@ -188,7 +191,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def members(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
     """Every member after the manifest, as a stream (read each before the next)."""
     try:
-        with _open_tar(path) as tar:
+        with _open_tar(path, to_the_end=True) as tar:
             for info in tar:
                 if info.name == MANIFEST:
                     continue

@@ -13,6 +13,7 @@ arrive revoked.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,14 @@ from backups.errors import BackupError, RestoreRefused
 from backups.formats import ExportReader, open_export
 from backups.inserter import RowInserter, quoted
 from backups.restore import close_database
-from backups.tables import Row, TableSpec, spec_for, table_specs
+from backups.tables import (
+    Row,
+    TableSpec,
+    default_value,
+    missing_columns,
+    spec_for,
+    table_specs,
+)
 from server.config import Settings
 from server.ids import new_secret
 from server.security.encryption import PREFIX
@@ -103,6 +111,9 @@ def plan_table(name: str, columns: list[str], present: set[str], decrypted: bool
         if column not in target:
             target.append(column)
             fillers.append(make)
+    for absent in missing_columns(spec.model, [*columns, *target], present):
+        target.append(absent.column_name)  # an export of an older schema
+        fillers.append(functools.partial(default_value, absent))
     sealed = []
     for index, column in enumerate(target):
         field = spec.field(column)

@@ -45,7 +45,15 @@ from backups.errors import ArchiveDamaged, BackupError, RestoreRefused
 from backups.files import file_sha256
 from backups.inserter import RowInserter, quoted
 from backups.source import open_snapshot
-from backups.tables import TableChecksum, TableSpec, encode_row, spec_for, table_specs
+from backups.tables import (
+    TableChecksum,
+    TableSpec,
+    default_value,
+    encode_row,
+    missing_columns,
+    spec_for,
+    table_specs,
+)
 from server.config import Settings
 from server.storage import fulltext
 from server.storage.database import db, make_database
@@ -166,11 +174,13 @@ def _insert_rows(
         if tenant is not None and not spec.tenant_owned:
             continue
         position = columns.index(spec.tenant_column) if tenant is not None else -1
-        inserter = RowInserter(database, name, columns)
+        added = missing_columns(spec.model, columns, present[name])  # an older archive
+        inserter = RowInserter(database, name, [*columns, *(f.column_name for f in added)])
         try:
             for row in read_rows(fh):
                 if position < 0 or row[position] == tenant:
-                    inserter.add(row)
+                    defaults = [f.db_value(default_value(f)) for f in added]
+                    inserter.add([*row, *defaults], checksum_row=row)
         except ValueError as err:
             raise ArchiveDamaged(f"archive {plain} is damaged: {member}: {err}") from None
         inserter.flush()

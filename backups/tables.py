@@ -91,6 +91,26 @@ def spec_for(name: str, columns: Sequence[str]) -> TableSpec:
     raise KeyError(name)
 
 
+def default_value(field: pw.Field) -> Any:
+    """What the ORM writes to ``field`` when given nothing (as a Python value)."""
+    return field.default() if callable(field.default) else field.default
+
+
+def missing_columns(
+    model: type[BaseModel], given: Sequence[str], present: Iterable[str]
+) -> list[pw.Field]:
+    """Fields whose columns the target has and rows of an older schema lack: they get the
+    value the ORM would have written (NOT NULL columns have no default in the database)."""
+    have, skip = set(present), set(given)
+    return [
+        field
+        for field in model._meta.sorted_fields
+        if field.column_name in have
+        and field.column_name not in skip
+        and not isinstance(field, pw.AutoField)  # numbered by the database
+    ]
+
+
 def canonical(value: Any) -> Any:
     """A column value as it travels: JSON-safe, and equal for equal data on both backends."""
     if value is None or isinstance(value, str):
