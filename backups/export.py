@@ -16,7 +16,7 @@ INSERT statements for this install's backend.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import orjson
 import peewee as pw
 
 from backups.backup import iso
+from backups.credentials import CREDENTIAL_COLUMNS, CREDENTIAL_TABLES, STAND_INS, revoke_now
 from backups.errors import BackupError
 from backups.files import Sink, atomic_private_file
 from backups.formats import WRITERS, ExportWriter
@@ -44,9 +45,6 @@ FORMAT = "steadydesk-export"
 FORMAT_VERSION = 1
 FORMATS = ("json", "csv", "sql")
 
-# Readable only with --with-credentials: who can sign in, sign requests or visitor tokens.
-CREDENTIAL_COLUMNS = {"agent": ("password_hash",), "site": ("secret",), "api_key": ("secret",)}
-CREDENTIAL_TABLES = frozenset({"tenant_token_key"})
 
 
 @dataclass(frozen=True)
@@ -67,24 +65,44 @@ class ExportOptions:
 @dataclass(frozen=True)
 class TablePlan:
     spec: TableSpec
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # as exported
+    read: tuple[str, ...]  # as read (without the stood-in credentials)
     opened: tuple[tuple[int, pw.Field], ...]  # sealed columns to open (--decrypt)
+    stand_ins: tuple[tuple[int, Callable[[], Any]], ...]  # credentials left out (sql)
+
+    def finish(self, row: Row) -> Row:
+        for index, make in self.stand_ins:
+            row.insert(index, make())
+        if self.stand_ins and self.spec.name == "api_key":
+            revoked = self.columns.index("revoked_at")
+            row[revoked] = row[revoked] or revoke_now()
+        return row
 
 
 def plan(database: pw.Database, options: ExportOptions) -> list[TablePlan]:
+    """What each table exports. Credentials left out are absent from JSON and CSV (their
+    importer stands in for them); SQL keeps every column (its rows load as they are), with
+    stand-ins that grant nothing."""
     plans = []
+    whole_rows = options.format == "sql"
     for spec in table_specs(database, tenant_only=True):
         if spec.name in CREDENTIAL_TABLES and not options.with_credentials:
             continue
         hidden = () if options.with_credentials else CREDENTIAL_COLUMNS.get(spec.name, ())
-        columns = tuple(c for c in spec.columns if c not in hidden)
+        read = tuple(c for c in spec.columns if c not in hidden)
+        columns = spec.columns if whole_rows else read
+        stand_ins = tuple(
+            (columns.index(c), STAND_INS[(spec.name, c)])
+            for c in (hidden if whole_rows else ())
+            if c in columns
+        )
         opened: list[tuple[int, pw.Field]] = []
         if options.decrypt:
-            for index, column in enumerate(columns):
+            for index, column in enumerate(read):
                 field = spec.field(column)
                 if field is not None and is_sealed_field(field):
                     opened.append((index, field))
-        plans.append(TablePlan(spec, columns, tuple(opened)))
+        plans.append(TablePlan(spec, columns, read, tuple(opened), stand_ins))
     return plans
 
 
@@ -105,13 +123,13 @@ def export_rows(
     settings: Settings, source: RowSource, plans: list[TablePlan], tenant: str
 ) -> Iterator[tuple[TablePlan, Row]]:
     for table in plans:
-        for row in source.rows(table.spec, table.columns, tenant):
+        for row in source.rows(table.spec, table.read, tenant):
             for index, field in table.opened:
                 try:
                     row[index] = field.python_value(row[index])
                 except SealedValueError as err:
                     raise BackupError(f"cannot --decrypt {table.spec.name}: {err}") from None
-            yield table, row
+            yield table, table.finish(row)
         if table.spec.name == "tenant_token_key":
             yield table, _own_token_key_row(settings, tenant, table.columns)
 

@@ -23,6 +23,7 @@ import orjson
 import peewee as pw
 
 from backups.backup import redact_url
+from backups.credentials import CREDENTIAL_COLUMNS, STAND_INS, revoke_now
 from backups.errors import BackupError, RestoreRefused
 from backups.formats import ExportReader, open_export
 from backups.inserter import RowInserter, quoted
@@ -36,16 +37,13 @@ from backups.tables import (
     table_specs,
 )
 from server.config import Settings
-from server.ids import new_secret
 from server.security.encryption import PREFIX
 from server.storage import fulltext
 from server.storage.database import db, make_database
 from server.storage.guard import TenantScope, cross_tenant
 from server.storage.migrations import LATEST_VERSION, MIGRATIONS, migrate
-from server.storage.models import AuditLog, EncryptionKeyUse, utcnow
+from server.storage.models import AuditLog, EncryptionKeyUse
 from server.storage.sealed import RAW_PREFIX, active_keyring, is_sealed_field
-
-UNUSABLE_PASSWORD_HASH = "!imported-without-credentials"  # never verifies (not a hash)
 
 
 @dataclass(frozen=True)
@@ -53,18 +51,6 @@ class ImportOptions:
     path: Path
     into: str | None = None
     force: bool = False
-
-
-def _now_text() -> str:
-    return utcnow().isoformat(sep=" ")
-
-
-# Credentials an export without --with-credentials left out: (column, filler value).
-FILLERS: dict[str, list[tuple[str, Callable[[], Any]]]] = {
-    "agent": [("password_hash", lambda: UNUSABLE_PASSWORD_HASH)],
-    "site": [("secret", lambda: new_secret(32))],
-    "api_key": [("secret", lambda: new_secret(32))],
-}
 
 
 @dataclass
@@ -88,9 +74,9 @@ class TableImport:
             if exported and not self.decrypted and str(value).startswith((PREFIX, RAW_PREFIX)):
                 continue  # as stored by the other install: written as it is
             out[index] = field.db_value(value)
-        if self.spec.name == "api_key" and self.fillers:
+        if self.spec.name == "api_key" and "secret" not in self.source_columns:
             revoked = self.target_columns.index("revoked_at")
-            out[revoked] = out[revoked] or _now_text()
+            out[revoked] = out[revoked] or revoke_now()
         return out
 
 
@@ -107,10 +93,10 @@ def plan_table(name: str, columns: list[str], present: set[str], decrypted: bool
     keep = [i for i, c in enumerate(columns) if c not in skip]
     target = [columns[i] for i in keep]
     fillers = []
-    for column, make in FILLERS.get(name, []):
+    for column in CREDENTIAL_COLUMNS.get(name, ()):
         if column not in target:
             target.append(column)
-            fillers.append(make)
+            fillers.append(STAND_INS[(name, column)])
     for absent in missing_columns(spec.model, [*columns, *target], present):
         target.append(absent.column_name)  # an export of an older schema
         fillers.append(functools.partial(default_value, absent))

@@ -111,6 +111,8 @@ class BackupScheduler:
         return await asyncio.to_thread(self._in_db, functools.partial(fn, *args, **kwargs))
 
     def start(self) -> None:
+        # Its INFO lines would log every lease renewal; its warnings and errors still show.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = AsyncIOScheduler(timezone=dt.UTC)
         renew = IntervalTrigger(seconds=max(0.5, self.period / 3), timezone=dt.UTC)
         scheduler.add_job(
