@@ -33,7 +33,7 @@ CONTENT_TYPES = {
 
 
 class ExportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "yes" is not a boolean
 
     format: Literal["json", "csv", "sql"] = "json"
     decrypt: bool = False

@@ -53,6 +53,9 @@ class ChunkQueue:
             self._buffer.clear()
         return len(data)
 
+    def flush(self) -> None:  # zipfile flushes; chunks go out when full or at close
+        return
+
     def _put(self, item: bytes | None) -> None:
         if self.cancelled:
             raise ClientGone("the client went away")

@@ -159,6 +159,7 @@ COLLECTIONS = {
     "visitors": "visitor",
     "bridges": "bridge",
     "links": "link",
+    "export": "export_job",
 }
 
 
@@ -198,6 +199,9 @@ async def callers(server: ServerProcess) -> Callers:
                                                 "password": "walk the routes"}))["id"],
         "api_key": (await make("/api/v1/api-keys", {"name": "walk"}))["id"],
     }
+    job = await call(server, "POST", "/api/v1/export", token=admin, body={"format": "json"})
+    assert job.status_code == 202, job.text
+    ids["export_job"] = job.json()["id"]
     visitor = await new_visitor(server, name="Walker")
     ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="walk-visitor")
     try:

@@ -29,7 +29,6 @@ from tests.backups.support import cli, cli_ok, query
 from tests.support.clients import Clients, agent_login, cached_login, open_conversation
 from tests.support.server import ServerFactory, ServerProcess
 
-
 # The target installs' own demo data lives in another tenant than the one that moves in.
 LANDING = {"STEADY_TENANT": "landing"}
 
