@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,7 @@ def create_backup(
     if tenant is not None and Tenant.get_or_none(Tenant.id == tenant) is None:
         raise BackupError(f"no tenant {tenant!r} in this install")
     directory = private_dir(backup_dir(settings, options.to))
+    sweep_leftovers(directory)
     created = _utcnow()
     encrypted = options.passphrase is not None
     final = directory / archive_name(created, tenant, encrypted)
@@ -162,6 +164,24 @@ def create_backup(
         "rows": rows,
         "removed": removed,
     }
+
+
+LEFTOVER_AGE_SECS = 24 * 3600  # no backup runs that long: what is older was a crash's
+
+
+def sweep_leftovers(directory: Path) -> None:
+    """Remove the work directories and partial archives of backups that were killed."""
+    cutoff = time.time() - LEFTOVER_AGE_SECS
+    for path in directory.iterdir():
+        if not path.name.startswith((".work-", ".steadydesk-")):
+            continue
+        with contextlib.suppress(OSError):
+            if path.lstat().st_mtime >= cutoff:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.name.endswith(".partial"):
+                path.unlink()
 
 
 def rotate(directory: Path, tenant: str | None, keep: Retention) -> list[str]:

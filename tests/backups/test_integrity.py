@@ -203,3 +203,19 @@ def test_rotation_keeps_the_newest_of_each_day(install: dict[str, str], tmp_path
     assert list(_names(to)) == [Path(second["archive"]).name]
     assert sorted(os.listdir(to)) == sorted([Path(second["archive"]).name,
                                              Path(second["archive"]).name + ".sha256"])
+
+
+def test_a_killed_backups_leftovers_are_swept(install: dict[str, str], tmp_path: Path) -> None:
+    to = tmp_path / "swept"
+    to.mkdir(mode=0o700)
+    work, partial = to / ".work-dead", to / ".steadydesk-20200101T000000000Z.tar.gz.partial"
+    work.mkdir()
+    partial.write_bytes(b"half an archive")
+    fresh = to / ".work-running"
+    fresh.mkdir()
+    day_ago = os.stat(work).st_mtime - 2 * 24 * 3600
+    for path in (work, partial):
+        os.utime(path, (day_ago, day_ago))
+    cli_ok(install, "backup", "--to", str(to))
+    assert not work.exists() and not partial.exists()
+    assert fresh.exists()  # it may be another backup's, running now
