@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,10 @@ class BackupOptions:
     tenant: str | None = None
     passphrase: bytes | None = None  # --with-keys: the keys go in, the archive is encrypted
     keep: Retention | None = None  # None: no rotation
+    stop: threading.Event | None = None  # set: give up (the node is shutting down)
+
+
+STOP_CHECK_ROWS = 10_000
 
 
 def backup_dir(settings: Settings, to: Path | str | None = None) -> Path:
@@ -98,14 +103,20 @@ def _key_registry(database: pw.Database) -> list[str]:
 
 
 def _write_tables(
-    source: Any, specs: list[TableSpec], tenant: str | None, work: Path
+    source: Any,
+    specs: list[TableSpec],
+    tenant: str | None,
+    work: Path,
+    stop: threading.Event | None,
 ) -> list[TablePart]:
     parts = []
     for spec in specs:
         part = TablePart(spec.name, list(spec.columns), work / f"{spec.name}.jsonl").open()
         try:
-            for row in source.rows(spec, tenant=tenant):
+            for count, row in enumerate(source.rows(spec, tenant=tenant), start=1):
                 part.write(row)
+                if stop is not None and count % STOP_CHECK_ROWS == 0 and stop.is_set():
+                    raise BackupError("stopped: the node is shutting down")
         finally:
             part.close()
         parts.append(part)
@@ -129,7 +140,9 @@ def create_backup(
         specs = table_specs(database, tenant_only=tenant is not None)
         copy = None if is_mysql(database) else work / "snapshot.db"
         with open_snapshot(database, copy_into=copy) as source:
-            parts = _write_tables(source, specs, tenant, work)
+            parts = _write_tables(source, specs, tenant, work, options.stop)
+        if options.stop is not None and options.stop.is_set():
+            raise BackupError("stopped: the node is shutting down")
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,

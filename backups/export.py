@@ -46,7 +46,6 @@ FORMAT_VERSION = 1
 FORMATS = ("json", "csv", "sql")
 
 
-
 @dataclass(frozen=True)
 class ExportOptions:
     tenant: str

@@ -130,8 +130,10 @@ class SqlWriter(_Counting):
             f"-- Steadydesk export of tenant {header['tenant']} ({backend}), "
             f"{header['created_at']}, schema version {header['schema_version']}.",
             "-- Load into a database made by `steadydesk migrate` at that schema version.",
-            "-- decrypted: " + str(header["decrypted"]).lower()
-            + ", with credentials: " + str(header["with_credentials"]).lower(),
+            "-- decrypted: "
+            + str(header["decrypted"]).lower()
+            + ", with credentials: "
+            + str(header["with_credentials"]).lower(),
         ]
         if mysql:
             lines.append("SET NAMES utf8mb4;")
@@ -158,9 +160,7 @@ class SqlWriter(_Counting):
             self._flush()
             self._table = table
         self.count(table)
-        self._pending.append(
-            "(" + ", ".join(sql_literal(v, mysql=self._mysql) for v in row) + ")"
-        )
+        self._pending.append("(" + ", ".join(sql_literal(v, mysql=self._mysql) for v in row) + ")")
 
     def finish(self) -> dict[str, int]:
         self._flush()
@@ -249,10 +249,13 @@ class CsvZipReader:
                     if next(reader, None) != columns:
                         raise ArchiveDamaged(f"{self._path}: {table}.csv has other columns")
                     for values in reader:
-                        yield table, [
-                            None if (v == "" and null) else v
-                            for v, null in zip(values, may_be_null, strict=True)
-                        ]
+                        yield (
+                            table,
+                            [
+                                None if (v == "" and null) else v
+                                for v, null in zip(values, may_be_null, strict=True)
+                            ],
+                        )
             except (zipfile.BadZipFile, KeyError, ValueError) as err:
                 raise ArchiveDamaged(f"{self._path}: {table}.csv is damaged: {err}") from None
 

@@ -191,8 +191,7 @@ def import_file(settings: Settings, options: ImportOptions) -> dict[str, Any]:
             for spec in specs if busy else []:
                 column = quoted(database, spec.tenant_column or "tenant_id")
                 database.execute_sql(
-                    f"DELETE FROM {quoted(database, spec.name)} WHERE {column} = "
-                    f"{database.param}",
+                    f"DELETE FROM {quoted(database, spec.name)} WHERE {column} = {database.param}",
                     [tenant],
                 )
             written = _write(database, reader)

@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -41,6 +42,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 LEASE_NAME = "backup-scheduler"
+STOP_WAIT_SECS = 5.0
 MAX_CATCH_UP_STEPS = 100_000
 
 
@@ -100,6 +102,7 @@ class BackupScheduler:
         self._lease_created_ms = 0
         self._scheduler: AsyncIOScheduler | None = None
         self._backup: asyncio.Task[None] | None = None
+        self._stopping = threading.Event()  # a backup running at shutdown gives up
 
     def _in_db(self, call: Callable[[], T]) -> T:
         with self.database.connection_context():
@@ -116,12 +119,20 @@ class BackupScheduler:
         scheduler = AsyncIOScheduler(timezone=dt.UTC)
         renew = IntervalTrigger(seconds=max(0.5, self.period / 3), timezone=dt.UTC)
         scheduler.add_job(
-            self.tick, renew, next_run_time=dt.datetime.now(dt.UTC), max_instances=1,
-            coalesce=True, id="lease",
+            self.tick,
+            renew,
+            next_run_time=dt.datetime.now(dt.UTC),
+            max_instances=1,
+            coalesce=True,
+            id="lease",
         )
         if self.trigger is not None:
             scheduler.add_job(
-                self.run_due, self.trigger, max_instances=1, coalesce=True, id="backup",
+                self.run_due,
+                self.trigger,
+                max_instances=1,
+                coalesce=True,
+                id="backup",
                 misfire_grace_time=None,
             )
         scheduler.start()
@@ -132,7 +143,11 @@ class BackupScheduler:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         if self._backup is not None and not self._backup.done():
-            log.warning("shutting down during a scheduled backup: it is recorded as failed")
+            log.warning("shutting down during a scheduled backup: it stops, recorded as failed")
+            self._stopping.set()
+            # Its thread notices within a few thousand rows and records the failure.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._backup), STOP_WAIT_SECS)
         if self.leader:
             with contextlib.suppress(Exception):
                 await self._db(lease.release, self.database, LEASE_NAME, self.node)
@@ -180,6 +195,7 @@ class BackupScheduler:
                 self.settings.backup_keep_weekly,
                 self.settings.backup_keep_monthly,
             ),
+            stop=self._stopping,
         )
         try:
             result = await self._db(self._backup_now, options, fire_ms)

@@ -105,9 +105,7 @@ def build_export_blueprint(services: Services) -> Blueprint:
                 code=ErrorCode.RATE_LIMITED,
             )
         async with downloads:
-            options, filename = await store.run(
-                jobs.do_start_download, actor, job_id, ip(request)
-            )
+            options, filename = await store.run(jobs.do_start_download, actor, job_id, ip(request))
             await _stream(request, actor.tenant_id, job_id, options, filename)
 
     async def _stream(

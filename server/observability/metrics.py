@@ -57,6 +57,7 @@ def observe_batch(size: int, seconds: float) -> None:
     COMMIT_BATCH.observe(size)
     COMMIT_LATENCY.observe(seconds)
 
+
 # Backups (docs/backups.md): set on every node from the shared database's record of runs,
 # so each node's /metrics tells the same story whichever node (or the CLI) ran the backup.
 BACKUP_LAST_SUCCESS = Gauge(
