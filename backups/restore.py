@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import shutil
 import tempfile
@@ -123,6 +124,17 @@ def opened_archive(
         yield plain, manifest
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def archived_keys(settings: Settings, archive: str, passphrase: bytes | None) -> dict[str, Any]:
+    """The keys a ``--with-keys`` archive holds, for the configuration of a new host."""
+    path = resolve_archive(settings, archive, None)
+    with opened_archive(settings, path, passphrase) as (plain, manifest):
+        data = read_member(plain, "keys.json") if manifest.get("with_keys") else None
+    if data is None:
+        raise BackupError(f"{path} holds no keys (it was not made with --with-keys)")
+    keys: dict[str, Any] = json.loads(data)
+    return keys
 
 
 def _has_rows(database: pw.Database, spec: TableSpec, tenant: str | None) -> bool:

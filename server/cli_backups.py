@@ -20,7 +20,13 @@ Command = Callable[[Settings, argparse.Namespace], int]
 
 def add_parsers(sub: Any) -> None:
     backup = sub.add_parser("backup", help="back up the install (or one tenant); `backup list`")
-    backup.add_argument("action", nargs="?", choices=["list"], help="list the archives")
+    backup.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "keys"],
+        help="list: the archives; keys ARCHIVE: the keys a --with-keys archive holds",
+    )
+    backup.add_argument("archive", nargs="?", help="the archive (for `keys`), or `latest`")
     backup.add_argument("--to", help="directory of the archives (default: <data dir>/backups)")
     backup.add_argument("--tenant", help="only this tenant's data")
     backup.add_argument(
@@ -97,6 +103,15 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
                 who = f"tenant {item['tenant']}" if item["tenant"] else "whole install"
                 print(f"{item['created_at']}  {item['size']:>12}  {who:24}  {item['archive']}")
         return 0
+    if args.action == "keys":
+        from backups.restore import archived_keys
+
+        if not args.archive:
+            raise BackupError("backup keys needs the archive: steadydesk backup keys ARCHIVE")
+        print(json.dumps(archived_keys(settings, args.archive, _passphrase(args))))
+        return 0
+    if args.archive:
+        raise BackupError(f"unexpected argument {args.archive!r}")
     if args.with_keys != bool(args.passphrase_file):
         raise BackupError("--with-keys and --passphrase-file go together")
     options = BackupOptions(

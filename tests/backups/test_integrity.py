@@ -37,9 +37,13 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
+def archive_of(install: dict[str, str]) -> Path:
+    return Path(cli_ok(install, "backup", "--json").json()["archive"])
+
+
 @pytest.fixture(scope="module")
 def archive(install: dict[str, str]) -> Path:
-    return Path(cli_ok(install, "backup", "--json").json()["archive"])
+    return archive_of(install)
 
 
 def _copy(archive: Path, into: Path, *, sidecar: bool = True) -> Path:
@@ -178,6 +182,13 @@ def test_with_keys_the_archive_is_encrypted_and_holds_the_keys(
                         "--json")
     assert restored.code == 0 and restored.json()["ok"] is True, restored.err
     assert query(f"sqlite:///{target}", "SELECT id FROM tenant") == [("default",)]
+    # A new host's configuration comes from the archive's keys.
+    keys = cli_ok(install, "backup", "keys", str(path), "--passphrase-file",
+                  str(passphrase_file)).json()
+    assert keys["secret_key"] == secret_key and keys["encryption_keys"] == ""
+    plain = cli(install, "backup", "keys", str(archive_of(install)), "--passphrase-file",
+                str(passphrase_file))
+    _refused(plain, "holds no keys")
     # Nothing decrypted is left behind in the data directory.
     assert not list(Path(install["STEADY_DATA_DIR"]).glob(".restore-*"))
 
