@@ -25,7 +25,7 @@ import peewee as pw
 
 from backups import runs
 from backups.archive import FORMAT, FORMAT_VERSION, TablePart, Written, write_archive
-from backups.errors import BackupError
+from backups.errors import BackupError, plainly
 from backups.files import private_dir
 from backups.rotation import Retention, archive_name, list_archives, to_remove
 from backups.source import open_snapshot
@@ -127,6 +127,14 @@ def create_backup(
     settings: Settings, database: pw.Database, options: BackupOptions, *, node: str = ""
 ) -> dict[str, Any]:
     """Write one archive; the JSON object ``steadydesk backup --json`` prints."""
+    where = backup_dir(settings, options.to)
+    with plainly(f"backup into {where} failed"):
+        return _create_backup(settings, database, options, node)
+
+
+def _create_backup(
+    settings: Settings, database: pw.Database, options: BackupOptions, node: str
+) -> dict[str, Any]:
     tenant = options.tenant
     if tenant is not None and Tenant.get_or_none(Tenant.id == tenant) is None:
         raise BackupError(f"no tenant {tenant!r} in this install")

@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+
+import peewee as pw
+import pymysql
+
 from server.errors import SteadyError
 
 
@@ -20,3 +27,19 @@ class RestoreRefused(BackupError):
 
 class VerificationFailed(BackupError):
     """The restored tables do not match the archive's row counts or checksums."""
+
+
+@contextlib.contextmanager
+def plainly(what: str) -> Iterator[None]:
+    """Turn what the disk or a database raises into one line saying what failed: a full
+    disk during a backup is an error message, not a traceback."""
+    try:
+        yield
+    except SteadyError:
+        raise
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename else ""
+        raise BackupError(f"{what}: {err.strerror or err}{where}") from None
+    except (pw.PeeweeException, pymysql.MySQLError, sqlite3.Error) as err:
+        detail = err.args[1] if len(err.args) > 1 else (err.args[0] if err.args else err)
+        raise BackupError(f"{what}: {detail}") from None

@@ -26,7 +26,7 @@ import peewee as pw
 
 from backups.backup import iso
 from backups.credentials import CREDENTIAL_COLUMNS, CREDENTIAL_TABLES, STAND_INS, revoke_now
-from backups.errors import BackupError
+from backups.errors import BackupError, plainly
 from backups.files import Sink, atomic_private_file
 from backups.formats import WRITERS, ExportWriter
 from backups.source import RowSource, open_snapshot
@@ -180,6 +180,13 @@ def write_export(
     settings: Settings, database: pw.Database, options: ExportOptions, out: Sink
 ) -> dict[str, Any]:
     """Stream the export into ``out``; the row counts per table."""
+    with plainly(f"export of tenant {options.tenant} failed"):
+        return _write_export(settings, database, options, out)
+
+
+def _write_export(
+    settings: Settings, database: pw.Database, options: ExportOptions, out: Sink
+) -> dict[str, Any]:
     check_options(options)
     plans = plan(database, options)
     head = header(database, options, plans)

@@ -24,7 +24,7 @@ import peewee as pw
 
 from backups.backup import redact_url
 from backups.credentials import CREDENTIAL_COLUMNS, STAND_INS, revoke_now
-from backups.errors import BackupError, RestoreRefused
+from backups.errors import BackupError, RestoreRefused, plainly
 from backups.formats import ExportReader, open_export
 from backups.inserter import RowInserter, quoted
 from backups.restore import close_database
@@ -164,6 +164,12 @@ def _write(database: pw.Database, reader: ExportReader) -> dict[str, int]:
 
 
 def import_file(settings: Settings, options: ImportOptions) -> dict[str, Any]:
+    target = redact_url(options.into or settings.effective_database_url)
+    with plainly(f"import of {options.path} into {target} failed"):
+        return _import_file(settings, options)
+
+
+def _import_file(settings: Settings, options: ImportOptions) -> dict[str, Any]:
     reader = open_export(options.path)
     header = reader.header
     tenant: str = header["tenant"]

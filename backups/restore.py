@@ -42,7 +42,7 @@ from backups.archive import (
 from backups.backup import backup_dir, redact_url
 from backups.catalog import latest_archive
 from backups.crypto import decrypt_to, is_encrypted
-from backups.errors import ArchiveDamaged, BackupError, RestoreRefused
+from backups.errors import ArchiveDamaged, BackupError, RestoreRefused, plainly
 from backups.files import file_sha256
 from backups.inserter import RowInserter, quoted
 from backups.source import open_snapshot
@@ -257,8 +257,13 @@ def missing_keys(manifest: dict[str, Any]) -> list[str]:
 
 
 def restore(settings: Settings, options: RestoreOptions) -> dict[str, Any]:
-    path = resolve_archive(settings, options.archive, options.tenant)
     target_url = options.into or settings.effective_database_url
+    with plainly(f"restore into {redact_url(target_url)} failed"):
+        return _restore(settings, options, target_url)
+
+
+def _restore(settings: Settings, options: RestoreOptions, target_url: str) -> dict[str, Any]:
+    path = resolve_archive(settings, options.archive, options.tenant)
     with opened_archive(settings, path, options.passphrase) as (plain, manifest):
         version = int(manifest.get("schema_version", 0))
         if version > LATEST_VERSION:
