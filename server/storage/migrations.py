@@ -184,15 +184,16 @@ LATEST_VERSION = MIGRATIONS[-1].version
 @contextlib.contextmanager
 def _migration_lock(database: pw.Database) -> Iterator[None]:
     if is_mysql(database):
-        cursor = database.execute_sql(
-            "SELECT GET_LOCK('steadydesk_migrate', %s)", (LOCK_TIMEOUT_SECS,)
-        )
+        # Named after the database: GET_LOCK names are server-wide, and other installs
+        # (or test databases) on the same server must not wait for each other.
+        name = f"steadydesk_migrate:{database.database}"[:64]
+        cursor = database.execute_sql("SELECT GET_LOCK(%s, %s)", (name, LOCK_TIMEOUT_SECS))
         if cursor.fetchone()[0] != 1:
             raise RuntimeError("another node holds the migration lock")
         try:
             yield
         finally:
-            database.execute_sql("SELECT RELEASE_LOCK('steadydesk_migrate')")
+            database.execute_sql("SELECT RELEASE_LOCK(%s)", (name,))
     else:
         lock_path = Path(str(database.database) + ".migrate.lock")
         with open(lock_path, "a") as fh:
