@@ -128,11 +128,12 @@ def build_export_blueprint(services: Services) -> Blueprint:
             headers={"content-disposition": f'attachment; filename="{filename}"'},
         )
         producer = loop.run_in_executor(None, produce)
-        error = ""
         try:
             while (chunk := await chunks.queue.get()) is not None:
                 await response.send(chunk)
             await producer
+            # Done before the body ends: a client that has it all sees the job done.
+            await store.run(jobs.do_finish_download, tenant, job_id, chunks.size, "")
             await response.eof()
         except BaseException as err:
             chunks.cancel()
@@ -142,9 +143,8 @@ def build_export_blueprint(services: Services) -> Blueprint:
                 await producer
             if request.transport is not None:
                 request.transport.close()  # an incomplete body, never a truncated "success"
+            await store.run(jobs.do_finish_download, tenant, job_id, chunks.size, error)
             if not isinstance(err, Exception):
                 raise
-        finally:
-            await store.run(jobs.do_finish_download, tenant, job_id, chunks.size, error)
 
     return bp
