@@ -110,7 +110,7 @@ def _own_token_key_row(settings: Settings, tenant: str, columns: tuple[str, ...]
     ``tenant_token_key``, so the importing install accepts the tokens it signed."""
     kid, key = TenantKeys(ensure_secret_key(settings)).own(tenant)
     values = {
-        "kid": kid,
+        "id": kid,
         "tenant_id": tenant,
         "key": encode_key(key),
         "created_at": utcnow().isoformat(sep=" "),

@@ -370,7 +370,7 @@ class TenantTokenKey(TenantModel):
     tokens that install issued (naming this ``kid``) keep verifying here. A tenant's own
     key is derived from the install's secret and never stored (server/security/tokens.py)."""
 
-    kid = pw.CharField(max_length=40, primary_key=True)
+    id = pw.CharField(max_length=40, primary_key=True)  # the kid tokens name
     key = SealedCharField(max_length=300)  # base64 of 32 bytes, sealed when encryption is on
     created_at = pw.DateTimeField(default=utcnow)
 

@@ -17,7 +17,7 @@ import peewee as pw
 from server.errors import StartupError
 from server.security.encryption import PREFIX
 from server.storage.guard import cross_tenant
-from server.storage.models import Conversation, EncryptionKeyUse, Message, Visitor
+from server.storage.models import Conversation, EncryptionKeyUse, Message, TenantTokenKey, Visitor
 from server.storage.sealed import active_keyring
 
 DEFAULT_BATCH = 500
@@ -36,6 +36,7 @@ def sealed_columns() -> list[tuple[type[pw.Model], pw.Field]]:
         (Visitor, Visitor.name),
         (Visitor, Visitor.email),
         (Conversation, Conversation.rating_comment),
+        (TenantTokenKey, TenantTokenKey.key),
     ]
 
 

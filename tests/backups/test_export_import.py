@@ -127,7 +127,7 @@ async def test_credentials_only_when_asked(source: Source, tmp_path: Path) -> No
     assert all(a["password_hash"].startswith("$argon2id$") for a in tables["agent"])
     assert tables["site"][0]["secret"]
     kid = jwt.get_unverified_header(source.token)["kid"]
-    assert [k["kid"] for k in tables["tenant_token_key"]] == [kid]
+    assert [k["id"] for k in tables["tenant_token_key"]] == [kid]
 
 
 async def test_csv_and_sql_hold_the_same_rows(source: Source, tmp_path: Path) -> None:
