@@ -226,7 +226,8 @@ def run_backup(
 ) -> dict[str, Any] | None:
     """Record the attempt, back up, record the outcome (a failure too, then re-raise).
     None when ``scheduled_for_ms`` was already claimed by another node."""
-    run_id = runs.start_run(node, options.tenant, scheduled_for_ms)
+    with plainly("backup failed: cannot record it"):
+        run_id = runs.start_run(node, options.tenant, scheduled_for_ms)
     if run_id is None:
         return None
     try:
@@ -236,5 +237,6 @@ def run_backup(
         with contextlib.suppress(Exception):
             runs.finish_run(run_id, ok=False, error=message)
         raise
-    runs.finish_run(run_id, ok=True, size=result["size"], archive=result["archive"])
+    with plainly(f"backup written to {result['archive']}, but not recorded"):
+        runs.finish_run(run_id, ok=True, size=result["size"], archive=result["archive"])
     return result

@@ -135,12 +135,20 @@ async def test_csv_and_sql_hold_the_same_rows(source: Source, tmp_path: Path) ->
     counts = {t: len(tables.get(t, [])) + (1 if t == "audit_log" else 0)
               for t in header["tables"]}  # each export adds its own audit row first
 
-    with zipfile.ZipFile(export(source, tmp_path, "rows.zip", "--format", "csv")) as zf:
+    zipped = export(source, tmp_path, "rows.zip", "--format", "csv", "--decrypt")
+    with zipfile.ZipFile(zipped) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         assert {t: n for t, n in manifest["rows"].items() if t != "audit_log"} == {
             t: n for t, n in counts.items() if t != "audit_log"}
         first = zf.read("message.csv").decode().splitlines()[0]
         assert first.split(",") == header["tables"]["message"]
+    # A CSV export imports too: empty cells of nullable columns come back NULL.
+    scratch = f"sqlite:///{tmp_path / 'from-csv.db'}"
+    keyless = {k: v for k, v in source.server.env.items() if k != "STEADY_ENCRYPTION_KEYS"}
+    imported = cli_ok(keyless, "import", str(zipped), "--into", scratch, "--json").json()
+    assert imported["rows"]["message"] == 4
+    assert _bodies(scratch) == sorted(source.bodies)
+    assert query(scratch, "SELECT COUNT(*) FROM conversation WHERE closed_at IS NULL") == [(1,)]
 
     sql = export(source, tmp_path, "rows.sql", "--format", "sql", "--decrypt").read_text()
     assert sql.count("INSERT INTO") >= len([c for c in counts.values() if c])
