@@ -1,4 +1,5 @@
-"""Peak memory of ``steadydesk export`` (and ``backup``) for a tenant with many messages.
+"""Peak memory of ``steadydesk export`` (and ``backup``, ``restore``) for a tenant with many
+messages.
 
 Builds a throw-away install (SQLite, or a fresh MariaDB database), gives the demo tenant
 ``--messages`` messages over ``--conversations`` conversations with multi-row INSERTs (the
@@ -7,7 +8,7 @@ command as an operator would and reads the child's peak RSS from ``wait4``. Run 
 sizes to see whether memory grows with the data:
 
     python bench/export_memory.py --messages 1000000
-    python bench/export_memory.py --messages 100000 --spawn mysql --what export,backup
+    python bench/export_memory.py --messages 100000 --spawn mysql --what export,backup,restore
 """
 
 from __future__ import annotations
@@ -152,7 +153,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--conversations", type=int, default=1_000)
     parser.add_argument("--spawn", choices=["sqlite", "mysql"], default="sqlite")
-    parser.add_argument("--what", default="export", help="export, backup, or export,backup")
+    parser.add_argument(
+        "--what", default="export",
+        help="comma-separated: export, backup, restore (of that backup, into scratch SQLite)",
+    )
     parser.add_argument("--format", default="json", choices=["json", "csv", "sql"])
     args = parser.parse_args()
 
@@ -170,15 +174,22 @@ def main() -> None:
               f"conversations written in {filled:.1f} s")
         _, _, baseline = _run(env, "migrate")  # the process alone: imports, connection
         print(f"baseline (`steadydesk migrate`): peak RSS {baseline / 1024:6.1f} MiB")
+        archive = ""
         for what in args.what.split(","):
             if what == "export":
                 out = root / f"export.{args.format}"
                 _, seconds, peak = _run(env, "export", "--tenant", "default", "--format",
                                         args.format, "--decrypt", "--out", str(out))
                 size = out.stat().st_size
-            else:
+            elif what == "backup":
                 made, seconds, peak = _run(env, "backup", "--json")
                 size = json.loads(made)["size"]
+                archive = json.loads(made)["archive"]
+            else:  # restore the last backup into a scratch SQLite database
+                target = root / "restored.db"
+                _, seconds, peak = _run(env, "restore", archive, "--into",
+                                        f"sqlite:///{target}", "--json")
+                size = target.stat().st_size
             print(f"{what:7} {args.messages:>10,} messages: {seconds:6.1f} s, "
                   f"peak RSS {peak / 1024:6.1f} MiB, output {size / 2**20:7.1f} MiB")
     finally:
