@@ -25,7 +25,13 @@ import orjson
 import peewee as pw
 
 from backups.backup import iso
-from backups.credentials import CREDENTIAL_COLUMNS, CREDENTIAL_TABLES, STAND_INS, revoke_now
+from backups.credentials import (
+    CREDENTIAL_COLUMNS,
+    CREDENTIAL_TABLES,
+    REVOKED_WITHOUT_CREDENTIALS,
+    STAND_INS,
+    revoke_now,
+)
 from backups.errors import BackupError, plainly
 from backups.files import Sink, atomic_private_file
 from backups.formats import WRITERS, ExportWriter
@@ -72,7 +78,7 @@ class TablePlan:
     def finish(self, row: Row) -> Row:
         for index, make in self.stand_ins:
             row.insert(index, make())
-        if self.stand_ins and self.spec.name == "api_key":
+        if self.stand_ins and self.spec.name in REVOKED_WITHOUT_CREDENTIALS:
             revoked = self.columns.index("revoked_at")
             row[revoked] = row[revoked] or revoke_now()
         return row

@@ -23,7 +23,12 @@ import orjson
 import peewee as pw
 
 from backups.backup import redact_url
-from backups.credentials import CREDENTIAL_COLUMNS, STAND_INS, revoke_now
+from backups.credentials import (
+    CREDENTIAL_COLUMNS,
+    REVOKED_WITHOUT_CREDENTIALS,
+    STAND_INS,
+    revoke_now,
+)
 from backups.errors import BackupError, RestoreRefused, plainly
 from backups.formats import ExportReader, open_export
 from backups.inserter import RowInserter, quoted
@@ -63,6 +68,11 @@ class TableImport:
     fillers: list[Callable[[], Any]]
     decrypted: bool
 
+    @property
+    def credentials_left_out(self) -> bool:
+        left_out = CREDENTIAL_COLUMNS.get(self.spec.name, ())
+        return any(column not in self.source_columns for column in left_out)
+
     def transform(self, row: Row) -> Row:
         out = [row[i] for i in self.keep]
         out.extend(make() for make in self.fillers)
@@ -74,7 +84,7 @@ class TableImport:
             if exported and not self.decrypted and str(value).startswith((PREFIX, RAW_PREFIX)):
                 continue  # as stored by the other install: written as it is
             out[index] = field.db_value(value)
-        if self.spec.name == "api_key" and "secret" not in self.source_columns:
+        if self.credentials_left_out and self.spec.name in REVOKED_WITHOUT_CREDENTIALS:
             revoked = self.target_columns.index("revoked_at")
             out[revoked] = out[revoked] or revoke_now()
         return out

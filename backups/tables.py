@@ -21,9 +21,12 @@ import peewee as pw
 from server.storage.models import ALL_MODELS, BaseModel, Tenant
 
 # Operational state, not data: the scheduler's lease and run history (a restore must not
-# rewind them), export jobs (expire within the hour), and the schema version (an archive
-# names its own, and a restore migrates the target instead of copying it).
-NOT_BACKED_UP = frozenset({"schema_migration", "scheduler_lease", "backup_run", "export_job"})
+# rewind them), export jobs (expire within the hour), bridge link codes (one-time, expire
+# within minutes), and the schema version (an archive names its own, and a restore
+# migrates the target instead of copying it).
+NOT_BACKED_UP = frozenset(
+    {"schema_migration", "scheduler_lease", "backup_run", "export_job", "link_code"}
+)
 
 Row = list[Any]
 

@@ -73,6 +73,8 @@ async def source(source_server: ServerProcess) -> Source:
     ):
         resp = await call(srv, method, path, token=admin, body=body)
         assert resp.status_code in (200, 201), resp.text
+    cli_ok(srv.env, "bridge", "create", "--tenant", "default", "--kind", "slack", "--name",
+           "Support Slack", "--json")
     bodies = ["Where is my order 42?", "Let me look that up.", "VIP customer, be nice",
               "Thanks! \\o/ 'quotes' and \"double\""]
     session = visitor.session
@@ -105,6 +107,8 @@ async def test_sealed_columns_stay_sealed_unless_decrypted(source: Source, tmp_p
     assert tables["visitor"][0]["name"].startswith("enc:v1:k1:")
     assert "password_hash" not in header["tables"]["agent"]
     assert "secret" not in header["tables"]["site"] and "secret" not in header["tables"]["api_key"]
+    assert "token_hash" not in header["tables"]["bridge"] and tables["bridge"]
+    assert "link_code" not in header["tables"]  # one-time codes do not travel
     assert "tenant_token_key" not in header["tables"]
 
     header, tables = json_export(export(source, tmp_path, "open.jsonl", "--decrypt"))
@@ -125,6 +129,7 @@ async def test_credentials_only_when_asked(source: Source, tmp_path: Path) -> No
     _, tables = json_export(
         export(source, tmp_path, "creds.jsonl", "--with-credentials", "--decrypt"))
     assert all(a["password_hash"].startswith("$argon2id$") for a in tables["agent"])
+    assert len(tables["bridge"][0]["token_hash"]) == 64
     assert tables["site"][0]["secret"]
     kid = jwt.get_unverified_header(source.token)["kid"]
     assert [k["id"] for k in tables["tenant_token_key"]] == [kid]
@@ -252,9 +257,10 @@ async def test_without_credentials_sessions_and_passwords_stay_behind(
                                 tenant=source.server.demo.tenant)
     assert refused.status_code == 401
     # API keys arrive revoked, sites with a new secret.
-    keys = query(target.database_url,
-                 "SELECT revoked_at FROM api_key WHERE tenant_id = ?", ["default"])
-    assert keys and all(revoked for (revoked,) in keys)
+    for table in ("api_key", "bridge"):  # their secrets stayed behind: revoked
+        rows = query(target.database_url,
+                     f"SELECT revoked_at FROM {table} WHERE tenant_id = ?", ["default"])
+        assert rows and all(revoked for (revoked,) in rows), table
     secret = query(target.database_url, "SELECT secret FROM site WHERE tenant_id = ?",
                    ["default"])[0][0]
     assert secret and secret != source.server.demo.site_secret
