@@ -8,7 +8,7 @@ change something answer what is worth telling the agent (a bell, a notice).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tui_agent.canned import fuzzy_score
@@ -262,14 +262,21 @@ class Desk:
             conv.created_at = str(data.get("created_at") or conv.created_at)
             if fresh:
                 return Notice(f"New chat waiting: {conv.title}", conv_id, bell=True)
+        elif name == "visitor.seen":  # the visitor moved to another page
+            conv.visitor = replace(
+                conv.visitor,
+                page_url=str(data.get("url") or conv.visitor.page_url),
+                page_title=str(data.get("title") or ""),
+            )
         elif name == "conv.offered":
             agent = _mapping(data.get("agent"))
             if agent.get("id") == self.me_id and conv.status == ConversationStatus.QUEUED:
                 conv.offered_to_me = True
                 timeout = data.get("timeout_secs")
                 within = f" within {timeout} s" if isinstance(timeout, int) else ""
-                return Notice(f"{conv.title} is offered to you: Ctrl+G accepts{within}",
-                              conv_id, bell=True)
+                return Notice(
+                    f"{conv.title} is offered to you: Ctrl+G accepts{within}", conv_id, bell=True
+                )
         elif name == "conv.offer_expired":
             if conv.offered_to_me:
                 conv.offered_to_me = False

@@ -108,6 +108,7 @@ class Visitor:
     email: str = ""
     language: str = ""
     page_url: str = ""
+    page_title: str = ""
     referrer: str = ""
     visit_count: int = 0
 
@@ -115,12 +116,15 @@ class Visitor:
     def from_wire(cls, data: Mapping[str, Any] | None) -> Visitor:
         if not data:
             return cls()
+        pages = data.get("pages")
+        last_page = pages[-1] if isinstance(pages, list) and pages else None
         return cls(
             id=_str(data, "id"),
             name=_str(data, "name"),
             email=_str(data, "email"),
             language=_str(data, "language"),
             page_url=_str(data, "page_url"),
+            page_title=_str(last_page, "title") if isinstance(last_page, Mapping) else "",
             referrer=_str(data, "referrer"),
             visit_count=_int(data, "visit_count"),
         )

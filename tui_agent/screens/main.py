@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -34,7 +35,6 @@ from tui_agent.events import (
     TypingChanged,
     Welcomed,
 )
-from tui_agent.formatting import one_line
 from tui_agent.keys import main_bindings
 from tui_agent.messages import (
     AgentsLoaded,
@@ -53,6 +53,7 @@ from tui_agent.screens.search import SearchScreen
 from tui_agent.screens.status import StatusScreen
 from tui_agent.screens.transfer import TransferScreen
 from tui_agent.streams import Backoff
+from tui_agent.untrusted import clean, one_line, safe_text, tell
 from tui_agent.widgets.composer import Composer
 from tui_agent.widgets.connection_indicator import ConnectionIndicator
 from tui_agent.widgets.conversation_list import ConversationList
@@ -103,6 +104,7 @@ class MainScreen(Screen[None]):
         self._accepting: set[str] = set()
         self._missing_rest: set[str] = set()
         self._welcomed = False
+        self.lists_ready = False  # the first REST lists have arrived
         self._over = False
 
     def _emit(self, event: ClientEvent) -> None:
@@ -138,7 +140,7 @@ class MainScreen(Screen[None]):
         self.set_interval(LIST_REFRESH_SECS, self.refresh_lists)
         composer.focus_input()
         if self.canned.problem:
-            self.notify(f"Canned replies: {self.canned.problem}", severity="warning")
+            tell(self, f"Canned replies: {self.canned.problem}", severity="warning")
 
     async def on_unmount(self) -> None:
         await self.client.aclose()
@@ -183,6 +185,7 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ REST results
 
     def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
+        self.lists_ready = self.lists_ready or message.status == "open"
         for conv_id in message.gone:
             self.desk.get(conv_id).status = ConversationStatus.CLOSED
         if message.rows is None:
@@ -220,12 +223,12 @@ class MainScreen(Screen[None]):
         if message.auth:
             self.app.call_later(self._session_over, SESSION_OVER)
             return
-        self.notify(f"Could not load the {message.what}: {message.reason}", severity="error")
+        tell(self, f"Could not load the {message.what}: {message.reason}", severity="error")
 
     def _rest_missing(self, endpoint: str, consequence: str) -> None:
         if endpoint not in self._missing_rest:
             self._missing_rest.add(endpoint)
-            self.notify(f"The server has no {endpoint}: {consequence}.", severity="warning")
+            tell(self, f"The server has no {endpoint}: {consequence}.", severity="warning")
 
     # ------------------------------------------------------------------ client events
 
@@ -235,7 +238,7 @@ class MainScreen(Screen[None]):
             case ConnectionChanged():
                 self.query_one(ConnectionIndicator).show(event)
                 if event.state is ConnectionState.RESUMED:
-                    self.notify("Reconnected: missed messages were replayed.")
+                    tell(self, "Reconnected: missed messages were replayed.")
             case Welcomed():
                 self._welcomed_as(event)
             case MessagesArrived():
@@ -244,8 +247,8 @@ class MainScreen(Screen[None]):
                 pass  # the message's own echo replaces the pending line
             case SendFailed():
                 self.desk.fail_pending(event.conv, event.cid, event.message or event.code)
-                self.notify(
-                    f"Not sent: {ERROR_TEXT.get(event.code, event.message)}", severity="error"
+                tell(
+                    self, f"Not sent: {ERROR_TEXT.get(event.code, event.message)}", severity="error"
                 )
                 self._refresh_if_active(event.conv)
             case ConversationEvent():
@@ -262,8 +265,10 @@ class MainScreen(Screen[None]):
             case ServerError():
                 if event.code == "already_assigned":
                     self._accepting.discard(event.conv)
-                self.notify(
-                    ERROR_TEXT.get(event.code, f"{event.code}: {event.message}"), severity="error"
+                tell(
+                    self,
+                    ERROR_TEXT.get(event.code, f"{event.code}: {event.message}"),
+                    severity="error",
                 )
             case AuthExpired():
                 self.app.call_later(self._session_over, SESSION_OVER)
@@ -292,7 +297,7 @@ class MainScreen(Screen[None]):
         elif from_visitor and event.source == "live" and self.desk.is_mine(conv):
             self.app.bell()
             last = from_visitor[-1]
-            self.notify(one_line(last.body, 80), title=f"New message from {conv.title}")
+            tell(self, one_line(clean(last.body), 80), title=f"New message from {conv.title}")
         self.refresh_lists()
         self.refresh_tabs()
 
@@ -307,7 +312,7 @@ class MainScreen(Screen[None]):
         if notice is not None:
             if notice.bell:
                 self.app.bell()
-            self.notify(notice.text)
+            tell(self, notice.text)
         if (
             event.name == "conv.assigned"
             and self.desk.is_mine(conv)
@@ -332,9 +337,10 @@ class MainScreen(Screen[None]):
     def refresh_whoami(self) -> None:
         status = self.desk.my_status or "?"
         tenant = self.session.tenant
-        self.query_one("#whoami", Static).update(
-            f"[b]Steadydesk[/b]  {self.desk.me_name} · {tenant} · status: [b]{status}[/b]"
-        )
+        line = Text("Steadydesk", style="bold")
+        line.append_text(safe_text(f"  {self.desk.me_name} · {tenant} · status: "))
+        line.append_text(safe_text(status, "bold"))
+        self.query_one("#whoami", Static).update(line)
 
     def refresh_lists(self) -> None:
         now = self.clock()
@@ -356,12 +362,13 @@ class MainScreen(Screen[None]):
             tab.set_class(conv.status == ConversationStatus.CLOSED, "-closed")
 
     @staticmethod
-    def _tab_label(number: int, conv: Conversation) -> str:
-        label = f"{number} {one_line(conv.title, 16)}" if number <= 9 else one_line(conv.title, 16)
+    def _tab_label(number: int, conv: Conversation) -> Text:
+        label = Text(f"{number} " if number <= 9 else "")
+        label.append_text(safe_text(conv.title, width=16))
         if conv.unread:
-            label += f" ●{conv.unread}"
+            label.append(f" ●{conv.unread}")
         if conv.status == ConversationStatus.CLOSED:
-            label += " ✓"
+            label.append(" ✓")
         return label
 
     def refresh_active(self, log: bool = True) -> None:
@@ -370,7 +377,7 @@ class MainScreen(Screen[None]):
             self.query_one(ConversationLog).show(conv, self.desk.me_id)
         self.query_one(VisitorPanel).show(conv, self.desk.me_id)
         typing = self.query_one("#typing", Static)
-        typing.update(f"{conv.title} is typing…" if conv and conv.visitor_typing else "")
+        typing.update(safe_text(f"{conv.title} is typing…" if conv and conv.visitor_typing else ""))
         composer = self.query_one(Composer)
         if conv is None:
             composer.blocked = "Open a conversation to reply (ctrl+g grabs the next waiting one)"
@@ -417,7 +424,7 @@ class MainScreen(Screen[None]):
             previous.draft = composer.input.value
         self.active = conv_id
         conv = self.desk.get(conv_id)
-        composer.visitor_name = conv.visitor.name
+        composer.visitor_name = clean(conv.visitor.name)
         composer.set_draft(conv.draft)
         composer.note_mode = conv.note_mode
         if self.client.needs_history(conv_id):
@@ -435,15 +442,17 @@ class MainScreen(Screen[None]):
 
     def on_composer_submitted(self, message: ComposerSubmitted) -> None:
         if not self.active:
-            self.notify(
-                "Open a conversation first (ctrl+g grabs the next waiting one).", severity="warning"
+            tell(
+                self,
+                "Open a conversation first (ctrl+g grabs the next waiting one).",
+                severity="warning",
             )
             return
         kind = self.desk.note_kind(self.active)
         cid = self.client.send(self.active, message.text, kind)
         self.desk.add_pending(self.active, cid, message.text, kind)
         if not self.client.live:
-            self.notify("Not connected: the message will be sent on reconnect.", severity="warning")
+            tell(self, "Not connected: the message will be sent on reconnect.", severity="warning")
         self.refresh_active()
 
     def on_composer_typing(self, message: ComposerTyping) -> None:
@@ -456,13 +465,13 @@ class MainScreen(Screen[None]):
         try:
             action()
         except NotConnected:
-            self.notify("Not connected to the server; try again in a moment.", severity="error")
+            tell(self, "Not connected to the server; try again in a moment.", severity="error")
             return False
         return True
 
     def _need_active(self) -> Conversation | None:
         if not self.active:
-            self.notify("No conversation open.", severity="warning")
+            tell(self, "No conversation open.", severity="warning")
             return None
         return self.desk.get(self.active)
 
@@ -483,7 +492,7 @@ class MainScreen(Screen[None]):
             elif queue:
                 target = queue[0].id
         if target is None:
-            self.notify("No one is waiting.")
+            tell(self, "No one is waiting.")
             return
         if self._try(lambda: self.client.accept(target)):
             self._accepting.add(target)
@@ -491,7 +500,7 @@ class MainScreen(Screen[None]):
     async def action_next_unread(self) -> None:
         conv = self.desk.next_unread(self.active)
         if conv is None:
-            self.notify("No unread messages.")
+            tell(self, "No unread messages.")
             return
         await self.open_tab(conv.id)
 
@@ -506,7 +515,7 @@ class MainScreen(Screen[None]):
         if conv is None:
             return
         if conv.status == ConversationStatus.CLOSED:
-            self.notify("This conversation is closed.", severity="warning")
+            tell(self, "This conversation is closed.", severity="warning")
             return
         self.load_agents(for_transfer=True)
 
@@ -521,7 +530,7 @@ class MainScreen(Screen[None]):
                 note=choice.note,
             )
         ):
-            self.notify(f"Transferring to {choice.label}…")
+            tell(self, f"Transferring to {choice.label}…")
 
     def action_close_conversation(self) -> None:
         conv = self._need_active()
@@ -532,7 +541,8 @@ class MainScreen(Screen[None]):
             if yes:
                 self._try(lambda: self.client.close(conv_id))
 
-        self.app.push_screen(ConfirmScreen(f"Close the conversation with {conv.title}?"), answered)
+        question = safe_text(f"Close the conversation with {conv.title}?")
+        self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_search(self) -> None:
         self.load_history()

@@ -15,8 +15,8 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from tui_agent.canned import CannedSet
-from tui_agent.formatting import one_line
 from tui_agent.messages import ComposerSubmitted, ComposerTyping
+from tui_agent.untrusted import safe_text
 
 TYPING_REFRESH_SECS = 3.0  # re-send "typing" this often while keys keep coming
 TYPING_IDLE_SECS = 5.0  # "stopped typing" after this long without a key
@@ -113,9 +113,10 @@ class Composer(Vertical):
         for reply in matches:
             label = Text(f"/{reply.shortcut}", style="bold")
             width = max(20, self.size.width - len(reply.shortcut) - 8)
-            label.append(
-                "  " + one_line(reply.render(self.visitor_name, self.agent_name), width),
-                style="dim",
+            label.append_text(
+                safe_text(
+                    "  " + reply.render(self.visitor_name, self.agent_name), "dim", width=width
+                )
             )
             box.add_option(Option(label, id=reply.shortcut))
         box.highlighted = 0

@@ -10,8 +10,9 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tui_agent.desk import Conversation
-from tui_agent.formatting import one_line, waited
+from tui_agent.formatting import waited
 from tui_agent.messages import ConversationChosen
+from tui_agent.untrusted import clean, safe_text
 
 ROW_WIDTH = 30
 
@@ -53,20 +54,20 @@ class ConversationList(OptionList):
         wait = waited(conv.waiting_since, now)
         badge = f" ●{conv.unread}" if conv.unread else ""
         right = f"{wait}{badge}"
-        name = one_line(conv.title, ROW_WIDTH - len(right) - 1)
-        row = Text(name, style="bold" if conv.unread else "")
-        row.append(" " * max(1, ROW_WIDTH - len(name) - len(right)))
+        row = safe_text(conv.title, "bold" if conv.unread else "", width=ROW_WIDTH - len(right) - 1)
+        row.append(" " * max(1, ROW_WIDTH - row.cell_len - len(right)))
         row.append(wait, style="yellow" if conv.status == "queued" else "dim")
         row.append(badge, style="bold red")
         detail = ""
         if self.show_assignee:
             who = conv.assignee.name if conv.assignee else "queued"
             detail = "you" if conv.assignee and conv.assignee.id == me_id else who
-            detail = f"[{detail}] "
+            detail = f"[{clean(detail)}] "
         last = conv.last_message
-        line = one_line(last.body, ROW_WIDTH - 2 - len(detail)) if last else ""
-        row.append("\n  " + detail, style="italic dim")
-        row.append(line, style="dim")
+        row.append("\n  ")
+        row.append_text(safe_text(detail, "italic dim"))
+        if last is not None:
+            row.append_text(safe_text(last.body, "dim", width=ROW_WIDTH - 2 - len(detail)))
         return row
 
     def on_focus(self) -> None:

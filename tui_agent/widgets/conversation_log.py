@@ -9,6 +9,7 @@ from textual.widgets import RichLog
 from tui_agent.desk import Conversation
 from tui_agent.formatting import clock
 from tui_agent.models import ChatMessage, SenderType
+from tui_agent.untrusted import safe_text
 
 MAX_SHOWN = 500  # older messages stay loaded, just not drawn
 
@@ -42,21 +43,21 @@ class ConversationLog(RichLog):
                 )
             )
             return
-        self.border_title = conv.title
+        self.border_title = safe_text(conv.title, width=60)
         entries: list[tuple[float, Text]] = []
         for message in conv.ordered()[-MAX_SHOWN:]:
             entries.append((message.seq, self._message(message, me_id, conv.visitor_read_seq)))
         for note in conv.notes:
-            entries.append((note.after_seq + 0.5, Text(f"— {note.text} —", style="dim italic")))
+            entries.append((note.after_seq + 0.5, safe_text(f"— {note.text} —", "dim italic")))
         entries.sort(key=lambda item: item[0])
         for _, entry in entries:
             self.write(entry)
         for line in conv.pending.values():
             text = Text("      ", style="dim")
             text.append("You" + (" (note)" if line.kind == "note" else ""), style="bold green")
-            text.append(f": {line.body} ")
+            text.append_text(safe_text(f": {line.body} "))
             if line.failed:
-                text.append(f"✗ not sent: {line.failed}", style="bold red")
+                text.append_text(safe_text(f"✗ not sent: {line.failed}", "bold red"))
             else:
                 text.append("… sending", style="dim")
             self.write(text)
@@ -66,7 +67,7 @@ class ConversationLog(RichLog):
     @staticmethod
     def _message(message: ChatMessage, me_id: str, visitor_read_seq: int) -> Text:
         mine = message.sender.id == me_id and message.sender.type == SenderType.AGENT
-        text = Text(f"{clock(message.ts):>5} ", style="dim")
+        text = safe_text(f"{clock(message.ts):>5} ", "dim")
         if message.sender.type == SenderType.VISITOR:
             name_style = "bold cyan"
         elif mine:
@@ -77,11 +78,11 @@ class ConversationLog(RichLog):
             name_style = "italic"
         name = "You" if mine else (message.sender.name or message.sender.type.title())
         if message.is_note:
-            text.append(f"{name} (private note): ", style="bold yellow")
-            text.append(message.body, style="yellow")
+            text.append_text(safe_text(f"{name} (private note): ", "bold yellow"))
+            text.append_text(safe_text(message.body, "yellow"))
         else:
-            text.append(f"{name}: ", style=name_style)
-            text.append(message.body)
+            text.append_text(safe_text(f"{name}: ", name_style))
+            text.append_text(safe_text(message.body))
         if mine and not message.is_note:
             seen = message.seq <= visitor_read_seq
             text.append(" ✓✓" if seen else " ✓", style="green" if seen else "dim")
