@@ -9,7 +9,7 @@ from textual.message import Message
 
 from tui_agent.config import SavedSession
 from tui_agent.events import ClientEvent
-from tui_agent.models import AgentInfo, ConversationSummary
+from tui_agent.models import AgentInfo, ConversationPage, ConversationSummary
 
 
 class ServerEvent(Message):
@@ -42,6 +42,29 @@ class ConversationsLoaded(Message):
         self.rows = rows
         self.status = status
         self.gone = gone  # open before the call, absent from a complete answer: closed
+
+
+class ListPageLoaded(Message):
+    """A page of one of the desk's lists (``queue``, ``mine``, ``open``), asked for when
+    the desk's tick was ``since_tick``. ``page`` is None when the server has no lists."""
+
+    def __init__(
+        self, name: str, page: ConversationPage | None, first: bool, since_tick: int
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.page = page
+        self.first = first
+        self.since_tick = since_tick
+
+
+class ListCounted(Message):
+    """How many ``name`` holds on the server (the first page's total)."""
+
+    def __init__(self, name: str, total: int | None) -> None:
+        super().__init__()
+        self.name = name
+        self.total = total
 
 
 class AgentsLoaded(Message):

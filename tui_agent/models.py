@@ -172,6 +172,15 @@ class ConversationSummary:
 
 
 @dataclass(frozen=True)
+class ConversationPage:
+    """A page of a conversation list: rows, the total that match, the next page's cursor."""
+
+    rows: tuple[ConversationSummary, ...]
+    total: int | None  # None: the server did not say (an older server)
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
 class AgentInfo:
     id: str
     name: str

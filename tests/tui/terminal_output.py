@@ -16,7 +16,9 @@ from textual.app import App
 
 # Textual's own output: cursor moves (ESC [ row ; col H) and colours (ESC [ ... m).
 TEXTUAL_SEQUENCE = re.compile(r"\x1b\[[0-9;]*[mH]")
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 def terminal_output(app: App[Any]) -> str:

@@ -163,7 +163,8 @@ async def test_hostile_text_everywhere_is_inert(
                 }
             )
             feed.frame(_message(mine[0], 2 + index, text, {"type": "visitor", "name": text}))
-            feed.frame(_message(active, 2 + index, text, {"type": "agent", "id": "x", "name": text}))
+            agent = {"type": "agent", "id": "x", "name": text}
+            feed.frame(_message(active, 2 + index, text, agent))
             feed.event("visitor.seen", active, {"url": text, "title": text, "at": TS})
             await feed.check(f"typing, background message, agent message {text!r}")
         text = HOSTILE[0]

@@ -123,6 +123,12 @@ class Function:
                                         and _name(node.func.value) in RENDERABLE):
                 return all(self.safe(arg, seen) for arg in node.args)
             return False
+        if (
+            isinstance(node, ast.Attribute)
+            and _name(node.value) == "self"
+            and node.attr in self.module.text_attributes
+        ):
+            return True
         if isinstance(node, ast.Name):
             if node.id in self.annotated:
                 return True
@@ -145,6 +151,13 @@ class SinkChecker(ast.NodeVisitor):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and _mentions_renderable(node.returns)
         }
+        self.text_attributes = {  # self.x: Text = ...
+            node.target.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Attribute)
+            and _mentions_renderable(node.annotation)
+        }
         self.function = Function(None, self)
 
     def _problem(self, node: ast.AST, what: str) -> None:
@@ -157,7 +170,7 @@ class SinkChecker(ast.NodeVisitor):
         self.generic_visit(node)
         self.function = outer
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815 (ast.NodeVisitor's naming)
+    visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Call(self, node: ast.Call) -> None:
         called = _name(node.func)

@@ -17,7 +17,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def __init__(self, question: Text) -> None:
         super().__init__()
-        self.question = question
+        self.question: Text = question
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="dialog") as box:

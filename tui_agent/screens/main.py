@@ -42,6 +42,8 @@ from tui_agent.messages import (
     ComposerTyping,
     ConversationChosen,
     ConversationsLoaded,
+    ListCounted,
+    ListPageLoaded,
     RestFailed,
     ServerEvent,
     TransferChoice,
@@ -61,7 +63,16 @@ from tui_agent.widgets.conversation_log import ConversationLog
 from tui_agent.widgets.visitor_panel import VisitorPanel
 
 LIST_LIMIT = 200  # the server's maximum page of GET /api/v1/conversations
-LIST_REFRESH_SECS = 15.0  # waiting times tick; lists are redrawn this often
+PAGE_ROWS = 100  # rows per page of a list; more are fetched as the agent scrolls
+LIST_QUERIES = {  # the desk's lists as GET /api/v1/conversations filters, oldest first
+    "queue": {"status": "queued", "order": "oldest"},
+    "mine": {"status": "active", "assignee": "me", "order": "oldest"},
+    "open": {"status": "open", "order": "oldest"},
+}
+LIST_REFRESH_SECS = 15.0  # waiting times tick, and the totals are asked again, this often
+FRAME_SECS = 1 / 30  # events are drawn together, at most once this often
+RECOUNT_SECS = 1.0  # a partly loaded list's total is asked again at most this often
+NOTICE_BATCH_SECS = 0.5  # new chats arriving together make one notice
 SESSION_OVER = "The server refused the saved login (expired or revoked): please log in again."
 
 ERROR_TEXT = {
@@ -106,6 +117,10 @@ class MainScreen(Screen[None]):
         self._welcomed = False
         self.lists_ready = False  # the first REST lists have arrived
         self._over = False
+        self._draw_pending = False
+        self._recount_due: set[str] = set()
+        self._new_chats: list[str] = []
+        self._new_chats_bell = False
 
     def _emit(self, event: ClientEvent) -> None:
         self.post_message(ServerEvent(event))
@@ -118,9 +133,14 @@ class MainScreen(Screen[None]):
             yield ConnectionIndicator(id="connection")
         with Horizontal(id="body"):
             with Vertical(id="lists"):
-                yield ConversationList("Queue", id="queue", empty="no one is waiting")
-                yield ConversationList("Mine", id="mine", empty="none yet")
-                yield ConversationList("All open", id="open", show_assignee=True, empty="none")
+                desk = self.desk
+                yield ConversationList(
+                    "Queue", desk, "queue", id="queue", empty="no one is waiting"
+                )
+                yield ConversationList("Mine", desk, "mine", id="mine", empty="none yet")
+                yield ConversationList(
+                    "All open", desk, "open", id="open", show_assignee=True, empty="none"
+                )
             with Vertical(id="center"):
                 yield Tabs(id="tabs")
                 yield ConversationLog(id="log")
@@ -132,12 +152,12 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         composer = self.query_one(Composer)
         composer.agent_name = self.desk.me_name
-        self.refresh_lists()
+        self.refresh_lists(tick=True)
         self.refresh_active()
         self.refresh_whoami()
         self.load_lists()
         self.run_connection()
-        self.set_interval(LIST_REFRESH_SECS, self.refresh_lists)
+        self.set_interval(LIST_REFRESH_SECS, self._tick)
         composer.focus_input()
         if self.canned.problem:
             tell(self, f"Canned replies: {self.canned.problem}", severity="warning")
@@ -151,18 +171,53 @@ class MainScreen(Screen[None]):
     async def run_connection(self) -> None:
         await self.client.run()
 
-    @work(exclusive=True, group="lists", exit_on_error=False)
-    async def load_lists(self) -> None:
-        known = {c.id for c in self.desk.all_open()}
+    def load_lists(self) -> None:
+        """The first page of every list (again): totals, and what changed meanwhile."""
+        for name in LIST_QUERIES:
+            self.run_worker(
+                self._load_page(name, first=True),
+                group=f"list-{name}",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    def _load_more(self, name: str) -> None:
+        if self.desk.lists[name].more:
+            self.run_worker(
+                self._load_page(name, first=False),
+                group=f"list-{name}",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    async def _load_page(self, name: str, first: bool) -> None:
+        state = self.desk.lists[name]
+        cursor = None if first else state.next_cursor
+        everything = name == "mine"  # one agent's own: small, and wanted whole
+        while True:
+            tick = self.desk.tick
+            try:
+                page = await self.client.list_page(
+                    **LIST_QUERIES[name],
+                    limit=LIST_LIMIT if everything else PAGE_ROWS,
+                    cursor=cursor,
+                )
+            except ApiError as exc:
+                self.post_message(RestFailed("conversation list", exc.message, exc.status == 401))
+                return
+            self.post_message(ListPageLoaded(name, page, first, tick))
+            if not everything or page is None or page.next_cursor is None:
+                return
+            cursor, first = page.next_cursor, False
+
+    @work(group="count", exit_on_error=False)
+    async def count_list(self, name: str) -> None:
         try:
-            rows = await self.client.list_conversations(status="open", limit=LIST_LIMIT)
-        except ApiError as exc:
-            self.post_message(RestFailed("conversation list", exc.message, exc.status == 401))
-            return
-        gone: set[str] = set()
-        if rows is not None and len(rows) < LIST_LIMIT:  # complete: absent means closed
-            gone = known - {row.id for row in rows}
-        self.post_message(ConversationsLoaded(rows, "open", sorted(gone)))
+            page = await self.client.list_page(**LIST_QUERIES[name], limit=1)
+        except ApiError:
+            return  # the next event or tick asks again
+        if page is not None:
+            self.post_message(ListCounted(name, page.total))
 
     @work(exclusive=True, group="history", exit_on_error=False)
     async def load_history(self) -> None:
@@ -184,23 +239,39 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ REST results
 
-    def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
-        self.lists_ready = self.lists_ready or message.status == "open"
-        for conv_id in message.gone:
-            self.desk.get(conv_id).status = ConversationStatus.CLOSED
-        if message.rows is None:
+    def on_list_page_loaded(self, message: ListPageLoaded) -> None:
+        page = message.page
+        if page is None:
             self._rest_missing("GET /api/v1/conversations", "lists show only what arrives live")
-        else:
-            for row in message.rows:
-                self.desk.apply_summary(row)
-                if self.desk.is_mine(self.desk.get(row.id)) and (
-                    self.client.needs_history(row.id) or self.client.last_seq(row.id) < row.last_seq
-                ):
-                    self.client.follow(row.id)
-        self.refresh_lists()
-        self.refresh_tabs()
-        if self.active:
-            self.refresh_active()
+            return
+        self.desk.apply_page(
+            message.name,
+            page.rows,
+            page.total,
+            page.next_cursor,
+            first=message.first,
+            since_tick=message.since_tick,
+        )
+        self.lists_ready = self.lists_ready or all(s.loaded for s in self.desk.lists.values())
+        for row in page.rows:
+            if self.desk.is_mine(self.desk.get(row.id)) and (
+                self.client.needs_history(row.id) or self.client.last_seq(row.id) < row.last_seq
+            ):
+                self.client.follow(row.id)
+        self.schedule_draw()
+
+    def on_list_counted(self, message: ListCounted) -> None:
+        if not self.desk.lists[message.name].complete:
+            self.desk.set_total(message.name, message.total)
+            self.schedule_draw()
+
+    def on_conversation_list_need_more(self, message: ConversationList.NeedMore) -> None:
+        self._load_more(message.name)
+
+    def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
+        for row in message.rows or ():
+            self.desk.apply_summary(row)
+        self.schedule_draw()
         if isinstance(self.app.screen, SearchScreen):
             self.app.screen.refresh_results()
 
@@ -250,18 +321,17 @@ class MainScreen(Screen[None]):
                 tell(
                     self, f"Not sent: {ERROR_TEXT.get(event.code, event.message)}", severity="error"
                 )
-                self._refresh_if_active(event.conv)
+                self.schedule_draw()
             case ConversationEvent():
                 self._conversation_event(event)
             case TypingChanged():
                 if event.sender.type == "visitor":
-                    self.desk.get(event.conv).visitor_typing = event.on
-                    self._refresh_if_active(event.conv, log=False)
+                    self.desk.set_typing(event.conv, event.on)
+                    self.schedule_draw()
             case ReadReceipt():
                 if event.sender.type == "visitor":
-                    conv = self.desk.get(event.conv)
-                    conv.visitor_read_seq = max(conv.visitor_read_seq, event.seq)
-                    self._refresh_if_active(event.conv)
+                    self.desk.visitor_read(event.conv, event.seq)
+                    self.schedule_draw()
             case ServerError():
                 if event.code == "already_assigned":
                     self._accepting.discard(event.conv)
@@ -277,9 +347,10 @@ class MainScreen(Screen[None]):
         you = event.you
         self.desk.me_id = str(you.get("id") or self.desk.me_id)
         self.desk.me_name = str(you.get("name") or self.desk.me_name)
-        self.desk.my_status = str(you.get("status") or "")
+        self.desk.set_my_status(str(you.get("status") or ""))
         if not self._welcomed and self.desk.my_status in ("", AgentStatus.OFFLINE):
             self.client.set_status(AgentStatus.ONLINE)  # opening the console means at work
+            self.desk.set_my_status(AgentStatus.ONLINE)  # shown now; agent.status confirms
         self._welcomed = True
         self.refresh_whoami()
         if event.resumed:
@@ -293,23 +364,26 @@ class MainScreen(Screen[None]):
             self.load_lists()  # a conversation we had not heard of: who is it?
         if event.conv == self.active:
             self._mark_read()
-            self.refresh_active()
         elif from_visitor and event.source == "live" and self.desk.is_mine(conv):
             self.app.bell()
             last = from_visitor[-1]
             tell(self, one_line(clean(last.body), 80), title=f"New message from {conv.title}")
-        self.refresh_lists()
-        self.refresh_tabs()
+        self.schedule_draw()
 
     def _conversation_event(self, event: ConversationEvent) -> None:
+        queued_before = event.conv in self.desk.lists["queue"].ids
         notice = self.desk.apply_event(event.name, event.conv, event.data)
-        if event.name == "agent.status":
-            self.refresh_whoami()
-            return
+        self.schedule_draw()
         if not event.conv:
-            return  # tenant-wide events (agent.presence, visitor.presence, ...): no chat
+            return  # tenant-wide events (agent.presence, agent.status, ...): no chat
         conv = self.desk.get(event.conv)
-        if notice is not None:
+        if (event.conv in self.desk.lists["queue"].ids) != queued_before or (
+            not queued_before and event.name in ("conv.assigned", "conv.closed")
+        ):
+            self._recount("queue")  # the total may have moved beyond what is loaded
+        if notice is not None and event.name == "conv.queued":
+            self._new_chat(conv.title, notice.bell)
+        elif notice is not None:
             if notice.bell:
                 self.app.bell()
             tell(self, notice.text)
@@ -320,9 +394,45 @@ class MainScreen(Screen[None]):
         ):
             self._accepting.discard(event.conv)
             self.run_worker(self.open_tab(event.conv), exit_on_error=False)
-        self.refresh_lists()
-        self.refresh_tabs()
-        self._refresh_if_active(event.conv)
+
+    def _new_chat(self, title: str, bell: bool) -> None:
+        """New chats arriving together (a burst, the queue after a welcome) make one
+        notice and one bell."""
+        if not self._new_chats:
+            self.set_timer(NOTICE_BATCH_SECS, self._tell_new_chats)
+        self._new_chats.append(title)
+        self._new_chats_bell = self._new_chats_bell or bell
+
+    def _tell_new_chats(self) -> None:
+        titles, self._new_chats = self._new_chats, []
+        if self._new_chats_bell:
+            self.app.bell()
+        self._new_chats_bell = False
+        if len(titles) == 1:
+            tell(self, f"New chat waiting: {titles[0]}")
+        elif titles:
+            names = ", ".join(one_line(clean(t), 20) for t in titles[:3])
+            tell(self, f"{len(titles)} new chats waiting: {names}{'…' if len(titles) > 3 else ''}")
+
+    def _recount(self, name: str) -> None:
+        """Ask the server's total again soon (once for many events), unless every row of
+        the list is here and events keep it exact."""
+        if self.desk.lists[name].complete or name in self._recount_due:
+            return
+        self._recount_due.add(name)
+        self.set_timer(RECOUNT_SECS, lambda: self._recount_now(name))
+
+    def _recount_now(self, name: str) -> None:
+        self._recount_due.discard(name)
+        self.count_list(name)
+
+    def _tick(self) -> None:
+        """Every LIST_REFRESH_SECS: waiting times move on, and totals are asked again
+        (events may not tell this console about every conversation)."""
+        for name in LIST_QUERIES:
+            if not self.desk.lists[name].complete:
+                self.count_list(name)
+        self.refresh_lists(tick=True)
 
     def _session_over(self, reason: str) -> None:
         if self._over:
@@ -334,6 +444,24 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ drawing
 
+    def schedule_draw(self) -> None:
+        """Draw what changed, once for everything that arrives within a frame."""
+        if not self._draw_pending:
+            self._draw_pending = True
+            self.set_timer(FRAME_SECS, self._draw)
+
+    def _draw(self) -> None:
+        self._draw_pending = False
+        changed, lists_changed, me_changed = self.desk.take_changes()
+        for widget in self.query(ConversationList):
+            widget.sync(changed, lists_changed)
+        if me_changed:
+            self.refresh_whoami()
+        if changed & self.tab_ids.keys():
+            self.refresh_tabs()
+        if self.active in changed:
+            self.refresh_active()
+
     def refresh_whoami(self) -> None:
         status = self.desk.my_status or "?"
         tenant = self.session.tenant
@@ -342,12 +470,10 @@ class MainScreen(Screen[None]):
         line.append_text(safe_text(status, "bold"))
         self.query_one("#whoami", Static).update(line)
 
-    def refresh_lists(self) -> None:
-        now = self.clock()
-        me = self.desk.me_id
-        self.query_one("#queue", ConversationList).show(self.desk.queue(), now, me)
-        self.query_one("#mine", ConversationList).show(self.desk.mine(), now, me)
-        self.query_one("#open", ConversationList).show(self.desk.all_open(), now, me)
+    def refresh_lists(self, tick: bool = False) -> None:
+        now = self.clock() if tick else None
+        for widget in self.query(ConversationList):
+            widget.sync(frozenset(), True, now)
 
     def refresh_tabs(self) -> None:
         tabs = self.query_one(Tabs)
@@ -363,10 +489,10 @@ class MainScreen(Screen[None]):
 
     @staticmethod
     def _tab_label(number: int, conv: Conversation) -> Text:
-        label = Text(f"{number} " if number <= 9 else "")
+        label = safe_text(f"{number} " if number <= 9 else "")
         label.append_text(safe_text(conv.title, width=16))
         if conv.unread:
-            label.append(f" ●{conv.unread}")
+            label.append_text(safe_text(f" ●{conv.unread}"))
         if conv.status == ConversationStatus.CLOSED:
             label.append(" ✓")
         return label
@@ -385,10 +511,6 @@ class MainScreen(Screen[None]):
             composer.blocked = "This conversation is closed"
         else:
             composer.blocked = ""
-
-    def _refresh_if_active(self, conv_id: str, log: bool = True) -> None:
-        if conv_id == self.active:
-            self.refresh_active(log)
 
     def _mark_read(self) -> None:
         if self.active and self.desk.is_mine(self.desk.get(self.active)):
@@ -432,7 +554,7 @@ class MainScreen(Screen[None]):
         self._mark_read()
         self.refresh_active()
         self.refresh_tabs()
-        self.refresh_lists()
+        self.schedule_draw()
 
     @on(ConversationChosen)
     async def _chosen(self, message: ConversationChosen) -> None:
@@ -483,14 +605,15 @@ class MainScreen(Screen[None]):
         if self.active and self.desk.get(self.active).status == ConversationStatus.QUEUED:
             target = self.active
         else:
-            queue = self.desk.queue()
+            queue = self.desk.lists["queue"].ids
             focused = self.query_one("#queue", ConversationList)
-            if focused.has_focus and focused.highlighted is not None and queue:
-                target = queue[min(focused.highlighted, len(queue) - 1)].id
-            elif self.desk.offered():
-                target = self.desk.offered()[0].id  # what auto-routing chose for me first
-            elif queue:
-                target = queue[0].id
+            offered = self.desk.offered()
+            if focused.has_focus and focused.highlighted is not None and len(queue):
+                target = queue.at(min(focused.highlighted, len(queue) - 1))
+            elif offered:
+                target = offered[0].id  # what auto-routing chose for me first
+            elif len(queue):
+                target = queue.at(0)
         if target is None:
             tell(self, "No one is waiting.")
             return

@@ -46,7 +46,7 @@ class SearchScreen(ModalScreen[str | None]):
             box.border_title = "Search and history"
             box.border_subtitle = "enter opens, escape cancels"
             yield Input(placeholder="visitor name, e-mail, page or words", id="search-input")
-            yield Static(self.note, id="search-note")
+            yield Static(safe_text(self.note), id="search-note")
             yield OptionList(id="search-results")
 
     def on_mount(self) -> None:
@@ -55,7 +55,7 @@ class SearchScreen(ModalScreen[str | None]):
 
     def set_note(self, note: str) -> None:
         self.note = note
-        self.query_one("#search-note", Static).update(note)
+        self.query_one("#search-note", Static).update(safe_text(note))
 
     @on(Input.Changed, "#search-input")
     def refresh_results(self) -> None:

@@ -58,7 +58,7 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
     @staticmethod
     def _label(agent: AgentInfo) -> Text:
         mark, style = STATUS_MARK.get(agent.status, ("?", "dim"))
-        text = Text(f"{mark} ", style=style)
+        text = safe_text(f"{mark} ", style)
         text.append_text(safe_text(agent.display_name, "bold", width=30))
         text.append_text(safe_text(f"  {agent.email}  {agent.status or 'unknown'}", "dim"))
         return text

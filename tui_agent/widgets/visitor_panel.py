@@ -40,7 +40,7 @@ class VisitorPanel(Static):
             ("Dept.", conv.department or "—"),
         )
         for label, value in rows:
-            table.add_row(label, safe_text(value))
+            table.add_row(safe_text(label), safe_text(value))
         if conv.visitor_typing:
             table.add_row("", Text("typing…", style="italic cyan"))
         self.update(table)
