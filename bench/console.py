@@ -222,8 +222,9 @@ def whoami(screen: Any) -> str:
     return str(getattr(widget, "content", None) or getattr(widget, "renderable", ""))
 
 
-async def run_console(args: argparse.Namespace, server: SpawnedServer, demo: Demo,
-                      gen: GeneratorProcess) -> dict[str, Any]:
+async def run_console(
+    args: argparse.Namespace, server: SpawnedServer, demo: Demo, gen: GeneratorProcess
+) -> dict[str, Any]:
     from tui_agent.app import AgentConsole
     from tui_agent.config import SavedSession, save_session
     from tui_agent.screens.main import MainScreen
@@ -234,14 +235,19 @@ async def run_console(args: argparse.Namespace, server: SpawnedServer, demo: Dem
         login = (
             await http.post(
                 "/api/v1/auth/login",
-                json={"tenant": demo.tenant, "email": account.email,
-                      "password": account.password},
+                json={"tenant": demo.tenant, "email": account.email, "password": account.password},
             )
         ).json()
     config = Path(tempfile.mkdtemp(prefix="steadybench-console-"))
     save_session(
-        SavedSession(server.url, demo.tenant, account.email, login["token"],
-                     login["expires_at"], dict(login["agent"])),
+        SavedSession(
+            server.url,
+            demo.tenant,
+            account.email,
+            login["token"],
+            login["expires_at"],
+            dict(login["agent"]),
+        ),
         config,
     )
     waiting = args.waiting
@@ -307,39 +313,80 @@ async def run_console(args: argparse.Namespace, server: SpawnedServer, demo: Dem
         missed: dict[str, int] = {}
         queue = screen.query_one("#queue")
 
+        down_target: list[int] = []  # where the arrows pressed so far should land
+
         def condition(key: str) -> Callable[[], bool]:
             if key == "alt+q":
+                down_target.clear()
                 return lambda: queue.has_focus
             if key == "down":
-                before = queue.highlighted
-                return lambda: queue.highlighted != before
+                target = (down_target[-1] if down_target else (queue.highlighted or 0)) + 1
+                down_target.append(target)
+                return lambda: (queue.highlighted or 0) >= target
             before_active = screen.active
             return lambda: screen.active != before_active
 
         cpu_burst = time.process_time()
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        layouts: dict[str, int] = {}
+        if args.profile:
+            from collections import Counter
+
+            from textual.widget import Widget
+
+            layouts = Counter()
+            original_refresh = Widget.refresh
+
+            def counting_refresh(self: Any, *regions: Any, layout: bool = False, **kw: Any) -> Any:
+                if layout:
+                    layouts[type(self).__name__] += 1
+                return original_refresh(self, *regions, layout=layout, **kw)
+
+            Widget.refresh = counting_refresh  # type: ignore[method-assign]
         burst = asyncio.ensure_future(gen.ask(f"burst {args.burst_secs}"))
-        keys = ["alt+q", "down", "ctrl+n", "ctrl+g"]
+        # Keys at a steady pace (one every KEY_EVERY_SECS, not waiting for the last to
+        # show): the queue list's arrow, next unread, back to the queue, grab.
+        keys = ["down", "down", "ctrl+n", "alt+q", "down", "down", "ctrl+g", "alt+q"]
         pressed = 0
+        outstanding: list[tuple[str, float, asyncio.Future[float | None]]] = []
+        await pilot.press("alt+q")
         burst_started = time.perf_counter()
         while not burst.done() or time.perf_counter() - burst_started < args.burst_secs:
             key = keys[pressed % len(keys)]
             pressed += 1
             check = condition(key)
             t0 = time.perf_counter()
-            waiter = asyncio.ensure_future(paints.first_after(check, 5))
+            outstanding.append((key, t0, asyncio.ensure_future(paints.first_after(check, 5))))
             app.simulate_key(key)
+            await asyncio.sleep(max(0.0, KEY_EVERY_SECS - (time.perf_counter() - t0)))
+        for key, t0, waiter in outstanding:
             shown = await waiter
             if shown is None:
                 missed[key] = missed.get(key, 0) + 1
             else:
                 latencies.setdefault(key, []).append((shown - t0) * 1000)
-            await asyncio.sleep(max(0.0, KEY_EVERY_SECS - (time.perf_counter() - t0)))
         events = await burst
         grabbed = len(latencies.get("ctrl+g", []))
         expected = waiting + args.burst - grabbed
         settled = await paints.first_after(
             lambda: f"({expected})" in queue_title(screen), SETTLE_LIMIT_SECS
         )
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            print(
+                f"layouts asked for during the burst, by widget: {dict(layouts)}", file=sys.stderr
+            )
+            stats = pstats.Stats(profiler, stream=sys.stderr)
+            stats.sort_stats("tottime").print_stats(25)
+            stats.sort_stats("cumulative").print_stats(60)
+            stats.print_callers("strip.py:94")
         all_keys = [v for values in latencies.values() for v in values]
         result["burst"] = {
             "events": events,
@@ -368,9 +415,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     server = SpawnedServer(args.spawn)
     demo, _, _ = server.start()
     demo_json = json.dumps(
-        {"tenant": demo.tenant, "site_key": demo.site_key, "site_secret": "", "origin": "",
-         "admin": {"email": demo.admin.email, "password": demo.admin.password},
-         "agents": [{"email": a.email, "password": a.password} for a in demo.agents]}
+        {
+            "tenant": demo.tenant,
+            "site_key": demo.site_key,
+            "site_secret": "",
+            "origin": "",
+            "admin": {"email": demo.admin.email, "password": demo.admin.password},
+            "agents": [{"email": a.email, "password": a.password} for a in demo.agents],
+        }
     )
     gen = GeneratorProcess(server.url, demo, demo_json)
     try:
@@ -419,6 +471,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=450, help="new chats in the burst")
     parser.add_argument("--burst-secs", type=float, default=2.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the burst (stderr)")
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
     print(human(result), file=sys.stderr)

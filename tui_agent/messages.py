@@ -8,16 +8,14 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from tui_agent.config import SavedSession
-from tui_agent.events import ClientEvent
 from tui_agent.models import AgentInfo, ConversationPage, ConversationSummary
 
 
-class ServerEvent(Message):
-    """One event of the client service (the adapter between it and Textual)."""
-
-    def __init__(self, event: ClientEvent) -> None:
-        super().__init__()
-        self.event = event
+class ServerEvents(Message):
+    """Events of the client service are waiting in the screen's inbox (the adapter
+    between it and Textual). One message drains everything that arrived meanwhile, so a
+    burst of hundreds of frames is one turn of the screen, and keys do not wait behind
+    hundreds of messages."""
 
 
 class LoggedIn(Message):

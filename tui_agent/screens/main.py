@@ -1,14 +1,14 @@
 """The desk: queue and lists on the left, conversation tabs in the middle, visitor on the right.
 
 The screen owns the client service and the desk model. Client events arrive as
-:class:`~tui_agent.messages.ServerEvent` messages; REST calls run in named workers that
-post their results back as messages. Widgets get data from here (attributes down) and
+:class:`~tui_agent.messages.ServerEvents` messages (one for many); REST calls run in named
+workers that post their results back as messages. Widgets get data from here (attributes down) and
 report choices and input as messages (messages up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from datetime import UTC, datetime
 
 from rich.text import Text
@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tab, Tabs
+from textual.widgets import Static, Tab, Tabs
 
 from tui_agent.canned import CannedSet
 from tui_agent.client import ApiError, NotConnected, SteadydeskClient
@@ -45,7 +45,7 @@ from tui_agent.messages import (
     ListCounted,
     ListPageLoaded,
     RestFailed,
-    ServerEvent,
+    ServerEvents,
     TransferChoice,
 )
 from tui_agent.models import AgentInfo, AgentStatus, ConnectionState, ConversationStatus
@@ -60,6 +60,7 @@ from tui_agent.widgets.composer import Composer
 from tui_agent.widgets.connection_indicator import ConnectionIndicator
 from tui_agent.widgets.conversation_list import ConversationList
 from tui_agent.widgets.conversation_log import ConversationLog
+from tui_agent.widgets.key_bar import KeyBar
 from tui_agent.widgets.visitor_panel import VisitorPanel
 
 LIST_LIMIT = 200  # the server's maximum page of GET /api/v1/conversations
@@ -109,6 +110,7 @@ class MainScreen(Screen[None]):
             session.server_url, self._emit, token=session.token, backoff=backoff
         )
         self.tab_ids: dict[str, str] = {}  # conv -> tab widget id
+        self._tabs: dict[str, Tab] = {}  # conv -> its tab (a query per tab is slow)
         self.active: str | None = None
         self.agents: list[AgentInfo] | None = None
         self._tab_counter = 0
@@ -118,12 +120,15 @@ class MainScreen(Screen[None]):
         self.lists_ready = False  # the first REST lists have arrived
         self._over = False
         self._draw_pending = False
+        self._inbox: list[ClientEvent] = []
         self._recount_due: set[str] = set()
-        self._new_chats: list[str] = []
-        self._new_chats_bell = False
+        self._pending_notices: list[tuple[str, str, str]] = []  # (kind, title, body)
+        self._notices_bell = False
 
     def _emit(self, event: ClientEvent) -> None:
-        self.post_message(ServerEvent(event))
+        self._inbox.append(event)
+        if len(self._inbox) == 1:
+            self.post_message(ServerEvents())
 
     # ------------------------------------------------------------------ layout
 
@@ -147,7 +152,7 @@ class MainScreen(Screen[None]):
                 yield Static("", id="typing")
                 yield Composer(self.canned, id="composer")
             yield VisitorPanel(id="visitor")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         composer = self.query_one(Composer)
@@ -303,8 +308,12 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ client events
 
-    def on_server_event(self, message: ServerEvent) -> None:
-        event = message.event
+    def on_server_events(self, message: ServerEvents) -> None:
+        events, self._inbox = self._inbox, []
+        for event in events:
+            self._server_event(event)
+
+    def _server_event(self, event: ClientEvent) -> None:
         match event:
             case ConnectionChanged():
                 self.query_one(ConnectionIndicator).show(event)
@@ -365,9 +374,7 @@ class MainScreen(Screen[None]):
         if event.conv == self.active:
             self._mark_read()
         elif from_visitor and event.source == "live" and self.desk.is_mine(conv):
-            self.app.bell()
-            last = from_visitor[-1]
-            tell(self, one_line(clean(last.body), 80), title=f"New message from {conv.title}")
+            self._new_message(conv.title, from_visitor[-1].body)
         self.schedule_draw()
 
     def _conversation_event(self, event: ConversationEvent) -> None:
@@ -397,22 +404,36 @@ class MainScreen(Screen[None]):
 
     def _new_chat(self, title: str, bell: bool) -> None:
         """New chats arriving together (a burst, the queue after a welcome) make one
-        notice and one bell."""
-        if not self._new_chats:
-            self.set_timer(NOTICE_BATCH_SECS, self._tell_new_chats)
-        self._new_chats.append(title)
-        self._new_chats_bell = self._new_chats_bell or bell
+        notice and one bell: each notice is a widget, and mounting hundreds stalls keys."""
+        self._notices("chat", title, "", bell)
 
-    def _tell_new_chats(self) -> None:
-        titles, self._new_chats = self._new_chats, []
-        if self._new_chats_bell:
+    def _new_message(self, title: str, body: str) -> None:
+        self._notices("message", title, body, True)
+
+    def _notices(self, kind: str, title: str, body: str, bell: bool) -> None:
+        """The bell rings at once, the first time in a batch; the notice follows."""
+        if not self._pending_notices:
+            self.set_timer(NOTICE_BATCH_SECS, self._tell_notices)
+        self._pending_notices.append((kind, title, body))
+        if bell and not self._notices_bell:
+            self._notices_bell = True
             self.app.bell()
-        self._new_chats_bell = False
-        if len(titles) == 1:
-            tell(self, f"New chat waiting: {titles[0]}")
-        elif titles:
-            names = ", ".join(one_line(clean(t), 20) for t in titles[:3])
-            tell(self, f"{len(titles)} new chats waiting: {names}{'…' if len(titles) > 3 else ''}")
+
+    def _tell_notices(self) -> None:
+        notices, self._pending_notices = self._pending_notices, []
+        self._notices_bell = False
+        for kind in ("chat", "message"):
+            found = [(title, body) for k, title, body in notices if k == kind]
+            if len(found) == 1 and kind == "chat":
+                tell(self, f"New chat waiting: {found[0][0]}")
+            elif len(found) == 1:
+                title, body = found[0]
+                tell(self, one_line(clean(body), 80), title=f"New message from {title}")
+            elif found:
+                names = list(dict.fromkeys(one_line(clean(t), 20) for t, _ in found))
+                more = "…" if len(names) > 3 else ""
+                what = "new chats waiting" if kind == "chat" else "new messages from"
+                tell(self, f"{len(found)} {what}: {', '.join(names[:3])}{more}")
 
     def _recount(self, name: str) -> None:
         """Ask the server's total again soon (once for many events), unless every row of
@@ -458,7 +479,7 @@ class MainScreen(Screen[None]):
         if me_changed:
             self.refresh_whoami()
         if changed & self.tab_ids.keys():
-            self.refresh_tabs()
+            self.refresh_tabs(changed)
         if self.active in changed:
             self.refresh_active()
 
@@ -468,31 +489,35 @@ class MainScreen(Screen[None]):
         line = Text("Steadydesk", style="bold")
         line.append_text(safe_text(f"  {self.desk.me_name} · {tenant} · status: "))
         line.append_text(safe_text(status, "bold"))
-        self.query_one("#whoami", Static).update(line)
+        self.query_one("#whoami", Static).update(line, layout=False)
 
     def refresh_lists(self, tick: bool = False) -> None:
         now = self.clock() if tick else None
         for widget in self.query(ConversationList):
             widget.sync(frozenset(), True, now)
 
-    def refresh_tabs(self) -> None:
-        tabs = self.query_one(Tabs)
-        for number, (conv_id, tab_id) in enumerate(self.tab_ids.items(), start=1):
-            conv = self.desk.get(conv_id)
-            try:
-                tab = tabs.query_one(f"#{tab_id}", Tab)
-            except Exception:
+    def refresh_tabs(self, only: Set[str] | None = None) -> None:
+        """Tab labels and marks (of the conversations in ``only``, if given); a label is
+        set only when its text changes (each relabel lays the screen out again)."""
+        for number, conv_id in enumerate(self.tab_ids, start=1):
+            if only is not None and conv_id not in only:
                 continue
-            tab.label = self._tab_label(number, conv)
+            conv = self.desk.get(conv_id)
+            tab = self._tabs.get(conv_id)
+            if tab is None:
+                continue
+            label = self._tab_label(number, conv)
+            if label.plain != tab.label.plain:
+                tab.label = label
             tab.set_class(bool(conv.unread) and conv_id != self.active, "-unread")
             tab.set_class(conv.status == ConversationStatus.CLOSED, "-closed")
 
     @staticmethod
     def _tab_label(number: int, conv: Conversation) -> Text:
+        """Number and name (unread tabs are marked by colour: a label that changes lays
+        the whole screen out again, too costly for 50 tabs in a burst)."""
         label = safe_text(f"{number} " if number <= 9 else "")
         label.append_text(safe_text(conv.title, width=16))
-        if conv.unread:
-            label.append_text(safe_text(f" ●{conv.unread}"))
         if conv.status == ConversationStatus.CLOSED:
             label.append(" ✓")
         return label
@@ -503,7 +528,10 @@ class MainScreen(Screen[None]):
             self.query_one(ConversationLog).show(conv, self.desk.me_id)
         self.query_one(VisitorPanel).show(conv, self.desk.me_id)
         typing = self.query_one("#typing", Static)
-        typing.update(safe_text(f"{conv.title} is typing…" if conv and conv.visitor_typing else ""))
+        typing.update(
+            safe_text(f"{conv.title} is typing…" if conv and conv.visitor_typing else ""),
+            layout=False,
+        )
         composer = self.query_one(Composer)
         if conv is None:
             composer.blocked = "Open a conversation to reply (ctrl+g grabs the next waiting one)"
@@ -527,7 +555,9 @@ class MainScreen(Screen[None]):
             tab_id = f"conv-tab-{self._tab_counter}"
             self.tab_ids[conv_id] = tab_id
             number = len(self.tab_ids)
-            await tabs.add_tab(Tab(self._tab_label(number, self.desk.get(conv_id)), id=tab_id))
+            tab = Tab(self._tab_label(number, self.desk.get(conv_id)), id=tab_id)
+            self._tabs[conv_id] = tab
+            await tabs.add_tab(tab)
         tabs.active = self.tab_ids[conv_id]
         self.show_conversation(conv_id)
         if focus:
@@ -694,6 +724,7 @@ class MainScreen(Screen[None]):
         if not self.active or self.active not in self.tab_ids:
             return
         tab_id = self.tab_ids.pop(self.active)
+        self._tabs.pop(self.active, None)
         self.active = None
         await self.query_one(Tabs).remove_tab(tab_id)
         if not self.tab_ids:

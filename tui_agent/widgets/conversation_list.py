@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Set
 from datetime import datetime
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.events import Click, Focus
@@ -70,8 +71,10 @@ class ConversationList(ScrollView, can_focus=True):
         self.now = datetime.now().astimezone()
         self.highlighted: int | None = None
         self._highlighted_id: str | None = None
-        self._cache: dict[str, tuple[int, int, str, tuple[Strip, Strip]]] = {}
-        self._asked_more_at = -1
+        self._cache: dict[str, tuple[int, int, str, Style, tuple[Strip, Strip]]] = {}
+        self._asked_for: str | None = None
+        self._base_style = Style()
+        self._highlight_style = Style(reverse=True)
         self._shown_count = (-1, -1)
         self.border_title = safe_text(title)
 
@@ -93,11 +96,25 @@ class ConversationList(ScrollView, can_focus=True):
             self.border_subtitle = safe_text(f"{state.unread} unread" if state.unread else "")
             self.set_class(state.unread > 0, "-unread")
             self._keep_highlight()
-            self.virtual_size = Size(ROW_WIDTH, ROW_LINES * max(1, len(state.ids)))
+            self._resize(Size(ROW_WIDTH, ROW_LINES * max(1, len(state.ids))))
             self.refresh()
             return
         if now is not None or self._on_screen(changed):
             self.refresh()
+
+    def _resize(self, size: Size) -> None:
+        """A new virtual size. Setting ``virtual_size`` lays out the whole screen (~60 ms
+        with 50 tabs), once per frame during a burst; only a scrollbar appearing or going
+        needs that, so otherwise the size is set quietly and the scrollbar told."""
+        old = self.virtual_size
+        height = self.scrollable_content_region.height
+        if old == size:
+            return
+        if old.height == 0 or (old.height > height) != (size.height > height):
+            self.virtual_size = size
+            return
+        self.set_reactive(ConversationList.virtual_size, size)
+        self._scroll_update(size)
 
     def _on_screen(self, changed: Set[str]) -> bool:
         if not changed:
@@ -120,6 +137,12 @@ class ConversationList(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Computing a widget's style walks its ancestors (~0.5 ms): once per draw, not per line.
+        self._base_style = self.rich_style
+        self._highlight_style = self.get_component_rich_style("conversation-list--highlight")
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         line = int(self.scroll_offset.y) + y
@@ -129,30 +152,28 @@ class ConversationList(ScrollView, can_focus=True):
             text = safe_text(self.empty or "—", "dim") if line == 0 else Text()
             return self._strip(text, width)
         if index >= count:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style)
         self._maybe_need_more(index, count)
         conv = self.desk.row(self.list_name, index)
         strips = self._row_strips(conv, width)[part]
         if index == self.highlighted:
-            strips = strips.apply_style(
-                self.get_component_rich_style("conversation-list--highlight")
-            )
+            strips = strips.apply_style(self._highlight_style)
         return strips
 
     def _strip(self, text: Text, width: int) -> Strip:
         segments = list(text.render(self.app.console, end=""))
-        return Strip(segments).crop_extend(0, width, self.rich_style)
+        return Strip(segments).crop_extend(0, width, self._base_style)
 
     def _row_strips(self, conv: Conversation, width: int) -> tuple[Strip, Strip]:
         me = self.desk.me_id
         cached = self._cache.get(conv.id)
-        if cached is not None and cached[:3] == (conv.version, width, me):
-            return cached[3]
+        if cached is not None and cached[:4] == (conv.version, width, me, self._base_style):
+            return cached[4]
         name, detail = self._row(conv, me)
         strips = (self._strip(name, width), self._strip(detail, width))
         if len(self._cache) > 500:  # only rows on screen matter: forget the rest
             self._cache.clear()
-        self._cache[conv.id] = (conv.version, width, me, strips)
+        self._cache[conv.id] = (conv.version, width, me, self._base_style, strips)
         return strips
 
     def _row(self, conv: Conversation, me_id: str) -> tuple[Text, Text]:
@@ -180,8 +201,8 @@ class ConversationList(ScrollView, can_focus=True):
 
     def _maybe_need_more(self, index: int, count: int) -> None:
         state = self.desk.lists[self.list_name]
-        if state.more and index >= count - PREFETCH_ROWS and self._asked_more_at != count:
-            self._asked_more_at = count  # once per page
+        if state.more and index >= count - PREFETCH_ROWS and self._asked_for != state.next_cursor:
+            self._asked_for = state.next_cursor  # once per page
             self.post_message(self.NeedMore(self.list_name))
 
     # ------------------------------------------------------------------ keys and mouse

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from rich.text import Text
 from textual.events import Resize
+from textual.geometry import Region
 from textual.widgets import RichLog
 
 from tui_agent.desk import Conversation
@@ -22,17 +25,41 @@ class ConversationLog(RichLog):
         self.can_focus = False
         self._shown: tuple[Conversation | None, str] = (None, "")
         self._width = 0
+        self._drawn: tuple[object, ...] | None = None  # what the lines on screen show
+        self._drawn_top = 0  # the highest seq on screen
+        self._drawn_count = 0
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        """RichLog sets ``virtual_size`` on every write, which lays the whole screen out
+        again (a frame with 50 tabs); only a scrollbar appearing or going needs that."""
+        if layout and not recompose and self.is_mounted:
+            overflows = self.virtual_size.height > self.scrollable_content_region.height
+            if overflows == self.show_vertical_scrollbar:
+                self._scroll_update(self.virtual_size)
+                layout = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def on_resize(self, event: Resize) -> None:
         first = not self._width
         super().on_resize(event)
         if not first and event.size.width != self._width:
+            self._drawn = None
             self.show(*self._shown)  # lines are wrapped when written: wrap them again
         self._width = event.size.width
 
+    def _state(self, conv: Conversation, me_id: str) -> tuple[object, ...]:
+        pending = tuple((line.cid, line.failed) for line in conv.pending.values())
+        return (conv.id, me_id, len(conv.notes), pending, conv.visitor_read_seq, self._width)
+
     def show(self, conv: Conversation | None, me_id: str) -> None:
-        """Draw ``conv`` from scratch (cheap at chat sizes, and always consistent)."""
+        """Draw ``conv``: only its new messages when nothing else changed (a busy chat),
+        else from scratch (always consistent)."""
+        if conv is not None and self._append_only(conv, me_id):
+            return
         self._shown = (conv, me_id)
+        self._drawn = None
         self.clear()
         if conv is None:
             self.write(
@@ -63,6 +90,27 @@ class ConversationLog(RichLog):
             self.write(text)
         if not conv.messages and not conv.pending:
             self.write(Text("Loading…", style="dim"))
+        elif not conv.pending:
+            self._drawn = self._state(conv, me_id)
+            self._drawn_top = max(conv.messages, default=0)
+            self._drawn_count = len(conv.messages)
+
+    def _append_only(self, conv: Conversation, me_id: str) -> bool:
+        """Write just the messages after the last one drawn, if that is all that changed."""
+        if self._drawn is None or self._drawn != self._state(conv, me_id):
+            return False
+        new = len(conv.messages) - self._drawn_count
+        if new < 0 or max(conv.messages, default=0) - self._drawn_top < new:
+            return False  # history below the top arrived: the order needs a full draw
+        fresh = sorted(seq for seq in conv.messages if seq > self._drawn_top)
+        if len(fresh) != new:
+            return False
+        for seq in fresh[-MAX_SHOWN:]:
+            self.write(self._message(conv.messages[seq], me_id, conv.visitor_read_seq))
+        self._drawn_top = max(conv.messages, default=0)
+        self._drawn_count = len(conv.messages)
+        self._shown = (conv, me_id)
+        return True
 
     @staticmethod
     def _message(message: ChatMessage, me_id: str, visitor_read_seq: int) -> Text:

@@ -43,4 +43,4 @@ class VisitorPanel(Static):
             table.add_row(safe_text(label), safe_text(value))
         if conv.visitor_typing:
             table.add_row("", Text("typing…", style="italic cyan"))
-        self.update(table)
+        self.update(table, layout=False)  # a fixed-size panel
