@@ -103,7 +103,9 @@ class ListState:
 
     ids: SortedIds = field(default_factory=SortedIds)
     server_total: int | None = None  # None: the server gave no total (older server)
-    loaded_at_total: int = 0  # len(ids) when the total was read
+    counted_until: str | None = None  # the newest creation time the total counted
+    fresh: set[str] = field(default_factory=set)  # joined since, created after that
+    gone: int = 0  # left since the total was read (and not fresh)
     next_cursor: str | None = None
     complete: bool = False  # every row is loaded: the events keep it exact
     unread: int = 0  # unread messages in the loaded rows (kept current)
@@ -111,10 +113,22 @@ class ListState:
 
     @property
     def count(self) -> int:
-        """How many the list holds on the server, kept current by what happened here."""
+        """How many the list holds on the server: the last total, plus the new
+        conversations seen joining since, minus those seen leaving. Conversations the
+        total already counted (the queue a welcome replays, later pages) add nothing."""
         if self.complete or self.server_total is None:
             return len(self.ids)
-        return max(len(self.ids), self.server_total + len(self.ids) - self.loaded_at_total)
+        return max(len(self.ids), self.server_total + len(self.fresh) - self.gone)
+
+    def joined(self, conv: Conversation) -> None:
+        if self.counted_until is not None and conv.created_at > self.counted_until:
+            self.fresh.add(conv.id)
+
+    def left(self, conv_id: str) -> None:
+        if conv_id in self.fresh:
+            self.fresh.discard(conv_id)
+        else:
+            self.gone += 1
 
     @property
     def more(self) -> bool:
@@ -245,9 +259,14 @@ class Desk:
         counted = self._unread_counted.pop(conv.id, 0)
         for name, member in zip(LISTS, self._member_of(conv), strict=True):
             state = self.lists[name]
-            if conv.id in state.ids:
+            was = conv.id in state.ids
+            if was:
                 state.unread -= counted
             moved = state.ids.put(conv.id, conv.key) if member else state.ids.discard(conv.id)
+            if member and not was:
+                state.joined(conv)
+            elif was and not member:
+                state.left(conv.id)
             if member:
                 state.unread += conv.unread
             self._lists_changed = self._lists_changed or moved or counted != conv.unread
@@ -370,12 +389,18 @@ class Desk:
         state.loaded = True
         state.next_cursor = next_cursor
         state.complete = next_cursor is None
-        self.set_total(name, total)
+        if first:
+            self.set_total(name, total, None)
 
-    def set_total(self, name: str, total: int | None) -> None:
+    def set_total(self, name: str, total: int | None, counted_until: str | None) -> None:
+        """The server's total for list ``name``; ``counted_until`` is the creation time of
+        the newest conversation it counted (None: unknown, new ones count from the next
+        total on)."""
         state = self.lists[name]
         state.server_total = total
-        state.loaded_at_total = len(state.ids)
+        state.counted_until = counted_until
+        state.fresh.clear()
+        state.gone = 0
         self._lists_changed = True
 
     def add_messages(self, conv_id: str, messages: Iterable[ChatMessage]) -> list[ChatMessage]:

@@ -57,12 +57,14 @@ class ListPageLoaded(Message):
 
 
 class ListCounted(Message):
-    """How many ``name`` holds on the server (the first page's total)."""
+    """How many ``name`` holds on the server, counting conversations created up to
+    ``counted_until`` (the newest one's creation time)."""
 
-    def __init__(self, name: str, total: int | None) -> None:
+    def __init__(self, name: str, total: int | None, counted_until: str | None) -> None:
         super().__init__()
         self.name = name
         self.total = total
+        self.counted_until = counted_until
 
 
 class AgentsLoaded(Message):

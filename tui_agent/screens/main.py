@@ -218,11 +218,13 @@ class MainScreen(Screen[None]):
     @work(group="count", exit_on_error=False)
     async def count_list(self, name: str) -> None:
         try:
-            page = await self.client.list_page(**LIST_QUERIES[name], limit=1)
+            query = {**LIST_QUERIES[name], "order": "newest"}
+            page = await self.client.list_page(**query, limit=1)
         except ApiError:
             return  # the next event or tick asks again
         if page is not None:
-            self.post_message(ListCounted(name, page.total))
+            newest = page.rows[0].created_at if page.rows else ""
+            self.post_message(ListCounted(name, page.total, newest))
 
     @work(exclusive=True, group="history", exit_on_error=False)
     async def load_history(self) -> None:
@@ -258,6 +260,8 @@ class MainScreen(Screen[None]):
             since_tick=message.since_tick,
         )
         self.lists_ready = self.lists_ready or all(s.loaded for s in self.desk.lists.values())
+        if message.first and page.next_cursor is not None:
+            self.count_list(message.name)  # what new chats to add to the total from now on
         for row in page.rows:
             if self.desk.is_mine(self.desk.get(row.id)) and (
                 self.client.needs_history(row.id) or self.client.last_seq(row.id) < row.last_seq
@@ -267,7 +271,7 @@ class MainScreen(Screen[None]):
 
     def on_list_counted(self, message: ListCounted) -> None:
         if not self.desk.lists[message.name].complete:
-            self.desk.set_total(message.name, message.total)
+            self.desk.set_total(message.name, message.total, message.counted_until)
             self.schedule_draw()
 
     def on_conversation_list_need_more(self, message: ConversationList.NeedMore) -> None:

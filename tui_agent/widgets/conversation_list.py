@@ -93,8 +93,9 @@ class ConversationList(ScrollView, can_focus=True):
         if lists_changed or (state.count, state.unread) != self._shown_count:
             self._shown_count = (state.count, state.unread)
             self.border_title = safe_text(f"{self.title} ({state.count})")
-            self.border_subtitle = safe_text(f"{state.unread} unread" if state.unread else "")
-            self.set_class(state.unread > 0, "-unread")
+            unread = state.unread if state.complete else 0  # of the loaded rows only: no sum
+            self.border_subtitle = safe_text(f"{unread} unread" if unread else "")
+            self.set_class(unread > 0, "-unread")
             self._keep_highlight()
             self._resize(Size(ROW_WIDTH, ROW_LINES * max(1, len(state.ids))))
             self.refresh()
@@ -144,7 +145,7 @@ class ConversationList(ScrollView, can_focus=True):
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         line = int(self.scroll_offset.y) + y
         index, part = divmod(line, ROW_LINES)
         count = self._ids
@@ -169,19 +170,19 @@ class ConversationList(ScrollView, can_focus=True):
         cached = self._cache.get(conv.id)
         if cached is not None and cached[:4] == (conv.version, width, me, self._base_style):
             return cached[4]
-        name, detail = self._row(conv, me)
+        name, detail = self._row(conv, me, max(12, min(ROW_WIDTH, width)))
         strips = (self._strip(name, width), self._strip(detail, width))
         if len(self._cache) > 500:  # only rows on screen matter: forget the rest
             self._cache.clear()
         self._cache[conv.id] = (conv.version, width, me, self._base_style, strips)
         return strips
 
-    def _row(self, conv: Conversation, me_id: str) -> tuple[Text, Text]:
+    def _row(self, conv: Conversation, me_id: str, room: int) -> tuple[Text, Text]:
         wait = waited(conv.waiting_since, self.now)
         badge = f" ●{conv.unread}" if conv.unread else ""
         right = f"{wait}{badge}"
-        row = safe_text(conv.title, "bold" if conv.unread else "", width=ROW_WIDTH - len(right) - 1)
-        row.append(" " * max(1, ROW_WIDTH - row.cell_len - len(right)))
+        row = safe_text(conv.title, "bold" if conv.unread else "", width=room - len(right) - 1)
+        row.append(" " * max(1, room - row.cell_len - len(right)))
         row.append_text(safe_text(wait, "yellow" if conv.status == "queued" else "dim"))
         row.append_text(safe_text(badge, "bold red"))
         detail = ""
@@ -190,13 +191,12 @@ class ConversationList(ScrollView, can_focus=True):
             detail = "you" if conv.assignee and conv.assignee.id == me_id else who
             detail = f"[{detail}] "
         line = Text("  ")
-        line.append_text(safe_text(detail, "italic dim", width=ROW_WIDTH - 2))
+        line.append_text(safe_text(detail, "italic dim", width=room - 2))
         if detail:
             line.append(" ")
         last = conv.last_message
         if last is not None:
-            room = max(1, ROW_WIDTH - line.cell_len)
-            line.append_text(safe_text(last.body, "dim", width=room))
+            line.append_text(safe_text(last.body, "dim", width=max(1, room - line.cell_len)))
         return row, line
 
     def _maybe_need_more(self, index: int, count: int) -> None:
