@@ -218,8 +218,8 @@ def queue_title(screen: Any) -> str:
 
 
 def whoami(screen: Any) -> str:
-    widget = screen.query_one("#whoami")
-    return str(getattr(widget, "content", None) or getattr(widget, "renderable", ""))
+    shown = screen.query_one("#whoami").render()
+    return str(getattr(shown, "plain", shown))
 
 
 async def run_console(
