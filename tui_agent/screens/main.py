@@ -382,16 +382,18 @@ class MainScreen(Screen[None]):
         self.schedule_draw()
 
     def _conversation_event(self, event: ConversationEvent) -> None:
-        queued_before = event.conv in self.desk.lists["queue"].ids
+        lists = self.desk.lists
+        before = {name: event.conv in lists[name].ids for name in ("queue", "open")}
         notice = self.desk.apply_event(event.name, event.conv, event.data)
         self.schedule_draw()
         if not event.conv:
             return  # tenant-wide events (agent.presence, agent.status, ...): no chat
         conv = self.desk.get(event.conv)
-        if (event.conv in self.desk.lists["queue"].ids) != queued_before or (
-            not queued_before and event.name in ("conv.assigned", "conv.closed")
-        ):
-            self._recount("queue")  # the total may have moved beyond what is loaded
+        for name, was in before.items():  # the total may have moved beyond what is loaded
+            if (event.conv in lists[name].ids) != was or (
+                not was and event.name in ("conv.assigned", "conv.closed", "conv.transferred")
+            ):
+                self._recount(name)
         if notice is not None and event.name == "conv.queued":
             self._new_chat(conv.title, notice.bell)
         elif notice is not None:
