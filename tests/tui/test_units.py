@@ -15,6 +15,7 @@ from tui_agent.config import SavedSession, load_session, save_session
 from tui_agent.desk import Desk, SortedIds
 from tui_agent.keys import MAIN_KEYS, help_rows
 from tui_agent.models import ChatMessage, ConversationSummary, Person
+from tui_agent.notices import NEW_CHAT, NEW_MESSAGE, NoticeBatch
 from tui_agent.streams import Backoff, SeqTracker
 
 
@@ -228,3 +229,19 @@ def test_a_first_page_drops_what_left_the_list_meanwhile_but_not_newer_news() ->
                     since_tick=asked_at)
     assert [c.id for c in desk.queue()] == ["d", "a", "c"]
     assert desk.get("b").status == "" and desk.lists["queue"].complete
+
+
+def test_notices_arriving_together_are_told_together_with_one_bell() -> None:
+    batch = NoticeBatch()
+    assert batch.add(NEW_CHAT, "Ann") == (True, True)
+    assert batch.add(NEW_CHAT, "Bo") == (False, False)
+    for name in ("Cy", "Di"):
+        batch.add(NEW_CHAT, name)
+    batch.add(NEW_MESSAGE, "Eve", "are you there?")
+    told = batch.drain()
+    assert [t.message for t in told] == [
+        "4 new chats waiting: Ann, Bo, Cy…",
+        "are you there?",
+    ]
+    assert told[1].title == "New message from Eve"
+    assert batch.add(NEW_CHAT, "Fay") == (True, True), "a new batch rings again"

@@ -1,9 +1,9 @@
 """The desk: queue and lists on the left, conversation tabs in the middle, visitor on the right.
 
 The screen owns the client service and the desk model. Client events arrive as
-:class:`~tui_agent.messages.ServerEvents` messages (one for many); REST calls run in named
-workers that post their results back as messages. Widgets get data from here (attributes down) and
-report choices and input as messages (messages up).
+:class:`~tui_agent.messages.ServerEvents` messages (one for many); REST calls run in
+named workers that post their results back as messages. Widgets get data from here
+(attributes down) and report choices and input as messages (messages up).
 """
 
 from __future__ import annotations
@@ -49,13 +49,14 @@ from tui_agent.messages import (
     TransferChoice,
 )
 from tui_agent.models import AgentInfo, AgentStatus, ConnectionState, ConversationStatus
+from tui_agent.notices import NEW_CHAT, NEW_MESSAGE, NoticeBatch
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.help import HelpScreen
 from tui_agent.screens.search import SearchScreen
 from tui_agent.screens.status import StatusScreen
 from tui_agent.screens.transfer import TransferScreen
 from tui_agent.streams import Backoff
-from tui_agent.untrusted import clean, one_line, safe_text, tell
+from tui_agent.untrusted import clean, safe_text, tell
 from tui_agent.widgets.composer import Composer
 from tui_agent.widgets.connection_indicator import ConnectionIndicator
 from tui_agent.widgets.conversation_list import ConversationList
@@ -122,8 +123,7 @@ class MainScreen(Screen[None]):
         self._draw_pending = False
         self._inbox: list[ClientEvent] = []
         self._recount_due: set[str] = set()
-        self._pending_notices: list[tuple[str, str, str]] = []  # (kind, title, body)
-        self._notices_bell = False
+        self._notices = NoticeBatch()
 
     def _emit(self, event: ClientEvent) -> None:
         self._inbox.append(event)
@@ -409,37 +409,22 @@ class MainScreen(Screen[None]):
             self.run_worker(self.open_tab(event.conv), exit_on_error=False)
 
     def _new_chat(self, title: str, bell: bool) -> None:
-        """New chats arriving together (a burst, the queue after a welcome) make one
-        notice and one bell: each notice is a widget, and mounting hundreds stalls keys."""
-        self._notices("chat", title, "", bell)
+        self._notice(NEW_CHAT, title, "", bell)
 
     def _new_message(self, title: str, body: str) -> None:
-        self._notices("message", title, body, True)
+        self._notice(NEW_MESSAGE, title, body, True)
 
-    def _notices(self, kind: str, title: str, body: str, bell: bool) -> None:
-        """The bell rings at once, the first time in a batch; the notice follows."""
-        if not self._pending_notices:
-            self.set_timer(NOTICE_BATCH_SECS, self._tell_notices)
-        self._pending_notices.append((kind, title, body))
-        if bell and not self._notices_bell:
-            self._notices_bell = True
+    def _notice(self, kind: str, title: str, body: str, bell: bool) -> None:
+        """Notices arriving together are told together (each is a widget to mount)."""
+        starts, ring = self._notices.add(kind, title, body, bell)
+        if ring:
             self.app.bell()
+        if starts:
+            self.set_timer(NOTICE_BATCH_SECS, self._tell_notices)
 
     def _tell_notices(self) -> None:
-        notices, self._pending_notices = self._pending_notices, []
-        self._notices_bell = False
-        for kind in ("chat", "message"):
-            found = [(title, body) for k, title, body in notices if k == kind]
-            if len(found) == 1 and kind == "chat":
-                tell(self, f"New chat waiting: {found[0][0]}")
-            elif len(found) == 1:
-                title, body = found[0]
-                tell(self, one_line(clean(body), 80), title=f"New message from {title}")
-            elif found:
-                names = list(dict.fromkeys(one_line(clean(t), 20) for t, _ in found))
-                more = "…" if len(names) > 3 else ""
-                what = "new chats waiting" if kind == "chat" else "new messages from"
-                tell(self, f"{len(found)} {what}: {', '.join(names[:3])}{more}")
+        for told in self._notices.drain():
+            tell(self, told.message, title=told.title)
 
     def _recount(self, name: str) -> None:
         """Ask the server's total again soon (once for many events), unless every row of
