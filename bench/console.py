@@ -400,6 +400,7 @@ async def run_console(
             "per_key_p50_ms": {
                 k: round(statistics.median(v), 1) for k, v in sorted(latencies.items())
             },
+            "per_key_max_ms": {k: round(max(v), 1) for k, v in sorted(latencies.items())},
             "burst_start_to_settled_ms": (
                 round((settled - burst_started) * 1000, 1) if settled else None
             ),
@@ -451,7 +452,8 @@ def human(result: dict[str, Any]) -> str:
             f"steady: {steady['tabs']} tabs, RSS {steady['rss_mib']} MiB",
             f"burst: {burst['events']} events in {result['config']['burst_secs']} s, "
             f"{burst['keys_pressed']} keys: key->screen p50 {keys['p50']} ms, p99 {keys['p99']} "
-            f"ms, max {keys['max']} ms (per key p50 {burst['per_key_p50_ms']}; not shown "
+            f"ms, max {keys['max']} ms (per key p50 {burst['per_key_p50_ms']}, max "
+            f"{burst['per_key_max_ms']}; not shown "
             f"within 5 s: {burst['keys_not_shown_within_5s'] or 'none'}); settled after "
             f"{burst['burst_start_to_settled_ms']} ms at {burst['queue_title']!r} "
             f"(expected {burst['expected_count']}); CPU {burst['cpu_s']} s; "
