@@ -315,15 +315,23 @@ async def run_console(
 
         down_target: list[int] = []  # where the arrows pressed so far should land
 
-        def condition(key: str) -> Callable[[], bool]:
+        def condition(key: str) -> Callable[[], bool] | None:
+            """What shows that ``key`` was handled; None when it has nothing to show (the
+            queue has the focus already, or a grab moved it to the message box)."""
             if key == "alt+q":
                 down_target.clear()
-                return lambda: queue.has_focus
+                return None if queue.has_focus else (lambda: queue.has_focus)
             if key == "down":
+                if not queue.has_focus:
+                    return None
                 target = (down_target[-1] if down_target else (queue.highlighted or 0)) + 1
                 down_target.append(target)
                 return lambda: (queue.highlighted or 0) >= target
             before_active = screen.active
+            if key == "ctrl+g":  # the row says "taking…" before the server answers
+                taking = getattr(screen, "_accepting", set())
+                before_taking = set(taking)
+                return lambda: bool(taking - before_taking) or screen.active != before_active
             return lambda: screen.active != before_active
 
         cpu_burst = time.process_time()
@@ -361,7 +369,14 @@ async def run_console(
             pressed += 1
             check = condition(key)
             t0 = time.perf_counter()
-            outstanding.append((key, t0, asyncio.ensure_future(paints.first_after(check, 5))))
+            if check is not None:
+                shown = asyncio.ensure_future(paints.first_after(check, 5))
+                outstanding.append((key, t0, shown))
+            if key == "ctrl+g":  # and, apart, until the grabbed chat is open
+                opened = asyncio.ensure_future(
+                    paints.first_after(lambda a=screen.active: screen.active != a, 10)
+                )
+                outstanding.append(("ctrl+g->open", t0, opened))
             app.simulate_key(key)
             await asyncio.sleep(max(0.0, KEY_EVERY_SECS - (time.perf_counter() - t0)))
         for key, t0, waiter in outstanding:
@@ -371,7 +386,7 @@ async def run_console(
             else:
                 latencies.setdefault(key, []).append((shown - t0) * 1000)
         events = await burst
-        grabbed = len(latencies.get("ctrl+g", []))
+        grabbed = len(latencies.get("ctrl+g->open", []))
         expected = waiting + args.burst - grabbed
         settled = await paints.first_after(
             lambda: f"({expected})" in queue_title(screen), SETTLE_LIMIT_SECS
@@ -387,7 +402,7 @@ async def run_console(
             stats.sort_stats("tottime").print_stats(25)
             stats.sort_stats("cumulative").print_stats(60)
             stats.print_callers("strip.py:94")
-        all_keys = [v for values in latencies.values() for v in values]
+        all_keys = [v for k, values in latencies.items() if "->" not in k for v in values]
         result["burst"] = {
             "events": events,
             "keys_pressed": pressed,

@@ -155,6 +155,7 @@ class Conversation:
     notes: list[TimelineNote] = field(default_factory=list)
     visitor_typing: bool = False
     offered_to_me: bool = False  # auto-routing offered it to this agent (conv.offered)
+    taking: bool = False  # this console asked to accept it and waits for the answer
     draft: str = ""
     note_mode: bool = False
     unread: int = 0  # visitor messages after the agent's read position (kept current)
@@ -432,6 +433,12 @@ class Desk:
         self.changed(conv)
         return from_visitor
 
+    def set_taking(self, conv_id: str, on: bool) -> None:
+        conv = self.get(conv_id)
+        if conv.taking != on:
+            conv.taking = on
+            self.changed(conv)
+
     def set_typing(self, conv_id: str, on: bool) -> None:
         conv = self.get(conv_id)
         if conv.visitor_typing != on:
@@ -492,6 +499,8 @@ class Desk:
 
     def _apply(self, name: str, conv: Conversation, data: Mapping[str, Any]) -> Notice | None:
         conv_id = conv.id
+        if name in ("conv.assigned", "conv.closed", "conv.transferred"):
+            conv.taking = False
         seq = _int(data.get("last_seq"), conv.last_seq)
         if name == "conv.queued":
             fresh = conv.status != ConversationStatus.QUEUED

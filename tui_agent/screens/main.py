@@ -348,6 +348,8 @@ class MainScreen(Screen[None]):
             case ServerError():
                 if event.code == "already_assigned":
                     self._accepting.discard(event.conv)
+                    self.desk.set_taking(event.conv, False)
+                    self.schedule_draw()
                 tell(
                     self,
                     ERROR_TEXT.get(event.code, f"{event.code}: {event.message}"),
@@ -640,6 +642,8 @@ class MainScreen(Screen[None]):
             return
         if self._try(lambda: self.client.accept(target)):
             self._accepting.add(target)
+            self.desk.set_taking(target, True)
+            self._draw()  # the key's answer, at once: "taking…" on its row
 
     async def action_next_unread(self) -> None:
         conv = self.desk.next_unread(self.active)

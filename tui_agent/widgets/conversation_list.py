@@ -195,7 +195,9 @@ class ConversationList(ScrollView, can_focus=True):
         if detail:
             line.append(" ")
         last = conv.last_message
-        if last is not None:
+        if conv.taking:  # ctrl+g was pressed: shown at once, before the server answers
+            line.append_text(safe_text("taking…", "bold yellow"))
+        elif last is not None:
             line.append_text(safe_text(last.body, "dim", width=max(1, room - line.cell_len)))
         return row, line
 
