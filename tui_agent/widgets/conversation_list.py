@@ -111,7 +111,8 @@ class ConversationList(ScrollView, can_focus=True):
         height = self.scrollable_content_region.height
         if old == size:
             return
-        if old.height == 0 or (old.height > height) != (size.height > height):
+        fixed = self.styles.overflow_y != "auto"  # "scroll": always there
+        if old.height == 0 or not (fixed or (old.height > height) == (size.height > height)):
             self.virtual_size = size
             return
         self.set_reactive(ConversationList.virtual_size, size)

@@ -36,7 +36,8 @@ class ConversationLog(RichLog):
         again (a frame with 50 tabs); only a scrollbar appearing or going needs that."""
         if layout and not recompose and self.is_mounted:
             overflows = self.virtual_size.height > self.scrollable_content_region.height
-            if overflows == self.show_vertical_scrollbar:
+            fixed = self.styles.overflow_y != "auto"  # "scroll": always there
+            if fixed or overflows == self.show_vertical_scrollbar:
                 self._scroll_update(self.virtual_size)
                 layout = False
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
