@@ -52,6 +52,7 @@ from tui_agent.models import (
     AgentInfo,
     ChatMessage,
     ConnectionState,
+    ConversationPage,
     ConversationSummary,
     LoginResult,
     MessageKind,
@@ -185,19 +186,41 @@ class SteadydeskClient:
     async def list_conversations(
         self, *, status: str | None = None, assignee: str | None = None, limit: int = 50
     ) -> list[ConversationSummary] | None:
+        page = await self.list_page(status=status, assignee=assignee, limit=limit)
+        return None if page is None else list(page.rows)
+
+    async def list_page(
+        self,
+        *,
+        status: str | None = None,
+        assignee: str | None = None,
+        order: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ConversationPage | None:
+        """A page of ``GET /api/v1/conversations``; None when the server has no such route.
+        An older server gives no total (None) and no cursor."""
         params: dict[str, str | int] = {"limit": limit}
-        if status:
-            params["status"] = status
-        if assignee:
-            params["assignee"] = assignee
+        for key, value in (
+            ("status", status),
+            ("assignee", assignee),
+            ("order", order),
+            ("cursor", cursor),
+        ):
+            if value:
+                params[key] = value
         body = await self._request("GET", "/api/v1/conversations", params=params)
         if body is None:
             return None
         rows = body.get("conversations")
-        return (
-            [ConversationSummary.from_wire(r) for r in rows if isinstance(r, Mapping)]
-            if (isinstance(rows, list))
-            else []
+        total = body.get("total")
+        cursor = body.get("next_cursor")
+        return ConversationPage(
+            tuple(ConversationSummary.from_wire(r) for r in rows if isinstance(r, Mapping))
+            if isinstance(rows, list)
+            else (),
+            total if isinstance(total, int) and not isinstance(total, bool) else None,
+            cursor if isinstance(cursor, str) and cursor else None,
         )
 
     async def list_agents(self) -> list[AgentInfo] | None:
@@ -406,6 +429,11 @@ class SteadydeskClient:
             if isinstance(rows, list):
                 previews = [ChatMessage.from_wire(m) for m in rows if isinstance(m, dict)]
                 self._deliver(conv, previews, "preview")
+        elif name == "conv.updated":  # a later message while it waits
+            row = data.get("message")
+            message = ChatMessage.from_wire(row) if isinstance(row, dict) else None
+            if message is not None and self._tracker(conv).contiguous == message.seq - 1:
+                self._deliver(conv, [message], "preview")  # in order only: sync fills holes
         elif name == "conv.assigned":
             agent = data.get("agent")
             mine = isinstance(agent, dict) and agent.get("id") == self.me.get("id")

@@ -3,12 +3,19 @@
 Plain state, no Textual and no I/O: the main screen feeds it client events and REST
 rows and reads lists back from it for its widgets (attributes down). Methods that
 change something answer what is worth telling the agent (a bell, a notice).
+
+Built for a deep queue (issue #22): the three lists are kept sorted as conversations
+change (:class:`SortedIds`, no sort per draw), each knows the server's total besides
+what is loaded (:class:`ListState`), unread counts and last lines are kept up to date
+rather than recounted, and what changed since the last draw is collected
+(:meth:`Desk.take_changes`) so the screen redraws only that, at most once a frame.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tui_agent.canned import fuzzy_score
@@ -41,6 +48,96 @@ class TimelineNote:
     text: str
 
 
+Key = tuple[str, str]  # (created_at, id): the lists' order
+
+
+class SortedIds:
+    """Conversation ids in key order; adding, moving and removing one is O(log n)."""
+
+    def __init__(self) -> None:
+        self._keys: list[Key] = []
+        self._key_of: dict[str, Key] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, conv_id: object) -> bool:
+        return conv_id in self._key_of
+
+    def put(self, conv_id: str, key: Key) -> bool:
+        """Add or move ``conv_id``; True when the list changed."""
+        old = self._key_of.get(conv_id)
+        if old == key:
+            return False
+        if old is not None:
+            del self._keys[bisect.bisect_left(self._keys, old)]
+        bisect.insort(self._keys, key)
+        self._key_of[conv_id] = key
+        return True
+
+    def discard(self, conv_id: str) -> bool:
+        old = self._key_of.pop(conv_id, None)
+        if old is None:
+            return False
+        del self._keys[bisect.bisect_left(self._keys, old)]
+        return True
+
+    def at(self, index: int) -> str:
+        return self._keys[index][1]
+
+    def index(self, conv_id: str) -> int:
+        return bisect.bisect_left(self._keys, self._key_of[conv_id])
+
+    def ids(self, start: int = 0, stop: int | None = None) -> list[str]:
+        return [key[1] for key in self._keys[start:stop]]
+
+    def up_to(self, key: Key | None) -> list[str]:
+        """Ids with a key at most ``key`` (all of them for None)."""
+        stop = len(self._keys) if key is None else bisect.bisect_right(self._keys, key)
+        return self.ids(0, stop)
+
+
+@dataclass
+class ListState:
+    """One list as the server has it: what is loaded here, the total, where to go on."""
+
+    ids: SortedIds = field(default_factory=SortedIds)
+    server_total: int | None = None  # None: the server gave no total (older server)
+    counted_until: str | None = None  # the newest creation time the total counted
+    fresh: set[str] = field(default_factory=set)  # joined since, created after that
+    gone: int = 0  # left since the total was read (and not fresh)
+    next_cursor: str | None = None
+    complete: bool = False  # every row is loaded: the events keep it exact
+    unread: int = 0  # unread messages in the loaded rows (kept current)
+    loaded: bool = False  # the first page has arrived
+
+    @property
+    def count(self) -> int:
+        """How many the list holds on the server: the last total, plus the new
+        conversations seen joining since, minus those seen leaving. Conversations the
+        total already counted (the queue a welcome replays, later pages) add nothing."""
+        if self.complete or self.server_total is None:
+            return len(self.ids)
+        return max(len(self.ids), self.server_total + len(self.fresh) - self.gone)
+
+    def joined(self, conv: Conversation) -> None:
+        if self.counted_until is not None and conv.created_at > self.counted_until:
+            self.fresh.add(conv.id)
+
+    def left(self, conv_id: str) -> None:
+        if conv_id in self.fresh:
+            self.fresh.discard(conv_id)
+        else:
+            self.gone += 1
+
+    @property
+    def more(self) -> bool:
+        return self.next_cursor is not None and not self.complete
+
+
+LISTS = ("queue", "mine", "open")
+
+
 @dataclass
 class Conversation:
     id: str
@@ -58,33 +155,39 @@ class Conversation:
     notes: list[TimelineNote] = field(default_factory=list)
     visitor_typing: bool = False
     offered_to_me: bool = False  # auto-routing offered it to this agent (conv.offered)
+    taking: bool = False  # this console asked to accept it and waits for the answer
     draft: str = ""
     note_mode: bool = False
+    unread: int = 0  # visitor messages after the agent's read position (kept current)
+    last_shown: ChatMessage | None = None  # the newest loaded message that is not a note
+    version: int = 0  # grows with every change worth redrawing
+    touched: int = 0  # the desk's tick of the last event about it
 
     @property
     def title(self) -> str:
         return self.visitor.display_name
 
     @property
-    def last_message(self) -> ChatMessage | None:
-        shown = [m for m in self.messages.values() if not m.is_note]
-        if shown:
-            return max(shown, key=lambda m: m.seq)
-        return self.summary_last
+    def key(self) -> Key:
+        return (self.created_at, self.id)
 
     @property
-    def unread(self) -> int:
-        """Visitor messages after the agent's read position."""
+    def last_message(self) -> ChatMessage | None:
+        return self.last_shown or self.summary_last
+
+    def recount_unread(self) -> None:
         if self.messages:
-            return sum(
+            self.unread = sum(
                 1
                 for m in self.messages.values()
                 if m.seq > self.agent_read_seq and m.sender.type == SenderType.VISITOR
             )
+            return
         last = self.summary_last
         if last is not None and last.sender.type == SenderType.VISITOR:
-            return max(0, min(1, self.last_seq - self.agent_read_seq))
-        return 0
+            self.unread = max(0, min(1, self.last_seq - self.agent_read_seq))
+        else:
+            self.unread = 0
 
     @property
     def waiting_since(self) -> str:
@@ -119,6 +222,13 @@ class Desk:
         self.me_name = ""
         self.my_status = ""
         self.conversations: dict[str, Conversation] = {}
+        self.lists: dict[str, ListState] = {name: ListState() for name in LISTS}
+        self.tick = 0  # counts events, so a REST answer can tell what happened meanwhile
+        self._offered: set[str] = set()
+        self._unread_counted: dict[str, int] = {}  # what each counts in its lists' unread
+        self._changed: set[str] = set()
+        self._lists_changed = False
+        self._me_changed = False
 
     # ------------------------------------------------------------------ lists
 
@@ -135,22 +245,60 @@ class Desk:
             and conv.assignee.id == self.me_id
         )
 
+    def _member_of(self, conv: Conversation) -> tuple[bool, bool, bool]:
+        open_ = bool(conv.status) and conv.status != ConversationStatus.CLOSED
+        return conv.status == ConversationStatus.QUEUED, self.is_mine(conv), open_
+
+    def changed(self, conv: Conversation) -> None:
+        """Record that ``conv`` changed: its place in the lists, and a redraw."""
+        conv.version += 1
+        self._changed.add(conv.id)
+        if conv.offered_to_me and conv.status == ConversationStatus.QUEUED:
+            self._offered.add(conv.id)
+        else:
+            self._offered.discard(conv.id)
+        counted = self._unread_counted.pop(conv.id, 0)
+        for name, member in zip(LISTS, self._member_of(conv), strict=True):
+            state = self.lists[name]
+            was = conv.id in state.ids
+            if was:
+                state.unread -= counted
+            moved = state.ids.put(conv.id, conv.key) if member else state.ids.discard(conv.id)
+            if member and not was:
+                state.joined(conv)
+            elif was and not member:
+                state.left(conv.id)
+            if member:
+                state.unread += conv.unread
+            self._lists_changed = self._lists_changed or moved or counted != conv.unread
+        if conv.unread:
+            self._unread_counted[conv.id] = conv.unread
+
+    def take_changes(self) -> tuple[set[str], bool, bool]:
+        """(conversations changed, lists changed, my name or status changed) since the
+        last call: what the next draw has to redraw."""
+        changes = (self._changed, self._lists_changed, self._me_changed)
+        self._changed, self._lists_changed, self._me_changed = set(), False, False
+        return changes
+
+    def row(self, name: str, index: int) -> Conversation:
+        return self.conversations[self.lists[name].ids.at(index)]
+
+    def _list(self, name: str) -> list[Conversation]:
+        return [self.conversations[conv] for conv in self.lists[name].ids.ids()]
+
     def queue(self) -> list[Conversation]:
-        return self._sorted(
-            c for c in self.conversations.values() if c.status == ConversationStatus.QUEUED
-        )
+        return self._list("queue")
 
     def offered(self) -> list[Conversation]:
         """Queued conversations offered to this agent, oldest first: what to grab next."""
-        return [c for c in self.queue() if c.offered_to_me]
+        return sorted((self.conversations[c] for c in self._offered), key=lambda c: c.key)
 
     def mine(self) -> list[Conversation]:
-        return self._sorted(c for c in self.conversations.values() if self.is_mine(c))
+        return self._list("mine")
 
     def all_open(self) -> list[Conversation]:
-        return self._sorted(
-            c for c in self.conversations.values() if c.status != ConversationStatus.CLOSED
-        )
+        return self._list("open")
 
     def closed(self) -> list[Conversation]:
         return self._sorted(
@@ -164,7 +312,7 @@ class Desk:
 
     def next_unread(self, after: str | None) -> Conversation | None:
         """The next of the agent's conversations with unread messages, cycling."""
-        candidates = [c for c in self.mine() if c.unread]
+        candidates = [c for c in self.mine() if c.unread]  # one agent's: never the queue
         if not candidates:
             return None
         ids = [c.id for c in candidates]
@@ -192,10 +340,15 @@ class Desk:
 
     # ------------------------------------------------------------------ updates
 
-    def apply_summary(self, row: ConversationSummary) -> None:
+    def apply_summary(self, row: ConversationSummary, since_tick: int | None = None) -> None:
+        """A REST row. Asked for at ``since_tick``: an event about the conversation since
+        then is newer than the row, so the row does not undo it."""
         conv = self.get(row.id)
-        conv.status = row.status or conv.status
-        conv.assignee = row.assignee
+        if since_tick is None or conv.touched <= since_tick:
+            conv.status = row.status or conv.status
+            conv.assignee = row.assignee
+            if row.status != ConversationStatus.QUEUED:
+                conv.offered_to_me = False
         conv.department = row.department
         if row.visitor.id or not conv.visitor.id:
             conv.visitor = row.visitor
@@ -204,52 +357,150 @@ class Desk:
         conv.agent_read_seq = max(conv.agent_read_seq, row.agent_read_seq)
         conv.visitor_read_seq = max(conv.visitor_read_seq, row.visitor_read_seq)
         conv.summary_last = row.last_message
+        conv.recount_unread()
+        self.changed(conv)
+
+    def apply_page(
+        self,
+        name: str,
+        rows: Iterable[ConversationSummary],
+        total: int | None,
+        next_cursor: str | None,
+        *,
+        first: bool,
+        since_tick: int,
+    ) -> None:
+        """A page of list ``name`` asked for at ``since_tick``. A first page also tells
+        what left the list meanwhile: a conversation listed here up to the page's last
+        row, absent from the page and untouched since, is no longer in it (status
+        unknown until an event or a row says)."""
+        state = self.lists[name]
+        rows = list(rows)
+        for row in rows:
+            self.apply_summary(row, since_tick)
+        if first:
+            last = max((self.get(r.id).key for r in rows), default=None)
+            covered = None if next_cursor is None else last
+            seen = {row.id for row in rows}
+            for conv_id in state.ids.up_to(covered) if (rows or next_cursor is None) else []:
+                conv = self.conversations[conv_id]
+                if conv_id not in seen and conv.touched <= since_tick:
+                    conv.status = ""
+                    self.changed(conv)
+        state.loaded = True
+        state.next_cursor = next_cursor
+        state.complete = next_cursor is None
+        if first:
+            self.set_total(name, total, None)
+
+    def set_total(self, name: str, total: int | None, counted_until: str | None) -> None:
+        """The server's total for list ``name``; ``counted_until`` is the creation time of
+        the newest conversation it counted (None: unknown, new ones count from the next
+        total on)."""
+        state = self.lists[name]
+        state.server_total = total
+        state.counted_until = counted_until
+        state.fresh.clear()
+        state.gone = 0
+        self._lists_changed = True
 
     def add_messages(self, conv_id: str, messages: Iterable[ChatMessage]) -> list[ChatMessage]:
         """Store messages; returns the visitor's among them (worth a notice if live)."""
         conv = self.get(conv_id)
         from_visitor = []
+        read_moved = False
         for message in messages:
+            fresh = message.seq not in conv.messages
             conv.messages[message.seq] = message
             conv.last_seq = max(conv.last_seq, message.seq)
+            if not message.is_note and (
+                conv.last_shown is None or message.seq >= conv.last_shown.seq
+            ):
+                conv.last_shown = message
             if message.cid:
                 conv.pending.pop(message.cid, None)
             if message.sender.type == SenderType.VISITOR:
                 from_visitor.append(message)
                 conv.visitor_typing = False
-            elif message.sender.id == self.me_id:
+                if fresh and message.seq > conv.agent_read_seq:
+                    conv.unread += 1
+            elif message.sender.id == self.me_id and message.seq > conv.agent_read_seq:
                 # one's own message: everything before it has been seen
-                conv.agent_read_seq = max(conv.agent_read_seq, message.seq)
+                conv.agent_read_seq = message.seq
+                read_moved = True
+        if read_moved or len(conv.messages) == len(from_visitor):  # first ones: from scratch
+            conv.recount_unread()
+        self.changed(conv)
         return from_visitor
 
+    def set_taking(self, conv_id: str, on: bool) -> None:
+        conv = self.get(conv_id)
+        if conv.taking != on:
+            conv.taking = on
+            self.changed(conv)
+
+    def set_typing(self, conv_id: str, on: bool) -> None:
+        conv = self.get(conv_id)
+        if conv.visitor_typing != on:
+            conv.visitor_typing = on
+            self.changed(conv)
+
+    def visitor_read(self, conv_id: str, seq: int) -> None:
+        conv = self.get(conv_id)
+        if seq > conv.visitor_read_seq:
+            conv.visitor_read_seq = seq
+            self.changed(conv)
+
     def add_pending(self, conv_id: str, cid: str, body: str, kind: str) -> None:
-        self.get(conv_id).pending[cid] = PendingLine(cid, body, kind)
+        conv = self.get(conv_id)
+        conv.pending[cid] = PendingLine(cid, body, kind)
+        self.changed(conv)
 
     def fail_pending(self, conv_id: str, cid: str, reason: str) -> None:
-        line = self.get(conv_id).pending.get(cid)
+        conv = self.get(conv_id)
+        line = conv.pending.get(cid)
         if line is not None:
             line.failed = reason
+            self.changed(conv)
 
     def mark_read(self, conv_id: str) -> int:
         """Mark everything read; the seq to report in a ``read`` frame (0: nothing new)."""
         conv = self.get(conv_id)
         if not conv.messages:
             return 0
-        top = max(conv.messages)
+        top = conv.last_seq if conv.last_seq in conv.messages else max(conv.messages)
         if top <= conv.agent_read_seq:
             return 0
         conv.agent_read_seq = top
+        conv.recount_unread()
+        self.changed(conv)
         return top
+
+    def set_my_status(self, status: str) -> None:
+        if status != self.my_status:
+            self.my_status = status
+            self._me_changed = True
 
     def apply_event(self, name: str, conv_id: str, data: Mapping[str, Any]) -> Notice | None:
         if name == "agent.status":
             agent = data.get("agent")
             if isinstance(agent, Mapping) and agent.get("id") == self.me_id:
-                self.my_status = str(data.get("state") or "")
+                self.set_my_status(str(data.get("state") or ""))
             return None
         if not conv_id:
             return None
         conv = self.get(conv_id)
+        self.tick += 1
+        conv.touched = self.tick
+        try:
+            return self._apply(name, conv, data)
+        finally:
+            self.changed(conv)
+
+    def _apply(self, name: str, conv: Conversation, data: Mapping[str, Any]) -> Notice | None:
+        conv_id = conv.id
+        if name in ("conv.assigned", "conv.closed", "conv.transferred"):
+            conv.taking = False
         seq = _int(data.get("last_seq"), conv.last_seq)
         if name == "conv.queued":
             fresh = conv.status != ConversationStatus.QUEUED
@@ -262,25 +513,32 @@ class Desk:
             conv.created_at = str(data.get("created_at") or conv.created_at)
             if fresh:
                 return Notice(f"New chat waiting: {conv.title}", conv_id, bell=True)
+        elif name == "visitor.seen":  # the visitor moved to another page
+            conv.visitor = replace(
+                conv.visitor,
+                page_url=str(data.get("url") or conv.visitor.page_url),
+                page_title=str(data.get("title") or ""),
+            )
         elif name == "conv.offered":
             agent = _mapping(data.get("agent"))
             if agent.get("id") == self.me_id and conv.status == ConversationStatus.QUEUED:
                 conv.offered_to_me = True
                 timeout = data.get("timeout_secs")
                 within = f" within {timeout} s" if isinstance(timeout, int) else ""
-                return Notice(f"{conv.title} is offered to you: Ctrl+G accepts{within}",
-                              conv_id, bell=True)
+                return Notice(
+                    f"{conv.title} is offered to you: Ctrl+G accepts{within}", conv_id, bell=True
+                )
         elif name == "conv.offer_expired":
             if conv.offered_to_me:
                 conv.offered_to_me = False
                 return Notice(f"The offer of {conv.title} moved on", conv_id)
         elif name == "conv.assigned":
             conv.offered_to_me = False
-            agent = Person.from_wire(_mapping(data.get("agent")), "agent")
+            assignee = Person.from_wire(_mapping(data.get("agent")), "agent")
             conv.status = ConversationStatus.ACTIVE
-            conv.assignee = agent
-            conv.notes.append(TimelineNote(seq, f"Assigned to {agent.name or agent.id}"))
-            if agent.id == self.me_id:
+            conv.assignee = assignee
+            conv.notes.append(TimelineNote(seq, f"Assigned to {assignee.name or assignee.id}"))
+            if assignee.id == self.me_id:
                 return Notice(f"{conv.title} is yours", conv_id)
         elif name == "conv.transferred":
             source = Person.from_wire(_mapping(data.get("from")), "agent")

@@ -1,7 +1,7 @@
 """What the client service reports, as plain dataclasses (no Textual here).
 
 The client calls one callback with these; the Textual app wraps each in a message
-(:class:`tui_agent.messages.ServerEvent`). Tests of the client collect them in a list.
+(:class:`tui_agent.messages.ServerEvents`). Tests of the client collect them in a list.
 """
 
 from __future__ import annotations

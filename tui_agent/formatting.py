@@ -1,4 +1,4 @@
-"""Small text helpers shared by widgets: times, waits, one-line previews."""
+"""Small text helpers shared by widgets: times and waits (untrusted text: ``untrusted``)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,3 @@ def clock(ts: str) -> str:
     """``HH:MM`` in local time, or an empty string for a missing or bad time."""
     value = parse_time(ts)
     return value.astimezone().strftime("%H:%M") if value else ""
-
-
-def one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    if width <= 1 or len(flat) <= width:
-        return flat
-    return flat[: width - 1] + "…"

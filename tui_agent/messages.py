@@ -8,16 +8,14 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from tui_agent.config import SavedSession
-from tui_agent.events import ClientEvent
-from tui_agent.models import AgentInfo, ConversationSummary
+from tui_agent.models import AgentInfo, ConversationPage, ConversationSummary
 
 
-class ServerEvent(Message):
-    """One event of the client service (the adapter between it and Textual)."""
-
-    def __init__(self, event: ClientEvent) -> None:
-        super().__init__()
-        self.event = event
+class ServerEvents(Message):
+    """Events of the client service are waiting in the screen's inbox (the adapter
+    between it and Textual). One message drains everything that arrived meanwhile, so a
+    burst of hundreds of frames is one turn of the screen, and keys do not wait behind
+    hundreds of messages."""
 
 
 class LoggedIn(Message):
@@ -42,6 +40,31 @@ class ConversationsLoaded(Message):
         self.rows = rows
         self.status = status
         self.gone = gone  # open before the call, absent from a complete answer: closed
+
+
+class ListPageLoaded(Message):
+    """A page of one of the desk's lists (``queue``, ``mine``, ``open``), asked for when
+    the desk's tick was ``since_tick``. ``page`` is None when the server has no lists."""
+
+    def __init__(
+        self, name: str, page: ConversationPage | None, first: bool, since_tick: int
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.page = page
+        self.first = first
+        self.since_tick = since_tick
+
+
+class ListCounted(Message):
+    """How many ``name`` holds on the server, counting conversations created up to
+    ``counted_until`` (the newest one's creation time)."""
+
+    def __init__(self, name: str, total: int | None, counted_until: str | None) -> None:
+        super().__init__()
+        self.name = name
+        self.total = total
+        self.counted_until = counted_until
 
 
 class AgentsLoaded(Message):

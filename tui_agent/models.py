@@ -108,6 +108,7 @@ class Visitor:
     email: str = ""
     language: str = ""
     page_url: str = ""
+    page_title: str = ""
     referrer: str = ""
     visit_count: int = 0
 
@@ -115,12 +116,15 @@ class Visitor:
     def from_wire(cls, data: Mapping[str, Any] | None) -> Visitor:
         if not data:
             return cls()
+        pages = data.get("pages")
+        last_page = pages[-1] if isinstance(pages, list) and pages else None
         return cls(
             id=_str(data, "id"),
             name=_str(data, "name"),
             email=_str(data, "email"),
             language=_str(data, "language"),
             page_url=_str(data, "page_url"),
+            page_title=_str(last_page, "title") if isinstance(last_page, Mapping) else "",
             referrer=_str(data, "referrer"),
             visit_count=_int(data, "visit_count"),
         )
@@ -165,6 +169,15 @@ class ConversationSummary:
             created_at=_str(data, "created_at"),
             last_message=ChatMessage.from_wire(last) if isinstance(last, Mapping) else None,
         )
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    """A page of a conversation list: rows, the total that match, the next page's cursor."""
+
+    rows: tuple[ConversationSummary, ...]
+    total: int | None  # None: the server did not say (an older server)
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)

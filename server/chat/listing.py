@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from server.chat.queries import MESSAGE_COLUMNS
@@ -22,13 +26,55 @@ from server.storage.models import (
 
 LIST_MAX = 200
 STATUS_FILTERS = {"queued", "active", "closed", "open"}
+ORDERS = {"newest", "oldest"}
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    """One page of a conversation list: the cards, how many match in all, where to go on."""
+
+    cards: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+
+def _encode_cursor(row: Conversation) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, conv = raw.split("|", 1)
+        return datetime.fromisoformat(when), conv
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadRequest("cursor is not one this server gave out") from None
 
 
 def list_conversations(
     actor: Actor, status: str | None, assignee: str | None, limit: int, offline: bool | None = None
 ) -> list[dict[str, Any]]:
+    """The newest ``limit`` cards (the first page of :func:`page_conversations`)."""
+    return page_conversations(actor, status, assignee, limit, offline).cards
+
+
+def page_conversations(
+    actor: Actor,
+    status: str | None,
+    assignee: str | None,
+    limit: int,
+    offline: bool | None = None,
+    *,
+    order: str = "newest",
+    cursor: str | None = None,
+) -> ConversationPage:
+    """A page of cards in ``order`` (by creation, then id), after ``cursor``, with the
+    total that match the filters (whatever the page)."""
     if status is not None and status not in STATUS_FILTERS:
         raise BadRequest("status must be queued, active, closed or open")
+    if order not in ORDERS:
+        raise BadRequest("order must be newest or oldest")
     scope = TenantScope(actor.tenant_id)
     query = scope.select(Conversation)
     if actor.departments is not None:  # a bridge narrowed to departments
@@ -43,7 +89,33 @@ def list_conversations(
         query = query.where(
             Conversation.assignee_id == (actor.id if assignee == "me" else assignee)
         )
-    rows = list(query.order_by(Conversation.created_at.desc()).limit(max(1, min(limit, LIST_MAX))))
+    total = query.count()
+    oldest = order == "oldest"
+    if cursor:
+        when, conv = _decode_cursor(cursor)
+        if oldest:
+            after = (Conversation.created_at > when) | (
+                (Conversation.created_at == when) & (Conversation.id > conv)
+            )
+        else:
+            after = (Conversation.created_at < when) | (
+                (Conversation.created_at == when) & (Conversation.id < conv)
+            )
+        query = query.where(after)
+    keys = (
+        (Conversation.created_at, Conversation.id)
+        if oldest
+        else (Conversation.created_at.desc(), Conversation.id.desc())
+    )
+    size = max(1, min(limit, LIST_MAX))
+    rows = list(query.order_by(*keys).limit(size + 1))
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = _encode_cursor(rows[-1]) if more else None
+    return ConversationPage(_cards(scope, rows), total, next_cursor)
+
+
+def _cards(scope: TenantScope, rows: list[Conversation]) -> list[dict[str, Any]]:
     if not rows:
         return []
     visitors = {

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
+from sanic_ext.extensions.openapi import openapi
 
 from server.admin.agents import list_agents_admin
 from server.admin.auth import agent_profile
-from server.chat.listing import list_agents, list_conversations, list_departments
+from server.chat.listing import list_agents, list_departments, page_conversations
 from server.errors import BadRequest
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
@@ -43,23 +44,35 @@ def build_rest_blueprint(services: Services) -> Blueprint:
         return json(await services.store.run(agent_profile, actor))
 
     @bp.get("/conversations", ctx_access="agent", ctx_bridge=True)
+    @openapi.parameter("status", str)
+    @openapi.parameter("assignee", str)
+    @openapi.parameter("offline", bool)
+    @openapi.parameter("order", str)
+    @openapi.parameter("limit", int)
+    @openapi.parameter("cursor", str)
     async def get_conversations(request: Request) -> HTTPResponse:
-        """List the tenant's conversations (status, assignee, limit)."""
+        """A page of the tenant's conversations (status, assignee, offline; order newest
+        or oldest first; limit; cursor from next_cursor) with the total that match."""
         actor = await require_agent(services, request, bridge=True)
-        rows = await services.store.run(
-            list_conversations,
+        page = await services.store.run(
+            page_conversations,
             actor,
             request.args.get("status"),
             request.args.get("assignee"),
             _int_arg(request, "limit", 50),
             _bool_arg(request, "offline"),
+            order=request.args.get("order") or "newest",
+            cursor=request.args.get("cursor") or None,
         )
+        rows = page.cards
         online = await services.presence.connected_ids(
             "visitor", actor.tenant_id, [r["visitor"]["id"] for r in rows if r["visitor"]]
         )
         for row in rows:
             row["visitor_online"] = bool(row["visitor"]) and row["visitor"]["id"] in online
-        return json({"conversations": rows})
+        return json(
+            {"conversations": rows, "total": page.total, "next_cursor": page.next_cursor}
+        )
 
     @bp.get("/conversations/<conv:str>/messages", ctx_access="agent", ctx_bridge=True)
     async def get_messages(request: Request, conv: str) -> HTTPResponse:

@@ -76,7 +76,13 @@ async def test_kill_and_restart_replays_missed_messages_once_in_order(
         assert [b for b in shown if b.startswith("missed")] == ["missed 1", "missed 2", "missed 3"]
         seqs = sorted(screen.desk.get(conv).messages)
         assert seqs == list(range(1, len(want) + 1))
-        text = log_text(screen.query_one(ConversationLog))
+        log = screen.query_one(ConversationLog)
+        await wait_until(  # drawn with the next frame
+            pilot,
+            lambda: all(body in log_text(log) for body in want) and "sending" not in log_text(log),
+            "every message drawn",
+        )
+        text = log_text(log)
         for body in want:
             assert text.count(body) == 1, f"{body!r} shown {text.count(body)} times:\n{text}"
         assert "sending" not in text

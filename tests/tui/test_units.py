@@ -12,9 +12,10 @@ from textual.events import Key
 
 from tui_agent.canned import load_canned
 from tui_agent.config import SavedSession, load_session, save_session
-from tui_agent.desk import Desk
+from tui_agent.desk import Desk, SortedIds
 from tui_agent.keys import MAIN_KEYS, help_rows
-from tui_agent.models import ChatMessage, Person
+from tui_agent.models import ChatMessage, ConversationSummary, Person
+from tui_agent.notices import NEW_CHAT, NEW_MESSAGE, NoticeBatch
 from tui_agent.streams import Backoff, SeqTracker
 
 
@@ -181,3 +182,66 @@ def test_desk_tells_the_agent_of_offers_made_to_it_and_their_end() -> None:
     desk.apply_event("conv.offered", "b", {"agent": {"id": "agent-1"}})
     desk.apply_event("conv.assigned", "b", {"agent": {"id": "agent-1", "name": "Me"}})
     assert desk.offered() == [] and not desk.get("b").offered_to_me
+
+
+def test_sorted_ids_keep_order_as_conversations_come_move_and_go() -> None:
+    ids = SortedIds()
+    for conv, created in (("c", "3"), ("a", "1"), ("b", "2")):
+        assert ids.put(conv, (created, conv))
+    assert ids.ids() == ["a", "b", "c"] and ids.index("b") == 1 and ids.at(2) == "c"
+    assert not ids.put("b", ("2", "b")), "the same key again is no change"
+    ids.put("a", ("4", "a"))
+    assert ids.ids() == ["b", "c", "a"] and ids.up_to(("3", "c")) == ["b", "c"]
+    assert ids.discard("c") and not ids.discard("c") and len(ids) == 2
+
+
+def _row(conv: str, created: str, status: str = "queued") -> ConversationSummary:
+    return ConversationSummary.from_wire(
+        {"id": conv, "status": status, "created_at": created, "visitor": {"id": f"v-{conv}"}}
+    )
+
+
+def test_list_count_is_the_total_plus_what_joined_minus_what_left() -> None:
+    desk = Desk()
+    desk.me_id = "me"
+    rows = [_row("q1", "2026-01-01T00:00:01Z"), _row("q2", "2026-01-01T00:00:02Z")]
+    desk.apply_page("queue", rows, 10, "cursor", first=True, since_tick=desk.tick)
+    state = desk.lists["queue"]
+    assert state.count == 10 and state.more and len(state.ids) == 2
+    desk.set_total("queue", 10, "2026-01-01T00:00:10Z")  # the newest it counted
+    desk.apply_event("conv.queued", "old", {"created_at": "2026-01-01T00:00:05Z"})
+    assert state.count == 10, "a conversation the total counted (a replay) adds nothing"
+    desk.apply_event("conv.queued", "new", {"created_at": "2026-01-01T00:00:11Z"})
+    assert state.count == 11
+    desk.apply_event("conv.assigned", "q1", {"agent": {"id": "me", "name": "Me"}})
+    assert state.count == 10 and [c.id for c in desk.mine()] == ["q1"]
+    desk.apply_event("conv.closed", "new", {"by": {"type": "visitor"}})
+    assert state.count == 9
+
+
+def test_a_first_page_drops_what_left_the_list_meanwhile_but_not_newer_news() -> None:
+    desk = Desk()
+    for conv, created in (("a", "1"), ("b", "2"), ("c", "3")):
+        desk.apply_event("conv.queued", conv, {"created_at": created})
+    asked_at = desk.tick
+    desk.apply_event("conv.queued", "d", {"created_at": "0"})  # after the request went out
+    desk.apply_page("queue", [_row("a", "1"), _row("c", "3")], 2, None, first=True,
+                    since_tick=asked_at)
+    assert [c.id for c in desk.queue()] == ["d", "a", "c"]
+    assert desk.get("b").status == "" and desk.lists["queue"].complete
+
+
+def test_notices_arriving_together_are_told_together_with_one_bell() -> None:
+    batch = NoticeBatch()
+    assert batch.add(NEW_CHAT, "Ann") == (True, True)
+    assert batch.add(NEW_CHAT, "Bo") == (False, False)
+    for name in ("Cy", "Di"):
+        batch.add(NEW_CHAT, name)
+    batch.add(NEW_MESSAGE, "Eve", "are you there?")
+    told = batch.drain()
+    assert [t.message for t in told] == [
+        "4 new chats waiting: Ann, Bo, Cy…",
+        "are you there?",
+    ]
+    assert told[1].title == "New message from Eve"
+    assert batch.add(NEW_CHAT, "Fay") == (True, True), "a new batch rings again"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -14,9 +15,9 @@ class ConfirmScreen(ModalScreen[bool]):
         ("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: Text) -> None:
         super().__init__()
-        self.question = question
+        self.question: Text = question
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="dialog") as box:

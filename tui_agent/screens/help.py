@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui_agent.keys import help_rows
+from tui_agent.untrusted import safe_text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -19,7 +20,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Key", style="bold cyan", no_wrap=True)
         table.add_column("Does")
         for keys, what in help_rows():
-            table.add_row(keys, what)
+            table.add_row(safe_text(keys), safe_text(what))
         with VerticalScroll(id="help-box") as box:
             box.border_title = "Keys"
             box.border_subtitle = "escape closes"

@@ -15,12 +15,9 @@ from textual.widgets import Static
 
 from tui_agent.client import ApiError
 from tui_agent.config import parse_time
+from tui_agent.untrusted import clean, safe_text
 
 Fetch = Callable[[], Awaitable[dict[str, str]]]
-
-
-def _printable(text: str) -> str:
-    return "".join(ch for ch in text if ch.isprintable())
 
 
 class LinkCodeScreen(ModalScreen[None]):
@@ -54,12 +51,12 @@ class LinkCodeScreen(ModalScreen[None]):
             answer = await self.fetch()
         except ApiError as err:
             self.code, self.expires = "", None
-            self._show(Text(f"No code: {_printable(err.message)}", style="bold red"), "", "")
+            self._show(safe_text(f"No code: {err.message}", "bold red"), "", "")
             return
-        self.code = _printable(answer["code"])
+        self.code = " ".join(clean(answer["code"]).split())
         self.expires = parse_time(answer["expires_at"])
         self._show(
-            Text(self.code, style="bold reverse"),
+            safe_text(self.code, "bold reverse"),
             self._left(),
             f"Slack: type  /steady link {self.code}\n"
             f"Telegram: send  /link {self.code}  to the bot (private chat)",
@@ -75,9 +72,9 @@ class LinkCodeScreen(ModalScreen[None]):
 
     def _tick(self) -> None:
         if self.code:
-            self.query_one("#link-code-left", Static).update(Text(self._left()))
+            self.query_one("#link-code-left", Static).update(safe_text(self._left()))
 
     def _show(self, code: Text, left: str, how: str) -> None:
         self.query_one("#link-code", Static).update(code)
-        self.query_one("#link-code-left", Static).update(Text(left))
-        self.query_one("#link-code-how", Static).update(Text(how))
+        self.query_one("#link-code-left", Static).update(safe_text(left))
+        self.query_one("#link-code-how", Static).update(safe_text(how))

@@ -11,6 +11,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from tui_agent.client import ApiError, SteadydeskClient
 from tui_agent.config import SavedSession
 from tui_agent.messages import LoggedIn, LoginFailed
+from tui_agent.untrusted import safe_text
 
 FIELDS = ("server", "tenant", "email", "password")
 
@@ -35,7 +36,7 @@ class LoginScreen(Screen[None]):
             yield Label("Password")
             yield Input(password=True, id="password")
             yield Button("Log in", variant="primary", id="login")
-            yield Static(self.notice, id="login-status")
+            yield Static(safe_text(self.notice), id="login-status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,7 +107,7 @@ class LoginScreen(Screen[None]):
 
     def _status(self, text: str, error: bool = False) -> None:
         status = self.query_one("#login-status", Static)
-        status.update(text)
+        status.update(safe_text(text))
         status.set_class(error, "-error")
 
 

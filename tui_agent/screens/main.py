@@ -1,21 +1,22 @@
 """The desk: queue and lists on the left, conversation tabs in the middle, visitor on the right.
 
 The screen owns the client service and the desk model. Client events arrive as
-:class:`~tui_agent.messages.ServerEvent` messages; REST calls run in named workers that
-post their results back as messages. Widgets get data from here (attributes down) and
-report choices and input as messages (messages up).
+:class:`~tui_agent.messages.ServerEvents` messages (one for many); REST calls run in
+named workers that post their results back as messages. Widgets get data from here
+(attributes down) and report choices and input as messages (messages up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from datetime import UTC, datetime
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tab, Tabs
+from textual.widgets import Static, Tab, Tabs
 
 from tui_agent.canned import CannedSet
 from tui_agent.client import ApiError, NotConnected, SteadydeskClient
@@ -34,7 +35,6 @@ from tui_agent.events import (
     TypingChanged,
     Welcomed,
 )
-from tui_agent.formatting import one_line
 from tui_agent.keys import main_bindings
 from tui_agent.messages import (
     AgentsLoaded,
@@ -42,25 +42,39 @@ from tui_agent.messages import (
     ComposerTyping,
     ConversationChosen,
     ConversationsLoaded,
+    ListCounted,
+    ListPageLoaded,
     RestFailed,
-    ServerEvent,
+    ServerEvents,
     TransferChoice,
 )
 from tui_agent.models import AgentInfo, AgentStatus, ConnectionState, ConversationStatus
+from tui_agent.notices import NEW_CHAT, NEW_MESSAGE, NoticeBatch
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.help import HelpScreen
 from tui_agent.screens.search import SearchScreen
 from tui_agent.screens.status import StatusScreen
 from tui_agent.screens.transfer import TransferScreen
 from tui_agent.streams import Backoff
+from tui_agent.untrusted import clean, safe_text, tell
 from tui_agent.widgets.composer import Composer
 from tui_agent.widgets.connection_indicator import ConnectionIndicator
 from tui_agent.widgets.conversation_list import ConversationList
 from tui_agent.widgets.conversation_log import ConversationLog
+from tui_agent.widgets.key_bar import KeyBar
 from tui_agent.widgets.visitor_panel import VisitorPanel
 
 LIST_LIMIT = 200  # the server's maximum page of GET /api/v1/conversations
-LIST_REFRESH_SECS = 15.0  # waiting times tick; lists are redrawn this often
+PAGE_ROWS = 100  # rows per page of a list; more are fetched as the agent scrolls
+LIST_QUERIES = {  # the desk's lists as GET /api/v1/conversations filters, oldest first
+    "queue": {"status": "queued", "order": "oldest"},
+    "mine": {"status": "active", "assignee": "me", "order": "oldest"},
+    "open": {"status": "open", "order": "oldest"},
+}
+LIST_REFRESH_SECS = 15.0  # waiting times tick, and the totals are asked again, this often
+FRAME_SECS = 1 / 30  # events are drawn together, at most once this often
+RECOUNT_SECS = 1.0  # a partly loaded list's total is asked again at most this often
+NOTICE_BATCH_SECS = 0.5  # new chats arriving together make one notice
 SESSION_OVER = "The server refused the saved login (expired or revoked): please log in again."
 
 ERROR_TEXT = {
@@ -97,16 +111,24 @@ class MainScreen(Screen[None]):
             session.server_url, self._emit, token=session.token, backoff=backoff
         )
         self.tab_ids: dict[str, str] = {}  # conv -> tab widget id
+        self._tabs: dict[str, Tab] = {}  # conv -> its tab (a query per tab is slow)
         self.active: str | None = None
         self.agents: list[AgentInfo] | None = None
         self._tab_counter = 0
         self._accepting: set[str] = set()
         self._missing_rest: set[str] = set()
         self._welcomed = False
+        self.lists_ready = False  # the first REST lists have arrived
         self._over = False
+        self._draw_pending = False
+        self._inbox: list[ClientEvent] = []
+        self._recount_due: set[str] = set()
+        self._notices = NoticeBatch()
 
     def _emit(self, event: ClientEvent) -> None:
-        self.post_message(ServerEvent(event))
+        self._inbox.append(event)
+        if len(self._inbox) == 1:
+            self.post_message(ServerEvents())
 
     # ------------------------------------------------------------------ layout
 
@@ -116,29 +138,34 @@ class MainScreen(Screen[None]):
             yield ConnectionIndicator(id="connection")
         with Horizontal(id="body"):
             with Vertical(id="lists"):
-                yield ConversationList("Queue", id="queue", empty="no one is waiting")
-                yield ConversationList("Mine", id="mine", empty="none yet")
-                yield ConversationList("All open", id="open", show_assignee=True, empty="none")
+                desk = self.desk
+                yield ConversationList(
+                    "Queue", desk, "queue", id="queue", empty="no one is waiting"
+                )
+                yield ConversationList("Mine", desk, "mine", id="mine", empty="none yet")
+                yield ConversationList(
+                    "All open", desk, "open", id="open", show_assignee=True, empty="none"
+                )
             with Vertical(id="center"):
                 yield Tabs(id="tabs")
                 yield ConversationLog(id="log")
                 yield Static("", id="typing")
                 yield Composer(self.canned, id="composer")
             yield VisitorPanel(id="visitor")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         composer = self.query_one(Composer)
         composer.agent_name = self.desk.me_name
-        self.refresh_lists()
+        self.refresh_lists(tick=True)
         self.refresh_active()
         self.refresh_whoami()
         self.load_lists()
         self.run_connection()
-        self.set_interval(LIST_REFRESH_SECS, self.refresh_lists)
+        self.set_interval(LIST_REFRESH_SECS, self._tick)
         composer.focus_input()
         if self.canned.problem:
-            self.notify(f"Canned replies: {self.canned.problem}", severity="warning")
+            tell(self, f"Canned replies: {self.canned.problem}", severity="warning")
 
     async def on_unmount(self) -> None:
         await self.client.aclose()
@@ -149,18 +176,55 @@ class MainScreen(Screen[None]):
     async def run_connection(self) -> None:
         await self.client.run()
 
-    @work(exclusive=True, group="lists", exit_on_error=False)
-    async def load_lists(self) -> None:
-        known = {c.id for c in self.desk.all_open()}
+    def load_lists(self) -> None:
+        """The first page of every list (again): totals, and what changed meanwhile."""
+        for name in LIST_QUERIES:
+            self.run_worker(
+                self._load_page(name, first=True),
+                group=f"list-{name}",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    def _load_more(self, name: str) -> None:
+        if self.desk.lists[name].more:
+            self.run_worker(
+                self._load_page(name, first=False),
+                group=f"list-{name}",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    async def _load_page(self, name: str, first: bool) -> None:
+        state = self.desk.lists[name]
+        cursor = None if first else state.next_cursor
+        everything = name == "mine"  # one agent's own: small, and wanted whole
+        while True:
+            tick = self.desk.tick
+            try:
+                page = await self.client.list_page(
+                    **LIST_QUERIES[name],
+                    limit=LIST_LIMIT if everything else PAGE_ROWS,
+                    cursor=cursor,
+                )
+            except ApiError as exc:
+                self.post_message(RestFailed("conversation list", exc.message, exc.status == 401))
+                return
+            self.post_message(ListPageLoaded(name, page, first, tick))
+            if not everything or page is None or page.next_cursor is None:
+                return
+            cursor, first = page.next_cursor, False
+
+    @work(group="count", exit_on_error=False)
+    async def count_list(self, name: str) -> None:
         try:
-            rows = await self.client.list_conversations(status="open", limit=LIST_LIMIT)
-        except ApiError as exc:
-            self.post_message(RestFailed("conversation list", exc.message, exc.status == 401))
-            return
-        gone: set[str] = set()
-        if rows is not None and len(rows) < LIST_LIMIT:  # complete: absent means closed
-            gone = known - {row.id for row in rows}
-        self.post_message(ConversationsLoaded(rows, "open", sorted(gone)))
+            query = {**LIST_QUERIES[name], "order": "newest"}
+            page = await self.client.list_page(**query, limit=1)
+        except ApiError:
+            return  # the next event or tick asks again
+        if page is not None:
+            newest = page.rows[0].created_at if page.rows else ""
+            self.post_message(ListCounted(name, page.total, newest))
 
     @work(exclusive=True, group="history", exit_on_error=False)
     async def load_history(self) -> None:
@@ -182,22 +246,41 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ REST results
 
-    def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
-        for conv_id in message.gone:
-            self.desk.get(conv_id).status = ConversationStatus.CLOSED
-        if message.rows is None:
+    def on_list_page_loaded(self, message: ListPageLoaded) -> None:
+        page = message.page
+        if page is None:
             self._rest_missing("GET /api/v1/conversations", "lists show only what arrives live")
-        else:
-            for row in message.rows:
-                self.desk.apply_summary(row)
-                if self.desk.is_mine(self.desk.get(row.id)) and (
-                    self.client.needs_history(row.id) or self.client.last_seq(row.id) < row.last_seq
-                ):
-                    self.client.follow(row.id)
-        self.refresh_lists()
-        self.refresh_tabs()
-        if self.active:
-            self.refresh_active()
+            return
+        self.desk.apply_page(
+            message.name,
+            page.rows,
+            page.total,
+            page.next_cursor,
+            first=message.first,
+            since_tick=message.since_tick,
+        )
+        self.lists_ready = self.lists_ready or all(s.loaded for s in self.desk.lists.values())
+        if message.first and page.next_cursor is not None:
+            self.count_list(message.name)  # what new chats to add to the total from now on
+        for row in page.rows:
+            if self.desk.is_mine(self.desk.get(row.id)) and (
+                self.client.needs_history(row.id) or self.client.last_seq(row.id) < row.last_seq
+            ):
+                self.client.follow(row.id)
+        self.schedule_draw()
+
+    def on_list_counted(self, message: ListCounted) -> None:
+        if not self.desk.lists[message.name].complete:
+            self.desk.set_total(message.name, message.total, message.counted_until)
+            self.schedule_draw()
+
+    def on_conversation_list_need_more(self, message: ConversationList.NeedMore) -> None:
+        self._load_more(message.name)
+
+    def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
+        for row in message.rows or ():
+            self.desk.apply_summary(row)
+        self.schedule_draw()
         if isinstance(self.app.screen, SearchScreen):
             self.app.screen.refresh_results()
 
@@ -220,22 +303,26 @@ class MainScreen(Screen[None]):
         if message.auth:
             self.app.call_later(self._session_over, SESSION_OVER)
             return
-        self.notify(f"Could not load the {message.what}: {message.reason}", severity="error")
+        tell(self, f"Could not load the {message.what}: {message.reason}", severity="error")
 
     def _rest_missing(self, endpoint: str, consequence: str) -> None:
         if endpoint not in self._missing_rest:
             self._missing_rest.add(endpoint)
-            self.notify(f"The server has no {endpoint}: {consequence}.", severity="warning")
+            tell(self, f"The server has no {endpoint}: {consequence}.", severity="warning")
 
     # ------------------------------------------------------------------ client events
 
-    def on_server_event(self, message: ServerEvent) -> None:
-        event = message.event
+    def on_server_events(self, message: ServerEvents) -> None:
+        events, self._inbox = self._inbox, []
+        for event in events:
+            self._server_event(event)
+
+    def _server_event(self, event: ClientEvent) -> None:
         match event:
             case ConnectionChanged():
                 self.query_one(ConnectionIndicator).show(event)
                 if event.state is ConnectionState.RESUMED:
-                    self.notify("Reconnected: missed messages were replayed.")
+                    tell(self, "Reconnected: missed messages were replayed.")
             case Welcomed():
                 self._welcomed_as(event)
             case MessagesArrived():
@@ -244,26 +331,29 @@ class MainScreen(Screen[None]):
                 pass  # the message's own echo replaces the pending line
             case SendFailed():
                 self.desk.fail_pending(event.conv, event.cid, event.message or event.code)
-                self.notify(
-                    f"Not sent: {ERROR_TEXT.get(event.code, event.message)}", severity="error"
+                tell(
+                    self, f"Not sent: {ERROR_TEXT.get(event.code, event.message)}", severity="error"
                 )
-                self._refresh_if_active(event.conv)
+                self.schedule_draw()
             case ConversationEvent():
                 self._conversation_event(event)
             case TypingChanged():
                 if event.sender.type == "visitor":
-                    self.desk.get(event.conv).visitor_typing = event.on
-                    self._refresh_if_active(event.conv, log=False)
+                    self.desk.set_typing(event.conv, event.on)
+                    self.schedule_draw()
             case ReadReceipt():
                 if event.sender.type == "visitor":
-                    conv = self.desk.get(event.conv)
-                    conv.visitor_read_seq = max(conv.visitor_read_seq, event.seq)
-                    self._refresh_if_active(event.conv)
+                    self.desk.visitor_read(event.conv, event.seq)
+                    self.schedule_draw()
             case ServerError():
                 if event.code == "already_assigned":
                     self._accepting.discard(event.conv)
-                self.notify(
-                    ERROR_TEXT.get(event.code, f"{event.code}: {event.message}"), severity="error"
+                    self.desk.set_taking(event.conv, False)
+                    self.schedule_draw()
+                tell(
+                    self,
+                    ERROR_TEXT.get(event.code, f"{event.code}: {event.message}"),
+                    severity="error",
                 )
             case AuthExpired():
                 self.app.call_later(self._session_over, SESSION_OVER)
@@ -272,9 +362,10 @@ class MainScreen(Screen[None]):
         you = event.you
         self.desk.me_id = str(you.get("id") or self.desk.me_id)
         self.desk.me_name = str(you.get("name") or self.desk.me_name)
-        self.desk.my_status = str(you.get("status") or "")
+        self.desk.set_my_status(str(you.get("status") or ""))
         if not self._welcomed and self.desk.my_status in ("", AgentStatus.OFFLINE):
             self.client.set_status(AgentStatus.ONLINE)  # opening the console means at work
+            self.desk.set_my_status(AgentStatus.ONLINE)  # shown now; agent.status confirms
         self._welcomed = True
         self.refresh_whoami()
         if event.resumed:
@@ -288,26 +379,29 @@ class MainScreen(Screen[None]):
             self.load_lists()  # a conversation we had not heard of: who is it?
         if event.conv == self.active:
             self._mark_read()
-            self.refresh_active()
         elif from_visitor and event.source == "live" and self.desk.is_mine(conv):
-            self.app.bell()
-            last = from_visitor[-1]
-            self.notify(one_line(last.body, 80), title=f"New message from {conv.title}")
-        self.refresh_lists()
-        self.refresh_tabs()
+            self._new_message(conv.title, from_visitor[-1].body)
+        self.schedule_draw()
 
     def _conversation_event(self, event: ConversationEvent) -> None:
+        lists = self.desk.lists
+        before = {name: event.conv in lists[name].ids for name in ("queue", "open")}
         notice = self.desk.apply_event(event.name, event.conv, event.data)
-        if event.name == "agent.status":
-            self.refresh_whoami()
-            return
+        self.schedule_draw()
         if not event.conv:
-            return  # tenant-wide events (agent.presence, visitor.presence, ...): no chat
+            return  # tenant-wide events (agent.presence, agent.status, ...): no chat
         conv = self.desk.get(event.conv)
-        if notice is not None:
+        for name, was in before.items():  # the total may have moved beyond what is loaded
+            if (event.conv in lists[name].ids) != was or (
+                not was and event.name in ("conv.assigned", "conv.closed", "conv.transferred")
+            ):
+                self._recount(name)
+        if notice is not None and event.name == "conv.queued":
+            self._new_chat(conv.title, notice.bell)
+        elif notice is not None:
             if notice.bell:
                 self.app.bell()
-            self.notify(notice.text)
+            tell(self, notice.text)
         if (
             event.name == "conv.assigned"
             and self.desk.is_mine(conv)
@@ -315,9 +409,44 @@ class MainScreen(Screen[None]):
         ):
             self._accepting.discard(event.conv)
             self.run_worker(self.open_tab(event.conv), exit_on_error=False)
-        self.refresh_lists()
-        self.refresh_tabs()
-        self._refresh_if_active(event.conv)
+
+    def _new_chat(self, title: str, bell: bool) -> None:
+        self._notice(NEW_CHAT, title, "", bell)
+
+    def _new_message(self, title: str, body: str) -> None:
+        self._notice(NEW_MESSAGE, title, body, True)
+
+    def _notice(self, kind: str, title: str, body: str, bell: bool) -> None:
+        """Notices arriving together are told together (each is a widget to mount)."""
+        starts, ring = self._notices.add(kind, title, body, bell)
+        if ring:
+            self.app.bell()
+        if starts:
+            self.set_timer(NOTICE_BATCH_SECS, self._tell_notices)
+
+    def _tell_notices(self) -> None:
+        for told in self._notices.drain():
+            tell(self, told.message, title=told.title)
+
+    def _recount(self, name: str) -> None:
+        """Ask the server's total again soon (once for many events), unless every row of
+        the list is here and events keep it exact."""
+        if self.desk.lists[name].complete or name in self._recount_due:
+            return
+        self._recount_due.add(name)
+        self.set_timer(RECOUNT_SECS, lambda: self._recount_now(name))
+
+    def _recount_now(self, name: str) -> None:
+        self._recount_due.discard(name)
+        self.count_list(name)
+
+    def _tick(self) -> None:
+        """Every LIST_REFRESH_SECS: waiting times move on, and totals are asked again
+        (events may not tell this console about every conversation)."""
+        for name in LIST_QUERIES:
+            if not self.desk.lists[name].complete:
+                self.count_list(name)
+        self.refresh_lists(tick=True)
 
     def _session_over(self, reason: str) -> None:
         if self._over:
@@ -329,39 +458,61 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ drawing
 
+    def schedule_draw(self) -> None:
+        """Draw what changed, once for everything that arrives within a frame."""
+        if not self._draw_pending:
+            self._draw_pending = True
+            self.set_timer(FRAME_SECS, self._draw)
+
+    def _draw(self) -> None:
+        self._draw_pending = False
+        changed, lists_changed, me_changed = self.desk.take_changes()
+        for widget in self.query(ConversationList):
+            widget.sync(changed, lists_changed)
+        if me_changed:
+            self.refresh_whoami()
+        if changed & self.tab_ids.keys():
+            self.refresh_tabs(changed)
+        if self.active in changed:
+            self.refresh_active()
+
     def refresh_whoami(self) -> None:
         status = self.desk.my_status or "?"
         tenant = self.session.tenant
-        self.query_one("#whoami", Static).update(
-            f"[b]Steadydesk[/b]  {self.desk.me_name} · {tenant} · status: [b]{status}[/b]"
-        )
+        line = Text("Steadydesk", style="bold")
+        line.append_text(safe_text(f"  {self.desk.me_name} · {tenant} · status: "))
+        line.append_text(safe_text(status, "bold"))
+        self.query_one("#whoami", Static).update(line, layout=False)
 
-    def refresh_lists(self) -> None:
-        now = self.clock()
-        me = self.desk.me_id
-        self.query_one("#queue", ConversationList).show(self.desk.queue(), now, me)
-        self.query_one("#mine", ConversationList).show(self.desk.mine(), now, me)
-        self.query_one("#open", ConversationList).show(self.desk.all_open(), now, me)
+    def refresh_lists(self, tick: bool = False) -> None:
+        now = self.clock() if tick else None
+        for widget in self.query(ConversationList):
+            widget.sync(frozenset(), True, now)
 
-    def refresh_tabs(self) -> None:
-        tabs = self.query_one(Tabs)
-        for number, (conv_id, tab_id) in enumerate(self.tab_ids.items(), start=1):
-            conv = self.desk.get(conv_id)
-            try:
-                tab = tabs.query_one(f"#{tab_id}", Tab)
-            except Exception:
+    def refresh_tabs(self, only: Set[str] | None = None) -> None:
+        """Tab labels and marks (of the conversations in ``only``, if given); a label is
+        set only when its text changes (each relabel lays the screen out again)."""
+        for number, conv_id in enumerate(self.tab_ids, start=1):
+            if only is not None and conv_id not in only:
                 continue
-            tab.label = self._tab_label(number, conv)
+            conv = self.desk.get(conv_id)
+            tab = self._tabs.get(conv_id)
+            if tab is None:
+                continue
+            label = self._tab_label(number, conv)
+            if label.plain != tab.label.plain:
+                tab.label = label
             tab.set_class(bool(conv.unread) and conv_id != self.active, "-unread")
             tab.set_class(conv.status == ConversationStatus.CLOSED, "-closed")
 
     @staticmethod
-    def _tab_label(number: int, conv: Conversation) -> str:
-        label = f"{number} {one_line(conv.title, 16)}" if number <= 9 else one_line(conv.title, 16)
-        if conv.unread:
-            label += f" ●{conv.unread}"
+    def _tab_label(number: int, conv: Conversation) -> Text:
+        """Number and name (unread tabs are marked by colour: a label that changes lays
+        the whole screen out again, too costly for 50 tabs in a burst)."""
+        label = safe_text(f"{number} " if number <= 9 else "")
+        label.append_text(safe_text(conv.title, width=16))
         if conv.status == ConversationStatus.CLOSED:
-            label += " ✓"
+            label.append(" ✓")
         return label
 
     def refresh_active(self, log: bool = True) -> None:
@@ -370,7 +521,10 @@ class MainScreen(Screen[None]):
             self.query_one(ConversationLog).show(conv, self.desk.me_id)
         self.query_one(VisitorPanel).show(conv, self.desk.me_id)
         typing = self.query_one("#typing", Static)
-        typing.update(f"{conv.title} is typing…" if conv and conv.visitor_typing else "")
+        typing.update(
+            safe_text(f"{conv.title} is typing…" if conv and conv.visitor_typing else ""),
+            layout=False,
+        )
         composer = self.query_one(Composer)
         if conv is None:
             composer.blocked = "Open a conversation to reply (ctrl+g grabs the next waiting one)"
@@ -378,10 +532,6 @@ class MainScreen(Screen[None]):
             composer.blocked = "This conversation is closed"
         else:
             composer.blocked = ""
-
-    def _refresh_if_active(self, conv_id: str, log: bool = True) -> None:
-        if conv_id == self.active:
-            self.refresh_active(log)
 
     def _mark_read(self) -> None:
         if self.active and self.desk.is_mine(self.desk.get(self.active)):
@@ -398,7 +548,9 @@ class MainScreen(Screen[None]):
             tab_id = f"conv-tab-{self._tab_counter}"
             self.tab_ids[conv_id] = tab_id
             number = len(self.tab_ids)
-            await tabs.add_tab(Tab(self._tab_label(number, self.desk.get(conv_id)), id=tab_id))
+            tab = Tab(self._tab_label(number, self.desk.get(conv_id)), id=tab_id)
+            self._tabs[conv_id] = tab
+            await tabs.add_tab(tab)
         tabs.active = self.tab_ids[conv_id]
         self.show_conversation(conv_id)
         if focus:
@@ -417,7 +569,7 @@ class MainScreen(Screen[None]):
             previous.draft = composer.input.value
         self.active = conv_id
         conv = self.desk.get(conv_id)
-        composer.visitor_name = conv.visitor.name
+        composer.visitor_name = clean(conv.visitor.name)
         composer.set_draft(conv.draft)
         composer.note_mode = conv.note_mode
         if self.client.needs_history(conv_id):
@@ -425,7 +577,7 @@ class MainScreen(Screen[None]):
         self._mark_read()
         self.refresh_active()
         self.refresh_tabs()
-        self.refresh_lists()
+        self.schedule_draw()
 
     @on(ConversationChosen)
     async def _chosen(self, message: ConversationChosen) -> None:
@@ -435,15 +587,17 @@ class MainScreen(Screen[None]):
 
     def on_composer_submitted(self, message: ComposerSubmitted) -> None:
         if not self.active:
-            self.notify(
-                "Open a conversation first (ctrl+g grabs the next waiting one).", severity="warning"
+            tell(
+                self,
+                "Open a conversation first (ctrl+g grabs the next waiting one).",
+                severity="warning",
             )
             return
         kind = self.desk.note_kind(self.active)
         cid = self.client.send(self.active, message.text, kind)
         self.desk.add_pending(self.active, cid, message.text, kind)
         if not self.client.live:
-            self.notify("Not connected: the message will be sent on reconnect.", severity="warning")
+            tell(self, "Not connected: the message will be sent on reconnect.", severity="warning")
         self.refresh_active()
 
     def on_composer_typing(self, message: ComposerTyping) -> None:
@@ -456,13 +610,13 @@ class MainScreen(Screen[None]):
         try:
             action()
         except NotConnected:
-            self.notify("Not connected to the server; try again in a moment.", severity="error")
+            tell(self, "Not connected to the server; try again in a moment.", severity="error")
             return False
         return True
 
     def _need_active(self) -> Conversation | None:
         if not self.active:
-            self.notify("No conversation open.", severity="warning")
+            tell(self, "No conversation open.", severity="warning")
             return None
         return self.desk.get(self.active)
 
@@ -474,24 +628,27 @@ class MainScreen(Screen[None]):
         if self.active and self.desk.get(self.active).status == ConversationStatus.QUEUED:
             target = self.active
         else:
-            queue = self.desk.queue()
+            queue = self.desk.lists["queue"].ids
             focused = self.query_one("#queue", ConversationList)
-            if focused.has_focus and focused.highlighted is not None and queue:
-                target = queue[min(focused.highlighted, len(queue) - 1)].id
-            elif self.desk.offered():
-                target = self.desk.offered()[0].id  # what auto-routing chose for me first
-            elif queue:
-                target = queue[0].id
+            offered = self.desk.offered()
+            if focused.has_focus and focused.highlighted is not None and len(queue):
+                target = queue.at(min(focused.highlighted, len(queue) - 1))
+            elif offered:
+                target = offered[0].id  # what auto-routing chose for me first
+            elif len(queue):
+                target = queue.at(0)
         if target is None:
-            self.notify("No one is waiting.")
+            tell(self, "No one is waiting.")
             return
         if self._try(lambda: self.client.accept(target)):
             self._accepting.add(target)
+            self.desk.set_taking(target, True)
+            self._draw()  # the key's answer, at once: "taking…" on its row
 
     async def action_next_unread(self) -> None:
         conv = self.desk.next_unread(self.active)
         if conv is None:
-            self.notify("No unread messages.")
+            tell(self, "No unread messages.")
             return
         await self.open_tab(conv.id)
 
@@ -506,7 +663,7 @@ class MainScreen(Screen[None]):
         if conv is None:
             return
         if conv.status == ConversationStatus.CLOSED:
-            self.notify("This conversation is closed.", severity="warning")
+            tell(self, "This conversation is closed.", severity="warning")
             return
         self.load_agents(for_transfer=True)
 
@@ -521,7 +678,7 @@ class MainScreen(Screen[None]):
                 note=choice.note,
             )
         ):
-            self.notify(f"Transferring to {choice.label}…")
+            tell(self, f"Transferring to {choice.label}…")
 
     def action_close_conversation(self) -> None:
         conv = self._need_active()
@@ -532,7 +689,8 @@ class MainScreen(Screen[None]):
             if yes:
                 self._try(lambda: self.client.close(conv_id))
 
-        self.app.push_screen(ConfirmScreen(f"Close the conversation with {conv.title}?"), answered)
+        question = safe_text(f"Close the conversation with {conv.title}?")
+        self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_search(self) -> None:
         self.load_history()
@@ -561,6 +719,7 @@ class MainScreen(Screen[None]):
         if not self.active or self.active not in self.tab_ids:
             return
         tab_id = self.tab_ids.pop(self.active)
+        self._tabs.pop(self.active, None)
         self.active = None
         await self.query_one(Tabs).remove_tab(tab_id)
         if not self.tab_ids:

@@ -19,7 +19,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_agent.desk import Conversation
-from tui_agent.formatting import clock, one_line
+from tui_agent.formatting import clock
+from tui_agent.untrusted import clean, safe_text
 
 LOCAL_NOTE = "Searching the conversations loaded here (no server-side search yet)."
 
@@ -45,7 +46,7 @@ class SearchScreen(ModalScreen[str | None]):
             box.border_title = "Search and history"
             box.border_subtitle = "enter opens, escape cancels"
             yield Input(placeholder="visitor name, e-mail, page or words", id="search-input")
-            yield Static(self.note, id="search-note")
+            yield Static(safe_text(self.note), id="search-note")
             yield OptionList(id="search-results")
 
     def on_mount(self) -> None:
@@ -54,7 +55,7 @@ class SearchScreen(ModalScreen[str | None]):
 
     def set_note(self, note: str) -> None:
         self.note = note
-        self.query_one("#search-note", Static).update(note)
+        self.query_one("#search-note", Static).update(safe_text(note))
 
     @on(Input.Changed, "#search-input")
     def refresh_results(self) -> None:
@@ -69,13 +70,13 @@ class SearchScreen(ModalScreen[str | None]):
 
     @staticmethod
     def _row(conv: Conversation) -> Text:
-        text = Text(one_line(conv.title, 24).ljust(25), style="bold")
-        text.append(f"{conv.status:<7} ", style="dim")
+        text = safe_text(conv.title, "bold", width=24)
+        text.pad_right(25 - text.cell_len)
         when = conv.created_at[:10] if conv.created_at else ""
-        text.append(f"{when} ", style="dim")
+        text.append_text(safe_text(f"{conv.status:<7} {when} ", "dim"))
         last = conv.last_message
         if last is not None:
-            text.append(f"{clock(last.ts)} {one_line(last.body, 40)}")
+            text.append_text(safe_text(f"{clock(last.ts)} {clean(last.body)}", width=46))
         return text
 
     @on(Input.Submitted, "#search-input")

@@ -9,6 +9,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tui_agent.models import AgentStatus
+from tui_agent.untrusted import safe_text
 
 LABELS = {
     AgentStatus.ONLINE: "● Online: new chats may come to me",
@@ -30,7 +31,7 @@ class StatusScreen(ModalScreen[str | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        options = [Option(label, id=state.value) for state, label in LABELS.items()]
+        options = [Option(safe_text(label), id=state.value) for state, label in LABELS.items()]
         with Vertical(id="status-box", classes="dialog") as box:
             box.border_title = "My status"
             box.border_subtitle = "o / a / f, or enter"

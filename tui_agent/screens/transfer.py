@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from tui_agent.messages import TransferChoice
 from tui_agent.models import AgentInfo
+from tui_agent.untrusted import clean, safe_text
 
 STATUS_MARK = {"online": ("●", "green"), "away": ("◐", "yellow"), "offline": ("○", "dim")}
 
@@ -36,7 +37,7 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="transfer-box", classes="dialog") as box:
-            box.border_title = f"Transfer {self.title_text}"
+            box.border_title = safe_text(f"Transfer {self.title_text}", width=60)
             box.border_subtitle = "enter transfers, escape cancels"
             yield Label("To an agent (up / down, enter):")
             options = [Option(self._label(a), id=a.id) for a in self.agents]
@@ -50,16 +51,16 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
             yield OptionList(*options, id="transfer-agents")
             yield Label("Or to a department (its id, enter):")
             hint = ", ".join(self.departments) if self.departments else "department id"
-            yield Input(placeholder=hint, id="transfer-department")
+            yield Input(placeholder=clean(hint), id="transfer-department")
             yield Label("Note for the next agent (optional):")
             yield Input(placeholder="what they should know", id="transfer-note")
 
     @staticmethod
     def _label(agent: AgentInfo) -> Text:
         mark, style = STATUS_MARK.get(agent.status, ("?", "dim"))
-        text = Text(f"{mark} ", style=style)
-        text.append(agent.display_name, style="bold")
-        text.append(f"  {agent.email}  {agent.status or 'unknown'}", style="dim")
+        text = safe_text(f"{mark} ", style)
+        text.append_text(safe_text(agent.display_name, "bold", width=30))
+        text.append_text(safe_text(f"  {agent.email}  {agent.status or 'unknown'}", "dim"))
         return text
 
     def on_mount(self) -> None:

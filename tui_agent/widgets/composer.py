@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,8 +14,8 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from tui_agent.canned import CannedSet
-from tui_agent.formatting import one_line
 from tui_agent.messages import ComposerSubmitted, ComposerTyping
+from tui_agent.untrusted import clean, safe_text
 
 TYPING_REFRESH_SECS = 3.0  # re-send "typing" this often while keys keep coming
 TYPING_IDLE_SECS = 5.0  # "stopped typing" after this long without a key
@@ -74,7 +73,7 @@ class Composer(Vertical):
         box = self.input
         box.disabled = bool(self.blocked)
         if self.blocked:
-            box.placeholder = self.blocked
+            box.placeholder = clean(self.blocked)
         elif self.note_mode:
             box.placeholder = "Private note, only agents see it (ctrl+o: back to reply)"
         else:
@@ -111,12 +110,11 @@ class Composer(Vertical):
             box.display = False
             return
         for reply in matches:
-            label = Text(f"/{reply.shortcut}", style="bold")
+            label = safe_text(f"/{reply.shortcut}", "bold")
             width = max(20, self.size.width - len(reply.shortcut) - 8)
-            label.append(
-                "  " + one_line(reply.render(self.visitor_name, self.agent_name), width),
-                style="dim",
-            )
+            label.append("  ")
+            rendered = reply.render(self.visitor_name, self.agent_name)
+            label.append_text(safe_text(rendered, "dim", width=width))
             box.add_option(Option(label, id=reply.shortcut))
         box.highlighted = 0
         box.display = True

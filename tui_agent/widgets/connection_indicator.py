@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
 
 from tui_agent.events import ConnectionChanged
 from tui_agent.models import ConnectionState
+from tui_agent.untrusted import safe_text
 
 STYLES = {
     ConnectionState.OFFLINE: ("○ offline", "dim"),
@@ -26,9 +26,11 @@ class ConnectionIndicator(Static):
     def show(self, change: ConnectionChanged) -> None:
         self.state = change.state
         label, style = STYLES[change.state]
-        text = Text(label, style=style)
+        text = safe_text(label, style)
         if change.state is ConnectionState.RECONNECTING and change.retry_in is not None:
-            text.append(f" (try {change.attempt}, in {change.retry_in:.1f}s)", style="dim")
+            text.append_text(
+                safe_text(f" (try {change.attempt}, in {change.retry_in:.1f}s)", "dim")
+            )
         for state in ConnectionState:
             self.set_class(state is change.state, f"-{state.value}")
         self.update(text)

@@ -1,79 +1,253 @@
-"""One list of conversations (the queue, mine, all open): name, wait, unread, last line."""
+"""One list of conversations (the queue, mine, all open): name, wait, unread, last line.
+
+Virtual, for a queue of thousands (issue #22): no widget per row. The list draws only
+the rows on screen, straight from the desk's sorted list (``render_line``), caching each
+row's two lines until the conversation changes; :meth:`sync` redraws only when a row on
+screen, the count or the order changed. Near the end of what is loaded it asks for the
+next page (:class:`NeedMore`); the title shows the server's total, not what is loaded.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Set
 from datetime import datetime
 
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.binding import Binding
+from textual.events import Click, Focus
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from tui_agent.desk import Conversation
-from tui_agent.formatting import one_line, waited
+from tui_agent.desk import Conversation, Desk
+from tui_agent.formatting import waited
 from tui_agent.messages import ConversationChosen
+from tui_agent.untrusted import safe_text
 
 ROW_WIDTH = 30
+ROW_LINES = 2
+PREFETCH_ROWS = 30  # ask for the next page this close to the end of what is loaded
 
 
-class ConversationList(OptionList):
-    """Rows are set from above with :meth:`show`; choosing one posts ConversationChosen."""
+class ConversationList(ScrollView, can_focus=True):
+    """Rows come from ``desk.lists[name]``; choosing one posts ConversationChosen."""
+
+    BINDINGS = [
+        Binding("up", "move(-1)", show=False),
+        Binding("down", "move(1)", show=False),
+        Binding("pageup", "page(-1)", show=False),
+        Binding("pagedown", "page(1)", show=False),
+        Binding("home", "move_to(0)", show=False),
+        Binding("end", "move_to(-1)", show=False),
+        Binding("enter", "choose", show=False),
+    ]
+    COMPONENT_CLASSES = {"conversation-list--highlight"}
+
+    class NeedMore(Message):
+        """The agent is near the end of what is loaded of ``name``: fetch the next page."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
 
     def __init__(
-        self, title: str, *, show_assignee: bool = False, empty: str = "", id: str | None = None
+        self,
+        title: str,
+        desk: Desk,
+        name: str,
+        *,
+        show_assignee: bool = False,
+        empty: str = "",
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.title = title
+        self.desk = desk
+        self.list_name = name
         self.show_assignee = show_assignee
         self.empty = empty
-        self.border_title = title
-        self._rows: list[str] = []
+        self.now = datetime.now().astimezone()
+        self.highlighted: int | None = None
+        self._highlighted_id: str | None = None
+        self._cache: dict[str, tuple[int, int, str, Style, tuple[Strip, Strip]]] = {}
+        self._asked_for: str | None = None
+        self._base_style = Style()
+        self._highlight_style = Style(reverse=True)
+        self._shown_count = (-1, -1)
+        self.border_title = safe_text(title)
 
-    def show(self, conversations: Sequence[Conversation], now: datetime, me_id: str) -> None:
-        ids = [c.id for c in conversations]
-        unread = sum(c.unread for c in conversations)
-        self.border_title = f"{self.title} ({len(conversations)})"
-        self.border_subtitle = f"{unread} unread" if unread else ""
-        self.set_class(unread > 0, "-unread")
-        highlighted = (
-            self._rows[self.highlighted]
-            if (self.highlighted is not None and self.highlighted < len(self._rows))
-            else None
-        )
-        self.clear_options()
-        self._rows = ids
-        if not conversations:
-            self.add_option(Option(Text(self.empty or "—", style="dim"), disabled=True))
+    @property
+    def _ids(self) -> int:
+        return len(self.desk.lists[self.list_name].ids)
+
+    # ------------------------------------------------------------------ attributes down
+
+    def sync(self, changed: Set[str], lists_changed: bool, now: datetime | None = None) -> None:
+        """Redraw what ``changed`` touches on screen (all rows when ``now`` moved)."""
+        if now is not None:
+            self.now = now
+            self._cache.clear()
+        state = self.desk.lists[self.list_name]
+        if lists_changed or (state.count, state.unread) != self._shown_count:
+            self._shown_count = (state.count, state.unread)
+            self.border_title = safe_text(f"{self.title} ({state.count})")
+            unread = state.unread if state.complete else 0  # of the loaded rows only: no sum
+            self.border_subtitle = safe_text(f"{unread} unread" if unread else "")
+            self.set_class(unread > 0, "-unread")
+            self._keep_highlight()
+            self._resize(Size(ROW_WIDTH, ROW_LINES * max(1, len(state.ids))))
+            self.refresh()
             return
-        self.add_options([Option(self._row(c, now, me_id), id=c.id) for c in conversations])
-        if highlighted in ids:
-            self.highlighted = ids.index(highlighted)
+        if now is not None or self._on_screen(changed):
+            self.refresh()
 
-    def _row(self, conv: Conversation, now: datetime, me_id: str) -> Text:
-        wait = waited(conv.waiting_since, now)
+    def _resize(self, size: Size) -> None:
+        """A new virtual size. Setting ``virtual_size`` lays out the whole screen (~60 ms
+        with 50 tabs), once per frame during a burst; only a scrollbar appearing or going
+        needs that, so otherwise the size is set quietly and the scrollbar told."""
+        old = self.virtual_size
+        height = self.scrollable_content_region.height
+        if old == size:
+            return
+        fixed = self.styles.overflow_y != "auto"  # "scroll": always there
+        if old.height == 0 or not (fixed or (old.height > height) == (size.height > height)):
+            self.virtual_size = size
+            return
+        self.set_reactive(ConversationList.virtual_size, size)
+        self._scroll_update(size)
+
+    def _on_screen(self, changed: Set[str]) -> bool:
+        if not changed:
+            return False
+        ids = self.desk.lists[self.list_name].ids
+        first = int(self.scroll_offset.y) // ROW_LINES
+        rows = self.size.height // ROW_LINES + 2
+        return any(conv in changed for conv in ids.ids(first, first + rows))
+
+    def _keep_highlight(self) -> None:
+        """The highlight stays on its conversation when rows come and go above it."""
+        ids = self.desk.lists[self.list_name].ids
+        if self._highlighted_id is not None and self._highlighted_id in ids:
+            self.highlighted = ids.index(self._highlighted_id)
+        elif self.highlighted is not None:
+            self.highlighted = min(self.highlighted, len(ids) - 1) if len(ids) else None
+            self._highlighted_id = (
+                ids.at(self.highlighted) if self.highlighted is not None else None
+            )
+
+    # ------------------------------------------------------------------ drawing
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Computing a widget's style walks its ancestors (~0.5 ms): once per draw, not per line.
+        self._base_style = self.rich_style
+        self._highlight_style = self.get_component_rich_style("conversation-list--highlight")
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = int(self.scroll_offset.y) + y
+        index, part = divmod(line, ROW_LINES)
+        count = self._ids
+        if count == 0:
+            text = safe_text(self.empty or "—", "dim") if line == 0 else Text()
+            return self._strip(text, width)
+        if index >= count:
+            return Strip.blank(width, self._base_style)
+        self._maybe_need_more(index, count)
+        conv = self.desk.row(self.list_name, index)
+        strips = self._row_strips(conv, width)[part]
+        if index == self.highlighted:
+            strips = strips.apply_style(self._highlight_style)
+        return strips
+
+    def _strip(self, text: Text, width: int) -> Strip:
+        segments = list(text.render(self.app.console, end=""))
+        return Strip(segments).crop_extend(0, width, self._base_style)
+
+    def _row_strips(self, conv: Conversation, width: int) -> tuple[Strip, Strip]:
+        me = self.desk.me_id
+        cached = self._cache.get(conv.id)
+        if cached is not None and cached[:4] == (conv.version, width, me, self._base_style):
+            return cached[4]
+        name, detail = self._row(conv, me, max(12, min(ROW_WIDTH, width)))
+        strips = (self._strip(name, width), self._strip(detail, width))
+        if len(self._cache) > 500:  # only rows on screen matter: forget the rest
+            self._cache.clear()
+        self._cache[conv.id] = (conv.version, width, me, self._base_style, strips)
+        return strips
+
+    def _row(self, conv: Conversation, me_id: str, room: int) -> tuple[Text, Text]:
+        wait = waited(conv.waiting_since, self.now)
         badge = f" ●{conv.unread}" if conv.unread else ""
         right = f"{wait}{badge}"
-        name = one_line(conv.title, ROW_WIDTH - len(right) - 1)
-        row = Text(name, style="bold" if conv.unread else "")
-        row.append(" " * max(1, ROW_WIDTH - len(name) - len(right)))
-        row.append(wait, style="yellow" if conv.status == "queued" else "dim")
-        row.append(badge, style="bold red")
+        row = safe_text(conv.title, "bold" if conv.unread else "", width=room - len(right) - 1)
+        row.append(" " * max(1, room - row.cell_len - len(right)))
+        row.append_text(safe_text(wait, "yellow" if conv.status == "queued" else "dim"))
+        row.append_text(safe_text(badge, "bold red"))
         detail = ""
         if self.show_assignee:
             who = conv.assignee.name if conv.assignee else "queued"
             detail = "you" if conv.assignee and conv.assignee.id == me_id else who
             detail = f"[{detail}] "
+        line = Text("  ")
+        line.append_text(safe_text(detail, "italic dim", width=room - 2))
+        if detail:
+            line.append(" ")
         last = conv.last_message
-        line = one_line(last.body, ROW_WIDTH - 2 - len(detail)) if last else ""
-        row.append("\n  " + detail, style="italic dim")
-        row.append(line, style="dim")
-        return row
+        if conv.taking:  # ctrl+g was pressed: shown at once, before the server answers
+            line.append_text(safe_text("taking…", "bold yellow"))
+        elif last is not None:
+            line.append_text(safe_text(last.body, "dim", width=max(1, room - line.cell_len)))
+        return row, line
 
-    def on_focus(self) -> None:
-        if self.highlighted is None and self._rows:
-            self.highlighted = 0  # enter right away opens the first row
+    def _maybe_need_more(self, index: int, count: int) -> None:
+        state = self.desk.lists[self.list_name]
+        if state.more and index >= count - PREFETCH_ROWS and self._asked_for != state.next_cursor:
+            self._asked_for = state.next_cursor  # once per page
+            self.post_message(self.NeedMore(self.list_name))
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        if event.option.id:
-            self.post_message(ConversationChosen(event.option.id))
+    # ------------------------------------------------------------------ keys and mouse
+
+    def _highlight(self, index: int | None) -> None:
+        count = self._ids
+        if index is None or count == 0:
+            self.highlighted = None
+            self._highlighted_id = None
+        else:
+            self.highlighted = max(0, min(index, count - 1))
+            self._highlighted_id = self.desk.lists[self.list_name].ids.at(self.highlighted)
+            region = Region(0, self.highlighted * ROW_LINES, self.size.width, ROW_LINES)
+            self.scroll_to_region(region, animate=False, immediate=True)
+            self._maybe_need_more(self.highlighted, count)
+        self.refresh()
+
+    def action_move(self, step: int) -> None:
+        self._highlight(0 if self.highlighted is None else self.highlighted + step)
+
+    def action_page(self, step: int) -> None:
+        rows = max(1, self.size.height // ROW_LINES - 1)
+        self._highlight(0 if self.highlighted is None else self.highlighted + step * rows)
+
+    def action_move_to(self, index: int) -> None:
+        self._highlight(index if index >= 0 else self._ids - 1)
+
+    def action_choose(self) -> None:
+        if self.highlighted is not None and self.highlighted < self._ids:
+            self.post_message(
+                ConversationChosen(self.desk.lists[self.list_name].ids.at(self.highlighted))
+            )
+
+    def on_focus(self, event: Focus) -> None:
+        if self.highlighted is None and self._ids:
+            self._highlight(0)  # enter right away opens the first row
+
+    def on_click(self, event: Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        index = (offset.y + int(self.scroll_offset.y)) // ROW_LINES
+        if index < self._ids:
+            self._highlight(index)
+            self.action_choose()

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui_agent.desk import Conversation
+from tui_agent.untrusted import safe_text
 
 
 class VisitorPanel(Static):
@@ -25,11 +26,12 @@ class VisitorPanel(Static):
         assignee = "—"
         if conv.assignee is not None:
             assignee = "you" if conv.assignee.id == me_id else conv.assignee.name
+        page = [("Page", visitor.page_title), ("URL", visitor.page_url or "—")]
         rows = (
             ("Name", visitor.name or "—"),
             ("E-mail", visitor.email or "—"),
             ("Language", visitor.language or "—"),
-            ("Page", visitor.page_url or "—"),
+            *(page if visitor.page_title else [("Page", visitor.page_url or "—")]),
             ("Referrer", visitor.referrer or "—"),
             ("Visits", str(visitor.visit_count) if visitor.visit_count else "—"),
             ("", ""),
@@ -38,7 +40,7 @@ class VisitorPanel(Static):
             ("Dept.", conv.department or "—"),
         )
         for label, value in rows:
-            table.add_row(label, value)
+            table.add_row(safe_text(label), safe_text(value))
         if conv.visitor_typing:
             table.add_row("", Text("typing…", style="italic cyan"))
-        self.update(table)
+        self.update(table, layout=False)  # a fixed-size panel
