@@ -9,47 +9,55 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 _CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")
-_EMAIL_RE = re.compile(
-    r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
-)
+# An address is found from its "@": the local part is read backwards from there, the
+# domain forwards. A pattern that tries every start position retried a long word with no
+# "@" from each of its characters (issue #11: 250 ms for one 4,000-character body).
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_DOMAIN_RE = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit's Luhn value in a doubled place
+_SEPARATOR = re.compile(r"[ -]")
 
 
 def luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+    return _luhn_ok(list(map(int, digits)))  # int() reads other scripts' digits, as \d does
+
+
+def _luhn_ok(values: list[int]) -> bool:
+    return (sum(values[-1::-2]) + sum(map(_DOUBLED.__getitem__, values[-2::-2]))) % 10 == 0
 
 
 def _mask_card(match: re.Match[str]) -> str:
+    """Mask the whole run, else its longest Luhn-valid run of whole groups, so that
+    "4111 1111 1111 1111 2" still hides the card. Hostile text makes a candidate of every
+    19 digits, so the common checks come first and the group lengths share one pass."""
     text = match.group(0)
-    digits = re.sub(r"[ -]", "", text)
-    # The whole run, else the longest Luhn-valid run of whole groups, so that
-    # "4111 1111 1111 1111 2" still hides the card.
-    boundaries = [len(re.sub(r"[ -]", "", text[: m.start()])) for m in re.finditer(r"[ -]", text)]
-    for length in sorted({len(digits), *boundaries}, reverse=True):
-        if 13 <= length <= 19 and luhn_valid(digits[:length]):
-            end = _end_of_digit(text, length)
-            return f"**** **** **** {digits[length - 4 : length]}" + text[end:]
+    digits = text.replace(" ", "").replace("-", "")
+    values = list(map(int, digits))
+    if _luhn_ok(values):  # the pattern only matches runs of 13 to 19 digits
+        return f"**** **** **** {digits[-4:]}"
+    if len(digits) == len(text):
+        return text
+    # The k-th separator, at index i, ends a run of i - k digits.
+    ends = {
+        i - k: i
+        for k, i in enumerate([m.start() for m in _SEPARATOR.finditer(text)])
+        if i - k >= 13
+    }
+    if not ends:
+        return text
+    # Running Luhn sums of every prefix: one doubling the even places, one the odd ones.
+    # A prefix of length n is valid when the sum doubling n's parity ends in 0.
+    even, odd = values[:], values[:]
+    even[0::2] = map(_DOUBLED.__getitem__, values[0::2])
+    odd[1::2] = map(_DOUBLED.__getitem__, values[1::2])
+    running = (list(accumulate(even)), list(accumulate(odd)))
+    for length in reversed(ends):  # inserted shortest first
+        if running[length % 2][length - 1] % 10 == 0:
+            return f"**** **** **** {digits[length - 4 : length]}" + text[ends[length] :]
     return text
-
-
-def _end_of_digit(text: str, count: int) -> int:
-    """The index just after the ``count``-th digit of ``text``."""
-    seen = 0
-    for index, char in enumerate(text):
-        if char.isdigit():
-            seen += 1
-            if seen == count:
-                return index + 1
-    return len(text)
 
 
 def mask_cards(text: str) -> str:
@@ -57,7 +65,23 @@ def mask_cards(text: str) -> str:
 
 
 def mask_emails(text: str) -> str:
-    return _EMAIL_RE.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    parts: list[str] = []
+    done = 0  # text before this index is final
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > done and text[start - 1] in _LOCAL_CHARS:
+            start -= 1
+        domain = _DOMAIN_RE.match(text, at + 1) if start < at else None
+        if domain is None:
+            at = text.find("@", at + 1)
+            continue
+        parts.append(text[done:start])
+        parts.append(f"{text[start]}***@{domain.group()}")
+        done = domain.end()
+        at = text.find("@", done)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from server.security.sanitizer import render_html
+from server.security.sanitizer import _CLEANER, MAX_LINKS, render_html
 
 
 def test_markup_in_a_body_is_shown_as_text() -> None:
@@ -78,3 +82,86 @@ def test_balanced_parentheses_stay_in_the_link() -> None:
     out = render_html("(https://en.wikipedia.org/wiki/Foo_(bar))")
     assert 'href="https://en.wikipedia.org/wiki/Foo_(bar)"' in out
     assert out.endswith("</a>)")
+
+
+# -- the same output as cleaning the whole rendering (issue #11: linear-time rendering) --
+
+_ORACLE_URL = re.compile(r"""(?:https?://|mailto:|www\.)[^\s<>"'`]+""", re.IGNORECASE)
+
+
+def _rendered_then_cleaned_whole(body: str) -> str:
+    """The rendering before issue #11: every piece built, then nh3 over the whole result
+    (slow on hostile input, so used here only as the reference for ordinary text)."""
+    parts: list[str] = []
+    position = 0
+    links = 0
+    for match in _ORACLE_URL.finditer(body):
+        if links == MAX_LINKS:
+            break
+        url = match.group()
+        while url and url[-1] in ".,;:!?)]}":
+            if url[-1] == ")" and url.count("(") >= url.count(")"):
+                break
+            url = url[:-1]
+        if not url or url.lower() in ("mailto:", "www."):
+            continue
+        href = "https://" + url if url.lower().startswith("www.") else url
+        links += 1
+        parts.append(html.escape(body[position : match.start()], quote=False))
+        parts.append(
+            f'<a href="{html.escape(href, quote=True)}" target="_blank">'
+            f"{html.escape(url, quote=False)}</a>"
+        )
+        position = match.start() + len(url)
+    parts.append(html.escape(body[position:], quote=False))
+    return _CLEANER.clean("".join(parts).replace("\n", "<br>"))
+
+
+_PIECES = st.sampled_from(
+    [
+        *"ab.,;:!?)](}{<>\"'`&@ /\n\r\t\x00\xa0\x0b\x0c\x1b\x7f\x85\ufeff\u202e\u2028é😀",
+        "http://",
+        "https://",
+        "www.",
+        "mailto:",
+        "&amp;",
+        "<br>",
+        "<a href=x>",
+        "</a>",
+        "xn--",
+        "0x",
+        "0X",
+        "1",
+        "f",
+        "a.b",
+        ":80",
+        "?q=1&r=2",
+        "..",
+        "--",
+        "\\",
+        "^",
+        "|",
+        "#",
+        "%",
+        "=",
+    ]
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_rendering_equals_cleaning_the_whole_output(body: str) -> None:
+    assert render_html(body) == _rendered_then_cleaned_whole(body)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(max_size=200))
+def test_rendering_equals_cleaning_the_whole_output_for_any_text(body: str) -> None:
+    assert render_html(body) == _rendered_then_cleaned_whole(body)
+
+
+def test_links_past_the_hundredth_stay_text() -> None:
+    body = " ".join(f"https://example.com/{n}" for n in range(MAX_LINKS + 5))
+    out = render_html(body)
+    assert out.count("<a ") == MAX_LINKS
+    assert out.endswith(f"https://example.com/{MAX_LINKS + 4}")
