@@ -35,6 +35,7 @@ from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.rest_rating import build_rating_blueprint
 from server.gateway.rest_reports import build_reports_blueprint
 from server.gateway.rest_routing import build_routing_blueprint
+from server.gateway.router import HeadAsGetRouter
 from server.gateway.widget_routes import build_widget_blueprint
 from server.observability.metrics import observe_batch
 from server.routing.presence import Presence, PresenceStore
@@ -141,6 +142,7 @@ def create_app(settings: Settings) -> Sanic:
     app = Sanic(
         "steadydesk" if number == 1 else f"steadydesk{number}",
         error_handler=JsonErrorHandler(),
+        router=HeadAsGetRouter(),
         configure_logging=False,  # one format: the CLI configures logging
     )
     app.config.update(

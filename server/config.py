@@ -60,8 +60,8 @@ class Settings(BaseSettings):
     bad_frames_per_minute: int = Field(10, ge=1)
     shutdown_timeout_secs: float = Field(10.0, gt=0)
 
-    visitor_token_ttl_secs: int = Field(7 * 24 * 3600, ge=60)
-    agent_token_ttl_secs: int = Field(12 * 3600, ge=60)
+    visitor_token_ttl_secs: int = Field(7 * 24 * 3600, ge=1)
+    agent_token_ttl_secs: int = Field(12 * 3600, ge=1)
     login_max_failures_account: int = Field(10, ge=1)
     login_max_failures_ip: int = Field(30, ge=1)
     login_window_secs: int = Field(15 * 60, ge=1)

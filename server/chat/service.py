@@ -16,6 +16,7 @@ from server.chat.rating import RatingService, csat_offered
 from server.chat.records import Actor, ConversationRef, SendResult, StoredMessage
 from server.chat.writer import ConversationClosed, GroupCommitWriter, PendingSend
 from server.errors import BadRequest, ErrorCode, Forbidden, SteadyError
+from server.ints import in_int64
 from server.routing.presence import Presence
 from server.storage.database import Store
 from server.storage.models import (
@@ -360,6 +361,6 @@ def _copy_outcome(source: asyncio.Future[SendResult], target: asyncio.Future[Sen
 def _int_or(value: object, default: int, name: str) -> int:
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{name} must be an integer", code=ErrorCode.BAD_FRAME)
+    if isinstance(value, bool) or not isinstance(value, int) or not in_int64(value):
+        raise BadRequest(f"{name} must be a 64-bit integer", code=ErrorCode.BAD_FRAME)
     return value

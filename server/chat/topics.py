@@ -19,3 +19,7 @@ def agent(agent_id: str) -> str:
 
 def bridge(bridge_id: str) -> str:
     return f"bridge:{bridge_id}"
+
+
+def site(site_id: str) -> str:
+    return f"site:{site_id}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -65,11 +66,20 @@ class Connection:
         self._room = asyncio.Event()  # set while the queue is at most half full
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._expiry: asyncio.TimerHandle | None = None
         self.closing = False
         self._batched_writes = all(hasattr(ws, name) for name in _SANIC_INTERNALS)
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    def expire_at(self, epoch_secs: float) -> None:
+        """Close 4401 when the token this connection was opened with expires: the client
+        logs in (or opens a session) again and resumes."""
+        delay = max(0.0, epoch_secs - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(
+            delay, self.close_soon, CloseCode.BAD_TOKEN, "token expired"
+        )
 
     def push(self, frame: bytes) -> None:
         if self.closing:
@@ -168,5 +178,7 @@ class Connection:
             self.ws.fail_connection(code, reason)
 
     def stop_writer(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self._writer and not self._writer.done():
             self._writer.cancel()

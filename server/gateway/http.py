@@ -15,7 +15,7 @@ from server.admin.auth import ClientInfo, LoginPolicy, agent_login, visitor_sess
 from server.errors import BadRequest, ErrorCode, Forbidden
 from server.gateway.context import Services
 from server.gateway.errors import error_response
-from server.gateway.net import client_ip, is_secure, peer_address
+from server.gateway.net import client_ip, https_served, is_secure, peer_address
 from server.gateway.ws import Gateway
 from server.observability import metrics
 from server.observability.health import health_report
@@ -39,6 +39,7 @@ def allow_cross_origin(request: Request, response: HTTPResponse) -> None:
 
 
 OPEN_PATHS = ("/api/healthz", "/metrics")  # probed by load balancers and scrapers
+HSTS = "max-age=31536000"  # a year; subdomains are the operator's to decide
 
 
 def install_middleware(app: Sanic, services: Services) -> None:
@@ -60,14 +61,20 @@ def install_middleware(app: Sanic, services: Services) -> None:
         return None
 
     async def observe(request: Request, response: HTTPResponse) -> None:
+        # Every label has a bounded set of values: a made-up method or path is "other" /
+        # "unmatched", so no caller can grow /metrics (issue #11).
         route = request.route.path if request.route else "unmatched"
-        metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status)).inc()
+        metrics.HTTP_REQUESTS.labels(
+            metrics.method_label(request.method), route, metrics.status_label(response.status)
+        ).inc()
         started = getattr(request.ctx, "started", None)
         if started is not None:
             metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cache-Control", "no-store")
+        if https_served(request, settings):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if request.path == SESSION_PATH:
             allow_cross_origin(request, response)
 

@@ -47,6 +47,7 @@ class Hub:
             "visitor": self._on_visitor,
             "agent": self._on_agent,
             "bridge": self._on_bridge,
+            "site": self._on_site,
         }
         self.bridges = BridgeDelivery(self)
 
@@ -259,6 +260,11 @@ class Hub:
         if payload.get("name") == "bridge.revoked":
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.close_soon(CloseCode.BAD_TOKEN, "bridge revoked")
+
+    def _on_site(self, topic: str, payload: Payload) -> None:
+        if payload.get("name") == "site.deleted":
+            for conn in tuple(self._by_topic.get(topic, ())):
+                conn.close_soon(CloseCode.BAD_TOKEN, "site deleted")
 
     def _subscribed(self, topic: str) -> None:
         """A conversation's subscription took effect: re-read what it may have missed."""

@@ -47,3 +47,13 @@ def is_secure(request: Request, settings: Settings) -> bool:
 
 def loopback(request: Request) -> bool:
     return _is_loopback(peer_address(request))
+
+
+def https_served(request: Request, settings: Settings) -> bool:
+    """This response travels over TLS: ours, or a trusted proxy's that says https."""
+    if settings.tls_enabled:
+        return True
+    return (
+        peer_address(request) in settings.trusted_proxy_set
+        and request.headers.get("x-forwarded-proto", "").lower() == "https"
+    )

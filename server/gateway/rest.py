@@ -12,6 +12,7 @@ from server.chat.listing import list_agents, list_departments, page_conversation
 from server.errors import BadRequest
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
+from server.ints import in_int64
 from server.storage.models import Role
 
 
@@ -20,9 +21,12 @@ def _int_arg(request: Request, name: str, default: int) -> int:
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise BadRequest(f"{name} must be an integer") from None
+    if not in_int64(value):
+        raise BadRequest(f"{name} must be a 64-bit integer")
+    return value
 
 
 def _bool_arg(request: Request, name: str) -> bool | None:

@@ -72,7 +72,7 @@ def build_admin_blueprint(services: Services) -> Blueprint:
     async def delete_site(request: Request, site_key: str) -> HTTPResponse:
         """Delete a site: its widget stops at once, its conversations stay."""
         actor = await require_admin(services, request)
-        await store.run(sites.do_delete_site, actor, site_key, ip(request))
+        await sites.delete_site(store, services.bus, actor, site_key, ip(request))
         return json({"deleted": site_key})
 
     # -- departments -----------------------------------------------------------------

@@ -32,6 +32,8 @@ from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
 from server.gateway.ws_pages import PageFrames
+from server.gateway.ws_utf8 import close_on_invalid_utf8
+from server.ints import in_int64
 from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
@@ -74,6 +76,7 @@ class Gateway:
 
     # -- lifecycle -------------------------------------------------------------------
     async def serve(self, request: Request, ws: WebsocketImplProtocol, kind: TokenKind) -> None:
+        close_on_invalid_utf8(ws)
         # Until it is registered, a socket in its handshake is closed by shutdown from here.
         self.s.hub.handshaking.add(ws)
         try:
@@ -149,6 +152,7 @@ class Gateway:
         if actor.is_bridge:
             self.bridges.attach(conn, client_ip(request, settings))
         conn.start()
+        conn.expire_at(claims.expires_at)
         self.s.hub.add(conn)
         self._hellos[conn] = hello
         return conn
@@ -172,6 +176,8 @@ class Gateway:
             current = await self.s.chat.current_conversation(actor)
             you: dict[str, Any] = {**actor.wire(), "conversation": current}
             hub.join(conn, topics.visitor(actor.id))
+            if actor.site_id:
+                hub.join(conn, topics.site(actor.site_id))  # closed if the site is deleted
         else:
             you = await self.s.store.run(agent_profile, actor)
             hub.join(conn, topics.agents(actor.tenant_id))
@@ -186,8 +192,8 @@ class Gateway:
             conn.error(ErrorCode.BAD_FRAME, "resume must map conversation ids to seqs")
             resume = {}
         for conv, last_seq in resume.items():
-            if isinstance(last_seq, bool) or not isinstance(last_seq, int):
-                conn.error(ErrorCode.BAD_FRAME, "resume seqs must be integers", conv=conv)
+            if not _is_int64(last_seq):
+                conn.error(ErrorCode.BAD_FRAME, "resume seqs must be 64-bit integers", conv=conv)
                 continue
             try:
                 ref = await access_conversation(self.s.chat.directory, actor, conv)
@@ -393,6 +399,10 @@ def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
     except (orjson.JSONDecodeError, UnicodeDecodeError):
         return None
     return frame if isinstance(frame, dict) else None
+
+
+def _is_int64(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and in_int64(value)
 
 
 def _seconds(value: float) -> float | int:

@@ -79,3 +79,14 @@ BACKUP_SCHEDULER_LEADER = Gauge(
     "steadydesk_backup_scheduler_leader",
     "1 on the node holding the scheduler lease (it runs the scheduled backups), else 0",
 )
+
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else "other"

@@ -31,7 +31,7 @@ def verify_user_hash(
     if user_ts is not None:
         try:
             ts = int(user_ts)  # type: ignore[call-overload]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 is inf
             raise Unauthorized(
                 "user_ts must be unix seconds", code=ErrorCode.BAD_USER_HASH
             ) from None

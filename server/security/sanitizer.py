@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 
 import nh3
 
@@ -91,7 +92,7 @@ def _links(urls: list[str]) -> list[str]:
     link text is escaped text, which needs nothing but the cleaner's NUL removal."""
     plain = [_plain(url) for url in urls]
     odd = [url for url, ok in zip(urls, plain, strict=True) if not ok]
-    cleaned = iter(())
+    cleaned: Iterator[str] = iter(())
     if odd:
         shells = "".join(f'<a href="{_href(url)}" target="_blank"></a>' for url in odd)
         # An escaped URL holds no "<", so "</a>" only ever ends one of the shells.

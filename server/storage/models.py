@@ -353,6 +353,8 @@ class EncryptionKeyUse(BaseModel):
 
     kid = pw.CharField(max_length=32, primary_key=True)
     first_used_at = pw.DateTimeField(default=utcnow)
+
+
 class Operator(BaseModel):
     """A platform operator (SaaS mode): not tenant data, acts in a tenant it names."""
 
