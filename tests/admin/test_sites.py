@@ -3,10 +3,11 @@ once, updates reach the session endpoint, and every denial."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.admin.conftest import call, code
-from tests.support.clients import Clients, user_hash, visitor_session
+from tests.support.clients import Clients, timed_user_hash, user_hash, visitor_session
 from tests.support.server import DemoTenant, ServerProcess
 
 
@@ -57,6 +58,12 @@ async def test_site_lifecycle_and_secret_rotation(
     untimed = await visitor_session(server, site_key=key, user_id="u-1",
                                     user_hash=user_hash(new_secret, "u-1"))
     assert untimed.status_code == 401
+    now = int(time.time())
+    for timed in (timed_user_hash(new_secret, "u-1", now), user_hash(new_secret, "u-1", now)):
+        # Both timed forms: the first one (PROTOCOL §3) only where no untimed hash works.
+        ok = await visitor_session(server, site_key=key, user_id="u-1", user_ts=now,
+                                   user_hash=timed)
+        assert ok.status_code == 200, ok.text
 
     for bad in ({"allowed_origins": ["not an origin"]}, {"name": ""}, {"secret": "x"},
                 {"user_hash_max_age_secs": 1}):

@@ -16,6 +16,7 @@ from tests.support.clients import (
     get,
     login,
     post_json,
+    timed_user_hash,
     user_hash,
     visitor_session,
 )
@@ -146,12 +147,26 @@ async def test_timed_user_hash_is_accepted(server: ServerProcess, demo: DemoTena
     user = f"user-{time.time_ns()}"
     now = int(time.time())
     resp = await visitor_session(server, user_id=user, user_ts=now,
-                                 user_hash=user_hash(demo.site_secret, user, now))
+                                 user_hash=timed_user_hash(demo.site_secret, user, now))
     assert resp.status_code == 200, resp.text
     plain = await visitor_session(server, user_id=user,
                                   user_hash=user_hash(demo.site_secret, user))
     assert plain.status_code == 200, plain.text
     assert plain.json()["visitor_id"] == resp.json()["visitor_id"]
+
+
+async def test_an_untimed_hash_of_id_colon_ts_does_not_pass_as_id_at_ts(
+    server: ServerProcess, demo: DemoTenant,
+) -> None:
+    """Issue #11: the site signs the user "bob:<now>" (ids may hold ':'); that hash must
+    not prove "bob" with user_ts <now>, whichever timed form it is offered as."""
+    bob, now = f"bob-{time.time_ns()}", int(time.time())
+    untimed = user_hash(demo.site_secret, f"{bob}:{now}")
+    for offered in (untimed, "t1:" + untimed):
+        resp = await visitor_session(server, user_id=bob, user_ts=now, user_hash=offered)
+        assert_error_response(resp, 401, "bad_user_hash", secrets=[demo.site_secret])
+    own = await visitor_session(server, user_id=f"{bob}:{now}", user_hash=untimed)
+    assert own.status_code == 200, own.text  # the untimed form still proves its own id
 
 
 async def test_timed_user_hash_older_than_24h_is_401_stale_user_hash(
@@ -160,7 +175,7 @@ async def test_timed_user_hash_older_than_24h_is_401_stale_user_hash(
     user = f"user-{time.time_ns()}"
     old = int(time.time()) - 24 * 3600 - 120
     resp = await visitor_session(server, user_id=user, user_ts=old,
-                                 user_hash=user_hash(demo.site_secret, user, old))
+                                 user_hash=timed_user_hash(demo.site_secret, user, old))
     assert_error_response(resp, 401, "stale_user_hash")
 
 
@@ -170,7 +185,7 @@ async def test_timed_user_hash_signed_for_another_time_is_401_bad_user_hash(
     user = f"user-{time.time_ns()}"
     now = int(time.time())
     resp = await visitor_session(server, user_id=user, user_ts=now,
-                                 user_hash=user_hash(demo.site_secret, user, now - 60))
+                                 user_hash=timed_user_hash(demo.site_secret, user, now - 60))
     assert_error_response(resp, 401, "bad_user_hash")
 
 

@@ -41,9 +41,16 @@ def new_cid() -> str:
 
 
 def user_hash(site_secret: str, user_id: str, user_ts: int | None = None) -> str:
-    """The identity-verification HMAC of PROTOCOL §3 (plain or timed form)."""
+    """The identity-verification HMAC of PROTOCOL §3 (plain or first timed form; the
+    first timed form is accepted only by sites that require timed hashes)."""
     text = user_id if user_ts is None else f"{user_id}:{user_ts}"
     return hmac.new(site_secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def timed_user_hash(site_secret: str, user_id: str, user_ts: int) -> str:
+    """The timed form of docs/protocol.md §3: ``t1:`` and an HMAC under the timed key."""
+    key = hashlib.sha256(b"steadydesk timed user_hash v1\n" + site_secret.encode()).digest()
+    return "t1:" + hmac.new(key, f"{user_id}:{user_ts}".encode(), hashlib.sha256).hexdigest()
 
 
 # ---------------------------------------------------------------------- HTTP
