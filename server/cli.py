@@ -209,7 +209,7 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     tenant = args.tenant or settings.tenant
     public_url = f"{'https' if settings.tls_enabled else 'http'}://{settings.host}:{settings.port}"
-    result = _with_db(settings, lambda: ensure_demo(tenant, public_url))
+    result = _with_db(settings, lambda: ensure_demo(tenant, public_url, settings.data_dir))
     if args.json:
         print(json.dumps(result))
     else:

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from server import __version__
 from server.config import Settings
 from server.errors import StartupError
+from server.storage.data_dir import restrict_new_files, secure_data_dir
 from server.storage.database import UNAVAILABLE_ERRORS, Store, is_mysql
 from server.storage.keys import check_key_registry
 from server.storage.migrations import LATEST_VERSION, current_version
@@ -78,9 +79,11 @@ def describe_database_error(settings: Settings, err: BaseException) -> str:
 
 
 def check_data_dir(settings: Settings) -> None:
+    """The data dir exists, is private to its owner (0700, files 0600) and is writable."""
     data_dir = Path(settings.data_dir)
+    restrict_new_files()
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(data_dir)
         probe = data_dir / ".write-probe"
         probe.write_text("ok")
         probe.unlink()

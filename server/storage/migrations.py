@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -168,6 +169,32 @@ def _backups(database: pw.Database) -> None:
     create_new_tables(database, TenantTokenKey, BackupRun, SchedulerLease, ExportJob)
 
 
+def _secrets_at_rest(database: pw.Database) -> None:
+    """Site and API secrets become sealed columns (wider: an envelope is longer than the
+    secret), and the demo's plaintext passwords leave the database (they now live in a
+    0600 file of the data dir; the next ``steadydesk demo`` sets and prints new ones)."""
+    from server.storage.models import ApiKey, Setting
+
+    widen_varchar_columns(database, Site, Site.secret)
+    widen_varchar_columns(database, ApiKey, ApiKey.secret)
+    for row in Setting.select().where(Setting.key == "demo.credentials"):
+        try:
+            creds = json.loads(row.value)
+        except ValueError:
+            continue
+        people = creds.get("people") if isinstance(creds, dict) else None
+        if not isinstance(people, dict):
+            continue
+        for person in [people.get("admin"), *(people.get("agents") or [])]:
+            if isinstance(person, dict):
+                person.pop("password", None)
+        if isinstance(creds.get("api"), dict):
+            creds["api"].pop("secret", None)
+        Setting.update(value=json.dumps(creds)).where(
+            Setting.tenant_id == row.tenant_id, Setting.key == row.key
+        ).execute()
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
@@ -176,6 +203,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "CSAT ratings, encryption key registry, wider sealed columns", _csat_and_sealing),
     Migration(6, "bridges: principals, links to agents, link codes", _bridges),
     Migration(7, "backups: runs, scheduler lease, export jobs, imported token keys", _backups),
+    Migration(8, "site and API secrets sealed at rest, no demo passwords stored", _secrets_at_rest),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -83,7 +83,8 @@ class Tenant(BaseModel):
 class Site(TenantModel):
     id = pw.CharField(max_length=40, primary_key=True)  # the public site_key
     name = pw.CharField(max_length=200)
-    secret = pw.CharField(max_length=100)
+    # Sealed at rest when encryption is on (identity hashes need the secret itself).
+    secret = SealedCharField(max_length=255)
     allowed_origins = pw.TextField(default="[]")  # JSON list of exact origins
     require_timed_hash = pw.BooleanField(default=False)
     user_hash_max_age_secs = pw.IntegerField(null=True)
@@ -265,8 +266,9 @@ class ConversationLabel(TenantModel):
 class ApiKey(TenantModel):
     id = pw.CharField(max_length=40, primary_key=True)  # the public key id
     name = pw.CharField(max_length=200, default="")
-    # Kept readable: HMAC verification needs the shared secret itself.
-    secret = pw.CharField(max_length=100)
+    # HMAC verification needs the shared secret itself, so it cannot be hashed; it is
+    # sealed at rest when encryption is on (docs/security.md).
+    secret = SealedCharField(max_length=255)
     role = pw.CharField(max_length=16, default=Role.ADMIN.value)
     created_at = pw.DateTimeField(default=utcnow)
     revoked_at = pw.DateTimeField(null=True)

@@ -17,7 +17,15 @@ import peewee as pw
 from server.errors import StartupError
 from server.security.encryption import PREFIX
 from server.storage.guard import cross_tenant
-from server.storage.models import Conversation, EncryptionKeyUse, Message, TenantTokenKey, Visitor
+from server.storage.models import (
+    ApiKey,
+    Conversation,
+    EncryptionKeyUse,
+    Message,
+    Site,
+    TenantTokenKey,
+    Visitor,
+)
 from server.storage.sealed import active_keyring
 
 DEFAULT_BATCH = 500
@@ -37,6 +45,8 @@ def sealed_columns() -> list[tuple[type[pw.Model], pw.Field]]:
         (Visitor, Visitor.email),
         (Conversation, Conversation.rating_comment),
         (TenantTokenKey, TenantTokenKey.key),
+        (Site, Site.secret),
+        (ApiKey, ApiKey.secret),
     ]
 
 
