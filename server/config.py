@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     ws_rate_agent: int = Field(100, ge=1)
     ws_rate_bridge: int = Field(1000, ge=1)  # a bridge speaks for a whole team
     ws_rate_window_secs: float = Field(10.0, gt=0)
+    # sync, and read + typing together, per connection per window (issue #11)
+    ws_sync_rate_visitor: int = Field(20, ge=1)
+    ws_sync_rate_agent: int = Field(100, ge=1)
+    ws_signal_rate_visitor: int = Field(60, ge=1)
+    ws_signal_rate_agent: int = Field(300, ge=1)
+    # Bytes waiting to be written: per connection, then closed 1013 (it resumes), and for
+    # the whole node, past which the connection that holds the most is closed.
+    ws_send_buffer_bytes: int = Field(2 * 2**20, ge=256 * 2**10)
+    ws_send_buffer_node_bytes: int = Field(64 * 2**20, ge=2**20)
     conn_rate_ip: int = Field(60, ge=1)
     heartbeat_secs: float = Field(25.0, gt=0)
     hello_timeout_secs: float = Field(5.0, gt=0)

@@ -11,6 +11,7 @@ from typing import Any
 from server.chat.queries import MESSAGE_COLUMNS
 from server.chat.rating import rating_data
 from server.chat.records import Actor, StoredMessage
+from server.chat.rendered import RENDERED
 from server.chat.visitors import visitor_card
 from server.errors import BadRequest
 from server.storage.guard import TenantScope
@@ -166,6 +167,7 @@ def _last_messages(scope: TenantScope, rows: list[Conversation]) -> dict[str, St
     for values in query.tuples():
         message = StoredMessage(*values)
         if (message.conv, message.seq) in wanted:
+            message.html = RENDERED.html(message.id, message.body)
             found[message.conv] = message
     return found
 

@@ -7,6 +7,7 @@ from typing import Any
 import peewee as pw
 
 from server.chat.records import Actor, ConversationRef, StoredMessage
+from server.chat.rendered import RENDERED
 from server.chat.visitors import visitor_context
 from server.ids import new_id
 from server.storage.database import db
@@ -91,7 +92,10 @@ def messages_after(
     if not include_notes:
         query = query.where(Message.kind != MessageKind.NOTE.value)
     rows: Any = query.order_by(Message.seq).limit(limit).tuples()
-    return [StoredMessage(*row) for row in rows]
+    messages = [StoredMessage(*row) for row in rows]
+    for message in messages:  # here, on the store's thread, not on the event loop
+        message.html = RENDERED.html(message.id, message.body)
+    return messages
 
 
 # In StoredMessage's field order.

@@ -72,6 +72,7 @@ class StoredMessage:
     cid: str
     body: str
     created_ms: int
+    html: str | None = field(default=None, repr=False)  # set at commit or read (rendered.py)
     _frame: bytes | None = field(default=None, repr=False)
     _ts: str | None = field(default=None, repr=False)
 
@@ -94,10 +95,15 @@ class StoredMessage:
             "ts": self.ts,
             "kind": self.kind,
             "body": self.body,
-            "html": render_html(self.body),
+            "html": self.rendered(),
             "cid": self.cid,
             "sender": {"type": self.sender_type, "id": self.sender_id, "name": self.sender_name},
         }
+
+    def rendered(self) -> str:
+        if self.html is None:  # a message from an older node's bus: rendered here, once
+            self.html = render_html(self.body)
+        return self.html
 
     def frame(self) -> bytes:
         """The serialized ``message`` frame, built once and shared by every recipient."""
@@ -118,6 +124,7 @@ class StoredMessage:
             "cid": self.cid,
             "body": self.body,
             "created_ms": self.created_ms,
+            "html": self.html,  # other nodes do not render it again
         }
 
     @classmethod

@@ -26,8 +26,10 @@ from typing import Any
 import peewee as pw
 
 from server.chat.records import SendResult, StoredMessage
+from server.chat.rendered import RENDERED
 from server.errors import ErrorCode, NotFound, SteadyError, Unavailable
 from server.ids import new_id
+from server.security.sanitizer import render_html
 from server.storage.database import UNAVAILABLE_ERRORS, is_mysql
 from server.storage.models import Conversation, ConversationStatus, Message
 
@@ -243,6 +245,7 @@ class GroupCommitWriter:
         for row in cursor.fetchall():
             message = StoredMessage(*row)
             message.body = self._unseal(message.body)  # raw SQL: open sealed bodies here
+            message.html = RENDERED.html(message.id, message.body)
             found[(row[2], row[5], row[6], row[8])] = message
         return found
 
@@ -255,6 +258,9 @@ class GroupCommitWriter:
         conv_marks = ",".join([param] * len(conv_ids))
         outcomes: list[SendResult | SteadyError] = []
         seal = self._seal
+        # Rendered once, here on the writer's thread and before the transaction: every
+        # recipient, sync and replay reuses it (server/chat/rendered.py).
+        rendered = {p.body: render_html(p.body) for p in batch}
         transaction = database.atomic() if mysql else database.atomic("IMMEDIATE")
         with transaction:
             stored = self._stored_duplicates(batch) if check_existing else {}
@@ -302,8 +308,10 @@ class GroupCommitWriter:
                     cid=pending.cid,
                     body=pending.body,
                     created_ms=now_ms,
+                    html=rendered[pending.body],
                 )
                 fresh[key] = message
+                RENDERED.put(message.id, rendered[pending.body])
                 rows.extend(
                     (
                         message.id,

@@ -1,7 +1,8 @@
 """One WebSocket connection: a bounded send queue drained by its own writer task.
 
 Nothing ever awaits a client's socket except that writer, so a slow client can stall
-only itself; when its queue fills it is closed (1013) and will resume from its last seq.
+only itself; when its queue fills (in frames or in bytes, see send_budget.py) it is
+closed (1013) and will resume from its last seq.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from server.chat.bridge_feed import BridgeFeed
 from server.chat.delivery import StreamCursor
 from server.chat.records import Actor, ConversationRef
 from server.errors import CloseCode
+from server.gateway.send_budget import NodeSendBudget
 from server.ids import new_id
 from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_SECS = 2.0
 WRITE_BATCH_FRAMES = 256
+WRITE_BATCH_BYTES = 256 * 2**10  # one write; Sanic waits for the transport to drain after
 
 # Sanic's send() costs a lock, a frame and a socket write per message; under load a
 # connection's queue holds several frames, and writing them together saves the syscalls.
@@ -49,6 +52,10 @@ class Connection:
         queue_frames: int,
         send_rate: SlidingWindow,
         bad_frames: SlidingWindow,
+        sync_rate: SlidingWindow | None = None,
+        signal_rate: SlidingWindow | None = None,
+        queue_bytes: int = 2 * 2**20,
+        node_budget: NodeSendBudget | None = None,
     ):
         self.ws = ws
         self.actor = actor
@@ -56,6 +63,11 @@ class Connection:
         self.kind = actor.type.value
         self.send_rate = send_rate
         self.bad_frames = bad_frames
+        self.sync_rate = sync_rate or SlidingWindow(10**9, 1.0)
+        self.signal_rate = signal_rate or SlidingWindow(10**9, 1.0)  # read and typing
+        self.held_bytes = 0  # queued or being written
+        self._queue_bytes = queue_bytes
+        self._node_budget = node_budget
         self.body_max_chars: int | None = None  # the tenant's limit, when below the node's
         self.cursors: dict[str, StreamCursor] = {}
         self.refs: dict[str, ConversationRef] = {}
@@ -84,12 +96,38 @@ class Connection:
     def push(self, frame: bytes) -> None:
         if self.closing:
             return
+        size = len(frame)
+        if self.held_bytes and self.held_bytes + size > self._queue_bytes:
+            self.shed("send buffer full, resume")
+            return
         try:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
-            metrics.SLOW_CONSUMERS.inc()
-            log.info("closing slow consumer %s (%s)", self.session, self.actor.id)
-            self.close_soon(CloseCode.TRY_AGAIN_LATER, "send queue full, resume")
+            self.shed("send queue full, resume")
+            return
+        self.held_bytes += size
+        if self._node_budget is not None:
+            self._node_budget.add(self, size)
+
+    def shed(self, reason: str) -> None:
+        """A client that does not keep up: drop what waits for it and close 1013 (it
+        resumes from its last seq)."""
+        if self.closing:
+            return
+        metrics.SLOW_CONSUMERS.inc()
+        log.info("closing slow consumer %s (%s): %s", self.session, self.actor.id, reason)
+        dropped = 0
+        while not self._queue.empty():
+            frame = self._queue.get_nowait()
+            dropped += len(frame) if frame is not None else 0
+        self._released(dropped)
+        self.close_soon(CloseCode.TRY_AGAIN_LATER, reason)
+
+    def _released(self, size: int) -> None:
+        if size:
+            self.held_bytes -= size
+            if self._node_budget is not None:
+                self._node_budget.release(self, size)
 
     def push_json(self, frame: dict[str, Any]) -> None:
         self.push(dumps(frame))
@@ -110,16 +148,27 @@ class Connection:
         queue = self._queue
         try:
             while True:
-                frames = [await queue.get()]
-                while len(frames) < WRITE_BATCH_FRAMES and not queue.empty():
-                    frames.append(queue.get_nowait())
+                first = await queue.get()
+                frames = [first]
+                size = len(first) if first is not None else 0
+                while (
+                    len(frames) < WRITE_BATCH_FRAMES
+                    and size < WRITE_BATCH_BYTES
+                    and not queue.empty()
+                ):
+                    frame = queue.get_nowait()
+                    frames.append(frame)
+                    size += len(frame) if frame is not None else 0
                 if queue.qsize() <= self.queue_frames // 2:
                     self._room.set()
                 stop = None in frames
                 if stop:
                     frames = frames[: frames.index(None)]
                 if frames:
-                    await self._write(frames)  # type: ignore[arg-type]
+                    try:
+                        await self._write(frames)  # type: ignore[arg-type]
+                    finally:
+                        self._released(size)
                 if stop:
                     return
         except asyncio.CancelledError:
@@ -180,5 +229,10 @@ class Connection:
     def stop_writer(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
+        dropped = 0
+        while not self._queue.empty():
+            frame = self._queue.get_nowait()
+            dropped += len(frame) if frame is not None else 0
+        self._released(dropped)
         if self._writer and not self._writer.done():
             self._writer.cancel()

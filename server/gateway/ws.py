@@ -27,10 +27,12 @@ from server.chat.queries import queued_conversations, queued_event
 from server.chat.records import Actor, SendResult
 from server.config import DeploymentMode
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
+from server.gateway.batch import batch_frame
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
+from server.gateway.send_budget import NodeSendBudget
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
 from server.ints import in_int64
@@ -73,6 +75,7 @@ class Gateway:
             "rate": self.on_rate,
         }
         self._hellos: dict[Connection, dict[str, Any]] = {}
+        self.send_budget = NodeSendBudget(services.settings.ws_send_buffer_node_bytes)
 
     # -- lifecycle -------------------------------------------------------------------
     async def serve(self, request: Request, ws: WebsocketImplProtocol, kind: TokenKind) -> None:
@@ -107,11 +110,13 @@ class Gateway:
         if hello is None:
             await _close(ws, CloseCode.HELLO_TIMEOUT, "hello expected")
             return None
+        expires_at: int | None = None  # bridge tokens do not expire: they are revoked
         try:
             if kind == "agent" and is_bridge_token(hello.get("token")):
                 actor = await self.s.store.run(bridge_actor, hello.get("token"))
             else:
                 claims = self.s.signer.verify(hello.get("token"), kind)
+                expires_at = claims.expires_at
                 loader = visitor_actor if kind == "visitor" else agent_actor
                 actor = await self.s.store.run(loader, claims)
             limits = (await self.s.store.run(tenant_settings, actor.tenant_id)).limits
@@ -137,22 +142,36 @@ class Gateway:
         if settings.mode is DeploymentMode.SAAS:
             rate = min(rate, node_rate)
         queue_frames = settings.send_queue_frames
+        queue_bytes = settings.ws_send_buffer_bytes
         if actor.is_bridge:  # one connection speaks for, and follows as much as, a whole team
             rate = settings.ws_rate_bridge
             queue_frames *= BRIDGE_QUEUE_FACTOR
+            queue_bytes *= BRIDGE_QUEUE_FACTOR
+        window = settings.ws_rate_window_secs
+        visitor = actor.is_visitor
         conn = Connection(
             ws,
             actor,
             queue_frames=queue_frames,
-            send_rate=SlidingWindow(rate, settings.ws_rate_window_secs),
+            send_rate=SlidingWindow(rate, window),
             bad_frames=SlidingWindow(settings.bad_frames_per_minute, BAD_FRAME_WINDOW_SECS),
+            sync_rate=SlidingWindow(
+                settings.ws_sync_rate_visitor if visitor else settings.ws_sync_rate_agent, window
+            ),
+            signal_rate=SlidingWindow(
+                settings.ws_signal_rate_visitor if visitor else settings.ws_signal_rate_agent,
+                window,
+            ),
+            queue_bytes=queue_bytes,
+            node_budget=self.send_budget,
         )
         if limits.body_max_chars and limits.body_max_chars < settings.body_max_chars:
             conn.body_max_chars = limits.body_max_chars
         if actor.is_bridge:
             self.bridges.attach(conn, client_ip(request, settings))
         conn.start()
-        conn.expire_at(claims.expires_at)
+        if expires_at is not None:
+            conn.expire_at(expires_at)
         self.s.hub.add(conn)
         self._hellos[conn] = hello
         return conn
@@ -331,19 +350,18 @@ class Gateway:
                 self.s.hub.follow(conn, ref, message.seq - 1)
 
     async def on_sync(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        if not conn.sync_rate.allow():
+            conn.error(ErrorCode.RATE_LIMITED, "too many syncs, sync again later", **_about(frame))
+            return
         ref, messages, has_more = await self.s.chat.history(
             actor, frame.get("conv"), frame.get("after"), frame.get("limit")
         )
-        conn.push_json(
-            {
-                "type": "batch",
-                "conv": ref.id,
-                "messages": [m.wire() for m in messages],
-                "has_more": has_more,
-            }
-        )
+        conn.push(batch_frame(ref.id, messages, has_more))
 
     async def on_typing(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        if not conn.signal_rate.allow():
+            conn.error(ErrorCode.RATE_LIMITED, "too many frames, slow down", **_about(frame))
+            return
         ref = await access_conversation(self.s.chat.directory, actor, frame.get("conv"))
         on = frame.get("on")
         if not isinstance(on, bool):
@@ -354,6 +372,9 @@ class Gateway:
         )
 
     async def on_read(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        if not conn.signal_rate.allow():
+            conn.error(ErrorCode.RATE_LIMITED, "too many frames, slow down", **_about(frame))
+            return
         ref, seq = await self.s.chat.mark_read(actor, frame.get("conv"), frame.get("seq"))
         self.s.bus.publish(
             topics.conversation(ref.id),

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,10 +50,28 @@ class RawWebSocket:
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, path: str, *, origin: str | None = None,
-        answer_pings: bool = True, timeout: float = 5.0,
+        cls,
+        host: str,
+        port: int,
+        path: str,
+        *,
+        origin: str | None = None,
+        answer_pings: bool = True,
+        timeout: float = 5.0,
+        receive_buffer: int | None = None,
     ) -> RawWebSocket:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        """``receive_buffer``: a small kernel buffer, for a peer that stops reading."""
+        if receive_buffer is None:
+            opened = asyncio.open_connection(host, port)
+        else:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setblocking(False)
+            await asyncio.wait_for(
+                asyncio.get_running_loop().sock_connect(sock, (host, port)), timeout
+            )
+            opened = asyncio.open_connection(sock=sock)
+        reader, writer = await asyncio.wait_for(opened, timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
             f"GET {path} HTTP/1.1",
@@ -72,8 +91,10 @@ class RawWebSocket:
             writer.close()
             raise HandshakeRefused(status, head)
         expected = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-        headers = {k.strip().lower(): v.strip() for k, _, v in
-                   (line.partition(":") for line in head.split("\r\n")[1:] if line)}
+        headers = {
+            k.strip().lower(): v.strip()
+            for k, _, v in (line.partition(":") for line in head.split("\r\n")[1:] if line)
+        }
         assert headers.get("sec-websocket-accept") == expected, f"bad accept header: {head!r}"
         return cls(reader, writer, answer_pings=answer_pings)
 

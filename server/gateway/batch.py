@@ -1,0 +1,38 @@
+"""The ``batch`` frame of a ``sync``, sized in bytes (issue #11).
+
+Its messages are the same bytes as their live ``message`` frames (built once per message
+and cached), joined rather than serialised again. A batch stops before it passes
+``BATCH_MAX_BYTES`` (it always holds at least one message) and then says ``has_more``:
+a client pages on from its last seq, as it does past ``limit``.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from server.chat.records import StoredMessage
+
+BATCH_MAX_BYTES = 256 * 2**10
+
+
+def batch_frame(conv: str, messages: list[StoredMessage], has_more: bool) -> bytes:
+    frames: list[bytes] = []
+    size = 0
+    for message in messages:
+        frame = message.frame()
+        if frames and size + len(frame) > BATCH_MAX_BYTES:
+            has_more = True
+            break
+        frames.append(frame)
+        size += len(frame) + 1
+    return b"".join(
+        (
+            b'{"type":"batch","conv":',
+            orjson.dumps(conv),
+            b',"messages":[',
+            b",".join(frames),
+            b'],"has_more":',
+            b"true" if has_more else b"false",
+            b"}",
+        )
+    )
