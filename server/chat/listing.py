@@ -167,7 +167,7 @@ def _last_messages(scope: TenantScope, rows: list[Conversation]) -> dict[str, St
     for values in query.tuples():
         message = StoredMessage(*values)
         if (message.conv, message.seq) in wanted:
-            message.html = RENDERED.html(message.id, message.body)
+            RENDERED.fill(message)
             found[message.conv] = message
     return found
 

@@ -85,17 +85,37 @@ def mark_read(ref: ConversationRef, actor: Actor, seq: int) -> None:
 def messages_after(
     ref: ConversationRef, after: int, limit: int, include_notes: bool
 ) -> list[StoredMessage]:
+    """Up to ``limit`` messages after ``after``, in seq order."""
+    return message_page(ref, after, limit, include_notes, None)[0]
+
+
+def message_page(
+    ref: ConversationRef, after: int, limit: int, include_notes: bool, max_bytes: int | None
+) -> tuple[list[StoredMessage], bool]:
+    """Up to ``limit`` messages after ``after`` and whether more follow; with
+    ``max_bytes``, fewer once their ``message`` frames would pass that size (always at
+    least one). Rows are read lazily, so a page cut by size stops reading early."""
     scope = TenantScope(ref.tenant_id)
     query = scope.select(Message, *MESSAGE_COLUMNS).where(
         Message.conversation_id == ref.id, Message.seq > after
     )
     if not include_notes:
         query = query.where(Message.kind != MessageKind.NOTE.value)
-    rows: Any = query.order_by(Message.seq).limit(limit).tuples()
-    messages = [StoredMessage(*row) for row in rows]
-    for message in messages:  # here, on the store's thread, not on the event loop
-        message.html = RENDERED.html(message.id, message.body)
-    return messages
+    rows: Any = query.order_by(Message.seq).limit(limit + 1).tuples()
+    messages: list[StoredMessage] = []
+    size = 0
+    for row in rows:
+        if len(messages) == limit:
+            return messages, True
+        message = StoredMessage(*row)
+        # Here, on the store's thread, not on the event loop: html and the frame.
+        RENDERED.fill(message)
+        if max_bytes is not None:
+            size += len(message.frame()) + 1
+            if messages and size > max_bytes:
+                return messages, True
+        messages.append(message)
+    return messages, False
 
 
 # In StoredMessage's field order.

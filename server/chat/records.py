@@ -105,6 +105,10 @@ class StoredMessage:
             self.html = render_html(self.body)
         return self.html
 
+    def set_frame(self, frame: bytes) -> None:
+        """The frame built earlier for this same stored message (server/chat/rendered.py)."""
+        self._frame = frame
+
     def frame(self) -> bytes:
         """The serialized ``message`` frame, built once and shared by every recipient."""
         if self._frame is None:

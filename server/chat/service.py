@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 CID_MAX_CHARS = 64
 SYNC_DEFAULT_LIMIT = 100
 SYNC_MAX_LIMIT = 500
+# A page of history holds at most this many bytes of message frames (a 500-message page
+# of long bodies was ~10 MB); past it, fewer messages and has_more (issue #11).
+SYNC_MAX_BYTES = 256 * 2**10
+# History pages read at once on a node. Each is Python work on a store thread, and every
+# thread shares the interpreter lock with the event loop: many at once starved the loop
+# (other clients' pings) while a few clients asked for page after page (issue #11).
+HISTORY_READS_AT_ONCE = 2
 OPEN_CACHE_SIZE = 100_000
 
 
@@ -87,6 +94,7 @@ class ChatService:
         self._open_by_visitor: dict[str, ConversationRef] = {}  # a guess, see _send_slow
         # Senders with a send still being looked up: their next sends must queue behind it.
         self._slow_senders: dict[str, _SenderGate] = {}
+        self._history_reads = asyncio.Semaphore(HISTORY_READS_AT_ONCE)
         self.hooks: ConversationHooks | None = None
 
     # -- send ----------------------------------------------------------------------
@@ -328,10 +336,16 @@ class ChatService:
         count = _int_or(limit, SYNC_DEFAULT_LIMIT, "limit")
         count = max(1, min(count, SYNC_MAX_LIMIT))
         ref = await access_conversation(self.directory, actor, conv)
-        rows = await self.store.run(
-            queries.messages_after, ref, max(after_seq, 0), count + 1, not actor.is_visitor
-        )
-        return ref, rows[:count], len(rows) > count
+        async with self._history_reads:
+            page, has_more = await self.store.run(
+                queries.message_page,
+                ref,
+                max(after_seq, 0),
+                count,
+                not actor.is_visitor,
+                SYNC_MAX_BYTES,
+            )
+        return ref, page, has_more
 
     async def messages_after(
         self, ref: ConversationRef, after: int, limit: int, include_notes: bool

@@ -1,9 +1,10 @@
 """The ``batch`` frame of a ``sync``, sized in bytes (issue #11).
 
-Its messages are the same bytes as their live ``message`` frames (built once per message
-and cached), joined rather than serialised again. A batch stops before it passes
-``BATCH_MAX_BYTES`` (it always holds at least one message) and then says ``has_more``:
-a client pages on from its last seq, as it does past ``limit``.
+Its messages are the same bytes as their live ``message`` frames (built once per message,
+on the store's thread, and cached), joined rather than serialised again. History pages
+are cut at ``SYNC_MAX_BYTES`` already; a batch checks it again (it always holds at least
+one message) and then says ``has_more``: a client pages on from its last seq, as it does
+past ``limit``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import orjson
 
 from server.chat.records import StoredMessage
+from server.chat.service import SYNC_MAX_BYTES
 
-BATCH_MAX_BYTES = 256 * 2**10
+BATCH_MAX_BYTES = SYNC_MAX_BYTES
 
 
 def batch_frame(conv: str, messages: list[StoredMessage], has_more: bool) -> bytes:

@@ -121,7 +121,12 @@ class Connection:
             frame = self._queue.get_nowait()
             dropped += len(frame) if frame is not None else 0
         self._released(dropped)
-        self.close_soon(CloseCode.TRY_AGAIN_LATER, reason)
+        # It does not read: no flush, no waiting for its close frame to drain.
+        self.closing = True
+        if self._writer is not None:
+            self._writer.cancel()
+        metrics.CLOSES.labels(str(int(CloseCode.TRY_AGAIN_LATER))).inc()
+        self.ws.fail_connection(CloseCode.TRY_AGAIN_LATER, reason)
 
     def _released(self, size: int) -> None:
         if size:
