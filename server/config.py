@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     ws_rate_bridge: int = Field(1000, ge=1)  # a bridge speaks for a whole team
     ws_rate_window_secs: float = Field(10.0, gt=0)
     # sync, and read + typing together, per connection per window (issue #11)
-    ws_sync_rate_visitor: int = Field(20, ge=1)
-    ws_sync_rate_agent: int = Field(100, ge=1)
+    ws_sync_rate_visitor: int = Field(60, ge=1)
+    ws_sync_rate_agent: int = Field(200, ge=1)
     ws_signal_rate_visitor: int = Field(60, ge=1)
     ws_signal_rate_agent: int = Field(300, ge=1)
     # Bytes waiting to be written: per connection, then closed 1013 (it resumes), and for
