@@ -17,11 +17,57 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
-from tests.support.clients import login, visitor_session
+from tests.support.clients import Clients, login, open_conversation, visitor_session
 from tests.support.server import ServerProcess
 
 EXAMPLES = 15
+# Query parameters the routes read (the OpenAPI document does not list them), with
+# values from ordinary to absurd.
+QUERIES = st.dictionaries(
+    st.sampled_from(
+        [
+            "after",
+            "limit",
+            "before",
+            "status",
+            "assignee",
+            "offline",
+            "q",
+            "from",
+            "to",
+            "since",
+            "until",
+            "group",
+            "label",
+            "agent",
+            "tenant",
+        ]
+    ),
+    st.one_of(
+        st.integers(-(2**80), 2**80).map(str),
+        st.sampled_from(
+            [
+                "9223372036854775808",
+                "-1",
+                "0",
+                "1e400",
+                "NaN",
+                "me",
+                "open",
+                "2026-02-30",
+                "99999-01-01",
+                "1" * 5000,
+                "",
+                "%00",
+                "true",
+            ]
+        ),
+        st.text(max_size=30),
+    ),
+    max_size=4,
+)
 BUDGET_SECS = 150.0  # per backend; the examples run out well before
 LEAKS = ("Traceback", 'File "', "peewee", "pymysql", "sqlite3", "SELECT ", "INSERT ")
 
@@ -73,11 +119,22 @@ async def _roles(node: ServerProcess) -> dict[str, dict[str, str]]:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_every_route_as_every_role_answers_in_the_documented_shapes(
-    fuzz_node: ServerProcess,
+    fuzz_node: ServerProcess, clients: Clients
 ) -> None:
     node = fuzz_node
     assert node.demo is not None
     roles = await _roles(node)
+    visitor = await clients.visitor(node, demo=node.demo)
+    agent = await clients.agent(node, node.demo.agents[0], demo=node.demo)
+    conv = await open_conversation(visitor, agent)
+    assert visitor.welcome is not None and agent.welcome is not None
+    known_ids = {
+        "conv": conv,
+        "conversation_id": conv,
+        "site_key": node.demo.site_key,
+        "visitor_id": visitor.welcome["you"]["id"],
+        "agent_id": agent.welcome["you"]["id"],
+    }
     secrets = [node.demo.site_secret, node.demo.api_secret, node.demo.admin.password]
     schema = schemathesis.openapi.from_url(node.url + "/api/v1/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -95,9 +152,16 @@ async def test_every_route_as_every_role_answers_in_the_documented_shapes(
             phases=[Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
-        @given(operation.as_strategy())
-        def call(case: Any) -> None:
+        @given(operation.as_strategy(), QUERIES, st.booleans())
+        def call(case: Any, query: dict[str, str], real_ids: bool) -> None:
             nonlocal requests
+            if case.method == "GET" and query and not case.query:
+                case.query = query  # the document names no query parameters: try ours
+            if real_ids and case.path_parameters:
+                # Made-up ids stop at 404; real ones reach the code behind the lookup.
+                for name in case.path_parameters:
+                    if name in known_ids:
+                        case.path_parameters[name] = known_ids[name]
             response = case.call(base_url=node.url, headers=headers, timeout=30)
             requests += 1
             statuses[response.status_code] += 1
