@@ -12,7 +12,7 @@ from typing import Any
 from server import __version__
 from server.cli_backups import COMMANDS as BACKUP_COMMANDS
 from server.cli_backups import add_parsers as add_backup_parsers
-from server.config import ConfigError, Settings, load_settings
+from server.config import ConfigError, Settings, ensure_secret_key, load_settings
 from server.errors import StartupError, SteadyError
 
 log = logging.getLogger("steadydesk")
@@ -209,7 +209,8 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     tenant = args.tenant or settings.tenant
     public_url = f"{'https' if settings.tls_enabled else 'http'}://{settings.host}:{settings.port}"
-    result = _with_db(settings, lambda: ensure_demo(tenant, public_url, settings.data_dir))
+    secret_key = ensure_secret_key(settings)
+    result = _with_db(settings, lambda: ensure_demo(tenant, public_url, secret_key))
     if args.json:
         print(json.dumps(result))
     else:

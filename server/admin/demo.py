@@ -2,19 +2,20 @@
 
 Idempotent: a second run finds the same tenant and hands out working credentials again
 (passwords are reset to the printed ones, the API key is reused). The database keeps no
-password: the printed logins live in ``<data dir>/demo-logins.json`` (0600, see
-``demo_logins``), and the API secret is read from its key's row (sealed at rest when
-encryption is on).
+password (issue #11: the demo kept them in a setting that any local user could read):
+each demo password is derived from the node's token-signing key, so every run, on every
+node sharing that key, prints the same working logins, and whoever could read them from
+the key could already forge any token with it. The API secret is read from its key's row
+(sealed at rest when encryption is on).
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
-import secrets
-from pathlib import Path
 from typing import Any
 
-from server.admin.demo_logins import locked_logins
 from server.admin.provisioning import create_agent, create_api_key, create_site, create_tenant
 from server.security.passwords import hash_password
 from server.storage.database import db
@@ -32,22 +33,29 @@ def demo_origins(public_url: str) -> list[str]:
     return sorted(origins)
 
 
-def ensure_demo(tenant_id: str, public_url: str, data_dir: Path) -> dict[str, Any]:
-    with locked_logins(data_dir) as logins, db.atomic():
-        return _ensure_demo(tenant_id, public_url, logins)
+def ensure_demo(tenant_id: str, public_url: str, secret_key: str) -> dict[str, Any]:
+    with db.atomic():
+        return _ensure_demo(tenant_id, public_url, secret_key)
 
 
-def _new_people(tenant_id: str) -> dict[str, Any]:
+def demo_password(secret_key: str, tenant_id: str, email: str) -> str:
+    digest = hmac.new(
+        secret_key.encode(), f"steadydesk demo password\n{tenant_id}\n{email}".encode(), "sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()
+
+
+def _people(tenant_id: str, secret_key: str) -> dict[str, Any]:
+    def person(email: str) -> dict[str, str]:
+        return {"email": email, "password": demo_password(secret_key, tenant_id, email)}
+
     return {
-        "admin": {"email": f"admin@{tenant_id}.demo", "password": secrets.token_urlsafe(9)},
-        "agents": [
-            {"email": f"agent{i}@{tenant_id}.demo", "password": secrets.token_urlsafe(9)}
-            for i in (1, 2)
-        ],
+        "admin": person(f"admin@{tenant_id}.demo"),
+        "agents": [person(f"agent{i}@{tenant_id}.demo") for i in (1, 2)],
     }
 
 
-def _ensure_demo(tenant_id: str, public_url: str, logins: dict[str, Any]) -> dict[str, Any]:
+def _ensure_demo(tenant_id: str, public_url: str, secret_key: str) -> dict[str, Any]:
     scope = TenantScope(tenant_id)
     if Tenant.get_or_none(Tenant.id == tenant_id) is None:
         create_tenant(tenant_id, name=f"{tenant_id} (demo)")
@@ -58,10 +66,8 @@ def _ensure_demo(tenant_id: str, public_url: str, logins: dict[str, Any]) -> dic
     if site is None:
         site = create_site(tenant_id, DEMO_SITE_NAME, demo_origins(public_url))
 
-    # Passwords live in the 0600 file only (migration 6 removed an older release's from
-    # the setting); without the file, new ones are set and printed.
-    people = logins.get(tenant_id) or _new_people(tenant_id)
-    logins[tenant_id] = people
+    # Derived, never stored (migration 6 removed an older release's from the setting).
+    people = _people(tenant_id, secret_key)
     wanted = [(people["admin"], Role.ADMIN, "Demo Admin")] + [
         (agent, Role.AGENT, f"Demo Agent {i}") for i, agent in enumerate(people["agents"], 1)
     ]

@@ -171,8 +171,8 @@ def _backups(database: pw.Database) -> None:
 
 def _secrets_at_rest(database: pw.Database) -> None:
     """Site and API secrets become sealed columns (wider: an envelope is longer than the
-    secret), and the demo's plaintext passwords leave the database (they now live in a
-    0600 file of the data dir; the next ``steadydesk demo`` sets and prints new ones)."""
+    secret), and the demo's plaintext passwords leave the database (``steadydesk demo``
+    now derives them from the token-signing key and resets them on every run)."""
     from server.storage.models import ApiKey, Setting
 
     widen_varchar_columns(database, Site, Site.secret)
