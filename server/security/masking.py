@@ -18,7 +18,6 @@ _CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")
 _LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit's Luhn value in a doubled place
-_SEPARATOR = re.compile(r"[ -]")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -40,12 +39,17 @@ def _mask_card(match: re.Match[str]) -> str:
         return f"**** **** **** {digits[-4:]}"
     if len(digits) == len(text):
         return text
-    # The k-th separator, at index i, ends a run of i - k digits.
-    ends = {
-        i - k: i
-        for k, i in enumerate([m.start() for m in _SEPARATOR.finditer(text)])
-        if i - k >= 13
-    }
+    # A separator at index i, with k separators before it, ends a run of i - k digits;
+    # only runs of 13 or more matter, so the search starts at index 13.
+    spaced = text.replace("-", " ")
+    k = spaced.count(" ", 0, 13)
+    ends: dict[int, int] = {}
+    i = spaced.find(" ", 13)
+    while i != -1:
+        if i - k >= 13:
+            ends[i - k] = i
+        k += 1
+        i = spaced.find(" ", i + 1)
     if not ends:
         return text
     # Running Luhn sums of every prefix: one doubling the even places, one the odd ones.
