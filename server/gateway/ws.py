@@ -31,8 +31,8 @@ from server.gateway.batch import batch_frame
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
 from server.gateway.send_budget import NodeSendBudget
+from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
 from server.ints import in_int64
