@@ -209,8 +209,10 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     tenant = args.tenant or settings.tenant
     public_url = f"{'https' if settings.tls_enabled else 'http'}://{settings.host}:{settings.port}"
-    secret_key = ensure_secret_key(settings)
-    result = _with_db(settings, lambda: ensure_demo(tenant, public_url, secret_key))
+    # The key is read (or made) after the data dir has been made private (_with_db).
+    result = _with_db(
+        settings, lambda: ensure_demo(tenant, public_url, ensure_secret_key(settings))
+    )
     if args.json:
         print(json.dumps(result))
     else:
