@@ -36,6 +36,20 @@ class PingProbe:
     def p99_ms(self) -> float:
         return statistics.quantiles(self.rtts, n=100)[98] * 1000
 
+    async def quiet_p99_ms(self, secs: float = 2.0) -> float:
+        """The p99 before any attack: what the machine itself costs (other work on it)."""
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(secs, stop.set)
+        await self.run(stop)
+        quiet = self.p99_ms()
+        self.rtts.clear()
+        return quiet
+
+    def limit_ms(self, goal_ms: float, quiet_ms: float) -> float:
+        """``goal_ms``, unless the machine alone already costs more than a fifth of it:
+        then five times its quiet p99 (a shared CI box must not fail a sound server)."""
+        return max(goal_ms, 5 * quiet_ms)
+
     def summary(self) -> str:
         ms = sorted(r * 1000 for r in self.rtts)
         return (

@@ -82,6 +82,7 @@ async def test_a_hostile_client_does_not_stall_other_clients(
     probe = PingProbe(await clients.visitor(node, demo=node.demo))
     for _ in range(20):  # warm: the probe's own first round trips
         await probe.client.ping_pong()
+    quiet_ms = await probe.quiet_p99_ms()
     stop = asyncio.Event()
 
     async def attack() -> None:
@@ -100,4 +101,5 @@ async def test_a_hostile_client_does_not_stall_other_clients(
     await asyncio.gather(attacker, pinger)
     print(probe.summary())
     assert len(probe.rtts) > 100
-    assert probe.p99_ms() < P99_LIMIT_MS, probe.summary()
+    limit = probe.limit_ms(P99_LIMIT_MS, quiet_ms)
+    assert probe.p99_ms() < limit, f"{probe.summary()} (quiet p99 {quiet_ms:.1f} ms)"

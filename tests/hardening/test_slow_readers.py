@@ -4,7 +4,7 @@ Fifty agent connections with a 4 KiB receive buffer ask for 500-message syncs of
 heavy bodies as fast as they may, and never read a byte. Before, the node grew by
 446 MB in a minute and kept climbing; now each connection may hold 2 MiB (then it is
 closed 1013 and would resume) and the node 64 MiB in all, so its resident memory grows
-by less than ``RSS_GROWTH_LIMIT`` while a well-behaved client keeps its ping time.
+by less than ``RSS_GROWTH_LIMIT`` and a well-behaved client's pings never wait a second.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.support.server import ServerProcess
 SLOW_CLIENTS = 50
 SYNCS_EACH = 100
 RSS_GROWTH_LIMIT = 150 * 2**20
-P99_LIMIT_MS = 50.0
+MAX_RTT_SECS = 1.0
 
 
 @pytest.mark.slow
@@ -40,6 +40,7 @@ async def test_fifty_clients_that_never_read_do_not_grow_the_node(
     token = (await login(node, node.demo.admin))["token"]
     probe = PingProbe(await clients.visitor(node, demo=node.demo))
     baseline = rss_bytes(node.pid)
+    quiet_ms = await probe.quiet_p99_ms()
 
     slow: list[RawWebSocket] = []
     for _ in range(SLOW_CLIENTS):
@@ -79,5 +80,7 @@ async def test_fifty_clients_that_never_read_do_not_grow_the_node(
         f"(+{growth / 2**20:.0f} MiB); {probe.summary()}"
     )
     assert growth < RSS_GROWTH_LIMIT, f"grew by {growth / 2**20:.0f} MiB"
-    assert probe.p99_ms() < P99_LIMIT_MS, probe.summary()
+    # Before the fix the probe got no pong for 30 s; its p99 is printed (15-36 ms on this
+    # machine at a load of 5, up to ~250 ms at 9), the bound is the stall.
+    assert max(probe.rtts) < MAX_RTT_SECS, f"{probe.summary()} (quiet p99 {quiet_ms:.1f} ms)"
     await probe.client.ping_pong()
