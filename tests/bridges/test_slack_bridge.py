@@ -5,60 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import httpx
 import pytest
 
 from bots.slack.render import INFO
+from tests.bridges.actions import (
+    AGENT_USER,
+    linked_user,
+    open_thread,
+    say,
+    thread_bodies,
+    thread_texts,
+    visitor,
+)
 from tests.bridges.conftest import Setup, create_bridge, link_code, steadydesk
 from tests.bridges.support import CHANNEL, BridgeProcess, eventually
-from tests.fakes.slack import FakeSlack, Posted
+from tests.fakes.slack import FakeSlack
 from tests.support import clients as C
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-AGENT_USER = "U0AGENT1"
-
-
-async def visitor(setup: Setup, **fields: Any) -> tuple[C.WsClient, dict[str, Any]]:
-    session = await C.new_visitor(setup.server, **fields)
-    ws = await C.WsClient.connect(setup.server.ws_url + "/ws/visitor", label="visitor")
-    await ws.hello(session["token"])
-    return ws, session
-
-
-async def open_thread(
-    setup: Setup, first: str = "Hello", **fields: Any
-) -> tuple[C.WsClient, str, Posted]:
-    ws, _ = await visitor(setup, **fields)
-    conv = (await ws.send_and_ack(body=first))["conv"]
-    root = await eventually(lambda: setup.slack.root_of(conv), what="the thread's root")
-    return ws, conv, root
-
-
-def thread_texts(slack: FakeSlack, conv: str) -> list[str]:
-    return [m.text for m in slack.bot_thread(conv)]
-
-
-async def linked_user(setup: Setup, user: str = AGENT_USER, account: int = 0) -> str:
-    """Link a Slack user to a demo agent the way an agent would: code, then /steady link."""
-    assert setup.server.demo is not None
-    email = setup.server.demo.agents[account].email
-    code = link_code(setup.server, email)
-    status, body = await setup.slack.post_form(
-        setup.bridge.events_url, setup.slack.command_fields(f"link {code}", user, CHANNEL)
-    )
-    assert status == 200 and "Linked" in body, body
-    return email
-
-
-async def say(setup: Setup, root: Posted, text: str, user: str = AGENT_USER) -> Posted:
-    posted = setup.slack.user_message(root.channel, root.ts, user, text)
-    status, _ = await setup.slack.post_event(
-        setup.bridge.events_url, setup.slack.message_event(posted)
-    )
-    assert status == 200
-    return posted
 
 
 async def test_a_conversation_becomes_a_thread_with_everything_in_order(setup: Setup) -> None:
@@ -293,25 +259,16 @@ async def test_kill9_mid_stream_then_restart_posts_each_message_once(setup: Setu
                     bridge.kill9()
             await bridge.astart()
         await eventually(
-            lambda: len(_bodies(slack, conv)) >= len(expected),
+            lambda: len(thread_bodies(slack, conv)) >= len(expected),
             within=40,
             what="every message after the kills",
         )
         await asyncio.sleep(1.0)
-        assert _bodies(slack, conv) == expected
+        assert thread_bodies(slack, conv) == expected
         await ws.close()
     finally:
         bridge.stop()
         await slack.stop()
-
-
-def _bodies(slack: FakeSlack, conv: str) -> list[str]:
-    """The conversation as the thread shows it: the root's first message, then each post."""
-    root = slack.root_of(conv)
-    if root is None:
-        return []
-    first = root.text.split(": ", 1)[1] if ": " in root.text else ""
-    return ([first] if first else []) + [m.text for m in slack.bot_thread(conv)]
 
 
 async def test_a_revoked_bridge_exits_non_zero_with_one_clear_line(setup: Setup) -> None:

@@ -6,6 +6,11 @@ It is a real HTTP and WebSocket server (aiohttp) on a free loopback port: the pr
 slack-bolt and slack_sdk talk to it unchanged through ``SLACK_API_URL``. Faults on demand:
 ``fail(status, secs)`` answers 500s or 429s (with ``Retry-After``) for a while, and
 ``channel_rate_per_sec`` enforces Slack's "1 message per second per channel" with 429s.
+It refuses what Slack refuses: blocks past Block Kit's limits (``slack_blocks``), a
+``views.open`` without a fresh ``trigger_id`` (one an interaction carried, used once,
+within 3 seconds). Delivery payloads are built in ``slack_payloads``.
+
+It imports nothing else from ``tests`` (the bench uses it too; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-TEAM_ID = "T0STEADY"
-BOT_USER_ID = "U0BRIDGEBOT"
-BOT_ID = "B0BRIDGE"
-APP_ID = "A0STEADY"
+from tests.fakes import slack_payloads as payloads
+from tests.fakes.slack_blocks import block_problems, view_problems
+from tests.fakes.slack_payloads import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID
+
 WRITE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral"})
+TRIGGER_TTL_SECS = 3.0  # Slack: a trigger_id must be used within 3 seconds, once
+TEXT_MAX = 40_000
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -60,6 +67,10 @@ class Posted:
         }
         if self.bot_id:
             message["bot_id"] = self.bot_id
+            message["app_id"] = APP_ID
+            if self.args.get("username"):  # a post under another name is a bot_message
+                message["subtype"] = "bot_message"
+                message["username"] = self.args["username"]
         if self.thread_ts:
             message["thread_ts"] = self.thread_ts
         if self.blocks:
@@ -95,6 +106,8 @@ class FakeSlack:
         self._sockets: set[web.WebSocketResponse] = set()
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.on_post: Callable[[Posted], None] | None = None
+        self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
+        self._triggers: dict[str, float] = {}  # trigger_id -> when its interaction was sent
         self.port = 0
 
     # -- lifecycle --------------------------------------------------------------------
@@ -181,7 +194,7 @@ class FakeSlack:
             args = dict(body) if isinstance(body, dict) else {}
         else:
             args = dict(await request.post())
-        for key in ("metadata", "blocks"):  # form posts carry these as JSON strings
+        for key in ("metadata", "blocks", "view"):  # form posts carry these as JSON strings
             if isinstance(args.get(key), str):
                 with contextlib.suppress(ValueError):
                     args[key] = json.loads(args[key])
@@ -210,6 +223,10 @@ class FakeSlack:
         text = args.get("text")
         if not text and not args.get("blocks"):
             return _error("no_text")
+        if len(str(text or "")) > TEXT_MAX:
+            return _error("msg_too_long")
+        if "blocks" in args and (problems := block_problems(args["blocks"])):
+            return _error("invalid_blocks", problems)
         if self.channel_rate_per_sec:
             now = time.monotonic()
             wait = self._last_post.get(channel, -1e9) + 1 / self.channel_rate_per_sec - now
@@ -251,6 +268,52 @@ class FakeSlack:
             return _error("invalid_arguments")
         self.ephemeral.append(dict(args))
         return web.json_response({"ok": True, "message_ts": self._next_ts()})
+
+    async def _chat_getPermalink(self, args: dict[str, Any]) -> web.Response:
+        channel, ts = str(args.get("channel") or ""), str(args.get("message_ts") or "")
+        message = next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+        if message is None:
+            return _error("message_not_found")
+        link = f"https://steady.slack.test/archives/{channel}/p{ts.replace('.', '')}"
+        if message.thread_ts:
+            link += f"?thread_ts={message.thread_ts}&cid={channel}"
+        return web.json_response({"ok": True, "channel": channel, "permalink": link})
+
+    async def _views_open(self, args: dict[str, Any]) -> web.Response:
+        trigger = str(args.get("trigger_id") or "")
+        issued = self._triggers.pop(trigger, None)
+        if issued is None:
+            return _error("invalid_trigger_id")
+        if time.monotonic() - issued > TRIGGER_TTL_SECS:
+            return _error("expired_trigger_id")
+        view = args.get("view")
+        if problems := view_problems(view):
+            return _error("invalid_arguments", problems)
+        assert isinstance(view, dict)
+        opened = {
+            "id": f"V{uuid.uuid4().hex[:10].upper()}",
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "blocks": view.get("blocks") or [],
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+            "title": view["title"],
+            "clear_on_close": bool(view.get("clear_on_close", False)),
+            "notify_on_close": bool(view.get("notify_on_close", False)),
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "previous_view_id": None,
+            "root_view_id": None,
+            "app_id": APP_ID,
+            "external_id": view.get("external_id", ""),
+            "app_installed_team_id": TEAM_ID,
+            "bot_id": BOT_ID,
+        }
+        opened["root_view_id"] = opened["id"]
+        self.views.append(opened)
+        return web.json_response({"ok": True, "view": opened})
 
     async def _conversations_replies(self, args: dict[str, Any]) -> web.Response:
         channel, ts = str(args.get("channel")), str(args.get("ts"))
@@ -321,117 +384,54 @@ class FakeSlack:
         self.messages.append(posted)
         return posted
 
+    def trigger(self) -> str:
+        """A trigger_id, as an interaction carries one (views.open takes it within 3 s)."""
+        trigger_id = payloads.new_trigger_id()
+        self._triggers[trigger_id] = time.monotonic()
+        return trigger_id
+
     @staticmethod
     def message_event(posted: Posted, *, event_id: str | None = None) -> dict[str, Any]:
-        event = {
-            "type": "message",
-            "channel": posted.channel,
-            "user": posted.user,
-            "text": posted.text,
-            "ts": posted.ts,
-            "event_ts": posted.ts,
-            "team": TEAM_ID,
-            "channel_type": "channel",
-        }
-        if posted.thread_ts:
-            event["thread_ts"] = posted.thread_ts
-        return {
-            "token": "legacy",
-            "team_id": TEAM_ID,
-            "api_app_id": APP_ID,
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{uuid.uuid4().hex[:12]}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-        }
+        """The ``message`` event of a person's message (or, for a bot post, of the app's
+        own post coming back: Slack delivers those to the app too)."""
+        return payloads.message_event(
+            posted.wire(with_metadata=False), posted.channel, event_id=event_id
+        )
 
     @staticmethod
     def edit_event(posted: Posted, new_text: str) -> dict[str, Any]:
-        edited = {
-            "type": "message",
-            "user": posted.user,
-            "text": new_text,
-            "ts": posted.ts,
-            "thread_ts": posted.thread_ts,
-            "team": TEAM_ID,
-            "edited": {"user": posted.user, "ts": str(time.time())},
-        }
-        event = {
-            "type": "message",
-            "subtype": "message_changed",
-            "channel": posted.channel,
-            "hidden": True,
-            "message": edited,
-            "ts": str(time.time()),
-            "previous_message": posted.wire(with_metadata=False),
-        }
-        return {
-            "token": "legacy",
-            "team_id": TEAM_ID,
-            "api_app_id": APP_ID,
-            "event": event,
-            "type": "event_callback",
-            "event_id": f"Ev{uuid.uuid4().hex[:12]}",
-            "event_time": int(time.time()),
-        }
+        return payloads.changed_event(
+            posted.wire(with_metadata=False), posted.channel, new_text, edited_by=posted.user
+        )
 
     @staticmethod
+    def unfurl_event(posted: Posted) -> dict[str, Any]:
+        """``message_changed`` that is not an edit: Slack attached a link preview."""
+        return payloads.changed_event(
+            posted.wire(with_metadata=False), posted.channel, posted.text, edited_by=None
+        )
+
+    @staticmethod
+    def delete_event(posted: Posted) -> dict[str, Any]:
+        return payloads.deleted_event(posted.wire(with_metadata=False), posted.channel)
+
     def button_payload(
-        conv: str, action_id: str, user: str, channel: str, root_ts: str
+        self, conv: str, action_id: str, user: str, channel: str, root_ts: str
     ) -> dict[str, Any]:
-        return {
-            "type": "block_actions",
-            "team": {"id": TEAM_ID, "domain": "steady"},
-            "user": {"id": user, "username": user, "team_id": TEAM_ID},
-            "api_app_id": APP_ID,
-            "token": "legacy",
-            "trigger_id": uuid.uuid4().hex,
-            "channel": {"id": channel, "name": "support"},
-            "container": {"type": "message", "message_ts": root_ts, "channel_id": channel},
-            "message": {"type": "message", "ts": root_ts, "bot_id": BOT_ID},
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "b",
-                    "value": conv,
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
+        return payloads.button_payload(conv, action_id, user, channel, root_ts, self.trigger())
 
-    @staticmethod
-    def shortcut_payload(message: Posted, user: str) -> dict[str, Any]:
-        return {
-            "type": "message_action",
-            "callback_id": "steady_add_note",
-            "team": {"id": TEAM_ID, "domain": "steady"},
-            "user": {"id": user, "username": user, "team_id": TEAM_ID},
-            "channel": {"id": message.channel, "name": "support"},
-            "message": message.wire(with_metadata=False),
-            "message_ts": message.ts,
-            "trigger_id": uuid.uuid4().hex,
-            "token": "legacy",
-            "response_url": "http://127.0.0.1:9/unused",
-        }
+    def shortcut_payload(self, message: Posted, user: str) -> dict[str, Any]:
+        return payloads.shortcut_payload(
+            message.wire(with_metadata=False), message.channel, user, self.trigger()
+        )
 
-    @staticmethod
-    def command_fields(text: str, user: str, channel: str) -> dict[str, str]:
-        return {
-            "token": "legacy",
-            "team_id": TEAM_ID,
-            "team_domain": "steady",
-            "channel_id": channel,
-            "channel_name": "support",
-            "user_id": user,
-            "user_name": user,
-            "command": "/steady",
-            "text": text,
-            "api_app_id": APP_ID,
-            "response_url": "http://127.0.0.1:9/unused",
-            "trigger_id": uuid.uuid4().hex,
-        }
+    def view_submission(
+        self, view: dict[str, Any], user: str, values: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        return payloads.view_submission(view, user, values, self.trigger())
+
+    def command_fields(self, text: str, user: str, channel: str) -> dict[str, str]:
+        return payloads.command_fields(text, user, channel, self.trigger())
 
     def signed_headers(
         self,
@@ -538,8 +538,11 @@ def _ts_key(posted: Posted) -> tuple[int, int]:
     return int(seconds), int(counter)
 
 
-def _error(code: str) -> web.Response:
-    return web.json_response({"ok": False, "error": code})
+def _error(code: str, problems: list[str] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error": code}
+    if problems:
+        body["response_metadata"] = {"messages": [f"[ERROR] {p}" for p in problems]}
+    return web.json_response(body)
 
 
 async def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
