@@ -96,7 +96,29 @@ class BridgeSeen(_Base):
     seen_at = pw.DoubleField(index=True)
 
 
-MODELS = [BridgeThread, BridgeOutbox, BridgePost, BridgeInbound, BridgeLink, BridgeSeen]
+class BridgeFormerThread(_Base):
+    """A thread a conversation left when a transfer moved it to another channel."""
+
+    channel = pw.CharField(max_length=64)
+    root = pw.CharField(max_length=64)
+    conv = pw.CharField(max_length=64)
+
+    class Meta:
+        primary_key = pw.CompositeKey("channel", "root")
+
+
+MODELS = [
+    BridgeThread,
+    BridgeOutbox,
+    BridgePost,
+    BridgeInbound,
+    BridgeLink,
+    BridgeSeen,
+    BridgeFormerThread,
+]
+# MySQL client errors that mean the connection is gone (server restarted, connection
+# killed, wait_timeout passed): the store reconnects and runs the unit of work again.
+_LOST_CONNECTION = frozenset({0, 2006, 2013, 2055, 4031})
 
 
 def open_database(location: str) -> pw.Database:
@@ -185,7 +207,23 @@ class StateStore:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-state")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._reconnecting, fn, *args
+        )
+
+    def _reconnecting(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run one unit of work; on a MySQL connection that was lost (a restart, a killed
+        connection, an idle one past ``wait_timeout``), reconnect and run it once more.
+        Every unit is one transaction that either committed or did nothing, and the ones
+        that matter are idempotent (cursors, cids, event ids), so a second run is safe."""
+        try:
+            return fn(*args)
+        except (pw.OperationalError, pw.InterfaceError) as exc:
+            if not isinstance(self.db, pw.MySQLDatabase) or not _lost(exc):
+                raise
+            self.db.close()
+            self.db.connect()
+            return fn(*args)
 
     # -- lifecycle --------------------------------------------------------------------
     async def open(self) -> None:
@@ -390,11 +428,27 @@ class StateStore:
                             conv=entry.conv, seq=entry.seq, channel=channel, platform_id=platform_id
                         ).on_conflict_replace().execute()
                 if thread is not None:
+                    row = BridgeThread.get_or_none(BridgeThread.conv == op.conv)
+                    if row is not None and row.root and row.root != thread.root:
+                        BridgeFormerThread.insert(
+                            channel=row.channel, root=row.root, conv=op.conv
+                        ).on_conflict_replace().execute()
                     BridgeThread.update(
                         channel=thread.channel, root=thread.root, updated_at=time.time()
                     ).where(BridgeThread.conv == op.conv).execute()
 
         await self.run(done)
+
+    async def former_thread(self, channel: str, root: str) -> str | None:
+        """The conversation that left this thread for another channel, if one did."""
+
+        def find() -> str | None:
+            row = BridgeFormerThread.get_or_none(
+                (BridgeFormerThread.channel == channel) & (BridgeFormerThread.root == root)
+            )
+            return row.conv if row else None
+
+        return await self.run(find)
 
     async def outbox_depth(self) -> int:
         return await self.run(lambda: BridgeOutbox.select().count())
@@ -419,6 +473,20 @@ class StateStore:
         await self.run(
             lambda: BridgeLink.delete().where(BridgeLink.external_user == external_user).execute()
         )
+
+    async def replace_links(self, links: dict[str, str]) -> None:
+        """The server's list of this bridge's links (external user -> agent) replaces ours:
+        links made through another state store come back, unlinked users go."""
+
+        def replace() -> None:
+            with self.db.atomic():
+                BridgeLink.delete().where(BridgeLink.external_user.not_in(list(links))).execute()
+                for external_user, agent_id in links.items():
+                    BridgeLink.insert(
+                        external_user=external_user, agent_id=agent_id, linked_at=time.time()
+                    ).on_conflict_replace().execute()
+
+        await self.run(replace)
 
     async def agent_for(self, external_user: str) -> str | None:
         def read() -> str | None:
@@ -504,6 +572,23 @@ class StateStore:
 
         return await self.run(claim)
 
+    async def seen(self, event_id: str) -> bool:
+        """Whether :meth:`remember` (or :meth:`first_sight`) kept this event id."""
+        key = event_id[:128]
+        return await self.run(
+            lambda: BridgeSeen.get_or_none(BridgeSeen.event_id == key) is not None
+        )
+
+    async def remember(self, event_id: str) -> None:
+        """Keep an event id once it has been handled (SEEN_KEEP_SECS)."""
+
+        def save() -> None:
+            BridgeSeen.insert(
+                event_id=event_id[:128], seen_at=time.time()
+            ).on_conflict_ignore().execute()
+
+        await self.run(save)
+
     async def prune(self, now: float | None = None) -> None:
         def prune() -> None:
             at = time.time() if now is None else now
@@ -514,3 +599,9 @@ class StateStore:
             ).execute()
 
         await self.run(prune)
+
+
+def _lost(exc: Exception) -> bool:
+    # peewee re-raises the driver's error as (original, code, message).
+    code = next((a for a in exc.args if isinstance(a, int)), None)
+    return isinstance(exc, pw.InterfaceError) or code in _LOST_CONNECTION

@@ -3,14 +3,17 @@ seen event ids are remembered; on SQLite and on MariaDB (``mysql://``)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import pymysql
 import pytest
 
 from bots.core.model import Author, Conversation, Item, ItemKind, OpKind, ThreadRef, Visitor
 from bots.core.store import SEEN_KEEP_SECS, StateStore
-from tests.support.services import create_mysql_database, drop_mysql_database
+from tests.support.services import create_mysql_database, drop_mysql_database, mysql_base_url
 
 
 def item(seq: int, cid: str | None = None) -> Item:
@@ -105,3 +108,71 @@ async def test_state_survives_a_reopen(tmp_path: Path) -> None:
     assert await second.agent_for("T1:U1") == "agent-1"
     assert await second.resume_map() == {"c9": 0}
     await second.close()
+
+
+def _kill_connections(database: str) -> int:
+    """Kill every MariaDB connection to ``database`` (as a restart or wait_timeout would)."""
+    parts = urlsplit(mysql_base_url())
+    admin = pymysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
+    )
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM information_schema.processlist WHERE db = %s", (database,)
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            for thread_id in ids:
+                cursor.execute(f"KILL {int(thread_id)}")
+        return len(ids)
+    finally:
+        admin.close()
+
+
+@pytest.mark.mysql
+async def test_a_lost_mysql_connection_is_reconnected(tmp_path: Path) -> None:
+    database = create_mysql_database()
+    store = StateStore(database.url)
+    try:
+        await store.open()
+        await store.start_thread(Conversation("c1", Visitor("Ada")), "C1")
+        assert await asyncio.to_thread(_kill_connections, database.name) == 1
+        accepted = await store.accept("c1", [item(1)])  # a transaction first
+        assert accepted.cursor == 1
+        assert await asyncio.to_thread(_kill_connections, database.name) == 1
+        assert await store.resume_map() == {"c1": 1}  # and a plain read
+    finally:
+        await store.close()
+        drop_mysql_database(database.name)
+
+
+async def test_event_ids_are_kept_once_handled(store: StateStore) -> None:
+    assert not await store.seen("Ev2")
+    await store.remember("Ev2")
+    await store.remember("Ev2")
+    assert await store.seen("Ev2")
+
+
+async def test_links_follow_the_servers_list(store: StateStore) -> None:
+    await store.link("T1:U1", "agent-1")
+    await store.link("T1:U2", "agent-2")
+    await store.replace_links({"T1:U2": "agent-3", "T1:U4": "agent-4"})
+    assert await store.agent_for("T1:U1") is None
+    assert await store.agent_for("T1:U2") == "agent-3"
+    assert await store.agent_for("T1:U4") == "agent-4"
+
+
+async def test_a_thread_left_for_another_channel_is_remembered(store: StateStore) -> None:
+    (opened,) = await store.head("c1")
+    await store.op_done(opened, channel="C1", platform_id="1.1", thread=ThreadRef("C1", "1.1"))
+    assert await store.move_thread("c1", "dept", "C2")
+    (move,) = await store.head("c1")
+    await store.op_done(move, channel="C2", platform_id="2.2", thread=ThreadRef("C2", "2.2"))
+    assert await store.former_thread("C1", "1.1") == "c1"
+    assert await store.former_thread("C2", "2.2") is None
+    assert await store.thread_by_root("C1", "1.1") is None
+    assert (await store.thread("c1")).ref == ThreadRef("C2", "2.2")  # type: ignore[union-attr]
