@@ -37,7 +37,13 @@ from bots.core.model import (
     ThreadRef,
     Visitor,
 )
-from bots.core.platform import Platform, PlatformError, PlatformRefused, RateLimited
+from bots.core.platform import (
+    Platform,
+    PlatformError,
+    PlatformRefused,
+    PlatformUnavailable,
+    RateLimited,
+)
 from bots.core.poster import Poster
 from bots.core.store import StateStore
 from steadywire import (
@@ -69,6 +75,8 @@ PRUNE_EVERY_SECS = 600.0
 PLATFORM_CHECK_SECS = 30.0
 SYNC_PAGE = 500
 CID_MAX = 64
+TELL_ATTEMPTS = 5
+TELL_WAIT_MAX_SECS = 60.0
 
 LINK_HELP = (
     "You are not linked to a Steadydesk agent yet, so you can read this thread but not "
@@ -121,6 +129,7 @@ class Bridge:
         self._syncing: set[str] = set()
         self._commanders: dict[str, ChatUser] = {}  # conv -> who gave its last command
         self._tasks: list[asyncio.Task[Any]] = []
+        self._telling: set[asyncio.Task[None]] = set()
 
     # -- running ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -147,9 +156,10 @@ class Bridge:
         await self.client.aclose()
         await self.platform.stop()
         await self.poster.stop()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._telling]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
@@ -357,6 +367,19 @@ class Bridge:
         self.metrics.duplicates.inc()
         return False
 
+    async def delivered_before(self, event_id: str) -> bool:
+        """True for a platform event id already handled (see :meth:`delivered`)."""
+        if await self.store.seen(event_id):
+            self.metrics.duplicates.inc()
+            return True
+        return False
+
+    async def delivered(self, event_id: str) -> None:
+        """An event has been handled: :meth:`delivered_before` says so from now on. Marked
+        after handling, not before, so a crash in between redelivers it rather than losing
+        it (the actions it led to are keyed by ``cid`` and happen once)."""
+        await self.store.remember(event_id)
+
     async def conversation_at(self, thread: ThreadRef) -> str | None:
         record = await self.store.thread_by_root(thread.channel, thread.root)
         return record.conv if record is not None else None
@@ -389,7 +412,7 @@ class Bridge:
         if agent is None:
             await self._tell(user, LINK_HELP)
             return
-        cid = f"{self.platform.kind}:{message_id}"[:CID_MAX]
+        cid = self._cid(message_id)
         frame: Any
         if request.intent in (Intent.REPLY, Intent.NOTE):
             kind = MessageKind.NOTE if request.intent is Intent.NOTE else MessageKind.TEXT
@@ -452,14 +475,42 @@ class Bridge:
         await self.store.link(user.external, agent)
         return "Linked: your replies in conversation threads now reach visitors as you."
 
-    async def edited(self, user: ChatUser) -> None:
+    async def edited(self, user: ChatUser, message_id: str | None = None) -> None:
+        """The author changed or deleted a message: tell them the visitor keeps the original,
+        if it was passed on (``message_id``, as given to :meth:`reply`, says which)."""
+        if message_id is not None:
+            inbound = await self.store.inbound(self._cid(message_id))
+            if inbound is None or inbound.frame.get("type") != "send":
+                return  # never reached Steadydesk (unlinked, a command): nothing to say
         await self._tell(user, EDIT_NOTICE)
 
+    def _cid(self, message_id: str) -> str:
+        return f"{self.platform.kind}:{message_id}"[:CID_MAX]
+
     async def _tell(self, user: ChatUser, text: str) -> None:
-        try:
-            await self.platform.tell(user, text)
-        except PlatformError as exc:
-            log.warning("could not tell %s: %s", user.external, exc)
+        """A private answer to one chat-app user, sent in the background: a rate limit or a
+        short outage delays it (``Retry-After`` obeyed), never the delivery being handled
+        (Slack wants its answer within 3 s)."""
+        task = asyncio.get_running_loop().create_task(self._tell_now(user, text))
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+
+    async def _tell_now(self, user: ChatUser, text: str) -> None:
+        for attempt in range(1, TELL_ATTEMPTS + 1):
+            try:
+                await self.platform.tell(user, text)
+                return
+            except RateLimited as exc:
+                delay = exc.retry_after
+                self.metrics.retry("platform", "rate_limited")
+            except PlatformUnavailable:
+                delay = 2.0**attempt
+                self.metrics.retry("platform", "unavailable")
+            except PlatformError as exc:
+                log.warning("could not tell %s: %s", user.external, exc)
+                return
+            await asyncio.sleep(min(delay, TELL_WAIT_MAX_SECS))
+        log.warning("gave up telling %s after %d attempts", user.external, TELL_ATTEMPTS)
 
 
 def _item(message: Message) -> Item:

@@ -1,9 +1,11 @@
 """Slack deliveries, by surface (as Bolt's starter does): thread messages, edits, the
 buttons on a root message, the "Add as note" shortcut and ``/steady``.
 
-Every listener de-duplicates before it acts (``event_id`` for events; the action's or
-message's own timestamp for interactivity) and hands the core a neutral request; the
-core stores it before Bolt answers Slack (``process_before_response``).
+Every listener skips a delivery it has handled before (``event_id`` for events; the
+action's or message's own timestamp for interactivity) and hands the core a neutral
+request; the core stores it before Bolt answers Slack (``process_before_response``), and
+only then is the delivery marked handled: a crash in between lets Slack's retry through,
+and what it stores is keyed by the Slack message, so it happens once.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def register(app: AsyncApp, bridge: Bridge, slack: SlackPlatform) -> None:
             render.THREAD_EVENT,
         ):
             return
-        if not await bridge.first_delivery(event_id):
+        if await bridge.delivered_before(event_id):
             return
         channel = str(event.get("channel"))
         team = str(event.get("team") or body.get("team_id") or "")
@@ -69,6 +71,7 @@ def register(app: AsyncApp, bridge: Bridge, slack: SlackPlatform) -> None:
             str(event.get("text") or ""),
             f"{channel}:{ts}",
         )
+        await bridge.delivered(event_id)
 
     @app.action("steady_claim")
     @app.action("steady_close")
@@ -83,12 +86,13 @@ def register(app: AsyncApp, bridge: Bridge, slack: SlackPlatform) -> None:
         action_id = str(action.get("action_id"))
         conv = str(action.get("value") or "")
         key = f"action:{action.get('action_ts')}:{chat_user.external}:{action_id}"
-        if not conv or not await bridge.first_delivery(key):
+        if not conv or await bridge.delivered_before(key):
             return
         if action_id == "steady_transfer":
             await bridge._tell(chat_user, TRANSFER_HINT)
-            return
-        await bridge.act(conv, chat_user, Request(BUTTONS[action_id]), key)
+        else:
+            await bridge.act(conv, chat_user, Request(BUTTONS[action_id]), key)
+        await bridge.delivered(key)
 
     @app.shortcut("steady_add_note")
     async def on_add_note(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -124,14 +128,20 @@ def register(app: AsyncApp, bridge: Bridge, slack: SlackPlatform) -> None:
 async def _edited(
     bridge: Bridge, body: dict[str, Any], event: dict[str, Any], event_id: str
 ) -> None:
-    message = event.get("message") or event.get("previous_message") or {}
-    thread_ts, user = message.get("thread_ts"), message.get("user")
-    if not user or message.get("bot_id") or not thread_ts or thread_ts == message.get("ts"):
+    if event.get("subtype") == "message_changed":
+        message = event.get("message") or {}
+        if not message.get("edited"):
+            return  # Slack changed it (a link preview), not its author
+    else:  # message_deleted
+        message = event.get("previous_message") or {}
+    thread_ts, user, ts = message.get("thread_ts"), message.get("user"), message.get("ts")
+    if not user or message.get("bot_id") or not thread_ts or thread_ts == ts:
         return
     channel = str(event.get("channel"))
     if await bridge.conversation_at(ThreadRef(channel, str(thread_ts))) is None:
         return
-    if not await bridge.first_delivery(event_id):
+    if await bridge.delivered_before(event_id):
         return
     team = str(message.get("team") or body.get("team_id") or "")
-    await bridge.edited(_user(team, str(user), channel, str(thread_ts)))
+    await bridge.edited(_user(team, str(user), channel, str(thread_ts)), f"{channel}:{ts}")
+    await bridge.delivered(event_id)

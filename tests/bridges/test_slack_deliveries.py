@@ -1,0 +1,122 @@
+"""Slack's deliveries that must change nothing, or only tell someone (BRIDGES.md §3):
+edits and deletions, Slack's own changes to a message, the bridge's posts coming back,
+repeated event ids after a restart, and private answers while Slack rate-limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bridges.actions import AGENT_USER, linked_user, open_thread, say, thread_texts
+from tests.bridges.conftest import Setup
+from tests.bridges.support import eventually
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+EDIT_WORDS = "already has the original"
+
+
+def told(setup: Setup, user: str) -> list[str]:
+    return [e["text"] for e in setup.slack.ephemeral if e["user"] == user]
+
+
+async def test_a_link_preview_is_not_an_edit(setup: Setup) -> None:
+    """Slack sends message_changed when it attaches a preview to a message: its author
+    did not edit anything and is told nothing."""
+    await linked_user(setup)
+    ws, _conv, root = await open_thread(setup, "look at this")
+    posted = await say(setup, root, "see https://shop.test/help")
+    await ws.recv_until(lambda f: f["type"] == "message" and f.get("seq") == 2)
+    before = len(told(setup, AGENT_USER))
+    status, _ = await setup.slack.post_event(
+        setup.bridge.events_url, setup.slack.unfurl_event(posted)
+    )
+    assert status == 200
+    await say(setup, root, "!transfer")  # a usage answer, to know the preview was handled
+    answers = await eventually(lambda: told(setup, AGENT_USER)[before:], what="the usage")
+    assert len(answers) == 1 and answers[0].startswith("Usage"), answers
+    await ws.close()
+
+
+async def test_edits_of_a_message_that_never_reached_the_visitor_say_nothing(
+    setup: Setup,
+) -> None:
+    ws, _conv, root = await open_thread(setup, "hello?")
+    stranger = "U0NOTLINKED"
+    posted = await say(setup, root, "I am not linked", user=stranger)
+    await eventually(lambda: told(setup, stranger), what="the how-to-link answer")
+    for event in (setup.slack.edit_event(posted, "still not"), setup.slack.delete_event(posted)):
+        status, _ = await setup.slack.post_event(setup.bridge.events_url, event)
+        assert status == 200
+    await say(setup, root, "and again", user=stranger)  # a second tip marks the end
+    answers = await eventually(lambda: told(setup, stranger)[1:], what="the second tip")
+    assert all("/steady link" in text for text in told(setup, stranger)), answers
+    await ws.close()
+
+
+async def test_deleting_a_sent_reply_tells_its_author_once(setup: Setup) -> None:
+    await linked_user(setup)
+    ws, conv, root = await open_thread(setup, "delete?")
+    posted = await say(setup, root, "an answer I regret")
+    await ws.recv_until(lambda f: f["type"] == "message" and f["body"] == "an answer I regret")
+    before = len(told(setup, AGENT_USER))
+    event = setup.slack.delete_event(posted)
+    for retry in (0, 1):
+        status, _ = await setup.slack.post_event(setup.bridge.events_url, event, retry_num=retry)
+        assert status == 200
+    notices = await eventually(
+        lambda: told(setup, AGENT_USER)[before:], what="the notice about the deletion"
+    )
+    assert len(notices) == 1 and EDIT_WORDS in notices[0]
+    history = await ws.history(conv)
+    assert [m["body"] for m in history] == ["delete?", "an answer I regret"]
+    await ws.close()
+
+
+async def test_the_bridges_own_posts_coming_back_change_nothing(setup: Setup) -> None:
+    """Slack delivers the app's own messages to it too (as bot_message when posted under
+    the visitor's name): none of them may reach the visitor or be answered."""
+    await linked_user(setup)
+    ws, conv, root = await open_thread(setup, "echo?", name="Echo <!channel>")
+    for n in range(3):
+        await ws.send_and_ack(conv=conv, body=f"visitor line {n}")
+    await eventually(lambda: len(thread_texts(setup.slack, conv)) >= 3, what="3 posts")
+    before = len(setup.slack.ephemeral)
+    for posted in [root, *setup.slack.bot_thread(conv)]:
+        status, _ = await setup.slack.post_event(
+            setup.bridge.events_url, setup.slack.message_event(posted)
+        )
+        assert status == 200
+    await ws.expect_no_frame(lambda f: f["type"] == "message" and f.get("seq", 0) > 4, 1.0)
+    assert len(setup.slack.ephemeral) == before
+    assert len(await ws.history(conv)) == 4
+    await ws.close()
+
+
+async def test_a_repeated_event_id_after_a_restart_is_still_a_repeat(setup: Setup) -> None:
+    await linked_user(setup)
+    ws, _conv, root = await open_thread(setup, "restart?")
+    posted = await say(setup, root, "first version")
+    await ws.recv_until(lambda f: f["type"] == "message" and f["body"] == "first version")
+    before = len(told(setup, AGENT_USER))
+    event = setup.slack.edit_event(posted, "second version")
+    assert (await setup.slack.post_event(setup.bridge.events_url, event))[0] == 200
+    await eventually(lambda: len(told(setup, AGENT_USER)) > before, what="the edit notice")
+    notices = len(told(setup, AGENT_USER))
+    setup.bridge.kill9()
+    await setup.bridge.astart()
+    status, _ = await setup.slack.post_event(setup.bridge.events_url, event, retry_num=1)
+    assert status == 200
+    await say(setup, root, "!transfer")  # a usage answer marks the end
+    await eventually(lambda: len(told(setup, AGENT_USER)) > notices, what="the usage")
+    assert [t for t in told(setup, AGENT_USER)[notices:] if EDIT_WORDS in t] == []
+    await ws.close()
+
+
+async def test_private_answers_wait_out_a_rate_limit(setup: Setup) -> None:
+    """429 + Retry-After on chat.postEphemeral: the answer comes later, not never."""
+    ws, _conv, root = await open_thread(setup, "anyone there?")
+    stranger = "U0PATIENT"
+    setup.slack.fail(429, 1.5, retry_after=1, methods=frozenset({"chat.postEphemeral"}))
+    await say(setup, root, "can I answer?", user=stranger)
+    tips = await eventually(lambda: told(setup, stranger), within=20, what="the how-to-link tip")
+    assert len(tips) == 1 and "/steady link" in tips[0]
+    await ws.close()
