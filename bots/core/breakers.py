@@ -43,6 +43,7 @@ class Breakers:
             default_threshold=threshold, default_ttl=reset_secs, exclude=list(exclude)
         )
         self._states: dict[str, str] = {}
+        self._opened_at: dict[str, float] = {}  # monotonic time each breaker last opened
         self._on_change = on_change
         self._factory.add_listener(self._hook)
 
@@ -50,12 +51,23 @@ class Breakers:
         if event_type == "state_changed":
             state = _STATE_NAMES.get(getattr(event, "state", ""), "closed")
             self._states[name] = state
+            if state == "open":
+                self._opened_at[name] = time.monotonic()
             self._on_change(name, state)
 
     def state(self, name: str) -> str:
         """``closed``, ``open`` or ``half_open``; an open breaker past its reset time is
-        reported half-open (the next call will probe)."""
-        return self._states.get(name, "closed")
+        reported half-open (the next call will probe: purgatory moves it only then)."""
+        state = self._states.get(name, "closed")
+        if state == "open" and time.monotonic() - self._opened_at[name] >= self.reset_secs:
+            return "half_open"
+        return state
+
+    def refresh_metrics(self, names: tuple[str, ...] = ("server", "platform")) -> None:
+        """Report every breaker's state as :meth:`state` tells it (an open one may have
+        become half-open with nothing happening)."""
+        for name in {*names, *self._states}:
+            self._on_change(name, self.state(name))
 
     @asynccontextmanager
     async def guard(self, name: str) -> AsyncIterator[None]:

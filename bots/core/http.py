@@ -37,6 +37,7 @@ def build_app(bridge: Bridge) -> Sanic:
 
     async def metrics(request: Request) -> HTTPResponse:
         bridge.metrics.outbox_depth.set(await bridge.store.outbox_depth())
+        bridge.breakers.refresh_metrics()
         return raw(bridge.metrics.render(), content_type=PROMETHEUS_TYPE)
 
     app.add_route(healthz, "/healthz", methods=["GET"])
