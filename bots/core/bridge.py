@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,9 +129,10 @@ class Bridge:
             on_platform=self._platform_state,
         )
         self._syncing: set[str] = set()
+        self._bridge_id = ""  # from the welcome
         self._commanders: dict[str, ChatUser] = {}  # conv -> who gave its last command
         self._tasks: list[asyncio.Task[Any]] = []
-        self._telling: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()  # tells, back-fill
 
     # -- running ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -143,6 +146,7 @@ class Bridge:
         self._tasks = [
             loop.create_task(self.poster.run()),
             loop.create_task(self._housekeeping()),
+            loop.create_task(self._refresh_links()),
         ]
         try:
             await self.platform.start(self)
@@ -156,7 +160,7 @@ class Bridge:
         await self.client.aclose()
         await self.platform.stop()
         await self.poster.stop()
-        tasks = [*self._tasks, *self._telling]
+        tasks = [*self._tasks, *self._background]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -181,6 +185,15 @@ class Bridge:
             await asyncio.sleep(PLATFORM_CHECK_SECS)
             since_prune += PLATFORM_CHECK_SECS
 
+    async def _refresh_links(self) -> None:
+        """The server's links are the truth, and only the bridge knows which chat-app user
+        wrote a reply (the server checks ``as`` per agent): an admin's unlink must reach
+        the bridge even while it stays connected."""
+        while True:
+            await asyncio.sleep(max(1.0, self.config.links_refresh_secs))
+            if self.client.live:
+                await self._sync_links()
+
     def _platform_state(self, ok: bool, problem: str) -> None:
         self.health.platform = "OK" if ok else (problem or "unavailable")
 
@@ -197,27 +210,91 @@ class Bridge:
 
     async def on_welcome(self, welcome: Welcome) -> None:
         self._syncing.clear()
+        bridge_id = welcome.you.get("id")
+        self._bridge_id = bridge_id if isinstance(bridge_id, str) else ""
         for pending in await self.store.pending_inbound():
             await self._send_inbound(pending.cid, pending.frame)
-        asyncio.get_running_loop().create_task(self._backfill())
+        self._in_background(self._after_welcome())
 
-    async def _backfill(self) -> None:
-        """Open conversations the bridge has no thread for yet (opened while it was down)."""
+    async def _after_welcome(self) -> None:
+        await self._sync_links()
+        open_now = await self._backfill()
+        if open_now is not None:
+            await self._close_finished(open_now)
+
+    async def _sync_links(self) -> None:
+        """The server's links of this bridge replace ours: an agent linked through another
+        state store (a new host, a lost file) stays linked, and one an admin unlinked is
+        told how to link instead of being refused."""
+        if not self._bridge_id:
+            return
+        asked_at = time.time()
+        try:
+            body = await self.client.request("GET", f"/api/v1/bridges/{self._bridge_id}/links")
+        except ApiError as exc:
+            log.warning("cannot read this bridge's links (%s); keeping the local ones", exc)
+            return
+        links: dict[str, str] = {}
+        for row in body.get("links", []) if isinstance(body, dict) else []:
+            agent = row.get("agent") if isinstance(row, dict) else None
+            if isinstance(agent, dict) and isinstance(agent.get("id"), str):
+                links[str(row.get("external_user"))] = agent["id"]
+        await self.store.replace_links(links, older_than=asked_at)
+
+    async def _backfill(self) -> set[str] | None:
+        """Open conversations the bridge has no thread for yet (opened while it was down);
+        returns the ids listed open (None when the list could not be read)."""
         try:
             body = await self.client.request(
                 "GET", "/api/v1/conversations", params={"status": "open", "limit": 500}
             )
         except ApiError as exc:
             log.info("no conversation list for back-fill (%s); relying on the server's feed", exc)
-            return
+            return None
         rows = body.get("conversations") if isinstance(body, dict) else None
+        listed: set[str] = set()
         for row in rows if isinstance(rows, list) else []:
             if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                 continue
             conv = row["id"]
+            listed.add(conv)
             if await self.store.thread(conv) is None:
                 await self._ensure_thread(conv, row)
                 self._request_sync(conv, 0)
+        return listed
+
+    async def _close_finished(self, open_now: set[str]) -> None:
+        """Threads still open here whose conversation closed while the bridge was away (the
+        server replays those named in ``resume`` to their end, with no ``conv.closed``):
+        their last messages, then the close; and they leave the ``resume`` map."""
+        for conv in await self.store.resume_map():
+            if conv in open_now:
+                continue
+            try:
+                detail = await self.client.request("GET", f"/api/v1/conversations/{conv}")
+                if not isinstance(detail, dict) or detail.get("status") != "closed":
+                    continue
+                await self._read_to_end(conv)
+            except ApiError as exc:
+                log.info("cannot tell whether %s is closed (%s)", conv, exc)
+                continue
+            if await self.store.set_status(conv, "closed", OpKind.CLOSE, {"by": ""}):
+                self.poster.kick(conv)
+
+    async def _read_to_end(self, conv: str) -> None:
+        """Queue what is left of a conversation, read over REST (its cursor dedupes)."""
+        while (thread := await self.store.thread(conv)) is not None:
+            page = await self.client.request(
+                "GET",
+                f"/api/v1/conversations/{conv}/messages",
+                params={"after": thread.cursor, "limit": SYNC_PAGE},
+            )
+            raw = page.get("messages") if isinstance(page, dict) else None
+            messages = [Message.from_wire(m) for m in raw or [] if isinstance(m, dict)]
+            if messages:
+                await self.store.accept(conv, [_item(m) for m in messages])
+            if not messages or not page.get("has_more"):
+                return
 
     async def on_messages(self, conv: str, messages: list[Message], *, more: bool) -> None:
         self.metrics.received.labels(self.platform.kind, "steadydesk").inc(len(messages))
@@ -330,10 +407,13 @@ class Bridge:
                 )
                 return
             await self.store.inbound_finished(error.cid, "refused")
-            await self._tell(
-                ChatUser.from_json(inbound.reply_to),
-                f"Not sent to Steadydesk ({error.code}): {error.message}",
-            )
+            author = ChatUser.from_json(inbound.reply_to)
+            if code is ErrorCode.FORBIDDEN:  # unlinked meanwhile? then say how to link
+                await self._sync_links()
+                if await self.store.agent_for(author.external) is None:
+                    await self._tell(author, LINK_HELP)
+                    return
+            await self._tell(author, f"Not sent to Steadydesk ({error.code}): {error.message}")
             return
         if error.conv:
             if code is ErrorCode.FORBIDDEN and error.conv in self._syncing:
@@ -491,9 +571,12 @@ class Bridge:
         """A private answer to one chat-app user, sent in the background: a rate limit or a
         short outage delays it (``Retry-After`` obeyed), never the delivery being handled
         (Slack wants its answer within 3 s)."""
-        task = asyncio.get_running_loop().create_task(self._tell_now(user, text))
-        self._telling.add(task)
-        task.add_done_callback(self._telling.discard)
+        self._in_background(self._tell_now(user, text))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)  # kept, or the loop might collect it half-way
+        task.add_done_callback(self._background.discard)
 
     async def _tell_now(self, user: ChatUser, text: str) -> None:
         for attempt in range(1, TELL_ATTEMPTS + 1):

@@ -47,6 +47,7 @@ class BridgeConfig:
     backoff_base_secs: float = 0.5
     backoff_cap_secs: float = 15.0
     post_concurrency: int = 8
+    links_refresh_secs: float = 30.0
 
     @property
     def state_location(self) -> str:
@@ -85,6 +86,7 @@ _ENV_OF = {
     "backoff_base_secs": "STEADY_BRIDGE_BACKOFF_BASE_SECS",
     "backoff_cap_secs": "STEADY_BRIDGE_BACKOFF_CAP_SECS",
     "post_concurrency": "STEADY_BRIDGE_POST_CONCURRENCY",
+    "links_refresh_secs": "STEADY_BRIDGE_LINKS_REFRESH_SECS",
 }
 ENVIRONMENT_VARIABLES = tuple(_ENV_OF.values())
 

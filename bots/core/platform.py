@@ -95,7 +95,9 @@ class Platform(abc.ABC):
         platform cannot tell: then the core posts again)."""
 
     async def close_thread(self, thread: ThreadRef, conv: str, by: str, ref: str) -> str:
-        return await self.post_notice(thread, conv, f"Conversation closed by {by}.", ref)
+        """``by`` is empty when nobody is known (closed while the bridge was away)."""
+        text = f"Conversation closed by {by}." if by else "Conversation closed."
+        return await self.post_notice(thread, conv, text, ref)
 
     async def reopen_thread(self, thread: ThreadRef, conv: str, ref: str) -> str:
         return await self.post_notice(thread, conv, "Conversation reopened.", ref)

@@ -474,13 +474,17 @@ class StateStore:
             lambda: BridgeLink.delete().where(BridgeLink.external_user == external_user).execute()
         )
 
-    async def replace_links(self, links: dict[str, str]) -> None:
+    async def replace_links(self, links: dict[str, str], *, older_than: float) -> None:
         """The server's list of this bridge's links (external user -> agent) replaces ours:
-        links made through another state store come back, unlinked users go."""
+        links made through another state store come back, unlinked users go (but not a
+        link made here after ``older_than``, when the list was asked for)."""
 
         def replace() -> None:
             with self.db.atomic():
-                BridgeLink.delete().where(BridgeLink.external_user.not_in(list(links))).execute()
+                BridgeLink.delete().where(
+                    BridgeLink.external_user.not_in(list(links))
+                    & (BridgeLink.linked_at < older_than)
+                ).execute()
                 for external_user, agent_id in links.items():
                     BridgeLink.insert(
                         external_user=external_user, agent_id=agent_id, linked_at=time.time()

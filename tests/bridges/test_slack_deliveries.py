@@ -4,11 +4,18 @@ repeated event ids after a restart, and private answers while Slack rate-limits.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+import httpx
 import pytest
 
 from tests.bridges.actions import AGENT_USER, linked_user, open_thread, say, thread_texts
-from tests.bridges.conftest import Setup
-from tests.bridges.support import eventually
+from tests.bridges.conftest import Setup, create_bridge
+from tests.bridges.support import BridgeProcess, eventually
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_payloads import TEAM_ID
+from tests.support import clients as C
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 EDIT_WORDS = "already has the original"
@@ -120,3 +127,69 @@ async def test_private_answers_wait_out_a_rate_limit(setup: Setup) -> None:
     tips = await eventually(lambda: told(setup, stranger), within=20, what="the how-to-link tip")
     assert len(tips) == 1 and "/steady link" in tips[0]
     await ws.close()
+
+
+async def unlink(setup: Setup, bridge_id: str, user: str) -> None:
+    """An admin removes a Slack user's link (DELETE /api/v1/bridges/{id}/links/...)."""
+    assert setup.server.demo is not None
+    login = await C.login(setup.server, setup.server.demo.admin)
+    async with httpx.AsyncClient(base_url=setup.server.url) as http:
+        resp = await http.delete(
+            f"/api/v1/bridges/{bridge_id}/links/{TEAM_ID}:{user}",
+            headers={"Authorization": f"Bearer {login['token']}"},
+        )
+    assert resp.status_code == 200, resp.text
+
+
+async def test_an_agent_an_admin_unlinked_is_told_how_to_link(setup: Setup) -> None:
+    """Unlinked on the server, still linked in the bridge's store: the server refuses the
+    reply (no other Slack user links that agent) and the bridge says how to link."""
+    await linked_user(setup, user="U0LEAVING", account=1)
+    await unlink(setup, setup.bridge_id, "U0LEAVING")
+    ws, _conv, root = await open_thread(setup, "who answers?")
+    await say(setup, root, "me, I think", user="U0LEAVING")
+    answers = await eventually(lambda: told(setup, "U0LEAVING"), what="the answer")
+    assert "/steady link" in answers[0], answers
+    await ws.expect_no_frame(lambda f: f["type"] == "message" and f.get("seq", 0) > 1, 0.5)
+    await ws.close()
+
+
+def linked_here(state: Path, user: str) -> bool:
+    with sqlite3.connect(state) as db:
+        query = "SELECT 1 FROM bridge_link WHERE external_user = ?"
+        return db.execute(query, (f"{TEAM_ID}:{user}",)).fetchone() is not None
+
+
+async def test_an_unlink_reaches_a_running_bridge(setup: Setup) -> None:
+    """Two Slack users linked to one agent; an admin unlinks one. The server still takes
+    frames ``as`` that agent (the other link), so the bridge itself must stop the first
+    user: it re-reads its links from the server while it runs."""
+    created = create_bridge(setup.server, "slack-unlink")
+    slack = await FakeSlack().start()
+    bridge = BridgeProcess(
+        setup.tmp / "unlink",
+        setup.server.url,
+        created["token"],
+        slack,
+        env={"STEADY_BRIDGE_LINKS_REFRESH_SECS": "1"},
+    )
+    own = Setup(setup.server, slack, bridge, created["bridge_id"], setup.tmp)
+    try:
+        await bridge.astart()
+        for user in ("U0STAYS", "U0GOES"):
+            await linked_user(own, user=user, account=1)
+        state = bridge.data_dir / "bridge-slack.sqlite3"
+        assert linked_here(state, "U0GOES")
+        await unlink(own, created["bridge_id"], "U0GOES")
+        await eventually(lambda: not linked_here(state, "U0GOES"), what="the refresh")
+        ws, conv, root = await open_thread(own, "two of you?")
+        await say(own, root, "not me any more", user="U0GOES")
+        answers = await eventually(lambda: told(own, "U0GOES"), what="the how-to-link")
+        assert "/steady link" in answers[0]
+        await say(own, root, "still me", user="U0STAYS")
+        await ws.recv_until(lambda f: f["type"] == "message" and f["body"] == "still me")
+        assert [m["body"] for m in await ws.history(conv)] == ["two of you?", "still me"]
+        await ws.close()
+    finally:
+        bridge.stop()
+        await slack.stop()

@@ -160,8 +160,11 @@ async def test_event_ids_are_kept_once_handled(store: StateStore) -> None:
 async def test_links_follow_the_servers_list(store: StateStore) -> None:
     await store.link("T1:U1", "agent-1")
     await store.link("T1:U2", "agent-2")
-    await store.replace_links({"T1:U2": "agent-3", "T1:U4": "agent-4"})
+    asked_at = time.time()
+    await store.link("T1:U5", "agent-5")  # linked here while the list was on its way
+    await store.replace_links({"T1:U2": "agent-3", "T1:U4": "agent-4"}, older_than=asked_at)
     assert await store.agent_for("T1:U1") is None
+    assert await store.agent_for("T1:U5") == "agent-5"
     assert await store.agent_for("T1:U2") == "agent-3"
     assert await store.agent_for("T1:U4") == "agent-4"
 
