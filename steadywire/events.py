@@ -108,18 +108,22 @@ class ConvAssigned:
 class ConvTransferred:
     source: Any  # ``from``: whoever held it (an agent object, an id or null)
     to_agent: Any
-    to_department: str | None
+    to_department: str | None  # its id: the server sends {"id", "name"} (a bare id is read too)
     last_seq: int | None
     note: str | None
+    to_department_name: str | None = None
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvTransferred:
+        department = data.get("to_department")
+        named = department if isinstance(department, Mapping) else {"id": department}
         return cls(
             data.get("from"),
             data.get("to_agent"),
-            _str_or_none(data, "to_department"),
+            _str_or_none(named, "id"),
             _seq_or_none(data, "last_seq"),
             _str_or_none(data, "note"),
+            _str_or_none(named, "name"),
         )
 
 

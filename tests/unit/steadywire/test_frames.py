@@ -138,6 +138,22 @@ def test_event_details_are_typed_and_unknown_names_tolerated() -> None:
         assert w.Event(name, "c1", {}).details() is not None
 
 
+def test_a_transfer_to_a_department_names_it_as_the_server_sends_it() -> None:
+    """The server sends ``to_department`` as ``{"id", "name"}`` (docs/protocol.md)."""
+    sent = w.Event(
+        "conv.transferred",
+        "c1",
+        {"from": None, "to_department": {"id": "d1", "name": "Sales"}, "last_seq": 3},
+    ).details()
+    assert isinstance(sent, w.ConvTransferred)
+    assert (sent.to_department, sent.to_department_name, sent.last_seq) == ("d1", "Sales", 3)
+    bare = w.Event("conv.transferred", "c1", {"to_department": "d2"}).details()
+    assert isinstance(bare, w.ConvTransferred)
+    assert (bare.to_department, bare.to_department_name) == ("d2", None)
+    to_agent = w.Event("conv.transferred", "c1", {"to_agent": {"id": "a1"}}).details()
+    assert isinstance(to_agent, w.ConvTransferred) and to_agent.to_department is None
+
+
 def test_codes_match_the_protocol() -> None:
     assert w.CloseCode.BAD_TOKEN == 4401 and w.CloseCode.BAD_TOKEN.final
     assert w.CloseCode.SERVICE_RESTART.reconnect_at_once
