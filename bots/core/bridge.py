@@ -25,8 +25,17 @@ from typing import Any
 from bots.core.backoff import Backoff
 from bots.core.breakers import Breakers
 from bots.core.client import ApiError, BridgeRevoked, NotConnected, SteadyClient
-from bots.core.commands import Intent, Request, read_reply, resolve_target
+from bots.core.commands import (
+    Intent,
+    Request,
+    Target,
+    no_single_match,
+    read_reply,
+    resolve_target,
+    transfer_options,
+)
 from bots.core.config import BridgeConfig
+from bots.core.directory import Directory
 from bots.core.metrics import BridgeMetrics
 from bots.core.model import (
     Author,
@@ -128,9 +137,12 @@ class Bridge:
             concurrency=config.post_concurrency,
             on_platform=self._platform_state,
         )
+        self.directory = Directory(self.client)
         self._syncing: set[str] = set()
         self._bridge_id = ""  # from the welcome
+        self._scope: frozenset[str] = frozenset()  # the bridge's departments; empty: all
         self._commanders: dict[str, ChatUser] = {}  # conv -> who gave its last command
+        self._handed_to: dict[str, str] = {}  # conv -> the agent it was just transferred to
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[None]] = set()  # tells, back-fill
 
@@ -210,8 +222,9 @@ class Bridge:
 
     async def on_welcome(self, welcome: Welcome) -> None:
         self._syncing.clear()
-        bridge_id = welcome.you.get("id")
+        bridge_id, scope = welcome.you.get("id"), welcome.you.get("departments")
         self._bridge_id = bridge_id if isinstance(bridge_id, str) else ""
+        self._scope = frozenset(d for d in scope or [] if isinstance(d, str))
         for pending in await self.store.pending_inbound():
             await self._send_inbound(pending.cid, pending.frame)
         self._in_background(self._after_welcome())
@@ -334,7 +347,9 @@ class Bridge:
             await self.on_messages(conv, [details.message], more=False)
         elif isinstance(details, ConvAssigned):
             await self._catch_up(conv, details.last_seq)
-            await self.store.queue_notice(conv, f"Claimed by {details.agent.name or 'an agent'}.")
+            if self._handed_to.pop(conv, None) != details.agent.id:  # not just a transfer's echo
+                name = details.agent.name or "an agent"
+                await self.store.queue_notice(conv, f"Claimed by {name}.")
             self.poster.kick(conv)
         elif isinstance(details, ConvTransferred):
             await self._transferred(conv, details)
@@ -345,14 +360,27 @@ class Bridge:
 
     async def _transferred(self, conv: str, details: ConvTransferred) -> None:
         await self._catch_up(conv, details.last_seq)
-        if details.to_department:
-            channel = self.platform.channel_for(details.to_department)
-            await self.store.queue_notice(conv, "Transferred to a department.")
-            await self.store.move_thread(conv, details.to_department, channel)
+        department = details.to_department
+        if department:
+            name = details.to_department_name or await self.directory.department_name(department)
+            await self.store.queue_notice(conv, f"Transferred to {name}.")
+            if self._scope and department not in self._scope:
+                # The server sends nothing more of it: say so, and stop resuming it.
+                await self.store.set_status(
+                    conv,
+                    "closed",
+                    OpKind.NOTICE,
+                    {"text": f"{name} is outside this bridge's departments: it goes on there."},
+                )
+            else:
+                await self.store.move_thread(
+                    conv, department, self.platform.channel_for(department)
+                )
         else:
-            target = details.to_agent
-            name = target.get("name") if isinstance(target, dict) else None
-            await self.store.queue_notice(conv, f"Transferred to {name or 'another agent'}.")
+            target = details.to_agent if isinstance(details.to_agent, dict) else {}
+            self._handed_to[conv] = str(target.get("id") or "")  # its conv.assigned follows
+            agent = target.get("name") or "another agent"
+            await self.store.queue_notice(conv, f"Transferred to {agent}.")
         self.poster.kick(conv)
 
     async def _catch_up(self, conv: str, last_seq: int | None) -> None:
@@ -468,6 +496,7 @@ class Bridge:
         """A thread reply by a chat-app user (``message_id``: the platform's, unique)."""
         conv = await self.conversation_at(thread)
         if conv is None:
+            await self._moved_elsewhere(thread, user)
             return
         request = read_reply(text)
         if request is None:
@@ -478,6 +507,34 @@ class Bridge:
             )
             return
         await self.act(conv, user, request, message_id, thread)
+
+    async def _moved_elsewhere(self, thread: ThreadRef, user: ChatUser) -> None:
+        """A reply in a thread its conversation left for another channel: say where it is
+        (not sent: the visitor's thread is the new one, and others read that one)."""
+        conv = await self.store.former_thread(thread.channel, thread.root)
+        current = await self.store.thread(conv) if conv else None
+        if current is None or current.ref is None:
+            return
+        link = await self.platform.thread_link(current.ref)
+        await self._tell(
+            user,
+            "This conversation was transferred and goes on in another thread"
+            + (f": {link}" if link else "")
+            + ". Your reply here was not sent; write it there.",
+        )
+
+    async def transfer_choices(self, user: ChatUser) -> tuple[list[Target], list[Target]] | None:
+        """The departments and agents (with presence) a linked user may transfer to; None
+        after telling an unlinked user how to link, or anyone why there is no list."""
+        if await self.store.agent_for(user.external) is None:
+            await self._tell(user, LINK_HELP)
+            return None
+        try:
+            agents, departments = await self.directory.listing()
+        except ApiError as exc:
+            await self._tell(user, f"Cannot list agents right now ({exc.code}).")
+            return None
+        return transfer_options(agents, departments)
 
     async def act(
         self,
@@ -501,6 +558,8 @@ class Bridge:
             frame = Accept(conv, as_agent=agent)
         elif request.intent is Intent.CLOSE:
             frame = Close(conv, as_agent=agent)
+        elif request.target is not None:  # picked from a list: no name to look up
+            frame = _transfer(conv, request.target, agent)
         else:
             frame = await self._transfer_frame(conv, user, request.text, agent)
             if frame is None:
@@ -522,24 +581,23 @@ class Bridge:
         self, conv: str, user: ChatUser, name: str, agent: str
     ) -> Transfer | None:
         try:
-            agents = await self.client.request("GET", "/api/v1/agents")
-            departments = await self.client.request("GET", "/api/v1/departments")
+            agents, departments = await self.directory.listing()
         except ApiError as exc:
             await self._tell(user, f"Cannot look up '{name}' right now ({exc.code}).")
             return None
-        found = resolve_target(
-            name,
-            [a for a in (agents or {}).get("agents", []) if isinstance(a, dict)],
-            [d for d in (departments or {}).get("departments", []) if isinstance(d, dict)],
-        )
-        if len(found) != 1:
-            problem = "No agent or department" if not found else "More than one match"
-            await self._tell(user, f"{problem} named '{name}'.")
-            return None
-        target = found[0]
-        if target.kind == "agent":
-            return Transfer(conv, to_agent=target.id, as_agent=agent)
-        return Transfer(conv, to_department=target.id, as_agent=agent)
+        kind, key = self.platform.mention_of(name, user) or ("name", name)
+        if kind == "user":  # a chat-app user: the agent linked to them
+            linked = await self.store.agent_for(key)
+            found = [_agent_target(a) for a in agents if a.get("id") == linked]
+            if not found:
+                await self._tell(user, "That user is not linked to a Steadydesk agent.")
+                return None
+        else:
+            found = resolve_target(key, agents, departments)
+            if len(found) != 1:
+                await self._tell(user, no_single_match(key, found, agents, departments))
+                return None
+        return _transfer(conv, found[0], agent)
 
     async def link(self, user: ChatUser, code: str) -> str:
         """Claim a link code for this chat-app user; the answer to show them."""
@@ -594,6 +652,16 @@ class Bridge:
                 return
             await asyncio.sleep(min(delay, TELL_WAIT_MAX_SECS))
         log.warning("gave up telling %s after %d attempts", user.external, TELL_ATTEMPTS)
+
+
+def _agent_target(row: dict[str, Any]) -> Target:
+    return Target("agent", str(row.get("id")), str(row.get("name") or ""))
+
+
+def _transfer(conv: str, target: Target, agent: str) -> Transfer:
+    if target.kind == "agent":
+        return Transfer(conv, to_agent=target.id, as_agent=agent)
+    return Transfer(conv, to_department=target.id, as_agent=agent)
 
 
 def _item(message: Message) -> Item:

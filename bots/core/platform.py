@@ -48,6 +48,7 @@ class ThreadStart:
     department: str | None
     channel: str
     first: Item | None  # the first visitor message, shown in the root
+    previous: ThreadRef | None = None  # the thread a transfer moved the conversation from
 
 
 HttpHandler = Callable[..., Coroutine[Any, Any, Any]]
@@ -109,3 +110,12 @@ class Platform(abc.ABC):
     @abc.abstractmethod
     async def tell(self, user: ChatUser, text: str) -> None:
         """A private answer to one chat-app user (Slack: ephemeral)."""
+
+    async def thread_link(self, thread: ThreadRef) -> str:
+        """A link to a thread that a private answer can show as is ("" when there is none)."""
+        return ""
+
+    def mention_of(self, name: str, author: ChatUser) -> tuple[str, str] | None:
+        """A transfer target written as the app's own mention: ("user", external user id),
+        or ("name", the name it stands for); None for a plain name."""
+        return None

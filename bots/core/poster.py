@@ -219,7 +219,7 @@ class Poster:
         old, channel = thread.ref, str(op.payload["channel"])
         new = await self.platform.find_thread(op.conv, channel)
         if new is None:
-            start = ThreadStart(op.conv, thread.visitor, thread.department, channel, None)
+            start = ThreadStart(op.conv, thread.visitor, thread.department, channel, None, old)
             new = await self.platform.open_thread(start, "root")
         if old is not None:
             pointer_ref = op.ref

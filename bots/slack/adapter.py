@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,6 +40,8 @@ HISTORY_PAGES = 5
 REPLIES_PAGE = 200
 EVENTS_PATH = "/slack/events"
 _RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL_MENTION = re.compile(r"<#[CG][A-Z0-9]+\|([^>]+)>")
 
 
 class SlackPlatform(Platform):
@@ -150,7 +153,8 @@ class SlackPlatform(Platform):
         return str(response["ts"])
 
     async def open_thread(self, start: ThreadStart, ref: str) -> ThreadRef:
-        root = await self._post(render.root_message(start, ref))
+        previous = await self.thread_link(start.previous) if start.previous else ""
+        root = await self._post(render.root_message(start, ref, previous))
         return ThreadRef(start.channel, root)
 
     async def post(self, thread: ThreadRef, item: Item, ref: str) -> str:
@@ -160,7 +164,32 @@ class SlackPlatform(Platform):
         return await self._post(render.notice(thread, conv, text, ref))
 
     async def post_pointer(self, old: ThreadRef, new: ThreadRef, conv: str, ref: str) -> str:
-        return await self._post(render.pointer(old, new, conv, ref))
+        return await self._post(render.pointer(old, new, conv, ref, await self.thread_link(new)))
+
+    async def thread_link(self, thread: ThreadRef) -> str:
+        """The root's permalink; "" when Slack will not give one (a post still goes out)."""
+        try:
+            answer = await self._call(
+                lambda: self.web.chat_getPermalink(channel=thread.channel, message_ts=thread.root),
+                thread.channel,
+            )
+        except PlatformRefused:
+            return ""
+        return str(answer.get("permalink") or "")
+
+    def mention_of(self, name: str, author: ChatUser) -> tuple[str, str] | None:
+        """What Slack makes of a typed ``@someone`` (``<@U123>``): that user of the author's
+        workspace; of a typed ``#sales`` when such a channel exists (``<#C1|sales>``): the
+        name ``#sales``, a department."""
+        if user := _USER_MENTION.fullmatch(name.strip()):
+            team = author.external.partition(":")[0]
+            return "user", f"{team}:{user.group(1)}"
+        if channel := _CHANNEL_MENTION.fullmatch(name.strip()):
+            return "name", f"#{channel.group(1)}"
+        return None
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self._call(lambda: self.web.views_open(trigger_id=trigger_id, view=view))
 
     async def find(self, thread: ThreadRef, conv: str, ref: str) -> str | None:
         cursor: str | None = None

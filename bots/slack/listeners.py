@@ -1,5 +1,6 @@
 """Slack deliveries, by surface (as Bolt's starter does): thread messages, edits, the
-buttons on a root message, the "Add as note" shortcut and ``/steady``.
+buttons on a root message (Transfer opens a picker: ``views.open``, then its
+``view_submission``), the "Add as note" shortcut and ``/steady``.
 
 Every listener skips a delivery it has handled before (``event_id`` for events; the
 action's or message's own timestamp for interactivity) and hands the core a neutral
@@ -17,6 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bots.core.commands import Intent, Request
 from bots.core.model import ChatUser, ThreadRef
+from bots.core.platform import PlatformError
 from bots.slack import render
 
 if TYPE_CHECKING:
@@ -28,11 +30,11 @@ log = logging.getLogger(__name__)
 HELP = (
     "Steadydesk in Slack: each conversation is a thread in this channel. Reply in the thread "
     "to answer the visitor; start with `note:` for a private note; `!claim`, `!close`, "
-    "`!transfer <agent or department name>` in the thread; the buttons on the first message "
-    "do the same. Link yourself once with /steady link CODE (the code comes from the agent "
-    "console)."
+    "`!transfer <agent or department name>` in the thread (`@name` for an agent, `#name` for "
+    "a department when both have it); the buttons on the first message do the same. Link "
+    "yourself once with /steady link CODE (the code comes from the agent console)."
 )
-TRANSFER_HINT = "Reply in the thread with: !transfer <agent or department name>"
+NO_PICKER = "The transfer list cannot be shown right now; write !transfer <name> in the thread."
 BUTTONS = {"steady_claim": Intent.CLAIM, "steady_close": Intent.CLOSE}
 
 
@@ -89,9 +91,28 @@ def register(app: AsyncApp, bridge: Bridge, slack: SlackPlatform) -> None:
         if not conv or await bridge.delivered_before(key):
             return
         if action_id == "steady_transfer":
-            await bridge._tell(chat_user, TRANSFER_HINT)
+            await _open_picker(bridge, slack, chat_user, conv, ThreadRef(channel, root), body)
         else:
             await bridge.act(conv, chat_user, Request(BUTTONS[action_id]), key)
+        await bridge.delivered(key)
+
+    @app.view(render.PICKER_CALLBACK)
+    async def on_transfer_picked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = body.get("view") or {}
+        chosen = render.picked(view)
+        if chosen is None:
+            await ack(response_action="errors", errors={render.PICKER_BLOCK: "Pick one."})
+            return
+        await ack()  # closes the modal; the thread shows the transfer
+        meta, target = chosen
+        user = body.get("user") or {}
+        team = str(user.get("team_id") or (body.get("team") or {}).get("id") or "")
+        chat_user = _user(team, str(user.get("id") or ""), meta["channel"], meta["root"])
+        key = f"view:{view.get('id')}"  # one modal, one submission
+        if await bridge.delivered_before(key):
+            return
+        request = Request(Intent.TRANSFER, target.name, target)
+        await bridge.act(meta["conv"], chat_user, request, key)
         await bridge.delivered(key)
 
     @app.shortcut("steady_add_note")
@@ -123,6 +144,31 @@ def register(app: AsyncApp, bridge: Bridge, slack: SlackPlatform) -> None:
             await ack(text=await bridge.link(chat_user, words[1]))
         else:
             await ack(text=HELP)
+
+
+async def _open_picker(
+    bridge: Bridge,
+    slack: SlackPlatform,
+    user: ChatUser,
+    conv: str,
+    thread: ThreadRef,
+    body: dict[str, Any],
+) -> None:
+    """The Transfer button: a modal listing departments and agents with presence. Slack's
+    trigger_id lives 3 seconds, so this is done before the delivery is answered."""
+    choices = await bridge.transfer_choices(user)
+    if choices is None:
+        return
+    departments, agents = choices
+    if not departments and not agents:
+        await bridge._tell(user, "There is nobody to transfer to.")
+        return
+    view = render.transfer_picker(conv, thread, departments, agents)
+    try:
+        await slack.open_view(str(body.get("trigger_id") or ""), view)
+    except PlatformError as exc:
+        log.warning("views.open failed: %s", exc)
+        await bridge._tell(user, NO_PICKER)
 
 
 async def _edited(

@@ -4,8 +4,10 @@ and nowhere else (Slack's ``&``, ``<``, ``>`` control characters, so ``<!channel
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from bots.core.commands import Target
 from bots.core.model import AuthorKind, Item, ItemKind, ThreadRef
 from bots.core.platform import ThreadStart
 
@@ -14,6 +16,13 @@ PLAIN_TEXT_MAX_CHARS = 2_900  # a section's text may hold 3,000
 INFO = "\N{INFORMATION SOURCE}\ufe0f"
 THREAD_EVENT = "steadydesk_thread"
 POST_EVENT = "steadydesk_post"
+# The transfer picker (views.open): a modal with one select of departments and agents.
+PICKER_CALLBACK = "steady_transfer_picker"
+PICKER_BLOCK = "steady_target"
+PICKER_ACTION = "target"
+PICKER_OPTIONS_MAX = 100  # Block Kit: options in one select
+OPTION_TEXT_MAX_CHARS = 75
+PRESENCE_MARKS = {"online": "🟢", "away": "🟡", "offline": "⚪"}
 
 
 def escape(text: str) -> str:
@@ -35,19 +44,31 @@ def metadata(event_type: str, conv: str, ref: str) -> dict[str, Any]:
     return {"event_type": event_type, "event_payload": {"conv": conv, "ref": ref}}
 
 
-def root_message(start: ThreadStart, ref: str) -> dict[str, Any]:
+def root_message(start: ThreadStart, ref: str, previous_link: str = "") -> dict[str, Any]:
+    """The thread's first message; ``previous_link`` is the permalink of the thread a
+    transfer moved the conversation from (``start.previous``)."""
     visitor = start.visitor
     name = visitor.name or "Visitor"
     details = [f"Page: {visitor.page_url or 'unknown'}", f"Language: {visitor.language or '?'}"]
     if visitor.email:
         details.append(f"E-mail: {visitor.email}")
     first = start.first.body if start.first is not None else ""
-    summary = f"New conversation with {name}"
+    summary = f"{'Transferred' if start.previous else 'New'} conversation with {name}"
     text = f"{summary}: {first}" if first else summary
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(_cut(summary, 150))},
         {"type": "context", "elements": [_plain(line) for line in details]},
     ]
+    if start.previous is not None:
+        # Our own words and Slack's ids only: mrkdwn, so the links work.
+        earlier = _link(previous_link, "an earlier thread")
+        where = f"<#{escape(start.previous.channel)}>"
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"Transferred from {earlier} in {where}"}],
+            }
+        )
     if first:
         blocks.append({"type": "section", "text": _plain(first)})
     blocks.append(
@@ -119,9 +140,90 @@ def _in_thread(thread: ThreadRef, text: str, meta: dict[str, Any]) -> dict[str, 
     }
 
 
-def pointer(old: ThreadRef, new: ThreadRef, conv: str, ref: str) -> dict[str, Any]:
-    # Our own text, not the visitor's: the channel mention is meant to link.
-    channel = escape(new.channel)
+def _link(url: str, label: str) -> str:
+    """A mrkdwn link to a Slack permalink (or the bare label when there is none)."""
+    return f"<{escape(url)}|{label}>" if url.startswith("https://") else label
+
+
+def pointer(
+    old: ThreadRef, new: ThreadRef, conv: str, ref: str, new_link: str = ""
+) -> dict[str, Any]:
+    # Our own text, not the visitor's: the links are meant to work (mrkdwn on).
     post = _in_thread(old, "", metadata(POST_EVENT, conv, ref))
-    post["text"] = f"{INFO} Transferred: this conversation continues in <#{channel}>."
+    post["text"] = (
+        f"{INFO} This conversation continues in {_link(new_link, 'a new thread')} "
+        f"in <#{escape(new.channel)}>. Replies here are not sent."
+    )
+    post["mrkdwn"] = True
     return post
+
+
+def transfer_picker(
+    conv: str, thread: ThreadRef, departments: list[Target], agents: list[Target]
+) -> dict[str, Any]:
+    """The modal the Transfer button opens: departments, then agents with presence (online
+    first), at most 100 in all; the rest can still be named with ``!transfer``."""
+    shown_departments = departments[:PICKER_OPTIONS_MAX]
+    shown_agents = agents[: PICKER_OPTIONS_MAX - len(shown_departments)]
+    groups = []
+    if shown_departments:
+        options = [_option(d.name, d) for d in shown_departments]
+        groups.append({"label": _plain("Departments"), "options": options})
+    if shown_agents:
+        options = [
+            _option(f"{PRESENCE_MARKS.get(a.presence, '')} {a.name} · {a.presence}", a)
+            for a in shown_agents
+        ]
+        groups.append({"label": _plain("Agents"), "options": options})
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "input",
+            "block_id": PICKER_BLOCK,
+            "label": _plain("Transfer to"),
+            "element": {
+                "type": "static_select",
+                "action_id": PICKER_ACTION,
+                "placeholder": _plain("A department or an agent"),
+                "option_groups": groups,
+            },
+        }
+    ]
+    hidden = len(departments) + len(agents) - len(shown_departments) - len(shown_agents)
+    if hidden:
+        note = f"{hidden} more not listed: write !transfer <name> in the thread."
+        blocks.append({"type": "context", "elements": [_plain(note)]})
+    return {
+        "type": "modal",
+        "callback_id": PICKER_CALLBACK,
+        "title": _plain("Transfer"),
+        "submit": _plain("Transfer"),
+        "close": _plain("Cancel"),
+        "private_metadata": json.dumps(
+            {"conv": conv, "channel": thread.channel, "root": thread.root}
+        ),
+        "blocks": blocks,
+    }
+
+
+def _option(text: str, target: Target) -> dict[str, Any]:
+    return {
+        "text": _plain(_cut(text, OPTION_TEXT_MAX_CHARS)),
+        "value": f"{target.kind}:{target.id}",
+    }
+
+
+def picked(view: dict[str, Any]) -> tuple[dict[str, str], Target] | None:
+    """From a submitted picker: (its private metadata, the chosen target), or None."""
+    try:
+        meta = json.loads(str(view.get("private_metadata") or ""))
+        state = view["state"]["values"][PICKER_BLOCK][PICKER_ACTION]["selected_option"]
+        kind, _, target_id = str(state["value"]).partition(":")
+        name = str(state.get("text", {}).get("text", ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    fields = ("conv", "channel", "root")
+    if kind not in ("agent", "department") or not target_id or not isinstance(meta, dict):
+        return None
+    if not all(isinstance(meta.get(key), str) for key in fields):
+        return None
+    return {key: meta[key] for key in fields}, Target(kind, target_id, name)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bots.core.commands import Intent, Request, read_reply, resolve_target
+from bots.core.commands import (
+    Intent,
+    Request,
+    no_single_match,
+    read_reply,
+    resolve_target,
+    transfer_options,
+)
 
 
 @pytest.mark.parametrize(
@@ -37,3 +44,40 @@ def test_resolve_target_by_department_agent_name_or_email() -> None:
     assert [t.id for t in resolve_target("BO@x.test", agents, departments)] == ["a1"]
     assert resolve_target("old", agents, departments) == []
     assert resolve_target("nobody", agents, departments) == []
+
+
+def test_at_and_hash_tell_an_agent_from_a_department_of_the_same_name() -> None:
+    agents = [{"id": "a1", "name": "Sales", "email": "sales@x.test"}]
+    departments = [{"id": "d1", "name": "Sales"}]
+    both = resolve_target("sales", agents, departments)
+    assert [t.kind for t in both] == ["department", "agent"]
+    assert [t.id for t in resolve_target("@sales", agents, departments)] == ["a1"]
+    assert [t.id for t in resolve_target("#Sales", agents, departments)] == ["d1"]
+    told = no_single_match("sales", both, agents, departments)
+    assert "the department Sales" in told and "the agent Sales (sales@x.test)" in told
+    assert "@name" in told and "#name" in told
+
+
+def test_unknown_names_are_answered_with_the_names_there_are() -> None:
+    agents = [{"id": f"a{n}", "name": f"Agent {n:02}"} for n in range(12)]
+    told = no_single_match("nobody", [], agents, [{"id": "d1", "name": "Billing"}])
+    assert told.startswith("No agent or department is named 'nobody'.")
+    assert "Departments: Billing." in told and "Agent 00" in told and "and 2 more" in told
+
+
+def test_options_list_departments_then_agents_by_presence() -> None:
+    agents = [
+        {"id": "a1", "name": "Zed", "status": "online", "connected": True},
+        {"id": "a2", "name": "Amy", "status": "online", "connected": False},
+        {"id": "a3", "name": "Bob", "status": "away", "connected": True},
+        {"id": "a4", "name": "Cat", "status": "online", "connected": True},
+        {"id": "a5", "name": "Old", "disabled": True},
+    ]
+    depts, people = transfer_options(agents, [{"id": "d2", "name": "b"}, {"id": "d1", "name": "A"}])
+    assert [d.id for d in depts] == ["d1", "d2"]
+    assert [(p.name, p.presence) for p in people] == [
+        ("Cat", "online"),
+        ("Zed", "online"),
+        ("Bob", "away"),
+        ("Amy", "offline"),  # chose online but has no connection open
+    ]
