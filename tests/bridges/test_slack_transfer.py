@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from bots.slack.render import INFO, PICKER_ACTION, PICKER_BLOCK
 from tests.bridges.actions import AGENT_USER, linked_user, open_thread, say, thread_texts
-from tests.bridges.conftest import Setup, create_bridge
+from tests.bridges.conftest import Setup, create_bridge, steadydesk
 from tests.bridges.support import CHANNEL, BridgeProcess, eventually
 from tests.fakes.slack import FakeSlack, Posted
 from tests.fakes.slack_payloads import selected
@@ -302,3 +302,46 @@ async def test_a_transfer_to_a_department_of_another_channel_moves_the_thread(
     assert new_texts == ["still there?", "after a restart"]
     assert len(mapped.slack.roots(SALES_CHANNEL)) == 1
     await ws.close()
+
+
+async def test_a_transfer_out_of_a_department_bridges_scope_is_said_and_let_go(
+    mapped: Setup, world: Directory
+) -> None:
+    """A bridge for Support only: a conversation transferred to Sales is no longer its
+    to mirror (the server sends nothing more of it); the thread says so, once, and the
+    bridge stops resuming it (no refusal after a restart, nothing posted twice)."""
+    server = mapped.server
+    assert server.demo is not None
+    created = json.loads(
+        steadydesk(
+            server,
+            *("bridge", "create", "--tenant", server.demo.tenant, "--kind", "slack"),
+            *("--name", "support-only", "--department", world.support, "--json"),
+        )
+    )
+    slack = await FakeSlack().start()
+    bridge = BridgeProcess(mapped.tmp / "scoped", server.url, created["token"], slack)
+    scoped = Setup(server, slack, bridge, created["bridge_id"], mapped.tmp)
+    agent = await C.WsClient.connect(server.ws_url + "/ws/agent", label="agent")
+    try:
+        await bridge.astart()
+        ws, conv, _root = await open_thread(scoped, "support please", department=world.support)
+        await ws.send_and_ack(conv=conv, body="in support")
+        login = await C.cached_login(server, server.demo.agents[0])
+        await agent.hello(login["token"])
+        await agent.send_json({"type": "transfer", "conv": conv, "to_department": world.sales})
+        await held_by(mapped, conv, department=world.sales)
+        gone = f"{INFO} Sales is outside this bridge's departments: it goes on there."
+        await eventually(lambda: gone in thread_texts(slack, conv), what="the notice")
+        await ws.send_and_ack(conv=conv, body="now in sales")
+        bridge.kill9()
+        await bridge.astart()
+        await ws.send_and_ack(conv=conv, body="still in sales")
+        await asyncio.sleep(1.0)  # what would arrive, arrives in this time
+        assert thread_texts(slack, conv) == ["in support", f"{INFO} Transferred to Sales.", gone]
+        assert "error" not in bridge.log_tail(200).lower()
+        await ws.close()
+    finally:
+        await agent.close()
+        bridge.stop()
+        await slack.stop()
