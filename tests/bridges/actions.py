@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bots.slack.render import INFO
 from tests.bridges.conftest import Setup, link_code
 from tests.bridges.support import CHANNEL, eventually
 from tests.fakes.slack import FakeSlack, Posted
@@ -61,3 +62,26 @@ def thread_bodies(slack: FakeSlack, conv: str) -> list[str]:
         return []
     first = root.text.split(": ", 1)[1] if ": " in root.text else ""
     return ([first] if first else []) + [m.text for m in slack.bot_thread(conv)]
+
+
+def thread_for(history: list[dict[str, Any]]) -> list[str]:
+    """What a conversation's Slack thread must show (root's first message, then every
+    post; notices aside), given its stored history: each message once, in seq order,
+    except the replies written in Slack itself (their cid says so), which are there as
+    their authors wrote them."""
+    shown = []
+    for message in sorted(history, key=lambda m: m["seq"]):
+        if str(message.get("cid") or "").startswith("slack:"):
+            continue
+        sender = message["sender"]
+        if message.get("kind") == "note":
+            shown.append(f"📝 note ({sender['name']}): {message['body']}")
+        elif sender["type"] == "agent":
+            shown.append(f"{sender['name']}: {message['body']}")
+        else:
+            shown.append(message["body"])
+    return shown
+
+
+def without_notices(lines: list[str]) -> list[str]:
+    return [line for line in lines if not line.startswith(INFO)]
