@@ -108,6 +108,9 @@ class SlackPlatform(Platform):
         return response
 
     async def start(self, bridge: Any) -> None:
+        # One session for every Web API call: slack_sdk opens a new one (a new connection,
+        # with real Slack a TLS handshake) per call otherwise. Made here, in the loop.
+        self.web.session = aiohttp.ClientSession()
         register(self.app, bridge, self)
         if self.app_token:
             self._socket = AsyncSocketModeHandler(self.app, self.app_token, web_client=self.web)
@@ -120,6 +123,9 @@ class SlackPlatform(Platform):
             except Exception:
                 log.debug("socket mode close", exc_info=True)
             self._socket = None
+        session, self.web.session = self.web.session, None
+        if session is not None:
+            await session.close()
 
     # -- Web API ----------------------------------------------------------------------
     async def _call(self, call: Callable[[], Awaitable[Any]], channel: str = "") -> Any:
