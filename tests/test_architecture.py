@@ -139,3 +139,17 @@ def test_the_scan_sees_relative_from_and_dynamic_imports() -> None:
         "sanic_ext",
     } <= found
     assert not _is_within("server.gateway_helpers", TRANSPORT_MODULES)
+
+
+def test_platform_doubles_stand_alone() -> None:
+    # tests/fakes holds the local Slack (and Telegram) that the bridge suites and the
+    # benchmarks share: it imports nothing else of tests/, and nothing of what it stands
+    # in front of (a double that used the bridge's own code would agree with it by
+    # construction).
+    files = _python_files(REPO / "tests" / "fakes")
+    assert files, "no modules found in tests/fakes/"
+    found = _violations(files, ("tests", "server", "bots", "steadywire"))
+    violations = [v for v in found if not v.split(" imports ")[1].startswith("tests.fakes")]
+    assert not violations, "a platform double imports test or product code:\n" + "\n".join(
+        violations
+    )
