@@ -309,21 +309,31 @@ class Bridge:
             if not messages or not page.get("has_more"):
                 return
 
-    async def on_messages(self, conv: str, messages: list[Message], *, more: bool) -> None:
+    async def on_messages(
+        self,
+        conv: str,
+        messages: list[Message],
+        *,
+        more: bool,
+        hint: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue a conversation's messages; a new conversation's thread (``hint``: what is
+        known of it) is recorded with them, so its root shows the first one."""
         self.metrics.received.labels(self.platform.kind, "steadydesk").inc(len(messages))
         if not messages and not more:
             self._syncing.discard(conv)
             return
         thread = await self.store.thread(conv)
+        start: tuple[Conversation, str] | None = None
         if thread is None:
             first = messages[0]
-            hint = (
-                {"visitor": {"name": first.sender.name}} if first.sender.type == "visitor" else {}
-            )
-            await self._ensure_thread(conv, hint)
+            if hint is None and first.sender.type == "visitor":
+                hint = {"visitor": {"name": first.sender.name}}
+            conversation = await self._conversation(conv, hint or {})
+            start = conversation, self.platform.channel_for(conversation.department)
         elif thread.status == "closed" and not more:
             await self.store.set_status(conv, "open", OpKind.REOPEN, {})
-        accepted = await self.store.accept(conv, [_item(m) for m in messages])
+        accepted = await self.store.accept(conv, [_item(m) for m in messages], start=start)
         if more:
             self._request_sync(conv, accepted.cursor, force=True)
         elif accepted.gap_after is not None:
@@ -338,11 +348,11 @@ class Bridge:
             return
         details = event.details()
         if isinstance(details, ConvQueued):
-            await self._ensure_thread(
-                conv, {"visitor": dict(details.visitor), "department": details.department}
-            )
+            hint = {"visitor": dict(details.visitor), "department": details.department}
             if details.messages:
-                await self.on_messages(conv, list(details.messages), more=False)
+                await self.on_messages(conv, list(details.messages), more=False, hint=hint)
+            else:
+                await self._ensure_thread(conv, hint)
         elif isinstance(details, ConvUpdated) and details.message is not None:
             await self.on_messages(conv, [details.message], more=False)
         elif isinstance(details, ConvAssigned):
@@ -389,8 +399,18 @@ class Bridge:
             self._request_sync(conv, thread.cursor)
 
     async def _ensure_thread(self, conv: str, hint: dict[str, Any]) -> None:
+        """A thread for a conversation whose messages are not here yet (they follow by
+        replay or ``sync``; the sweep posts the root alone if they never come)."""
         if await self.store.thread(conv) is not None:
             return
+        conversation = await self._conversation(conv, hint)
+        await self.store.start_thread(
+            conversation, self.platform.channel_for(conversation.department)
+        )
+
+    async def _conversation(self, conv: str, hint: dict[str, Any]) -> Conversation:
+        """What the root shows: ``hint``, completed from the conversation's detail when the
+        visitor's page is not in it (``conv.queued`` may come before the page is known)."""
         info = hint
         if not isinstance(hint.get("visitor"), dict) or not hint["visitor"].get("page_url"):
             with contextlib.suppress(ApiError):
@@ -399,10 +419,7 @@ class Bridge:
                     info = {**hint, **{k: v for k, v in detail.items() if v is not None}}
         department = info.get("department")
         department = department if isinstance(department, str) else None
-        conversation = Conversation(conv, Visitor.from_json(info.get("visitor")), department)
-        # Not kicked here: the caller queues the first messages, so the root can show the
-        # first one (the sweep picks up a thread whose messages never come).
-        await self.store.start_thread(conversation, self.platform.channel_for(department))
+        return Conversation(conv, Visitor.from_json(info.get("visitor")), department)
 
     def _request_sync(self, conv: str, after: int, *, force: bool = False) -> None:
         if conv in self._syncing and not force:

@@ -158,6 +158,7 @@ class Op:
     seq: int | None
     in_flight: bool
     attempts: int
+    queued_at: float = 0.0  # unix time
 
     @property
     def ref(self) -> str:

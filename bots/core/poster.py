@@ -36,6 +36,8 @@ PLATFORM_BREAKER = "platform"
 REFUSED_RETRY_SECS = 30.0
 UNAVAILABLE_RETRY_SECS = 0.5
 SWEEP_SECS = 2.0
+ROOT_WAITS_FOR_FIRST_SECS = 5.0
+FIRST_MESSAGE_POLL_SECS = 0.1
 
 
 def _age_secs(ts: str) -> float | None:
@@ -44,6 +46,18 @@ def _age_secs(ts: str) -> float | None:
     except ValueError:
         return None
     return max(0.0, time.time() - at.timestamp())
+
+
+def _root_awaits_first_message(ops: list[Op]) -> bool:
+    """A root with nothing queued behind it: its first message is on its way (a gap,
+    seq 2 before 1, asks the server for it; a back-fill's replay follows), and BRIDGES
+    wants it on the root. It waits a few seconds at most, then goes alone."""
+    root = ops[0]
+    return (
+        root.kind is OpKind.OPEN
+        and len(ops) == 1
+        and time.time() - root.queued_at < ROOT_WAITS_FOR_FIRST_SECS
+    )
 
 
 class Poster:
@@ -108,6 +122,9 @@ class Poster:
             if thread is None:  # cannot happen: entries are queued with their thread
                 log.error("outbox entry for unknown conversation %s dropped", conv)
                 await self.store.op_done(ops[0], channel="", platform_id=None)
+                continue
+            if _root_awaits_first_message(ops):
+                await asyncio.sleep(FIRST_MESSAGE_POLL_SECS)
                 continue
             await self._wait_for_channel(thread.channel)
             try:

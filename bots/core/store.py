@@ -176,6 +176,18 @@ class Inbound:
     state: str
 
 
+def _new_thread(conversation: Conversation, channel: str) -> BridgeThread:
+    """A thread for a conversation, its root queued (inside the caller's transaction)."""
+    row = BridgeThread.create(
+        conv=conversation.id,
+        visitor=orjson.dumps(conversation.visitor.to_json()).decode(),
+        department=conversation.department,
+        channel=channel,
+    )
+    BridgeOutbox.create(conv=conversation.id, op=OpKind.OPEN.value, payload="{}")
+    return row
+
+
 def _thread(row: BridgeThread) -> ThreadRecord:
     return ThreadRecord(
         row.conv,
@@ -197,6 +209,7 @@ def _op(row: BridgeOutbox) -> Op:
         row.seq,
         bool(row.in_flight),
         row.attempts,
+        row.created_at,
     )
 
 
@@ -273,13 +286,7 @@ class StateStore:
             with self.db.atomic():
                 if BridgeThread.get_or_none(BridgeThread.conv == conversation.id):
                     return False
-                BridgeThread.create(
-                    conv=conversation.id,
-                    visitor=orjson.dumps(conversation.visitor.to_json()).decode(),
-                    department=conversation.department,
-                    channel=channel,
-                )
-                BridgeOutbox.create(conv=conversation.id, op=OpKind.OPEN.value, payload="{}")
+                _new_thread(conversation, channel)
                 return True
 
         return await self.run(start)
@@ -330,12 +337,21 @@ class StateStore:
         await self.run(queue)
 
     # -- messages in ------------------------------------------------------------------
-    async def accept(self, conv: str, items: Iterable[Item]) -> Accepted:
-        return await self.run(self._accept, conv, sorted(items, key=lambda i: i.seq))
+    async def accept(
+        self, conv: str, items: Iterable[Item], *, start: tuple[Conversation, str] | None = None
+    ) -> Accepted:
+        """Queue a conversation's next messages. ``start`` (the conversation and its
+        channel) records the thread first when it is new, in the same transaction: the
+        root is never queued without the first messages that came with it."""
+        return await self.run(self._accept, conv, sorted(items, key=lambda i: i.seq), start)
 
-    def _accept(self, conv: str, items: list[Item]) -> Accepted:
+    def _accept(
+        self, conv: str, items: list[Item], start: tuple[Conversation, str] | None
+    ) -> Accepted:
         with self.db.atomic():
             row = BridgeThread.get_or_none(BridgeThread.conv == conv)
+            if row is None and start is not None:
+                row = _new_thread(*start)
             if row is None:
                 raise LookupError(conv)
             cursor, queued, gap = row.cursor, 0, None

@@ -161,3 +161,26 @@ async def test_a_first_start_with_an_empty_state_store(
             await ws.close()
         fresh.stop()
         await slack.stop()
+
+
+async def test_the_first_conversation_after_a_start_has_its_first_message_on_the_root(
+    bridge_server: ServerProcess, tmp_path: Path
+) -> None:
+    """Right after the welcome, a new conversation's frames may come out of order (seq 2
+    before seq 1): the root must still wait for the first message and show it."""
+    created = create_bridge(bridge_server, "slack-first")
+    slack = await FakeSlack().start()
+    bridge = BridgeProcess(tmp_path / "bridge", bridge_server.url, created["token"], slack)
+    try:
+        await bridge.astart()
+        ws = await new_visitor(bridge_server)
+        conv = (await ws.send_and_ack(body="the very first"))["conv"]
+        await ws.send_and_ack(conv=conv, body="and a second")
+        await eventually(lambda: len(thread_bodies(slack, conv)) >= 2, what="the thread")
+        root = slack.root_of(conv)
+        assert root is not None and root.text.endswith(": the very first"), root.text
+        assert thread_bodies(slack, conv) == ["the very first", "and a second"]
+        await ws.close()
+    finally:
+        bridge.stop()
+        await slack.stop()

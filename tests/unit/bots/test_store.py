@@ -179,3 +179,20 @@ async def test_a_thread_left_for_another_channel_is_remembered(store: StateStore
     assert await store.former_thread("C2", "2.2") is None
     assert await store.thread_by_root("C1", "1.1") is None
     assert (await store.thread("c1")).ref == ThreadRef("C2", "2.2")  # type: ignore[union-attr]
+
+
+async def test_a_new_thread_and_its_first_messages_are_queued_together(
+    store: StateStore,
+) -> None:
+    """Nothing may see the root queued without the first message behind it (the poster's
+    sweep would post the root alone: BRIDGES wants the first message on it)."""
+    start = (Conversation("c2", Visitor("Bo")), "C1")
+    first = Item("c2", 1, ItemKind.MESSAGE, "hi", Author("visitor", "v2", "Bo"))
+    accepted = await store.accept("c2", [first], start=start)
+    assert (accepted.queued, accepted.cursor) == (1, 1)
+    opened, post = await store.head("c2", 2)
+    assert (opened.kind, post.kind, post.seq) == (OpKind.OPEN, OpKind.POST, 1)
+    again = await store.accept("c2", [first], start=start)  # known now: start is ignored
+    assert again.queued == 0 and len(await store.head("c2", 10)) == 2
+    with pytest.raises(LookupError):
+        await store.accept("c3", [first])
