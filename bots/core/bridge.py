@@ -85,6 +85,7 @@ RESEND_AFTER_SECS = 2.0
 PRUNE_EVERY_SECS = 600.0
 PLATFORM_CHECK_SECS = 30.0
 SYNC_PAGE = 500
+LIST_PAGE = 200  # GET /api/v1/conversations pages at most this many
 CID_MAX = 64
 TELL_ATTEMPTS = 5
 TELL_WAIT_MAX_SECS = 60.0
@@ -255,26 +256,34 @@ class Bridge:
         await self.store.replace_links(links, older_than=asked_at)
 
     async def _backfill(self) -> set[str] | None:
-        """Open conversations the bridge has no thread for yet (opened while it was down);
-        returns the ids listed open (None when the list could not be read)."""
-        try:
-            body = await self.client.request(
-                "GET", "/api/v1/conversations", params={"status": "open", "limit": 500}
-            )
-        except ApiError as exc:
-            log.info("no conversation list for back-fill (%s); relying on the server's feed", exc)
-            return None
-        rows = body.get("conversations") if isinstance(body, dict) else None
+        """Open conversations the bridge has no thread for yet (opened while it was down),
+        every page of them, oldest first; returns the ids listed open (None when the list
+        could not be read)."""
         listed: set[str] = set()
-        for row in rows if isinstance(rows, list) else []:
-            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-                continue
-            conv = row["id"]
-            listed.add(conv)
-            if await self.store.thread(conv) is None:
-                await self._ensure_thread(conv, row)
-                self._request_sync(conv, 0)
-        return listed
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"status": "open", "order": "oldest", "limit": LIST_PAGE}
+            try:
+                page = await self.client.request(
+                    "GET",
+                    "/api/v1/conversations",
+                    params={**params, "cursor": cursor} if cursor else params,
+                )
+            except ApiError as exc:
+                log.info("no conversation list for back-fill (%s); the server's feed has it", exc)
+                return None
+            rows = page.get("conversations") if isinstance(page, dict) else None
+            for row in rows if isinstance(rows, list) else []:
+                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                    continue
+                conv = row["id"]
+                listed.add(conv)
+                if await self.store.thread(conv) is None:
+                    await self._ensure_thread(conv, row)
+                    self._request_sync(conv, 0)
+            cursor = page.get("next_cursor") if isinstance(page, dict) else None
+            if not isinstance(cursor, str) or not cursor:
+                return listed
 
     async def _close_finished(self, open_now: set[str]) -> None:
         """Threads still open here whose conversation closed while the bridge was away (the
