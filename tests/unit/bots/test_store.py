@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import pymysql
 import pytest
 
 from bots.core.model import Author, Conversation, Item, ItemKind, OpKind, ThreadRef, Visitor
 from bots.core.store import SEEN_KEEP_SECS, StateStore
-from tests.support.services import create_mysql_database, drop_mysql_database, mysql_base_url
+from tests.cluster.test_failover import _kill_node_connections
+from tests.support.services import create_mysql_database, drop_mysql_database
 
 
 def item(seq: int, cid: str | None = None) -> Item:
@@ -110,29 +109,6 @@ async def test_state_survives_a_reopen(tmp_path: Path) -> None:
     await second.close()
 
 
-def _kill_connections(database: str) -> int:
-    """Kill every MariaDB connection to ``database`` (as a restart or wait_timeout would)."""
-    parts = urlsplit(mysql_base_url())
-    admin = pymysql.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        autocommit=True,
-    )
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                "SELECT id FROM information_schema.processlist WHERE db = %s", (database,)
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-            for thread_id in ids:
-                cursor.execute(f"KILL {int(thread_id)}")
-        return len(ids)
-    finally:
-        admin.close()
-
-
 @pytest.mark.mysql
 async def test_a_lost_mysql_connection_is_reconnected(tmp_path: Path) -> None:
     database = create_mysql_database()
@@ -140,10 +116,10 @@ async def test_a_lost_mysql_connection_is_reconnected(tmp_path: Path) -> None:
     try:
         await store.open()
         await store.start_thread(Conversation("c1", Visitor("Ada")), "C1")
-        assert await asyncio.to_thread(_kill_connections, database.name) == 1
+        assert await asyncio.to_thread(_kill_node_connections, database.name) == 1
         accepted = await store.accept("c1", [item(1)])  # a transaction first
         assert accepted.cursor == 1
-        assert await asyncio.to_thread(_kill_connections, database.name) == 1
+        assert await asyncio.to_thread(_kill_node_connections, database.name) == 1
         assert await store.resume_map() == {"c1": 1}  # and a plain read
     finally:
         await store.close()
