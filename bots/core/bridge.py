@@ -313,10 +313,11 @@ class Bridge:
             )
             raw = page.get("messages") if isinstance(page, dict) else None
             messages = [Message.from_wire(m) for m in raw or [] if isinstance(m, dict)]
-            if messages:
-                await self.store.accept(conv, [_item(m) for m in messages])
-            if not messages or not page.get("has_more"):
+            if not messages:
                 return
+            accepted = await self.store.accept(conv, [_item(m) for m in messages])
+            if not page.get("has_more") or accepted.cursor == thread.cursor:
+                return  # the end, or a page that moved nothing on: ask no more
 
     async def on_messages(
         self,
