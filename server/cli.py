@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     t_create = tenant.add_parser("create")
     t_create.add_argument("tenant")
     t_create.add_argument("--name")
+    t_show = tenant.add_parser("show", help="the tenant, its site keys and admins (JSON)")
+    t_show.add_argument("tenant")
 
     site = sub.add_parser("site", help="manage sites").add_subparsers(dest="action", required=True)
     s_create = site.add_parser("create")
@@ -63,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     a_create = agent.add_parser("create")
     a_create.add_argument("--tenant", required=True)
     a_create.add_argument("--email", required=True)
-    a_create.add_argument("--password", required=True)
+    _password_arguments(a_create)
     a_create.add_argument("--name", default="")
     a_create.add_argument("--role", choices=["agent", "admin"], default="agent")
     a_create.add_argument("--capacity", type=int, default=5)
@@ -77,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     o_create = operator.add_parser("create")
     o_create.add_argument("--email", required=True)
-    o_create.add_argument("--password", required=True)
+    _password_arguments(o_create)
     o_create.add_argument("--name", default="")
 
     apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(
@@ -115,6 +117,30 @@ def _bridge_parser(sub: Any) -> None:
     code.add_argument("--tenant", required=True)
     code.add_argument("--agent", required=True, metavar="EMAIL")
     code.add_argument("--json", action="store_true", help='print {"code", "expires_at"}')
+
+
+def _password_arguments(parser: argparse.ArgumentParser) -> None:
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--password")
+    given.add_argument(
+        "--password-file",
+        help="read the password from the first line of FILE ('-': standard input), "
+        "keeping it out of the process list",
+    )
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password is not None:
+        return str(args.password)
+    try:
+        if args.password_file == "-":
+            line = sys.stdin.readline()
+        else:
+            with open(args.password_file, encoding="utf-8") as fh:
+                line = fh.readline()
+    except OSError as err:
+        raise ConfigError(f"cannot read --password-file: {err.strerror}") from None
+    return line.rstrip("\r\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,8 +250,11 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_tenant(settings: Settings, args: argparse.Namespace) -> int:
-    from server.admin.provisioning import create_tenant
+    from server.admin.provisioning import create_tenant, tenant_summary
 
+    if args.action == "show":
+        print(json.dumps(_with_db(settings, lambda: tenant_summary(args.tenant))))
+        return 0
     tenant = _with_db(settings, lambda: create_tenant(args.tenant, args.name))
     print(json.dumps({"tenant": tenant.id, "name": tenant.name}))
     return 0
@@ -243,12 +272,13 @@ def _cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
     from server.admin.provisioning import create_agent
     from server.storage.models import Role
 
+    password = _password(args)
     agent = _with_db(
         settings,
         lambda: create_agent(
             args.tenant,
             args.email,
-            args.password,
+            password,
             name=args.name,
             role=Role(args.role),
             capacity=args.capacity,
@@ -281,7 +311,8 @@ def _cmd_operator(settings: Settings, args: argparse.Namespace) -> int:
 
     if settings.mode is not DeploymentMode.SAAS:
         raise ConfigError("operators exist only in SaaS mode (STEADY_MODE=SaaS)")
-    operator = _with_db(settings, lambda: create_operator(args.email, args.password, args.name))
+    password = _password(args)
+    operator = _with_db(settings, lambda: create_operator(args.email, password, args.name))
     print(json.dumps({"id": operator.id, "email": operator.email}))
     return 0
 

@@ -104,3 +104,21 @@ def site_summary(site: Site) -> dict[str, Any]:
         "name": site.name,
         "origins": json.loads(site.allowed_origins),
     }
+
+
+def tenant_summary(tenant_id: str) -> dict[str, Any]:
+    """The tenant, its sites (keys, no secrets) and its enabled admins' e-mail addresses."""
+    tenant = get_tenant(tenant_id)
+    scope = TenantScope(tenant_id)
+    sites = [
+        {"site_key": s.id, "name": s.name, "origins": json.loads(s.allowed_origins)}
+        for s in scope.select(Site).order_by(Site.id)
+    ]
+    admins = [
+        a.email
+        for a in scope.select(Agent).where(
+            Agent.role == Role.ADMIN.value, Agent.disabled == False  # noqa: E712 - SQL
+        ).order_by(Agent.email)
+    ]
+    return {"tenant": tenant.id, "name": tenant.name, "sites": sites, "admins": admins}
+
