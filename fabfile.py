@@ -1,5 +1,16 @@
 """Steadydesk's ``fab`` tasks: ``fab --list``; the tasks live in ops/ (docs/operations.md)."""
 
-from ops.tasks import install
+from invoke import Collection
 
-__all__ = ["install"]
+from ops import tasks
+
+ns = Collection(
+    tasks.install,
+    tasks.deploy,
+    tasks.promote,
+    tasks.rollback,
+    tasks.restart,
+    tasks.status,
+    tasks.logs,
+)
+ns.add_task(tasks.health_, name="health")

@@ -86,7 +86,17 @@ class Systemd:
         ]
         if missing:
             self.host.run(f"systemctl enable --now {' '.join(missing)}")
-        return changed or bool(missing)
+        # Nodes no longer wanted (fewer --nodes, a group left running by an interrupted
+        # drain) are stopped too: the units converge on the deployment record.
+        present = self.host.run(
+            "systemctl list-units --all --plain --no-legend 'steadydesk-*@*.service' "
+            "| awk '$3 == \"active\" {print $1}'; "
+            f"ls {SYSTEMD_DIR}/multi-user.target.wants/ | grep '^steadydesk-' || true"
+        ).split()
+        extra = sorted({u for u in present if "@." not in u} - set(wanted))
+        if extra:
+            self.host.run(f"systemctl disable --now {' '.join(extra)}")
+        return changed or bool(missing) or bool(extra)
 
     def stop_node(self, slot: Slot, port: int) -> None:
         self.host.run(f"systemctl disable --now {systemd_unit(slot, port)}")

@@ -11,8 +11,12 @@ from fabric import Connection, task
 from invoke.context import Context
 from invoke.exceptions import Exit
 
+from ops import health, rollout
 from ops.build import BuildFailed
+from ops.health import HostHealth
 from ops.install import Credentials, Installer, InstallOptions
+from ops.layout import node_name
+from ops.nginx import SAFE_KEY
 from ops.remote import Host, StepFailed
 
 T = TypeVar("T")
@@ -122,3 +126,175 @@ def install(
         _print_credentials(host, creds)
 
     _guarded(c, "install", procedure)
+
+
+def _tenants(value: str | None) -> list[str]:
+    tenants = [t.strip() for t in (value or "").split(",") if t.strip()]
+    for tenant in tenants:
+        if not SAFE_KEY.match(tenant):
+            raise Exit(f"not a tenant id: {tenant!r}", code=2)
+    return tenants
+
+
+@task(
+    help={
+        "ref": "git ref of this repository to deploy (a branch, tag or commit)",
+        "gray": "percent of visitors (by a stable hash) sent to the new release; "
+        "without it everyone moves at once",
+        "pin-old": "tenants kept on the old release (comma-separated)",
+        "pin-new": "tenants sent to the new release (comma-separated)",
+    }
+)
+def deploy(
+    c: Context,
+    ref: str,
+    gray: Any = None,
+    pin_old: str | None = None,
+    pin_new: str | None = None,
+) -> None:
+    """Put a release on the idle node group; with --gray send it a share of visitors."""
+    share = None
+    if gray is not None:
+        try:
+            share = float(gray)
+        except ValueError:
+            raise Exit(f"--gray must be a percentage (got {gray!r})", code=2) from None
+        if not 0 <= share <= 100:
+            raise Exit(f"--gray must be between 0 and 100 (got {share:g})", code=2)
+    old, new = _tenants(pin_old), _tenants(pin_new)
+    if set(old) & set(new):
+        raise Exit("a tenant cannot be pinned to both releases", code=2)
+    if (old or new) and share is None:
+        raise Exit("--pin-old and --pin-new only make sense with --gray", code=2)
+    _guarded(c, "deploy", lambda host: rollout.deploy(host, ref, share, old, new))
+
+
+@task
+def promote(c: Context) -> None:
+    """Move everyone to the gray release; the old group drains (clients resume, close 1012)."""
+    _guarded(c, "promote", rollout.promote)
+
+
+@task
+def rollback(c: Context) -> None:
+    """Move everyone back: ends a gray rollout, or returns to the release before the last."""
+    _guarded(c, "rollback", rollout.rollback)
+
+
+@task
+def restart(c: Context) -> None:
+    """Restart every node one at a time, each healthy before the next (rolling)."""
+    _guarded(c, "restart", rollout.restart)
+
+
+# Fabric runs a task once per host given with -H. health and status show one table for
+# the whole fleet, so the first call does every host and the later calls have nothing to do.
+_FLEET_DONE: set[str] = set()
+
+
+def _fleet(c: Context, task_name: str) -> list[Connection]:
+    first = _host(c, task_name).connection
+    if task_name in _FLEET_DONE:
+        return []
+    _FLEET_DONE.add(task_name)
+    try:
+        from fabric.main import program
+
+        given = program.core[0].args.hosts.value if program.core else None
+    except (ImportError, AttributeError, IndexError):
+        given = None
+    names = [h for h in str(given or "").split(",") if h] or [first.original_host]
+    return [
+        first if name == first.original_host else Connection(name, config=first.config)
+        for name in names
+    ]
+
+
+def _probe_fleet(c: Context, task_name: str) -> list[HostHealth]:
+    results = []
+    for connection in _fleet(c, task_name):
+        host = Host(connection)
+        try:
+            ctx = rollout.open_host(host)
+            with host.failing_as("probe"):
+                routing = rollout.routing_summary(ctx.deployment)
+                results.append(health.check_host(host, ctx.deployment, routing))
+        except StepFailed as err:
+            failed = HostHealth(host.name)
+            failed.hosts_row = (
+                [health.Cell(host.name)]
+                + [health.Cell(f"UNREACHABLE: {err.detail}", red=True)]
+                + [health.Cell("-") for _ in health.HOST_COLUMNS[2:]]
+            )
+            failed.problems.append(f"{host.name}: {err.detail}")
+            results.append(failed)
+        finally:
+            host.close()
+    return results
+
+
+def _show(results: list[HostHealth], nodes: bool) -> None:
+    color = sys.stdout.isatty()
+    print(health.table(health.HOST_COLUMNS, [r.hosts_row for r in results], color))
+    if nodes:
+        print()
+        rows = [row for r in results for row in r.node_rows]
+        print(health.table(health.NODE_COLUMNS, rows, color))
+    sys.stdout.flush()
+
+
+@task
+def health_(c: Context) -> None:
+    """Every host and node: healthz, MariaDB, Redis, disk, certificate, backup; 1 if red."""
+    results = _probe_fleet(c, "health")
+    if not results:
+        return
+    _show(results, nodes=True)
+    problems = [p for r in results for p in r.problems]
+    if problems:
+        print()
+        for problem in problems:
+            print(f"RED  {problem}")
+        raise Exit(f"fab health: {len(problems)} problem(s)", code=1)
+    print("\nhealth: all green")
+
+
+@task
+def status(c: Context) -> None:
+    """What runs where: releases, node groups, the gray share and pinned tenants."""
+    results = _probe_fleet(c, "status")
+    if results:
+        _show(results, nodes=True)
+
+
+@task(
+    help={
+        "node": "one node, e.g. blue-1 (default: every running node)",
+        "lines": "how many lines of each log (default 50)",
+        "follow": "keep printing new lines (one node)",
+    }
+)
+def logs(c: Context, node: str | None = None, lines: Any = 50, follow: bool = False) -> None:
+    """The nodes' logs (journald, or supervisord's files on hosts without systemd)."""
+    count = _int(lines, "lines", 1, 100000) or 50
+
+    def show(host: Host) -> None:
+        ctx = rollout.open_host(host)
+        chosen = [
+            (slot, port)
+            for slot in ctx.deployment.running_slots()
+            for port in ctx.deployment.nodes_of(slot)
+            if node in (None, node_name(slot, port))
+        ]
+        if not chosen:
+            raise StepFailed(host.name, "logs", f"no running node named {node}")
+        if follow and len(chosen) > 1:
+            raise StepFailed(host.name, "logs", "--follow needs one --node")
+        for slot, port in chosen:
+            print(f"==> [{host.name}] {node_name(slot, port)} (port {port}) <==", flush=True)
+            command = ctx.supervisor.logs_command(slot, port, count, follow)
+            with host.failing_as("logs"):
+                # Streamed as it comes, not collected: --follow runs until Ctrl-C.
+                host.connection.run(command, hide=False, warn=True, in_stream=False, pty=follow)
+
+    _guarded(c, "logs", show)
