@@ -114,7 +114,9 @@ def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -
             raise StartupError(describe_database_error(settings, err)) from None
     with database.connection_context():
         version = current_version(database)
-    if version != LATEST_VERSION:
+    # A newer schema is fine: migrations only expand (docs/operations.md), so the previous
+    # release keeps running beside the next one during a gray rollout, and after a rollback.
+    if version < LATEST_VERSION:
         raise StartupError(
             f"database schema is at version {version}, this release needs {LATEST_VERSION}: "
             "run `steadydesk migrate`"
