@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -104,6 +105,7 @@ class SteadydeskClient:
         emit: EventSink,
         *,
         token: str = "",
+        tenant: str = "",
         backoff: Backoff | None = None,
         retry_send_secs: float = 2.0,
         http_timeout_secs: float = 10.0,
@@ -113,6 +115,9 @@ class SteadydeskClient:
         self.server_url = server_url.rstrip("/")
         self.emit = emit
         self.token = token
+        # A routing hint on every request (docs/protocol.md): the server ignores it; a load
+        # balancer can keep a tenant's agents on its node group during a gray rollout.
+        self.tenant = tenant
         self.backoff = backoff or Backoff()
         self.retry_send_secs = retry_send_secs
         self.http_timeout_secs = http_timeout_secs
@@ -148,6 +153,8 @@ class SteadydeskClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
         """The JSON body; None when the server has no such route (404 on an older server)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if self.tenant:
+            kwargs["params"] = {"tenant": self.tenant, **kwargs.get("params", {})}
         try:
             resp = await self._client().request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
@@ -170,6 +177,7 @@ class SteadydeskClient:
         return body
 
     async def login(self, tenant: str, email: str, password: str) -> LoginResult:
+        self.tenant = tenant
         body = await self._request(
             "POST",
             "/api/v1/auth/login",
@@ -262,7 +270,9 @@ class SteadydeskClient:
             reason = ""
             try:
                 async with connect(
-                    websocket_url(self.server_url) + "/ws/agent",
+                    websocket_url(self.server_url)
+                    + "/ws/agent"
+                    + (f"?{urlencode({'tenant': self.tenant})}" if self.tenant else ""),
                     open_timeout=self.open_timeout_secs,
                     ping_interval=self.ping_interval_secs,
                     max_size=MAX_FRAME_BYTES,

@@ -220,3 +220,38 @@ async def test_resume_after_restart_replays_once_and_resends_pending_once(
     assert [b for _, b in got if b.startswith("while")] == ["while 1", "while 2", "while 3"]
     history = await revisit.history(conv)
     assert [m["body"] for m in history].count("typed while down") == 1
+
+
+async def test_requests_carry_the_tenant_as_a_routing_hint() -> None:
+    """docs/protocol.md's routing hint: ``?tenant=`` on the login, every REST call and the
+    WebSocket upgrade, so nginx can keep a pinned tenant's agents on one node group."""
+    request_lines: list[str] = []
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        request_lines.append(head.split(b"\r\n", 1)[0].decode())
+        writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    recorder = Recorder()
+    client = SteadydeskClient(url, recorder, backoff=Backoff(base_secs=0.05, cap_secs=0.1))
+    try:
+        with pytest.raises(ApiError):
+            await client.login("acme", "ann@acme.test", "secret-pw")
+        with pytest.raises(ApiError):
+            await client.list_conversations(status="open")
+        task = asyncio.create_task(client.run())
+        await recorder.wait(lambda: any("/ws/agent" in line for line in request_lines), "upgrade")
+        await client.stop()
+        await asyncio.wait_for(task, WAIT_SECS)
+    finally:
+        await client.aclose()
+        listener.close()
+    assert request_lines[0] == "POST /api/v1/auth/login?tenant=acme HTTP/1.1"
+    listed = request_lines[1]
+    assert listed.startswith("GET /api/v1/conversations?"), listed
+    assert "tenant=acme" in listed and "status=open" in listed
+    assert any(line == "GET /ws/agent?tenant=acme HTTP/1.1" for line in request_lines)

@@ -203,7 +203,7 @@ async def test_reload_keeps_history_and_pending_messages(
         route.on_message(lambda m: forward(server, m))
         server.on_message(lambda m: route.send(m))
 
-    await page.route_web_socket("**/ws/visitor", drop_sends)
+    await page.route_web_socket("**/ws/visitor*", drop_sends)
     await widget.reload()
     await widget.wait_state("up")
     await widget.send(f"Pending one {t}")
@@ -221,7 +221,7 @@ async def test_reload_keeps_history_and_pending_messages(
         release.append(route)
         asked.set()
 
-    await page.route("**/api/v1/visitor/session", hold_session)
+    await page.route("**/api/v1/visitor/session*", hold_session)
     await widget.reload()
     await widget.open()
     items = await widget.log()
@@ -235,7 +235,7 @@ async def test_reload_keeps_history_and_pending_messages(
     await asyncio.wait_for(asked.wait(), 10)  # the widget asks for its session on load
     for route in release:
         await route.continue_()
-    await page.unroute("**/api/v1/visitor/session")
+    await page.unroute("**/api/v1/visitor/session*")
 
     await widget.wait_delivered([f"Pending one {t}", f"Pending two {t}"])
     got = await wait_visitor_bodies(agent, conv, [f"Pending one {t}", f"Pending two {t}"])

@@ -92,7 +92,7 @@ async def test_offline_message_survives_a_reload_before_it_is_sent(
         route.on_message(lambda m: forward(server, m))
         server.on_message(lambda m: route.send(m))
 
-    await widget.page.route_web_socket("**/ws/visitor", drop_sends)
+    await widget.page.route_web_socket("**/ws/visitor*", drop_sends)
     await widget.goto(widget_server.url + "/")
     await widget.open()
     await widget.page.locator(".avail").wait_for(state="visible")

@@ -116,7 +116,7 @@ async def test_markup_forged_on_the_wire_is_rebuilt_from_an_allow_list(
 
         server.on_message(from_server)
 
-    await widget.page.route_web_socket("**/ws/visitor", inject)
+    await widget.page.route_web_socket("**/ws/visitor*", inject)
     await widget.goto(widget_server.url + "/")
     await widget.open()
     await widget.send("trigger")

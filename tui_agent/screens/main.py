@@ -108,7 +108,11 @@ class MainScreen(Screen[None]):
         self.desk.me_id = str(session.agent.get("id") or "")
         self.desk.me_name = str(session.agent.get("name") or session.email)
         self.client = SteadydeskClient(
-            session.server_url, self._emit, token=session.token, backoff=backoff
+            session.server_url,
+            self._emit,
+            token=session.token,
+            tenant=session.tenant,
+            backoff=backoff,
         )
         self.tab_ids: dict[str, str] = {}  # conv -> tab widget id
         self._tabs: dict[str, Tab] = {}  # conv -> its tab (a query per tab is slow)

@@ -568,6 +568,9 @@ textarea{font-size:16px}}
   // -- session -----------------------------------------------------------------------
   let token = null, state = 'idle', started = false, sessionAttempt = 0, sessionTimer = null, sessionBusy = false, anonymous = false;
   const setState = (s) => { state = s; root.dataset.state = s; render(); };
+  // Routing hints for a load balancer (docs/protocol.md): the server ignores them; nginx
+  // keeps a visitor on one node group across reconnects during a gray rollout.
+  const hints = () => '?site=' + encodeURIComponent(siteKey) + (S && S.visitor ? '&visitor=' + encodeURIComponent(S.visitor) : '');
   const identity = () => {
     const id = window.SteadyDesk;
     return id && typeof id === 'object' && !anonymous ? id : {};
@@ -593,7 +596,7 @@ textarea{font-size:16px}}
     for (const k of ['name', 'email']) if (typeof id[k] === 'string' && id[k]) body[k] = id[k];
     let res, data = null;
     try {
-      res = await fetch(ORIGIN + '/api/v1/visitor/session', {
+      res = await fetch(ORIGIN + '/api/v1/visitor/session' + hints(), {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'omit',
       });
       data = await res.json().catch(() => null);
@@ -665,7 +668,7 @@ textarea{font-size:16px}}
     clearTimeout(retryTimer);
     if (ws || !token || state === 'fatal') return;
     let sock;
-    try { sock = new WebSocket(WS_URL); } catch (_) { retryTimer = setTimeout(connect, backoff(attempt++)); return; }
+    try { sock = new WebSocket(WS_URL + hints()); } catch (_) { retryTimer = setTimeout(connect, backoff(attempt++)); return; }
     ws = sock;
     welcomed = false;
     follow = {};
@@ -1243,7 +1246,7 @@ textarea{font-size:16px}}
     const body = Object.assign({ site_key: siteKey }, routingDetails());
     if (saved && saved.token) body.token = saved.token;
     try {
-      const res = await fetch(ORIGIN + '/api/v1/visitor/session', {
+      const res = await fetch(ORIGIN + '/api/v1/visitor/session' + hints(), {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'omit',
       });
       if (res.status === 400) {
