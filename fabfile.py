@@ -14,3 +14,5 @@ ns = Collection(
     tasks.logs,
 )
 ns.add_task(tasks.health_, name="health")
+# A host that does not answer fails the task in seconds, not after TCP's two minutes.
+ns.configure({"timeouts": {"connect": 15}})

@@ -148,7 +148,9 @@ class Installer:
             return unchanged(f"{len(wanted)} packages present")
         self.host.say(f"system packages: apt-get install {' '.join(missing)}")
         apt = "apt-get -q -o DPkg::Lock::Timeout=300"
-        self.host.run(f"{apt} update", timeout=APT_TIMEOUT_SECS)
+        # --error-on=any: a mirror that cannot be reached fails here, with its own words,
+        # not later as "Unable to locate package".
+        self.host.run(f"{apt} update --error-on=any", timeout=APT_TIMEOUT_SECS)
         self.host.run(
             f"{apt} install -y --no-install-recommends {' '.join(missing)}",
             env={"DEBIAN_FRONTEND": "noninteractive"},
