@@ -47,9 +47,11 @@ def _routing(deployment: Deployment) -> str:
     gray = deployment.gray
     if gray is None or live is None:
         return f"map $host $steadydesk_group {{\n    default {live or 'blue'};\n}}"
-    site_pins = "".join(f'    "{key}" {slot};\n' for key, slot in sorted(gray.site_pins.items()))
-    tenant_pins = "".join(f'    "{t}" {live};\n' for t in sorted(gray.pin_old)) + "".join(
-        f'    "{t}" {gray.slot};\n' for t in sorted(gray.pin_new)
+    # Keys are prefixed ("s:", "t:"): a tenant may be called "default", which map takes
+    # for its own default line even when quoted.
+    site_pins = "".join(f'    "s:{key}" {slot};\n' for key, slot in sorted(gray.site_pins.items()))
+    tenant_pins = "".join(f'    "t:{t}" {live};\n' for t in sorted(gray.pin_old)) + "".join(
+        f'    "t:{t}" {gray.slot};\n' for t in sorted(gray.pin_new)
     )
     split = (
         f"    {_percent(gray.percent)} {gray.slot};\n    * {live};\n"
@@ -59,8 +61,8 @@ def _routing(deployment: Deployment) -> str:
     if gray.percent <= 0:
         split = f"    * {live};\n"
     return (
-        f'map $arg_site $steadydesk_site_pin {{\n    default "";\n{site_pins}}}\n'
-        f'map $arg_tenant $steadydesk_tenant_pin {{\n    default "";\n{tenant_pins}}}\n'
+        f'map "s:$arg_site" $steadydesk_site_pin {{\n    default "";\n{site_pins}}}\n'
+        f'map "t:$arg_tenant" $steadydesk_tenant_pin {{\n    default "";\n{tenant_pins}}}\n'
         f'split_clients "${{arg_visitor}}" $steadydesk_visitor_group {{\n{split}}}\n'
         'map "$steadydesk_site_pin:$steadydesk_tenant_pin:$arg_visitor" $steadydesk_group {\n'
         f"    default {live};\n"

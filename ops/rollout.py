@@ -134,8 +134,15 @@ def deploy(host: Host, ref: str, gray: float | None, pin_old: list[str], pin_new
     host.step("release", release)
     host.step("schema migrations (expand)", migrations)
     host.step("pins", pins)
-    host.step(f"start {new} group", start)
-    host.step("routing", route)
+    try:
+        host.step(f"start {new} group", start)
+        host.step("routing", route)
+    except StepFailed as err:
+        raise StepFailed(
+            err.host,
+            err.step,
+            f"{err.detail} (the {new} group may be running without traffic: fab rollback stops it)",
+        ) from None
     if gray is None:
         promote(host, ctx)
     else:
