@@ -172,7 +172,9 @@ class Supervisord:
             status = self.host.run(f"supervisorctl status {supervisor_program(slot, port)}")
         except CommandFailed:
             return False
-        return " RUNNING " in f" {status} "
+        # STARTING (the first startsecs) and BACKOFF (restarting) are running too: a drain
+        # must stop them, health must not call them stopped.
+        return any(f" {state} " in f" {status} " for state in ("RUNNING", "STARTING", "BACKOFF"))
 
     def logs_command(self, slot: Slot, port: int, lines: int, follow: bool) -> str:
         path = shlex.quote(f"{LOG_DIR}/{slot}-{port}.log")
