@@ -36,6 +36,7 @@ from redis.exceptions import RedisError
 from server.bus import Handler, Payload
 from server.bus.local import LocalBus
 from server.chat.records import StoredMessage
+from server.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class RedisBus:
 
     def _drop(self, count: int) -> None:
         self.dropped += count
+        metrics.BUS_DROPPED.inc(count)
         self._owe_resync = True
 
     def _ask_peers_to_resync(self) -> None:
@@ -186,8 +188,10 @@ class RedisBus:
             try:
                 await self._listen(pubsub)
                 self._connected = True
+                metrics.BUS_CONNECTED.set(1)
                 backoff = BACKOFF_START_SECS
                 if ever_connected:
+                    metrics.BUS_RECONNECTS.inc()
                     log.info("redis bus reconnected: resyncing followed conversations")
                     self._run_resync()
                     self._ask_peers_to_resync()  # and they missed what we dropped
@@ -210,6 +214,7 @@ class RedisBus:
                 log.exception("redis bus reader failed")
             finally:
                 self._connected = False
+                metrics.BUS_CONNECTED.set(0)
                 self._pubsub = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(pubsub.aclose(), SOCKET_TIMEOUT_SECS)

@@ -40,6 +40,12 @@ ACK_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
 )
 SLOW_CONSUMERS = Counter("steadydesk_slow_consumers_total", "Connections closed for not keeping up")
+# The Redis bus (clusters): alerts on a node cut off from its peers, or flapping.
+BUS_CONNECTED = Gauge("steadydesk_bus_connected", "1 while the Redis bus reader is subscribed")
+BUS_RECONNECTS = Counter("steadydesk_bus_reconnects_total", "Redis bus reconnections after a loss")
+BUS_DROPPED = Counter(
+    "steadydesk_bus_dropped_total", "Publications not sent while Redis was away (peers resync)"
+)
 
 
 @functools.cache
