@@ -16,6 +16,7 @@ from ops.layout import (
     ACME_WEBROOT,
     ROUTING_PROBE_PATH,
     ROUTING_PROBE_PORT,
+    SLOTS,
     Slot,
     node_name,
     other,
@@ -74,15 +75,25 @@ def _routing(deployment: Deployment) -> str:
 
 
 def _metrics_locations(deployment: Deployment) -> str:
+    """Every node of both groups has a stable path for Prometheus; a node that is not
+    meant to run answers an empty exposition (up, no samples), so a group at rest raises
+    no alarm while a running node that stops answering does."""
     blocks = []
-    for slot in deployment.running_slots():
+    running = deployment.running_slots()
+    for slot in SLOTS:
         for port in deployment.nodes_of(slot):
-            blocks.append(
-                f"    location = /metrics/{node_name(slot, port)} {{\n"
-                f"        proxy_pass http://127.0.0.1:{port}/metrics;\n"
-                "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-                "    }"
-            )
+            name = node_name(slot, port)
+            if slot in running:
+                body = (
+                    f"        proxy_pass http://127.0.0.1:{port}/metrics;\n"
+                    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+                )
+            else:
+                body = (
+                    "        default_type text/plain;\n"
+                    f'        return 200 "# {name} is not running: its group is at rest\\n";\n'
+                )
+            blocks.append(f"    location = /metrics/{name} {{\n{body}    }}")
     return "\n".join(blocks)
 
 

@@ -32,8 +32,9 @@ def ops_enabled() -> bool:
     return os.environ.get(OPS_ENV, "") == "1"
 
 
-requires_hosts = pytest.mark.skipif(
-    not ops_enabled(), reason=f"boots Debian test hosts: task test-ops ({OPS_ENV}=1)"
+ops_suite = pytest.mark.skipif(
+    not ops_enabled(),
+    reason=f"the ops suite (Debian test hosts, the previous release): task test-ops ({OPS_ENV}=1)",
 )
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.conftest import requires_hosts
+from tests.ops.conftest import ops_suite
 from tests.support.services import mysql_base_url, require_mysql
 
-pytestmark = [requires_hosts, pytest.mark.mysql, pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [ops_suite, pytest.mark.mysql, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The release before this one (main when the ops work began).

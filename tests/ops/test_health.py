@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ops.conftest import requires_hosts
+from tests.ops.conftest import ops_suite
 from tests.ops.support import Lab, assert_ok, output
 from tests.support.testhost import TestHost
 
-pytestmark = [requires_hosts, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [ops_suite, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def test_health_is_red_while_redis_is_stopped(lab: Lab, installed_host: TestHost) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.ops.conftest import Installed, requires_hosts
+from tests.ops.conftest import Installed, ops_suite
 from tests.ops.support import Front, Lab, assert_ok, output
 from tests.support.clients import open_conversation
 from tests.support.testhost import TestHost
 
-pytestmark = [requires_hosts, pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [ops_suite, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 STEPS = [
     "host", "system packages", "system services", "service user and directories", "database",

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.ops.conftest import Installed, requires_hosts
+from tests.ops.conftest import Installed, ops_suite
 from tests.ops.support import Front, Lab, assert_ok
 from tests.support.checker import Ack, SenderKey, Sent, check_history
 from tests.support.clients import WsClient, WsClosed, identity, new_cid, open_conversation
 from tests.support.testhost import TestHost
 
-pytestmark = [requires_hosts, pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [ops_suite, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 VISITORS = 1000
 GRAY_PERCENT = 30

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ops.conftest import requires_hosts
+from tests.ops.conftest import ops_suite
 from tests.ops.support import Lab, assert_ok, wait_serving
 
-pytestmark = [requires_hosts, pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [ops_suite, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def test_install_without_systemd_runs_the_nodes_under_supervisord(lab: Lab) -> None:
