@@ -69,6 +69,18 @@ def create_release(host: Host, build: ReleaseBuild, facts: HostFacts) -> str:
     return name
 
 
+def find_release(host: Host, commit: str) -> str | None:
+    """The newest complete release of ``commit`` on the host: releases never change, so
+    both groups may run the same one."""
+    script = (
+        f"cd {RELEASES_DIR} 2>/dev/null || exit 0; "
+        f'for r in $(ls -1r); do [ -f $r/.complete ] && grep -q \'"commit": "{commit}"\' '
+        "$r/release.json 2>/dev/null && echo $r && break; done; true"
+    )
+    found = host.run(script).strip()
+    return found or None
+
+
 def release_info(host: Host, name: str) -> dict[str, str] | None:
     text = host.read(f"{RELEASES_DIR}/{name}/release.json")
     if text is None or not host.ok(f"test -f {RELEASES_DIR}/{name}/.complete"):

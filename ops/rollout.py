@@ -21,7 +21,7 @@ from ops.deployment import Deployment, Gray
 from ops.facts import HostFacts, gather
 from ops.install import apply_site, load_deployment, save_deployment
 from ops.layout import CURRENT_LINK, RELEASES_DIR, Slot, other, slot_link
-from ops.release import create_release, migrate, point, prune, steadydesk
+from ops.release import create_release, find_release, migrate, point, prune, steadydesk
 from ops.remote import CommandFailed, Host, Outcome, StepFailed, changed, unchanged
 from ops.services import Supervisor, supervisor_for
 
@@ -101,6 +101,11 @@ def deploy(host: Host, ref: str, gray: float | None, pin_old: list[str], pin_new
                 "uncommitted changes are not included"
             )
         build = build_release(ref)
+        existing = find_release(host, build.commit)
+        if existing:
+            names["release"] = existing
+            point(host, slot_link(new), existing)
+            return changed(f"the {new} group gets {existing}, already built from {build.short}")
         names["release"] = create_release(host, build, ctx.facts)
         point(host, slot_link(new), names["release"])
         return changed(f"built {names['release']} from {ref} ({build.short}) for the {new} group")

@@ -27,6 +27,9 @@ from tests.support.debian_root import CACHE_DIR, AptProxy, bare_root
 from tests.support.testhost import TestHost, TestNetwork, ssh_keypair
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The release before this one (main when the ops work began): its protocol suite runs on
+# this release's schema (test_expand_contract.py), and gray tests roll it out beside it.
+PREVIOUS_RELEASE = "e5716895631bcdd3becb63678e1ab592e2dad6c4"
 FAB = Path(sys.executable).parent / "fab"
 FAB_TIMEOUT_SECS = 1200
 
@@ -194,8 +197,23 @@ class Front:
         return data
 
 
-def wait_serving(host: TestHost, timeout: float = 90) -> None:
-    """After a boot the nodes take seconds to listen: wait for healthz through nginx."""
+def wait_serving(host: TestHost, ports: Sequence[int] = (8801, 8802), timeout: float = 90) -> None:
+    """After a boot the nodes take seconds to listen: wait until every node answers its
+    healthz on the host, then until nginx does (a node nginx saw refusing is skipped for
+    5 s, which is harmless once another node of the group is known to answer)."""
+    probe = (
+        "import sys, time, urllib.request\n"
+        f"deadline = time.monotonic() + {timeout}\n"
+        "for port in sys.argv[1:]:\n"
+        "    while True:\n"
+        "        try:\n"
+        "            urllib.request.urlopen(f'http://127.0.0.1:{port}/api/healthz', timeout=3)\n"
+        "            break\n"
+        "        except OSError:\n"
+        "            if time.monotonic() > deadline: sys.exit(f'node {port} not healthy')\n"
+        "            time.sleep(0.2)\n"
+    )
+    host.ssh(f"python3 - {' '.join(map(str, ports))}", input=probe, timeout=timeout + 30)
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
@@ -207,4 +225,4 @@ def wait_serving(host: TestHost, timeout: float = 90) -> None:
         except httpx.HTTPError as err:
             last = str(err)
         time.sleep(0.5)
-    raise AssertionError(f"{host.address} not serving after {timeout} s: {last}")
+    raise AssertionError(f"{host.address} not serving through nginx after {timeout} s: {last}")

@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.ops.conftest import ops_suite
+from tests.ops.support import PREVIOUS_RELEASE
 from tests.support.services import mysql_base_url, require_mysql
 
 pytestmark = [ops_suite, pytest.mark.mysql, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The release before this one (main when the ops work began).
-PREVIOUS_RELEASE = "e5716895631bcdd3becb63678e1ab592e2dad6c4"
 SUITE = ["tests/protocol", "-k", "mysql", "-m", "not slow"]
 
 

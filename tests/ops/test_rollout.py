@@ -15,7 +15,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.ops.conftest import Installed, ops_suite
-from tests.ops.support import Front, Lab, assert_ok
+from tests.ops.support import PREVIOUS_RELEASE, Front, Lab, assert_ok
 from tests.support.checker import Ack, SenderKey, Sent, check_history
 from tests.support.clients import WsClient, WsClosed, identity, new_cid, open_conversation
 from tests.support.testhost import TestHost
@@ -38,8 +38,11 @@ async def test_gray_30_splits_visitors_by_a_stable_hash_and_honours_pins(
     lab: Lab, installed: Installed, installed_host: TestHost
 ) -> None:
     host, creds = installed_host, installed.credentials
-    assert_ok(lab.fab(host, "deploy", "--ref", "HEAD", "--gray", str(GRAY_PERCENT),
-                      "--pin-new", creds.tenant))  # fmt: skip
+    # The "new" release is another commit (the previous release): a real build, and two
+    # versions of the code serving side by side on one schema.
+    deployed = assert_ok(lab.fab(host, "deploy", "--ref", PREVIOUS_RELEASE, "--gray",
+                                 str(GRAY_PERCENT), "--pin-new", creds.tenant))  # fmt: skip
+    assert f"({PREVIOUS_RELEASE[:8]}) for the green group" in deployed
     front = Front(host)
 
     ids = [uuid.uuid4().hex for _ in range(VISITORS)]

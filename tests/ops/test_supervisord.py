@@ -18,7 +18,7 @@ def test_install_without_systemd_runs_the_nodes_under_supervisord(lab: Lab) -> N
         out = assert_ok(lab.fab(host, "install", "--nodes", "1"))
         assert "no systemd: nodes run under supervisord" in out
         assert "1 nodes started under supervisord, healthy" in out
-        wait_serving(host)
+        wait_serving(host, ports=[8801])
         # RUNNING once it has stayed up startsecs (3 s); STARTING until then.
         status = host.ssh(
             "for i in $(seq 50); do supervisorctl status | grep -q ' RUNNING ' && break; "
