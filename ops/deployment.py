@@ -44,6 +44,9 @@ class Deployment:
     live: Slot | None = None
     releases: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(SLOTS))
     gray: Gray | None = None
+    # The last switch was a rollback: the other group holds the release rolled back from,
+    # so a second rollback would bring it back (refused; deploy moves on).
+    rolled_back: bool = False
 
     def running_slots(self) -> list[Slot]:
         slots: list[Slot] = [self.live] if self.live else []

@@ -160,6 +160,7 @@ def _switch_live(ctx: Context, to: Slot, verb: str) -> None:
     host, d = ctx.host, ctx.deployment
     old = other(to)
     d.live, d.gray = to, None
+    d.rolled_back = verb == "rollback"
     release = d.release_of(to)
     assert release is not None
 
@@ -203,6 +204,13 @@ def rollback(host: Host) -> None:
         return
     back = other(d.live)
     release = d.release_of(back)
+    if d.rolled_back:
+        raise StepFailed(
+            host.name,
+            "rollback",
+            f"already rolled back to {d.release_of(d.live)}; the {back} group holds {release}, "
+            "the release rolled back from. To move on: fab deploy --ref REF",
+        )
     if not release or not host.ok(f"test -f {RELEASES_DIR}/{release}/.complete"):
         raise StepFailed(host.name, "rollback", "no previous release to roll back to")
 

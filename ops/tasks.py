@@ -88,11 +88,11 @@ def _print_credentials(host: Host, creds: Credentials) -> None:
 @task(
     help={
         "domain": "public name; gets a Let's Encrypt certificate when it resolves to the host",
-        "nodes": "node processes per group (default 2)",
+        "nodes": "node processes per group (default 2, or as installed)",
         "tenant": "the first tenant's id (default: default)",
         "selfhost": "one company's install (the default)",
         "saas": "many tenants and a platform operator",
-        "port": "HTTPS port nginx listens on (default 443)",
+        "port": "HTTPS port nginx listens on (default 443, or as installed)",
         "ref": "git ref of this repository to install (default HEAD)",
         "admin-email": "the first admin's login (default admin@<domain or localhost>)",
     }
@@ -100,6 +100,8 @@ def _print_credentials(host: Host, creds: Credentials) -> None:
 def install(
     c: Context,
     domain: str | None = None,
+    # Numbers arrive as strings and are checked here: invoke's own int parsing ends a
+    # typo ("--nodes x") in a traceback.
     nodes: Any = None,
     tenant: str | None = None,
     selfhost: bool = False,
@@ -274,9 +276,9 @@ def status(c: Context) -> None:
         "follow": "keep printing new lines (one node)",
     }
 )
-def logs(c: Context, node: str | None = None, lines: Any = 50, follow: bool = False) -> None:
+def logs(c: Context, node: str | None = None, lines: Any = None, follow: bool = False) -> None:
     """The nodes' logs (journald, or supervisord's files on hosts without systemd)."""
-    count = _int(lines, "lines", 1, 100000) or 50
+    count = _int(lines, "lines", 1, 100000) or 50  # a string, checked here (see install)
 
     def show(host: Host) -> None:
         ctx = rollout.open_host(host)

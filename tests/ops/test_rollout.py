@@ -236,3 +236,5 @@ async def test_a_chat_through_gray_promote_and_rollback_loses_and_doubles_nothin
     finally:
         for side in sides:
             await side.client.close()
+    again = await asyncio.to_thread(lab.fab, host, "rollback")
+    assert again.returncode == 1 and "already rolled back to" in again.stderr, again.stderr
