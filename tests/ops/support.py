@@ -27,9 +27,9 @@ from tests.support.debian_root import CACHE_DIR, AptProxy, bare_root
 from tests.support.testhost import TestHost, TestNetwork, ssh_keypair
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The release before this one (main when the ops work began): its protocol suite runs on
+# The release before this one (main before the ops work merges): its protocol suite runs on
 # this release's schema (test_expand_contract.py), and gray tests roll it out beside it.
-PREVIOUS_RELEASE = "e5716895631bcdd3becb63678e1ab592e2dad6c4"
+PREVIOUS_RELEASE = "f20418eb13d7908f80b48143d537e73ff2f87823"
 FAB = Path(sys.executable).parent / "fab"
 FAB_TIMEOUT_SECS = 1200
 
