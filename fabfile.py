@@ -12,6 +12,8 @@ ns = Collection(
     tasks.restart,
     tasks.status,
     tasks.logs,
+    tasks.backup,
+    tasks.restore_drill,
 )
 ns.add_task(tasks.health_, name="health")
 # A host that does not answer fails the task in seconds, not after TCP's two minutes.

@@ -254,5 +254,19 @@ class Host:
         finally:
             self.run(f"rm -rf {shlex.quote(stage)}")
 
+    @contextlib.contextmanager
+    def readable_copy(self, path: str) -> Iterator[str]:
+        """``path`` as the login user may read it over SFTP (a private copy without root)."""
+        if self._root():
+            yield path
+            return
+        stage = self._stage()
+        try:
+            user = shlex.quote(str(self.connection.user))
+            self.run(f"install -m 600 -o {user} {shlex.quote(path)} {stage}/file")
+            yield f"{stage}/file"
+        finally:
+            self.run(f"rm -rf {shlex.quote(stage)}")
+
     def close(self) -> None:
         self.connection.close()

@@ -3,6 +3,7 @@ host given with ``-H``, and turns a failure into one line naming the host and th
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -11,6 +12,7 @@ from fabric import Connection, task
 from invoke.context import Context
 from invoke.exceptions import Exit
 
+from ops import backup as backups
 from ops import health, rollout
 from ops.build import BuildFailed
 from ops.health import HostHealth
@@ -237,12 +239,14 @@ def _probe_fleet(c: Context, task_name: str) -> list[HostHealth]:
 
 def _show(results: list[HostHealth], nodes: bool) -> None:
     color = sys.stdout.isatty()
-    print(health.table(health.HOST_COLUMNS, [r.hosts_row for r in results], color))
+    text = health.table(health.HOST_COLUMNS, [r.hosts_row for r in results], color)
     if nodes:
-        print()
         rows = [row for r in results for row in r.node_rows]
-        print(health.table(health.NODE_COLUMNS, rows, color))
-    sys.stdout.flush()
+        text += "\n\n" + health.table(health.NODE_COLUMNS, rows, color)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `fab health | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @task
@@ -300,3 +304,28 @@ def logs(c: Context, node: str | None = None, lines: Any = None, follow: bool = 
                 host.connection.run(command, hide=False, warn=True, in_stream=False, pty=follow)
 
     _guarded(c, "logs", show)
+
+
+@task(
+    help={
+        "download": "also copy the archive here (0600), checking its sha256",
+        "to": "where downloads go (default ./backups/<host>/)",
+        "tenant": "only this tenant's data",
+        "passphrase-file": "a local file whose first line encrypts the archive, keys included",
+    }
+)
+def backup(
+    c: Context,
+    download: bool = False,
+    to: str | None = None,
+    tenant: str | None = None,
+    passphrase_file: str | None = None,
+) -> None:
+    """Back up now (steadydesk backup on the host); --download copies the archive here."""
+    _guarded(c, "backup", lambda host: backups.backup(host, tenant, download, to, passphrase_file))
+
+
+@task(help={"passphrase-file": "for an encrypted (--with-keys) newest archive"})
+def restore_drill(c: Context, passphrase_file: str | None = None) -> None:
+    """Restore the newest backup into a scratch database on the host and verify it."""
+    _guarded(c, "restore-drill", lambda host: backups.restore_drill(host, passphrase_file))
