@@ -5,7 +5,7 @@ doubles nothing (the drains close with 1012; clients resume on the other group).
 from __future__ import annotations
 
 import asyncio
-import uuid
+import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +27,15 @@ GRAY_PERCENT = 30
 TOLERANCE = 5  # percentage points
 
 
+def _visitor_ids(count: int) -> list[str]:
+    """Ids shaped like the server's (ULIDs in lower-case Crockford base32), the same every
+    run: the share is then a property of nginx's hash, not of one draw of random ids
+    (uuid4 draws of 1,000 spread with a standard deviation of 1.4 points around 30)."""
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    draw = random.Random(16)
+    return ["01m9" + "".join(draw.choice(alphabet) for _ in range(22)) for _ in range(count)]
+
+
 async def _group(front: Front, params: dict[str, str]) -> str:
     async with front.http() as client:
         resp = await client.get("/api/healthz", params=params)
@@ -45,7 +54,7 @@ async def test_gray_30_splits_visitors_by_a_stable_hash_and_honours_pins(
     assert f"({PREVIOUS_RELEASE[:8]}) for the green group" in deployed
     front = Front(host)
 
-    ids = [uuid.uuid4().hex for _ in range(VISITORS)]
+    ids = _visitor_ids(VISITORS)
     async with front.http() as client:
         rounds = []
         for _ in range(2):

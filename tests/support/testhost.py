@@ -60,6 +60,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _kill_container(nspawn_pid: int) -> None:
+    """SIGKILL the container's init (its PID namespace dies with it), then nspawn: killing
+    nspawn alone would leave the container running, orphaned."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(nspawn_pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    for pid in [*map(int, children), nspawn_pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 class TestNetwork:
     """A bridge with this machine as the gateway; hosts get .10 and up."""
 
@@ -106,9 +117,7 @@ class TestNetwork:
         for record in STATE_DIR.glob(f"{self.bridge}-*.host"):
             netns, merged, pid = ([*record.read_text().split("\n"), "", "", ""])[:3]
             if pid.isdigit() and _alive(int(pid)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-                time.sleep(0.5)
+                _kill_container(int(pid))
             if merged:
                 subprocess.run(["umount", "-l", merged], capture_output=True, check=False)
             if netns:
@@ -259,14 +268,16 @@ class TestHost:
     def console_tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
-    def stop(self) -> None:
-        """Shut down cleanly (SIGTERM is a poweroff for a booted container), then unplug."""
+    def stop(self, *, clean: bool = True) -> None:
+        """Shut down cleanly (SIGTERM is a poweroff for a booted container; what it changed
+        can then be a layer), or at once; then unplug."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_SECS)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+            if clean:
+                self.proc.send_signal(signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(STOP_TIMEOUT_SECS)
+            if self.proc.poll() is None:
+                _kill_container(self.proc.pid)
                 self.proc.wait(10)
         self.proc = None
         subprocess.run(["umount", str(self.merged)], capture_output=True, check=False)
@@ -274,7 +285,8 @@ class TestHost:
         (STATE_DIR / f"{self.netns}.host").unlink(missing_ok=True)
 
     def discard(self) -> None:
-        self.stop()
+        """Gone at once: nothing of it is kept."""
+        self.stop(clean=False)
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ use
