@@ -12,7 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from ops.layout import SLOTS, Slot, node_ports
+from ops.layout import DEPLOYMENT_FILE, SLOTS, Slot, node_ports
+from ops.remote import Host
 
 
 @dataclass
@@ -73,3 +74,12 @@ class Deployment:
             deployment.gray = Gray(**gray)
         deployment.live = cast("Slot | None", deployment.live)
         return deployment
+
+
+def load_deployment(host: Host) -> Deployment | None:
+    text = host.read(DEPLOYMENT_FILE)
+    return Deployment.from_json(text) if text else None
+
+
+def save_deployment(host: Host, deployment: Deployment) -> bool:
+    return host.write(DEPLOYMENT_FILE, deployment.to_json(), mode=0o644)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ops import nginx, tls
+from ops import tls
 from ops.build import ReleaseBuild, build_release, uncommitted_changes
 from ops.checks import wait_healthy, wait_url
-from ops.deployment import Deployment
+from ops.deployment import Deployment, load_deployment, save_deployment
 from ops.facts import HostFacts, check_supported, gather
+from ops.first_tenant import Credentials, ensure_first_tenant, ensure_operator
 from ops.layout import (
     ACME_WEBROOT,
     APP_DIR,
@@ -35,9 +35,10 @@ from ops.layout import (
     SLOTS_DIR,
     slot_link,
 )
-from ops.release import create_release, migrate, point, release_info, steadydesk
+from ops.release import create_release, migrate, point, release_info
 from ops.remote import CommandFailed, Host, Outcome, StepFailed, changed, unchanged
 from ops.services import Supervisor, supervisor_for
+from ops.site import apply_site
 
 APT_TIMEOUT_SECS = 1800
 BASE_PACKAGES = ["mariadb-server", "redis-server", "nginx", "openssl", "ca-certificates"]
@@ -52,31 +53,6 @@ class InstallOptions:
     https_port: int | None = None
     ref: str = "HEAD"
     admin_email: str | None = None
-
-
-@dataclass
-class Credentials:
-    """What the sysadmin must see once: new passwords are shown only by the run that made them."""
-
-    url: str = ""
-    tenant: str = ""
-    mode: str = ""
-    admin_email: str = ""
-    admin_password: str | None = None
-    operator_email: str = ""
-    operator_password: str | None = None
-    site_key: str = ""
-    tls_kind: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-def load_deployment(host: Host) -> Deployment | None:
-    text = host.read(DEPLOYMENT_FILE)
-    return Deployment.from_json(text) if text else None
-
-
-def save_deployment(host: Host, deployment: Deployment) -> bool:
-    return host.write(DEPLOYMENT_FILE, deployment.to_json(), mode=0o644)
 
 
 def public_url(deployment: Deployment) -> str:
@@ -331,67 +307,17 @@ class Installer:
         return unchanged("schema up to date")
 
     def first_tenant(self) -> Outcome:
-        tenant = self._tenant()
         creds = self.credentials
-        creds.tenant, creds.mode = tenant, self._mode()
+        creds.tenant, creds.mode = self._tenant(), self._mode()
         creds.url = public_url(self.deployment)
-        creds.admin_email = self.options.admin_email or f"admin@{self._domain() or 'localhost'}"
-        made = []
-        try:
-            summary = json.loads(steadydesk(self.host, CURRENT_LINK, f"tenant show {tenant}"))
-        except CommandFailed as err:
-            if f"no tenant {tenant}" not in err.output:
-                raise
-            steadydesk(self.host, CURRENT_LINK, f"tenant create {shlex.quote(tenant)}")
-            summary = {"sites": [], "admins": []}
-            made.append(f"tenant {tenant}")
-        if not summary["sites"]:
-            origin = creds.url.rstrip("/")
-            site = json.loads(
-                steadydesk(
-                    self.host,
-                    CURRENT_LINK,
-                    f"site create --tenant {shlex.quote(tenant)} --name Website "
-                    f"--origin {shlex.quote(origin)}",
-                )
-            )
-            creds.site_key = site["site_key"]
-            made.append("a site")
-        else:
-            creds.site_key = summary["sites"][0]["site_key"]
-        if summary["admins"]:
-            creds.admin_email = summary["admins"][0]
-        else:
-            creds.admin_password = secrets.token_urlsafe(15)
-            steadydesk(
-                self.host, CURRENT_LINK,
-                f"agent create --tenant {shlex.quote(tenant)} "
-                f"--email {shlex.quote(creds.admin_email)} --role admin --password-file -",
-                input=creds.admin_password + "\n",
-            )  # fmt: skip
-            made.append(f"admin {creds.admin_email}")
+        domain = self._domain() or "localhost"
+        creds.admin_email = self.options.admin_email or f"admin@{domain}"
+        made = ensure_first_tenant(self.host, creds)
         if self._mode() == "SaaS":
-            self._operator(made)
+            made += ensure_operator(self.host, creds, f"operator@{domain}")
         if made:
             return changed(f"created {', '.join(made)}")
-        return unchanged(f"tenant {tenant} has a site and an admin")
-
-    def _operator(self, made: list[str]) -> None:
-        email = f"operator@{self._domain() or 'localhost'}"
-        password = secrets.token_urlsafe(15)
-        try:
-            steadydesk(
-                self.host, CURRENT_LINK,
-                f"operator create --email {shlex.quote(email)} --password-file -",
-                input=password + "\n",
-            )  # fmt: skip
-        except CommandFailed as err:
-            if "exists" not in err.output:
-                raise
-            return
-        self.credentials.operator_email = email
-        self.credentials.operator_password = password
-        made.append(f"platform operator {email}")
+        return unchanged(f"tenant {creds.tenant} has a site and an admin")
 
     def certificate(self) -> Outcome:
         outcome = tls.ensure_certificate(self.host, self.deployment)
@@ -424,40 +350,3 @@ class Installer:
         port = self.deployment.https_port
         wait_url(self.host, f"https://127.0.0.1:{port}/api/healthz", timeout=30)
         return unchanged(f"https://127.0.0.1:{port}/api/healthz answers 200")
-
-
-def apply_site(host: Host, deployment: Deployment, ipv6: bool, supervisor: Supervisor) -> Outcome:
-    """Write the nginx site from the deployment, check it, reload, and wait until it serves."""
-    from ops.layout import (
-        NGINX_DEFAULT_SITE_LINK,
-        NGINX_SITE,
-        NGINX_SITE_LINK,
-        ROUTING_PROBE_PATH,
-        ROUTING_PROBE_PORT,
-    )
-
-    what = []
-    if host.write(NGINX_SITE, nginx.render_site(deployment, ipv6=ipv6)):
-        what.append(f"wrote {NGINX_SITE}")
-    if host.ok(f"test -e {NGINX_DEFAULT_SITE_LINK}"):
-        host.run(f"rm -f {NGINX_DEFAULT_SITE_LINK}")
-        what.append("disabled nginx's default site")
-    if host.run(f"readlink {NGINX_SITE_LINK} || true").strip() != NGINX_SITE:
-        host.run(f"ln -sfn {NGINX_SITE} {NGINX_SITE_LINK}")
-        what.append("enabled it")
-    if what:
-        try:
-            host.run("nginx -t -q")
-        except CommandFailed as err:
-            raise StepFailed(
-                host.name, "nginx site", f"nginx -t refused it: {err.output}"
-            ) from None
-        supervisor.service("reload", "nginx")
-    wait_url(
-        host,
-        f"http://127.0.0.1:{ROUTING_PROBE_PORT}{ROUTING_PROBE_PATH}",
-        body=nginx.routing_id(deployment),
-    )
-    if what:
-        return changed(", ".join(what) + "; nginx reloaded")
-    return unchanged("nginx serves the current routing")

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 from ops.build import build_release, uncommitted_changes
 from ops.checks import wait_healthy
-from ops.deployment import Deployment, Gray
+from ops.deployment import Deployment, Gray, load_deployment, save_deployment
 from ops.facts import HostFacts, gather
-from ops.install import apply_site, load_deployment, save_deployment
 from ops.layout import CURRENT_LINK, RELEASES_DIR, Slot, other, slot_link
 from ops.release import create_release, find_release, migrate, point, prune, steadydesk
 from ops.remote import CommandFailed, Host, Outcome, StepFailed, changed, unchanged
 from ops.services import Supervisor, supervisor_for
+from ops.site import apply_site
 
 
 @dataclass

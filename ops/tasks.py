@@ -15,8 +15,9 @@ from invoke.exceptions import Exit
 from ops import backup as backups
 from ops import health, rollout
 from ops.build import BuildFailed
+from ops.first_tenant import Credentials
 from ops.health import HostHealth
-from ops.install import Credentials, Installer, InstallOptions
+from ops.install import Installer, InstallOptions
 from ops.layout import node_name
 from ops.nginx import SAFE_KEY
 from ops.remote import Host, StepFailed
@@ -80,7 +81,9 @@ def _print_credentials(host: Host, creds: Credentials) -> None:
     server = creds.url.rstrip("/")
     print(f"   console:      steadydesk-agent --server {server} --tenant {creds.tenant}")
     if creds.tls_kind == "self-signed":
-        print("   certificate:  self-signed (browsers warn; give --domain to get Let's Encrypt)")
+        print("   certificate:  self-signed (browsers warn; give --domain to get Let's Encrypt);")
+        cert = "/etc/steadydesk/tls/selfsigned.crt"
+        print(f"                 consoles: SSL_CERT_FILE=<a copy of {cert}>")
     for note in creds.notes:
         print(f"   note:         {note}")
     print(line)
