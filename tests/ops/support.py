@@ -29,7 +29,7 @@ from tests.support.testhost import TestHost, TestNetwork, ssh_keypair
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The release before this one (main before the ops work merges): its protocol suite runs on
 # this release's schema (test_expand_contract.py), and gray tests roll it out beside it.
-PREVIOUS_RELEASE = "f20418eb13d7908f80b48143d537e73ff2f87823"
+PREVIOUS_RELEASE = "fa1d5491db0a6708cf0a45a9907fa2862d098d55"
 FAB = Path(sys.executable).parent / "fab"
 FAB_TIMEOUT_SECS = 1200
 
