@@ -112,11 +112,6 @@ def render_site(deployment: Deployment, *, ipv6: bool) -> str:
             raise ValueError(f"refusing to write {key!r} into the nginx config")
     upstreams = "\n\n".join(_upstream(deployment, s) for s in deployment.running_slots())
     port = deployment.https_port
-    hsts = (
-        '    add_header Strict-Transport-Security "max-age=31536000" always;'
-        if deployment.tls.kind == "letsencrypt"
-        else "    # no HSTS with a self-signed certificate: browsers could not be let through"
-    )
     values = {
         "@UPSTREAMS@": upstreams,
         "@ROUTING@": _routing(deployment),
@@ -127,7 +122,6 @@ def render_site(deployment: Deployment, *, ipv6: bool) -> str:
         "@SERVER_NAME@": deployment.domain or "_",
         "@TLS_CERT@": deployment.tls.cert,
         "@TLS_KEY@": deployment.tls.key,
-        "@HSTS@": hsts,
         "@METRICS_LOCATIONS@": _metrics_locations(deployment),
         "@ACME_WEBROOT@": ACME_WEBROOT,
         "@PROBE_PORT@": str(ROUTING_PROBE_PORT),
