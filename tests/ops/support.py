@@ -29,7 +29,7 @@ from tests.support.testhost import TestHost, TestNetwork, ssh_keypair
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The release before this one (main before the ops work merges): its protocol suite runs on
 # this release's schema (test_expand_contract.py), and gray tests roll it out beside it.
-PREVIOUS_RELEASE = "fa1d5491db0a6708cf0a45a9907fa2862d098d55"
+PREVIOUS_RELEASE = "09abf310d03ac321f1aaf1eddd455fafe448d057"
 FAB = Path(sys.executable).parent / "fab"
 FAB_TIMEOUT_SECS = 1200
 
