@@ -30,7 +30,6 @@ from bots.core.commands import (
     Request,
     Target,
     no_single_match,
-    read_reply,
     resolve_target,
     transfer_options,
 )
@@ -90,11 +89,6 @@ CID_MAX = 64
 TELL_ATTEMPTS = 5
 TELL_WAIT_MAX_SECS = 60.0
 
-LINK_HELP = (
-    "You are not linked to a Steadydesk agent yet, so you can read this thread but not "
-    "answer in it. Get a link code in the agent console (or POST /api/v1/me/link-code) and "
-    "send it here: /steady link CODE"
-)
 EDIT_NOTICE = "Edits and deletions are not passed on: the visitor already has the original message."
 
 
@@ -339,11 +333,18 @@ class Bridge:
             first = messages[0]
             if hint is None and first.sender.type == "visitor":
                 hint = {"visitor": {"name": first.sender.name}}
-            conversation = await self._conversation(conv, hint or {})
-            start = conversation, self.platform.channel_for(conversation.department)
-        elif thread.status == "closed" and not more:
-            await self.store.set_status(conv, "open", OpKind.REOPEN, {})
-        accepted = await self.store.accept(conv, [_item(m) for m in messages], start=start)
+            conversation, previous = await self._conversation(conv, hint or {})
+            if not await self._continues(conversation, previous):
+                start = conversation, self.platform.channel_for(conversation.department)
+        # A closed thread stays closed: what arrives after conv.closed is the rest of the
+        # closed conversation (a conversation never reopens on the server; a visitor who
+        # writes again gets a new one, linked by ``previous``).
+        accepted = await self.store.accept(
+            conv,
+            [_item(m) for m in messages],
+            start=start,
+            intro=self.platform.intro(start[0]) if start else None,
+        )
         if more:
             self._request_sync(conv, accepted.cursor, force=True)
         elif accepted.gap_after is not None:
@@ -413,23 +414,49 @@ class Bridge:
         replay or ``sync``; the sweep posts the root alone if they never come)."""
         if await self.store.thread(conv) is not None:
             return
-        conversation = await self._conversation(conv, hint)
+        conversation, previous = await self._conversation(conv, hint)
+        if await self._continues(conversation, previous):
+            return
         await self.store.start_thread(
-            conversation, self.platform.channel_for(conversation.department)
+            conversation,
+            self.platform.channel_for(conversation.department),
+            self.platform.intro(conversation),
         )
 
-    async def _conversation(self, conv: str, hint: dict[str, Any]) -> Conversation:
+    async def _conversation(
+        self, conv: str, hint: dict[str, Any]
+    ) -> tuple[Conversation, str | None]:
         """What the root shows: ``hint``, completed from the conversation's detail when the
         visitor's page is not in it (``conv.queued`` may come before the page is known)."""
         info = hint
-        if not isinstance(hint.get("visitor"), dict) or not hint["visitor"].get("page_url"):
+        if (
+            not isinstance(hint.get("visitor"), dict)
+            or not hint["visitor"].get("page_url")
+            or (self.platform.continues_previous and "previous" not in hint)
+        ):
             with contextlib.suppress(ApiError):
                 detail = await self.client.request("GET", f"/api/v1/conversations/{conv}")
                 if isinstance(detail, dict):
                     info = {**hint, **{k: v for k, v in detail.items() if v is not None}}
         department = info.get("department")
         department = department if isinstance(department, str) else None
-        return Conversation(conv, Visitor.from_json(info.get("visitor")), department)
+        previous = info.get("previous")
+        return (
+            Conversation(conv, Visitor.from_json(info.get("visitor")), department),
+            previous if isinstance(previous, str) else None,
+        )
+
+    async def _continues(self, conversation: Conversation, previous: str | None) -> bool:
+        """On a platform that asks for it, a follow-up conversation goes on in the thread
+        of the one it follows (reopened there); False when it needs a thread of its own."""
+        if not self.platform.continues_previous or previous is None:
+            return False
+        channel = self.platform.channel_for(conversation.department)
+        intro = self.platform.intro(conversation)
+        if not await self.store.continue_thread(conversation, previous, channel, intro):
+            return False
+        self.poster.kick(conversation.id)
+        return True
 
     def _request_sync(self, conv: str, after: int, *, force: bool = False) -> None:
         if conv in self._syncing and not force:
@@ -466,7 +493,7 @@ class Bridge:
             if code is ErrorCode.FORBIDDEN:  # unlinked meanwhile? then say how to link
                 await self._sync_links()
                 if await self.store.agent_for(author.external) is None:
-                    await self._tell(author, LINK_HELP)
+                    await self._tell(author, self.platform.link_help)
                     return
             await self._tell(author, f"Not sent to Steadydesk ({error.code}): {error.message}")
             return
@@ -525,13 +552,9 @@ class Bridge:
         if conv is None:
             await self._moved_elsewhere(thread, user)
             return
-        request = read_reply(text)
+        request = self.platform.read_request(text)
         if request is None:
-            await self._tell(
-                user,
-                "Usage: !claim, !close, !transfer <agent or department "
-                "name>, note: <text>, or just write to the visitor.",
-            )
+            await self._tell(user, self.platform.usage)
             return
         await self.act(conv, user, request, message_id, thread)
 
@@ -554,7 +577,7 @@ class Bridge:
         """The departments and agents (with presence) a linked user may transfer to; None
         after telling an unlinked user how to link, or anyone why there is no list."""
         if await self.store.agent_for(user.external) is None:
-            await self._tell(user, LINK_HELP)
+            await self._tell(user, self.platform.link_help)
             return None
         try:
             agents, departments = await self.directory.listing()
@@ -574,7 +597,7 @@ class Bridge:
         self.metrics.received.labels(self.platform.kind, "platform").inc()
         agent = await self.store.agent_for(user.external)
         if agent is None:
-            await self._tell(user, LINK_HELP)
+            await self._tell(user, self.platform.link_help)
             return
         cid = self._cid(message_id)
         frame: Any
@@ -630,7 +653,7 @@ class Bridge:
         """Claim a link code for this chat-app user; the answer to show them."""
         code = code.strip()
         if not code:
-            return "Usage: /steady link CODE (get the code in the agent console)"
+            return self.platform.link_usage
         try:
             agent = await self.client.claim_link(code, user.external)
         except ApiError as exc:

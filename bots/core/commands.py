@@ -1,7 +1,8 @@
 """What a linked chat-app user's thread reply asks for (BRIDGES §3), sans-I/O.
 
-``!claim``, ``!transfer <agent or department name>``, ``!close``; a reply starting with
-``note:`` is a private note; anything else goes to the visitor as written.
+``!claim``, ``!transfer <agent or department name>``, ``!close``, ``!note <text>`` (Slack;
+Telegram writes them with ``/``); a reply starting with ``note:`` is a private note;
+anything else goes to the visitor as written.
 """
 
 from __future__ import annotations
@@ -27,23 +28,31 @@ class Request:
     target: Target | None = None  # a transfer's target when picked (not typed by name)
 
 
-def read_reply(text: str) -> Request | None:
-    """The request in a thread reply; None for an empty reply or a malformed command."""
+def read_reply(text: str, *, prefix: str = "!", strict: bool = False) -> Request | None:
+    """The request in a thread reply; None for an empty reply or a malformed command.
+
+    ``strict``: a word after ``prefix`` that names no command is refused (None) rather than
+    sent to the visitor; right for Telegram, where ``/word`` is always meant for a bot, not
+    for Slack, where people write ``!important`` in prose.
+    """
     stripped = text.strip()
     if not stripped:
         return None
     if stripped[:5].casefold() == NOTE_PREFIX:
         note = stripped[5:].strip()
         return Request(Intent.NOTE, note) if note else None
-    if stripped.startswith("!"):
-        word, _, rest = stripped[1:].partition(" ")
+    if stripped.startswith(prefix):
+        word, _, rest = stripped[len(prefix) :].partition(" ")
         word, rest = word.casefold(), rest.strip()
         if word == "claim" and not rest:
             return Request(Intent.CLAIM)
         if word == "close" and not rest:
             return Request(Intent.CLOSE)
-        if word == "transfer":
-            return Request(Intent.TRANSFER, rest) if rest else None
+        if word in ("transfer", "note"):
+            intent = Intent.TRANSFER if word == "transfer" else Intent.NOTE
+            return Request(intent, rest) if rest else None
+        if strict:
+            return None
     return Request(Intent.REPLY, text)
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bots.core.model import ChatUser, Item, ThreadRef, Visitor
+from bots.core.commands import Request, read_reply
+from bots.core.model import ChatUser, Conversation, Item, ThreadRef, Visitor
 
 if TYPE_CHECKING:
     from bots.core.bridge import Bridge
@@ -56,6 +57,23 @@ HttpHandler = Callable[..., Coroutine[Any, Any, Any]]
 
 class Platform(abc.ABC):
     kind: str
+    # What the core tells chat-app users, worded for each app (its commands differ).
+    link_help: str = "You are not linked to a Steadydesk agent yet: ask an admin how to link."
+    link_usage: str = "Usage: link CODE (get the code in the agent console)"
+    usage: str = "Write in the thread to answer the visitor."
+    # A visitor's follow-up conversation (``previous`` names the closed one) goes on in the
+    # closed one's thread, reopened, instead of a new thread (a Telegram topic per visitor).
+    continues_previous: bool = False
+
+    def read_request(self, text: str) -> Request | None:
+        """What a thread reply asks for, in this app's command syntax."""
+        return read_reply(text)
+
+    def intro(self, conversation: Conversation) -> str | None:
+        """A first post about the visitor, for apps whose new thread does not show one
+        (a Telegram topic has only a name); posted as a notice right after the thread opens.
+        None when the thread's root already introduces the visitor (Slack)."""
+        return None
 
     @abc.abstractmethod
     def channel_for(self, department: str | None) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from bots.core.breakers import BreakerOpen, Breakers
 from bots.core.metrics import BridgeMetrics
-from bots.core.model import AuthorKind, Item, Op, OpKind, ThreadRef
+from bots.core.model import AuthorKind, Conversation, Item, Op, OpKind, ThreadRef
 from bots.core.platform import (
     Platform,
     PlatformError,
@@ -38,6 +38,7 @@ UNAVAILABLE_RETRY_SECS = 0.5
 SWEEP_SECS = 2.0
 ROOT_WAITS_FOR_FIRST_SECS = 5.0
 FIRST_MESSAGE_POLL_SECS = 0.1
+WAIT_FOR_OTHER_SECS = 0.2
 
 
 def _age_secs(ts: str) -> float | None:
@@ -127,6 +128,9 @@ class Poster:
                 await asyncio.sleep(FIRST_MESSAGE_POLL_SECS)
                 continue
             await self._wait_for_channel(thread.channel)
+            if await self._waits_for_another(ops[0]):
+                await asyncio.sleep(WAIT_FOR_OTHER_SECS)
+                continue
             try:
                 async with self._slots, self.breakers.guard(PLATFORM_BREAKER):
                     await self._perform(thread, ops[0], ops[1] if len(ops) > 1 else None)
@@ -154,6 +158,15 @@ class Poster:
             except Exception:  # a bug or the state store failing: keep the entry, try again
                 log.exception("posting for %s failed", conv)
                 await asyncio.sleep(REFUSED_RETRY_SECS / 10)
+
+    async def _waits_for_another(self, op: Op) -> bool:
+        """A thread reopened for a follow-up conversation waits until everything queued for
+        the conversation before it (its close, above all) is posted."""
+        after = op.payload.get("after") if op.kind is OpKind.REOPEN else None
+        if not isinstance(after, str) or not await self.store.head(after, 1):
+            return False
+        self.kick(after)
+        return True
 
     async def _wait_for_channel(self, channel: str) -> None:
         # A 429 paused this channel: every conversation posting there waits it out.
@@ -233,11 +246,26 @@ class Poster:
         )
 
     async def _move(self, thread: ThreadRecord, op: Op) -> None:
+        """A new thread in the other channel, its intro, then a pointer in the old one:
+        each step is recorded as it succeeds (``note_progress``), so a retry goes on where
+        the last attempt stopped, also on a platform that cannot find its posts."""
         old, channel = thread.ref, str(op.payload["channel"])
-        new = await self.platform.find_thread(op.conv, channel)
+        progress = dict(op.payload)
+        new = ThreadRef(channel, str(progress["root"])) if progress.get("root") else None
+        if new is None:
+            new = await self.platform.find_thread(op.conv, channel)
         if new is None:
             start = ThreadStart(op.conv, thread.visitor, thread.department, channel, None, old)
             new = await self.platform.open_thread(start, "root")
+            progress["root"] = new.root
+            await self.store.note_progress(op.id, progress)
+        intro = self.platform.intro(
+            Conversation(op.conv, thread.visitor, thread.department or None)
+        )
+        if intro and not progress.get("intro_done"):
+            await self.platform.post_notice(new, op.conv, intro, f"{op.ref}i")
+            progress["intro_done"] = True
+            await self.store.note_progress(op.id, progress)
         if old is not None:
             pointer_ref = op.ref
             if await self.platform.find(old, op.conv, pointer_ref) is None:

@@ -176,8 +176,9 @@ class Inbound:
     state: str
 
 
-def _new_thread(conversation: Conversation, channel: str) -> BridgeThread:
-    """A thread for a conversation, its root queued (inside the caller's transaction)."""
+def _new_thread(conversation: Conversation, channel: str, intro: str | None) -> BridgeThread:
+    """A thread for a conversation, its root queued (and ``intro``, a notice about the
+    visitor, right after it), inside the caller's transaction."""
     row = BridgeThread.create(
         conv=conversation.id,
         visitor=orjson.dumps(conversation.visitor.to_json()).decode(),
@@ -185,7 +186,15 @@ def _new_thread(conversation: Conversation, channel: str) -> BridgeThread:
         channel=channel,
     )
     BridgeOutbox.create(conv=conversation.id, op=OpKind.OPEN.value, payload="{}")
+    _queue_intro(conversation.id, intro)
     return row
+
+
+def _queue_intro(conv: str, intro: str | None) -> None:
+    if intro:
+        BridgeOutbox.create(
+            conv=conv, op=OpKind.NOTICE.value, payload=orjson.dumps({"text": intro}).decode()
+        )
 
 
 def _thread(row: BridgeThread) -> ThreadRecord:
@@ -261,8 +270,13 @@ class StateStore:
 
     async def thread_by_root(self, channel: str, root: str) -> ThreadRecord | None:
         def find() -> ThreadRecord | None:
-            row = BridgeThread.get_or_none(
-                (BridgeThread.channel == channel) & (BridgeThread.root == root)
+            # Several conversations share a thread when one continues another: the open
+            # one (else the newest) is the one replies are for.
+            row = (
+                BridgeThread.select()
+                .where((BridgeThread.channel == channel) & (BridgeThread.root == root))
+                .order_by((BridgeThread.status == "open").desc(), BridgeThread.updated_at.desc())
+                .first()
             )
             return _thread(row) if row else None
 
@@ -279,17 +293,55 @@ class StateStore:
 
         return await self.run(read)
 
-    async def start_thread(self, conversation: Conversation, channel: str) -> bool:
-        """Record a conversation the bridge has not seen and queue its root; False if known."""
+    async def start_thread(
+        self, conversation: Conversation, channel: str, intro: str | None = None
+    ) -> bool:
+        """Record a conversation the bridge has not seen and queue its root (and ``intro``,
+        a notice about the visitor, right after it); False if known."""
 
         def start() -> bool:
             with self.db.atomic():
                 if BridgeThread.get_or_none(BridgeThread.conv == conversation.id):
                     return False
-                _new_thread(conversation, channel)
+                _new_thread(conversation, channel, intro)
                 return True
 
         return await self.run(start)
+
+    async def continue_thread(
+        self, conversation: Conversation, previous: str, channel: str, intro: str | None = None
+    ) -> bool:
+        """A follow-up conversation goes on in ``previous``'s thread when that thread is in
+        ``channel``: the thread is queued to reopen once everything queued for ``previous``
+        is posted (the REOPEN entry names it in ``after``). False (nothing done) when the
+        conversation is known or ``previous`` has no thread there."""
+
+        def carry_on() -> bool:
+            with self.db.atomic():
+                if BridgeThread.get_or_none(BridgeThread.conv == conversation.id):
+                    return False
+                old = BridgeThread.get_or_none(BridgeThread.conv == previous)
+                if old is None or old.channel != channel or not old.root:
+                    return False
+                BridgeThread.create(
+                    conv=conversation.id,
+                    visitor=orjson.dumps(conversation.visitor.to_json()).decode(),
+                    department=conversation.department,
+                    channel=channel,
+                    root=old.root,
+                )
+                if old.status != "closed":  # its close must not close the thread now
+                    old.status, old.updated_at = "closed", time.time()
+                    old.save()
+                BridgeOutbox.create(
+                    conv=conversation.id,
+                    op=OpKind.REOPEN.value,
+                    payload=orjson.dumps({"after": previous}).decode(),
+                )
+                _queue_intro(conversation.id, intro)
+                return True
+
+        return await self.run(carry_on)
 
     async def set_status(self, conv: str, status: str, op: OpKind, payload: dict[str, Any]) -> bool:
         """Change a thread's status and queue what the platform must do; False if unchanged."""
@@ -338,20 +390,29 @@ class StateStore:
 
     # -- messages in ------------------------------------------------------------------
     async def accept(
-        self, conv: str, items: Iterable[Item], *, start: tuple[Conversation, str] | None = None
+        self,
+        conv: str,
+        items: Iterable[Item],
+        *,
+        start: tuple[Conversation, str] | None = None,
+        intro: str | None = None,
     ) -> Accepted:
         """Queue a conversation's next messages. ``start`` (the conversation and its
         channel) records the thread first when it is new, in the same transaction: the
         root is never queued without the first messages that came with it."""
-        return await self.run(self._accept, conv, sorted(items, key=lambda i: i.seq), start)
+        return await self.run(self._accept, conv, sorted(items, key=lambda i: i.seq), start, intro)
 
     def _accept(
-        self, conv: str, items: list[Item], start: tuple[Conversation, str] | None
+        self,
+        conv: str,
+        items: list[Item],
+        start: tuple[Conversation, str] | None,
+        intro: str | None = None,
     ) -> Accepted:
         with self.db.atomic():
             row = BridgeThread.get_or_none(BridgeThread.conv == conv)
             if row is None and start is not None:
-                row = _new_thread(*start)
+                row = _new_thread(*start, intro)
             if row is None:
                 raise LookupError(conv)
             cursor, queued, gap = row.cursor, 0, None
@@ -412,6 +473,17 @@ class StateStore:
             ).execute()
 
         await self.run(mark)
+
+    async def note_progress(self, op_id: int, payload: dict[str, Any]) -> None:
+        """An entry made of several platform calls records each step as it succeeds, so a
+        retry after a failure or a crash goes on from there instead of repeating it."""
+
+        def save() -> None:
+            BridgeOutbox.update(payload=orjson.dumps(payload).decode()).where(
+                BridgeOutbox.id == op_id
+            ).execute()
+
+        await self.run(save)
 
     async def attempt_failed(self, op_id: int) -> None:
         """The platform said no: nothing was posted, no need to look for it next time."""

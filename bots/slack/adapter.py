@@ -46,6 +46,16 @@ _CHANNEL_MENTION = re.compile(r"<#[CG][A-Z0-9]+\|([^>]+)>")
 
 class SlackPlatform(Platform):
     kind = "slack"
+    link_help = (
+        "You are not linked to a Steadydesk agent yet, so you can read this thread but not "
+        "answer in it. Get a link code in the agent console (or POST /api/v1/me/link-code) and "
+        "send it here: /steady link CODE"
+    )
+    link_usage = "Usage: /steady link CODE (get the code in the agent console)"
+    usage = (
+        "Usage: !claim, !close, !transfer <agent or department name>, note: <text>, or just "
+        "write to the visitor."
+    )
 
     def __init__(
         self,

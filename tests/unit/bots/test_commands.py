@@ -33,6 +33,28 @@ def test_read_reply(text: str, expected: Request | None) -> None:
     assert read_reply(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/claim", Request(Intent.CLAIM)),
+        ("/CLOSE", Request(Intent.CLOSE)),
+        ("/transfer Billing", Request(Intent.TRANSFER, "Billing")),
+        ("/note call back", Request(Intent.NOTE, "call back")),
+        ("note: call back", Request(Intent.NOTE, "call back")),
+        ("/start", None),  # strict: a /word for no command is not sent to the visitor
+        ("/note", None),
+        ("!claim", Request(Intent.REPLY, "!claim")),
+        ("1/2 done", Request(Intent.REPLY, "1/2 done")),
+    ],
+)
+def test_read_reply_with_slash_commands(text: str, expected: Request | None) -> None:
+    assert read_reply(text, prefix="/", strict=True) == expected
+
+
+def test_note_is_a_command_too() -> None:
+    assert read_reply("!note check first") == Request(Intent.NOTE, "check first")
+
+
 def test_resolve_target_by_department_agent_name_or_email() -> None:
     agents = [
         {"id": "a1", "name": "Bo Li", "email": "bo@x.test"},

@@ -1,0 +1,149 @@
+"""The core's thread life (bots/core/bridge.py with its real state store): a conversation
+closed stays closed when its last messages arrive after the close, and a visitor's
+follow-up conversation goes on in the closed one's thread on platforms that ask for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bots.core.bridge import Bridge
+from bots.core.config import BridgeConfig
+from bots.core.model import ChatUser, Conversation, Item, OpKind, ThreadRef
+from bots.core.platform import Platform, ThreadStart
+from steadywire import Event, Message
+
+
+class Unreachable(Platform):
+    """A platform that is never called here: these tests read the outbox."""
+
+    kind = "test"
+
+    def __init__(self, continues: bool) -> None:
+        self.continues_previous = continues
+
+    def channel_for(self, department: str | None) -> str:
+        return "G1"
+
+    def intro(self, conversation: Conversation) -> str | None:
+        return f"about {conversation.visitor.name}" if self.continues_previous else None
+
+    async def check(self) -> None: ...
+    async def open_thread(self, start: ThreadStart, ref: str) -> ThreadRef:
+        raise AssertionError("not posted in these tests")
+
+    async def find_thread(self, conv: str, channel: str) -> ThreadRef | None:
+        return None
+
+    async def post(self, thread: ThreadRef, item: Item, ref: str) -> str:
+        raise AssertionError("not posted in these tests")
+
+    async def post_notice(self, thread: ThreadRef, conv: str, text: str, ref: str) -> str:
+        raise AssertionError("not posted in these tests")
+
+    async def find(self, thread: ThreadRef, conv: str, ref: str) -> str | None:
+        return None
+
+    async def post_pointer(self, old: ThreadRef, new: ThreadRef, conv: str, ref: str) -> str:
+        raise AssertionError("not posted in these tests")
+
+    async def tell(self, user: ChatUser, text: str) -> None: ...
+
+
+def message(conv: str, seq: int, body: str) -> Message:
+    return Message.from_wire(
+        {
+            "type": "message",
+            "conv": conv,
+            "seq": seq,
+            "ts": "2026-01-01T00:00:00Z",
+            "sender": {"type": "visitor", "id": "v1", "name": "Ada"},
+            "body": body,
+            "cid": f"c{seq}",
+            "kind": "text",
+        }
+    )
+
+
+def queued(conv: str) -> Event:
+    data: dict[str, Any] = {
+        "visitor": {"name": "Ada", "page_url": "https://shop.test/"},
+        "department": None,
+        "messages": [],
+    }
+    return Event("conv.queued", conv, data)
+
+
+def closed(conv: str) -> Event:
+    return Event("conv.closed", conv, {"by": {"type": "agent", "id": "a1", "name": "Bo"}})
+
+
+async def make_bridge(tmp_path: Path, continues: bool) -> AsyncIterator[Bridge]:
+    config = BridgeConfig(
+        kind="test", server="http://127.0.0.1:9", token="t", state=str(tmp_path / "s.db")
+    )
+    bridge = Bridge(config, Unreachable(continues))
+    bridge.poster._stopping = True  # nothing is posted: the outbox is what is checked
+    await bridge.store.open()
+    yield bridge
+    await bridge.client.aclose()
+    await bridge.store.close()
+
+
+@pytest.fixture
+async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
+    async for b in make_bridge(tmp_path, continues=False):
+        yield b
+
+
+@pytest.fixture
+async def continuing(tmp_path: Path) -> AsyncIterator[Bridge]:
+    async for b in make_bridge(tmp_path, continues=True):
+        yield b
+
+
+async def test_messages_after_the_close_do_not_reopen_the_thread(bridge: Bridge) -> None:
+    await bridge.on_event(queued("c1"))
+    await bridge.on_messages("c1", [message("c1", 1, "hi")], more=False)
+    await bridge.on_event(closed("c1"))
+    # The server reads what is left of a closed conversation after conv.closed.
+    await bridge.on_messages("c1", [message("c1", 2, "bye")], more=False)
+    kinds = [op.kind for op in await bridge.store.head("c1", 10)]
+    assert kinds == [OpKind.OPEN, OpKind.POST, OpKind.CLOSE, OpKind.POST]
+    thread = await bridge.store.thread("c1")
+    assert thread is not None and thread.status == "closed"
+    assert await bridge.store.resume_map() == {}
+
+
+async def test_a_follow_up_goes_on_in_the_closed_thread(continuing: Bridge) -> None:
+    store = continuing.store
+    await continuing.on_event(queued("c1"))
+    await continuing.on_messages("c1", [message("c1", 1, "hi")], more=False)
+    first = await store.head("c1", 10)
+    assert [op.kind for op in first] == [OpKind.OPEN, OpKind.NOTICE, OpKind.POST]
+    assert first[1].payload == {"text": "about Ada"}
+    await store.op_done(first[0], channel="G1", platform_id="77", thread=ThreadRef("G1", "77"))
+    await continuing.on_event(closed("c1"))
+    # As the back-fill's listing rows (and a conversation's detail) name it.
+    await continuing._ensure_thread("c2", {"visitor": {"name": "Ada"}, "previous": "c1"})
+    await continuing.on_messages("c2", [message("c2", 1, "again")], more=False)
+    ops = await store.head("c2", 10)
+    assert [op.kind for op in ops] == [OpKind.REOPEN, OpKind.NOTICE, OpKind.POST]
+    assert ops[0].payload == {"after": "c1"}
+    follow_up = await store.thread("c2")
+    assert follow_up is not None and follow_up.ref == ThreadRef("G1", "77")
+    # Replies in the thread are for the open conversation now.
+    record = await store.thread_by_root("G1", "77")
+    assert record is not None and record.conv == "c2"
+    assert await store.resume_map() == {"c2": 1}
+
+
+async def test_a_follow_up_of_an_unknown_conversation_gets_its_own_thread(
+    continuing: Bridge,
+) -> None:
+    await continuing._ensure_thread("c3", {"visitor": {"name": "Ada"}, "previous": "gone"})
+    ops = await continuing.store.head("c3", 10)
+    assert [op.kind for op in ops] == [OpKind.OPEN, OpKind.NOTICE]
