@@ -33,7 +33,7 @@ def steadydesk(server: ServerProcess, *args: str) -> str:
     return done.stdout.decode()
 
 
-def create_bridge(server: ServerProcess, name: str) -> dict[str, Any]:
+def create_bridge(server: ServerProcess, name: str, kind: str = "slack") -> dict[str, Any]:
     assert server.demo is not None
     out = steadydesk(
         server,
@@ -42,7 +42,7 @@ def create_bridge(server: ServerProcess, name: str) -> dict[str, Any]:
         "--tenant",
         server.demo.tenant,
         "--kind",
-        "slack",
+        kind,
         "--name",
         name,
         "--json",

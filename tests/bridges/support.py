@@ -1,5 +1,5 @@
-"""The Slack bridge as a subprocess (``python -m bots slack``) for end-to-end tests, and
-helpers to wait on what the local Slack shows. Started and stopped by pid."""
+"""A bridge as a subprocess (``python -m bots slack|telegram``) for end-to-end tests, and
+helpers to wait on what the local Slack or Telegram shows. Started and stopped by pid."""
 
 from __future__ import annotations
 
@@ -22,16 +22,13 @@ READY_TIMEOUT_SECS = 20.0
 CHANNEL = "C0SUPPORT"
 
 
-class BridgeProcess:
+class BridgeSubprocess:
+    """``python -m bots <kind>`` with the given settings, its own port and state file."""
+
+    kind = ""
+
     def __init__(
-        self,
-        data_dir: Path,
-        server_url: str,
-        token: str,
-        slack: FakeSlack,
-        *,
-        env: Mapping[str, str] | None = None,
-        socket_mode: bool = False,
+        self, data_dir: Path, server_url: str, token: str, platform_env: Mapping[str, str]
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -39,34 +36,29 @@ class BridgeProcess:
         self.log_path = self.data_dir / "bridge.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("STEADY_", "SLACK_"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("STEADY_", "SLACK_", "TELEGRAM_"))
+            },
             "PYTHONUNBUFFERED": "1",
             "STEADY_BRIDGE_SERVER": server_url,
             "STEADY_BRIDGE_TOKEN": token,
             "STEADY_BRIDGE_PORT": str(self.port),
-            "STEADY_BRIDGE_STATE": str(self.data_dir / "bridge-slack.sqlite3"),
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_SIGNING_SECRET": slack.signing_secret,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_CHANNEL": CHANNEL,
+            "STEADY_BRIDGE_STATE": str(self.data_dir / f"bridge-{self.kind}.sqlite3"),
             "STEADY_BRIDGE_BREAKER_RESET_SECS": "2",
             "STEADY_BRIDGE_BACKOFF_CAP_SECS": "2",
-            **({"SLACK_APP_TOKEN": slack.app_token} if socket_mode else {}),
-            **dict(env or {}),
+            **dict(platform_env),
         }
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def events_url(self) -> str:
-        return self.url + "/slack/events"
-
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bots", "slack"],
+                [sys.executable, "-m", "bots", self.kind],
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdout=log,
@@ -121,6 +113,40 @@ class BridgeProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+class BridgeProcess(BridgeSubprocess):
+    """The Slack bridge against a local Slack."""
+
+    kind = "slack"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        server_url: str,
+        token: str,
+        slack: FakeSlack,
+        *,
+        env: Mapping[str, str] | None = None,
+        socket_mode: bool = False,
+    ) -> None:
+        super().__init__(
+            data_dir,
+            server_url,
+            token,
+            {
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_SIGNING_SECRET": slack.signing_secret,
+                "SLACK_API_URL": slack.api_url,
+                "SLACK_CHANNEL": CHANNEL,
+                **({"SLACK_APP_TOKEN": slack.app_token} if socket_mode else {}),
+                **dict(env or {}),
+            },
+        )
+
+    @property
+    def events_url(self) -> str:
+        return self.url + "/slack/events"
 
 
 async def eventually(
