@@ -27,7 +27,11 @@ def make_platform(config: BridgeConfig) -> Platform:
         from bots.slack.adapter import SlackPlatform
 
         return SlackPlatform.from_config(config)
-    raise ConfigError(f"no {config.kind} bridge in this version (only slack)")
+    if config.kind == "telegram":
+        from bots.telegram.adapter import TelegramPlatform
+
+        return TelegramPlatform.from_config(config)
+    raise ConfigError(f"no {config.kind} bridge in this version (slack or telegram)")
 
 
 async def _run(bridge: Bridge) -> None:

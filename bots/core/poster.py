@@ -39,6 +39,7 @@ SWEEP_SECS = 2.0
 ROOT_WAITS_FOR_FIRST_SECS = 5.0
 FIRST_MESSAGE_POLL_SECS = 0.1
 WAIT_FOR_OTHER_SECS = 0.2
+AGAIN_AFTER_UNKNOWN = "posting again after an attempt of unknown outcome:"
 
 
 def _age_secs(ts: str) -> float | None:
@@ -176,8 +177,11 @@ class Poster:
             until = self._paused_until.get(channel, 0.0)
 
     async def _perform(self, thread: ThreadRecord, op: Op, following: Op | None) -> None:
-        if op.in_flight and await self._found(thread, op):
-            return
+        if op.in_flight:
+            if await self._found(thread, op):
+                return
+            # The duplicate window (docs/bridges.md): this post may already be there.
+            log.info("%s %s of %s", AGAIN_AFTER_UNKNOWN, op.ref, op.conv)
         await self.store.begin_attempt(op.id)
         if op.kind is OpKind.OPEN:
             await self._open(thread, op, following)
