@@ -125,7 +125,8 @@ class TelegramPlatform(Platform):
     @classmethod
     def from_config(cls, config: BridgeConfig) -> TelegramPlatform:
         config.require("telegram_bot_token", "telegram_chat")
-        chats = {"TELEGRAM_CHAT": config.telegram_chat, **dict(config.telegram_chat_map)}
+        chats = {"TELEGRAM_CHAT": config.telegram_chat}
+        chats.update({f"TELEGRAM_CHAT_MAP[{d}]": c for d, c in config.telegram_chat_map.items()})
         for where, chat in chats.items():
             if not re.fullmatch(r"-?\d+", chat.strip()):
                 raise ConfigError(f"{where}: Telegram chat ids are numbers, e.g. -1001234567890")

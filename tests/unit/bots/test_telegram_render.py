@@ -4,7 +4,12 @@ addressed to this bot or another."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from bots.core.commands import Intent, Request
+from bots.core.config import ConfigError, load_config
 from bots.core.model import Author, Conversation, Item, ItemKind, Visitor
 from bots.telegram import render
 from bots.telegram.adapter import TelegramPlatform
@@ -64,3 +69,40 @@ def test_commands_for_this_bot_or_another() -> None:
     assert not telegram.for_another_bot("/claim")
     assert telegram.read_request("/help") is None
     assert "@SteadyBot" in telegram.link_help
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({}, "missing setting: TELEGRAM_CHAT"),
+        ({"TELEGRAM_CHAT": "@support"}, "TELEGRAM_CHAT: Telegram chat ids are numbers"),
+        (
+            {"TELEGRAM_CHAT": "-100", "TELEGRAM_CHAT_MAP": '{"d1": "x"}'},
+            "TELEGRAM_CHAT_MAP[d1]: Telegram chat ids are numbers",
+        ),
+        (
+            {"TELEGRAM_CHAT": "-100", "TELEGRAM_WEBHOOK_URL": "https://b.test/telegram/webhook"},
+            "missing setting: TELEGRAM_WEBHOOK_SECRET",
+        ),
+        (
+            {
+                "TELEGRAM_CHAT": "-100",
+                "TELEGRAM_WEBHOOK_URL": "https://b.test/telegram/webhook",
+                "TELEGRAM_WEBHOOK_SECRET": "not allowed!",
+            },
+            "TELEGRAM_WEBHOOK_SECRET must be",
+        ),
+        (
+            {
+                "TELEGRAM_CHAT": "-100",
+                "TELEGRAM_WEBHOOK_URL": "http://b.test/telegram/webhook",
+                "TELEGRAM_WEBHOOK_SECRET": "s3cret",
+            },
+            "must be an https:// URL",
+        ),
+    ],
+)
+def test_configuration_problems_are_named(env: dict[str, str], problem: str) -> None:
+    config = load_config("telegram", environ={"TELEGRAM_BOT_TOKEN": "1:x", **env})
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        TelegramPlatform.from_config(config)
