@@ -228,6 +228,8 @@ class TelegramPlatform(Platform):
         delay = POLL_RETRY_SECS[0]
         while not self._stopping:
             try:
+                if not self.username:  # commands name the bot: /claim@ThisBot
+                    await self.check()
                 if self.webhook_url:
                     await self._call(
                         lambda: self.bot.set_webhook(
