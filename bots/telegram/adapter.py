@@ -282,7 +282,7 @@ class TelegramPlatform(Platform):
                     log.exception("could not handle update %s; trying it again", update.update_id)
                     await asyncio.sleep(delay)
                     break
-                offset = update.update_id + 1
+                offset = max(offset or 0, update.update_id + 1)  # never back: it confirms
 
     async def stop(self) -> None:
         self._stopping = True

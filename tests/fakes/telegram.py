@@ -204,6 +204,7 @@ class FakeTelegram:
         self.topics: dict[tuple[int, int], Topic] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.updates: deque[dict[str, Any]] = deque()  # not yet confirmed
+        self._repeats: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] = {}
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, status)
         self.group_per_minute: int | None = None
@@ -490,14 +491,14 @@ class FakeTelegram:
                 "deleteWebhook to delete the webhook first",
             )
         offset = int(args.get("offset") or 0)
-        if offset:
-            while self.updates and self.updates[0]["update_id"] < offset:
-                self.updates.popleft()  # confirmed
+        if offset:  # every update below the offset is confirmed
+            self.updates = deque(u for u in self.updates if u["update_id"] >= offset)
         limit = max(1, min(100, int(args.get("limit") or 100)))
         deadline = time.monotonic() + max(0, int(args.get("timeout") or 0))
         allowed = args.get("allowed_updates") or []
         while True:
-            ready = [u for u in self.updates if not allowed or any(k in u for k in allowed)]
+            again, self._repeats = self._repeats, []
+            ready = again + [u for u in self.updates if not allowed or any(k in u for k in allowed)]
             if ready or time.monotonic() >= deadline or self.webhook or self._closing:
                 return ready[:limit]
             self._new_update.clear()
@@ -595,8 +596,12 @@ class FakeTelegram:
         return update
 
     def repeat(self, update: dict[str, Any]) -> None:
-        """Deliver an update again with the same ``update_id`` (as after a lost ack)."""
-        self.updates.append(update)
+        """Deliver an update again with the same ``update_id``, confirmed or not (as a
+        webhook delivery whose answer was lost is; getUpdates gets it next time too)."""
+        if self.webhook:
+            self.updates.appendleft(update)
+        else:
+            self._repeats.append(update)
         self._new_update.set()
 
     def write(
