@@ -215,8 +215,15 @@ class Poster:
         if op.kind is OpKind.OPEN:
             found = await self.platform.find_thread(op.conv, thread.channel)
             if found is not None:
+                # The root showed the first message when the attempt said so: done too.
+                shown = op.payload.get("first_seq")
+                following = [o for o in await self.store.head(op.conv, 2) if o.seq == shown]
                 await self.store.op_done(
-                    op, channel=found.channel, platform_id=found.root, thread=found
+                    op,
+                    channel=found.channel,
+                    platform_id=found.root,
+                    thread=found,
+                    also_done=following[0] if shown is not None and following else None,
                 )
             return found is not None
         if op.kind is OpKind.MOVE:
@@ -236,6 +243,8 @@ class Poster:
             candidate = Item.from_json(following.payload)
             if candidate.author.kind == AuthorKind.VISITOR:
                 first = candidate
+        if first is not None:  # the intent: found after a crash, the root counts for it
+            await self.store.note_progress(op.id, {**op.payload, "first_seq": first.seq})
         start = ThreadStart(op.conv, thread.visitor, thread.department, thread.channel, first)
         ref = await self.platform.open_thread(start, op.ref)
         self.metrics.posted.inc()

@@ -12,8 +12,8 @@ import pytest
 
 from bots.core.bridge import Bridge
 from bots.core.config import BridgeConfig
-from bots.core.model import ChatUser, Conversation, Item, OpKind, ThreadRef
-from bots.core.platform import Platform, ThreadStart
+from bots.core.model import ChatUser, Conversation, Item, OpKind, ThreadRef, Visitor
+from bots.core.platform import Platform, PlatformUnavailable, ThreadStart
 from steadywire import Event, Message
 
 
@@ -147,3 +147,50 @@ async def test_a_follow_up_of_an_unknown_conversation_gets_its_own_thread(
     await continuing._ensure_thread("c3", {"visitor": {"name": "Ada"}, "previous": "gone"})
     ops = await continuing.store.head("c3", 10)
     assert [op.kind for op in ops] == [OpKind.OPEN, OpKind.NOTICE]
+
+
+class AcceptsThenTimesOut(Unreachable):
+    """Takes the root (with the first message on it) but the answer never comes back;
+    finds it afterwards, as Slack's read-back does."""
+
+    def __init__(self) -> None:
+        super().__init__(continues=False)
+        self.roots: list[ThreadStart] = []
+        self.posts: list[Item] = []
+
+    async def open_thread(self, start: ThreadStart, ref: str) -> ThreadRef:
+        self.roots.append(start)
+        raise PlatformUnavailable("timed out")
+
+    async def find_thread(self, conv: str, channel: str) -> ThreadRef | None:
+        return ThreadRef(channel, "root-1") if self.roots else None
+
+    async def post(self, thread: ThreadRef, item: Item, ref: str) -> str:
+        self.posts.append(item)
+        return f"p{item.seq}"
+
+
+async def test_a_root_found_after_an_unknown_outcome_counts_its_first_message(
+    tmp_path: Path,
+) -> None:
+    config = BridgeConfig(
+        kind="test", server="http://127.0.0.1:9", token="t", state=str(tmp_path / "s.db")
+    )
+    platform = AcceptsThenTimesOut()
+    bridge = Bridge(config, platform)
+    await bridge.store.open()
+    try:
+        await bridge.store.start_thread(Conversation("c1", Visitor("Ada")), "G1")
+        bridge.poster._stopping = True  # queued only: drained once, below
+        await bridge.on_messages(
+            "c1", [message("c1", 1, "first"), message("c1", 2, "second")], more=False
+        )
+        bridge.poster._stopping = False
+        await bridge.poster._drain("c1")
+        assert [r.first.body if r.first else None for r in platform.roots] == ["first"]
+        assert [p.body for p in platform.posts] == ["second"]  # "first" is on the root
+        assert await bridge.store.head("c1", 10) == []
+    finally:
+        await bridge.poster.stop()
+        await bridge.client.aclose()
+        await bridge.store.close()
