@@ -103,6 +103,4 @@ class UpdateHandler:
         user = _user(message)
         if user is None or await self._thread(message) is None:
             return
-        cid = f"telegram:{_message_key(message)}"
-        if await self.bridge.store.inbound(cid) is not None:
-            await self.bridge.edited(user)
+        await self.bridge.edited(user, _message_key(message))
