@@ -468,3 +468,49 @@ async def test_kill9_mid_stream_20_times_loses_nothing(tg: TgSetup) -> None:
     finally:
         bridge.stop()
         await telegram.stop()
+
+
+async def test_a_transfer_to_a_department_of_another_group_moves_the_topic(tg: TgSetup) -> None:
+    assert tg.server.demo is not None
+    login = await C.login(tg.server, tg.server.demo.admin)
+    async with httpx.AsyncClient(
+        base_url=tg.server.url, headers={"Authorization": f"Bearer {login['token']}"}
+    ) as http:
+        made = await http.post("/api/v1/departments", json={"name": "Returns Desk"})
+        assert made.status_code == 201, made.text
+    returns, other_group = made.json()["id"], -1002000000002
+    telegram = await FakeTelegram().start()
+    telegram.add_group(other_group, "Returns")
+    created = create_bridge(tg.server, "telegram-move", "telegram")
+    bridge = TelegramBridge(
+        tg.tmp / "move",
+        tg.server.url,
+        created["token"],
+        telegram,
+        env={"TELEGRAM_CHAT_MAP": f'{{"{returns}": "{other_group}"}}'},
+    )
+    try:
+        await bridge.astart()
+        setup = TgSetup(tg.server, telegram, bridge, "", tg.tmp)
+        await link(setup)
+        name = unique("Mover")
+        ws, conv, topic = await open_topic(setup, "wrong desk", name)
+        await say(setup, topic, "/transfer Returns Desk")
+        await ws.recv_event("conv.transferred", conv)
+        moved = await eventually(
+            lambda: telegram.topic_named(name, other_group), what="the topic in the other group"
+        )
+        await ws.send_and_ack(conv=conv, body="still there?")
+        await eventually(
+            lambda: "still there?" in telegram.texts(moved.thread_id, other_group),
+            what="the message in the new topic",
+        )
+        new_lines = telegram.texts(moved.thread_id, other_group)
+        assert new_lines[0].startswith(f"{INFO} New conversation with {name}")
+        old_lines = texts(telegram, topic)
+        assert any("continues in another group" in line for line in old_lines)
+        assert "still there?" not in old_lines
+        await ws.close()
+    finally:
+        bridge.stop()
+        await telegram.stop()
