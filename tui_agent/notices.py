@@ -2,8 +2,9 @@
 
 A burst of hundreds of new chats (or the queue replayed after a login) would raise a
 notification each, and each is a widget to mount and lay out: the console stalled. The
-screen adds notices here, rings the bell for the first of a batch, and after a short
-while shows what :meth:`NoticeBatch.drain` makes of the batch. No Textual here.
+screen adds notices here, rings the bell for the first of each kind in a batch (a
+message in a chat of yours is not drowned by the new chat that came just before), and
+after a short while shows what :meth:`NoticeBatch.drain` makes of the batch. No Textual here.
 """
 
 from __future__ import annotations
@@ -25,18 +26,19 @@ class Told:
 class NoticeBatch:
     def __init__(self) -> None:
         self._pending: list[tuple[str, str, str]] = []  # (kind, title, body)
-        self._rung = False
+        self._rung: set[str] = set()  # kinds that rang in this batch
 
     def add(self, kind: str, title: str, body: str = "", bell: bool = True) -> tuple[bool, bool]:
         """(this starts a batch: show it later, ring the bell now)."""
         starts = not self._pending
         self._pending.append((kind, title, body))
-        ring = bell and not self._rung
-        self._rung = self._rung or ring
+        ring = bell and kind not in self._rung
+        if ring:
+            self._rung.add(kind)
         return starts, ring
 
     def drain(self) -> list[Told]:
-        notices, self._pending, self._rung = self._pending, [], False
+        notices, self._pending, self._rung = self._pending, [], set()
         told = []
         for kind in (NEW_CHAT, NEW_MESSAGE):
             found = [(title, body) for k, title, body in notices if k == kind]

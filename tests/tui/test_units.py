@@ -231,17 +231,19 @@ def test_a_first_page_drops_what_left_the_list_meanwhile_but_not_newer_news() ->
     assert desk.get("b").status == "" and desk.lists["queue"].complete
 
 
-def test_notices_arriving_together_are_told_together_with_one_bell() -> None:
+def test_notices_arriving_together_are_told_together_with_one_bell_per_kind() -> None:
     batch = NoticeBatch()
     assert batch.add(NEW_CHAT, "Ann") == (True, True)
     assert batch.add(NEW_CHAT, "Bo") == (False, False)
     for name in ("Cy", "Di"):
         batch.add(NEW_CHAT, name)
-    batch.add(NEW_MESSAGE, "Eve", "are you there?")
+    assert batch.add(NEW_MESSAGE, "Eve", "are you there?") == (False, True), (
+        "a message in one of my chats rings even right after a new chat did"
+    )
+    assert batch.add(NEW_MESSAGE, "Eve", "hello?") == (False, False)
     told = batch.drain()
     assert [t.message for t in told] == [
         "4 new chats waiting: Ann, Bo, Cy…",
-        "are you there?",
+        "2 new messages from: Eve",
     ]
-    assert told[1].title == "New message from Eve"
     assert batch.add(NEW_CHAT, "Fay") == (True, True), "a new batch rings again"
