@@ -621,6 +621,19 @@ textarea{font-size:16px}}
     const id = window.SteadyDesk;
     return id && typeof id === 'object' && !anonymous ? id : {};
   };
+  // The session request: the stored token (if it is this user's), the page's identity.
+  const sessionBody = () => {
+    const id = identity();
+    const uid = id.user_id != null && id.user_id !== '' ? String(id.user_id) : '';
+    const saved = store.get('token', null);
+    const body = { site_key: siteKey, page_url: location.href, referrer: document.referrer, language: navigator.language };
+    if (saved && saved.uid === uid) body.token = saved.token;
+    if (uid) Object.assign(body, { user_id: uid, user_hash: id.user_hash, user_ts: id.user_ts });
+    // Pre-chat / offline name and e-mail, if given (the department is kept by the server).
+    Object.assign(body, routingDetails(), { department: undefined });
+    for (const k of ['name', 'email']) if (typeof id[k] === 'string' && id[k]) body[k] = id[k];
+    return [body, uid];
+  };
   const ensureStarted = () => {
     if (started) { if (token) connect(); return; }
     started = true;
@@ -631,15 +644,7 @@ textarea{font-size:16px}}
     clearTimeout(sessionTimer);
     sessionBusy = true;
     setState('connecting');
-    const id = identity();
-    const uid = id.user_id != null && id.user_id !== '' ? String(id.user_id) : '';
-    const saved = store.get('token', null);
-    const body = { site_key: siteKey, page_url: location.href, referrer: document.referrer, language: navigator.language };
-    if (saved && saved.uid === uid) body.token = saved.token;
-    if (uid) Object.assign(body, { user_id: uid, user_hash: id.user_hash, user_ts: id.user_ts });
-    // Pre-chat / offline name and e-mail, if given (the department is kept by the server).
-    Object.assign(body, routingDetails(), { department: undefined });
-    for (const k of ['name', 'email']) if (typeof id[k] === 'string' && id[k]) body[k] = id[k];
+    const [body, uid] = sessionBody();
     let res, data = null;
     try {
       res = await fetch(ORIGIN + '/api/v1/visitor/session' + hints(), {
@@ -1292,15 +1297,15 @@ textarea{font-size:16px}}
     if (isOpen() && avail && !avail.open && avail.reason === 'no_agents_online') availTimer = setTimeout(availRefresh, Math.min(20000, 2 * heartbeatMs));
   };
   const availRefresh = async () => {
-    const saved = store.get('token', null);
-    if (!isOpen() || !saved || !saved.token || state === 'fatal') return;
+    if (!isOpen() || !token || state === 'fatal') return;
     try {
+      // The same request as the session's (a token alone would not restore a verified user).
       const res = await fetch(ORIGIN + '/api/v1/visitor/session' + hints(), {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit',
-        body: JSON.stringify(Object.assign({ site_key: siteKey, token: saved.token }, routingDetails(), { department: undefined })),
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(sessionBody()[0]), credentials: 'omit',
       });
       const data = await res.json().catch(() => null);
-      if (res.ok && data && data.token) { routingAdopt(data); return; }
+      // Only availability (the visitor and its conversation are the session's business).
+      if (res.ok && data && data.visitor_id === S.visitor) { routingAdopt(data); return; }
     } catch (_) { /* asked again later */ }
     availPoll();
   };
