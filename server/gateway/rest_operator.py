@@ -15,10 +15,11 @@ from server.admin import operator_accounts, operators
 from server.admin.auth import ClientInfo, LoginPolicy
 from server.config import DeploymentMode
 from server.errors import BadRequest, NotFound
+from server.gateway import api_bodies
 from server.gateway.auth import require_operator
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.openapi import request_body
+from server.gateway.openapi import no_body, request_body, response_body
 from server.gateway.rest_admin import AUDIT_FILTERS, LOGIN_FILTERS
 
 
@@ -31,6 +32,7 @@ def build_operator_blueprint(services: Services) -> Blueprint:
 
     @bp.post("/operator/login", ctx_access="public")
     @request_body(operators.OperatorLogin)
+    @response_body(api_bodies.OperatorLoginAnswer)
     async def post_operator_login(request: Request) -> HTTPResponse:
         """Platform operator login (SaaS mode): a token for the operator and admin routes."""
         fields: Any = request.json
@@ -92,11 +94,13 @@ def build_operator_blueprint(services: Services) -> Blueprint:
         )
 
     @bp.post("/operators/<operator_id:str>/disable", ctx_access="operator")
+    @no_body
     async def post_operator_disable(request: Request, operator_id: str) -> HTTPResponse:
         """Disable an operator: it can no longer log in and its sessions end (not oneself)."""
         return await set_disabled(request, operator_id, True)
 
     @bp.post("/operators/<operator_id:str>/enable", ctx_access="operator")
+    @no_body
     async def post_operator_enable(request: Request, operator_id: str) -> HTTPResponse:
         """Enable an operator again (it logs in anew: its old sessions stay ended)."""
         return await set_disabled(request, operator_id, False)
