@@ -7,7 +7,8 @@ from __future__ import annotations
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, ApiKey, Bridge, Operator
 
-_FIXED = {"system:cli": "command line", "system:system": "system"}
+# "cli": the backups' export rows (backups/export.py) name the command line so.
+_FIXED = {"system:cli": "command line", "cli": "command line", "system:system": "system"}
 
 
 def _one(tenant_id: str, label: str) -> str:

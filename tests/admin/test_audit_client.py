@@ -108,7 +108,7 @@ def test_migration_11_adds_the_columns_and_old_rows_are_named(
         scope.create(Agent, id="A" * 26, email="ann@x.test", name="Ann", password_hash="x")
         scope.create(Bridge, id="B" * 26, kind="slack", name="Team Slack", token_hash="h" * 64)
         labels = [f"agent:{'A' * 26}", f"agent:{'A' * 26} via bridge:{'B' * 26}", "system:cli",
-                  "agent:gone"]
+                  "agent:gone", "cli"]
         for label in labels:
             database.execute_sql(
                 f"INSERT INTO {table} (tenant_id, actor, action, target, summary, ip, created_at)"
@@ -128,5 +128,6 @@ def test_migration_11_adds_the_columns_and_old_rows_are_named(
         f"agent:{'A' * 26} via bridge:{'B' * 26}": ("Ann via Team Slack", ""),
         "system:cli": ("command line", ""),
         "agent:gone": ("agent:gone", ""),
+        "cli": ("command line", ""),
     }
     assert migrate(database) == []
