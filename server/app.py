@@ -20,6 +20,7 @@ from server.chat.service import ChatService
 from server.chat.writer import GroupCommitWriter
 from server.config import Settings, ensure_secret_key
 from server.errors import CloseCode
+from server.gateway.api_docs import build_api_docs_blueprint
 from server.gateway.context import Services
 from server.gateway.errors import JsonErrorHandler
 from server.gateway.http import build_blueprint, install_middleware
@@ -173,6 +174,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_bridges_blueprint(services))
     app.blueprint(build_operator_blueprint(services))
     app.blueprint(build_export_blueprint(services))
+    app.blueprint(build_api_docs_blueprint())
     install_openapi(app)  # last: it documents every route registered above
 
     @app.before_server_start

@@ -81,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     o_create.add_argument("--email", required=True)
     _password_arguments(o_create)
     o_create.add_argument("--name", default="")
+    o_list = operator.add_parser("list", help="every operator, disabled ones included")
+    o_list.add_argument("--json", action="store_true", help="print a JSON list")
+    for action, helptext in (
+        ("disable", "the operator can no longer log in; its sessions end"),
+        ("enable", "the operator can log in again (old sessions stay ended)"),
+    ):
+        o_toggle = operator.add_parser(action, help=helptext)
+        o_toggle.add_argument("operator", metavar="EMAIL_OR_ID")
+    o_reset = operator.add_parser("reset-password", help="set a new password; sessions end")
+    o_reset.add_argument("operator", metavar="EMAIL_OR_ID")
+    _password_arguments(o_reset)
 
     apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -306,14 +317,33 @@ def _cmd_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_operator(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin import operator_accounts as accounts
     from server.admin.operators import create_operator
     from server.config import DeploymentMode
 
     if settings.mode is not DeploymentMode.SAAS:
         raise ConfigError("operators exist only in SaaS mode (STEADY_MODE=SaaS)")
-    password = _password(args)
-    operator = _with_db(settings, lambda: create_operator(args.email, password, args.name))
-    print(json.dumps({"id": operator.id, "email": operator.email}))
+    cli = accounts.platform_cli_actor()
+    if args.action == "create":
+        password = _password(args)
+        operator = _with_db(settings, lambda: create_operator(args.email, password, args.name))
+        print(json.dumps({"id": operator.id, "email": operator.email}))
+    elif args.action == "list":
+        found = _with_db(settings, accounts.list_operators)
+        if args.json:
+            print(json.dumps(found))
+        for op in [] if args.json else found:
+            state = "disabled" if op["disabled"] else "active"
+            print(f"{op['id']}  {op['email']}  {op['name']}  {state}")
+    elif args.action in ("disable", "enable"):
+        disabled = args.action == "disable"
+        done = _with_db(settings, lambda: accounts.set_disabled(cli, args.operator, disabled))
+        print(json.dumps(done))
+    else:
+        password = _password(args)
+        fields = {"password": password}
+        done = _with_db(settings, lambda: accounts.reset_password(cli, args.operator, fields))
+        print(json.dumps(done))
     return 0
 
 

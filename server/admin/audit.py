@@ -12,9 +12,10 @@ import orjson
 
 from server.chat.records import Actor
 from server.storage.guard import TenantScope
-from server.storage.models import AuditLog
+from server.storage.models import AuditLog, Bridge, SenderType
 
 SUMMARY_MAX_CHARS = 4000
+USER_AGENT_MAX_CHARS = 500
 SECRET_FIELDS = frozenset(
     {"password", "password_hash", "secret", "site_secret", "api_secret", "token", "code"}
 )
@@ -26,6 +27,17 @@ def actor_label(actor: Actor) -> str:
     kind = "apikey" if actor.api_key else actor.type.value
     label = f"{kind}:{actor.id}"
     return f"{label} via bridge:{actor.via}" if actor.via else label
+
+
+def actor_name(actor: Actor) -> str:
+    """Who acted, by name: the agent's, API key's, operator's or bridge's name,
+    ``<agent> via <bridge>`` for an agent acting through a bridge, ``command line`` for the
+    CLI. Kept in the row, so a later rename does not rewrite history."""
+    name = actor.name or ("system" if actor.type is SenderType.SYSTEM else actor.id)
+    if not actor.via:
+        return name
+    bridge = TenantScope(actor.tenant_id).get_or_none(Bridge, Bridge.id == actor.via)
+    return f"{name} via {bridge.name if bridge is not None else 'bridge ' + actor.via}"
 
 
 def redact(changes: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +58,8 @@ def record(
     TenantScope(tenant_id or actor.tenant_id).create(
         AuditLog,
         actor=actor_label(actor)[:100],
+        actor_name=actor_name(actor)[:200],
+        user_agent=actor.user_agent[:USER_AGENT_MAX_CHARS],
         action=action[:100],
         target=target[:200],
         summary=summary,

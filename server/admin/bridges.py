@@ -235,6 +235,7 @@ def acting_agent(bridge: Actor, agent_id: object) -> Actor:
         role=row.role,
         via=bridge.id,
         departments=bridge.departments,
+        user_agent=bridge.user_agent,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from server.admin.actor_names import stored_label_name
 from server.admin.validation import iso, parse_time
 from server.chat.records import Actor
 from server.errors import BadRequest
@@ -76,14 +77,18 @@ def list_audit(actor: Actor, args: dict[str, str | None]) -> dict[str, Any]:
             query = query.where(AuditLog.action == action)
     query = _window(query, AuditLog.created_at, args)
     rows, next_before = _paged(query, AuditLog.id, page)
+    names: dict[str, str] = {}  # rows from before migration 11 have no stored name
     entries = [
         {
             "id": row.id,
             "actor": row.actor,
+            "actor_name": row.actor_name
+            or stored_label_name(actor.tenant_id, row.actor, names),
             "action": row.action,
             "target": row.target,
             "changes": _summary(row.summary),
             "ip": row.ip,
+            "user_agent": row.user_agent,
             "created_at": iso(row.created_at),
         }
         for row in rows

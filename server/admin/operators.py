@@ -32,14 +32,15 @@ from server.storage.models import LoginLog, Operator, Role, SenderType, Tenant
 # Login-log rows of operators: not a valid tenant slug, so no tenant can ever read them.
 PLATFORM = "_platform"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+MIN_PASSWORD_CHARS = 12
 
 
 def create_operator(email: str, password: str, name: str = "") -> Operator:
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise BadRequest("email is not valid")
-    if len(password) < 12:
-        raise BadRequest("an operator password needs at least 12 characters")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise BadRequest(f"an operator password needs at least {MIN_PASSWORD_CHARS} characters")
     try:
         return Operator.create(
             id=new_id(), email=email, name=name or email, password_hash=hash_password(password)
@@ -94,6 +95,14 @@ def operator_identity(claims: TokenClaims) -> Operator:
     return operator
 
 
+def platform_actor(claims: TokenClaims, user_agent: str = "") -> Actor:
+    """The operator acting on the platform itself (its operators and logs: ``PLATFORM``)."""
+    operator = operator_identity(claims)
+    return Actor(
+        SenderType.OPERATOR, operator.id, PLATFORM, operator.name, user_agent=user_agent
+    )
+
+
 def operator_actor(claims: TokenClaims, tenant_id: str) -> Actor:
     """The operator acting as an admin of ``tenant_id`` (which must exist: else 404)."""
     operator = operator_identity(claims)
@@ -116,7 +125,9 @@ class TenantCreate(BaseModel):
     name: str = Field(default="", max_length=200)
 
 
-def do_create_tenant(claims: TokenClaims, fields: object, ip: str) -> dict[str, Any]:
+def do_create_tenant(
+    claims: TokenClaims, fields: object, ip: str, user_agent: str = ""
+) -> dict[str, Any]:
     data = parse(TenantCreate, fields)
     operator = operator_identity(claims)
     with admin_transaction():
@@ -124,6 +135,13 @@ def do_create_tenant(claims: TokenClaims, fields: object, ip: str) -> dict[str, 
             tenant = create_tenant(data.id, data.name or None)
         except Conflict:
             raise Conflict(f"tenant {data.id} exists", code=ErrorCode.ALREADY_EXISTS) from None
-        actor = Actor(SenderType.OPERATOR, operator.id, tenant.id, operator.name, role="admin")
+        actor = Actor(
+            SenderType.OPERATOR,
+            operator.id,
+            tenant.id,
+            operator.name,
+            role="admin",
+            user_agent=user_agent,
+        )
         audit.record(actor, "tenant.create", tenant.id, data.model_dump(), ip)
     return {"id": tenant.id, "name": tenant.name, "created_at": iso(tenant.created_at)}

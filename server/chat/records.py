@@ -32,6 +32,8 @@ class Actor:
     # bridge is narrowed to (None: the whole tenant). A bridge's own actor has them too.
     via: str | None = None
     departments: frozenset[str] | None = None
+    # The client's User-Agent (REST request or WebSocket handshake): recorded in the audit.
+    user_agent: str = ""
 
     @property
     def is_visitor(self) -> bool:

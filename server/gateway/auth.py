@@ -8,6 +8,7 @@ to its declared level (tests/admin/test_route_access.py).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NoReturn
 
 from sanic import Request
@@ -67,11 +68,23 @@ async def _refuse_bridge(services: Services, token: str, what: str) -> NoReturn:
     raise Forbidden(f"this resource is for {what}, not bridges")
 
 
+def with_client(actor: Actor, request: Request) -> Actor:
+    """The actor with the client's User-Agent, which audit rows record."""
+    return dataclasses.replace(actor, user_agent=request.headers.get("user-agent", "")[:500])
+
+
 async def require_agent(
     services: Services, request: Request, *, role: Role | None = None, bridge: bool = False
 ) -> Actor:
     """The calling agent, admin or API key; a visitor's valid token is 403, anything else 401.
     ``bridge``: a live bridge token is let in too (as a bridge actor, with its scope)."""
+    actor = await _agent_caller(services, request, role=role, bridge=bridge)
+    return with_client(actor, request)
+
+
+async def _agent_caller(
+    services: Services, request: Request, *, role: Role | None, bridge: bool
+) -> Actor:
     if "x-steady-key" in request.headers:
         actor = await _signed_actor(services, request)
         if role is Role.ADMIN and actor.role != Role.ADMIN.value:
@@ -166,7 +179,7 @@ async def require_bridge(services: Services, request: Request) -> Actor:
     if "x-steady-key" not in request.headers:
         token = _bearer(request)
         if is_bridge_token(token):
-            return await services.store.run(bridge_actor, token)
+            return with_client(await services.store.run(bridge_actor, token), request)
     await require_agent(services, request)  # 401 unless a valid credential of some kind
     raise Forbidden("this resource is for bridges")
 

@@ -13,9 +13,11 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from server.admin.auth import ClientInfo, LoginPolicy, agent_login, visitor_session
 from server.errors import BadRequest, ErrorCode, Forbidden
+from server.gateway import api_bodies as bodies
 from server.gateway.context import Services
 from server.gateway.errors import error_response
 from server.gateway.net import client_ip, https_served, is_secure, peer_address
+from server.gateway.openapi import request_body, response_body
 from server.gateway.ws import Gateway
 from server.observability import metrics
 from server.observability.health import health_report
@@ -110,6 +112,8 @@ def build_blueprint(services: Services) -> Blueprint:
         return response
 
     @bp.post(SESSION_PATH, ctx_access="public")
+    @request_body(bodies.VisitorSessionBody)
+    @response_body(bodies.VisitorSessionAnswer)
     async def post_visitor_session(request: Request) -> HTTPResponse:
         """Open or restore a visitor session (PROTOCOL §3)."""
         fields = body(request)
@@ -135,6 +139,8 @@ def build_blueprint(services: Services) -> Blueprint:
         return json(result)
 
     @bp.post("/api/v1/auth/login", ctx_access="public")
+    @request_body(bodies.AgentLoginBody)
+    @response_body(bodies.AgentLoginAnswer)
     async def post_login(request: Request) -> HTTPResponse:
         """Agent login: a bearer token for REST and the agent WebSocket."""
         policy = LoginPolicy(

@@ -2,8 +2,12 @@
 alone (the app keeps ``AUTO_EXTEND`` off: no CORS, auto OPTIONS/HEAD, injection or
 validation from sanic-ext).
 
-No browser UI is served: sanic-ext's Swagger/Redoc pages load their scripts from a CDN,
-and a Steadydesk node calls out to nothing. Point any OpenAPI viewer at the JSON instead.
+sanic-ext's own Swagger/Redoc pages load their scripts from a CDN, and a Steadydesk node
+calls out to nothing: the reference page at ``/docs/api`` (server.gateway.api_docs) serves
+Swagger UI from the ``swagger-ui-bundle`` package instead.
+
+Every write route documents its JSON body (``request_body``) or declares it takes none
+(``no_body``); tests/admin/test_openapi.py holds every route to one of the two.
 """
 
 from __future__ import annotations
@@ -31,8 +35,22 @@ _SIGNED_HELP = (
 )
 
 
+_DESCRIPTION = (
+    "REST API of Steadydesk (see PROTOCOL.md and docs/admin-api.md). Visitors get a "
+    "token from POST /api/v1/visitor/session, agents and admins from POST /api/v1/auth/login, "
+    "platform operators from POST /api/v1/operator/login; send it as "
+    "`Authorization: Bearer <token>`. A tenant's backend may instead sign each request "
+    "with an API key (the signedRequest scheme): the signature covers the method, the path "
+    "with its query and the SHA-256 of the exact body bytes sent, so send the JSON "
+    "you signed byte for byte. Errors are "
+    '`{"error": {"code": "<snake_case>", "message": "..."}}`.'
+)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 _BODY_ATTR = "__steady_request_body__"
+_ANSWER_ATTR = "__steady_response_body__"
+NO_BODY_ATTR = "__steady_no_body__"
 
 
 def request_body(model: type[BaseModel]) -> Callable[[F], F]:
@@ -46,6 +64,23 @@ def request_body(model: type[BaseModel]) -> Callable[[F], F]:
         return func
 
     return mark
+
+
+def response_body(model: type[BaseModel], status: int = 200) -> Callable[[F], F]:
+    """Document a handler's JSON answer (a mark read by ``install_openapi``, like
+    ``request_body``)."""
+
+    def mark(func: F) -> F:
+        setattr(func, _ANSWER_ATTR, (status, model))
+        return func
+
+    return mark
+
+
+def no_body(func: F) -> F:
+    """Declare that a write handler reads no body (its path and token say it all)."""
+    setattr(func, NO_BODY_ATTR, True)
+    return func
 
 
 class SteadyOpenAPI(OpenAPIExtension):
@@ -71,7 +106,7 @@ def install_openapi(app: Sanic) -> None:
             "OAS_IGNORE_OPTIONS": False,  # only explicit ones exist: the CORS preflight
             "API_TITLE": "Steadydesk API",
             "API_VERSION": __version__,
-            "API_DESCRIPTION": "REST API of Steadydesk (see PROTOCOL.md and docs/admin-api.md).",
+            "API_DESCRIPTION": _DESCRIPTION,
         }
     )
     _document_security(app)
@@ -105,6 +140,13 @@ def _document_security(app: Sanic) -> None:
             operation.requestBody = {
                 "required": True,
                 "content": {"application/json": {"schema": _schema(spec, model)}},
+            }
+        answer = getattr(route.handler, _ANSWER_ATTR, None)
+        if answer is not None:
+            status, answer_model = answer
+            operation.responses[str(status)] = {
+                "description": (answer_model.__doc__ or "").strip() or "OK",
+                "content": {"application/json": {"schema": _schema(spec, answer_model)}},
             }
         access = getattr(route.ctx, "access", None)
         if access in ("agent", "admin", "operator"):

@@ -16,7 +16,7 @@ from server.admin import settings as tenant_settings
 from server.gateway.auth import require_admin
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.openapi import request_body
+from server.gateway.openapi import no_body, request_body
 
 AUDIT_FILTERS = ("actor", "action", "target", "since", "until", "limit", "before")
 LOGIN_FILTERS = ("username", "ip", "success", "since", "until", "limit", "before")
@@ -63,6 +63,7 @@ def build_admin_blueprint(services: Services) -> Blueprint:
         )
 
     @bp.post("/sites/<site_key:str>/rotate-secret", ctx_access="admin")
+    @no_body
     async def post_rotate_secret(request: Request, site_key: str) -> HTTPResponse:
         """Replace the site secret; the old one stops verifying user_hash at once."""
         actor = await require_admin(services, request)

@@ -14,7 +14,7 @@ from server.errors import SteadyError
 from server.gateway.auth import require_admin
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.openapi import request_body
+from server.gateway.openapi import no_body, request_body
 
 
 def build_admin_agents_blueprint(services: Services) -> Blueprint:
@@ -54,12 +54,14 @@ def build_admin_agents_blueprint(services: Services) -> Blueprint:
         return json(view)
 
     @bp.post("/<agent_id:str>/disable", ctx_access="admin")
+    @no_body
     async def post_disable(request: Request, agent_id: str) -> HTTPResponse:
         """Disable an agent: tokens revoked, WebSockets closed (4401), login refused."""
         actor = await require_admin(services, request)
         return json(await agents.set_disabled(store, bus, actor, agent_id, True, ip(request)))
 
     @bp.post("/<agent_id:str>/enable", ctx_access="admin")
+    @no_body
     async def post_enable(request: Request, agent_id: str) -> HTTPResponse:
         """Enable a disabled agent (it logs in again)."""
         actor = await require_admin(services, request)

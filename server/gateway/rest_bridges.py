@@ -16,7 +16,7 @@ from server.gateway.auth import (
 )
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.openapi import request_body
+from server.gateway.openapi import no_body, request_body
 from server.storage.models import Role
 
 
@@ -73,6 +73,7 @@ def build_bridges_blueprint(services: Services) -> Blueprint:
         )
 
     @bp.post("/me/link-code", ctx_access="agent_self")
+    @no_body
     async def post_link_code(request: Request) -> HTTPResponse:
         """A one-time code (10 minutes) that links a Slack or Telegram user to the caller."""
         actor = await require_agent_itself(services, request)

@@ -13,9 +13,11 @@ from server.chat.detail import conversation_detail
 from server.chat.search import check_search, search
 from server.chat.visitors import get_visitor
 from server.errors import BadRequest
+from server.gateway import api_bodies as bodies
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
 from server.gateway.net import client_ip
+from server.gateway.openapi import request_body
 
 ID_MAX_CHARS = 64
 
@@ -69,6 +71,7 @@ def build_context_blueprint(services: Services) -> Blueprint:
         return json({"labels": await run(labels.list_labels, actor, _id(conv))})
 
     @bp.post("/conversations/<conv:str>/labels", ctx_access="agent")
+    @request_body(bodies.LabelBody)
     async def post_conversation_label(request: Request, conv: str) -> HTTPResponse:
         """Add a label to a conversation (adding it twice is harmless)."""
         actor = await require_agent(services, request)
@@ -89,6 +92,7 @@ def build_context_blueprint(services: Services) -> Blueprint:
         return json({"canned_replies": await run(canned.list_canned, actor)})
 
     @bp.post("/canned-replies", ctx_access="agent")
+    @request_body(bodies.CannedReplyCreate)
     async def post_canned_reply(request: Request) -> HTTPResponse:
         """Create a canned reply: personal (any agent) or tenant-wide (admins)."""
         actor = await require_agent(services, request)
@@ -96,6 +100,7 @@ def build_context_blueprint(services: Services) -> Blueprint:
         return json(created, status=201)
 
     @bp.patch("/canned-replies/<reply_id:str>", ctx_access="agent")
+    @request_body(bodies.CannedReplyUpdate)
     async def patch_canned_reply(request: Request, reply_id: str) -> HTTPResponse:
         """Change a canned reply's shortcut or body (tenant-wide ones: admins only)."""
         actor = await require_agent(services, request)
@@ -110,6 +115,7 @@ def build_context_blueprint(services: Services) -> Blueprint:
         return json({"deleted": reply_id})
 
     @bp.post("/canned-replies/<reply_id:str>/render", ctx_access="agent")
+    @request_body(bodies.CannedRender)
     async def render_canned_reply(request: Request, reply_id: str) -> HTTPResponse:
         """A canned reply's text with its placeholders filled for one conversation."""
         actor = await require_agent(services, request)

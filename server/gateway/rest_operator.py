@@ -1,5 +1,7 @@
-"""Platform operator REST (SaaS mode): log in, list and create tenants. With its token an
-operator also uses every admin route of a tenant it names (X-Steady-Tenant or ?tenant=)."""
+"""Platform operator REST (SaaS mode): log in, list and create tenants, manage operators
+(list, disable, enable, reset a password) and read the platform's login log and audit
+(``_platform``). With its token an operator also uses every admin route of a tenant it
+names (X-Steady-Tenant or ?tenant=)."""
 
 from __future__ import annotations
 
@@ -7,15 +9,18 @@ from typing import Any
 
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
+from sanic_ext.extensions.openapi import openapi
 
-from server.admin import operators
+from server.admin import operator_accounts, operators
 from server.admin.auth import ClientInfo, LoginPolicy
 from server.config import DeploymentMode
 from server.errors import BadRequest, NotFound
+from server.gateway import api_bodies
 from server.gateway.auth import require_operator
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.openapi import request_body
+from server.gateway.openapi import no_body, request_body, response_body
+from server.gateway.rest_admin import AUDIT_FILTERS, LOGIN_FILTERS
 
 
 def build_operator_blueprint(services: Services) -> Blueprint:
@@ -27,6 +32,7 @@ def build_operator_blueprint(services: Services) -> Blueprint:
 
     @bp.post("/operator/login", ctx_access="public")
     @request_body(operators.OperatorLogin)
+    @response_body(api_bodies.OperatorLoginAnswer)
     async def post_operator_login(request: Request) -> HTTPResponse:
         """Platform operator login (SaaS mode): a token for the operator and admin routes."""
         fields: Any = request.json
@@ -59,8 +65,89 @@ def build_operator_blueprint(services: Services) -> Blueprint:
         """Create a tenant (then create its first admin with POST /agents?tenant=...)."""
         claims = await require_operator(services, request)
         created = await services.store.run(
-            operators.do_create_tenant, claims, request.json, ip(request)
+            operators.do_create_tenant, claims, request.json, ip(request), user_agent(request)
         )
         return json(created, status=201)
+
+    def args(request: Request, names: tuple[str, ...]) -> dict[str, str | None]:
+        return {name: request.args.get(name) for name in names}
+
+    def user_agent(request: Request) -> str:
+        return request.headers.get("user-agent", "")[:500]
+
+    async def platform(request: Request) -> Any:
+        claims = await require_operator(services, request)
+        return await services.store.run(operators.platform_actor, claims, user_agent(request))
+
+    @bp.get("/operators", ctx_access="operator")
+    async def get_operators(request: Request) -> HTTPResponse:
+        """Every platform operator, disabled ones included."""
+        await platform(request)
+        return json({"operators": await services.store.run(operator_accounts.list_operators)})
+
+    async def set_disabled(request: Request, operator_id: str, disabled: bool) -> HTTPResponse:
+        actor = await platform(request)
+        return json(
+            await services.store.run(
+                operator_accounts.set_disabled, actor, operator_id, disabled, ip(request)
+            )
+        )
+
+    @bp.post("/operators/<operator_id:str>/disable", ctx_access="operator")
+    @no_body
+    async def post_operator_disable(request: Request, operator_id: str) -> HTTPResponse:
+        """Disable an operator: it can no longer log in and its sessions end (not oneself)."""
+        return await set_disabled(request, operator_id, True)
+
+    @bp.post("/operators/<operator_id:str>/enable", ctx_access="operator")
+    @no_body
+    async def post_operator_enable(request: Request, operator_id: str) -> HTTPResponse:
+        """Enable an operator again (it logs in anew: its old sessions stay ended)."""
+        return await set_disabled(request, operator_id, False)
+
+    @bp.post("/operators/<operator_id:str>/password", ctx_access="operator")
+    @request_body(operator_accounts.OperatorPassword)
+    async def post_operator_password(request: Request, operator_id: str) -> HTTPResponse:
+        """Set an operator's password (at least 12 characters); its sessions end."""
+        actor = await platform(request)
+        return json(
+            await services.store.run(
+                operator_accounts.reset_password, actor, operator_id, request.json, ip(request)
+            )
+        )
+
+    @bp.get("/platform/login-log", ctx_access="operator")
+    @openapi.parameter("username", str)
+    @openapi.parameter("ip", str)
+    @openapi.parameter("success", bool)
+    @openapi.parameter("since", str)
+    @openapi.parameter("until", str)
+    @openapi.parameter("limit", int)
+    @openapi.parameter("before", int)
+    async def get_platform_login_log(request: Request) -> HTTPResponse:
+        """Operators' login attempts, newest first (filters and paging as /login-log)."""
+        actor = await platform(request)
+        return json(
+            await services.store.run(
+                operator_accounts.platform_login_log, actor, args(request, LOGIN_FILTERS)
+            )
+        )
+
+    @bp.get("/platform/audit", ctx_access="operator")
+    @openapi.parameter("actor", str)
+    @openapi.parameter("action", str)
+    @openapi.parameter("target", str)
+    @openapi.parameter("since", str)
+    @openapi.parameter("until", str)
+    @openapi.parameter("limit", int)
+    @openapi.parameter("before", int)
+    async def get_platform_audit(request: Request) -> HTTPResponse:
+        """What was done to operators, newest first (filters and paging as /audit)."""
+        actor = await platform(request)
+        return json(
+            await services.store.run(
+                operator_accounts.platform_audit, actor, args(request, AUDIT_FILTERS)
+            )
+        )
 
     return bp

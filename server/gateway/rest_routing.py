@@ -11,9 +11,11 @@ from sanic.response import HTTPResponse
 
 from server.chat.records import Actor
 from server.errors import SteadyError
+from server.gateway import api_bodies as bodies
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
 from server.gateway.net import client_ip
+from server.gateway.openapi import request_body
 from server.routing import settings as routing_settings
 from server.storage.models import Role
 
@@ -56,6 +58,7 @@ def build_routing_blueprint(services: Services) -> Blueprint:
         return await admin_read(request, routing_settings.get_department_routing, department)
 
     @bp.put("/departments/<department:str>/routing", ctx_access="admin")
+    @request_body(bodies.RoutingBody)
     async def put_department_routing(request: Request, department: str) -> HTTPResponse:
         """Set a department's routing policy and offer timeout."""
         return await routing_write(request, routing_settings.set_department_routing, department)
@@ -66,6 +69,7 @@ def build_routing_blueprint(services: Services) -> Blueprint:
         return await admin_read(request, routing_settings.get_default_routing)
 
     @bp.put("/routing/default", ctx_access="admin")
+    @request_body(bodies.RoutingBody)
     async def put_default_routing(request: Request) -> HTTPResponse:
         """Set the routing policy of conversations without a department."""
         return await routing_write(request, routing_settings.set_default_routing)
@@ -76,6 +80,7 @@ def build_routing_blueprint(services: Services) -> Blueprint:
         return await admin_read(request, routing_settings.get_site_hours, site)
 
     @bp.put("/sites/<site:str>/hours", ctx_access="admin")
+    @request_body(bodies.SiteHoursBody)
     async def put_site_hours(request: Request, site: str) -> HTTPResponse:
         """Set a site's working hours, welcome and after-hours messages."""
         return await admin_write(request, routing_settings.set_site_hours, site)
@@ -86,6 +91,7 @@ def build_routing_blueprint(services: Services) -> Blueprint:
         return await admin_read(request, routing_settings.get_site_prechat, site)
 
     @bp.put("/sites/<site:str>/prechat", ctx_access="admin")
+    @request_body(bodies.PrechatBody)
     async def put_site_prechat(request: Request, site: str) -> HTTPResponse:
         """Set a site's pre-chat form: enabled, fields, required."""
         return await admin_write(request, routing_settings.set_site_prechat, site)

@@ -27,6 +27,7 @@ from server.chat.queries import queued_conversations, queued_event
 from server.chat.records import Actor, SendResult
 from server.config import DeploymentMode
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
+from server.gateway.auth import with_client
 from server.gateway.batch import batch_frame
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services
@@ -119,6 +120,7 @@ class Gateway:
                 expires_at = claims.expires_at
                 loader = visitor_actor if kind == "visitor" else agent_actor
                 actor = await self.s.store.run(loader, claims)
+            actor = with_client(actor, request)  # the audit records the client's user agent
             limits = (await self.s.store.run(tenant_settings, actor.tenant_id)).limits
         except Unauthorized as err:
             await _close(ws, CloseCode.BAD_TOKEN, err.message)

@@ -22,6 +22,7 @@ from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
 from server.storage.models import (
     ALL_MODELS,
+    AuditLog,
     BackupRun,
     Bridge,
     BridgeLink,
@@ -195,6 +196,12 @@ def _secrets_at_rest(database: pw.Database) -> None:
         ).execute()
 
 
+def _audit_client(database: pw.Database) -> None:
+    """Audit rows carry the actor's name as it was and the client's user agent (v11).
+    Two added columns with constant defaults: instant on MariaDB 10.3+ and MySQL 8."""
+    add_missing_columns(database, AuditLog, AuditLog.actor_name, AuditLog.user_agent)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
@@ -204,6 +211,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "bridges: principals, links to agents, link codes", _bridges),
     Migration(7, "backups: runs, scheduler lease, export jobs, imported token keys", _backups),
     Migration(8, "site and API secrets sealed at rest, no demo passwords stored", _secrets_at_rest),
+    Migration(11, "audit rows: the actor's name and the client's user agent", _audit_client),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -285,10 +285,13 @@ class Setting(TenantModel):
 class AuditLog(TenantModel):
     id = pw.BigAutoField()
     actor = pw.CharField(max_length=100)
+    # Who ``actor`` was by name when acting ("Ann via Support Slack", "command line").
+    actor_name = pw.CharField(max_length=200, default="")
     action = pw.CharField(max_length=100)
     target = pw.CharField(max_length=200, default="")
     summary = pw.TextField(default="")
     ip = pw.CharField(max_length=45, default="")
+    user_agent = pw.CharField(max_length=500, default="")  # the client's, as the login log
     created_at = pw.DateTimeField(default=utcnow, index=True)
 
 

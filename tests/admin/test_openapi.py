@@ -24,7 +24,17 @@ WRITE_ROUTES_WITH_BODY = {
     ("post", "/api/v1/api-keys"),
     ("post", "/api/v1/bridges"),
     ("post", "/api/v1/bridges/links"),
+    ("post", "/api/v1/visitor/session"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/operator/login"),
+    ("post", "/api/v1/operators/{operator_id}/password"),
+    ("put", "/api/v1/routing/default"),
+    ("put", "/api/v1/sites/{site}/hours"),
+    ("put", "/api/v1/sites/{site}/prechat"),
+    ("post", "/api/v1/canned-replies"),
+    ("post", "/api/v1/visitor/conversations/{conv}/rating"),
 }
+BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +93,84 @@ async def test_openapi_needs_no_login_and_adds_no_cors(server: ServerProcess) ->
                            headers={"Origin": "https://x.test",
                                     "Access-Control-Request-Method": "GET"})
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def _write_handlers(data_dir: Path) -> list[tuple[str, str, Any]]:
+    """(method, OpenAPI path, handler) of every /api write route that may carry a body."""
+    from server.app import create_app
+    from server.config import load_settings
+    from tests.admin.routes import PARAM
+
+    app = create_app(load_settings(data_dir=data_dir))
+    try:
+        found = []
+        for route in app.router.routes:
+            path = "/" + route.path.lstrip("/")
+            if not path.startswith("/api/"):
+                continue
+            openapi_path = PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+            found += [(m, openapi_path, route.handler) for m in route.methods & BODY_METHODS]
+        return found
+    finally:
+        app.ctx.services.store.close()
+
+
+def test_every_route_that_takes_a_body_has_a_request_schema(
+    spec_and_routes: Any, tmp_path: Path
+) -> None:
+    """A POST, PUT or PATCH documents its JSON body, or its handler declares ``no_body``
+    (and then reads none: the guard below looks at the handler's own code)."""
+    import inspect
+
+    from server.gateway.openapi import NO_BODY_ATTR
+
+    spec, _ = spec_and_routes
+    problems = []
+    handlers = _write_handlers(tmp_path)
+    assert len(handlers) >= 30, "the write routes were not found"
+    for method, path, handler in handlers:
+        operation = spec["paths"][path][method.lower()]
+        body = operation.get("requestBody")
+        if getattr(handler, NO_BODY_ATTR, False):
+            source = inspect.getsource(handler)
+            if body or any(read in source for read in ("request.json", "request.body",
+                                                      "body(request)")):
+                problems.append(f"{method} {path} declares no_body but has or reads one")
+            continue
+        if not body:
+            problems.append(f"{method} {path}: no requestBody (document it or mark no_body)")
+            continue
+        schema = body["content"]["application/json"]["schema"]
+        if schema.get("type") != "object" or not schema.get("properties"):
+            problems.append(f"{method} {path}: the body schema names no properties")
+    assert not problems, "\n".join(problems)
+
+
+def test_sessions_and_logins_are_described_with_their_answers(spec_and_routes: Any) -> None:
+    spec, _ = spec_and_routes
+    paths, schemas = spec["paths"], spec["components"]["schemas"]
+
+    def request(path: str) -> dict[str, Any]:
+        return dict(paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"])
+
+    def answer(path: str) -> dict[str, Any]:
+        schema = paths[path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        return dict(schema)
+
+    session = request("/api/v1/visitor/session")
+    assert session["required"] == ["site_key"]
+    assert {"token", "user_id", "user_hash", "user_ts", "name", "email", "page_url",
+            "referrer", "language", "department"} <= set(session["properties"])
+    assert set(answer("/api/v1/visitor/session")["properties"]) == {
+        "visitor_id", "token", "expires_at", "conversation"}
+    login = request("/api/v1/auth/login")
+    assert set(login["required"]) == {"tenant", "email", "password"}
+    agent = answer("/api/v1/auth/login")["properties"]["agent"]
+    assert agent["$ref"] == "#/components/schemas/AgentSummary"
+    assert set(schemas["AgentSummary"]["properties"]) == {"id", "name", "email", "role"}
+    assert set(request("/api/v1/operator/login")["required"]) == {"email", "password"}
+    assert "operator" in answer("/api/v1/operator/login")["properties"]
+    # The signed-request scheme says what is signed, the body's exact bytes included.
+    signed = spec["components"]["securitySchemes"]["signedRequest"]["description"]
+    assert "hex(sha256(body))" in signed and "X-Steady-Signature" in signed
+    assert "byte for byte" in spec["info"]["description"]

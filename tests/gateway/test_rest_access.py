@@ -26,6 +26,9 @@ PUBLIC_ROUTES = {
     ("GET", "/ws/agent"),
     ("GET", "/"),  # the demo page
     ("GET", "/widget.js"),
+    ("GET", "/docs/api"),  # the API reference page and its files (tests/widget/test_api_docs.py)
+    ("GET", "/docs/api/init.js"),
+    ("GET", "/docs/api/assets/<name:str>"),
 }
 # Routes for agents of the caller's tenant only, with a sample path to probe.
 AGENT_ROUTES = {

@@ -246,7 +246,7 @@ async def test_a_bridge_of_departments_sees_only_their_conversations(
 async def test_every_acting_frame_acts_as_the_linked_agent(
     server: ServerProcess, tenant: DemoTenant, admin_token: str, clients: Clients
 ) -> None:
-    bridge = await new_bridge(server, admin_token)
+    bridge = await new_bridge(server, admin_token, name="Acting Slack")
     agent_token = await token_of(server, tenant.agents[0], tenant)
     agent_id = await link(server, bridge, agent_token)
     other_id = await link(server, bridge, await token_of(server, tenant.agents[1], tenant))
@@ -291,6 +291,11 @@ async def test_every_acting_frame_acts_as_the_linked_agent(
     mine = await call(server, "GET", f"/api/v1/audit?actor=agent:{agent_id}&limit=50",
                       token=admin_token)
     assert any(e["action"] == "message.send" for e in mine.json()["entries"])
+    # By name too, with the bridge connection's user agent (the websockets client's).
+    agent = await call(server, "GET", f"/api/v1/agents/{agent_id}", token=admin_token)
+    bridged = [e for e in audit.json()["entries"] if e["actor"].startswith(f"agent:{agent_id} ")]
+    assert bridged and all(e["actor_name"] == f"{agent.json()['name']} via Acting Slack"
+                           and "websockets" in e["user_agent"] for e in bridged), bridged
 
 
 async def test_a_resent_cid_gets_the_original_ack(
