@@ -21,6 +21,7 @@ from server.ids import new_id
 from server.storage.database import db
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, CannedReply, Role, Visitor, utcnow
+from server.times import iso_time
 
 BODY_MAX_CHARS = 4000
 SHORTCUT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -34,8 +35,8 @@ def _wire(row: CannedReply) -> dict[str, Any]:
         "scope": PERSONAL if row.agent_id else TENANT,
         "shortcut": row.shortcut,
         "body": row.body,
-        "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
-        "updated_at": row.updated_at.isoformat() + "Z" if row.updated_at else None,
+        "created_at": iso_time(row.created_at),
+        "updated_at": iso_time(row.updated_at),
     }
 
 

@@ -20,6 +20,7 @@ from server.storage.models import (
     Visitor,
     utcnow,
 )
+from server.times import iso_time
 
 QUEUED_PREVIEW_MESSAGES = 20
 
@@ -150,7 +151,7 @@ def queued_event(tenant_id: str, conv: str) -> dict[str, Any] | None:
         "conv": conv,
         "data": {
             "status": row.status,
-            "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
+            "created_at": iso_time(row.created_at),
             "visitor": visitor_context(scope, visitor, current=conv) if visitor else None,
             "department": row.department_id,
             "messages": [m.wire() for m in messages],

@@ -63,7 +63,7 @@ async def test_session_says_after_hours_with_the_next_opening(server: ServerProc
     if availability["reason"] == "after_hours":  # 1 minute a week it is open
         assert availability["open"] is False
         assert availability["message"] == MESSAGES["after_hours_message"]
-        assert availability["next_open"].endswith("T09:00:00Z")
+        assert availability["next_open"].endswith("T09:00:00.000Z")
 
 
 async def test_nobody_online_in_hours_is_not_open(server: ServerProcess, clients: Clients) -> None:
