@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"
     BAD_LINK_CODE = "bad_link_code"
+    LIMIT_REACHED = "limit_reached"
 
 
 class CloseCode(IntEnum):

@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"
+    LIMIT_REACHED = "limit_reached"
 
     @property
     def retryable(self) -> bool:
