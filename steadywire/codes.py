@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"
     LIMIT_REACHED = "limit_reached"
+    PRECHAT_REQUIRED = "prechat_required"
 
     @property
     def retryable(self) -> bool:

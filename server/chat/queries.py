@@ -6,6 +6,7 @@ from typing import Any
 
 import peewee as pw
 
+from server.chat.prechat import check_prechat
 from server.chat.records import Actor, ConversationRef, StoredMessage
 from server.chat.rendered import RENDERED
 from server.chat.visitors import visitor_context
@@ -40,6 +41,7 @@ def open_conversation(visitor: Actor, previous: str | None) -> tuple[Conversatio
     existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
     if existing:
         return conversation_ref(existing), False
+    check_prechat(scope, visitor.site_id or "", visitor.id)
     try:
         with db.atomic():
             row = scope.create(
