@@ -85,4 +85,5 @@ def test_migration_9_widens_every_datetime_column_on_mysql(database: pw.Database
         2026, 1, 2, 3, 4, 5
     )
     fresh = _conversation(scope, dt.datetime(2026, 1, 2, 3, 4, 5, 678000))
-    assert scope.get_or_none(Conversation, Conversation.id == fresh).created_at.microsecond == 678000
+    row = scope.get_or_none(Conversation, Conversation.id == fresh)
+    assert row.created_at.microsecond == 678000
