@@ -171,3 +171,13 @@ def queued_conversations(tenant_id: str, limit: int = 200) -> list[str]:
         .tuples()
     )
     return [row[0] for row in rows]
+
+
+def greeted_first(tenant_id: str, conv: str, greeting_cid: str) -> bool:
+    """Whether the conversation's seq 1 is the greeting (stored before the visitor's first
+    message, which is then seq 2)."""
+    scope = TenantScope(tenant_id)
+    row = scope.get_or_none(
+        Message, Message.conversation_id == conv, Message.seq == 1, Message.cid == greeting_cid
+    )
+    return row is not None

@@ -230,32 +230,61 @@ class ChatService:
             return
         if message.seq == 1:
             self._spawn(self._start_and_announce(message.tenant_id, message.conv))
+        elif message.seq == 2 and result.queued:
+            # The first visitor message when the greeting went first (seq 1), else a
+            # second message while queued: one look at seq 1 tells which.
+            self._spawn(self._second_message(message))
         elif result.queued:
-            self.bus.publish(
-                topics.agents(message.tenant_id),
-                {
-                    "type": "event",
-                    "name": "conv.updated",
-                    "conv": message.conv,
-                    "data": {"message": message.wire(), "last_seq": message.seq},
-                },
+            self._publish_updated(message)
+
+    def _publish_updated(self, message: StoredMessage) -> None:
+        self.bus.publish(
+            topics.agents(message.tenant_id),
+            {
+                "type": "event",
+                "name": "conv.updated",
+                "conv": message.conv,
+                "data": {"message": message.wire(), "last_seq": message.seq},
+            },
+        )
+
+    async def _second_message(self, message: StoredMessage) -> None:
+        try:
+            greeted = await self.store.run(
+                queries.greeted_first, message.tenant_id, message.conv, GREETING_CID
             )
+        except SteadyError:
+            greeted = False
+        if greeted:
+            await self._announce_and_offer(message.tenant_id, message.conv)
+        else:
+            self._publish_updated(message)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def _greet(self, tenant_id: str, conv: str) -> None:
+        """Routing settles the conversation (department, offline flag) and may greet."""
+        if self.hooks is None:
+            return
+        try:
+            greeting = await self.hooks.conversation_started(tenant_id, conv)
+            if greeting:
+                await self.send_system(tenant_id, conv, GREETING_CID, greeting)
+        except SteadyError as err:
+            log.warning("could not start conversation %s: %s", conv, err.message)
+
     async def _start_and_announce(self, tenant_id: str, conv: str) -> None:
-        """The first visitor message: routing settles the conversation (department, offline
-        flag) and may greet; then agents hear of it, then routing may offer it."""
-        if self.hooks is not None:
-            try:
-                greeting = await self.hooks.conversation_started(tenant_id, conv)
-                if greeting:
-                    await self.send_system(tenant_id, conv, GREETING_CID, greeting)
-            except SteadyError as err:
-                log.warning("could not start conversation %s: %s", conv, err.message)
+        """The first visitor message is seq 1: the conversation was not greeted when it
+        was opened (no greeting configured, or the node stopped in between), so it is
+        settled now (greeted after the message); then agents hear of it, and routing may
+        offer it."""
+        await self._greet(tenant_id, conv)
+        await self._announce_and_offer(tenant_id, conv)
+
+    async def _announce_and_offer(self, tenant_id: str, conv: str) -> None:
         await self._announce_queued(tenant_id, conv)
         if self.hooks is not None:
             try:
@@ -301,6 +330,10 @@ class ChatService:
                     "data": {"previous": previous},
                 },
             )
+            # The greeting is stored (seq 1) before the message that opened the
+            # conversation is handed to the writer: the visitor reads it first and agents'
+            # previews end with the visitor's words (issue #19).
+            await self._greet(visitor.tenant_id, ref.id)
         return ref
 
     async def current_conversation(self, visitor: Actor) -> str | None:

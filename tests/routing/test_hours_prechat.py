@@ -107,14 +107,16 @@ async def test_after_hours_message_once_and_an_offline_conversation(
     greeting = await visitor.recv_until(
         lambda f: f["type"] == "message" and f["sender"]["type"] == "system"
     )
-    assert greeting["seq"] == 2 and greeting["body"] == MESSAGES["after_hours_message"]
+    # The greeting is stored before the visitor's first message (issue #19).
+    assert greeting["seq"] == 1 and greeting["body"] == MESSAGES["after_hours_message"]
+    assert first["seq"] == 2
     await visitor.send_and_ack("My order 42 never arrived")
     await visitor.expect_no_frame(
-        lambda f: f["type"] == "message" and f["sender"]["type"] == "system" and f["seq"] != 2,
+        lambda f: f["type"] == "message" and f["sender"]["type"] == "system" and f["seq"] != 1,
         within=0.5,
     )
     history = await visitor.history(conv)
-    assert [m["sender"]["type"] for m in history] == ["visitor", "system", "visitor"]
+    assert [m["sender"]["type"] for m in history] == ["system", "visitor", "visitor"]
     assert t.conversation(conv).offline is True
     listed = await t.call("GET", "/conversations?offline=1", t.agent_tokens[0])
     assert [c["id"] for c in listed.json()["conversations"]] == [conv]
@@ -136,6 +138,37 @@ async def test_welcome_message_in_hours(server: ServerProcess, clients: Clients)
     )
     assert greeting["body"] == MESSAGES["welcome_message"]
     assert t.conversation(ack["conv"]).offline is False
+
+
+async def test_greeting_comes_before_the_first_message_and_previews_end_with_the_visitor(
+    server: ServerProcess, clients: Clients
+) -> None:
+    """Issue #19: the greeting is seq 1, the visitor's first message seq 2; agents hear of
+    the conversation once (conv.queued, its preview ending with the visitor's words), a
+    second message is a conv.updated, and the REST card's last message is the visitor's."""
+    t = await new_tenant(server)
+    await set_hours(t, ALWAYS, **MESSAGES)
+    agent = await t.agent(clients, 0)
+    visitor = await clients.visitor(server, session=(await t.session()).json(), demo=t.demo)
+    ack = await visitor.send_and_ack("Where is my parcel?")
+    conv = ack["conv"]
+    assert ack["seq"] == 2
+    queued = await agent.recv_event("conv.queued", conv)
+    preview = queued["data"]["messages"]
+    assert [(m["seq"], m["sender"]["type"]) for m in preview] == [(1, "system"), (2, "visitor")]
+    assert preview[0]["body"] == MESSAGES["welcome_message"]
+    assert preview[-1]["body"] == "Where is my parcel?"
+    listed = await t.call("GET", "/conversations?status=queued", t.agent_tokens[0])
+    card = next(c for c in listed.json()["conversations"] if c["id"] == conv)
+    assert card["last_message"]["body"] == "Where is my parcel?"
+    await visitor.send_and_ack("It was due on Monday")
+    updated = await agent.recv_event("conv.updated", conv)
+    assert updated["data"]["message"]["body"] == "It was due on Monday"
+    await agent.expect_no_frame(
+        lambda f: f.get("name") == "conv.queued" and f.get("conv") == conv, within=0.5
+    )
+    history = await visitor.history(conv)
+    assert [m["sender"]["type"] for m in history] == ["system", "visitor", "visitor"]
 
 
 async def test_prechat_config_and_department_choice(

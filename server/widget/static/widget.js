@@ -89,6 +89,23 @@
     },
   };
   for (const l in CSAT_STRINGS) Object.assign(STRINGS[l], CSAT_STRINGS[l]);
+  // Issue #19: who took over, the length counter, the after-hours e-mail.
+  const WALK_STRINGS = {
+    en: {
+      transferredTo: 'Your conversation was transferred to {name}', count: '{n} / {max}',
+      tooLongCount: '{n} / {max} · too long to send, please shorten it',
+      needEmail: 'Please enter your e-mail so we can reply.',
+    },
+    'zh-CN': {
+      transferredTo: '您的对话已转接给 {name}', count: '{n} / {max}',
+      tooLongCount: '{n} / {max} · 内容过长，无法发送，请删减', needEmail: '请填写电子邮箱，以便我们回复您。',
+    },
+    'zh-TW': {
+      transferredTo: '您的對話已轉接給 {name}', count: '{n} / {max}',
+      tooLongCount: '{n} / {max} · 內容過長，無法傳送，請刪減', needEmail: '請填寫電子郵件，以便我們回覆您。',
+    },
+  };
+  for (const l in WALK_STRINGS) Object.assign(STRINGS[l], WALK_STRINGS[l]);
   const pickLang = (tag) => {
     tag = String(tag || '').toLowerCase();
     if (!tag.startsWith('zh')) return 'en';
@@ -230,10 +247,13 @@ background:var(--accent);color:var(--on-accent);box-shadow:0 6px 18px rgba(15,23
 .badge{position:absolute;top:-3px;right:-3px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#d93025;color:#fff;
 font-size:12px;font-weight:700;line-height:22px;text-align:center;box-shadow:0 0 0 2px #fff}
 .panel{position:fixed;right:20px;bottom:92px;z-index:2147483000;width:380px;height:min(620px,calc(100vh - 112px));min-height:320px;
-display:flex;flex-direction:column;background:var(--bg);border-radius:16px;box-shadow:0 12px 48px rgba(15,23,42,.28);overflow:hidden}
+display:flex;flex-direction:column;background:var(--bg);border-radius:16px;box-shadow:0 12px 48px rgba(15,23,42,.28);overflow:hidden;overflow:clip}
 .left .panel{right:auto;left:20px}
 header{display:flex;align-items:center;gap:4px;padding:12px 8px 12px 18px;background:var(--accent);color:var(--on-accent)}
 .hgroup{flex:1;min-width:0}
+.avatar{flex:none;width:34px;height:34px;margin-right:8px;border-radius:50%;background:rgba(255,255,255,.22);display:flex;align-items:center;justify-content:center;font-size:13px;font-weight:700}
+.count{padding:0 16px 2px;font-size:12px;color:var(--muted);text-align:right}
+.count.over{color:var(--err);font-weight:600}
 h2{margin:0;font-size:17px;font-weight:650;line-height:1.3}
 .sub{margin:1px 0 0;font-size:13px;opacity:.92;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .icon{width:40px;height:40px;padding:0;border:0;border-radius:10px;background:transparent;display:flex;align-items:center;justify-content:center;flex:none}
@@ -244,7 +264,7 @@ h2{margin:0;font-size:17px;font-weight:650;line-height:1.3}
 .bar button{padding:5px 12px;border-radius:8px;border:1px solid var(--line);background:var(--bg)}
 .bar .danger{background:var(--err);border-color:var(--err);color:#fff}
 .banner{padding:7px 12px;background:#fff4ce;color:#4d3a00;font-size:13px;text-align:center}
-.log{flex:1;margin:0;padding:14px 14px 6px;list-style:none;overflow-y:auto;overscroll-behavior:contain;display:flex;flex-direction:column;gap:10px}
+.log{position:relative;flex:1;margin:0;padding:14px 14px 6px;list-style:none;overflow-y:auto;overscroll-behavior:contain;display:flex;flex-direction:column;gap:10px}
 .hello{align-self:flex-start;max-width:85%;padding:10px 14px;border-radius:16px 16px 16px 4px;background:var(--bubble)}
 .msg{display:flex;flex-direction:column;align-items:flex-start;max-width:82%}
 .msg.own{align-self:flex-end;align-items:flex-end}
@@ -301,6 +321,7 @@ textarea{font-size:16px}}
   const launcherIcon = h('span', { class: 'li' }, icon('chat', 28));
   const launcher = h('button', { class: 'launcher', type: 'button', 'aria-controls': 'sd-panel', 'aria-expanded': 'false', 'aria-label': t('open') }, launcherIcon, badge);
   const sub = h('p', { class: 'sub', text: t('subtitle') });
+  const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true', hidden: true });
   const endBtn = h('button', { class: 'text', type: 'button', text: t('end'), hidden: true });
   const closeBtn = h('button', { class: 'icon', type: 'button', 'aria-label': t('close'), title: t('close') }, icon('down', 26));
   const confirmYes = h('button', { class: 'danger', type: 'button', text: t('endYes') });
@@ -309,12 +330,15 @@ textarea{font-size:16px}}
   const banner = h('div', { class: 'banner', role: 'status', hidden: true });
   const log = h('ol', { class: 'log', 'aria-label': t('messages'), tabindex: '0' });
   const typingLine = h('div', { class: 'typing', 'aria-hidden': 'true' });
-  const input = h('textarea', { id: 'sd-input', rows: '1', maxlength: String(BODY_MAX_CHARS), placeholder: t('placeholder'), autocomplete: 'off' });
+  // No maxlength: the browser would cut a long paste without a word. A counter shows
+  // near the limit, and a text over it is refused, kept in the box to shorten.
+  const input = h('textarea', { id: 'sd-input', rows: '1', placeholder: t('placeholder'), autocomplete: 'off', 'aria-describedby': 'sd-count' });
+  const count = h('div', { class: 'count', id: 'sd-count', hidden: true });
   const sendBtn = h('button', { class: 'send', type: 'submit', 'aria-label': t('send'), title: t('send'), disabled: true }, icon('send', 22));
   const form = h('form', { novalidate: true }, h('label', { class: 'sr', for: 'sd-input', text: t('input') }), input, sendBtn);
   const panel = h('section', { class: 'panel', id: 'sd-panel', role: 'dialog', 'aria-labelledby': 'sd-title', hidden: true },
-    h('header', {}, h('div', { class: 'hgroup' }, h('h2', { id: 'sd-title', text: opt.title || t('title') }), sub), endBtn, closeBtn),
-    confirmBar, banner, log, typingLine, form);
+    h('header', {}, avatar, h('div', { class: 'hgroup' }, h('h2', { id: 'sd-title', text: opt.title || t('title') }), sub), endBtn, closeBtn),
+    confirmBar, banner, log, typingLine, count, form);
   const announcer = h('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
   const root = h('div', { class: 'root' + (opt.position === 'left' ? ' left' : ''), lang: LANG, 'data-state': 'idle' }, panel, launcher, announcer);
   if (opt.color && window.CSS && CSS.supports('color', opt.color)) root.style.setProperty('--accent', opt.color);
@@ -337,6 +361,22 @@ textarea{font-size:16px}}
     ];
     return h('time', { datetime: d.toISOString(), text: formats[d.toDateString() === new Date().toDateString() ? 0 : 1].format(d) });
   };
+  const initials = (name) => {
+    const w = String(name || '').trim().split(/\s+/).filter(Boolean);
+    return w.length ? ([...w[0]][0] + (w.length > 1 ? [...w[w.length - 1]][0] : '')).toUpperCase() : '';
+  };
+  // Characters as the server counts them (code points); exact only near the limit.
+  const length = (v) => (v.length < BODY_MAX_CHARS * 0.9 ? v.length : [...v].length);
+  const num = (n) => n.toLocaleString(LANG);
+  // The counter under the log near the limit; true when the text is too long to send.
+  const showCount = () => {
+    const n = length(input.value.trim()), over = n > BODY_MAX_CHARS;
+    count.hidden = n < BODY_MAX_CHARS * 0.9;
+    if (!count.hidden) count.textContent = t(over ? 'tooLongCount' : 'count', { n: num(n), max: num(BODY_MAX_CHARS) });
+    count.classList.toggle('over', over);
+    input.setAttribute('aria-invalid', String(over));
+    return over;
+  };
   const senderName = (m) => m.st === 'agent' ? (m.sn || t('agent')) : m.st === 'ai' ? (m.sn || t('bot')) : m.sn || '';
   const ownMsg = (m) => m.st === 'visitor';
 
@@ -356,13 +396,16 @@ textarea{font-size:16px}}
     renderQueued = false;
     if (isOpen()) renderLog();
     const c = S.cur && S.convs[S.cur];
-    sub.textContent = c && c.agent && !c.closed ? t('with', { name: c.agent }) : t('subtitle');
+    const who = c && c.agent && !c.closed ? c.agent : '';
+    sub.textContent = who ? t('with', { name: who }) : c && c.closed ? t('ended') : t('subtitle');
+    avatar.hidden = !who;
+    avatar.textContent = initials(who);
     endBtn.hidden = !(c && !c.closed) || state === 'fatal';
     const n = unread();
     badge.hidden = !n || isOpen();
     badge.textContent = n > 99 ? '99+' : String(n);
     launcher.setAttribute('aria-label', (isOpen() ? t('close') : t('open')) + (n && !isOpen() ? ', ' + (n === 1 ? t('unread1') : t('unreadN', { n })) : ''));
-    sendBtn.disabled = !input.value.trim() || state === 'fatal';
+    sendBtn.disabled = !input.value.trim() || state === 'fatal' || showCount();
     routingRender();
   };
   // The message list is built only while the panel is open: a page load with a closed
@@ -492,6 +535,7 @@ textarea{font-size:16px}}
     markRead();
     render();
     renderNow();
+    availPoll();
     // Phones: do not pop the keyboard up; land on the dialog's first control instead.
     if (focus) (smallScreen() ? closeBtn : input).focus();
   };
@@ -504,6 +548,7 @@ textarea{font-size:16px}}
     launcher.setAttribute('aria-expanded', 'false');
     launcherIcon.replaceChildren(icon('chat', 28));
     store.set('ui', { open: false });
+    clearTimeout(availTimer);
     render();
     if (hadFocus || smallScreen()) launcher.focus();
   };
@@ -545,10 +590,11 @@ textarea{font-size:16px}}
     e.preventDefault();
     const body = input.value.trim();
     if (!body || state === 'fatal') return;
+    if (showCount()) { announce(count.textContent); input.focus(); return; } // refused, never cut
     input.value = '';
     grow();
     typing(false);
-    enqueue(body.slice(0, BODY_MAX_CHARS));
+    enqueue(body);
     input.focus();
   };
   form.addEventListener('submit', submit);
@@ -575,6 +621,19 @@ textarea{font-size:16px}}
     const id = window.SteadyDesk;
     return id && typeof id === 'object' && !anonymous ? id : {};
   };
+  // The session request: the stored token (if it is this user's), the page's identity.
+  const sessionBody = () => {
+    const id = identity();
+    const uid = id.user_id != null && id.user_id !== '' ? String(id.user_id) : '';
+    const saved = store.get('token', null);
+    const body = { site_key: siteKey, page_url: location.href, referrer: document.referrer, language: navigator.language };
+    if (saved && saved.uid === uid) body.token = saved.token;
+    if (uid) Object.assign(body, { user_id: uid, user_hash: id.user_hash, user_ts: id.user_ts });
+    // Pre-chat / offline name and e-mail, if given (the department is kept by the server).
+    Object.assign(body, routingDetails(), { department: undefined });
+    for (const k of ['name', 'email']) if (typeof id[k] === 'string' && id[k]) body[k] = id[k];
+    return [body, uid];
+  };
   const ensureStarted = () => {
     if (started) { if (token) connect(); return; }
     started = true;
@@ -585,15 +644,7 @@ textarea{font-size:16px}}
     clearTimeout(sessionTimer);
     sessionBusy = true;
     setState('connecting');
-    const id = identity();
-    const uid = id.user_id != null && id.user_id !== '' ? String(id.user_id) : '';
-    const saved = store.get('token', null);
-    const body = { site_key: siteKey, page_url: location.href, referrer: document.referrer, language: navigator.language };
-    if (saved && saved.uid === uid) body.token = saved.token;
-    if (uid) Object.assign(body, { user_id: uid, user_hash: id.user_hash, user_ts: id.user_ts });
-    // Pre-chat / offline name and e-mail, if given (the department is kept by the server).
-    Object.assign(body, routingDetails(), { department: undefined });
-    for (const k of ['name', 'email']) if (typeof id[k] === 'string' && id[k]) body[k] = id[k];
+    const [body, uid] = sessionBody();
     let res, data = null;
     try {
       res = await fetch(ORIGIN + '/api/v1/visitor/session' + hints(), {
@@ -895,6 +946,7 @@ textarea{font-size:16px}}
         pump();
         reportPage();
         csatResend();
+        availPoll();
         break;
       }
       case 'message': {
@@ -958,7 +1010,11 @@ textarea{font-size:16px}}
       conv(f.conv).agent = name;
       note(f.conv, 'joined', name, data.last_seq);
     } else if (f.name === 'conv.transferred') {
-      note(f.conv, 'transferred', '', data.last_seq);
+      // To an agent: the header follows them; to a department: waiting again.
+      const to = data.to_agent || data.to_department || {};
+      const toName = typeof to.name === 'string' ? to.name : '';
+      conv(f.conv).agent = data.to_agent ? toName : '';
+      note(f.conv, toName ? 'transferredTo' : 'transferred', toName, data.last_seq);
     } else if (f.name === 'conv.closed') {
       conv(f.conv).closed = true;
       if (f.conv === S.cur) showTyping(null);
@@ -1183,6 +1239,7 @@ textarea{font-size:16px}}
     field('department', t('department'), deptIn), detailsErr, goBtn);
   banner.after(availBar);
   form.before(detailsBox);
+  form.before(count);
   detailsBox.addEventListener('input', () => { detailsErr.hidden = true; });
 
   const hasChat = () => readOutbox().length > 0 || !!(S.cur && S.convs[S.cur] && !S.convs[S.cur].closed);
@@ -1200,9 +1257,14 @@ textarea{font-size:16px}}
     return ['name', 'email'].concat(configured.includes('department') ? ['department'] : []);
   };
   const requiredFields = () => (prechat && prechat.enabled ? prechat.required || [] : []).concat(need() || []);
+  // After hours the promise is a reply by e-mail: the offline form needs one (unless the
+  // page says who the visitor is).
+  const emailNeeded = (mode) => mode === 'offline' && !!avail && avail.reason === 'after_hours' && !identity().email;
+  const requiredFor = (mode) => requiredFields().concat(emailNeeded(mode) ? ['email'] : []);
   let lastMode = null;
   const routingRender = () => {
-    if (avail && !avail.open) {
+    const c = S.cur && S.convs[S.cur];
+    if (avail && !avail.open && !(c && !c.closed && c.agent)) { // not once someone joined
       let text = avail.message || t(avail.reason === 'after_hours' ? 'afterHours' : 'noAgents');
       const at = avail.next_open && new Date(avail.next_open);
       if (at && !isNaN(at)) text += ' ' + t('backAt', { when: new Intl.DateTimeFormat(LANG, { weekday: 'short', hour: 'numeric', minute: '2-digit' }).format(at) });
@@ -1219,7 +1281,7 @@ textarea{font-size:16px}}
     lastMode = mode;
     intro.textContent = mode === 'prechat' ? t('prechatIntro') : '';
     intro.hidden = mode !== 'prechat';
-    const shown = shownFields(mode), required = requiredFields();
+    const shown = shownFields(mode), required = requiredFor(mode);
     for (const el of detailsBox.querySelectorAll('[data-field]')) {
       const name = el.dataset.field;
       el.hidden = !shown.includes(name);
@@ -1239,14 +1301,35 @@ textarea{font-size:16px}}
     if (data.prechat && typeof data.prechat === 'object') prechat = data.prechat;
     lastMode = null;
     render();
+    availPoll();
+  };
+  // "No one is available" is asked again while it is shown in the open panel (every two
+  // heartbeats, at most 20 s apart), so it goes when an agent comes online.
+  let availTimer = null;
+  const availPoll = () => {
+    clearTimeout(availTimer);
+    if (isOpen() && avail && !avail.open && avail.reason === 'no_agents_online') availTimer = setTimeout(availRefresh, Math.min(20000, 2 * heartbeatMs));
+  };
+  const availRefresh = async () => {
+    if (!isOpen() || !token || state === 'fatal') return;
+    try {
+      // The same request as the session's (a token alone would not restore a verified user).
+      const res = await fetch(ORIGIN + '/api/v1/visitor/session' + hints(), {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(sessionBody()[0]), credentials: 'omit',
+      });
+      const data = await res.json().catch(() => null);
+      // Only availability (the visitor and its conversation are the session's business).
+      if (res.ok && data && data.visitor_id === S.visitor) { routingAdopt(data); return; }
+    } catch (_) { /* asked again later */ }
+    availPoll();
   };
   // The details typed, checked against the form's rules; null (and a shown error) if not.
   const readDetails = (mode) => {
-    const shown = shownFields(mode), required = requiredFields();
+    const shown = shownFields(mode), required = requiredFor(mode);
     const values = { name: nameIn.value.trim(), email: emailIn.value.trim(), department: deptIn.value };
     for (const k of ['name', 'email', 'department']) {
       if (!shown.includes(k)) delete values[k];
-      else if (!values[k] && required.includes(k)) { showDetailsError(t('needed', { field: t({ name: 'yourName', email: 'yourEmail', department: 'department' }[k]) })); return null; }
+      else if (!values[k] && required.includes(k)) { showDetailsError(k === 'email' && emailNeeded(mode) ? t('needEmail') : t('needed', { field: t({ name: 'yourName', email: 'yourEmail', department: 'department' }[k]) })); return null; }
     }
     if (values.email && !/^[^@\s]+@[^@\s]+$/.test(values.email)) { showDetailsError(t('badEmail')); return null; }
     detailsErr.hidden = true;
