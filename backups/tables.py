@@ -1,9 +1,9 @@
 """What a backup holds: the data tables, their columns, and how their rows are compared.
 
 Rows travel as lists of plain JSON values, the same on SQLite and MariaDB (a datetime is
-``YYYY-MM-DD HH:MM:SS``, a boolean 0 or 1), so an archive restores on either backend and a
-table's checksum means the same thing on both. Sealed columns travel as stored: a backup
-never opens them.
+``YYYY-MM-DD HH:MM:SS``, then ``.ffffff`` when it has a fraction; a boolean 0 or 1), so an
+archive restores on either backend and a table's checksum means the same thing on both.
+Sealed columns travel as stored: a backup never opens them.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ wire: the HTTP error handler and the WebSocket connection handler.
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -41,6 +42,8 @@ class ErrorCode(StrEnum):
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"
     BAD_LINK_CODE = "bad_link_code"
+    LIMIT_REACHED = "limit_reached"
+    PRECHAT_REQUIRED = "prechat_required"
 
 
 class CloseCode(IntEnum):
@@ -71,8 +74,12 @@ class SteadyError(Exception):
         if status is not None:
             self.http_status = status
 
-    def to_json(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": str(self.code), "message": self.message}}
+    def extra(self) -> dict[str, Any]:
+        """Fields an error frame (and the HTTP error object) carry besides code and message."""
+        return {}
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        return {"error": {"code": str(self.code), "message": self.message, **self.extra()}}
 
 
 class BadRequest(SteadyError):
@@ -101,6 +108,19 @@ class TooManyRequests(SteadyError):
 
 class Unavailable(SteadyError):
     code, http_status = ErrorCode.UNAVAILABLE, 503
+
+
+class PrechatRequired(SteadyError):
+    """A visitor's first message while the site's pre-chat form lacks required fields."""
+
+    code, http_status = ErrorCode.PRECHAT_REQUIRED, 400
+
+    def __init__(self, fields: list[str]):
+        super().__init__(f"fill in the pre-chat form first: {', '.join(fields)}")
+        self.fields = list(fields)
+
+    def extra(self) -> dict[str, Any]:
+        return {"fields": self.fields}
 
 
 class ConfigError(Exception):

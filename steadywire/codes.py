@@ -38,6 +38,8 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"
+    LIMIT_REACHED = "limit_reached"
+    PRECHAT_REQUIRED = "prechat_required"
 
     @property
     def retryable(self) -> bool:

@@ -45,6 +45,7 @@ from server.storage.models import (
     SenderType,
     utcnow,
 )
+from server.times import iso_ms
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _iso_ms(epoch_ms: int) -> str:
-    seconds = epoch_ms // 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
 # -- issuing -------------------------------------------------------------------------------
 
 
@@ -121,7 +117,7 @@ def do_issue_link_code(actor: Actor, agent_id: str, ttl_secs: int, ip: str) -> d
             expires_ms=expires_ms,
         )
         audit.record(actor, "bridge.link_code", agent.id, {"expires_ms": expires_ms}, ip)
-    return {"code": code, "expires_at": _iso_ms(expires_ms)}
+    return {"code": code, "expires_at": iso_ms(expires_ms)}
 
 
 def issue_link_code_by_email(tenant_id: str, email: str, ttl_secs: int) -> dict[str, str]:

@@ -33,6 +33,9 @@ class Limits(BaseModel):
     body_max_chars: int | None = Field(default=None, ge=1, le=60000)
     ws_rate_visitor: int | None = Field(default=None, ge=1, le=100000)
     ws_rate_agent: int | None = Field(default=None, ge=1, le=100000)
+    # How many personal canned replies each agent may keep (0: none); tenant-wide ones
+    # are not counted. Listing caps the tenant-wide and personal replies together at 2000.
+    canned_personal_max: int = Field(default=200, ge=0, le=1000)
 
 
 class Masking(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from server.errors import BadRequest
+from server.times import iso_time
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,7 +30,7 @@ def first_error(err: ValidationError) -> str:
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+    return iso_time(value)
 
 
 def parse_time(name: str, raw: str | None) -> dt.datetime | None:

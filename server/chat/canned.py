@@ -14,13 +14,15 @@ from typing import Any
 import peewee as pw
 
 from server.admin import audit
+from server.admin.settings import tenant_settings
 from server.chat.labels import access_conversation_row
 from server.chat.records import Actor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound
 from server.ids import new_id
-from server.storage.database import db
+from server.storage.database import db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, CannedReply, Role, Visitor, utcnow
+from server.times import iso_time
 
 BODY_MAX_CHARS = 4000
 SHORTCUT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -34,8 +36,8 @@ def _wire(row: CannedReply) -> dict[str, Any]:
         "scope": PERSONAL if row.agent_id else TENANT,
         "shortcut": row.shortcut,
         "body": row.body,
-        "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
-        "updated_at": row.updated_at.isoformat() + "Z" if row.updated_at else None,
+        "created_at": iso_time(row.created_at),
+        "updated_at": iso_time(row.updated_at),
     }
 
 
@@ -95,6 +97,8 @@ def create_canned(actor: Actor, fields: dict[str, Any], ip: str) -> dict[str, An
     scope = TenantScope(actor.tenant_id)
     try:
         with db.atomic():
+            if agent_id is not None:
+                _check_personal_limit(scope, agent_id)
             row = scope.create(
                 CannedReply, id=new_id(), agent_id=agent_id, scope_key=agent_id or "", **values
             )
@@ -103,6 +107,22 @@ def create_canned(actor: Actor, fields: dict[str, Any], ip: str) -> dict[str, An
     except pw.IntegrityError:
         raise _taken(values["shortcut"]) from None
     return _wire(row)
+
+
+def _check_personal_limit(scope: TenantScope, agent_id: str) -> None:
+    """Refuse a new personal reply past the tenant's ``limits.canned_personal_max`` (call
+    inside the creating transaction: on MySQL the agent's row lock queues two creates of
+    one agent, on SQLite the write lock does)."""
+    limit = tenant_settings(scope.tenant_id).limits.canned_personal_max
+    if is_mysql():
+        list(scope.select(Agent, Agent.id).where(Agent.id == agent_id).for_update())
+    count = scope.select(CannedReply).where(CannedReply.agent_id == agent_id).count()
+    if count >= limit:
+        raise Conflict(
+            f"at most {limit} personal canned replies per agent "
+            "(the tenant's limits.canned_personal_max); delete one first",
+            code=ErrorCode.LIMIT_REACHED,
+        )
 
 
 def update_canned(actor: Actor, reply_id: str, fields: dict[str, Any], ip: str) -> dict[str, Any]:

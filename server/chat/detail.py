@@ -10,10 +10,11 @@ from server.chat.visitors import PAGES_IN_REST, visitor_context
 from server.errors import NotFound
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, Visitor
+from server.times import iso_time
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+    return iso_time(value)
 
 
 def conversation_detail(actor: Actor, conv: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from server.storage.models import (
     MessageKind,
     Visitor,
 )
+from server.times import iso_time
 
 LIST_MAX = 200
 STATUS_FILTERS = {"queued", "active", "closed", "open"}
@@ -187,4 +188,4 @@ def list_departments(actor: Actor) -> list[dict[str, str]]:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+    return iso_time(value)

@@ -19,6 +19,7 @@ from server.errors import BadRequest, ErrorCode, Forbidden
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, ConversationStatus, Visitor, VisitorPage, utcnow
+from server.times import iso_time
 
 PAGES_KEPT = 50
 URL_MAX_CHARS = 1000
@@ -107,7 +108,7 @@ def record_page(visitor: Actor, view: PageView) -> tuple[dict[str, Any], str | N
             "url": row.url,
             "title": row.title,
             "referrer": row.referrer,
-            "at": now.isoformat() + "Z",
+            "at": iso_time(now),
         },
     }
     if conv is None:

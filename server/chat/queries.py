@@ -6,6 +6,7 @@ from typing import Any
 
 import peewee as pw
 
+from server.chat.prechat import check_prechat
 from server.chat.records import Actor, ConversationRef, StoredMessage
 from server.chat.rendered import RENDERED
 from server.chat.visitors import visitor_context
@@ -20,6 +21,7 @@ from server.storage.models import (
     Visitor,
     utcnow,
 )
+from server.times import iso_time
 
 QUEUED_PREVIEW_MESSAGES = 20
 
@@ -39,6 +41,7 @@ def open_conversation(visitor: Actor, previous: str | None) -> tuple[Conversatio
     existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
     if existing:
         return conversation_ref(existing), False
+    check_prechat(scope, visitor.site_id or "", visitor.id)
     try:
         with db.atomic():
             row = scope.create(
@@ -150,7 +153,7 @@ def queued_event(tenant_id: str, conv: str) -> dict[str, Any] | None:
         "conv": conv,
         "data": {
             "status": row.status,
-            "created_at": row.created_at.isoformat() + "Z" if row.created_at else None,
+            "created_at": iso_time(row.created_at),
             "visitor": visitor_context(scope, visitor, current=conv) if visitor else None,
             "department": row.department_id,
             "messages": [m.wire() for m in messages],

@@ -20,6 +20,7 @@ from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, SteadyErro
 from server.storage.database import Store
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, ConversationStatus, Site, utcnow
+from server.times import iso_time
 
 RATING_MIN, RATING_MAX = 1, 5
 COMMENT_MAX_CHARS = 1000
@@ -91,7 +92,7 @@ def rating_data(row: Conversation) -> dict[str, Any] | None:
     return {
         "rating": int(row.rating),
         "comment": row.rating_comment,
-        "rated_at": row.rated_at.isoformat() + "Z" if row.rated_at else None,
+        "rated_at": iso_time(row.rated_at),
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,11 +9,7 @@ import orjson
 
 from server.security.sanitizer import render_html
 from server.storage.models import MessageKind, SenderType
-
-
-def iso_ms(epoch_ms: int) -> str:
-    seconds, millis = divmod(epoch_ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+from server.times import iso_ms
 
 
 @dataclass(frozen=True, slots=True)

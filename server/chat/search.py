@@ -27,6 +27,7 @@ from server.storage.models import (
     Visitor,
 )
 from server.storage.sealed import active_keyring
+from server.times import iso_time
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -207,7 +208,7 @@ def _conversation_hits(scope: TenantScope, search: SearchQuery) -> list[dict[str
             "message_id": None,
             "seq": None,
             "kind": None,
-            "ts": created.isoformat() + "Z" if created else None,
+            "ts": iso_time(created),
             "snippet": None,
             "status": status,
             "agent": assignee,

@@ -14,6 +14,7 @@ import ua_parser
 from server.errors import NotFound
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, Visitor, VisitorPage
+from server.times import iso_time
 
 PAGES_IN_EVENT = 10
 PAGES_IN_REST = 50
@@ -44,7 +45,7 @@ def _named(family: str, major: str | None) -> str:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+    return iso_time(value)
 
 
 def visitor_card(visitor: Visitor | None) -> dict[str, Any] | None:

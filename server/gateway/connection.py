@@ -137,10 +137,16 @@ class Connection:
     def push_json(self, frame: dict[str, Any]) -> None:
         self.push(dumps(frame))
 
-    def error(self, code: str, message: str, **about: Any) -> None:
+    def error(
+        self, code: str, message: str, *, extra: dict[str, Any] | None = None, **about: Any
+    ) -> None:
+        """``about``: what the frame was about (cid, conv; non-strings from a client are
+        dropped); ``extra``: the error's own detail (``SteadyError.extra``)."""
         metrics.ERRORS.labels(code).inc()
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         frame.update({k: v for k, v in about.items() if isinstance(v, str) and v})
+        if extra:
+            frame.update(extra)
         self.push_json(frame)
 
     async def wait_for_room(self) -> None:

@@ -281,7 +281,7 @@ class Gateway:
                 if err.code is ErrorCode.BAD_FRAME:
                     await self._bad_frame(conn, err.message, frame)
                 else:
-                    conn.error(err.code, err.message, **_about(frame))
+                    conn.error(err.code, err.message, extra=err.extra(), **_about(frame))
             except Exception:
                 log.exception("frame %s failed", frame_type)
                 conn.error(ErrorCode.INTERNAL, "internal error", **_about(frame))
@@ -329,7 +329,7 @@ class Gateway:
         err = future.exception()
         if err is not None:
             if isinstance(err, SteadyError):
-                conn.error(err.code, err.message, **_about(frame))
+                conn.error(err.code, err.message, extra=err.extra(), **_about(frame))
             else:
                 log.error("send failed", exc_info=err)
                 conn.error(ErrorCode.INTERNAL, "not stored, send again", **_about(frame))

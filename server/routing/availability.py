@@ -20,6 +20,7 @@ from server.storage.models import (
     Site,
     Visitor,
 )
+from server.times import iso_time
 
 AFTER_HOURS = "after_hours"
 NO_AGENTS_ONLINE = "no_agents_online"
@@ -37,7 +38,7 @@ def availability(scope: TenantScope, site: Site, now: dt.datetime) -> dict[str, 
     if schedule is not None and not schedule.is_open(now):
         reason = AFTER_HOURS
         opens = schedule.next_open(now)
-        next_open = opens.strftime("%Y-%m-%dT%H:%M:%SZ") if opens else None
+        next_open = iso_time(opens)
     elif not _anyone_online(scope):
         reason = NO_AGENTS_ONLINE
     return {

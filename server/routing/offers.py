@@ -28,6 +28,7 @@ from server.storage.models import (
     Setting,
     utcnow,
 )
+from server.times import iso_ms
 
 DEFAULT_ROUTING_KEY = "routing.default"
 DEFAULT_OFFER_TIMEOUT_SECS = 30
@@ -176,7 +177,7 @@ def make_offer(
             offer_deadline_ms=deadline_ms,
             offers_tried=",".join(tried_now[-TRIED_KEPT:]),
         )
-        expires_at = _iso_ms(deadline_ms)
+        expires_at = iso_ms(deadline_ms)
     with db.atomic():
         won = (
             scope.update(Conversation, **values)
@@ -313,8 +314,3 @@ def expired_offers(now_ms: int) -> list[tuple[str, str]]:
             .tuples()
         )
         return [(tenant, conv) for tenant, conv in rows]
-
-
-def _iso_ms(epoch_ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"

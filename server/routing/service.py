@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 OFFER_SWEEP_SECS = 0.5  # default of how often every node looks for expired offers
 STRANDED_SCAN_SECS = 5.0  # how often a node looks for conversations never offered
-STRANDED_AFTER_SECS = 3  # ... that have waited at least this long (created_at is in seconds)
+STRANDED_AFTER_SECS = 3  # ... that have waited at least this long
 
 
 class RoutingService:

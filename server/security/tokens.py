@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import functools
 import hashlib
 import re
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from server.errors import ErrorCode, Unauthorized
+from server.times import iso_ms
 
 TokenKind = Literal["visitor", "agent", "operator"]
 _ALGORITHM = "HS256"
@@ -52,7 +52,7 @@ class IssuedToken:
 
     @property
     def expires_iso(self) -> str:
-        return dt.datetime.fromtimestamp(self.expires_at, dt.UTC).isoformat().replace("+00:00", "Z")
+        return iso_ms(self.expires_at * 1000)
 
 
 TENANT_KEY_BYTES = 32

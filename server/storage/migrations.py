@@ -165,6 +165,8 @@ def _routing_columns(database: pw.Database) -> None:
 def _bridges(database: pw.Database) -> None:
     """Bridge principals, their links to agents, one-time link codes (new tables only)."""
     create_new_tables(database, Bridge, BridgeLink, LinkCode)
+
+
 def _backups(database: pw.Database) -> None:
     """Backup runs and the scheduler lease, export jobs, imported visitor-token keys."""
     create_new_tables(database, TenantTokenKey, BackupRun, SchedulerLease, ExportJob)
@@ -202,6 +204,28 @@ def _audit_client(database: pw.Database) -> None:
     add_missing_columns(database, AuditLog, AuditLog.actor_name, AuditLog.user_agent)
 
 
+def datetimes_to_milliseconds(database: pw.Database) -> None:
+    """MySQL/MariaDB: every ``DATETIME`` column of our tables becomes ``DATETIME(3)`` (one
+    ALTER per table, keeping NULL/NOT NULL), so times keep the milliseconds the API shows.
+    Old nodes keep working: they write whole seconds, and read the fraction as microseconds.
+    SQLite stores the text peewee writes, fraction included, and needs nothing."""
+    if not is_mysql(database):
+        return
+    tables = {model._meta.table_name for model in ALL_MODELS}
+    cursor = database.execute_sql(
+        "SELECT TABLE_NAME, COLUMN_NAME, IS_NULLABLE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND DATA_TYPE = 'datetime' "
+        "AND COALESCE(DATETIME_PRECISION, 0) < 3 ORDER BY TABLE_NAME, ORDINAL_POSITION"
+    )
+    columns: dict[str, list[str]] = {}
+    for table, column, nullable in cursor.fetchall():
+        if table in tables:
+            null = "NULL" if nullable == "YES" else "NOT NULL"
+            columns.setdefault(table, []).append(f"MODIFY `{column}` DATETIME(3) {null}")
+    for table, changes in columns.items():
+        database.execute_sql(f"ALTER TABLE `{table}` {', '.join(changes)}")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
@@ -211,6 +235,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "bridges: principals, links to agents, link codes", _bridges),
     Migration(7, "backups: runs, scheduler lease, export jobs, imported token keys", _backups),
     Migration(8, "site and API secrets sealed at rest, no demo passwords stored", _secrets_at_rest),
+    Migration(9, "times to the millisecond (DATETIME(3) on MySQL)", datetimes_to_milliseconds),
     Migration(11, "audit rows: the actor's name and the client's user agent", _audit_client),
 ]
 

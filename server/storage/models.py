@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 
 import peewee as pw
 
 from server.storage.database import db
 from server.storage.sealed import SealedCharField, SealedTextField
+from server.times import utcnow as utcnow  # re-exported: the columns' default, and callers'
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+class DateTimeMsField(pw.DateTimeField):
+    """A naive UTC time to the millisecond: ``DATETIME(3)`` on MySQL/MariaDB (migration 9);
+    SQLite keeps peewee's text (``YYYY-MM-DD HH:MM:SS[.ffffff]``, which sorts as time)."""
+
+    def get_modifiers(self) -> list[int]:
+        return [3]
 
 
 class ConversationStatus(StrEnum):
@@ -71,13 +75,13 @@ class TenantModel(BaseModel):
 class SchemaMigration(BaseModel):
     version = pw.IntegerField(primary_key=True)
     name = pw.CharField(max_length=100)
-    applied_at = pw.DateTimeField(default=utcnow)
+    applied_at = DateTimeMsField(default=utcnow)
 
 
 class Tenant(BaseModel):
     id = pw.CharField(max_length=64, primary_key=True)
     name = pw.CharField(max_length=200)
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
 
 
 class Site(TenantModel):
@@ -89,7 +93,7 @@ class Site(TenantModel):
     require_timed_hash = pw.BooleanField(default=False)
     user_hash_max_age_secs = pw.IntegerField(null=True)
     csat_enabled = pw.BooleanField(default=True)  # offer visitors a rating on close
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
     # Routing (migration 3): JSON working hours and pre-chat form, NULL = not configured.
     hours = pw.TextField(null=True)
     welcome_message = pw.TextField(null=True)
@@ -106,7 +110,7 @@ class RoutingPolicy(StrEnum):
 class Department(TenantModel):
     id = pw.CharField(max_length=26, primary_key=True)
     name = pw.CharField(max_length=200)
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
     policy = pw.CharField(max_length=16, default=RoutingPolicy.MANUAL.value)
     offer_timeout_secs = pw.IntegerField(default=30)
 
@@ -124,7 +128,7 @@ class Agent(TenantModel):
     status = pw.CharField(max_length=16, default=AgentStatus.OFFLINE.value)
     disabled = pw.BooleanField(default=False)
     token_version = pw.IntegerField(default=1)  # bumped to revoke every token at once
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
     last_offered_ms = pw.BigIntegerField(null=True)  # round robin rotates on this
 
     class Meta:
@@ -153,8 +157,8 @@ class Visitor(TenantModel):
     referrer = pw.CharField(max_length=1000, default="")
     page_url = pw.CharField(max_length=1000, default="")
     visit_count = pw.IntegerField(default=1)
-    created_at = pw.DateTimeField(default=utcnow)
-    last_seen_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
+    last_seen_at = DateTimeMsField(default=utcnow)
     department_id = pw.CharField(max_length=26, null=True)  # chosen in the pre-chat form
 
     class Meta:
@@ -175,17 +179,17 @@ class Conversation(TenantModel):
     previous_id = pw.CharField(max_length=26, null=True)
     visitor_read_seq = pw.BigIntegerField(default=0)
     agent_read_seq = pw.BigIntegerField(default=0)
-    created_at = pw.DateTimeField(default=utcnow)
-    assigned_at = pw.DateTimeField(null=True)
-    closed_at = pw.DateTimeField(null=True)
+    created_at = DateTimeMsField(default=utcnow)
+    assigned_at = DateTimeMsField(null=True)
+    closed_at = DateTimeMsField(null=True)
     # CSAT: set once by the visitor after the conversation closed.
     rating = pw.SmallIntegerField(null=True)
     rating_comment = SealedTextField(null=True)
-    rated_at = pw.DateTimeField(null=True)
+    rated_at = DateTimeMsField(null=True)
     # Auto-assignment (migration 3). offer_seq moves on every offer: a conditional UPDATE
     # on it lets exactly one node take an expired offer over.
     offered_to = pw.CharField(max_length=26, null=True)
-    offered_at = pw.DateTimeField(null=True)
+    offered_at = DateTimeMsField(null=True)
     offer_deadline_ms = pw.BigIntegerField(null=True, index=True)
     offer_seq = pw.IntegerField(default=0)
     offers_tried = pw.CharField(max_length=600, default="")  # recent offerees, comma-separated
@@ -228,8 +232,8 @@ class CannedReply(TenantModel):
     scope_key = pw.CharField(max_length=26, default="")
     shortcut = pw.CharField(max_length=64)
     body = pw.TextField()
-    created_at = pw.DateTimeField(default=utcnow)
-    updated_at = pw.DateTimeField(null=True)
+    created_at = DateTimeMsField(default=utcnow)
+    updated_at = DateTimeMsField(null=True)
 
     class Meta:
         indexes = ((("tenant_id", "scope_key", "shortcut"), True),)
@@ -243,7 +247,7 @@ class VisitorPage(TenantModel):
     url = pw.CharField(max_length=1000)
     title = pw.CharField(max_length=300, default="")
     referrer = pw.CharField(max_length=1000, default="")
-    at = pw.DateTimeField(default=utcnow)
+    at = DateTimeMsField(default=utcnow)
 
     class Meta:
         indexes = ((("tenant_id", "visitor_id", "id"), False),)
@@ -254,7 +258,7 @@ class ConversationLabel(TenantModel):
     conversation_id = pw.CharField(max_length=26)
     label = pw.CharField(max_length=50)
     created_by = pw.CharField(max_length=26, default="")
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
 
     class Meta:
         indexes = (
@@ -270,8 +274,8 @@ class ApiKey(TenantModel):
     # sealed at rest when encryption is on (docs/security.md).
     secret = SealedCharField(max_length=255)
     role = pw.CharField(max_length=16, default=Role.ADMIN.value)
-    created_at = pw.DateTimeField(default=utcnow)
-    revoked_at = pw.DateTimeField(null=True)
+    created_at = DateTimeMsField(default=utcnow)
+    revoked_at = DateTimeMsField(null=True)
 
 
 class Setting(TenantModel):
@@ -292,7 +296,7 @@ class AuditLog(TenantModel):
     summary = pw.TextField(default="")
     ip = pw.CharField(max_length=45, default="")
     user_agent = pw.CharField(max_length=500, default="")  # the client's, as the login log
-    created_at = pw.DateTimeField(default=utcnow, index=True)
+    created_at = DateTimeMsField(default=utcnow, index=True)
 
 
 class LoginLog(TenantModel):
@@ -302,7 +306,7 @@ class LoginLog(TenantModel):
     user_agent = pw.CharField(max_length=500, default="")
     success = pw.BooleanField()
     source = pw.CharField(max_length=32, default="password")
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
 
     class Meta:
         indexes = (
@@ -320,8 +324,8 @@ class Bridge(TenantModel):
     name = pw.CharField(max_length=200)
     token_hash = pw.CharField(max_length=64, unique=True)  # sha256 hex: the token is shown once
     departments = pw.TextField(default="[]")  # JSON ids; [] = the whole tenant
-    created_at = pw.DateTimeField(default=utcnow)
-    revoked_at = pw.DateTimeField(null=True)
+    created_at = DateTimeMsField(default=utcnow)
+    revoked_at = DateTimeMsField(null=True)
     # Failed link-code claims in the current window: guessing is limited per bridge.
     failed_claims = pw.IntegerField(default=0)
     failed_since_ms = pw.BigIntegerField(default=0)
@@ -334,7 +338,7 @@ class BridgeLink(TenantModel):
     bridge_id = pw.CharField(max_length=26)
     external_user = pw.CharField(max_length=191)
     agent_id = pw.CharField(max_length=26)
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
 
     class Meta:
         indexes = (
@@ -349,15 +353,15 @@ class LinkCode(TenantModel):
     code_hash = pw.CharField(max_length=64, primary_key=True)
     agent_id = pw.CharField(max_length=26, index=True)
     expires_ms = pw.BigIntegerField()
-    used_at = pw.DateTimeField(null=True)
-    created_at = pw.DateTimeField(default=utcnow)
+    used_at = DateTimeMsField(null=True)
+    created_at = DateTimeMsField(default=utcnow)
 
 
 class EncryptionKeyUse(BaseModel):
     """Every key id that ever sealed data: a node without one of them refuses to start."""
 
     kid = pw.CharField(max_length=32, primary_key=True)
-    first_used_at = pw.DateTimeField(default=utcnow)
+    first_used_at = DateTimeMsField(default=utcnow)
 
 
 class Operator(BaseModel):
@@ -369,7 +373,7 @@ class Operator(BaseModel):
     password_hash = pw.CharField(max_length=255)
     disabled = pw.BooleanField(default=False)
     token_version = pw.IntegerField(default=1)
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
 
 
 class TenantTokenKey(TenantModel):
@@ -379,7 +383,7 @@ class TenantTokenKey(TenantModel):
 
     id = pw.CharField(max_length=40, primary_key=True)  # the kid tokens name
     key = SealedCharField(max_length=300)  # base64 of 32 bytes, sealed when encryption is on
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeMsField(default=utcnow)
 
 
 class BackupRun(BaseModel):
@@ -418,10 +422,10 @@ class ExportJob(TenantModel):
     decrypt = pw.BooleanField(default=False)
     with_credentials = pw.BooleanField(default=False)
     status = pw.CharField(max_length=16, default="ready")
-    created_at = pw.DateTimeField(default=utcnow)
-    expires_at = pw.DateTimeField()
-    started_at = pw.DateTimeField(null=True)
-    finished_at = pw.DateTimeField(null=True)
+    created_at = DateTimeMsField(default=utcnow)
+    expires_at = DateTimeMsField()
+    started_at = DateTimeMsField(null=True)
+    finished_at = DateTimeMsField(null=True)
     size = pw.BigIntegerField(null=True)
     error = pw.CharField(max_length=500, default="")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server.security.masking import mask_cards
 from tests.bridges.actions import AGENT_USER, linked_user, open_thread, say, thread_texts
 from tests.bridges.conftest import Setup, create_bridge
 from tests.bridges.support import BridgeProcess, eventually
@@ -193,3 +194,38 @@ async def test_an_unlink_reaches_a_running_bridge(setup: Setup) -> None:
     finally:
         bridge.stop()
         await slack.stop()
+
+
+async def test_a_stored_body_longer_than_the_send_limit_is_posted_whole(setup: Setup) -> None:
+    """The send limit applies to what a client sent; masking then lengthens a body (a
+    13-digit card becomes 19 characters, issue #21 item 6). The bridge core reads and
+    posts the stored body whole (Slack takes 40,000 characters)."""
+    assert setup.server.demo is not None
+    admin = (await C.cached_login(setup.server, setup.server.demo.admin))["token"]
+
+    async def masking(on: bool) -> None:
+        async with httpx.AsyncClient(base_url=setup.server.url, timeout=10, trust_env=False) as h:
+            resp = await h.put(
+                "/api/v1/settings",
+                json={"masking": {"cards": on}},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+        assert resp.status_code == 200, resp.text
+
+    card = "4222222222222;"  # Luhn-valid, 13 digits: "**** **** **** 2222;" once masked
+    body = card * (4000 // len(card))
+    body += "x" * (4000 - len(body))  # the node's send limit, exactly
+    stored = mask_cards(body)
+    assert len(body) == 4000 < len(stored)
+    await masking(True)
+    try:
+        ws, conv, _root = await open_thread(setup, "about my card")
+        await ws.send_and_ack(body=body, conv=conv)
+        posted = await eventually(
+            lambda: [t for t in thread_texts(setup.slack, conv) if "2222;" in t],
+            what="the long message in the thread",
+        )
+        assert posted == [stored]
+        await ws.close()
+    finally:
+        await masking(False)

@@ -7,7 +7,7 @@ import uuid
 
 import peewee as pw
 
-from tests.context.conftest import Rest, query_rows
+from tests.context.conftest import Rest, query_rows, rest_as
 from tests.support.clients import Clients, assert_error_response
 from tests.support.server import DemoTenant, ServerProcess
 
@@ -151,3 +151,57 @@ async def test_visitors_and_strangers_are_refused(server: ServerProcess,
     assert_error_response(await Rest(server, None).get("/canned-replies"), 401)
     assert_error_response(
         await as_visitor.post("/canned-replies", {"shortcut": "a", "body": "b"}), 403)
+
+
+async def test_personal_replies_are_limited_per_agent_by_a_tenant_setting(
+    server: ServerProcess, agent: Rest,
+) -> None:
+    """``limits.canned_personal_max`` (default 200) counts one agent's personal replies;
+    past it ``409 limit_reached`` in the usual error shape. Tenant-wide replies and other
+    agents' (or tenants') replies do not count, and only an admin changes the limit."""
+    limited = server.run_demo("canned-limit")
+    admin_l = await rest_as(server, limited.admin, limited)
+    first = await rest_as(server, limited.agents[0], limited)
+    second = await rest_as(server, limited.agents[1], limited)
+    settings = (await admin_l.get("/settings")).json()
+    assert settings["limits"]["canned_personal_max"] == 200
+
+    # An agent may not raise (or set) it: that is the admins' setting.
+    refused = await first.call("PUT", "/settings", {"limits": {"canned_personal_max": 1000}})
+    assert_error_response(refused, 403, "forbidden")
+    for bad in (-1, 1001, "many", None):
+        resp = await admin_l.call("PUT", "/settings", {"limits": {"canned_personal_max": bad}})
+        assert_error_response(resp, 400, "bad_request")
+    resp = await admin_l.call("PUT", "/settings", {"limits": {"canned_personal_max": 2}})
+    assert resp.status_code == 200, resp.text
+
+    mine = [await create(first, "personal", shortcut(f"p{i}")) for i in range(2)]
+    over = await first.post("/canned-replies",
+                            {"scope": "personal", "shortcut": shortcut("over"), "body": "x"})
+    assert_error_response(over, 409, "limit_reached")
+    assert "2" in over.json()["error"]["message"]
+    listed = (await first.get("/canned-replies")).json()["canned_replies"]
+    assert sorted(r["id"] for r in listed if r["scope"] == "personal") == sorted(
+        r["id"] for r in mine)
+
+    # Per agent: the second agent has its own two; tenant-wide ones are not counted.
+    for i in range(2):
+        await create(second, "personal", shortcut(f"q{i}"))
+    await create(admin_l, "tenant", shortcut("shared"))
+    assert_error_response(await second.post(
+        "/canned-replies", {"scope": "personal", "shortcut": shortcut("q"), "body": "x"}),
+        409, "limit_reached")
+    # An edit is no new reply; a delete makes room.
+    resp = await first.patch(f"/canned-replies/{mine[0]['id']}", {"body": "edited"})
+    assert resp.status_code == 200, resp.text
+    assert (await first.delete(f"/canned-replies/{mine[0]['id']}")).status_code == 200
+    await create(first, "personal", shortcut("again"))
+
+    # Zero: no personal replies at all. Another tenant keeps its own default.
+    resp = await admin_l.call("PUT", "/settings", {"limits": {"canned_personal_max": 0}})
+    assert resp.status_code == 200, resp.text
+    assert_error_response(await admin_l.post(
+        "/canned-replies", {"scope": "personal", "shortcut": shortcut("a"), "body": "x"}),
+        409, "limit_reached")
+    for i in range(3):
+        await create(agent, "personal", shortcut(f"demo{i}"))

@@ -63,7 +63,7 @@ async def test_session_says_after_hours_with_the_next_opening(server: ServerProc
     if availability["reason"] == "after_hours":  # 1 minute a week it is open
         assert availability["open"] is False
         assert availability["message"] == MESSAGES["after_hours_message"]
-        assert availability["next_open"].endswith("T09:00:00Z")
+        assert availability["next_open"].endswith("T09:00:00.000Z")
 
 
 async def test_nobody_online_in_hours_is_not_open(server: ServerProcess, clients: Clients) -> None:
@@ -216,3 +216,50 @@ async def test_unknown_or_foreign_departments_are_refused(server: ServerProcess)
         {"enabled": True, "fields": ["name"], "required": ["email"]},
     )
     assert_error_response(bad, 400, "bad_request")
+
+
+async def test_a_first_message_without_the_required_prechat_fields_is_refused(
+    server: ServerProcess, clients: Clients
+) -> None:
+    """The server enforces the form, not only the widget (issue #21, item 3): a visitor
+    who has not given a required field cannot open a conversation (``prechat_required``,
+    naming the fields, nothing stored); once given, the same cid goes through."""
+    t = await new_tenant(server)
+    dep = t.department("Billing", [0])
+    config = {"enabled": True, "fields": ["name", "email", "department"],
+              "required": ["name", "email", "department"]}  # fmt: skip
+    resp = await t.call("PUT", f"/sites/{t.site}/prechat", t.admin_token, config)
+    assert resp.status_code == 200, resp.text
+    agent = await t.agent(clients, 0)
+
+    session = (await t.session(name="  ")).json()  # blank counts as missing
+    visitor = await clients.visitor(server, session=session, demo=t.demo)
+    cid = await visitor.send_message("skipping the form")
+    refused = await visitor.wait_ack(cid)
+    assert refused["type"] == "error" and refused["code"] == "prechat_required", refused
+    assert refused["fields"] == ["name", "email", "department"]
+    assert "name, email, department" in refused["message"]
+
+    # Some given: only the rest are named. Still nothing stored, nobody told.
+    await t.session(token=session["token"], name="Ada", email="ada@example.com")
+    await visitor.send_message("still no department", cid=cid)
+    again = await visitor.wait_ack(cid)
+    assert again["code"] == "prechat_required" and again["fields"] == ["department"]
+    listed = await t.call("GET", "/conversations?status=open", t.agent_tokens[0])
+    assert listed.json()["conversations"] == []
+    await agent.expect_no_frame(lambda f: f.get("name") == "conv.queued", within=0.3)
+
+    await t.session(token=session["token"], department=dep)
+    ack = await visitor.send_and_ack("now with everything", cid=cid)
+    assert ack["seq"] == 1
+    queued = await agent.recv_event("conv.queued", ack["conv"])
+    assert queued["data"]["department"] == dep
+    # The visitor's next message, and a follow-up after a close, need nothing more.
+    await visitor.send_and_ack("and one more", conv=ack["conv"])
+
+    # Turned off, the form asks nothing: a visitor without any details may start.
+    config["enabled"] = False
+    resp = await t.call("PUT", f"/sites/{t.site}/prechat", t.admin_token, config)
+    assert resp.status_code == 200, resp.text
+    bare = await clients.visitor(server, session=(await t.session()).json(), demo=t.demo)
+    assert (await bare.send_and_ack("no form today"))["seq"] == 1

@@ -178,3 +178,57 @@ async def test_notice_in_traditional_chinese(
         assert not page.errors
     finally:
         await context.close()
+
+
+async def test_server_refusal_without_prechat_fields_shows_the_form_and_keeps_the_message(
+    widget_server: ServerProcess, widget: WidgetPage, clients: Clients
+) -> None:
+    """The page loaded before the site required the form (issue #21, item 3): the server
+    refuses the first message (``prechat_required``); the widget shows the form with the
+    missing fields, holds the message, and sends it (same cid) once the form is sent."""
+    await configure(widget_server, hours=None, prechat={"enabled": False})
+    agent = await clients.agent(widget_server)
+    await agent.send_json({"type": "status", "state": "online"})
+    await agent.recv_event("agent.status")
+    tag = uuid.uuid4().hex[:8]
+    await widget.goto(widget_server.url + "/")
+    await widget.open()
+    page = widget.page
+    await page.locator("textarea").wait_for(state="visible")  # no form: the site had none
+    for _ in range(100):
+        if any(f.get("type") == "welcome" for f in widget.frames_in):
+            break
+        await asyncio.sleep(0.05)
+    await configure(
+        widget_server,
+        hours=None,
+        prechat={"enabled": True, "fields": ["name", "email"], "required": ["name", "email"]},
+    )
+
+    body = f"Is my parcel lost? {tag}"
+    await widget.send(body)
+    await page.locator(".details .go").wait_for(state="visible")
+    error = page.locator(".details .err")
+    await error.wait_for(state="visible")
+    assert "Name" in (await error.text_content() or "")
+    assert await page.locator("form").is_hidden()
+    refused = [f for f in widget.frames_in if f.get("code") == "prechat_required"]
+    assert refused and refused[0]["fields"] == ["name", "email"]
+    assert [o["body"] for o in await widget.storage("outbox")] == [body]  # held, not lost
+    await page.screenshot(path=artifact("prechat-refused-desktop.png"))
+
+    await page.locator(".details input[name=name]").fill(f"Cy {tag}")
+    await page.locator(".details .go").click()
+    await error.wait_for(state="visible")  # the e-mail is required too
+    assert "E-mail" in (await error.text_content() or "")
+    await page.locator(".details input[name=email]").fill("cy@example.com")
+    await page.locator(".details .go").click()
+    await widget.wait_delivered([body])
+    assert await widget.storage("outbox") == []
+    sends = [f for f in widget.frames_out if f.get("type") == "send" and f.get("body") == body]
+    assert len({f["cid"] for f in sends}) == 1 and len(sends) >= 2  # the same cid, again
+    conv = await widget.conversation()
+    queued = await agent.recv_event("conv.queued", conv, 10)
+    assert queued["data"]["visitor"]["email"] == "cy@example.com"
+    assert queued["data"]["visitor"]["name"] == f"Cy {tag}"
+    assert not widget.errors

@@ -811,9 +811,14 @@ textarea{font-size:16px}}
   window.addEventListener('pageshow', (e) => { if (e.persisted) reconnectNow(true); }); // back/forward cache
 
   // -- the outbox: one send in flight, in order, until acked -------------------------
+  let detailsPosting = null; // the pre-chat or offline details on their way (routing, below)
+  let prechatRefused = () => {}; // set by the routing part below
   let inflight = null, holdUntil = 0, holdCount = 0, holdTimer = null;
   const pump = () => {
     if (!welcomed || inflight) return;
+    // Held while the server waits for the pre-chat form (prechat_required), and while
+    // details typed with the message are on their way: they must arrive first.
+    if (store.get('prechatNeed', null) || detailsPosting) return;
     if (Date.now() < holdUntil) {
       clearTimeout(holdTimer);
       holdTimer = setTimeout(pump, holdUntil - Date.now());
@@ -850,6 +855,13 @@ textarea{font-size:16px}}
       return;
     }
     const item = readOutbox().find((o) => o.cid === f.cid);
+    if (item && code === 'prechat_required') {
+      // The server wants the pre-chat form first: the message stays in the outbox, held,
+      // and goes (same cid) once the form is sent. The form shows what was missing.
+      if (inflight === f.cid) inflight = null;
+      prechatRefused(Array.isArray(f.fields) ? f.fields.filter((x) => typeof x === 'string') : []);
+      return;
+    }
     if (item && code === 'conversation_closed' && item.conv) {
       // Closed under us: send it again into the visitor's open (or a new) conversation.
       conv(item.conv).closed = true;
@@ -1232,17 +1244,19 @@ textarea{font-size:16px}}
 
   const hasChat = () => readOutbox().length > 0 || !!(S.cur && S.convs[S.cur] && !S.convs[S.cur].closed);
   // 'prechat': the form instead of the message box; 'offline': fields above it; '' neither.
+  const need = () => store.get('prechatNeed', null);
   const detailsMode = () => {
+    if (need()) return 'prechat'; // the server refused a first message without the form
     if (hasChat()) return '';
     if (prechat && prechat.enabled && !store.get('prechatDone', false) && (!avail || avail.open)) return 'prechat';
     return avail && !avail.open ? 'offline' : '';
   };
   const shownFields = (mode) => {
     const configured = prechat && prechat.enabled ? prechat.fields || [] : [];
-    if (mode === 'prechat') return configured;
+    if (mode === 'prechat') return configured.concat((need() || []).filter((k) => !configured.includes(k)));
     return ['name', 'email'].concat(configured.includes('department') ? ['department'] : []);
   };
-  const requiredFields = () => (prechat && prechat.enabled ? prechat.required || [] : []);
+  const requiredFields = () => (prechat && prechat.enabled ? prechat.required || [] : []).concat(need() || []);
   // After hours the promise is a reply by e-mail: the offline form needs one (unless the
   // page says who the visitor is).
   const emailNeeded = (mode) => mode === 'offline' && !!avail && avail.reason === 'after_hours' && !identity().email;
@@ -1323,7 +1337,13 @@ textarea{font-size:16px}}
   };
   const showDetailsError = (text) => { detailsErr.textContent = text; detailsErr.hidden = false; };
   // Tell the server who the visitor is (and the department); the stored token keeps the visitor.
-  const postDetails = async (values) => {
+  const postDetails = (values) => {
+    const posting = sendDetails(values);
+    detailsPosting = posting;
+    posting.finally(() => { if (detailsPosting === posting) { detailsPosting = null; pump(); } });
+    return posting;
+  };
+  const sendDetails = async (values) => {
     store.set('details', Object.assign(details(), values));
     const saved = store.get('token', null);
     const body = Object.assign({ site_key: siteKey }, routingDetails());
@@ -1350,9 +1370,27 @@ textarea{font-size:16px}}
     goBtn.disabled = false;
     if (!ok) { showDetailsError(t('badDept')); return; }
     store.set('prechatDone', true);
+    const held = !!need();
+    store.set('prechatNeed', null);
+    lastMode = null;
     render();
+    if (held) pump(); // the refused message goes again, now that the server has the details
     input.focus();
   });
+  // A first message refused for missing pre-chat fields: the form again (its settings
+  // fetched anew: the page may have loaded before the site changed them), naming them.
+  prechatRefused = (fields) => {
+    const missing = ['name', 'email', 'department'].filter((k) => fields.includes(k));
+    store.set('prechatNeed', missing); // [] (unknown fields) still holds: the form as configured
+    store.set('prechatDone', false);
+    const explain = () => {
+      lastMode = null;
+      render();
+      if (missing.length) showDetailsError(t('needed', { field: t({ name: 'yourName', email: 'yourEmail', department: 'department' }[missing[0]]) }));
+    };
+    explain();
+    sendDetails({}).then(explain);
+  };
   // Capture: runs before the composer's own submit, and may stop it while details are bad.
   form.addEventListener('submit', (e) => {
     if (detailsMode() !== 'offline' || !input.value.trim()) return;

@@ -160,3 +160,19 @@ def test_codes_match_the_protocol() -> None:
     assert w.ErrorCode.RATE_LIMITED.retryable and not w.ErrorCode.FORBIDDEN.retryable
     assert w.Error("rate_limited").error_code is w.ErrorCode.RATE_LIMITED
     assert w.Error("brand_new_code").error_code is None
+
+
+def test_stored_bodies_longer_than_the_send_limit_are_read_whole() -> None:
+    """The send limit applies to what a client sent; masking may lengthen the stored body
+    (issue #21, item 6), up to the server's 48,000 bytes. The wire package, which the
+    bridge core and the console read with, sets no limit on a received body."""
+    stored = "**** **** **** 2222;" * 2399  # 47,980 characters: 13-digit cards, masked
+    frame = w.parse_server_frame(
+        orjson.dumps({"type": "message", "conv": "c", "seq": 1, "body": stored})
+    )
+    assert isinstance(frame, w.Message) and frame.body == stored
+    queued = w.Event("conv.queued", "c", {"messages": [frame.to_wire()]}).details()
+    assert isinstance(queued, w.ConvQueued) and queued.messages[0].body == stored
+    assert w.parse_server_frame(w.dumps(frame)) == frame
+    assert w.Error("prechat_required").error_code is w.ErrorCode.PRECHAT_REQUIRED
+    assert w.Error("limit_reached").error_code is w.ErrorCode.LIMIT_REACHED
