@@ -24,10 +24,23 @@ import peewee as pw
 import pymysql
 import pytest
 
+from server.storage import migrations
+from server.storage.database import db, make_database
 from server.storage.guard import cross_tenant
-from server.storage.migrations import add_missing_columns, add_missing_indexes, migrate
+from server.storage.migrations import (
+    Migration,
+    add_missing_columns,
+    add_missing_indexes,
+    current_version,
+    migrate,
+)
 from server.storage.models import Conversation, Department
-from tests.support.services import blank_database, require_mysql
+from tests.support.services import (
+    blank_database,
+    create_mysql_database,
+    drop_mysql_database,
+    require_mysql,
+)
 
 pytestmark = pytest.mark.mysql
 
@@ -179,3 +192,29 @@ def test_an_index_build_lets_inserts_through(database: pw.Database) -> None:
     assert during == 0, f"{during} of {total} inserts went through a LOCK=SHARED build"
     assert total >= 1
 
+
+
+def test_a_migration_may_take_longer_than_the_read_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The node's MySQL reads time out after 30 s, a FULLTEXT build on a large table takes
+    minutes: migrations wait for their DDL however long it takes (a 2 s step stands in for
+    it here, under a 1 s read timeout), and queries get their own timeout back after."""
+    require_mysql()
+    created = create_mysql_database()
+    database = make_database(created.url + "?read_timeout=1", max_connections=2)
+    previous = db.obj
+    db.initialize(database)
+    try:
+        migrate(database)
+        slow = Migration(migrations.LATEST_VERSION + 1, "slow DDL",
+                         lambda d: d.execute_sql("SELECT SLEEP(2)"))
+        monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, slow])
+        assert migrate(database) == [slow]
+        with database.connection_context():
+            assert current_version(database) == slow.version
+            assert database.connection()._read_timeout == 1  # queries: their own timeout
+    finally:
+        database.close_all()
+        db.initialize(previous)
+        drop_mysql_database(created.name)
