@@ -39,6 +39,7 @@ from server.gateway.rest_routing import build_routing_blueprint
 from server.gateway.router import HeadAsGetRouter
 from server.gateway.widget_routes import build_widget_blueprint
 from server.observability.metrics import observe_batch
+from server.observability.node_report import KeyReporter
 from server.routing.presence import Presence, PresenceStore
 from server.routing.presence_store import LocalPresenceStore, RedisPresenceStore
 from server.routing.service import RoutingService
@@ -126,6 +127,7 @@ def create_app(settings: Settings) -> Sanic:
     )
     chat.hooks = routing
     backup_scheduler = BackupScheduler(settings, store.database)
+    key_reporter = KeyReporter(store, settings.node_name, settings.key_report_secs)
     services = Services(
         settings=settings,
         store=store,
@@ -180,6 +182,7 @@ def create_app(settings: Settings) -> Sanic:
     @app.before_server_start
     async def start(app: Sanic) -> None:
         await store.run(preload_imported_keys, tenant_keys)
+        await key_reporter.start()
         await bus.start()
         writer.start()
         await presence.start()
@@ -194,6 +197,7 @@ def create_app(settings: Settings) -> Sanic:
         # 1012 first: clients reconnect at once (to another node) and resume.
         await services.hub.close_all(CloseCode.SERVICE_RESTART, "server restarting")
         await writer.drain_and_stop(settings.shutdown_timeout_secs)
+        await key_reporter.stop()  # after the last write sealed with this node's key
         await presence.stop()
         await bus.stop()
 

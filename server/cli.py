@@ -199,7 +199,9 @@ def _prepared(settings: Settings) -> None:
 
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import create_app
+    from server.observability.health import check_tls
 
+    check_tls(settings)  # Sanic would only fail with a traceback once it serves
     _prepared(settings)
     app = create_app(settings)
     scheme = "https" if settings.tls_enabled else "http"

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     bus_subscribe: str = Field("topics", pattern=r"^(pattern|topics)$")
     presence_refresh_secs: float = Field(2.0, gt=0)
     presence_debounce_secs: float = Field(3.0, ge=0)
+    # How often a node reports its encryption key ids (reencrypt refuses to retire a key
+    # a live node still seals with; a report lapses after three periods).
+    key_report_secs: float = Field(10.0, gt=0, le=3600)
     # Backups (docs/backups.md): a cron schedule in UTC ("" = no scheduled backups; six
     # fields = with seconds first), run by the one node holding the lease.
     backup_schedule: str = "0 3 * * *"

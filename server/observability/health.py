@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from server import __version__
 from server.config import Settings
 from server.errors import StartupError
+from server.security.tls import check_tls_pair
 from server.storage.data_dir import restrict_new_files, secure_data_dir
 from server.storage.database import UNAVAILABLE_ERRORS, Store, is_mysql
 from server.storage.keys import check_key_registry
@@ -89,6 +90,11 @@ def check_data_dir(settings: Settings) -> None:
         probe.unlink()
     except OSError as err:
         raise StartupError(f"data dir {data_dir} is not writable: {err.strerror}") from None
+
+
+def check_tls(settings: Settings) -> None:
+    """The TLS pair a node serves with is usable (one line, exit 3, when it is not)."""
+    check_tls_pair(settings.tls_cert, settings.tls_key)
 
 
 def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from server.storage import fulltext
+from server.storage import fulltext, online_ddl
 from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
 from server.storage.models import (
@@ -44,6 +44,9 @@ from server.storage.models import (
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_SECS = 120
+# A migration's DDL on a large MySQL table runs for minutes (the FULLTEXT build of
+# migration 4 took 114 s on 1,000,000 messages); the node's 30 s read timeout is for queries.
+MIGRATION_READ_TIMEOUT_SECS = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,13 @@ def add_missing_columns(database: pw.Database, model: type[pw.Model], *fields: p
     present = {column.name for column in database.get_columns(table)}
     migrator = MySQLMigrator(database) if is_mysql(database) else SqliteMigrator(database)
     for field in fields:
-        if field.column_name not in present:
+        if field.column_name in present:
+            continue
+        if is_mysql(database) and online_ddl.fits_one_statement(field):
+            # One statement, INSTANT or INPLACE without a lock (docs/operations.md, "Online
+            # migrations"); the default fills existing rows, as the migrator's UPDATE did.
+            online_ddl.add_column(database, table, field)
+        else:
             # add_column returns an Operation: it runs itself (and its steps) with run().
             migrator.add_column(table, field.column_name, field).run()
 
@@ -79,7 +88,11 @@ def add_missing_indexes(database: pw.Database, model: type[pw.Model]) -> None:
     present = {index.name for index in database.get_indexes(model._meta.table_name)}
     schema = model._schema  # type: ignore[attr-defined]  # peewee sets it on every model
     for index in model._meta.fields_to_index():
-        if index._name not in present:
+        if index._name in present:
+            continue
+        if is_mysql(database):
+            online_ddl.create_index(database, model, index)  # INPLACE, LOCK=NONE
+        else:
             database.execute(schema._create_index(index, safe=False))
 
 
@@ -117,10 +130,8 @@ def widen_varchar_columns(
         )
         row = cursor.fetchone()
         if row and row[0] is not None and int(row[0]) < field.max_length:
-            null = "NULL" if field.null else "NOT NULL"
-            database.execute_sql(
-                f"ALTER TABLE `{table}` MODIFY `{field.column_name}` "
-                f"VARCHAR({field.max_length}) {null}"
+            online_ddl.modify_varchar(
+                database, table, field.column_name, field.max_length, field.null
             )
 
 
@@ -275,10 +286,31 @@ def current_version(database: pw.Database) -> int:
     return max(applied_versions(database), default=0)
 
 
+@contextlib.contextmanager
+def _long_reads(database: pw.Database) -> Iterator[None]:
+    """Let this connection wait for long DDL (MySQL), then restore its read timeout."""
+    conn = database.connection() if is_mysql(database) else None
+    # pymysql applies ``_read_timeout`` to the socket before each read; it has no public
+    # setter, and a second pool with other settings would not hold the migration lock.
+    before = getattr(conn, "_read_timeout", None)
+    if conn is not None:
+        conn._read_timeout = MIGRATION_READ_TIMEOUT_SECS
+    try:
+        yield
+    finally:
+        if conn is not None:
+            conn._read_timeout = before
+
+
 def migrate(database: pw.Database) -> list[Migration]:
     """Apply every pending migration; returns what was applied."""
     applied: list[Migration] = []
-    with database.connection_context(), cross_tenant(), _migration_lock(database):
+    with (
+        database.connection_context(),
+        cross_tenant(),
+        _long_reads(database),
+        _migration_lock(database),
+    ):
         done = applied_versions(database)
         for migration in MIGRATIONS:
             if migration.version in done:

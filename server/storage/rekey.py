@@ -5,6 +5,10 @@ not sealed with the current key (older keys and plain text alike). Each row is u
 only if it still holds the value that was read, so it is safe while nodes are running.
 Afterwards a key id that no longer seals anything leaves the key registry, and the next
 start no longer needs it.
+
+Nothing is done while a running node still seals with another key than the current one
+(``node_keys``: each node reports its keys): rows it writes after the retirement would
+no longer open once the old key leaves the configuration.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from typing import Any
 
 import peewee as pw
 
-from server.errors import StartupError
+from server.errors import StartupError, SteadyError
 from server.security.encryption import PREFIX
+from server.storage import node_keys
 from server.storage.guard import cross_tenant
 from server.storage.models import (
     ApiKey,
@@ -29,6 +34,22 @@ from server.storage.models import (
 from server.storage.sealed import active_keyring
 
 DEFAULT_BATCH = 500
+
+
+class KeyStillSealing(SteadyError):
+    """A live node seals with another key than the current one: nothing was retired."""
+
+
+def refuse_while_nodes_seal_with_other_keys(current: str) -> None:
+    others = [r for r in node_keys.live_reports() if r.current != current]
+    if others:
+        named = ", ".join(f"{r.node} seals with {r.current or 'no key'}" for r in others)
+        raise KeyStillSealing(
+            f"reencrypt refused: running node(s) do not seal with the current key {current} "
+            f"yet ({named}); restart them with STEADY_ENCRYPTION_KEY_ID={current} first "
+            f"(a stopped node's report lapses {node_keys.EXPIRY_PERIODS} report periods "
+            "after it stops)"
+        )
 
 
 @dataclass
@@ -99,12 +120,15 @@ def reseal_all(database: pw.Database, batch: int = DEFAULT_BATCH) -> ResealRepor
     keyring = active_keyring()
     if keyring is None:
         raise StartupError("reencrypt needs STEADY_ENCRYPTION_KEYS (with every key still in use)")
+    refuse_while_nodes_seal_with_other_keys(keyring.current)
     current_prefix = f"{PREFIX}{keyring.current}:"
     report = ResealReport()
     with cross_tenant():
         for model, column in sealed_columns():
             label = f"{model._meta.table_name}.{column.column_name}"
             report.resealed[label] = _reseal_column(database, model, column, current_prefix, batch)
+        # Again: a node may have started with an old key while the rows were rewritten.
+        refuse_while_nodes_seal_with_other_keys(keyring.current)
         for row in list(EncryptionKeyUse.select()):
             if row.kid != keyring.current and not _still_used(database, row.kid):
                 EncryptionKeyUse.delete().where(EncryptionKeyUse.kid == row.kid).execute()

@@ -275,6 +275,49 @@ async def test_reencrypt_moves_everything_to_the_current_key_and_retires_the_old
     assert [m["body"] for m in history] == ["written before any key", "sealed with k1"]
 
 
+def _reencrypt(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", "reencrypt"], cwd=REPO_ROOT, env=env,
+        capture_output=True, timeout=60, check=False)
+
+
+async def test_reencrypt_refuses_while_a_running_node_still_seals_with_the_old_key(
+    server_factory: ServerProcess, clients: Clients
+) -> None:
+    """Issue #21, item 5: the operator configures k2 for the command but the node still
+    runs on k1; retiring k1 then would leave the node's next rows unreadable after a
+    restart. Refused with the node named; allowed once the node restarted on k2."""
+    server = server_factory(env=keys_env("k1", k1=K1))
+    visitor = await clients.visitor(server)
+    conv = (await visitor.send_and_ack("sealed with k1"))["conv"]
+
+    cli_env = {**server.env, **keys_env("k2", k1=K1, k2=K2)}
+    refused = await asyncio.to_thread(_reencrypt, cli_env)
+    err = refused.stderr.decode()
+    assert refused.returncode == 1, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("steadydesk:")]
+    assert len(lines) == 1, err
+    assert f"{server.node_name} seals with k1" in lines[0], lines[0]
+    assert "refused" in lines[0] and "STEADY_ENCRYPTION_KEY_ID=k2" in lines[0], lines[0]
+    assert refused.stdout == b""
+    # Nothing was resealed or retired, and the node goes on sealing with k1.
+    await visitor.send_and_ack("still sealed with k1", conv)
+    bodies = [r[0] for r in raw_rows(server, "SELECT body FROM message WHERE conversation_id = ?",
+                                     (conv,))]
+    assert len(bodies) == 2 and all(b.startswith("enc:v1:k1:") for b in bodies)
+    assert ("k1",) in raw_rows(server, "SELECT kid FROM encryption_key_use")
+
+    server.extra_env.update(keys_env("k2", k1=K1, k2=K2))
+    await server.arestart()  # the clean stop withdraws the k1 report, the start reports k2
+    allowed = await asyncio.to_thread(_reencrypt, cli_env)
+    assert allowed.returncode == 0, allowed.stderr.decode()
+    assert json.loads(allowed.stdout)["retired_keys"] == ["k1"]
+    bodies = [r[0] for r in raw_rows(server, "SELECT body FROM message WHERE conversation_id = ?",
+                                     (conv,))]
+    assert len(bodies) == 2 and all(b.startswith("enc:v1:k2:") for b in bodies)
+
+
 async def test_search_says_it_cannot_read_sealed_bodies(
     server_factory: ServerProcess, clients: Clients
 ) -> None:
