@@ -101,3 +101,21 @@ async def test_no_operators_in_self_hosted_mode(server: ServerProcess) -> None:
     login = await call(server, "POST", "/api/v1/operator/login",
                        body={"email": "op@example.com", "password": OP_PASSWORD})
     assert login.status_code == 404
+
+
+async def test_operator_login_is_throttled_like_an_agents(saas: ServerProcess) -> None:
+    # Agents and operators share one login function (server/admin/login.py): the
+    # operator's failures are counted per account, and past the limit even the right
+    # password is refused, while another operator still logs in.
+    email = f"op-{secrets.token_hex(3)}@platform.example.com"
+    made = cli(saas, "operator", "create", "--email", email, "--password", OP_PASSWORD)
+    assert made.returncode == 0, made.stderr
+    for attempt in range(1, 11):
+        resp = await call(saas, "POST", "/api/v1/operator/login",
+                          body={"email": email, "password": f"wrong-{attempt}"})
+        assert resp.status_code == 401 and code(resp) == "bad_credentials", resp.text
+    for password in ("wrong-11", OP_PASSWORD):
+        resp = await call(saas, "POST", "/api/v1/operator/login",
+                          body={"email": email, "password": password})
+        assert resp.status_code == 429 and code(resp) == "too_many_attempts", resp.text
+    assert await _operator_token(saas)
