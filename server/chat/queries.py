@@ -107,7 +107,7 @@ def message_page(
     for row in rows:
         if len(messages) == limit:
             return messages, True
-        message = StoredMessage(*row)
+        message = StoredMessage.from_row(row)
         # Here, on the store's thread, not on the event loop: html and the frame.
         RENDERED.fill(message)
         if max_bytes is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,22 +60,51 @@ class ConversationRef:
     site_id: str
 
 
-@dataclass(slots=True)
-class StoredMessage:
-    id: str
+@dataclass(slots=True, kw_only=True)
+class MessageFields:
+    """What was sent, by whom, where: a send waiting for its commit (the writer's
+    ``PendingSend``) and the message once stored (``StoredMessage``) both have these."""
+
     tenant_id: str
     conv: str
-    seq: int
     kind: str
     sender_type: str
     sender_id: str
     sender_name: str
     cid: str
     body: str
+
+
+@dataclass(slots=True, kw_only=True)
+class StoredMessage(MessageFields):
+    """A committed message: the fields it was sent with, plus what the commit gave it."""
+
+    id: str
+    seq: int
     created_ms: int
     html: str | None = field(default=None, repr=False)  # set at commit or read (rendered.py)
     _frame: bytes | None = field(default=None, repr=False)
     _ts: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> StoredMessage:
+        """A message from a row of the message table's columns in this order: id,
+        tenant_id, conversation_id, seq, kind, sender_type, sender_id, sender_name, cid,
+        body, created_ms (``chat.queries.MESSAGE_COLUMNS``)."""
+        mid, tenant_id, conv, seq, kind, sender_type, sender_id, sender_name, cid, body, ms = row
+        return cls(
+            id=mid,
+            tenant_id=tenant_id,
+            conv=conv,
+            seq=seq,
+            kind=kind,
+            sender_type=sender_type,
+            sender_id=sender_id,
+            sender_name=sender_name,
+            cid=cid,
+            body=body,
+            created_ms=ms,
+        )
 
     @property
     def is_note(self) -> bool:

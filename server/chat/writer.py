@@ -25,7 +25,7 @@ from typing import Any
 
 import peewee as pw
 
-from server.chat.records import SendResult, StoredMessage
+from server.chat.records import MessageFields, SendResult, StoredMessage
 from server.chat.rendered import RENDERED
 from server.errors import ErrorCode, NotFound, SteadyError, Unavailable
 from server.ids import new_id
@@ -46,22 +46,20 @@ def _error_number(err: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
-@dataclass(slots=True)
-class PendingSend:
-    tenant_id: str
-    conv: str
-    kind: str
-    sender_type: str
-    sender_id: str
-    sender_name: str
-    cid: str
-    body: str
+@dataclass(slots=True, kw_only=True)
+class PendingSend(MessageFields):
+    """A send waiting for its group commit; ``future`` gets its ``SendResult``."""
+
     future: asyncio.Future[SendResult] = field(repr=False)
     queued_at: float = 0.0
 
     @property
     def key(self) -> tuple[str, str, str, str]:
-        return (self.conv, self.sender_type, self.sender_id, self.cid)
+        return _key(self)
+
+
+def _key(message: MessageFields) -> tuple[str, str, str, str]:
+    return (message.conv, message.sender_type, message.sender_id, message.cid)
 
 
 def _quoted(database: pw.Database, name: str) -> str:
@@ -243,10 +241,10 @@ class GroupCommitWriter:
         )
         found = {}
         for row in cursor.fetchall():
-            message = StoredMessage(*row)
+            message = StoredMessage.from_row(row)
             message.body = self._unseal(message.body)  # raw SQL: open sealed bodies here
             message.html = RENDERED.html(message.id, message.body)
-            found[(row[2], row[5], row[6], row[8])] = message
+            found[_key(message)] = message
         return found
 
     def _commit(
