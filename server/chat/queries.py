@@ -118,7 +118,7 @@ def message_page(
     return messages, False
 
 
-# In StoredMessage's field order.
+# In the column order StoredMessage.from_row reads.
 MESSAGE_COLUMNS = [
     Message.id,
     Message.tenant_id,
