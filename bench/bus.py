@@ -80,17 +80,17 @@ async def _publish(url: str, messages: int, convs: int, rate: int) -> float:
     frames = []
     for i in range(convs):
         stored = StoredMessage(
-            "m" * 26,
-            "default",
-            f"bench{i:06d}",
-            1,
-            "text",
-            "visitor",
-            "v" * 26,
-            "Visitor",
-            "c" * 36,
-            BODY,
-            int(time.time() * 1000),
+            id="m" * 26,
+            tenant_id="default",
+            conv=f"bench{i:06d}",
+            seq=1,
+            kind="text",
+            sender_type="visitor",
+            sender_id="v" * 26,
+            sender_name="Visitor",
+            cid="c" * 36,
+            body=BODY,
+            created_ms=int(time.time() * 1000),
         )
         frames.append(encode("publisher", {"type": "message", "message": stored}))
     started = time.perf_counter()

@@ -1,15 +1,17 @@
 """Import boundaries (docs/architecture.md): domain code knows nothing of transport.
 
 Two independent checks, so a boundary holds even if one of them is misconfigured:
-import-linter's contracts in pyproject.toml, run as `lint-imports`, and a plain AST
+import-linter's contracts in setup.cfg, run as `lint-imports`, and a plain AST
 scan of the source tree. Neither ever skips: a missing tool or an empty tree fails.
 """
 
 from __future__ import annotations
 
 import ast
+import configparser
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,19 @@ TRANSPORT_MODULES = ("server.gateway", "sanic", "sanic_routing", "sanic_ext", "w
 CLIENT_AND_UI_MODULES = ("textual", "tui_agent", "bots")
 CLIENT_PACKAGES = ("tui_agent", "bots")
 LINT_IMPORTS_TIMEOUT_SECS = 300
+# The layers of server/, top to bottom (setup.cfg's layers contract, checked here too).
+ADAPTERS = ("server.cli", "server.cli_backups", "server.app", "server.gateway")
+DOMAIN = ("server.chat", "server.routing", "server.admin")
+FOUNDATIONS = ("bus", "storage", "security")
+# Upward imports the code still has; each is one import, named in setup.cfg too.
+KNOWN_UPWARD_IMPORTS = {"server/bus/redis.py": ("server.chat.records",)}
+# tui_agent's modules that are not UI: plain state, records, the network client.
+CONSOLE_CORE = (
+    "client", "desk", "models", "events", "streams", "notices", "canned", "config",
+    "formatting", "untrusted",
+)
+# Benchmarks that time one server component in-process import it; the others are clients.
+COMPONENT_BENCHMARKS = ("bus.py", "sanitizer.py")
 
 
 def _module_name(path: Path) -> str:
@@ -113,9 +128,9 @@ def test_server_never_imports_the_console_the_bridges_or_textual() -> None:
 
 
 def test_clients_never_import_server() -> None:
-    # tui_agent/ and bots/ talk to the server over the protocol only. Until they exist
-    # this checks nothing; import-linter takes over once they are in root_packages.
+    # tui_agent/ and bots/ talk to the server over the protocol only.
     files = _python_files(*(REPO / name for name in CLIENT_PACKAGES))
+    assert files, "no modules found in tui_agent/ or bots/"
     violations = _violations(files, ("server",))
     assert not violations, "a protocol client imports server:\n" + "\n".join(violations)
 
@@ -153,3 +168,60 @@ def test_platform_doubles_stand_alone() -> None:
     assert not violations, "a platform double imports test or product code:\n" + "\n".join(
         violations
     )
+
+
+def test_foundations_never_import_the_domain_or_the_adapters() -> None:
+    files = _python_files(*(SERVER / name for name in FOUNDATIONS))
+    assert files, "no modules found in server/{" + ",".join(FOUNDATIONS) + "}"
+    found = _violations(files, DOMAIN + ADAPTERS)
+    violations = [
+        v
+        for v in found
+        if not _is_within(v.split(" imports ")[1], KNOWN_UPWARD_IMPORTS.get(v.split(":")[0], ()))
+    ]
+    assert not violations, "a foundation imports upwards:\n" + "\n".join(violations)
+
+
+def test_the_domain_never_imports_the_adapters() -> None:
+    files = _python_files(*(REPO.joinpath(*m.split(".")) for m in DOMAIN))
+    assert files, "no modules found in the domain packages"
+    violations = _violations(files, ADAPTERS)
+    assert not violations, "domain code imports an adapter:\n" + "\n".join(violations)
+
+
+def test_the_consoles_non_ui_modules_never_import_textual() -> None:
+    files = [REPO / "tui_agent" / f"{name}.py" for name in CONSOLE_CORE]
+    assert all(f.is_file() for f in files), [str(f) for f in files if not f.is_file()]
+    ui = ("textual", "tui_agent.app", "tui_agent.screens", "tui_agent.widgets")
+    violations = _violations(files, (*ui, "tui_agent.messages", "tui_agent.keys"))
+    assert not violations, "console core imports UI code:\n" + "\n".join(violations)
+
+
+def test_benchmarks_are_protocol_clients_but_the_component_ones() -> None:
+    files = [p for p in _python_files(REPO / "bench") if p.name not in COMPONENT_BENCHMARKS]
+    assert len(files) > 3, files
+    violations = _violations(files, ("server", "backups"))
+    assert not violations, "a protocol benchmark imports server:\n" + "\n".join(violations)
+
+
+def test_the_contracts_live_in_setup_cfg_only() -> None:
+    # import-linter reads setup.cfg first and stops there: contracts added to
+    # pyproject.toml (say, by a merge) would be ignored without a word.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "importlinter" not in pyproject.get("tool", {}), (
+        "move [tool.importlinter] from pyproject.toml into setup.cfg (docs/architecture.md)"
+    )
+    config = configparser.ConfigParser()
+    assert config.read(REPO / "setup.cfg", encoding="utf-8")
+    contracts = {
+        section: dict(config[section])
+        for section in config.sections()
+        if section.startswith("importlinter:contract:")
+    }
+    layers = [c for c in contracts.values() if c["type"] == "layers"]
+    assert [c["containers"].split() for c in layers] == [["server"]], layers
+    assert "chat : routing : admin" in layers[0]["layers"]
+    forbidden_textual = [
+        c for c in contracts.values() if "textual" in c.get("forbidden_modules", "").split()
+    ]
+    assert any("tui_agent.client" in c["source_modules"].split() for c in forbidden_textual)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import peewee as pw
 
 from server.admin.bridges import bridge_profile
+from server.admin.login import ClientInfo, LoginPolicy, PasswordLogin, password_login
 from server.chat.records import Actor
-from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, TooManyRequests, Unauthorized
+from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, Unauthorized
 from server.ids import new_id
 from server.security.identity import verify_user_hash
-from server.security.passwords import verify_password
 from server.security.tokens import TokenClaims, TokenSigner
 from server.storage.database import db
 from server.storage.guard import TenantScope, cross_tenant
@@ -22,7 +21,6 @@ from server.storage.models import (
     Agent,
     ApiKey,
     Conversation,
-    LoginLog,
     SenderType,
     Site,
     Tenant,
@@ -39,13 +37,6 @@ _VISITOR_TEXT_LIMITS = {
     "referrer": 1000,
     "language": 35,
 }
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    ip: str
-    user_agent: str
-    origin: str | None
 
 
 def find_site(site_key: object) -> Site:
@@ -239,14 +230,6 @@ def agent_profile(actor: Actor) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class LoginPolicy:
-    max_failures_account: int
-    max_failures_ip: int
-    window_secs: int
-    ttl_secs: int
-
-
 def agent_login(
     signer: TokenSigner, fields: dict[str, Any], client: ClientInfo, policy: LoginPolicy
 ) -> dict[str, Any]:
@@ -255,55 +238,17 @@ def agent_login(
         raise BadRequest("tenant, email and password are required")
     assert isinstance(tenant_id, str) and isinstance(email, str) and isinstance(password, str)
     email = email.strip().lower()[:254]
-    tenant_id = tenant_id[:64]
-    scope = TenantScope(tenant_id)
-    if _throttled(scope, email, client.ip, policy):
-        scope.create(
-            LoginLog,
-            username=email,
-            ip=client.ip,
-            user_agent=client.user_agent[:500],
-            success=False,
-            source="throttled",
-        )
-        raise TooManyRequests(
-            "too many failed attempts, try again later", code=ErrorCode.TOO_MANY_ATTEMPTS
-        )
-    agent = None
-    if Tenant.get_or_none(Tenant.id == tenant_id) is not None:
-        agent = scope.get_or_none(Agent, Agent.email == email)
-    ok = verify_password(agent.password_hash if agent else None, password)
-    ok = ok and agent is not None and not agent.disabled
-    scope.create(
-        LoginLog, username=email, ip=client.ip, user_agent=client.user_agent[:500], success=ok
-    )
-    if not ok or agent is None:
-        raise Unauthorized("wrong tenant, email or password", code=ErrorCode.BAD_CREDENTIALS)
-    token = signer.issue(
-        "agent",
-        tenant=tenant_id,
-        subject=agent.id,
-        version=agent.token_version,
-        ttl_secs=policy.ttl_secs,
-    )
+    scope = TenantScope(tenant_id[:64])
+
+    def find() -> Agent | None:
+        if Tenant.get_or_none(Tenant.id == scope.tenant_id) is None:
+            return None
+        return scope.get_or_none(Agent, Agent.email == email)
+
+    login = PasswordLogin("agent", scope, "wrong tenant, email or password")
+    agent, token = password_login(signer, login, email, password, find, client, policy)
     return {
         "token": token.token,
         "expires_at": token.expires_iso,
         "agent": {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role},
     }
-
-
-def _throttled(scope: TenantScope, email: str, ip: str, policy: LoginPolicy) -> bool:
-    since = utcnow() - dt.timedelta(seconds=policy.window_secs)
-    account_failures = (
-        scope.select(LoginLog)
-        .where(LoginLog.username == email, LoginLog.success == False, LoginLog.created_at >= since)  # noqa: E712
-        .count()
-    )
-    with cross_tenant():  # one address guessing across tenants is still one address
-        ip_failures = (
-            LoginLog.select()
-            .where(LoginLog.ip == ip, LoginLog.success == False, LoginLog.created_at >= since)  # noqa: E712
-            .count()
-        )
-    return account_failures >= policy.max_failures_account or ip_failures >= policy.max_failures_ip

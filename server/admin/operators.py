@@ -10,7 +10,7 @@ import peewee as pw
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.admin import audit
-from server.admin.auth import ClientInfo, LoginPolicy, _throttled
+from server.admin.login import ClientInfo, LoginPolicy, PasswordLogin, password_login
 from server.admin.provisioning import create_tenant
 from server.admin.tx import admin_transaction
 from server.admin.validation import iso, parse
@@ -20,14 +20,13 @@ from server.errors import (
     Conflict,
     ErrorCode,
     NotFound,
-    TooManyRequests,
     Unauthorized,
 )
 from server.ids import new_id
-from server.security.passwords import hash_password, verify_password
+from server.security.passwords import hash_password
 from server.security.tokens import TokenClaims, TokenSigner
 from server.storage.guard import TenantScope
-from server.storage.models import LoginLog, Operator, Role, SenderType, Tenant
+from server.storage.models import Operator, Role, SenderType, Tenant
 
 # Login-log rows of operators: not a valid tenant slug, so no tenant can ever read them.
 PLATFORM = "_platform"
@@ -60,27 +59,13 @@ def operator_login(
     signer: TokenSigner, fields: dict[str, Any], client: ClientInfo, policy: LoginPolicy
 ) -> dict[str, Any]:
     data = parse(OperatorLogin, fields)
-    email, password = data.email.strip().lower(), data.password
-    scope = TenantScope(PLATFORM)
-    log = {"username": email, "ip": client.ip, "user_agent": client.user_agent[:500]}
-    if _throttled(scope, email, client.ip, policy):
-        scope.create(LoginLog, **log, success=False, source="throttled")
-        raise TooManyRequests(
-            "too many failed attempts, try again later", code=ErrorCode.TOO_MANY_ATTEMPTS
-        )
-    operator = Operator.get_or_none(Operator.email == email)
-    ok = verify_password(operator.password_hash if operator else None, password)
-    ok = ok and operator is not None and not operator.disabled
-    scope.create(LoginLog, **log, success=ok, source="operator")
-    if not ok or operator is None:
-        raise Unauthorized("wrong email or password", code=ErrorCode.BAD_CREDENTIALS)
-    token = signer.issue(
-        "operator",
-        tenant=PLATFORM,
-        subject=operator.id,
-        version=operator.token_version,
-        ttl_secs=policy.ttl_secs,
-    )
+    email = data.email.strip().lower()
+
+    def find() -> Operator | None:
+        return Operator.get_or_none(Operator.email == email)
+
+    login = PasswordLogin("operator", TenantScope(PLATFORM), "wrong email or password", "operator")
+    operator, token = password_login(signer, login, email, data.password, find, client, policy)
     return {
         "token": token.token,
         "expires_at": token.expires_iso,

@@ -166,7 +166,7 @@ def _last_messages(scope: TenantScope, rows: list[Conversation]) -> dict[str, St
     )
     found: dict[str, StoredMessage] = {}
     for values in query.tuples():
-        message = StoredMessage(*values)
+        message = StoredMessage.from_row(values)
         if (message.conv, message.seq) in wanted:
             RENDERED.fill(message)
             found[message.conv] = message

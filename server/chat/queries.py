@@ -110,7 +110,7 @@ def message_page(
     for row in rows:
         if len(messages) == limit:
             return messages, True
-        message = StoredMessage(*row)
+        message = StoredMessage.from_row(row)
         # Here, on the store's thread, not on the event loop: html and the frame.
         RENDERED.fill(message)
         if max_bytes is not None:
@@ -121,7 +121,7 @@ def message_page(
     return messages, False
 
 
-# In StoredMessage's field order.
+# In the column order StoredMessage.from_row reads.
 MESSAGE_COLUMNS = [
     Message.id,
     Message.tenant_id,

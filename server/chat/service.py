@@ -150,15 +150,15 @@ class ChatService:
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         return self.writer.submit(
             PendingSend(
-                actor.tenant_id,
-                conv,
-                kind,
-                actor.type.value,
-                actor.id,
-                actor.name,
-                cid,
-                body,
-                future,
+                tenant_id=actor.tenant_id,
+                conv=conv,
+                kind=kind,
+                sender_type=actor.type.value,
+                sender_id=actor.id,
+                sender_name=actor.name,
+                cid=cid,
+                body=body,
+                future=future,
             )
         )
 

@@ -9,6 +9,18 @@ Inside the transaction the writer
 3. inserts all new messages with one multi-row INSERT (the ORM's bulk insert costs ~3x
    on this path) and moves the counters with one UPDATE.
 Only after COMMIT are the futures resolved, so an ack always means "durably stored".
+
+The tenant guard's one exception on the message path (``server/storage/guard.py``): these
+statements are raw SQL, which the guard does not see, and each batch spans tenants. The
+writer keeps the guard's promise itself, in ``_commit`` and ``_stored_duplicates``:
+- a message row is written only for a send whose ``tenant_id`` is its conversation's
+  (read in the same transaction, under the row lock); any other send is "no such
+  conversation", and nothing of it is written;
+- the row's ``tenant_id`` is the send's, the ``last_seq`` update names only conversations
+  that passed that check;
+- the resend lookup keys what it finds by tenant, so another tenant's stored message is
+  never returned as an "already stored" ack.
+``tests/unit/chat/test_writer.py`` proves each of these against a real database.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from typing import Any
 
 import peewee as pw
 
-from server.chat.records import SendResult, StoredMessage
+from server.chat.records import MessageFields, SendResult, StoredMessage
 from server.chat.rendered import RENDERED
 from server.errors import ErrorCode, NotFound, SteadyError, Unavailable
 from server.ids import new_id
@@ -46,22 +58,21 @@ def _error_number(err: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
-@dataclass(slots=True)
-class PendingSend:
-    tenant_id: str
-    conv: str
-    kind: str
-    sender_type: str
-    sender_id: str
-    sender_name: str
-    cid: str
-    body: str
+@dataclass(slots=True, kw_only=True)
+class PendingSend(MessageFields):
+    """A send waiting for its group commit; ``future`` gets its ``SendResult``."""
+
     future: asyncio.Future[SendResult] = field(repr=False)
     queued_at: float = 0.0
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.conv, self.sender_type, self.sender_id, self.cid)
+    def key(self) -> tuple[str, str, str, str, str]:
+        """What makes a send the same send: its tenant, conversation, sender and cid."""
+        return (self.tenant_id, *_key(self))
+
+
+def _key(message: MessageFields) -> tuple[str, str, str, str]:
+    return (message.conv, message.sender_type, message.sender_id, message.cid)
 
 
 def _quoted(database: pw.Database, name: str) -> str:
@@ -232,7 +243,7 @@ class GroupCommitWriter:
 
     def _stored_duplicates(
         self, batch: list[PendingSend]
-    ) -> dict[tuple[str, str, str, str], StoredMessage]:
+    ) -> dict[tuple[str, str, str, str, str], StoredMessage]:
         pairs = sorted({(p.conv, p.cid) for p in batch})
         marks = ",".join([f"({self._param},{self._param})"] * len(pairs))
         cursor = self._database.execute_sql(
@@ -243,10 +254,12 @@ class GroupCommitWriter:
         )
         found = {}
         for row in cursor.fetchall():
-            message = StoredMessage(*row)
+            message = StoredMessage.from_row(row)
             message.body = self._unseal(message.body)  # raw SQL: open sealed bodies here
             message.html = RENDERED.html(message.id, message.body)
-            found[(row[2], row[5], row[6], row[8])] = message
+            # Keyed by tenant too: the lookup spans the batch's tenants, and another
+            # tenant's message is never anyone's "already stored" (tenant guard exception).
+            found[(message.tenant_id, *_key(message))] = message
         return found
 
     def _commit(
@@ -279,7 +292,7 @@ class GroupCommitWriter:
                     stored = self._stored_duplicates(late)
             now_ms = int(time.time() * 1000)
             rows: list[Any] = []
-            fresh: dict[tuple[str, str, str, str], StoredMessage] = {}
+            fresh: dict[tuple[str, str, str, str, str], StoredMessage] = {}
             for pending in batch:
                 key = pending.key
                 if key in stored:

@@ -6,6 +6,12 @@ tenant-owned table it reads; an INSERT must set ``tenant_id`` on every row. Othe
 query raises ``TenantGuardError`` before it reaches the database. Code that must span
 tenants on purpose (migrations, the platform operator, per-IP throttling) says so with
 ``cross_tenant()``.
+
+Raw SQL (``database.execute_sql``) is not seen here. The group-commit writer
+(``server/chat/writer.py``) is the one raw-SQL path on tenant data that runs per request:
+its batches span tenants, so it checks each row's tenant against its conversation's itself
+(its docstring says how; its unit tests prove it). The other raw statements are schema and
+maintenance work: migrations, the full-text index, re-keying, backups and restore.
 """
 
 from __future__ import annotations

@@ -241,3 +241,19 @@ async def test_the_cli_lists_disables_enables_and_resets_operators(saas: ServerP
     assert {e["action"] for e in mine} == {"operator.disable", "operator.enable",
                                            "operator.reset_password"}
     assert all(e["actor_name"] == "command line" for e in mine)
+async def test_operator_login_is_throttled_like_an_agents(saas: ServerProcess) -> None:
+    # Agents and operators share one login function (server/admin/login.py): the
+    # operator's failures are counted per account, and past the limit even the right
+    # password is refused, while another operator still logs in.
+    email = f"op-{secrets.token_hex(3)}@platform.example.com"
+    made = cli(saas, "operator", "create", "--email", email, "--password", OP_PASSWORD)
+    assert made.returncode == 0, made.stderr
+    for attempt in range(1, 11):
+        resp = await call(saas, "POST", "/api/v1/operator/login",
+                          body={"email": email, "password": f"wrong-{attempt}"})
+        assert resp.status_code == 401 and code(resp) == "bad_credentials", resp.text
+    for password in ("wrong-11", OP_PASSWORD):
+        resp = await call(saas, "POST", "/api/v1/operator/login",
+                          body={"email": email, "password": password})
+        assert resp.status_code == 429 and code(resp) == "too_many_attempts", resp.text
+    assert await _operator_token(saas)
