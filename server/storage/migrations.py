@@ -195,6 +195,11 @@ def _secrets_at_rest(database: pw.Database) -> None:
         ).execute()
 
 
+def _ngram_search(database: pw.Database) -> None:
+    """CJK text found by any substring: the n-gram index, built over existing messages."""
+    fulltext.install_ngrams(database)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
@@ -204,6 +209,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "bridges: principals, links to agents, link codes", _bridges),
     Migration(7, "backups: runs, scheduler lease, export jobs, imported token keys", _backups),
     Migration(8, "site and API secrets sealed at rest, no demo passwords stored", _secrets_at_rest),
+    Migration(10, "message search: n-gram index for Chinese, Japanese and Korean", _ngram_search),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version
