@@ -155,7 +155,13 @@ def install_ngrams(database: pw.Database) -> None:
                 f"({MYSQL_GRAMS_COLUMN})"
             )
         return
-    existed = NGRAM_TABLE in database.get_tables()
+    # A table left without its triggers (the previous release's forced restore drops
+    # ``message`` and so the triggers, not this table) missed every write since: rebuilt.
+    kept = database.execute_sql(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+        ("message_fts_ngram_ai",),
+    ).fetchone()[0]
+    existed = NGRAM_TABLE in database.get_tables() and kept
     for statement in _SQLITE_NGRAM_DDL:
         database.execute_sql(statement)
     if not existed:

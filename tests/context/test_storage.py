@@ -71,14 +71,16 @@ def test_migration_4_upgrades_an_existing_database(database: pw.Database) -> Non
 
 
 def _drop_ngram_index(database: pw.Database) -> None:  # noqa: F811
-    """Undo what migration 10 adds, as a database of the previous release looks."""
+    """Undo what migration 10 adds, as a database of the previous release looks. On
+    SQLite the trigram table stays, without its triggers: what the previous release's
+    forced restore leaves (it drops ``message``, and with it the triggers, not the
+    table), the worse case: the table misses the rows written since."""
     if is_mysql(database):
         database.execute_sql(f"ALTER TABLE message DROP INDEX {fulltext.MYSQL_GRAMS_INDEX}")
         database.execute_sql(f"ALTER TABLE message DROP COLUMN {fulltext.MYSQL_GRAMS_COLUMN}")
     else:
         for trigger in ("message_fts_ngram_ai", "message_fts_ngram_ad", "message_fts_ngram_au"):
             database.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}")
-        database.execute_sql(f"DROP TABLE IF EXISTS {fulltext.NGRAM_TABLE}")
     database.execute_sql("DELETE FROM schema_migration WHERE version = 10")
 
 
