@@ -11,17 +11,17 @@ matched as any substring of two or more characters, through an n-gram index:
   query, so a one- or two-character CJK term is matched with ``LIKE`` on the rows the
   other terms (and the tenant and filters) leave.
 * MySQL/MariaDB: MariaDB (10.11 included) has no ``ngram`` full-text parser, MySQL's
-  ``WITH PARSER ngram`` is refused there. Instead the table carries a stored generated
-  column, ``search_grams``: the body with every CJK run written out as its overlapping
-  bigrams, each prefixed with ``x`` so a token has the three characters InnoDB's
-  ``innodb_ft_min_token_size`` (default 3) needs ("我的订单" -> "x我的 x的订 x订单 单").
-  One FULLTEXT index on that column answers words and CJK alike: a CJK term of n >= 2
-  characters must have all its n-1 bigrams, and (n >= 3) ``LIKE`` checks on those
-  candidates that they stand in a row. The database computes the column itself, so every
-  writer (older releases during a rollout, restores, imports) keeps it right. Words
-  shorter than 3 characters, a single CJK character and characters beyond the Basic
+  ``WITH PARSER ngram`` is refused there. Words keep ``message_body_fulltext`` on
+  ``body``; for CJK the table carries a stored generated column, ``search_grams``: only
+  the body's CJK runs, each written out as its overlapping bigrams, each prefixed with
+  ``x`` so a token has the three characters InnoDB's ``innodb_ft_min_token_size``
+  (default 3) needs ("我的订单 order" -> "x我的 x的订 x订单 单"), with a FULLTEXT index of
+  its own. A CJK term of n >= 2 characters must have all its n-1 bigrams, and (n >= 3)
+  ``LIKE`` checks on those candidates that they stand in a row. The database computes
+  the column itself, so every writer (older releases during a rollout, restores,
+  imports) keeps it right; a body without CJK text costs it one space. Words shorter
+  than 3 characters, a single CJK character and characters beyond the Basic
   Multilingual Plane (InnoDB does not tokenise them) are matched with ``LIKE``.
-  ``message_body_fulltext`` on ``body`` (migration 4) stays for the previous release.
 
 User input never reaches either query language as syntax: it is split into words and CJK
 runs, and each is quoted (FTS5) or stripped to letters and digits (MySQL boolean mode).
@@ -102,18 +102,18 @@ def _pcre_class() -> str:
 
 
 def mysql_grams_expression() -> str:
-    """SQL computing ``search_grams`` from ``body`` (see :func:`grams`): each CJK run is
-    set apart with spaces, then every character that has a CJK neighbour to its right
-    becomes `` x<it><neighbour> ``."""
+    """SQL computing ``search_grams`` from ``body`` (see :func:`grams`): everything but
+    CJK runs becomes a space, then every character that has a CJK neighbour to its
+    right becomes `` x<it><neighbour> ``."""
     cjk = _pcre_class()
-    runs = f"REGEXP_REPLACE(`body`, '([{cjk}]+)', ' \\\\1 ')"
+    runs = f"REGEXP_REPLACE(`body`, '[^{cjk}]+', ' ')"
     sql = f"REGEXP_REPLACE({runs}, '([{cjk}])(?=([{cjk}]))', ' {GRAM_PREFIX}\\\\1\\\\2 ')"
     return sql.replace("\\x", "\\\\x")
 
 
 def grams(text: str) -> str:
     """What MariaDB stores in ``search_grams`` for ``text`` (the same rule in Python)."""
-    spaced = _CJK_RUN.sub(lambda m: f" {m.group(0)} ", text)
+    spaced = re.sub(rf"[^{_CJK_CLASS}]+", " ", text)
     return re.sub(
         rf"([{_CJK_CLASS}])(?=([{_CJK_CLASS}]))", rf" {GRAM_PREFIX}\1\2 ", spaced
     )
@@ -232,7 +232,8 @@ def _fts_quote(term: str) -> str:
 
 
 def _mysql_condition(terms: list[str]) -> Any:
-    tokens: list[str] = []
+    words: list[str] = []
+    grams: list[str] = []
     like: list[str] = []
     for term in terms:
         if any(ord(ch) > 0xFFFF for ch in term):
@@ -241,27 +242,28 @@ def _mysql_condition(terms: list[str]) -> Any:
             if len(term) == 1:
                 like.append(term)
                 continue
-            tokens.extend(f"+{GRAM_PREFIX}{term[i : i + 2]}" for i in range(len(term) - 1))
+            grams.extend(f"+{GRAM_PREFIX}{term[i : i + 2]}" for i in range(len(term) - 1))
             if len(term) > 2:
                 like.append(term)  # the bigrams in a row, not scattered
         elif len(term) >= MYSQL_MIN_TOKEN_CHARS:
-            tokens.append(f"+{term}*")
+            words.append(f"+{term}*")
         else:
             like.append(term)
     conditions: list[Any] = []
-    if tokens:
-        conditions.append(
-            pw.NodeList(
-                (
-                    pw.SQL("MATCH("),
-                    pw.NodeList((Message._meta.table, pw.SQL(f".{MYSQL_GRAMS_COLUMN}")), glue=""),
-                    pw.SQL(") AGAINST ("),
-                    pw.Value(" ".join(dict.fromkeys(tokens))),
-                    pw.SQL(" IN BOOLEAN MODE)"),
-                ),
-                glue="",
+    for column, tokens in (("body", words), (MYSQL_GRAMS_COLUMN, grams)):
+        if tokens:
+            conditions.append(
+                pw.NodeList(
+                    (
+                        pw.SQL("MATCH("),
+                        pw.NodeList((Message._meta.table, pw.SQL(f".{column}")), glue=""),
+                        pw.SQL(") AGAINST ("),
+                        pw.Value(" ".join(dict.fromkeys(tokens))),
+                        pw.SQL(" IN BOOLEAN MODE)"),
+                    ),
+                    glue="",
+                )
             )
-        )
     for term in like:
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Message.body ** f"%{escaped}%")
