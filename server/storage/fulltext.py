@@ -142,17 +142,21 @@ def install_ngrams(database: pw.Database) -> None:
     messages)."""
     if is_mysql(database):
         columns = {column.name for column in database.get_columns("message")}
+        # Neither can run with concurrent writes (a stored generated column copies the
+        # table; InnoDB never builds a FULLTEXT index online): the statements say so. On
+        # a large table build both beforehand with an online schema change tool; this
+        # then finds them and skips (docs/agent-tools.md, "CJK text").
         if MYSQL_GRAMS_COLUMN not in columns:
             database.execute_sql(
                 f"ALTER TABLE message ADD COLUMN {MYSQL_GRAMS_COLUMN} LONGTEXT "
-                f"AS ({mysql_grams_expression()}) PERSISTENT"
+                f"AS ({mysql_grams_expression()}) PERSISTENT, ALGORITHM=COPY, LOCK=SHARED"
             )
         present = {index.name for index in database.get_indexes("message")}
         if MYSQL_GRAMS_INDEX not in present:
             database.execute_sql("SET SESSION innodb_ft_enable_stopword = 0")
             database.execute_sql(
                 f"ALTER TABLE message ADD FULLTEXT INDEX {MYSQL_GRAMS_INDEX} "
-                f"({MYSQL_GRAMS_COLUMN})"
+                f"({MYSQL_GRAMS_COLUMN}), ALGORITHM=INPLACE, LOCK=SHARED"
             )
         return
     # A table left without its triggers (the previous release's forced restore drops
