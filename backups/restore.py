@@ -150,8 +150,8 @@ def _has_rows(database: pw.Database, spec: TableSpec, tenant: str | None) -> boo
 def _drop_everything(database: pw.Database) -> None:
     """A forced whole restore starts from an empty schema (faster than deleting rows,
     and it leaves nothing of a newer or odd schema behind)."""
-    if fulltext.FTS_TABLE in database.get_tables():
-        database.execute_sql(f"DROP TABLE {fulltext.FTS_TABLE}")
+    for table in fulltext.index_tables(database):
+        database.execute_sql(f"DROP TABLE {table}")
     database.drop_tables(ALL_MODELS, safe=True)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import peewee as pw
 
+from server.storage import fulltext
 from server.storage.models import ALL_MODELS, BaseModel, Tenant
 
 # Operational state, not data: the scheduler's lease and run history (a restore must not
@@ -81,7 +82,8 @@ def table_specs(database: pw.Database, *, tenant_only: bool = False) -> list[Tab
         tenant_column = _tenant_column(model)
         if name not in present or (tenant_only and tenant_column is None):
             continue
-        columns = tuple(c.name for c in database.get_columns(name))
+        derived = fulltext.GENERATED_COLUMNS.get(name, ())
+        columns = tuple(c.name for c in database.get_columns(name) if c.name not in derived)
         specs.append(TableSpec(name, model, columns, tenant_column, _order(model)))
     return specs
 

@@ -18,10 +18,12 @@ from tui_agent.config import (
     SavedSession,
     config_dir,
     forget_token,
+    load_logins,
     load_session,
     save_session,
 )
-from tui_agent.messages import LoggedIn
+from tui_agent.messages import LoggedIn, LoginChosen
+from tui_agent.screens.choose_login import ChooseLoginScreen
 from tui_agent.screens.link_code import LinkCodeScreen
 from tui_agent.screens.login import LoginScreen
 from tui_agent.screens.main import MainScreen, utc_now
@@ -62,25 +64,47 @@ class AgentConsole(App[None]):
         return self.config_path or config_dir()
 
     def on_mount(self) -> None:
-        saved = load_session(self.directory)
         server_url, tenant, email = self.overrides
-        same_account = all(
-            wanted in (None, have)
-            for wanted, have in (
-                (server_url, saved.server_url),
-                (tenant, saved.tenant),
-                (email, saved.email),
+        saved = load_logins(self.directory)
+        wanted = [
+            login
+            for login in saved
+            if all(
+                want in (None, have)
+                for want, have in (
+                    (server_url, login.server_url),
+                    (tenant, login.tenant),
+                    (email, login.email),
+                )
             )
-        )
-        if saved.token_usable() and same_account and not self.force_login:
-            self.open_desk(saved)
+        ]
+        if len(wanted) > 1 and not self.force_login:
+            # Several logins on this machine (a second console, another tenant): ask,
+            # never pick whichever was used last.
+            self.push_screen(ChooseLoginScreen(wanted))
             return
+        if wanted and wanted[0].token_usable() and not self.force_login:
+            self.open_desk(wanted[0])
+            return
+        base = wanted[0] if wanted else load_session(self.directory)
         defaults = SavedSession(
-            server_url=server_url or saved.server_url,
-            tenant=tenant or saved.tenant,
-            email=email or saved.email,
+            server_url=server_url or base.server_url,
+            tenant=tenant or base.tenant,
+            email=email or base.email,
         )
         self.push_screen(LoginScreen(defaults))
+
+    def on_login_chosen(self, message: LoginChosen) -> None:
+        chosen = message.session
+        if chosen is not None and chosen.token_usable():
+            save_session(chosen, self.directory)  # the most recent from now on
+            self.open_desk(chosen, replace=True)
+            return
+        if chosen is None:
+            defaults = SavedSession(server_url=message.server_url, tenant="", email="")
+        else:
+            defaults = SavedSession(chosen.server_url, chosen.tenant, chosen.email)
+        self.switch_screen(LoginScreen(defaults))
 
     def on_logged_in(self, message: LoggedIn) -> None:
         save_session(message.session, self.directory)
@@ -102,11 +126,15 @@ class AgentConsole(App[None]):
             self.push_screen(LinkCodeScreen(desk.client.link_code, clock=self.clock))
 
     def logout(self, reason: str = "") -> None:
-        """Back to the login form (the token is dropped; server, tenant and e-mail stay)."""
-        forget_token(self.directory)
+        """Back to the login form (this login's token is dropped; server, tenant and
+        e-mail stay, and so do the other saved logins)."""
+        desk = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        session = desk.session if desk is not None else load_session(self.directory)
+        forget_token(self.directory, session)
         while isinstance(self.screen, ModalScreen):
             self.pop_screen()
-        self.switch_screen(LoginScreen(load_session(self.directory), notice=reason))
+        defaults = SavedSession(session.server_url, session.tenant, session.email)
+        self.switch_screen(LoginScreen(defaults, notice=reason))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -122,7 +150,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="show the login form even when a saved token is still valid",
     )
-    parser.add_argument("--logout", action="store_true", help="forget the saved token and exit")
+    parser.add_argument(
+        "--logout", action="store_true", help="forget every saved token and exit"
+    )
     parser.add_argument(
         "--config-dir",
         type=Path,
@@ -136,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.logout:
         forget_token(args.config_dir)
-        print("Logged out: the saved token is gone.")
+        print("Logged out: the saved tokens are gone.")
         return
     AgentConsole(
         server_url=args.server,

@@ -24,6 +24,15 @@ class LoggedIn(Message):
         self.session = session
 
 
+class LoginChosen(Message):
+    """A saved login picked from several (``None``: another one, typed in)."""
+
+    def __init__(self, session: SavedSession | None, server_url: str = "") -> None:
+        super().__init__()
+        self.session = session
+        self.server_url = server_url
+
+
 class LoginFailed(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()

@@ -237,6 +237,11 @@ def datetimes_to_milliseconds(database: pw.Database) -> None:
         database.execute_sql(f"ALTER TABLE `{table}` {', '.join(changes)}")
 
 
+def _ngram_search(database: pw.Database) -> None:
+    """CJK text found by any substring: the n-gram index, built over existing messages."""
+    fulltext.install_ngrams(database)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
@@ -247,6 +252,7 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "backups: runs, scheduler lease, export jobs, imported token keys", _backups),
     Migration(8, "site and API secrets sealed at rest, no demo passwords stored", _secrets_at_rest),
     Migration(9, "times to the millisecond (DATETIME(3) on MySQL)", datetimes_to_milliseconds),
+    Migration(10, "message search: n-gram index for Chinese, Japanese and Korean", _ngram_search),
     Migration(11, "audit rows: the actor's name and the client's user agent", _audit_client),
 ]
 

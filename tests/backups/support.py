@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pymysql
 
+from server.storage import fulltext
 from tests.support.server import REPO_ROOT, ServerProcess
 
 CLI_TIMEOUT_SECS = 180
@@ -115,14 +116,17 @@ def dump(url: str, *, tenant: str | None = None) -> dict[str, list[tuple[Any, ..
     tables: dict[str, list[tuple[Any, ...]]] = {}
     for table in data_tables(url):
         q = "`" if not url.startswith("sqlite") else '"'
-        columns = [c for c in _columns(url, table)]
+        # The search index's generated column (MySQL) is derived, not data.
+        derived = fulltext.GENERATED_COLUMNS.get(table, ())
+        columns = [c for c in _columns(url, table) if c not in derived]
+        listed = ", ".join(f"{q}{c}{q}" for c in columns)
         if tenant is not None:
             column = "id" if table == "tenant" else "tenant_id"
             if column not in columns:
                 continue
-            rows = query(url, f"SELECT * FROM {q}{table}{q} WHERE {column} = ?", [tenant])
+            rows = query(url, f"SELECT {listed} FROM {q}{table}{q} WHERE {column} = ?", [tenant])
         else:
-            rows = query(url, f"SELECT * FROM {q}{table}{q}")
+            rows = query(url, f"SELECT {listed} FROM {q}{table}{q}")
         tables[table] = sorted(rows, key=repr)
     return tables
 

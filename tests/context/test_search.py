@@ -4,6 +4,7 @@ MySQL), never across tenants, notes included for agents, filters with and withou
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 
 from tests.context.conftest import Rest
@@ -145,3 +146,60 @@ async def test_the_department_filter(server: ServerProcess, demo: DemoTenant, cl
     assert found[0]["department"] == department
     assert {r["conv"] for r in (await agent.get("/search", q=secret)).json()["results"]} == {
         conv, elsewhere}
+
+
+def han(n: int) -> str:
+    """``n`` random CJK ideographs: a run nobody else in the database has."""
+    return "".join(chr(0x4E00 + secrets.randbelow(0x9FA0 - 0x4E00)) for _ in range(n))
+
+
+def kana(n: int) -> str:
+    return "".join(chr(0x30A1 + secrets.randbelow(0x30F6 - 0x30A1)) for _ in range(n))
+
+
+async def found(rest: Rest, q: str) -> list[str]:
+    resp = await rest.get("/search", q=q)
+    assert resp.status_code == 200, resp.text
+    return [r["message_id"] for r in resp.json()["results"]]
+
+
+async def test_chinese_is_found_by_any_substring_of_two_or_more_characters(
+    server: ServerProcess, clients: Clients, other_tenant: DemoTenant, agent: Rest,
+    foreign_admin: Rest,
+) -> None:
+    # Inside one run of characters (no spaces): the old word index found only its start.
+    secret = han(6)
+    ours = await clients.visitor(server)
+    theirs = await clients.visitor(server, demo=other_tenant)
+    ack = await ours.send_and_ack(f"你好，请帮我查一下{secret}的订单还没有到 order 42")  # noqa: RUF001
+    their_ack = await theirs.send_and_ack(f"他们的{secret}是私密的")
+    for q in (secret[2:4], secret[1:5], secret, f"查一下{secret[:2]}", f"{secret[-2:]}的订单",
+              f"{secret[3:5]} order", f"42 {secret[1:3]}", f"你好 {secret[4:]}"):
+        assert await found(agent, q) == [ack["id"]], q
+    hit = (await agent.get("/search", q=secret[2:4])).json()["results"][0]
+    assert secret[2:4] in hit["snippet"]
+    # Every bigram of the query is in the text, but not in a row: no hit.
+    assert await found(agent, secret[0:2] + secret[3:5]) == []
+    assert await found(agent, f"{secret[2:4]} missingword") == []
+    # The same text in another tenant: each finds only its own, short or long query.
+    for q in (secret[2:4], secret[1:5]):
+        assert await found(foreign_admin, q) == [their_ack["id"]], q
+
+
+async def test_japanese_is_found_by_any_substring_of_two_or_more_characters(
+    server: ServerProcess, clients: Clients, other_tenant: DemoTenant, agent: Rest,
+    foreign_admin: Rest,
+) -> None:
+    # Kanji, hiragana and katakana (with the long-vowel mark ー) in one run.
+    secret = kana(3) + "ー" + han(2)
+    ours = await clients.visitor(server)
+    theirs = await clients.visitor(server, demo=other_tenant)
+    ack = await ours.send_and_ack(f"東京駅で{secret}カードを落としました。iPhone充電器も")
+    their_ack = await theirs.send_and_ack(f"大阪で{secret}を買いました")
+    for q in (secret[2:4], secret[3:5], secret[1:6], f"駅で{secret[:2]}", f"{secret[-2:]}カード",
+              f"{secret[1:3]}　iphone", f"{secret[4:]} 充電器"):
+        assert await found(agent, q) == [ack["id"]], q
+    assert await found(agent, secret[0:2] + secret[3:5]) == []
+    for q in (secret[2:4], secret[1:6]):
+        assert await found(foreign_admin, q) == [their_ack["id"]], q
+    assert ack["id"] not in await found(foreign_admin, secret[2:4])

@@ -36,6 +36,19 @@ async def test_login_screen(config_dir: Path) -> None:
         assert_snapshot(pilot.app, "login")
 
 
+async def test_choose_login_screen(config_dir: Path) -> None:
+    for email, name, token in (("agent1@default.demo", "Demo Agent 1", ""),
+                               ("agent2@default.demo", "Demo Agent 2", "token")):
+        save_session(
+            SavedSession("http://127.0.0.1:8800", "default", email, token,
+                         "2999-01-01T00:00:00Z", {"name": name}),
+            config_dir,
+        )
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert_snapshot(pilot.app, "choose-login")
+
+
 async def test_desk_with_a_queue_an_open_chat_and_dialogs(
     server: ServerProcess, config_dir: Path, clients: Clients
 ) -> None:

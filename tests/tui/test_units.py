@@ -11,11 +11,12 @@ from pathlib import Path
 from textual.events import Key
 
 from tui_agent.canned import load_canned
-from tui_agent.config import SavedSession, load_session, save_session
+from tui_agent.config import SavedSession, forget_token, load_logins, load_session, save_session
 from tui_agent.desk import Desk, SortedIds
 from tui_agent.keys import MAIN_KEYS, help_rows
 from tui_agent.models import ChatMessage, ConversationSummary, Person
 from tui_agent.notices import NEW_CHAT, NEW_MESSAGE, NoticeBatch
+from tui_agent.screens.choose_login import describe
 from tui_agent.streams import Backoff, SeqTracker
 
 
@@ -135,6 +136,37 @@ def test_session_file_is_private_and_round_trips(tmp_path: Path) -> None:
     loaded = load_session(directory)
     assert loaded.token == "tok" and loaded.token_usable()
     assert not SavedSession(token="t", expires_at="2000-01-01T00:00:00Z").token_usable()
+
+
+def test_saved_logins_are_a_list_and_an_older_single_login_file_still_reads(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "cfg"
+    directory.mkdir()
+    old = {"server_url": "http://h:1", "tenant": "t", "email": "a@x", "token": "tok-a",
+           "expires_at": "2999-01-01T00:00:00Z", "agent": {"name": "A"}}
+    (directory / "session.json").write_text(json.dumps(old))
+    assert [s.email for s in load_logins(directory)] == ["a@x"]
+    save_session(SavedSession("http://h:1", "t", "b@x", "tok-b", "2999-01-01T00:00:00Z"),
+                 directory)
+    save_session(SavedSession("http://h:1/", "t", "A@X", "tok-a2", ""), directory)
+    logins = load_logins(directory)
+    assert [(s.email, s.token) for s in logins] == [("A@X", "tok-a2"), ("b@x", "tok-b")]
+    forget_token(directory, logins[1])
+    assert [s.token for s in load_logins(directory)] == ["tok-a2", ""]
+    forget_token(directory)
+    assert [s.token for s in load_logins(directory)] == ["", ""]
+    (directory / "session.json").write_text('{"logins": [1, {"email": 5}, {"email": "c@x"}]}')
+    assert [s.email for s in load_logins(directory)] == ["c@x"]
+
+
+def test_a_saved_login_is_described_as_plain_text() -> None:
+    hostile = SavedSession("http://h:1", "t[bold]", "e@x\x1b[2J", "", "",
+                           {"name": "[red]Eve\x1b]52;c;aGk=\x07"})
+    line = describe(hostile)
+    assert "\x1b" not in line.plain and "\x07" not in line.plain
+    assert "[red]Eve" in line.plain and "t[bold]" in line.plain
+    assert line.plain.endswith("password needed")
 
 
 def test_help_lists_every_key_binding() -> None:

@@ -1,9 +1,24 @@
-"""Log in: server URL, tenant, e-mail, password. The token is cached, never the password."""
+"""Log in: server URL, tenant, e-mail, password. The token is cached, never the password.
+
+What is typed must land where the agent thinks, or a password ends up in clear in
+another field:
+
+* a field shows a real value or nothing (no placeholder that looks like a value);
+* the cursor starts in the first empty field;
+* enter and tab move between fields as *priority* bindings, run by the app before it
+  hands on the next key: an ordinary binding runs in the field's own turn, after the
+  app has already sent it the keys typed right behind (a fast typist, or a password
+  manager's auto-type, would write the password into the e-mail field). Logging in
+  waits in the password field's queue, behind the characters it has not taken in yet;
+* the password field shows one dot per character and never gives its text away
+  (copy and cut do nothing there).
+"""
 
 from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
@@ -16,8 +31,27 @@ from tui_agent.untrusted import safe_text
 FIELDS = ("server", "tenant", "email", "password")
 
 
+class PasswordInput(Input):
+    """An input whose text never leaves it: dots on screen, nothing to the clipboard."""
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(password=True, id=id)
+
+    def action_copy(self) -> None:
+        pass
+
+    def action_cut(self) -> None:
+        pass
+
+
 class LoginScreen(Screen[None]):
-    BINDINGS = [("ctrl+q", "app.quit", "Quit")]
+    BINDINGS = [
+        ("ctrl+q", "app.quit", "Quit"),
+        Binding("enter", "enter", "Next / log in", priority=True),
+        Binding("tab", "move(1)", "Next field", show=False, priority=True),
+        Binding("shift+tab", "move(-1)", "Previous field", show=False, priority=True),
+    ]
+    ORDER = (*FIELDS, "login")
 
     def __init__(self, defaults: SavedSession, notice: str = "") -> None:
         super().__init__()
@@ -27,14 +61,15 @@ class LoginScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box") as box:
             box.border_title = "Steadydesk agent console"
+            # Hints go in the labels: a placeholder in a field looks like a value.
             yield Label("Server URL")
-            yield Input(self.defaults.server_url, placeholder="http://127.0.0.1:8800", id="server")
-            yield Label("Tenant")
-            yield Input(self.defaults.tenant, placeholder="default", id="tenant")
+            yield Input(self.defaults.server_url, id="server")
+            yield Label("Tenant (your organisation's id)")
+            yield Input(self.defaults.tenant, id="tenant")
             yield Label("E-mail")
-            yield Input(self.defaults.email, placeholder="agent1@default.demo", id="email")
-            yield Label("Password")
-            yield Input(password=True, id="password")
+            yield Input(self.defaults.email, id="email")
+            yield Label("Password (never shown)")
+            yield PasswordInput(id="password")
             yield Button("Log in", variant="primary", id="login")
             yield Static(safe_text(self.notice), id="login-status")
         yield Footer()
@@ -43,30 +78,42 @@ class LoginScreen(Screen[None]):
         for name in FIELDS:
             box = self.query_one(f"#{name}", Input)
             if not box.value:
-                box.focus()
+                self.set_focus(box)
                 return
-        self.query_one("#password", Input).focus()
+        self.set_focus(self.query_one("#password", Input))
 
     def _value(self, name: str) -> str:
         return self.query_one(f"#{name}", Input).value.strip()
 
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        name = event.input.id or ""
-        if name != "password" and name in FIELDS:
-            self.query_one(f"#{FIELDS[FIELDS.index(name) + 1]}", Input).focus()
+    def action_enter(self) -> None:
+        """Enter: the next field, or log in from the password field and the button."""
+        focused = self.focused
+        name = focused.id if focused is not None else ""
+        if name in FIELDS and name != "password":
+            self.set_focus(self.query_one(f"#{FIELDS[FIELDS.index(name) + 1]}"))
+        elif focused is not None:
+            # Behind the keys the field has not taken in yet (they wait in its queue).
+            focused.call_later(self._submit)
         else:
             self._submit()
+
+    def action_move(self, step: int) -> None:
+        """Tab and shift+tab, at once (see the module's docstring)."""
+        name = self.focused.id if self.focused is not None else ""
+        at = self.ORDER.index(name) if name in self.ORDER else -step
+        self.set_focus(self.query_one(f"#{self.ORDER[(at + step) % len(self.ORDER)]}"))
 
     @on(Button.Pressed, "#login")
     def _pressed(self) -> None:
         self._submit()
 
     def _submit(self) -> None:
+        if self.query_one("#login", Button).disabled:
+            return  # a login is under way
         missing = [name for name in FIELDS if not self._value(name)]
         if missing:
             self._status(f"Please fill in: {', '.join(missing)}", error=True)
-            self.query_one(f"#{missing[0]}", Input).focus()
+            self.set_focus(self.query_one(f"#{missing[0]}", Input))
             return
         self._status("Logging in…")
         self.query_one("#login", Button).disabled = True
@@ -103,7 +150,7 @@ class LoginScreen(Screen[None]):
         self._status(message.reason, error=True)
         password = self.query_one("#password", Input)
         password.value = ""
-        password.focus()
+        self.set_focus(password)
 
     def _status(self, text: str, error: bool = False) -> None:
         status = self.query_one("#login-status", Static)
