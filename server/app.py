@@ -37,6 +37,7 @@ from server.gateway.rest_reports import build_reports_blueprint
 from server.gateway.rest_routing import build_routing_blueprint
 from server.gateway.router import HeadAsGetRouter
 from server.gateway.widget_routes import build_widget_blueprint
+from server.observability import memtrace
 from server.observability.metrics import observe_batch
 from server.routing.presence import Presence, PresenceStore
 from server.routing.presence_store import LocalPresenceStore, RedisPresenceStore
@@ -177,6 +178,8 @@ def create_app(settings: Settings) -> Sanic:
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
+        if settings.tracemalloc_dir:
+            memtrace.install(settings.tracemalloc_dir)
         await store.run(preload_imported_keys, tenant_keys)
         await bus.start()
         writer.start()
