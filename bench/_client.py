@@ -194,7 +194,12 @@ class Conn:
         if resume:
             frame["resume"] = resume
         fut = self.expect(lambda f: f.get("type") == "welcome", lambda f: True)
-        await self.send(frame)
+        try:
+            await self.send(frame)
+        except BaseException:
+            fut.cancel()  # nobody will wait for it: no "exception never retrieved" later
+            self._waiters = [w for w in self._waiters if w[2] is not fut]
+            raise
         self.welcome = await self.wait(fut, "welcome after hello", within)
         return self.welcome
 

@@ -109,4 +109,8 @@ def human(result: dict[str, Any]) -> str:
         ]
         if not r["complete"]:
             lines.append("  INCOMPLETE: the replay did not bring every missed message")
+    if "idle" in result:
+        from _idle import human_idle
+
+        lines += human_idle(result["idle"])
     return "\n".join(lines)

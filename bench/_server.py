@@ -7,6 +7,7 @@ The node is driven only through its command line and environment (PROTOCOL.md §
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -18,7 +19,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,33 +152,32 @@ def run_demo(env: dict[str, str]) -> Demo:
 
 
 def create_agents(env: dict[str, str], tenant: str, count: int) -> tuple[list[Account], str]:
-    """One agent per pair through `steadydesk agent create` (the server's CLI; not part of
-    PROTOCOL §5, so a failure only means the bench falls back to shared agents)."""
+    """One agent per pair, all in one `steadydesk agent create --bulk -` (the server's CLI;
+    not part of PROTOCOL §5, so a failure only means the bench falls back to shared
+    agents). The JSON lines go through standard input: no password on disk or in `ps`."""
     tag = secrets.token_hex(3)
-
-    def one(i: int) -> Account:
-        account = Account(f"bench-{tag}-{i}@bench.example", f"bench-{tag}-password-{i}")
-        cmd = ["agent", "create", "--tenant", tenant, "--email", account.email]
-        cmd += ["--password", account.password, "--name", f"bench {i}"]
-        cmd += ["--capacity", str(AGENT_CAPACITY)]
-        proc = subprocess.run(
-            [sys.executable, "-m", "server", *cmd],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise ProtocolError(f"agent create exited {proc.returncode}: {proc.stderr[-300:]}")
-        return account
-
-    try:
-        with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-            return list(pool.map(one, range(count))), ""
-    except ProtocolError as exc:
-        return [], str(exc)
+    accounts = [
+        Account(f"bench-{tag}-{i}@bench.example", f"bench-{tag}-password-{i}")
+        for i in range(count)
+    ]
+    lines = "".join(
+        json.dumps({"email": a.email, "password": a.password, "name": f"bench {i}"}) + "\n"
+        for i, a in enumerate(accounts)
+    )
+    cmd = ["agent", "create", "--tenant", tenant, "--bulk", "-"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "server", *cmd, "--capacity", str(AGENT_CAPACITY)],
+        cwd=REPO_ROOT,
+        env=env,
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return [], f"agent create --bulk exited {proc.returncode}: {proc.stderr[-300:]}"
+    return accounts, ""
 
 
 def _mysql_connect(url: str, database: str | None = None) -> Any:

@@ -7,6 +7,7 @@ what each printed number means. Examples:
     python bench/chat_pairs.py --spawn sqlite                      # closed loop, 50x200
     python bench/chat_pairs.py --spawn mysql --rate 1000 --duration 20   # open loop
     python bench/chat_pairs.py --spawn sqlite --mode resume        # 1,000-message resume
+    python bench/chat_pairs.py --spawn sqlite --mode idle --connections 10000   # RSS/conn
     python bench/chat_pairs.py --url http://127.0.0.1:8800 --demo-json demo.json --server-pid 123
 """
 
@@ -19,7 +20,9 @@ import itertools
 import json
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -36,6 +39,7 @@ from _client import (
     provision_agents,
     ws_base,
 )
+from _idle import Snapshots, idle_test, raise_nofile
 from _load import (
     Ctx,
     Pair,
@@ -163,7 +167,7 @@ async def run_bench(
     results: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=url, timeout=15, trust_env=False) as http:
         accounts = agent_accounts(demo, args)
-        if args.agents == "per-pair":
+        if args.agents == "per-pair" and agents_wanted(args):
             made, why_not_cli = premade
             why_not_api = "not tried"
             if not made:
@@ -209,11 +213,20 @@ async def run_bench(
             results["resume"] = await resume_test(
                 ctx, args.resume_messages, args.window, meter, args.timeout
             )
+        if "idle" in args.mode:
+            snapshots = None
+            if args.snapshot_dir and meter.server_pid:
+                snapshots = Snapshots(meter.server_pid, args.snapshot_dir)
+            results["idle"] = await idle_test(
+                http, ctx.ws_url, demo, meter.server_pid, args.connections, args.idle_visitors,
+                args.hold,
+                args.connect_concurrency, snapshots,
+            )  # fmt: skip
     return results
 
 
 def agents_wanted(args: argparse.Namespace) -> int:
-    if args.agents != "per-pair":
+    if args.agents != "per-pair" or args.mode == ["idle"]:
         return 0
     return args.pairs if {"closed", "open"} & set(args.mode) else 1
 
@@ -264,7 +277,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--mode",
         action="append",
-        choices=["closed", "open", "resume"],
+        choices=["closed", "open", "resume", "idle"],
         help="repeatable; default closed (open if --rate)",
     )
     p.add_argument("--pairs", "-K", type=int, default=50)
@@ -285,6 +298,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--drain", type=float, default=30.0, help="open loop: seconds to wait for stragglers"
     )
     p.add_argument("--resume-messages", type=int, default=1000)
+    p.add_argument("--connections", type=int, default=1000, help="idle: connections to hold")
+    p.add_argument("--hold", type=float, default=5.0, help="idle: seconds to hold them")
+    p.add_argument(
+        "--idle-visitors", type=int, default=500, help="idle: visitor sessions, shared round-robin"
+    )
+    p.add_argument(
+        "--connect-concurrency", type=int, default=64, help="idle: connections opened at once"
+    )
+    p.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="idle with --spawn: the node snapshots tracemalloc before and after (slow)",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="per phase, seconds")
     p.add_argument("--deflate", action="store_true", help="offer permessage-deflate like a browser")
     p.add_argument(
@@ -320,9 +346,16 @@ def _loop_runner() -> Callable[[Coroutine[Any, Any, Any]], Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spawned: SpawnedServer | None = None
+    args.snapshot_dir = None
+    if "idle" in args.mode:
+        # The bench's own limit (a spawned node inherits it), never the server's settings.
+        raise_nofile(args.connections + 1024)
     try:
         if args.spawn:
             extra = dict(kv.split("=", 1) for kv in args.server_env)
+            if args.tracemalloc:
+                args.snapshot_dir = Path(tempfile.mkdtemp(prefix="steadybench-tm-"))
+                extra["STEADY_TRACEMALLOC_DIR"] = str(args.snapshot_dir)
             spawned = SpawnedServer(args.spawn, args.mysql_url, args.redis, extra)
             wanted = agents_wanted(args)
             demo, made, why = spawned.start(wanted)
@@ -364,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if spawned is not None:
             spawned.stop()
+        if args.snapshot_dir is not None:
+            shutil.rmtree(args.snapshot_dir, ignore_errors=True)
     if args.json:
         print(human(result), file=sys.stderr)
         print(json.dumps(result))

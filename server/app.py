@@ -38,6 +38,7 @@ from server.gateway.rest_reports import build_reports_blueprint
 from server.gateway.rest_routing import build_routing_blueprint
 from server.gateway.router import HeadAsGetRouter
 from server.gateway.widget_routes import build_widget_blueprint
+from server.observability import memtrace
 from server.observability.metrics import observe_batch
 from server.observability.node_report import KeyReporter
 from server.routing.presence import Presence, PresenceStore
@@ -181,6 +182,8 @@ def create_app(settings: Settings) -> Sanic:
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
+        if settings.tracemalloc_dir:
+            memtrace.install(settings.tracemalloc_dir)
         await store.run(preload_imported_keys, tenant_keys)
         await key_reporter.start()
         await bus.start()

@@ -62,13 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     agent = sub.add_parser("agent", help="manage agents").add_subparsers(
         dest="action", required=True
     )
-    a_create = agent.add_parser("create")
+    a_create = agent.add_parser(
+        "create", help="one agent (--email and a password), or many (--bulk FILE)"
+    )
     a_create.add_argument("--tenant", required=True)
-    a_create.add_argument("--email", required=True)
-    _password_arguments(a_create)
+    a_create.add_argument("--email")
+    _password_arguments(a_create, required=False)
     a_create.add_argument("--name", default="")
     a_create.add_argument("--role", choices=["agent", "admin"], default="agent")
-    a_create.add_argument("--capacity", type=int, default=5)
+    a_create.add_argument(
+        "--capacity", type=int, default=5, help="(with --bulk: for rows that give none)"
+    )
+    a_create.add_argument(
+        "--bulk",
+        metavar="FILE",
+        help="CSV with a header or JSON lines ('-': standard input): email (or login), name, "
+        "role, departments (ids or names; ';' in CSV), password (empty: generated and "
+        "printed), capacity. All or nothing; prints one JSON line per agent",
+    )
 
     reencrypt = sub.add_parser(
         "reencrypt", help="re-seal stored data with the current encryption key"
@@ -130,8 +141,8 @@ def _bridge_parser(sub: Any) -> None:
     code.add_argument("--json", action="store_true", help='print {"code", "expires_at"}')
 
 
-def _password_arguments(parser: argparse.ArgumentParser) -> None:
-    given = parser.add_mutually_exclusive_group(required=True)
+def _password_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    given = parser.add_mutually_exclusive_group(required=required)
     given.add_argument("--password")
     given.add_argument(
         "--password-file",
@@ -285,6 +296,10 @@ def _cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
     from server.admin.provisioning import create_agent
     from server.storage.models import Role
 
+    if args.bulk is not None:
+        return _cmd_agent_bulk(settings, args)
+    if args.email is None or (args.password is None and args.password_file is None):
+        raise ConfigError("agent create needs --email and --password or --password-file, or --bulk")
     password = _password(args)
     agent = _with_db(
         settings,
@@ -298,6 +313,25 @@ def _cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
         ),
     )
     print(json.dumps({"id": agent.id, "email": agent.email, "role": agent.role}))
+    return 0
+
+
+def _cmd_agent_bulk(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.bulk_agents import create_agents_bulk, file_format, parse_rows
+
+    if args.email is not None or args.password is not None or args.password_file is not None:
+        raise ConfigError("--bulk takes the agents from the file: no --email or --password")
+    try:
+        if args.bulk == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.bulk, encoding="utf-8-sig") as fh:
+                text = fh.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read --bulk {args.bulk}: {err}") from None
+    rows = parse_rows(text, file_format(args.bulk, text), args.capacity)
+    created = _with_db(settings, lambda: create_agents_bulk(args.tenant, rows))
+    sys.stdout.write("".join(json.dumps(c.view()) + "\n" for c in created))
     return 0
 
 

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     send_queue_frames: int = Field(1000, ge=10)
     bad_frames_per_minute: int = Field(10, ge=1)
     shutdown_timeout_secs: float = Field(10.0, gt=0)
+    # Diagnostics (bench/chat_pairs.py --tracemalloc): trace allocations and write a
+    # snapshot into this directory on each SIGUSR1. Empty: off (tracing costs CPU).
+    tracemalloc_dir: str = ""
 
     visitor_token_ttl_secs: int = Field(7 * 24 * 3600, ge=1)
     agent_token_ttl_secs: int = Field(12 * 3600, ge=1)

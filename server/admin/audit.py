@@ -45,6 +45,26 @@ def redact(changes: dict[str, Any]) -> dict[str, Any]:
     return {k: ("<changed>" if k in SECRET_FIELDS else v) for k, v in changes.items()}
 
 
+def entry(
+    actor: Actor,
+    action: str,
+    target: str,
+    changes: dict[str, Any] | None = None,
+    ip: str = "",
+) -> dict[str, Any]:
+    """The fields of one audit row (without the tenant), for ``record`` or a bulk insert."""
+    summary = orjson.dumps(redact(changes or {}), default=str).decode()[:SUMMARY_MAX_CHARS]
+    return {
+        "actor": actor_label(actor)[:100],
+        "actor_name": actor_name(actor)[:200],
+        "user_agent": actor.user_agent[:USER_AGENT_MAX_CHARS],
+        "action": action[:100],
+        "target": target[:200],
+        "summary": summary,
+        "ip": ip[:45],
+    }
+
+
 def record(
     actor: Actor,
     action: str,
@@ -54,14 +74,6 @@ def record(
     tenant_id: str | None = None,
 ) -> None:
     """Write one audit row. ``action`` is dotted (``agent.update``); ``target`` an id."""
-    summary = orjson.dumps(redact(changes or {}), default=str).decode()[:SUMMARY_MAX_CHARS]
     TenantScope(tenant_id or actor.tenant_id).create(
-        AuditLog,
-        actor=actor_label(actor)[:100],
-        actor_name=actor_name(actor)[:200],
-        user_agent=actor.user_agent[:USER_AGENT_MAX_CHARS],
-        action=action[:100],
-        target=target[:200],
-        summary=summary,
-        ip=ip[:45],
+        AuditLog, **entry(actor, action, target, changes, ip)
     )

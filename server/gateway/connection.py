@@ -3,6 +3,11 @@
 Nothing ever awaits a client's socket except that writer, so a slow client can stall
 only itself; when its queue fills (in frames or in bytes, see send_budget.py) it is
 closed (1013) and will resume from its last seq.
+
+An idle connection is most connections (docs/benchmarks.md, idle): the queue is a plain
+list, the writer task exists only while there is something to write, and the future a
+sender waits on for room is made only when one waits, so a held connection costs little
+more than Sanic's own objects.
 """
 
 from __future__ import annotations
@@ -74,16 +79,16 @@ class Connection:
         self.topics: set[str] = set()
         self.bridge: BridgeFeed | None = None  # a bridge's connection (docs/bridges.md)
         self.queue_frames = queue_frames
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_frames)
-        self._room = asyncio.Event()  # set while the queue is at most half full
-        self._writer: asyncio.Task[None] | None = None
+        self._pending: list[bytes] = []  # frames not yet handed to the writer
+        self._room: asyncio.Future[None] | None = None  # resolved when the queue is half empty
+        self._writer: asyncio.Task[None] | None = None  # only while frames are pending
         self._closer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self.closing = False
         self._batched_writes = all(hasattr(ws, name) for name in _SANIC_INTERNALS)
 
     def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        """Nothing to start: the writer task is made by the first frame pushed."""
 
     def expire_at(self, epoch_secs: float) -> None:
         """Close 4401 when the token this connection was opened with expires: the client
@@ -100,14 +105,15 @@ class Connection:
         if self.held_bytes and self.held_bytes + size > self._queue_bytes:
             self.shed("send buffer full, resume")
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self._pending) >= self.queue_frames:
             self.shed("send queue full, resume")
             return
+        self._pending.append(frame)
         self.held_bytes += size
         if self._node_budget is not None:
             self._node_budget.add(self, size)
+        if self._writer is None and not self.closing:  # the budget may have shed it
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     def shed(self, reason: str) -> None:
         """A client that does not keep up: drop what waits for it and close 1013 (it
@@ -116,17 +122,25 @@ class Connection:
             return
         metrics.SLOW_CONSUMERS.inc()
         log.info("closing slow consumer %s (%s): %s", self.session, self.actor.id, reason)
-        dropped = 0
-        while not self._queue.empty():
-            frame = self._queue.get_nowait()
-            dropped += len(frame) if frame is not None else 0
-        self._released(dropped)
+        self._drop_pending()
         # It does not read: no flush, no waiting for its close frame to drain.
         self.closing = True
+        self._wake()
         if self._writer is not None:
             self._writer.cancel()
         metrics.CLOSES.labels(str(int(CloseCode.TRY_AGAIN_LATER))).inc()
         self.ws.fail_connection(CloseCode.TRY_AGAIN_LATER, reason)
+
+    def _drop_pending(self) -> None:
+        dropped = sum(len(frame) for frame in self._pending)
+        self._pending = []
+        self._released(dropped)
+
+    def _wake(self) -> None:
+        """Wake whoever waits for room (the queue drained, or nobody will drain it)."""
+        room, self._room = self._room, None
+        if room is not None and not room.done():
+            room.set_result(None)
 
     def _released(self, size: int) -> None:
         if size:
@@ -151,43 +165,47 @@ class Connection:
 
     async def wait_for_room(self) -> None:
         """Until the send queue is at most half full, or the connection is closing."""
-        while self._queue.qsize() > self.queue_frames // 2 and not self.closing:
-            self._room.clear()
-            await self._room.wait()
+        while len(self._pending) > self.queue_frames // 2 and not self.closing:
+            if self._room is None:
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)  # shared by every waiter: none may cancel it
+
+    def _next_batch(self) -> list[bytes]:
+        """Up to WRITE_BATCH_FRAMES frames and about WRITE_BATCH_BYTES, in order."""
+        pending = self._pending
+        count, size = 0, 0
+        limit = min(len(pending), WRITE_BATCH_FRAMES)
+        while count < limit and size < WRITE_BATCH_BYTES:
+            size += len(pending[count])
+            count += 1
+        if count == len(pending):
+            self._pending = []
+            return pending
+        batch = pending[:count]
+        del pending[:count]
+        return batch
 
     async def _write_loop(self) -> None:
-        queue = self._queue
+        """Write what is pending, then end (push starts another when frames come)."""
         try:
-            while True:
-                first = await queue.get()
-                frames = [first]
-                size = len(first) if first is not None else 0
-                while (
-                    len(frames) < WRITE_BATCH_FRAMES
-                    and size < WRITE_BATCH_BYTES
-                    and not queue.empty()
-                ):
-                    frame = queue.get_nowait()
-                    frames.append(frame)
-                    size += len(frame) if frame is not None else 0
-                if queue.qsize() <= self.queue_frames // 2:
-                    self._room.set()
-                stop = None in frames
-                if stop:
-                    frames = frames[: frames.index(None)]
-                if frames:
-                    try:
-                        await self._write(frames)  # type: ignore[arg-type]
-                    finally:
-                        self._released(size)
-                if stop:
-                    return
+            while self._pending:
+                frames = self._next_batch()
+                if len(self._pending) <= self.queue_frames // 2:
+                    self._wake()
+                size = sum(len(frame) for frame in frames)
+                try:
+                    await self._write(frames)
+                finally:
+                    self._released(size)
+                del frames  # an idle connection keeps no copy of what it sent
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket went away: the reader sees it and cleans up
             self.closing = True
         finally:
-            self._room.set()  # nobody waits for a queue that is no longer drained
+            if self._writer is asyncio.current_task():
+                self._writer = None
+            self._wake()  # nobody waits for a queue that is no longer drained
 
     async def _write(self, frames: list[bytes]) -> None:
         """Encode queued frames and hand them to the socket in one write (one syscall)."""
@@ -208,7 +226,7 @@ class Connection:
         """Start closing with ``code`` (the first caller's code wins); idempotent."""
         if self._closer is None:
             self.closing = True
-            self._room.set()
+            self._wake()
             self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
         return self._closer
 
@@ -225,13 +243,12 @@ class Connection:
     async def _close(self, code: int, reason: str) -> None:
         """Flush what is queued (briefly), then close with ``code``."""
         metrics.CLOSES.labels(str(code)).inc()
-        if self._writer and not self._writer.done():
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
+        writer = self._writer
+        if writer and not writer.done():  # it ends once what is queued is sent
             try:
-                await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_TIMEOUT_SECS)
+                await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT_SECS)
             except (TimeoutError, asyncio.CancelledError, Exception):
-                self._writer.cancel()
+                writer.cancel()
         try:
             await asyncio.wait_for(self.ws.close(code, reason), CLOSE_TIMEOUT_SECS)
         except Exception:
@@ -240,10 +257,8 @@ class Connection:
     def stop_writer(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
-        dropped = 0
-        while not self._queue.empty():
-            frame = self._queue.get_nowait()
-            dropped += len(frame) if frame is not None else 0
-        self._released(dropped)
+        self.closing = True  # the handler has ended: nothing more is queued for it
+        self._drop_pending()
+        self._wake()
         if self._writer and not self._writer.done():
             self._writer.cancel()

@@ -14,12 +14,16 @@ class SlidingWindow:
     def __init__(self, limit: int, window_secs: float):
         self.limit = limit
         self.window = window_secs
-        self._events: deque[float] = deque()
+        # Made on first use: most windows (a connection's send, sync, signal and bad-frame
+        # limits) never see an event, and an empty deque costs over 600 bytes.
+        self._events: deque[float] | None = None
 
     def allow(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
         edge = now - self.window
         events = self._events
+        if events is None:
+            events = self._events = deque()
         while events and events[0] <= edge:
             events.popleft()
         if len(events) >= self.limit:
