@@ -42,6 +42,9 @@ BODY = "Hello, I have a question about my order number {n}: when will it ship? T
 
 # What migrations 2.. add, taken off again (newest first) to get back to schema 1.
 UNDO: dict[int, list[str]] = {
+    11: ["ALTER TABLE audit_log DROP COLUMN actor_name, DROP COLUMN user_agent"],
+    10: ["ALTER TABLE message DROP INDEX message_grams_fulltext, DROP COLUMN search_grams"],
+    9: [],  # DATETIME(3) back to DATETIME: see _undo_milliseconds
     8: [
         "ALTER TABLE site MODIFY secret VARCHAR(64) NOT NULL",
         "ALTER TABLE api_key MODIFY secret VARCHAR(64) NOT NULL",
@@ -77,6 +80,21 @@ UNDO: dict[int, list[str]] = {
     ],
     2: ["DROP TABLE operator"],
 }
+
+
+def _undo_milliseconds(cursor: Any) -> None:
+    """Migration 9's work taken off: every DATETIME(3) column of the schema back to
+    whole seconds, keeping NULL/NOT NULL."""
+    cursor.execute(
+        "SELECT TABLE_NAME, COLUMN_NAME, IS_NULLABLE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND DATA_TYPE = 'datetime' AND DATETIME_PRECISION > 0"
+    )
+    changes: dict[str, list[str]] = {}
+    for table, column, nullable in cursor.fetchall():
+        null = "NULL" if nullable == "YES" else "NOT NULL"
+        changes.setdefault(table, []).append(f"MODIFY `{column}` DATETIME {null}")
+    for table, modify in changes.items():
+        cursor.execute(f"ALTER TABLE `{table}` {', '.join(modify)}")
 
 
 def _server_conn(database: str | None = None) -> Any:
@@ -191,6 +209,8 @@ def main() -> None:
         for version in sorted(UNDO, reverse=True):
             for statement in UNDO[version]:
                 cursor.execute(statement)
+            if version == 9:
+                _undo_milliseconds(cursor)
         cursor.execute("DELETE FROM schema_migration WHERE version > 1")
         print(f"filling {args.messages:,} messages in {args.conversations:,} conversations",
               file=sys.stderr)
