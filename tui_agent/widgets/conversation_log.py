@@ -40,6 +40,11 @@ class _Drawn:
     widest: int
 
 
+def joined(lines: list[Text]) -> Text:
+    """``lines`` as one text, a line each."""
+    return Text("\n").join(lines)
+
+
 class ConversationLog(RichLog):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
@@ -158,7 +163,7 @@ class ConversationLog(RichLog):
         """Write ``lines`` with one write: each is wrapped on its own as before, but the
         log is measured, sized and scrolled once, not once a line."""
         if lines:
-            self.write(Text("\n").join(lines))
+            self.write(joined(lines))
 
     def _keep(self, conv_id: str) -> None:
         """Keep the lines on screen for the next time ``conv_id`` is shown."""

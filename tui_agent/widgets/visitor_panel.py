@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from tui_agent.desk import Conversation
 from tui_agent.untrusted import safe_text
+from tui_agent.widgets.conversation_log import joined
 
 TEXT_WIDTH = 26  # the panel's inner width (styles/app.tcss), until it is laid out
 
@@ -64,10 +65,12 @@ class VisitorPanel(Static):
         room = max(1, (self._width or TEXT_WIDTH) - label_width - 1)
         lines: list[Text] = []
         for label, value in rows:
-            wrapped = value.wrap(self.app.console, room, overflow="fold") if value else [Text()]
-            for number, part in enumerate(wrapped):
-                line = safe_text(label if number == 0 else "", "dim")
+            parts: list[Text] = list(value.wrap(self.app.console, room, overflow="fold"))
+            head = label
+            for part in parts:
+                line = safe_text(head, "dim")
                 line.pad_right(label_width + 1 - line.cell_len)
                 line.append_text(part)
                 lines.append(line)
-        return Text("\n").join(lines)
+                head = ""
+        return joined(lines)
