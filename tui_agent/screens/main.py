@@ -568,9 +568,9 @@ class MainScreen(Screen[None]):
 
     def show_conversation(self, conv_id: str) -> None:
         composer = self.query_one(Composer)
-        if self.active and self.active in self.desk.conversations:
-            previous = self.desk.get(self.active)
-            previous.draft = composer.input.value
+        leaving = self.active
+        if leaving and leaving in self.desk.conversations:
+            self.desk.get(leaving).draft = composer.input.value
         self.active = conv_id
         conv = self.desk.get(conv_id)
         composer.visitor_name = clean(conv.visitor.name)
@@ -580,7 +580,7 @@ class MainScreen(Screen[None]):
             self.client.sync(conv_id)
         self._mark_read()
         self.refresh_active()
-        self.refresh_tabs()
+        self.refresh_tabs({conv_id} if leaving is None else {conv_id, leaving})  # not all 50
         self.schedule_draw()
 
     @on(ConversationChosen)
