@@ -3,12 +3,15 @@
 Issue #11 found a quadratic link-trimming step (``http://a`` + 3,992 ``)`` cost 12 ms per
 body) and a backtracking e-mail pattern (250 ms per 4,000-character body). Each body of
 this catalogue must render and mask in under 1 ms of CPU (the best of a few runs, so a
-busy machine does not fail it), and eight times the text may cost at most about eight times
-as much.
+busy machine does not fail it) or, on a slower CPU, under 15 times what an ordinary body of
+the same length costs there (hostile bodies cost up to 7.5 times that when linear; the two
+defects above cost 70 and 1,500 times), and eight times the text may cost at most about
+eight times as much.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -19,7 +22,10 @@ from server.security.sanitizer import render_html
 
 BODY_CHARS = 4000  # the default STEADY_BODY_MAX_CHARS
 BUDGET_SECS = 0.001
+ORDINARY_TIMES = 15  # the budget on a CPU where ordinary text alone takes > 1/15 ms
 RUNS = 15
+ORDINARY = ("Hello, I ordered a blue jacket last week and it has not arrived yet. "
+            "Could you check? " * 60)[:BODY_CHARS]
 
 
 def _fill(head: str, unit: str, tail: str = "", size: int = BODY_CHARS) -> str:
@@ -74,6 +80,12 @@ def _best_secs(fn: Callable[[str], object], body: str) -> float:
     return best
 
 
+@functools.cache
+def _ordinary_secs(step: str) -> float:
+    """What this CPU takes for an ordinary body of the same length: the yardstick."""
+    return _best_secs(STEPS[step], ORDINARY)
+
+
 MASK_ALL = MaskingPolicy(cards=True, emails=True)
 STEPS: dict[str, Callable[[str], object]] = {"render_html": render_html, "mask": MASK_ALL.apply}
 
@@ -83,8 +95,9 @@ STEPS: dict[str, Callable[[str], object]] = {"render_html": render_html, "mask":
 def test_a_hostile_body_costs_under_a_millisecond(step: str, name: str) -> None:
     body = hostile_bodies()[name]
     assert len(body) <= BODY_CHARS
+    budget = max(BUDGET_SECS, ORDINARY_TIMES * _ordinary_secs(step))
     secs = _best_secs(STEPS[step], body)
-    assert secs < BUDGET_SECS, f"{step} of {name!r}: {secs * 1000:.2f} ms"
+    assert secs < budget, f"{step} of {name!r}: {secs * 1000:.2f} ms (budget {budget * 1000:.2f})"
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
