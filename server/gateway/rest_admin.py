@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
-from sanic_ext.extensions.openapi import openapi
 
 from server.admin import apikeys, departments, logs, sites
 from server.admin import settings as tenant_settings
 from server.gateway.auth import require_admin
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.openapi import no_body, request_body
+from server.gateway.openapi import no_body, query_filters, request_body
 
-AUDIT_FILTERS = ("actor", "action", "target", "since", "until", "limit", "before")
-LOGIN_FILTERS = ("username", "ip", "success", "since", "until", "limit", "before")
+AUDIT_FILTERS = {"actor": str, "action": str, "target": str, "since": str, "until": str,
+                 "limit": int, "before": int}
+LOGIN_FILTERS = {"username": str, "ip": str, "success": bool, "since": str, "until": str,
+                 "limit": int, "before": int}
+
+
+def filter_args(request: Request, filters: dict[str, type]) -> dict[str, str | None]:
+    """The query's value (or None) for each filter a log route takes."""
+    return {name: request.args.get(name) for name in filters}
 
 
 def build_admin_blueprint(services: Services) -> Blueprint:
@@ -28,9 +34,6 @@ def build_admin_blueprint(services: Services) -> Blueprint:
 
     def ip(request: Request) -> str:
         return client_ip(request, services.settings)
-
-    def args(request: Request, names: tuple[str, ...]) -> dict[str, str | None]:
-        return {name: request.args.get(name) for name in names}
 
     # -- sites ---------------------------------------------------------------------
     @bp.get("/sites", ctx_access="admin")
@@ -149,29 +152,17 @@ def build_admin_blueprint(services: Services) -> Blueprint:
 
     # -- logs ------------------------------------------------------------------------
     @bp.get("/audit", ctx_access="admin")
-    @openapi.parameter("actor", str)
-    @openapi.parameter("action", str)
-    @openapi.parameter("target", str)
-    @openapi.parameter("since", str)
-    @openapi.parameter("until", str)
-    @openapi.parameter("limit", int)
-    @openapi.parameter("before", int)
+    @query_filters(AUDIT_FILTERS)
     async def get_audit(request: Request) -> HTTPResponse:
         """The audit log, newest first (filters: actor, action, target, since, until)."""
         actor = await require_admin(services, request)
-        return json(await store.run(logs.list_audit, actor, args(request, AUDIT_FILTERS)))
+        return json(await store.run(logs.list_audit, actor, filter_args(request, AUDIT_FILTERS)))
 
     @bp.get("/login-log", ctx_access="admin")
-    @openapi.parameter("username", str)
-    @openapi.parameter("ip", str)
-    @openapi.parameter("success", bool)
-    @openapi.parameter("since", str)
-    @openapi.parameter("until", str)
-    @openapi.parameter("limit", int)
-    @openapi.parameter("before", int)
+    @query_filters(LOGIN_FILTERS)
     async def get_login_log(request: Request) -> HTTPResponse:
         """The login log, newest first (filters: username, ip, success, since, until)."""
         actor = await require_admin(services, request)
-        return json(await store.run(logs.list_logins, actor, args(request, LOGIN_FILTERS)))
+        return json(await store.run(logs.list_logins, actor, filter_args(request, LOGIN_FILTERS)))
 
     return bp

@@ -9,7 +9,6 @@ from typing import Any
 
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
-from sanic_ext.extensions.openapi import openapi
 
 from server.admin import operator_accounts, operators
 from server.admin.auth import ClientInfo, LoginPolicy
@@ -19,8 +18,8 @@ from server.gateway import api_bodies
 from server.gateway.auth import require_operator
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.openapi import no_body, request_body, response_body
-from server.gateway.rest_admin import AUDIT_FILTERS, LOGIN_FILTERS
+from server.gateway.openapi import no_body, query_filters, request_body, response_body
+from server.gateway.rest_admin import AUDIT_FILTERS, LOGIN_FILTERS, filter_args
 
 
 def build_operator_blueprint(services: Services) -> Blueprint:
@@ -69,9 +68,6 @@ def build_operator_blueprint(services: Services) -> Blueprint:
         )
         return json(created, status=201)
 
-    def args(request: Request, names: tuple[str, ...]) -> dict[str, str | None]:
-        return {name: request.args.get(name) for name in names}
-
     def user_agent(request: Request) -> str:
         return request.headers.get("user-agent", "")[:500]
 
@@ -117,36 +113,24 @@ def build_operator_blueprint(services: Services) -> Blueprint:
         )
 
     @bp.get("/platform/login-log", ctx_access="operator")
-    @openapi.parameter("username", str)
-    @openapi.parameter("ip", str)
-    @openapi.parameter("success", bool)
-    @openapi.parameter("since", str)
-    @openapi.parameter("until", str)
-    @openapi.parameter("limit", int)
-    @openapi.parameter("before", int)
+    @query_filters(LOGIN_FILTERS)
     async def get_platform_login_log(request: Request) -> HTTPResponse:
         """Operators' login attempts, newest first (filters and paging as /login-log)."""
         actor = await platform(request)
         return json(
             await services.store.run(
-                operator_accounts.platform_login_log, actor, args(request, LOGIN_FILTERS)
+                operator_accounts.platform_login_log, actor, filter_args(request, LOGIN_FILTERS)
             )
         )
 
     @bp.get("/platform/audit", ctx_access="operator")
-    @openapi.parameter("actor", str)
-    @openapi.parameter("action", str)
-    @openapi.parameter("target", str)
-    @openapi.parameter("since", str)
-    @openapi.parameter("until", str)
-    @openapi.parameter("limit", int)
-    @openapi.parameter("before", int)
+    @query_filters(AUDIT_FILTERS)
     async def get_platform_audit(request: Request) -> HTTPResponse:
         """What was done to operators, newest first (filters and paging as /audit)."""
         actor = await platform(request)
         return json(
             await services.store.run(
-                operator_accounts.platform_audit, actor, args(request, AUDIT_FILTERS)
+                operator_accounts.platform_audit, actor, filter_args(request, AUDIT_FILTERS)
             )
         )
 
