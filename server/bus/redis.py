@@ -62,6 +62,8 @@ PING_INTERVAL_SECS = 1.0
 SOCKET_TIMEOUT_SECS = 3.0
 BACKOFF_START_SECS = 0.2
 BACKOFF_MAX_SECS = 5.0
+STOP_WAIT_SECS = 1.0  # per attempt to cancel the bus's tasks
+STOP_ATTEMPTS = 5
 
 
 def encode(node: str, payload: Payload) -> bytes:
@@ -119,13 +121,23 @@ class RedisBus:
             )
 
     async def stop(self) -> None:
+        pending = set(self._tasks)
+        # redis-py can swallow a cancellation that lands inside a blocking read
+        # (redis/redis-py#2028): ask again instead of waiting forever on that task.
+        for _attempt in range(STOP_ATTEMPTS):
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=STOP_WAIT_SECS)
+            if not pending:
+                break
+        if pending:
+            log.warning("redis bus: %d task(s) ignored cancellation; left behind", len(pending))
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: never "exception was never retrieved" at exit
         if self._client is not None:
-            await self._client.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._client.aclose(), SOCKET_TIMEOUT_SECS)
         await self._local.stop()
 
     def publish(self, topic: str, payload: Payload) -> None:
