@@ -14,6 +14,7 @@ from server.bus import Bus
 from server.bus.local import LocalBus
 from server.bus.redis import RedisBus
 from server.chat import topics
+from server.chat.bus_codec import ChatCodec
 from server.chat.directory import ConversationDirectory
 from server.chat.records import StoredMessage
 from server.chat.service import ChatService
@@ -66,7 +67,9 @@ _app_names = itertools.count(1)
 def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
         per_topic = settings.bus_subscribe == "topics"
-        return RedisBus(settings.redis_url, settings.node_name, per_topic=per_topic)
+        return RedisBus(
+            settings.redis_url, settings.node_name, per_topic=per_topic, codec=ChatCodec()
+        )
     return LocalBus()
 
 

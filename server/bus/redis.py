@@ -26,16 +26,14 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from server.bus import Handler, Payload
+from server.bus.codec import Codec, JsonCodec
 from server.bus.local import LocalBus
-from server.chat.records import StoredMessage
 from server.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -66,24 +64,10 @@ STOP_WAIT_SECS = 1.0  # per attempt to cancel the bus's tasks
 STOP_ATTEMPTS = 5
 
 
-def encode(node: str, payload: Payload) -> bytes:
-    message = payload.get("message")
-    if isinstance(message, StoredMessage):
-        payload = {**payload, "message": message.to_bus()}
-    return orjson.dumps({"n": node, "p": payload})
-
-
-def decode(raw: bytes) -> tuple[str, Payload]:
-    envelope: dict[str, Any] = orjson.loads(raw)
-    payload: Payload = envelope["p"]
-    if payload.get("type") == "message":
-        payload["message"] = StoredMessage.from_bus(payload["message"])
-    return envelope["n"], payload
-
-
 class RedisBus:
-    def __init__(self, url: str, node: str, *, per_topic: bool = False):
+    def __init__(self, url: str, node: str, *, per_topic: bool = False, codec: Codec | None = None):
         self._url = url
+        self._codec: Codec = codec or JsonCodec()
         self._node = node
         self._per_topic = per_topic
         self._pubsub: PubSub | None = None  # the reader's, while connected
@@ -146,7 +130,9 @@ class RedisBus:
             self._drop(1)  # the database has it; peers resync when Redis is back
             return
         try:
-            self._outbox.put_nowait((CHANNEL_PREFIX + topic, encode(self._node, payload)))
+            self._outbox.put_nowait(
+                (CHANNEL_PREFIX + topic, self._codec.encode(self._node, payload))
+            )
         except asyncio.QueueFull:
             self._drop(1)
 
@@ -281,7 +267,7 @@ class RedisBus:
     def _deliver(self, channel: bytes, data: bytes) -> None:
         self.received += 1
         if channel == RESYNC_CHANNEL.encode():
-            origin, _ = decode(data)
+            origin, _ = self._codec.decode(data)
             if origin != self._node:
                 log.info("node %s may have dropped publications: resyncing", origin)
                 self._run_resync()
@@ -290,8 +276,8 @@ class RedisBus:
         if not self._local.has_subscribers(topic):
             return
         try:
-            origin, payload = decode(data)
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            origin, payload = self._codec.decode(data)
+        except (ValueError, KeyError, TypeError):  # orjson's JSONDecodeError is a ValueError
             log.warning("undecodable publication on %s", topic)
             return
         if origin != self._node:
@@ -314,7 +300,7 @@ class RedisBus:
             if self._owe_resync:
                 # Sent after this batch, so the peers' re-read sees everything dropped so far.
                 self._owe_resync = False
-                batch.append((RESYNC_CHANNEL, encode(self._node, {})))
+                batch.append((RESYNC_CHANNEL, self._codec.encode(self._node, {})))
             if not batch:
                 continue
             try:
