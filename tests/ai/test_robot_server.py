@@ -48,9 +48,14 @@ async def test_first_line_robot_holds_answers_and_stops_once_a_person_accepts(
     note = await robot_says(ws, conv, "used: Shipping times (0.82)", kind="note")
     assert note["type"] == "ack", note
 
+    # The robot's read is relayed to the visitor but is not the agents' read mark.
+    await ws.send_json({"type": "read", "conv": conv, "seq": ack["seq"]})
+    relayed = await visitor.recv_until(lambda f: f["type"] == "read" and f["conv"] == conv)
+    assert relayed["sender"]["type"] == "ai"
     listed = await call(server, "GET", f"/api/v1/conversations/{conv}",
                         token=await token_of(server, tenant.agents[0], tenant))
     assert listed.json()["assignee"] == {"type": "ai", "id": bridge.id, "name": "Aiko"}
+    assert listed.json()["agent_read_seq"] == 0
 
     # The robot may neither accept nor act as someone.
     err = await refused(ws, {"type": "accept", "conv": conv})
