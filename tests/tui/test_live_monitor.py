@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 
 from tests.support.server import ServerFactory, ServerProcess
 from tests.tui.conftest import SIZE, connected, console, save_login, wait_until
+from tests.tui.snapshots import assert_snapshot
 from tests.widget.conftest import browser, start_widget_server  # noqa: F401 (a fixture)
 from tests.widget.helpers import DESKTOP, WidgetPage
 from tui_agent.screens.invite import InviteScreen
@@ -87,6 +88,9 @@ async def test_admin_watches_a_visitor_browse_and_invites_them(
         await wait_until(pilot, lambda: visitor.url.endswith("/checkout?step=2")
                          and visitor.title == "Checkout", "navigation seen")
         assert await widget.page.locator(".panel").is_hidden()
+        monitor.redraw()
+        await pilot.pause(0.1)
+        assert_snapshot(app, "monitor")  # names, pages, times: no ids, no clock times
 
         # i invites the highlighted (only) visitor with a greeting.
         await pilot.press("i")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -197,13 +198,14 @@ class MonitorScreen(Screen[None]):
         tell(self, f"{who} was invited: the chat is in your list.")
 
 
-def _refill(table: DataTable[object], rows: list[tuple[str, tuple[object, ...]]]) -> None:
+def _refill(table: DataTable[object], rows: list[tuple[str, tuple[Text, ...]]]) -> None:
     """Replace the table's rows, keeping the cursor on the same row when it is still there."""
     current = None
     if table.row_count:
         current = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
     table.clear()
-    for key, cells in rows:
+    for key, row in rows:
+        cells: tuple[Text, ...] = row
         table.add_row(*cells, key=key)
     keys = [key for key, _ in rows]
     if current in keys:
