@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.context.conftest import Rest
+from tests.support.bridges import connect_bridge, link, new_bridge, token_of
 from tests.support.clients import Clients, WsClient, open_conversation
 from tests.support.server import DemoTenant, ServerProcess
 
@@ -107,3 +108,22 @@ async def test_only_the_tenants_admins_get_the_feed_or_the_snapshot(
     assert (await Rest(server, None).get("/monitor/visitors")).status_code == 401
     visitor_rest = Rest(server, visitor.session["token"])
     assert (await visitor_rest.get("/monitor/visitors")).status_code == 403
+
+
+async def test_a_bridge_gets_no_feed_even_acting_as_an_admin(
+    server: ServerProcess, demo: DemoTenant, clients: Clients,
+) -> None:
+    admin_token = await token_of(server, demo.admin, demo)
+    bridge = await new_bridge(server, admin_token, name="monitor walk")
+    admin_id = await link(server, bridge, admin_token)
+    ws = await connect_bridge(clients, server, bridge)
+    await ws.send_json({"type": "monitor", "on": True, "as": admin_id})
+    await ws.recv_error("forbidden")
+    await ws.send_json({"type": "monitor", "on": True})
+    await ws.recv_until(lambda f: f["type"] == "error")
+    visitor = await clients.visitor(server, name="Unwatched Uma")
+    vid = visitor.session["visitor_id"]
+    await visitor.send_json({"type": "page", "url": "https://shop.example/uma"})
+    await ws.expect_no_frame(lambda f: f.get("name") in ("visitor.online", "visitor.seen",
+                                                        "monitor.subscribed"), within=0.7)
+    assert vid  # the visitor was real: the bridge just heard nothing of it

@@ -108,3 +108,17 @@ async def test_admin_watches_a_visitor_browse_and_invites_them(
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, MonitorScreen), "back")
     assert not widget.errors, widget.errors
+
+
+async def test_an_agent_is_told_the_monitor_is_for_admins(
+    server: ServerProcess, config_dir: Path
+) -> None:
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.agents[0])
+    app = console(config_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot)
+        await pilot.press("f6")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, MonitorScreen)
+        assert any("for admins" in str(n.message) for n in app._notifications)
