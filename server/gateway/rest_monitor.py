@@ -32,7 +32,7 @@ class InviteBody(BaseModel):
 
 def build_monitor_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("steadydesk_monitor", url_prefix="/api/v1")
-    invites = Invites(services.store, services.bus, services.chat)
+    invites = Invites(services.store, services.bus, services.chat, services.presence)
 
     @bp.get("/monitor/visitors", ctx_access="admin")
     async def get_monitor(request: Request) -> HTTPResponse:

@@ -5,7 +5,8 @@ queue), the visitor's widget hears ``conv.opened`` with ``invited_by`` (it opens
 and shows who is writing), and the agent's greeting is stored through the normal send path
 as the conversation's first message. The visitor's reply goes to that agent like any reply
 in an active conversation. A visitor who already has an open conversation cannot be
-invited (``409 conversation_open``); another tenant's visitor does not exist (404).
+invited (``409 conversation_open``); one with no connection open on any node (it left, or
+its widget does not track browsing) and another tenant's visitor are not found (404).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from server.chat.service import ChatService
 from server.chat.visitors import conversation_visitor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound
 from server.ids import new_id
+from server.routing.presence import Presence
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import (
@@ -76,10 +78,11 @@ def open_invited(agent: Actor, visitor_id: str) -> ConversationRef:
 
 
 class Invites:
-    def __init__(self, store: Store, bus: Bus, chat: ChatService):
+    def __init__(self, store: Store, bus: Bus, chat: ChatService, presence: Presence):
         self.store = store
         self.bus = bus
         self.chat = chat
+        self.presence = presence
 
     async def invite(self, agent: Actor, visitor_id: object, body: object) -> dict[str, Any]:
         if agent.type is not SenderType.AGENT or agent.api_key or agent.via:
@@ -87,6 +90,9 @@ class Invites:
         if not isinstance(visitor_id, str) or not visitor_id:
             raise NotFound("no such visitor")
         greeting = check_greeting(body)
+        # Only someone on the site now: an invite is a chat that starts at once, not mail.
+        if not await self.presence.connected_ids("visitor", agent.tenant_id, [visitor_id]):
+            raise NotFound("this visitor is not on the site now")
         ref = await self.store.run(open_invited, agent, visitor_id)
         self.chat.directory.remember(ref)
         # The visitor's connections follow the new conversation (and replay the greeting);

@@ -1,12 +1,13 @@
 """Proactive invite: an agent starts a conversation with a browsing visitor. The visitor's
 client hears ``conv.opened`` with ``invited_by`` and gets the greeting as message seq 1;
 the conversation is the agent's (active, assigned), so the reply goes to that agent.
-Refused: a visitor already chatting (409), another tenant's visitor (404), visitors (403)."""
+Refused: a visitor already chatting (409), one not on the site now or another tenant's
+(404), visitors (403)."""
 
 from __future__ import annotations
 
 from tests.context.conftest import Rest
-from tests.support.clients import Clients
+from tests.support.clients import Clients, new_visitor
 from tests.support.server import DemoTenant, ServerProcess
 
 
@@ -25,6 +26,9 @@ async def test_invite_opens_an_assigned_conversation_with_the_greeting(
                                   {"body": "hi"})).status_code == 403
     assert (await agent.post(f"/monitor/visitors/{vid}/invite",
                              {"body": "  "})).status_code == 400
+    away = (await new_visitor(server, name="Not Here"))["visitor_id"]  # a session, no socket
+    gone = await agent.post(f"/monitor/visitors/{away}/invite", {"body": "hi"})
+    assert gone.status_code == 404 and "not on the site" in gone.text
 
     resp = await agent.post(f"/monitor/visitors/{vid}/invite",
                             {"body": "Hello! Can I help you find a size?"})
