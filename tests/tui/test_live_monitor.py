@@ -73,11 +73,12 @@ async def test_admin_watches_a_visitor_browse_and_invites_them(
         state = monitor.state
         await wait_until(pilot, lambda: any(v.title == HOSTILE_TITLE
                                             for v in state.visitors.values()), "visitor seen")
-        (visitor,) = [v for v in state.visitors.values() if v.title == HOSTILE_TITLE]
+        (vid,) = [v.id for v in state.visitors.values() if v.title == HOSTILE_TITLE]
+        visitor = state.visitors[vid]  # the row is replaced when the snapshot is read again
         assert visitor.url == host and not visitor.in_chat
         await wait_until(pilot, lambda: monitor.query_one(DataTable).row_count == 1, "row drawn")
         cells = [str(c) for c in monitor.query_one("#monitor-visitors", DataTable).get_row(
-            visitor.id)]
+            vid)]
         assert cells[1] == HOSTILE_TITLE  # shown as text: no markup parsed, no action bound
         assert cells[3] == "browsing"
 
@@ -85,8 +86,8 @@ async def test_admin_watches_a_visitor_browse_and_invites_them(
         await widget.page.evaluate(
             "() => { history.pushState({}, '', '/checkout?step=2'); document.title = 'Checkout'; }"
         )
-        await wait_until(pilot, lambda: visitor.url.endswith("/checkout?step=2")
-                         and visitor.title == "Checkout", "navigation seen")
+        await wait_until(pilot, lambda: state.visitors[vid].url.endswith("/checkout?step=2")
+                         and state.visitors[vid].title == "Checkout", "navigation seen")
         assert await widget.page.locator(".panel").is_hidden()
         monitor.redraw()
         await pilot.pause(0.1)
@@ -101,8 +102,8 @@ async def test_admin_watches_a_visitor_browse_and_invites_them(
         await pilot.press("enter")
         await widget.page.locator(".panel").wait_for(state="visible")
         await widget.wait_text("Hi! Need a hand with checkout?")
-        await wait_until(pilot, lambda: visitor.in_chat, "visitor shown in a chat")
-        assert visitor.chat_label().startswith("with ")
+        await wait_until(pilot, lambda: state.visitors[vid].in_chat, "visitor shown in a chat")
+        assert state.visitors[vid].chat_label().startswith("with ")
         opened = [f for f in widget.frames_in if f.get("name") == "conv.opened"]
         assert opened and opened[-1]["data"]["invited_by"]["type"] == "agent", json.dumps(opened)
         await pilot.press("escape")

@@ -8,6 +8,7 @@ URLs and names come from visitors' browsers: every cell goes through ``safe_text
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -27,6 +28,9 @@ from tui_agent.screens.invite import InviteScreen
 from tui_agent.untrusted import safe_text, tell
 
 TICK_SECS = 1.0  # times on page and waits move on this often
+# A visitor.online names nobody (presence knows ids only): the snapshot is read again for
+# the newcomers' names, at most this often however many arrive.
+REFETCH_SECS = 5.0
 PAGE_WIDTH = 48
 INVITE_REFUSED = {
     "conversation_open": "is already in a conversation",
@@ -54,6 +58,8 @@ class MonitorScreen(Screen[None]):
         self.clock = clock
         self.state = LiveMonitor()
         self.loaded = False
+        self._refetch_due = False
+        self._fetched_at = 0.0
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -77,7 +83,7 @@ class MonitorScreen(Screen[None]):
         )
         self.client.monitor(True)  # the feed first, then the snapshot: nothing falls between
         self.action_reload()
-        self.set_interval(TICK_SECS, self.redraw)
+        self.set_interval(TICK_SECS, self._tick)
         self.query_one("#monitor-visitors", DataTable).focus()
 
     def on_unmount(self) -> None:
@@ -88,8 +94,16 @@ class MonitorScreen(Screen[None]):
     def action_reload(self) -> None:
         self._load()
 
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self._refetch_due and now - self._fetched_at >= REFETCH_SECS:
+            self._refetch_due = False
+            self._load()
+        self.redraw()
+
     @work(exclusive=True, group="monitor-snapshot")
     async def _load(self) -> None:
+        self._fetched_at = time.monotonic()
         try:
             snapshot = await self.client.monitor_snapshot()
         except ApiError as err:
@@ -106,6 +120,8 @@ class MonitorScreen(Screen[None]):
         """An event the desk received: applied, drawn at the next tick or now."""
         if self.state.apply(event.name, event.conv, event.data) and self.loaded:
             self.redraw()
+        if event.name == "visitor.online":
+            self._refetch_due = True
 
     # ------------------------------------------------------------------ drawing
 
