@@ -34,6 +34,7 @@ from server.gateway.rest_bridges import build_bridges_blueprint
 from server.gateway.rest_context import build_context_blueprint
 from server.gateway.rest_export import build_export_blueprint
 from server.gateway.rest_knowledge import build_knowledge_blueprint
+from server.gateway.rest_monitor import build_monitor_blueprint
 from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.rest_rating import build_rating_blueprint
 from server.gateway.rest_reports import build_reports_blueprint
@@ -181,6 +182,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_context_blueprint(services))
     app.blueprint(build_rating_blueprint(services))
     app.blueprint(build_reports_blueprint(services))
+    app.blueprint(build_monitor_blueprint(services))
     app.blueprint(build_admin_blueprint(services))
     app.blueprint(build_admin_agents_blueprint(services))
     app.blueprint(build_bridges_blueprint(services))

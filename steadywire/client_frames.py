@@ -253,6 +253,21 @@ class Status:
         return {"type": self.type, "state": str(self.state)}
 
 
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    """An admin follows (``on``) or stops following the tenant's live-monitor feed."""
+
+    type: ClassVar[str] = "monitor"
+    on: bool = True
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> Monitor:
+        return cls(f.boolean(raw, "on", default=True))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.type, "on": self.on}
+
+
 def _http_url(raw: Mapping[str, Any], key: str, *, required: bool) -> str | None:
     value = (
         f.text(raw, key, max_len=PAGE_URL_MAX_CHARS)
@@ -317,11 +332,37 @@ class Rate:
 
 
 ClientFrame = (
-    Hello | Send | Sync | Typing | Read | Ping | Accept | Transfer | Close | Status | Page | Rate
+    Hello
+    | Send
+    | Sync
+    | Typing
+    | Read
+    | Ping
+    | Accept
+    | Transfer
+    | Close
+    | Status
+    | Page
+    | Rate
+    | Monitor
 )
 CLIENT_FRAMES: dict[str, type[ClientFrame]] = {
     cls.type: cls
-    for cls in (Hello, Send, Sync, Typing, Read, Ping, Accept, Transfer, Close, Status, Page, Rate)
+    for cls in (
+        Hello,
+        Send,
+        Sync,
+        Typing,
+        Read,
+        Ping,
+        Accept,
+        Transfer,
+        Close,
+        Status,
+        Page,
+        Rate,
+        Monitor,
+    )
 }
 # Frames that act on a conversation and so carry ``as`` when a bridge sends them.
 ACTING_FRAMES = frozenset({"send", "accept", "transfer", "close", "typing", "read"})

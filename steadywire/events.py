@@ -30,6 +30,9 @@ class EventName(StrEnum):
     AGENT_PRESENCE = "agent.presence"
     VISITOR_SEEN = "visitor.seen"
     VISITOR_PRESENCE = "visitor.presence"
+    VISITOR_ONLINE = "visitor.online"  # the live monitor's feed (admins)
+    VISITOR_OFFLINE = "visitor.offline"
+    MONITOR_SUBSCRIBED = "monitor.subscribed"
 
 
 def _seq_or_none(raw: Mapping[str, Any], key: str) -> int | None:
@@ -217,6 +220,27 @@ class VisitorSeen:
         return cls(*(_str_or_none(data, k) for k in ("visitor", "url", "title", "referrer", "at")))
 
 
+@dataclass(frozen=True, slots=True)
+class VisitorCameOrWent:
+    """``visitor.online`` / ``visitor.offline`` (the event's name says which)."""
+
+    visitor: Sender
+    at: str | None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> VisitorCameOrWent:
+        return cls(Sender.from_wire(data.get("visitor")), _str_or_none(data, "at"))
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSubscribed:
+    on: bool
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> MonitorSubscribed:
+        return cls(data.get("on") is True)
+
+
 EventDetails = (
     ConvOpened
     | ConvQueued
@@ -230,6 +254,8 @@ EventDetails = (
     | AgentStatusChanged
     | PresenceChanged
     | VisitorSeen
+    | VisitorCameOrWent
+    | MonitorSubscribed
 )
 _DETAILS: dict[str, Any] = {
     EventName.CONV_OPENED: ConvOpened,
@@ -245,6 +271,9 @@ _DETAILS: dict[str, Any] = {
     EventName.AGENT_PRESENCE: PresenceChanged,
     EventName.VISITOR_PRESENCE: PresenceChanged,
     EventName.VISITOR_SEEN: VisitorSeen,
+    EventName.VISITOR_ONLINE: VisitorCameOrWent,
+    EventName.VISITOR_OFFLINE: VisitorCameOrWent,
+    EventName.MONITOR_SUBSCRIBED: MonitorSubscribed,
 }
 
 

@@ -32,7 +32,7 @@ KNOWN_UPWARD_IMPORTS = {"server/bus/redis.py": ("server.chat.records",)}
 # tui_agent's modules that are not UI: plain state, records, the network client.
 CONSOLE_CORE = (
     "client", "desk", "models", "events", "streams", "notices", "canned", "config",
-    "formatting", "untrusted",
+    "formatting", "untrusted", "monitor",
 )
 # Benchmarks that time one server component in-process import it (the bus, the sanitiser,
 # the schema migrations, the search index's write cost); the others are protocol clients.

@@ -27,8 +27,10 @@ from tui_agent.screens.choose_login import ChooseLoginScreen
 from tui_agent.screens.link_code import LinkCodeScreen
 from tui_agent.screens.login import LoginScreen
 from tui_agent.screens.main import MainScreen, utc_now
+from tui_agent.screens.monitor import MonitorScreen
 from tui_agent.streams import Backoff
 from tui_agent.terminal import enable_alt_digits
+from tui_agent.untrusted import tell
 
 
 class AgentConsole(App[None]):
@@ -124,6 +126,16 @@ class AgentConsole(App[None]):
         desk = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
         if desk is not None and not isinstance(self.screen, LinkCodeScreen):
             self.push_screen(LinkCodeScreen(desk.client.link_code, clock=self.clock))
+
+    def action_monitor(self) -> None:
+        """f6 on the desk: the live monitor, for admins (the server refuses the others)."""
+        desk = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if desk is None or isinstance(self.screen, MonitorScreen):
+            return
+        if desk.session.agent.get("role") != "admin":
+            tell(self, "The live monitor is for admins.", severity="warning")
+            return
+        self.push_screen(MonitorScreen(desk.client, self.clock))
 
     def logout(self, reason: str = "") -> None:
         """Back to the login form (this login's token is dropped; server, tenant and

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -137,6 +137,7 @@ class SteadydeskClient:
         self._syncing: set[str] = set()
         self._read_marks: dict[str, int] = {}
         self._desired_status = ""
+        self._monitoring = False  # the live monitor's feed, asked again after a reconnect
         self._last_instant = -INSTANT_RETRY_EVERY_SECS
 
     # ------------------------------------------------------------------ HTTP
@@ -241,6 +242,17 @@ class SteadydeskClient:
             if (isinstance(rows, list))
             else []
         )
+
+    async def monitor_snapshot(self) -> dict[str, Any] | None:
+        """The live monitor's snapshot (admins): visitors now, queue, agents."""
+        return await self._request("GET", "/api/v1/monitor/visitors")
+
+    async def invite(self, visitor: str, greeting: str) -> dict[str, Any]:
+        """Invite a browsing visitor: a new conversation of mine, opened with ``greeting``."""
+        path = "/api/v1/monitor/visitors/" + quote(visitor, safe="") + "/invite"
+        body = await self._request("POST", path, json={"body": greeting})
+        assert body is not None
+        return body
 
     async def link_code(self) -> dict[str, str]:
         """A one-time code that links a Slack or Telegram user to this agent (10 minutes)."""
@@ -386,6 +398,8 @@ class SteadydeskClient:
                 self.sync(conv)
         for conv, seq in self._read_marks.items():
             self._enqueue({"type": "read", "conv": conv, "seq": seq})
+        if self._monitoring:
+            self._enqueue({"type": "monitor", "on": True})
         if self._desired_status and self._desired_status != self.me.get("status"):
             self._enqueue({"type": "status", "state": self._desired_status})
         self.emit(Welcomed(self.me, self.node, resumed))
@@ -561,6 +575,12 @@ class SteadydeskClient:
         self._desired_status = state
         if self._live:
             self._enqueue({"type": "status", "state": state})
+
+    def monitor(self, on: bool) -> None:
+        """Follow (or stop following) the live monitor's feed; kept across reconnects."""
+        self._monitoring = on
+        if self._live:
+            self._enqueue({"type": "monitor", "on": on})
 
     def typing(self, conv: str, on: bool) -> None:
         if self._live:  # stale typing is worse than none: never queued

@@ -60,6 +60,14 @@ MAIN_KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "f6",
+        "app.monitor",
+        "Monitor",
+        "Live monitor (admins): visitors on the sites now, the queue, the agents; "
+        "i invites the highlighted visitor",
+        show=False,
+    ),
+    Key(
         "alt+w",
         "hide_tab",
         "Hide tab",

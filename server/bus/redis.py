@@ -11,9 +11,9 @@
   those for topics nobody here serves on the channel name, before decoding) or
   ``topics`` (one SUBSCRIBE per conversation this node serves, reference-counted by the
   local subscribers, so a node receives only its share of the message traffic; the few
-  event topics, ``agents:``/``agent:``/``visitor:``/``bridge:``/``site:``, stay on patterns
-  so an agent's, a visitor's or a bridge's events never race a subscription). A
-  conversation's subscription takes effect one round trip after ``subscribe``:
+  event topics, ``agents:``/``agent:``/``visitor:``/``bridge:``/``site:``/``monitor:``,
+  stay on patterns so an agent's, a visitor's or a bridge's events never race a
+  subscription). A conversation's subscription takes effect one round trip after ``subscribe``:
   ``on_subscribed`` callbacks then run so the hub re-reads that conversation from the
   database (no message published meanwhile is lost). After a reconnect every topic is
   subscribed again in a few commands.
@@ -55,6 +55,7 @@ EVENT_PATTERNS = (
     CHANNEL_PREFIX + "visitor:*",
     CHANNEL_PREFIX + "bridge:*",
     CHANNEL_PREFIX + "site:*",  # a deleted site closes its visitors' sockets everywhere
+    CHANNEL_PREFIX + "monitor:*",  # the live monitor's feed (admins who asked for it)
 )
 PING_INTERVAL_SECS = 1.0
 SOCKET_TIMEOUT_SECS = 3.0

@@ -3,7 +3,8 @@
 Each view is stored (the newest ``PAGES_KEPT`` per visitor), becomes the visitor's
 ``page_url``, and is told to the agents who can see the visitor's open conversation as
 ``visitor.seen``: every agent of the tenant while it is queued, its followers (the
-assigned agent) once it is active. Visitors never receive it.
+assigned agent) once it is active, and always the admins watching the live monitor
+(``topics.monitor``). Visitors never receive it.
 """
 
 from __future__ import annotations
@@ -145,4 +146,5 @@ class PageTrail:
         event, topic = await self.store.run(record_page, actor, view)
         if topic is not None:
             self.bus.publish(topic, event)
+        self.bus.publish(topics.monitor(actor.tenant_id), event)
         return event

@@ -23,3 +23,8 @@ def bridge(bridge_id: str) -> str:
 
 def site(site_id: str) -> str:
     return f"site:{site_id}"
+
+
+def monitor(tenant_id: str) -> str:
+    """The live monitor's feed: visitors arriving, leaving, moving (admins who subscribe)."""
+    return f"monitor:{tenant_id}"

@@ -49,6 +49,7 @@ class Hub:
             "agent": self._on_agent,
             "bridge": self._on_bridge,
             "site": self._on_site,
+            "monitor": self._on_monitor,
         }
         self.bridges = BridgeDelivery(self)
 
@@ -84,6 +85,9 @@ class Hub:
             members = self._by_topic[topic] = set()
             self.bus.subscribe(topic, self._dispatch)
         members.add(conn)
+
+    def leave(self, conn: Connection, topic: str) -> None:
+        self._leave(conn, topic)
 
     def _leave(self, conn: Connection, topic: str) -> None:
         conn.topics.discard(topic)
@@ -267,6 +271,12 @@ class Hub:
         if payload.get("name") == "site.deleted":
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.close_soon(CloseCode.BAD_TOKEN, "site deleted")
+
+    def _on_monitor(self, topic: str, payload: Payload) -> None:
+        """The live monitor's feed: to the admins who asked for it (server/gateway/ws_monitor)."""
+        frame = dumps(payload)
+        for conn in tuple(self._by_topic.get(topic, ())):
+            conn.push(frame)
 
     def _subscribed(self, topic: str) -> None:
         """A conversation's subscription took effect: re-read what it may have missed."""

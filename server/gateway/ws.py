@@ -34,6 +34,7 @@ from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.send_budget import NodeSendBudget
 from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
+from server.gateway.ws_monitor import MonitorFrames
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
 from server.ints import in_int64
@@ -53,7 +54,7 @@ Handler = Callable[[Connection, dict[str, Any], Actor], Awaitable[object]]
 
 COMMON_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
 VISITOR_FRAMES = COMMON_FRAMES | {"page", "rate", "handoff"}
-AGENT_FRAMES = COMMON_FRAMES | {"accept", "transfer", "status"}
+AGENT_FRAMES = COMMON_FRAMES | {"accept", "transfer", "status", "monitor"}
 ALL_FRAMES = AGENT_FRAMES | VISITOR_FRAMES
 
 
@@ -62,6 +63,7 @@ class Gateway:
         self.s = services
         self.pages = PageFrames(services)
         self.bridges = BridgeSessions(services)
+        self.monitor = MonitorFrames(services)
         self.handlers: dict[str, Handler] = {
             "send": self.on_send,
             "sync": self.on_sync,
@@ -75,6 +77,7 @@ class Gateway:
             "page": self.pages.on_page,
             "rate": self.on_rate,
             "handoff": self.on_handoff,
+            "monitor": self.monitor.on_monitor,
         }
         self._hellos: dict[Connection, dict[str, Any]] = {}
         self.send_budget = NodeSendBudget(services.settings.ws_send_buffer_node_bytes)

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 from server.bus import Bus
 from server.chat import topics
 from server.chat.records import Actor
-from server.storage.models import SenderType
+from server.storage.models import SenderType, utcnow
+from server.times import iso_time
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class PresenceStore(Protocol):
 
     async def expired(self) -> list[PresenceKey]:
         """Keys whose every entry expired (their nodes died): claimed for one check."""
+
+    async def members(self, kind: str, tenant_id: str) -> list[str]:
+        """Ids of the tenant's people of ``kind`` that may be connected (to confirm)."""
 
 
 class Presence:
@@ -100,6 +104,17 @@ class Presence:
             log.warning("presence store unavailable: %s", err)
             found = [self._local.get(k, 0) > 0 for k in keys]
         return {i for i, on in zip(wanted, found, strict=True) if on}
+
+    async def connected_of_tenant(self, kind: str, tenant_id: str) -> set[str]:
+        """Everyone of ``kind`` connected to the tenant on any node (the live monitor)."""
+        try:
+            candidates = await self.store.members(kind, tenant_id)
+        except Exception as err:
+            log.warning("presence store unavailable: %s", err)
+            candidates = [
+                k[2] for k, n in self._local.items() if n > 0 and k[:2] == (kind, tenant_id)
+            ]
+        return await self.connected_ids(kind, tenant_id, candidates)
 
     async def annotate_queued(
         self, tenant_id: str, event: dict[str, Any] | None
@@ -184,6 +199,8 @@ class Presence:
                 "data": {kind: {"type": kind, "id": ident}, "connected": on},
             },
         )
+        if kind == "visitor":  # the live monitor's feed (admins who asked for it)
+            self.bus.publish(topics.monitor(tenant_id), monitor_event(ident, on))
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -205,6 +222,15 @@ class Presence:
                     self._ops.put_nowait(("check", key))
             for key in gone:
                 self._ops.put_nowait(("check", key))
+
+
+def monitor_event(visitor_id: str, on: bool) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "name": "visitor.online" if on else "visitor.offline",
+        "conv": None,
+        "data": {"visitor": {"type": "visitor", "id": visitor_id}, "at": iso_time(utcnow())},
+    }
 
 
 def _key(actor: Actor) -> PresenceKey:

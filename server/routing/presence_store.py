@@ -6,6 +6,9 @@ Redis layout (all times in epoch milliseconds):
   with a TTL of three periods, so a killed node's entries lapse by themselves.
 * ``sd:presence:index``  sorted set ``<kind>|<tenant>|<id>`` -> latest expiry of any
   node: the sweep finds people whose every node stopped renewing (died).
+* ``sd:presence:tenant:<kind>:<tenant>``  sorted set id -> latest expiry of any node: who
+  of a tenant may be connected now (the live monitor lists them; each is then confirmed
+  with its own node set).
 * ``sd:presence:on:<kind>:<tenant>:<id>``  the last announced state, compared and set in
   one script with the reading of the node set, so exactly one node announces each change
   and the last announcement matches the last state read.
@@ -61,6 +64,9 @@ class LocalPresenceStore:
     async def expired(self) -> list[PresenceKey]:
         return []
 
+    async def members(self, kind: str, tenant_id: str) -> list[str]:
+        return [k[2] for k in self._here if k[0] == kind and k[1] == tenant_id]
+
 
 def _person(key: PresenceKey) -> str:
     return PREFIX + ":".join(key)
@@ -79,6 +85,10 @@ redis.call('SET', KEYS[2], on, 'EX', ARGV[2])
 if (old == '1') == (on == '1') then return -1 end
 return tonumber(on)
 """
+
+
+def _tenant_index(kind: str, tenant_id: str) -> str:
+    return f"{PREFIX}tenant:{kind}:{tenant_id}"
 
 
 def _member(key: PresenceKey) -> str:
@@ -112,6 +122,10 @@ class RedisPresenceStore:
                     pipe.zremrangebyscore(person, 0, now)  # entries of dead nodes
                     pipe.pexpire(person, self._ttl_ms)
                     pipe.zadd(INDEX_KEY, {_member(key): until}, gt=True)
+                    tenant_index = _tenant_index(key[0], key[1])
+                    pipe.zadd(tenant_index, {key[2]: until}, gt=True)
+                    pipe.zremrangebyscore(tenant_index, 0, now)  # lapsed: gone or dead node
+                    pipe.pexpire(tenant_index, self._ttl_ms)
                 await pipe.execute()
 
     async def connected(self, keys: list[PresenceKey]) -> list[bool]:
@@ -121,6 +135,14 @@ class RedisPresenceStore:
                 pipe.zcount(_person(key), now, "+inf")
             counts = await pipe.execute()
         return [int(count) > 0 for count in counts]
+
+    async def members(self, kind: str, tenant_id: str) -> list[str]:
+        """Who of the tenant has an unexpired entry (possibly just gone: confirm each)."""
+        found = cast(
+            list[bytes],
+            await self._client.zrangebyscore(_tenant_index(kind, tenant_id), _now_ms(), "+inf"),
+        )
+        return [member.decode() for member in found]
 
     async def swap_announced(self, key: PresenceKey, on: bool) -> bool:
         old = await self._client.set(

@@ -115,6 +115,8 @@ class Function:
             return self.safe(node.left, seen) and self.safe(node.right, seen)
         if isinstance(node, ast.IfExp):
             return self.safe(node.body, seen) and self.safe(node.orelse, seen)
+        if isinstance(node, ast.Starred):  # add_row(*cells): safe when cells is (of Text)
+            return self.safe(node.value, seen)
         if isinstance(node, ast.Call):
             called = _name(node.func)
             if called in HELPERS or called in self.module.text_functions:

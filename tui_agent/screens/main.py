@@ -52,6 +52,7 @@ from tui_agent.models import AgentInfo, AgentStatus, ConnectionState, Conversati
 from tui_agent.notices import NEW_CHAT, NEW_MESSAGE, NoticeBatch
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.help import HelpScreen
+from tui_agent.screens.monitor import MonitorScreen
 from tui_agent.screens.search import SearchScreen
 from tui_agent.screens.status import StatusScreen
 from tui_agent.screens.transfer import TransferScreen
@@ -341,6 +342,9 @@ class MainScreen(Screen[None]):
                 self.schedule_draw()
             case ConversationEvent():
                 self._conversation_event(event)
+                for screen in self.app.screen_stack:  # the live monitor, when it is open
+                    if isinstance(screen, MonitorScreen):
+                        screen.feed(event)
             case TypingChanged():
                 if event.sender.type == "visitor":
                     self.desk.set_typing(event.conv, event.on)

@@ -27,6 +27,8 @@
   const TYPING_RESEND_MS = 3000;
   const TYPING_SHOWN_MS = 8000; // the other side's indicator, unless refreshed
   const SYNC_PAGE = 200;
+  // data-track="on": online while browsing (live monitor, invites; docs/widget.md)
+  const TRACK = opt.track === 'on';
 
   // -- i18n --------------------------------------------------------------------------
   const STRINGS = {
@@ -714,7 +716,7 @@ textarea{font-size:16px}}
   };
   // A socket only while there is something to say or hear: a returning visitor without an
   // open conversation costs the server no connection until the panel is opened.
-  const wanted = () => isOpen() || readOutbox().length > 0 || !!(S.cur && S.convs[S.cur] && !S.convs[S.cur].closed);
+  const wanted = () => TRACK || isOpen() || readOutbox().length > 0 || !!(S.cur && S.convs[S.cur] && !S.convs[S.cur].closed);
   const connect = () => {
     clearTimeout(retryTimer);
     if (ws || !token || state === 'fatal') return;
@@ -1006,6 +1008,8 @@ textarea{font-size:16px}}
     const name = (data.agent && data.agent.name) || '';
     if (f.name === 'conv.opened') {
       switchTo(f.conv, true);
+      const by = data.invited_by; // invited by an agent
+      if (by) { conv(f.conv).agent = String(by.name || ''); open(false); }
     } else if (f.name === 'conv.assigned') {
       conv(f.conv).agent = name;
       note(f.conv, 'joined', name, data.last_seq);
@@ -1406,7 +1410,7 @@ textarea{font-size:16px}}
     renderNow();
     performance.mark && performance.mark('steadydesk:launcher', { detail: { sinceScript: performance.now() - T0 } });
     const ui = store.get('ui', {});
-    if (outbox.length || S.order.length || store.get('token', null)) ensureStarted();
+    if (TRACK || outbox.length || S.order.length || store.get('token', null)) ensureStarted();
     if (ui.open) open(false);
   };
   window.SteadyDeskWidget = { open, close, toggle: () => (isOpen() ? close() : open()), version: VERSION };

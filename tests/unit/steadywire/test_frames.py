@@ -21,6 +21,7 @@ CLIENT_EXAMPLES = [
     w.Status(w.AgentState.AWAY),
     w.Page("https://shop.example/", "Shop", None),
     w.Rate("c1", 5, "great"),
+    w.Monitor(False),
 ]
 MESSAGE = w.Message(
     "c1",
@@ -176,3 +177,13 @@ def test_stored_bodies_longer_than_the_send_limit_are_read_whole() -> None:
     assert w.parse_server_frame(w.dumps(frame)) == frame
     assert w.Error("prechat_required").error_code is w.ErrorCode.PRECHAT_REQUIRED
     assert w.Error("limit_reached").error_code is w.ErrorCode.LIMIT_REACHED
+
+
+def test_the_live_monitor_frame_and_events() -> None:
+    assert w.parse_client_frame(b'{"type": "monitor"}') == w.Monitor(True)
+    with pytest.raises(w.BadFrame):
+        w.parse_client_frame(b'{"type": "monitor", "on": "yes"}')
+    came = w.Event("visitor.online", None, {"visitor": {"type": "visitor", "id": "v1"},
+                                             "at": "2026-01-01T00:00:00.000Z"}).details()
+    assert came == w.VisitorCameOrWent(w.Sender("visitor", "v1", ""), "2026-01-01T00:00:00.000Z")
+    assert w.Event("monitor.subscribed", None, {"on": True}).details() == w.MonitorSubscribed(True)

@@ -1,0 +1,40 @@
+"""The admin's ``monitor`` frame: follow (or stop following) the tenant's live-monitor feed.
+
+``{"type": "monitor", "on": true}`` joins this connection to ``monitor:<tenant>``
+(``visitor.online``, ``visitor.offline``, ``visitor.seen`` of every visitor of the
+tenant's sites) and is answered ``event monitor.subscribed`` (``{"on": true}``) once
+joined (an event, so that clients that know nothing of it ignore it); the client then reads
+the snapshot (``GET /api/v1/monitor/visitors``). Admins only: agents,
+bridges and visitors get ``error forbidden``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.chat import topics
+from server.chat.records import Actor
+from server.errors import BadRequest, ErrorCode, Forbidden
+from server.gateway.connection import Connection
+from server.gateway.context import Services
+from server.storage.models import Role
+
+
+class MonitorFrames:
+    def __init__(self, services: Services):
+        self.hub = services.hub
+
+    async def on_monitor(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        if conn.bridge is not None or actor.is_visitor or actor.role != Role.ADMIN.value:
+            raise Forbidden("the live monitor is for admins")
+        on = frame.get("on", True)
+        if not isinstance(on, bool):
+            raise BadRequest("on must be true or false", code=ErrorCode.BAD_FRAME)
+        topic = topics.monitor(actor.tenant_id)
+        if on:
+            self.hub.join(conn, topic)
+        else:
+            self.hub.leave(conn, topic)
+        conn.push_json(
+            {"type": "event", "name": "monitor.subscribed", "conv": None, "data": {"on": on}}
+        )
