@@ -1,0 +1,115 @@
+"""The admin REST API (``docs/admin-api.md``) as plain calls, for the console's admin screens.
+
+No Textual here (import-linter: console core): each call answers the server's JSON or
+raises :class:`~tui_agent.client.ApiError` (403 for a caller who is not an admin, shown
+as such by the screens). Requests go through the agent client's one HTTP session, so
+the token, the tenant hint and the error mapping are the desk's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from tui_agent.client import ApiError
+
+Request = Callable[..., Awaitable[dict[str, Any] | None]]
+API = "/api/v1"
+LOG_PAGE = 200  # rows of a log view (the server allows 1..500)
+
+
+def _rows(body: Mapping[str, Any] | None, key: str) -> list[dict[str, Any]]:
+    rows = body.get(key) if body is not None else None
+    return [dict(r) for r in rows if isinstance(r, Mapping)] if isinstance(rows, list) else []
+
+
+def _segment(value: str) -> str:
+    """One path segment: an id typed or listed can never reach another route."""
+    return quote(value, safe="")
+
+
+def _filters(values: Mapping[str, str]) -> dict[str, str]:
+    return {k: v.strip() for k, v in values.items() if v and v.strip()}
+
+
+@dataclass
+class AdminApi:
+    request: Request
+
+    async def _must(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body = await self.request(method, API + path, **kwargs)
+        if body is None:
+            raise ApiError(404, "not_found", f"the server has no {path} (an older server?)")
+        return body
+
+    # -- agents and departments --------------------------------------------------------
+    async def agents(self) -> list[dict[str, Any]]:
+        return _rows(await self._must("GET", "/agents"), "agents")
+
+    async def create_agent(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._must("POST", "/agents", json=dict(fields))
+
+    async def update_agent(self, agent_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._must("PATCH", f"/agents/{_segment(agent_id)}", json=dict(fields))
+
+    async def set_disabled(self, agent_id: str, disabled: bool) -> dict[str, Any]:
+        verb = "disable" if disabled else "enable"
+        return await self._must("POST", f"/agents/{_segment(agent_id)}/{verb}")
+
+    async def reset_password(self, agent_id: str, password: str) -> dict[str, Any]:
+        return await self._must(
+            "POST", f"/agents/{_segment(agent_id)}/password", json={"password": password}
+        )
+
+    async def departments(self) -> list[dict[str, Any]]:
+        return _rows(await self._must("GET", "/departments"), "departments")
+
+    async def create_department(self, name: str) -> dict[str, Any]:
+        return await self._must("POST", "/departments", json={"name": name})
+
+    async def rename_department(self, department_id: str, name: str) -> dict[str, Any]:
+        return await self._must(
+            "PATCH", f"/departments/{_segment(department_id)}", json={"name": name}
+        )
+
+    async def delete_department(self, department_id: str) -> dict[str, Any]:
+        return await self._must("DELETE", f"/departments/{_segment(department_id)}")
+
+    # -- sites -----------------------------------------------------------------------
+    async def sites(self) -> list[dict[str, Any]]:
+        return _rows(await self._must("GET", "/sites"), "sites")
+
+    async def create_site(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._must("POST", "/sites", json=dict(fields))
+
+    async def update_site(self, site_key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._must("PATCH", f"/sites/{_segment(site_key)}", json=dict(fields))
+
+    async def rotate_secret(self, site_key: str) -> dict[str, Any]:
+        return await self._must("POST", f"/sites/{_segment(site_key)}/rotate-secret")
+
+    # -- logs and reports ----------------------------------------------------------------
+    async def audit(self, filters: Mapping[str, str]) -> list[dict[str, Any]]:
+        params = {"limit": str(LOG_PAGE), **_filters(filters)}
+        return _rows(await self._must("GET", "/audit", params=params), "entries")
+
+    async def login_log(self, filters: Mapping[str, str]) -> list[dict[str, Any]]:
+        params = {"limit": str(LOG_PAGE), **_filters(filters)}
+        return _rows(await self._must("GET", "/login-log", params=params), "entries")
+
+    async def report(self, group: str, start: str = "", end: str = "") -> dict[str, Any]:
+        params = _filters({"group": group, "from": start, "to": end})
+        return await self._must("GET", "/reports", params=params)
+
+
+def problem(exc: ApiError) -> str:
+    """What an admin screen shows for a failed call."""
+    if exc.status == 403:
+        return f"The server refused: admins only (403 {exc.code or 'forbidden'})."
+    if exc.status == 401:
+        return "The server refused the login (401): log in again."
+    if exc.status == 0:
+        return exc.message
+    return f"{exc.status} {exc.code}: {exc.message}"
