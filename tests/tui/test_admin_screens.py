@@ -17,7 +17,14 @@ from textual.widgets import Input
 
 from tests.support.clients import Clients, agent_login, cached_login, get
 from tests.support.server import ServerProcess
-from tests.tui.conftest import SIZE, connected, console, save_login, wait_until
+from tests.tui.conftest import (
+    SIZE,
+    connected,
+    console,
+    save_login,
+    visitor_starts,
+    wait_until,
+)
 from tests.tui.snapshots import assert_snapshot, screen_text
 from tui_agent.screens.admin.agents import AgentsScreen
 from tui_agent.screens.admin.base import AdminView
@@ -71,6 +78,14 @@ async def admin_desk(pilot: Pilot[Any]) -> AdminHubScreen:
     hub = pilot.app.screen
     assert isinstance(hub, AdminHubScreen)
     return hub
+
+
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def mode_of(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def column(screen: AdminView, index: int) -> list[str]:
@@ -284,9 +299,8 @@ async def test_logs_name_people_filter_and_export_csv(
         await pilot.press("ctrl+e")
         await done(pilot, logins, f"{len(logins.cells)} rows written to ")
         path = Path(logins.last_status.split(" written to ", 1)[1])
-        assert path.parent == config_dir / "exports" and oct(path.stat().st_mode)[-3:] == "600"
-        with path.open(encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+        assert path.parent == config_dir / "exports" and mode_of(path) == 0o600
+        rows = list(csv.reader(read_text(path).splitlines()))
         assert rows[0] == ["When (UTC)", "User", "Succeeded", "Source", "IP", "Client"]
         users = [r[1] for r in rows[1:]]
         # never a formula in a spreadsheet, never an escape sequence in a terminal
@@ -324,7 +338,62 @@ async def test_reports_chart_and_table_per_day_agent_and_department(
         await pilot.press("ctrl+e")
         await done(pilot, reports, f"{len(reports.cells)} rows written to ")
         path = Path(reports.last_status.split(" written to ", 1)[1])
-        header = path.read_text(encoding="utf-8").splitlines()[0]
+        header = read_text(path).splitlines()[0]
         assert header.startswith("Day,Conversations,Closed,First response (s)")
     resp = await get(server, "/api/v1/reports")
     assert resp.status_code == 401
+
+
+async def test_an_agent_made_in_the_console_logs_in_and_gets_a_transfer_by_department(
+    server: ServerProcess, config_dir: Path, tmp_path: Path, clients: Clients, clean_desk: None
+) -> None:
+    """Issue #18 item 6: the admin creates a department and an agent in it (console keys
+    only); that agent logs in with a second console and receives a conversation
+    transferred to the department, named as the admin typed it."""
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot)
+        await pilot.press("d")
+        departments = await opened(pilot, DepartmentsScreen)
+        await pilot.press("n")
+        await fill(pilot, "Billing")
+        await done(pilot, departments, "created Billing")
+        await pilot.press("escape", "a")
+        agents = await opened(pilot, AgentsScreen)
+        await pilot.press("n")
+        await fill(pilot, "bea@x.io", "Bea", "", "2", "billing", "bea-password")
+        await done(pilot, agents, "created bea@x.io")
+
+    departments_now = await get(
+        server, "/api/v1/departments",
+        {"Authorization": f"Bearer {(await cached_login(server, server.demo.admin))['token']}"},
+    )
+    billing = next(d["id"] for d in departments_now.json()["departments"] if d["name"] == "Billing")
+    bea_dir = tmp_path / "bea-config"
+    bea_console = console(bea_dir, server_url=server.url, tenant=server.demo.tenant,
+                          email="bea@x.io")
+    async with bea_console.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(pilot.app.focused, Input) and pilot.app.focused.id == "password"
+        await pilot.press(*"bea-password", "enter")
+        desk = await connected(pilot)
+        assert desk.desk.me_name == "Bea"
+        await wait_until(pilot, lambda: desk.desk.my_status == "online", "online")
+
+        visitor, conv = await visitor_starts(clients, server, "Tom", "My invoice is wrong")
+        admin = await clients.agent(server, server.demo.admin, label="admin")
+        await admin.send_json({"type": "accept", "conv": conv})
+        await admin.recv_event("conv.assigned", conv)
+        await admin.send_json({"type": "transfer", "conv": conv, "to_department": billing})
+        await admin.recv_event("conv.transferred", conv)
+
+        await wait_until(pilot, lambda: conv in [c.id for c in desk.desk.queue()]
+                         or desk.desk.is_mine(desk.desk.get(conv)), "reached Bea")
+        notes = [n.text for n in desk.desk.get(conv).notes]
+        assert any(n.endswith("to Billing") for n in notes), notes
+        if not desk.desk.is_mine(desk.desk.get(conv)):  # offered, or waiting: she takes it
+            await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: desk.desk.is_mine(desk.desk.get(conv)), "Bea's")
+        await pilot.press(*"Let me check", "enter")
+        await visitor.recv_type("message", conv=conv, body="Let me check")

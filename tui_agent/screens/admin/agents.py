@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from tui_agent.screens.admin.base import AdminView
 from tui_agent.screens.admin.form import Field, FormScreen
 from tui_agent.screens.confirm import ConfirmScreen
-from tui_agent.untrusted import safe_text
+from tui_agent.untrusted import clean, safe_text
 
 ROLES = ("agent", "admin")
 
@@ -94,7 +94,7 @@ class AgentsScreen(AdminView):
                   str(record.get("capacity") or "") if record else ""),
             Field("departments", "Departments (names, comma separated)",
                   self.names_of(record.get("departments")) if record else "",
-                  placeholder=", ".join(sorted(self.by_name())) or "no departments yet"),
+                  placeholder=clean(", ".join(sorted(self.by_name())) or "no departments yet")),
         ]
         if record is None:
             fields[:0] = [Field("email", "E-mail")]

@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input
 
 from tui_agent.screens.admin.base import AdminView, when
+from tui_agent.untrusted import clean
 
 
 class LogView(AdminView):
@@ -25,7 +26,7 @@ class LogView(AdminView):
     def compose_top(self) -> ComposeResult:
         with Horizontal(classes="admin-filters"):
             for name, placeholder in self.FILTERS:
-                yield Input(placeholder=placeholder, id=f"filter-{name}")
+                yield Input(placeholder=clean(placeholder), id=f"filter-{name}")
 
     def filters(self) -> dict[str, str]:
         return {name: self.query_one(f"#filter-{name}", Input).value for name, _ in self.FILTERS}

@@ -37,7 +37,7 @@ def bars(rows: list[tuple[str, float | None]], width: int = BAR_WIDTH) -> Text:
         text.append_text(safe_text(f"{label[:16]:<16} ", width=17))
         text.append("█" * cells, style="cyan")
         text.append(" " * (width - cells + 1))
-        text.append("-" if value is None else f"{value:g}", style="bold")
+        text.append_text(safe_text("-" if value is None else f"{value:g}", "bold"))
         text.append("\n")
     return text
 
