@@ -90,6 +90,64 @@ class AdminApi:
     async def rotate_secret(self, site_key: str) -> dict[str, Any]:
         return await self._must("POST", f"/sites/{_segment(site_key)}/rotate-secret")
 
+    async def hours(self, site_key: str) -> dict[str, Any]:
+        return await self._must("GET", f"/sites/{_segment(site_key)}/hours")
+
+    async def set_hours(self, site_key: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._must("PUT", f"/sites/{_segment(site_key)}/hours", json=dict(body))
+
+    async def prechat(self, site_key: str) -> dict[str, Any]:
+        return await self._must("GET", f"/sites/{_segment(site_key)}/prechat")
+
+    async def set_prechat(self, site_key: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._must("PUT", f"/sites/{_segment(site_key)}/prechat", json=dict(body))
+
+    # -- team canned replies, settings, API keys, bridges ------------------------------------
+    async def team_canned(self) -> list[dict[str, Any]]:
+        rows = _rows(await self._must("GET", "/canned-replies"), "canned_replies")
+        return [r for r in rows if r.get("scope") == "tenant"]
+
+    async def create_canned(self, shortcut: str, body: str) -> dict[str, Any]:
+        fields = {"scope": "tenant", "shortcut": shortcut, "body": body}
+        return await self._must("POST", "/canned-replies", json=fields)
+
+    async def update_canned(self, reply_id: str, shortcut: str, body: str) -> dict[str, Any]:
+        fields = {"shortcut": shortcut, "body": body}
+        return await self._must("PATCH", f"/canned-replies/{_segment(reply_id)}", json=fields)
+
+    async def delete_canned(self, reply_id: str) -> dict[str, Any]:
+        return await self._must("DELETE", f"/canned-replies/{_segment(reply_id)}")
+
+    async def settings(self) -> dict[str, Any]:
+        return await self._must("GET", "/settings")
+
+    async def put_settings(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._must("PUT", "/settings", json=dict(body))
+
+    async def api_keys(self) -> list[dict[str, Any]]:
+        return _rows(await self._must("GET", "/api-keys"), "api_keys")
+
+    async def create_api_key(self, name: str, role: str) -> dict[str, Any]:
+        return await self._must("POST", "/api-keys", json={"name": name, "role": role})
+
+    async def revoke_api_key(self, key_id: str) -> dict[str, Any]:
+        return await self._must("DELETE", f"/api-keys/{_segment(key_id)}")
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        return _rows(await self._must("GET", "/bridges"), "bridges")
+
+    async def create_bridge(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._must("POST", "/bridges", json=dict(fields))
+
+    async def revoke_bridge(self, bridge_id: str) -> dict[str, Any]:
+        return await self._must("DELETE", f"/bridges/{_segment(bridge_id)}")
+
+    async def bridge_links(self, bridge_id: str) -> list[dict[str, Any]]:
+        return _rows(await self._must("GET", f"/bridges/{_segment(bridge_id)}/links"), "links")
+
+    async def link_code(self) -> dict[str, Any]:
+        return await self._must("POST", "/me/link-code")
+
     # -- logs and reports ----------------------------------------------------------------
     async def audit(self, filters: Mapping[str, str]) -> list[dict[str, Any]]:
         params = {"limit": str(LOG_PAGE), **_filters(filters)}

@@ -34,7 +34,10 @@ from tui_agent.screens.admin.hub import AdminHubScreen
 from tui_agent.screens.admin.logs import AuditScreen, LoginLogScreen
 from tui_agent.screens.admin.open import admin_hub
 from tui_agent.screens.admin.reports import ReportsScreen
+from tui_agent.screens.admin.settings import SettingsScreen
+from tui_agent.screens.admin.site_widget import SiteWidgetScreen
 from tui_agent.screens.admin.sites import CopyScreen, SitesScreen
+from tui_agent.screens.admin.team import ApiKeysScreen, BridgesScreen, TeamCannedScreen
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.help import HelpScreen
 
@@ -205,7 +208,7 @@ async def test_admin_manages_agents(
         await done(pilot, agents, "409 already_exists")
 
 
-async def test_admin_manages_departments_and_sites(
+async def test_admin_manages_departments(
     server: ServerProcess, config_dir: Path
 ) -> None:
     assert server.demo is not None
@@ -232,7 +235,13 @@ async def test_admin_manages_departments_and_sites(
         await done(pilot, departments, "deleted")
         await wait_until(pilot, lambda: "Trade" not in column(departments, 0), "gone")
 
-        await pilot.press("escape", "s")
+
+async def test_admin_manages_sites(server: ServerProcess, config_dir: Path) -> None:
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot)
+        await pilot.press("s")
         sites = await opened(pilot, SitesScreen)
         await pilot.press("n")
         await fill(pilot, "Shop EU", "https://shop.example.eu/path", "no")
@@ -402,3 +411,111 @@ async def test_an_agent_made_in_the_console_logs_in_and_gets_a_transfer_by_depar
         await wait_until(pilot, lambda: desk.desk.is_mine(desk.desk.get(conv)), "Bea's")
         await pilot.press(*"Let me check", "enter")
         await visitor.recv_type("message", conv=conv, body="Let me check")
+
+
+async def test_hours_and_prechat_edited_beside_the_visitors_preview(
+    server: ServerProcess, config_dir: Path
+) -> None:
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    token = (await cached_login(server, server.demo.admin))["token"]
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot)
+        await pilot.press("s")
+        sites = await opened(pilot, SitesScreen)
+        sites.query_one("#admin-table").move_cursor(  # type: ignore[attr-defined]
+            row=column(sites, 1).index(server.demo.site_key))
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, SiteWidgetScreen), "editor")
+        editor = pilot.app.screen
+        assert isinstance(editor, SiteWidgetScreen)
+        await wait_until(pilot, lambda: editor.loaded, "loaded")
+        values = {"tz": "Europe/Berlin", "mon": "9:00-12:00, 13:00-18:00", "tue": "09:00-17:00",
+                  "welcome": "Hi! How can we help?", "after": "We are closed.",
+                  "prechat": "yes", "fields": "name, e-mail", "required": "email"}
+        for name, value in values.items():
+            editor.query_one(f"#sw-{name}", Input).value = value
+        await pilot.pause()
+        shown = str(editor.query_one("#sw-preview").render())
+        assert "We are back Mon 09:00 (Europe/Berlin)" in shown
+        assert "E-mail *: [__________]" in shown and "Name: [__________]" in shown
+        assert_snapshot(pilot.app, "admin-site-hours")
+        screenshot(pilot, "admin-site-hours")
+
+        editor.query_one("#sw-wed", Input).value = "9-5"
+        await pilot.press("ctrl+s")
+        assert editor.last_status == "wed: '9-5' is not like 09:00-18:00"
+        editor.query_one("#sw-wed", Input).value = ""
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: editor.last_status == "saved", "saved")
+    headers = {"Authorization": f"Bearer {token}"}
+    hours = (await get(server, f"/api/v1/sites/{server.demo.site_key}/hours", headers)).json()
+    open_days = {day: spans for day, spans in hours["hours"]["days"].items() if spans}
+    assert open_days == {"mon": [["09:00", "12:00"], ["13:00", "18:00"]],
+                         "tue": [["09:00", "17:00"]]}
+    assert hours["welcome_message"] == "Hi! How can we help?"
+    prechat = (await get(server, f"/api/v1/sites/{server.demo.site_key}/prechat", headers)).json()
+    assert (prechat["enabled"], prechat["fields"], prechat["required"]) == (
+        True, ["name", "email"], ["email"])
+
+
+async def test_team_replies_and_settings(
+    server: ServerProcess, config_dir: Path
+) -> None:
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    agent = await cached_login(server, server.demo.agents[0])
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot)
+        await pilot.press("c")
+        canned = await opened(pilot, TeamCannedScreen)
+        await pilot.press("n")
+        await fill(pilot, "refund", "Refunds take {days} days, {visitor.name}.")
+        await done(pilot, canned, "created /refund")
+        replies = (await get(server, "/api/v1/canned-replies",
+                             {"Authorization": f"Bearer {agent['token']}"})).json()
+        assert any(r["shortcut"] == "refund" and r["scope"] == "tenant"
+                   for r in replies["canned_replies"])  # every agent has it now
+
+        await pilot.press("escape", "t")
+        settings = await opened(pilot, SettingsScreen)
+        settings.query_one("#admin-table").move_cursor(  # type: ignore[attr-defined]
+            row=[tuple(r[:2]) for r in settings.cells].index(("masking", "cards")))
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, FormScreen), "form")
+        pilot.app.screen.query_one(Input).value = ""
+        await fill(pilot, "yes")
+        await done(pilot, settings, "masking.cards saved")
+        assert [r[2] for r in settings.cells if tuple(r[:2]) == ("masking", "cards")] == [True]
+
+
+async def test_api_keys_and_bridges(server: ServerProcess, config_dir: Path) -> None:
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        hub = await admin_desk(pilot)
+        await pilot.press("k")
+        keys = await opened(pilot, ApiKeysScreen)
+        await pilot.press("n")
+        await fill(pilot, "CRM sync", "agent")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, CopyScreen), "secret")
+        assert "Secret (shown this once): " in pilot.app.screen.text  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: "CRM sync" in column(keys, 0), "listed")
+        keys.query_one("#admin-table").move_cursor(  # type: ignore[attr-defined]
+            row=column(keys, 0).index("CRM sync"))
+        await pilot.press("delete", "y")
+        await done(pilot, keys, "revoked")
+        assert keys.cells[column(keys, 0).index("CRM sync")][4] != ""
+
+        await pilot.press("escape", "b")
+        bridges = await opened(pilot, BridgesScreen)
+        await pilot.press("n")
+        await fill(pilot, "slack", "Support Slack", "")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, CopyScreen), "token")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: "Support Slack" in column(bridges, 0), "listed")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, CopyScreen), "link code")
+        await pilot.press("escape")
+        assert hub.context.server_url == server.url

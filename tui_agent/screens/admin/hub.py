@@ -17,7 +17,9 @@ from tui_agent.screens.admin.base import AdminContext, AdminView
 from tui_agent.screens.admin.departments import DepartmentsScreen
 from tui_agent.screens.admin.logs import AuditScreen, LoginLogScreen
 from tui_agent.screens.admin.reports import ReportsScreen
+from tui_agent.screens.admin.settings import SettingsScreen
 from tui_agent.screens.admin.sites import SitesScreen
+from tui_agent.screens.admin.team import ApiKeysScreen, BridgesScreen, TeamCannedScreen
 from tui_agent.untrusted import safe_text
 
 SUBJECTS: tuple[tuple[str, str, str, Callable[[AdminContext], AdminView]], ...] = (
@@ -25,10 +27,16 @@ SUBJECTS: tuple[tuple[str, str, str, Callable[[AdminContext], AdminView]], ...] 
     ("a", "agents", "Agents: create, role, capacity, departments, disable, password",
      AgentsScreen),
     ("d", "departments", "Departments: create, rename, delete", DepartmentsScreen),
-    ("s", "sites", "Sites: origins, identity secret, widget snippet", SitesScreen),
+    ("s", "sites", "Sites: origins, identity secret, widget snippet, hours, pre-chat form",
+     SitesScreen),
     ("l", "audit", "Audit log: who changed what", AuditScreen),
     ("g", "logins", "Login log: every login attempt", LoginLogScreen),
     ("r", "reports", "Reports: conversations, response and wait times, CSAT", ReportsScreen),
+    ("c", "canned", "Team canned replies", TeamCannedScreen),
+    ("t", "settings", "Settings: limits, masking", SettingsScreen),
+    ("k", "keys", "API keys: create, revoke", ApiKeysScreen),
+    ("b", "bridges", "Bridges (Slack, Telegram): create, revoke, links, link code",
+     BridgesScreen),
 )
 
 

@@ -14,6 +14,7 @@ from textual.widgets import Static, TextArea
 
 from tui_agent.screens.admin.base import AdminView, when
 from tui_agent.screens.admin.form import Field, FormScreen
+from tui_agent.screens.admin.site_widget import SiteWidgetScreen
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.untrusted import clean, safe_text
 
@@ -54,8 +55,8 @@ class CopyScreen(ModalScreen[None]):
 
 class SitesScreen(AdminView):
     TITLE_TEXT = "Sites"
-    HINT = ("n new · e edit · w widget snippet · s rotate identity secret · ctrl+e CSV · "
-            "escape back")
+    HINT = ("n new · e edit · w widget snippet · s rotate identity secret · h hours and "
+            "pre-chat form · ctrl+e CSV · escape back")
     COLUMNS = ("Name", "Site key", "Allowed origins", "Timed hash", "Hash max age (s)",
                "Created (UTC)")
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -64,6 +65,7 @@ class SitesScreen(AdminView):
         Binding("e", "edit", "Edit"),
         Binding("w", "snippet", "Snippet"),
         Binding("s", "rotate", "Rotate secret"),
+        Binding("h", "hours", "Hours & pre-chat"),
     ]
 
     async def fetch(self) -> list[dict[str, Any]]:
@@ -137,6 +139,13 @@ class SitesScreen(AdminView):
             snippet = widget_snippet(self.context.server_url, str(record["site_key"]))
             self.app.push_screen(CopyScreen(f"Widget snippet: {record.get('name', '')}", snippet,
                                             "Paste it into every page of the site."))
+
+    def action_hours(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.app.push_screen(
+                SiteWidgetScreen(self.api, str(record["site_key"]), str(record.get("name", "")))
+            )
 
     def action_rotate(self) -> None:
         record = self.selected()
