@@ -2,9 +2,9 @@
 
 Log rows hold text from outside (a login log's user name and user agent are whatever
 the caller sent), and a spreadsheet runs a cell starting with ``=``, ``+``, ``-``, ``@``
-(or a tab or carriage return before one) as a formula: such cells get a leading ``'``
-(OWASP's advice for CSV injection). Numbers stay numbers. Escape sequences and control
-characters are dropped as on screen (``tui_agent.untrusted.clean``).
+(after blanks too: a tab becomes a space here, as on screen) as a formula: such cells
+get a leading ``'`` (OWASP's advice for CSV injection). Numbers stay numbers. Escape
+sequences and control characters are dropped as on screen (``tui_agent.untrusted.clean``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tui_agent.untrusted import clean
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _NAME_UNSAFE = re.compile(r"[^a-z0-9-]+")
 
@@ -29,7 +29,8 @@ def cell(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = clean(value)  # a CSV read with cat or less must not drive the terminal
-    if text.startswith(FORMULA_START) and not _NUMBER.fullmatch(text):
+    # Some spreadsheets skip leading blanks before a formula: look past them.
+    if text.lstrip().startswith(FORMULA_START) and not _NUMBER.fullmatch(text):
         return "'" + text
     return text
 
