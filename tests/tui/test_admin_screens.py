@@ -335,6 +335,8 @@ async def test_reports_chart_and_table_per_day_agent_and_department(
         assert reports.group == "day" and sum(int(str(r[1])) for r in reports.cells) >= 1
         bars = str(reports.query_one("#report-bars").render())
         assert "█" in bars
+        assert len(reports.query_one("#report-sparkline").data or ()) == 30  # type: ignore[attr-defined]
+        screenshot(pilot, "admin-reports")
         await pilot.press("2")
         await done(pilot, reports, f"{len(reports.cells)} rows, per agent")
         await wait_until(pilot, lambda: reports.group == "agent" and "nobody" in column(reports, 0),
@@ -347,8 +349,6 @@ async def test_reports_chart_and_table_per_day_agent_and_department(
         assert title.startswith("First response")
         await pilot.press("1")
         await wait_until(pilot, lambda: reports.last_status.endswith("per day"), "per day")
-        await pilot.pause()
-        screenshot(pilot, "admin-reports")
         await pilot.press("ctrl+e")
         await done(pilot, reports, f"{len(reports.cells)} rows written to ")
         path = Path(reports.last_status.split(" written to ", 1)[1])

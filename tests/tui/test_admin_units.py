@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tui_agent.screens.admin.agents import BadInput, agent_fields, department_ids
+from tui_agent.screens.admin.reports import every_day
 from tui_agent.screens.admin.settings import typed_value
 from tui_agent.screens.admin.sites import widget_snippet
 from tui_agent.site_widget import BadHours, field_list, hours_body, preview
@@ -90,3 +91,8 @@ def test_widget_snippet_and_setting_values() -> None:
     )
     assert typed_value(False, "yes") is True and typed_value(True, "no") is False
     assert typed_value(None, "") is None and typed_value(200, "50") == 50
+
+
+def test_the_trend_has_every_day_of_the_range() -> None:
+    values = {"2026-03-01": 2.0, "2026-03-03": None, "2026-03-04": 5.0}
+    assert every_day(("2026-02-28", "2026-03-04"), values) == [0.0, 2.0, 0.0, 0.0, 5.0]

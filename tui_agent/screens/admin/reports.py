@@ -6,6 +6,7 @@ per row, the row's name beside it): no plotting dependency for a dozen bars."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -59,6 +60,7 @@ class ReportsScreen(AdminView):
 
     group = "day"
     metric = 0
+    range = ("", "")  # the report's from and to, as the server answered
 
     def compose_top(self) -> ComposeResult:
         with Horizontal(classes="admin-filters"):
@@ -80,6 +82,7 @@ class ReportsScreen(AdminView):
             self.query_one("#report-from", Input).value,
             self.query_one("#report-to", Input).value,
         )
+        self.range = (str(report.get("from") or ""), str(report.get("to") or ""))
         rows = report.get("rows")
         return [dict(r) for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
@@ -119,7 +122,7 @@ class ReportsScreen(AdminView):
         title.update(safe_text(f"{label} per {self.group}", "bold"))
         spark = self.query_one("#report-sparkline", Sparkline)
         spark.display = self.group == "day"
-        spark.data = [v or 0.0 for _, v in values]
+        spark.data = every_day(self.range, dict(values)) if self.group == "day" else []
         self.query_one("#report-bars", Static).update(bars(values))
 
     def action_group(self, group: str) -> None:
@@ -141,6 +144,20 @@ class ReportsScreen(AdminView):
             return
         self.query_one("#admin-table").focus()
         self.action_reload()
+
+
+def every_day(span: tuple[str, str], values: dict[str, float | None]) -> list[float]:
+    """One value per day of the range (0 for a day without conversations): the trend line
+    is not fooled by the days the server has no row for."""
+    try:
+        day, last = dt.date.fromisoformat(span[0]), dt.date.fromisoformat(span[1])
+    except ValueError:
+        return [v or 0.0 for v in values.values()]
+    out = []
+    while day <= last:
+        out.append(values.get(day.isoformat()) or 0.0)
+        day += dt.timedelta(days=1)
+    return out
 
 
 def _number(value: object) -> float | None:
