@@ -37,6 +37,7 @@ def _filters(values: Mapping[str, str]) -> dict[str, str]:
 @dataclass
 class AdminApi:
     request: Request
+    log_page_rows: int = LOG_PAGE
 
     async def _must(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         body = await self.request(method, API + path, **kwargs)
@@ -149,13 +150,17 @@ class AdminApi:
         return await self._must("POST", "/me/link-code")
 
     # -- logs and reports ----------------------------------------------------------------
-    async def audit(self, filters: Mapping[str, str]) -> list[dict[str, Any]]:
-        params = {"limit": str(LOG_PAGE), **_filters(filters)}
-        return _rows(await self._must("GET", "/audit", params=params), "entries")
-
-    async def login_log(self, filters: Mapping[str, str]) -> list[dict[str, Any]]:
-        params = {"limit": str(LOG_PAGE), **_filters(filters)}
-        return _rows(await self._must("GET", "/login-log", params=params), "entries")
+    async def log_page(
+        self, log: str, filters: Mapping[str, str], before: str = ""
+    ) -> tuple[list[dict[str, Any]], str]:
+        """A page of ``/audit`` or ``/login-log``, newest first, and the ``before`` of the
+        next (older) page ("" when this is the last)."""
+        if log not in ("audit", "login-log"):
+            raise ValueError(log)
+        params = {"limit": str(self.log_page_rows), **_filters({**filters, "before": before})}
+        body = await self._must("GET", f"/{log}", params=params)
+        following = body.get("next_before")
+        return _rows(body, "entries"), "" if following is None else str(following)
 
     async def report(self, group: str, start: str = "", end: str = "") -> dict[str, Any]:
         params = _filters({"group": group, "from": start, "to": end})

@@ -40,6 +40,7 @@ from tui_agent.screens.admin.sites import CopyScreen, SitesScreen
 from tui_agent.screens.admin.team import ApiKeysScreen, BridgesScreen, TeamCannedScreen
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.help import HelpScreen
+from tui_agent.screens.main import MainScreen
 
 SCREENSHOTS_ENV = "STEADY_SAVE_SCREENSHOTS"  # =1 writes docs/images/console-*.svg
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -80,8 +81,14 @@ async def fill(pilot: Pilot[Any], *values: str) -> None:
         await pilot.press("enter")
 
 
-async def admin_desk(pilot: Pilot[Any]) -> AdminHubScreen:
-    await connected(pilot)
+async def admin_desk(pilot: Pilot[Any], live: bool = True) -> AdminHubScreen:
+    """The desk (connected, unless ``live`` is False: the admin screens need REST only),
+    then ``f9``."""
+    if live:
+        await connected(pilot)
+    else:
+        await wait_until(pilot, lambda: any(isinstance(s, MainScreen)
+                                            for s in pilot.app.screen_stack), "desk")
     await pilot.press("f9")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, AdminHubScreen), "admin hub")
     hub = pilot.app.screen
@@ -292,6 +299,9 @@ async def test_logs_name_people_filter_and_export_csv(
         await pilot.press("n")
         await fill(pilot, "Audited")
         await done(pilot, departments, "created Audited")
+        await pilot.press("n")
+        await fill(pilot, "Audited too")
+        await done(pilot, departments, "created Audited too")
         await pilot.press("escape", "l")
         audit = await opened(pilot, AuditScreen)
         await pilot.press("f", *admin_name, "tab", *"department.", "enter")
@@ -302,6 +312,13 @@ async def test_logs_name_people_filter_and_export_csv(
         )
         assert {r[1] for r in audit.cells} == {admin_name}
         assert {str(r[2]).split(".")[0] for r in audit.cells} == {"department"}
+        audit.api.log_page_rows = 1  # older pages, one row each, with the same filters
+        await pilot.press("ctrl+r")
+        await done(pilot, audit, "1 rows (m: older)")
+        await pilot.press("m")
+        await wait_until(pilot, lambda: len(audit.cells) == 2, "an older page appended")
+        assert {r[1] for r in audit.cells} == {admin_name}
+        audit.api.log_page_rows = 200
 
         await pilot.press("escape", "g")
         logins = await opened(pilot, LoginLogScreen)
@@ -367,7 +384,7 @@ async def test_an_agent_made_in_the_console_logs_in_and_gets_a_transfer_by_depar
     assert server.demo is not None
     await save_login(server, config_dir, server.demo.admin)
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        await admin_desk(pilot)
+        await admin_desk(pilot, live=False)
         await pilot.press("d")
         departments = await opened(pilot, DepartmentsScreen)
         await pilot.press("n")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual import on
 from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
 
 from tui_agent.screens.admin.base import AdminView
 from tui_agent.screens.admin.form import Field, FormScreen
@@ -37,8 +39,12 @@ class SettingsScreen(AdminView):
     COLUMNS = ("Section", "Setting", "Value", "Means")
     BINDINGS: ClassVar[list[BindingType]] = [
         *AdminView.BINDINGS,
-        Binding("e,enter", "edit", "Change"),
+        Binding("e", "edit", "Change"),
     ]
+
+    @on(DataTable.RowSelected)
+    def _chosen(self) -> None:  # enter on a row (the table's own key)
+        self.action_edit()
 
     async def fetch(self) -> list[dict[str, Any]]:
         current = await self.api.settings()
