@@ -15,7 +15,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.support.clients import Clients, agent_login, cached_login, get
+from tests.support.clients import Clients, agent_login, cached_login, get, post_json
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
     SIZE,
@@ -139,6 +139,26 @@ async def test_snapshots_of_the_hub_agents_and_departments(
         assert_snapshot(pilot.app, "admin-agent-form")
 
 
+async def test_snapshots_of_settings_team_replies_bridges_and_reports(
+    server: ServerProcess, config_dir: Path
+) -> None:
+    """Before the tests below change them: the demo tenant's settings, no team replies,
+    no bridges, and the reports of a tenant without conversations."""
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot, live=False)
+        for key, kind, name in (("t", SettingsScreen, "admin-settings"),
+                                ("c", TeamCannedScreen, "admin-team-canned"),
+                                ("b", BridgesScreen, "admin-bridges"),
+                                ("r", ReportsScreen, "admin-reports")):
+            await pilot.press(key)
+            await opened(pilot, kind)
+            await pilot.pause()
+            assert_snapshot(pilot.app, name)
+            await pilot.press("escape")
+
+
 async def test_an_agent_sees_no_admin_key_and_a_403_is_shown_in_words(
     server: ServerProcess, config_dir: Path
 ) -> None:
@@ -170,14 +190,13 @@ async def test_admin_manages_agents(
 ) -> None:
     assert server.demo is not None
     await save_login(server, config_dir, server.demo.admin)
+    admin = await cached_login(server, server.demo.admin)
+    made = await post_json(server, "/api/v1/departments", {"name": "Returns"},
+                           {"Authorization": f"Bearer {admin['token']}"})
+    assert made.status_code == 201  # (the departments screen has its own test)
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        await admin_desk(pilot)
-        await pilot.press("d")
-        departments = await opened(pilot, DepartmentsScreen)
-        await pilot.press("n")
-        await fill(pilot, "Returns")
-        await done(pilot, departments, "created Returns")
-        await pilot.press("escape", "a")
+        await admin_desk(pilot, live=False)
+        await pilot.press("a")
         agents = await opened(pilot, AgentsScreen)
 
         await pilot.press("n")
@@ -198,21 +217,38 @@ async def test_admin_manages_agents(
         await fill(pilot, "", "", "", "Nowhere")
         await done(pilot, agents, "no department named Nowhere")
 
+        await pilot.press("n")  # the server's refusals are shown in words
+        await fill(pilot, "cleo@example.com", "Cleo again", "", "", "", "long-enough-pw")
+        await done(pilot, agents, "409 already_exists")
+
+
+async def test_admin_resets_a_password_and_disables_an_agent(
+    server: ServerProcess, config_dir: Path
+) -> None:
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    admin = await cached_login(server, server.demo.admin)
+    made = await post_json(server, "/api/v1/agents",
+                           {"email": "dora@example.com", "password": "long-enough-pw"},
+                           {"Authorization": f"Bearer {admin['token']}"})
+    assert made.status_code == 201
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot, live=False)
+        await pilot.press("a")
+        agents = await opened(pilot, AgentsScreen)
+        row = column(agents, 1).index("dora@example.com")
+        agents.query_one("#admin-table").move_cursor(row=row)  # type: ignore[attr-defined]
         await pilot.press("p")
         await fill(pilot, "a-new-password")
         await done(pilot, agents, "password changed")
-        assert (await agent_login(server, "cleo@example.com", "long-enough-pw")).status_code == 401
+        assert (await agent_login(server, "dora@example.com", "long-enough-pw")).status_code == 401
 
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "confirm")
         await pilot.press("y")
         await done(pilot, agents, "disabled")
         await wait_until(pilot, lambda: agents.cells[row][6] is True, "shown disabled")
-        assert (await agent_login(server, "cleo@example.com", "a-new-password")).status_code == 401
-
-        await pilot.press("n")  # the server's refusals are shown in words
-        await fill(pilot, "cleo@example.com", "Cleo again", "", "", "", "long-enough-pw")
-        await done(pilot, agents, "409 already_exists")
+        assert (await agent_login(server, "dora@example.com", "a-new-password")).status_code == 401
 
 
 async def test_admin_manages_departments(
@@ -221,7 +257,7 @@ async def test_admin_manages_departments(
     assert server.demo is not None
     await save_login(server, config_dir, server.demo.admin)
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        await admin_desk(pilot)
+        await admin_desk(pilot, live=False)
         await pilot.press("d")
         departments = await opened(pilot, DepartmentsScreen)
         await pilot.press("n")
@@ -247,7 +283,7 @@ async def test_admin_manages_sites(server: ServerProcess, config_dir: Path) -> N
     assert server.demo is not None
     await save_login(server, config_dir, server.demo.admin)
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        await admin_desk(pilot)
+        await admin_desk(pilot, live=False)
         await pilot.press("s")
         sites = await opened(pilot, SitesScreen)
         await pilot.press("n")
@@ -293,7 +329,7 @@ async def test_logs_name_people_filter_and_export_csv(
     await save_login(server, config_dir, server.demo.admin)
     admin_name = (await cached_login(server, server.demo.admin))["agent"]["name"]
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        await admin_desk(pilot)
+        await admin_desk(pilot, live=False)
         await pilot.press("d")
         departments = await opened(pilot, DepartmentsScreen)
         await pilot.press("n")
@@ -346,7 +382,7 @@ async def test_reports_chart_and_table_per_day_agent_and_department(
     await visitor.send_and_ack("a question for the report")
     await save_login(server, config_dir, server.demo.admin)
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        await admin_desk(pilot)
+        await admin_desk(pilot, live=False)
         await pilot.press("r")
         reports = await opened(pilot, ReportsScreen)
         assert reports.group == "day" and sum(int(str(r[1])) for r in reports.cells) >= 1
@@ -437,7 +473,7 @@ async def test_hours_and_prechat_edited_beside_the_visitors_preview(
     await save_login(server, config_dir, server.demo.admin)
     token = (await cached_login(server, server.demo.admin))["token"]
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        await admin_desk(pilot)
+        await admin_desk(pilot, live=False)
         await pilot.press("s")
         sites = await opened(pilot, SitesScreen)
         sites.query_one("#admin-table").move_cursor(  # type: ignore[attr-defined]
@@ -483,7 +519,7 @@ async def test_team_replies_and_settings(
     await save_login(server, config_dir, server.demo.admin)
     agent = await cached_login(server, server.demo.agents[0])
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        await admin_desk(pilot)
+        await admin_desk(pilot, live=False)
         await pilot.press("c")
         canned = await opened(pilot, TeamCannedScreen)
         await pilot.press("n")
@@ -510,7 +546,7 @@ async def test_api_keys_and_bridges(server: ServerProcess, config_dir: Path) -> 
     assert server.demo is not None
     await save_login(server, config_dir, server.demo.admin)
     async with console(config_dir).run_test(size=SIZE) as pilot:
-        hub = await admin_desk(pilot)
+        hub = await admin_desk(pilot, live=False)
         await pilot.press("k")
         keys = await opened(pilot, ApiKeysScreen)
         await pilot.press("n")
