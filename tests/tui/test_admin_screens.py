@@ -256,10 +256,19 @@ async def test_admin_manages_departments(
 ) -> None:
     assert server.demo is not None
     await save_login(server, config_dir, server.demo.admin)
+    admin = await cached_login(server, server.demo.admin)
+    hostile = "[@click=app.quit]Evil[/] \x1b]52;c;aGk=\x07\x1b[2J\u202eName"
+    made = await post_json(server, "/api/v1/departments", {"name": hostile},
+                           {"Authorization": f"Bearer {admin['token']}"})
+    assert made.status_code == 201
     async with console(config_dir).run_test(size=SIZE) as pilot:
         await admin_desk(pilot, live=False)
         await pilot.press("d")
         departments = await opened(pilot, DepartmentsScreen)
+        # A name is shown as text: no markup run, no escape sequence or bidi control sent.
+        drawn = screen_text(pilot.app)
+        assert "[@click=app.quit]Evil[/] Name" in drawn
+        assert "\x1b" not in drawn and "\u202e" not in drawn
         await pilot.press("n")
         await fill(pilot, "Wholesale")
         await done(pilot, departments, "created Wholesale")
