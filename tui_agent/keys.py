@@ -82,6 +82,17 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key("ctrl+q", "app.quit", "Quit", "Quit (the login token stays saved)"),
 )
 
+# Keys only an admin has (bound on the desk, refused and hidden for anyone else).
+ADMIN_KEYS: tuple[Key, ...] = (
+    Key(
+        "f9",
+        "admin",
+        "Admin",
+        "Admin screens (admins only): agents, departments, sites, logs, reports",
+        show=False,
+    ),
+)
+
 # Keys that live in widgets and dialogs, listed by the help screen and the docs.
 OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("alt+1 … alt+9", "Switch to conversation tab 1 to 9"),
@@ -98,14 +109,14 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
 def main_bindings() -> list[BindingType]:
     return [
         Binding(k.keys, k.action, k.description, show=k.show, priority=k.keys != "escape")
-        for k in MAIN_KEYS
+        for k in (*MAIN_KEYS, *ADMIN_KEYS)
     ]
 
 
-def help_rows() -> list[tuple[str, str]]:
+def help_rows(admin: bool = False) -> list[tuple[str, str]]:
     rows = [
         (k.keys, k.help or k.description)
-        for k in MAIN_KEYS
+        for k in (*MAIN_KEYS, *(ADMIN_KEYS if admin else ()))
         if not k.action.startswith("switch_tab")
     ]
     return rows + list(OTHER_KEYS)

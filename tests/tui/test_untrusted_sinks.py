@@ -113,6 +113,8 @@ class Function:
             if isinstance(node.op, ast.Mult):  # "-" * width
                 return any(isinstance(side, ast.Constant) for side in (node.left, node.right))
             return self.safe(node.left, seen) and self.safe(node.right, seen)
+        if isinstance(node, ast.Starred):  # add_row(*cells): as safe as what is unpacked
+            return self.safe(node.value, seen)
         if isinstance(node, ast.IfExp):
             return self.safe(node.body, seen) and self.safe(node.orelse, seen)
         if isinstance(node, ast.Starred):  # add_row(*cells): safe when cells is (of Text)

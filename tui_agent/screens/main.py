@@ -50,6 +50,7 @@ from tui_agent.messages import (
 )
 from tui_agent.models import AgentInfo, AgentStatus, ConnectionState, ConversationStatus
 from tui_agent.notices import NEW_CHAT, NEW_MESSAGE, NoticeBatch
+from tui_agent.screens.admin.open import admin_hub
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.help import HelpScreen
 from tui_agent.screens.monitor import MonitorScreen
@@ -629,7 +630,19 @@ class MainScreen(Screen[None]):
         return self.desk.get(self.active)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        self.app.push_screen(HelpScreen(admin=self.is_admin))
+
+    @property
+    def is_admin(self) -> bool:
+        role = self.client.me.get("role") or self.session.agent.get("role")
+        return role == "admin"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.is_admin if action == "admin" else True
+
+    def action_admin(self) -> None:
+        """f9 (admins only): the admin screens, over the same login."""
+        self.app.push_screen(admin_hub(self.client, self.app, self.session))
 
     def action_accept_next(self) -> None:
         target = None
