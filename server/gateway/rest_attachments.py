@@ -10,6 +10,7 @@ from sanic import Blueprint, Request, json
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import HTTPResponse, empty, raw
 
+from server.admin.settings import ATTACHMENT_MAX_BYTES_CEILING
 from server.chat.attachment_content import TooLarge, is_inline_image
 from server.chat.attachments import AttachmentService
 from server.errors import BadRequest, Unavailable
@@ -48,6 +49,18 @@ def _cors(request: Request, answer: dict[str, Any], status: int = 200) -> HTTPRe
     return response
 
 
+async def _read_body(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise TooLarge(f"the file is larger than {limit} bytes")
+    if request.stream is not None:
+        request.stream.request_max_size = limit + MULTIPART_OVERHEAD
+    try:
+        await request.receive_body()
+    except PayloadTooLarge:
+        raise TooLarge(f"the file is larger than {limit} bytes") from None
+
+
 def content_disposition(name: str, inline: bool) -> str:
     ascii_name = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in name)
     kind = "inline" if inline else "attachment"
@@ -68,18 +81,15 @@ def build_attachments_blueprint(services: Services) -> Blueprint:
         """Upload a file (multipart: conv, file) for a message to name; 201 with its id and
         a short-lived URL. 413 too_large, 415 type_not_allowed, 403 for a conversation the
         caller may not write."""
-        actor = await require_participant(services, request)
         attachments = _service(services)
-        limit = await attachments.max_bytes(actor.tenant_id)
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
-            raise TooLarge(f"the file is larger than {limit} bytes")
-        if request.stream is not None:
-            request.stream.request_max_size = limit + MULTIPART_OVERHEAD
-        try:
-            await request.receive_body()
-        except PayloadTooLarge:
-            raise TooLarge(f"the file is larger than {limit} bytes") from None
+        if "x-steady-key" in request.headers:
+            # A signed request signs its body: read it (up to the largest limit a tenant
+            # may set) before checking the signature.
+            await _read_body(request, ATTACHMENT_MAX_BYTES_CEILING)
+            actor = await require_participant(services, request)
+        else:
+            actor = await require_participant(services, request)  # before reading the body
+            await _read_body(request, await attachments.max_bytes(actor.tenant_id))
         upload = request.files.get("file") if request.files else None
         if upload is None:
             raise BadRequest("send the file as the multipart field 'file'")

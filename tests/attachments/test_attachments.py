@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from server.security.attachment_links import AttachmentLinks
-from tests.admin.conftest import call
+from tests.admin.conftest import call, signed_headers
 from tests.backups.support import query, server_cli
 from tests.support.clients import HTTP_TIMEOUT, WsClient, agent_login, cached_login, new_visitor
 from tests.support.server import REPO_ROOT, ServerProcess
@@ -302,3 +302,35 @@ async def test_backup_and_restore_bring_attachments_back(
     (meta,) = query(scratch, "SELECT message_id, mime FROM attachment WHERE id = ?",
                     [up.json()["id"]])
     assert meta[0] and meta[1] == "image/png"
+
+
+async def test_a_tenant_backend_uploads_with_a_signed_request(server: ServerProcess) -> None:
+    """An admin API key (signed request, body included in the signature) uploads into a
+    conversation; its URL works for it; a tampered body is refused."""
+    assert server.demo is not None
+    visitor = await new_visitor(server)
+    ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="signed")
+    try:
+        await ws.hello(visitor["token"])
+        conv = (await ws.send_and_ack("hi"))["conv"]
+    finally:
+        await ws.close()
+    request = httpx.Request("POST", server.url + "/api/v1/attachments", data={"conv": conv},
+                            files={"file": ("invoice.pdf", b"%PDF-1.4\n%%EOF\n", "x/y")})
+    body = request.read()
+    headers = {"content-type": request.headers["content-type"],
+               **signed_headers(server.demo.api_key, server.demo.api_secret, "POST",
+                                "/api/v1/attachments", body)}
+    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
+                                 trust_env=False) as http:
+        made = await http.post("/api/v1/attachments", content=body, headers=headers)
+        assert made.status_code == 201, made.text
+        assert made.json()["type"] == "application/pdf"
+        got = await http.get(made.json()["url"])
+        assert got.status_code == 200 and got.content == b"%PDF-1.4\n%%EOF\n"
+        assert got.headers["content-disposition"].startswith("attachment")
+        forged = await http.post("/api/v1/attachments", content=body.replace(b"EOF", b"EOG"),
+                                 headers={**headers, **signed_headers(
+                                     server.demo.api_key, server.demo.api_secret, "POST",
+                                     "/api/v1/attachments", body)})
+        assert forged.status_code == 401, forged.text
