@@ -10,6 +10,7 @@ from sanic import Blueprint, Request, json
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import HTTPResponse, empty, raw
 
+from server.admin.bridges import acting_agent
 from server.admin.settings import ATTACHMENT_MAX_BYTES_CEILING
 from server.chat.attachment_content import TooLarge, is_inline_image
 from server.chat.attachments import AttachmentService
@@ -76,11 +77,11 @@ def build_attachments_blueprint(services: Services) -> Blueprint:
         return _preflight("POST")
 
     @bp.post("/attachments", ctx_access="participant", ctx_bridge=True, stream=True)
-    @multipart_body({"conv": "string", "file": "binary"})
+    @multipart_body({"conv": "string", "file": "binary", "as": "string"})
     async def post_attachment(request: Request) -> HTTPResponse:
-        """Upload a file (multipart: conv, file) for a message to name; 201 with its id and
-        a short-lived URL. 413 too_large, 415 type_not_allowed, 403 for a conversation the
-        caller may not write."""
+        """Upload a file (multipart: conv, file; a bridge adds as, the agent it acts as) for a
+        message to name; 201 with its id and a short-lived URL. 413 too_large,
+        415 type_not_allowed, 403 for a conversation the caller may not write."""
         attachments = _service(services)
         if "x-steady-key" in request.headers:
             # A signed request signs its body: read it (up to the largest limit a tenant
@@ -90,6 +91,11 @@ def build_attachments_blueprint(services: Services) -> Blueprint:
         else:
             actor = await require_participant(services, request)  # before reading the body
             await _read_body(request, await attachments.max_bytes(actor.tenant_id))
+        if actor.is_bridge:
+            # A bridge uploads as the agent it will send as (form field "as"), so that the
+            # send naming the upload is the uploader's own (docs/bridges.md).
+            acting_as = request.form.get("as") if request.form else None
+            actor = await services.store.run(acting_agent, actor, acting_as)
         upload = request.files.get("file") if request.files else None
         if upload is None:
             raise BadRequest("send the file as the multipart field 'file'")

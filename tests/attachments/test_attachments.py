@@ -353,3 +353,47 @@ async def test_exports_carry_attachments_and_import_brings_them_back(
     rows = query(scratch, "SELECT data FROM attachment_chunk WHERE attachment_id = ?",
                  [up.json()["id"]])
     assert b"".join(bytes(r[0]) for r in rows) == b"%PDF-1.4\n" + data
+
+
+async def test_a_bridge_uploads_and_sends_as_its_linked_agent(server: ServerProcess) -> None:
+    """A bridge uploads naming the agent it acts as, then sends as that agent; without
+    ``as`` (or as an agent not linked to it) the upload is refused."""
+    assert server.demo is not None
+    admin = (await cached_login(server, server.demo.admin))["token"]
+    agent = await cached_login(server, server.demo.agents[1])
+    bridge = await call(server, "POST", "/api/v1/bridges", token=admin,
+                        body={"kind": "slack", "name": "files " + secrets.token_hex(3)})
+    assert bridge.status_code == 201, bridge.text
+    token = bridge.json()["token"]
+    code = await call(server, "POST", "/api/v1/me/link-code", token=agent["token"])
+    linked = await call(server, "POST", "/api/v1/bridges/links", token=token,
+                        body={"code": code.json()["code"],
+                              "external_user": "T1:U" + secrets.token_hex(3)})
+    assert linked.status_code == 200, linked.text
+    visitor = await new_visitor(server)
+    ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="bridged")
+    try:
+        await ws.hello(visitor["token"])
+        conv = (await ws.send_and_ack("can you send the form?"))["conv"]
+        refused = await upload(server, token, b"form\n", "form.txt", conv)
+        assert refused.status_code == 403, refused.text
+        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
+                                     trust_env=False) as http:
+            made = await http.post("/api/v1/attachments",
+                                   data={"conv": conv, "as": agent["agent"]["id"]},
+                                   files={"file": ("form.txt", b"form\n", "text/plain")},
+                                   headers={"authorization": f"Bearer {token}"})
+        assert made.status_code == 201, made.text
+        bridge_ws = await WsClient.connect(server.ws_url + "/ws/agent", label="bridge")
+        try:
+            await bridge_ws.hello(token)
+            await bridge_ws.send_and_ack("here it is", conv=conv, attachments=[made.json()["id"]],
+                                         **{"as": agent["agent"]["id"]})
+        finally:
+            await bridge_ws.close()
+        live = await ws.recv_until(lambda f: f.get("type") == "message"
+                                   and f.get("body") == "here it is")
+        assert live["attachments"][0]["name"] == "form.txt"
+        assert (await fetch(server, live["attachments"][0]["url"])).content == b"form\n"
+    finally:
+        await ws.close()
