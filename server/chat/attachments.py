@@ -34,6 +34,8 @@ from server.storage.models import (
     Attachment,
     Bridge,
     Conversation,
+    Message,
+    MessageKind,
     Operator,
     SenderType,
 )
@@ -148,6 +150,8 @@ class AttachmentService:
             await access_conversation(self.directory, actor, row.conversation_id)
         except Forbidden:
             raise Forbidden(_DENIED) from None
+        if actor.is_visitor and await self.store.run(_in_note, row):
+            raise Forbidden(_DENIED)
 
     # -- the bytes ------------------------------------------------------------------
     async def content(
@@ -200,6 +204,18 @@ def _row(tenant_id: str, attachment_id: str) -> Attachment | None:
     return TenantScope(tenant_id).get_or_none(Attachment, Attachment.id == attachment_id[:26])
 
 
+def _in_note(row: Attachment) -> bool:
+    if row.message_id is None:
+        return False
+    message = (
+        TenantScope(row.tenant_id)
+        .select(Message, Message.kind)
+        .where(Message.conversation_id == row.conversation_id, Message.seq == row.message_seq)
+        .first()
+    )
+    return message is not None and message.kind == MessageKind.NOTE.value
+
+
 def _still_may_read(grant: Grant, row: Attachment) -> bool:
     """The participant a URL was issued to may still read the attachment."""
     kind, _, who = grant.participant.partition(":")
@@ -207,6 +223,8 @@ def _still_may_read(grant: Grant, row: Attachment) -> bool:
     if row.conversation_id is None:  # an unclaimed upload: its uploader only
         return who == row.uploader_id
     if kind == SenderType.VISITOR.value:
+        if _in_note(row):  # visitors never see private notes, nor what they carry
+            return False
         conv = scope.get_or_none(Conversation, Conversation.id == row.conversation_id)
         ref = (
             ConversationRef(conv.id, conv.tenant_id, conv.visitor_id, conv.site_id)

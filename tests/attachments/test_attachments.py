@@ -397,3 +397,34 @@ async def test_a_bridge_uploads_and_sends_as_its_linked_agent(server: ServerProc
         assert (await fetch(server, live["attachments"][0]["url"])).content == b"form\n"
     finally:
         await ws.close()
+
+
+async def test_a_private_notes_attachment_is_not_the_visitors(server: ServerProcess) -> None:
+    assert server.demo is not None
+    visitor = await new_visitor(server)
+    agent = await cached_login(server, server.demo.agents[0])
+    ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="noted")
+    try:
+        await ws.hello(visitor["token"])
+        conv = (await ws.send_and_ack("hello"))["conv"]
+    finally:
+        await ws.close()
+    made = await upload(server, agent["token"], b"internal only\n", "internal.txt", conv)
+    assert made.status_code == 201, made.text
+    agent_ws = await WsClient.connect(server.ws_url + "/ws/agent", label="noter")
+    try:
+        await agent_ws.hello(agent["token"])
+        await agent_ws.send_and_ack("see file", conv=conv, kind="note",
+                                    attachments=[made.json()["id"]])
+    finally:
+        await agent_ws.close()
+    denied = await call(server, "GET", f"/api/v1/attachments/{made.json()['id']}",
+                        token=visitor["token"])
+    assert denied.status_code == 403, denied.text
+    # Even a validly signed URL for the visitor (made with the install's key) is refused.
+    links = AttachmentLinks(secret_key(server), 60)
+    url, _ = links.url(server.demo.tenant, made.json()["id"], "visitor:" + visitor["visitor_id"])
+    assert (await fetch(server, url)).status_code == 403
+    mine = await call(server, "GET", f"/api/v1/attachments/{made.json()['id']}",
+                      token=agent["token"])
+    assert mine.status_code == 200 and (await fetch(server, mine.json()["url"])).status_code == 200
