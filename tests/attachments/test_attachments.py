@@ -428,3 +428,20 @@ async def test_a_private_notes_attachment_is_not_the_visitors(server: ServerProc
     mine = await call(server, "GET", f"/api/v1/attachments/{made.json()['id']}",
                       token=agent["token"])
     assert mine.status_code == 200 and (await fetch(server, mine.json()["url"])).status_code == 200
+
+
+async def test_the_size_limit_is_the_tenants_setting(server: ServerProcess) -> None:
+    assert server.demo is not None
+    admin = (await cached_login(server, server.demo.admin))["token"]
+    visitor = await new_visitor(server)
+    lowered = await call(server, "PUT", "/api/v1/settings", token=admin,
+                         body={"limits": {"attachment_max_bytes": 2048}})
+    assert lowered.status_code == 200, lowered.text
+    try:
+        refused = await upload(server, visitor["token"], b"x" * 3000, "big.txt")
+        assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large"
+        fits = await upload(server, visitor["token"], b"x" * 2000, "small.txt")
+        assert fits.status_code == 201, fits.text
+    finally:
+        await call(server, "PUT", "/api/v1/settings", token=admin,
+                   body={"limits": {"attachment_max_bytes": 10 * 2**20}})
