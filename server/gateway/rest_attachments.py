@@ -95,6 +95,8 @@ def build_attachments_blueprint(services: Services) -> Blueprint:
             # A bridge uploads as the agent it will send as (form field "as"), so that the
             # send naming the upload is the uploader's own (docs/bridges.md).
             acting_as = request.form.get("as") if request.form else None
+            if not acting_as:
+                raise BadRequest("a bridge names the agent it uploads as (form field 'as')")
             actor = await services.store.run(acting_agent, actor, acting_as)
         upload = request.files.get("file") if request.files else None
         if upload is None:

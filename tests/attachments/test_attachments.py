@@ -370,13 +370,21 @@ async def test_a_bridge_uploads_and_sends_as_its_linked_agent(server: ServerProc
                         body={"code": code.json()["code"],
                               "external_user": "T1:U" + secrets.token_hex(3)})
     assert linked.status_code == 200, linked.text
+    server_agent_not_linked = (await cached_login(server, server.demo.agents[0]))["agent"]["id"]
     visitor = await new_visitor(server)
     ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="bridged")
     try:
         await ws.hello(visitor["token"])
         conv = (await ws.send_and_ack("can you send the form?"))["conv"]
         refused = await upload(server, token, b"form\n", "form.txt", conv)
-        assert refused.status_code == 403, refused.text
+        assert refused.status_code == 400, refused.text  # no "as"
+        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
+                                     trust_env=False) as http:
+            stranger = await http.post("/api/v1/attachments",
+                                       data={"conv": conv, "as": server_agent_not_linked},
+                                       files={"file": ("form.txt", b"form\n", "text/plain")},
+                                       headers={"authorization": f"Bearer {token}"})
+        assert stranger.status_code == 403, stranger.text
         async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
                                      trust_env=False) as http:
             made = await http.post("/api/v1/attachments",
