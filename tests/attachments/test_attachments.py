@@ -334,6 +334,10 @@ async def test_a_tenant_backend_uploads_with_a_signed_request(server: ServerProc
                                      server.demo.api_key, server.demo.api_secret, "POST",
                                      "/api/v1/attachments", body)})
         assert forged.status_code == 401, forged.text
+        unknown = await http.post("/api/v1/attachments", content=body,
+                                  headers={**headers, "X-Steady-Key": "no-such-key"})
+        assert unknown.status_code == 401, unknown.text
+        assert unknown.json()["error"]["code"] == "bad_signature"
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
