@@ -37,6 +37,9 @@ def _bearer(request: Request) -> str:
 # "bridge": a bridge token only (docs/bridges.md); "agent_self": an agent's or admin's own
 # login, for what only a person can do (API keys, operators and bridges get 403). A route
 # of any level may also let bridges in with ``ctx_bridge=True`` (their tenant and scope).
+# "participant": a visitor or anyone of the tenant who may take part in its conversations
+# (agents, admins, API keys, operators; bridges with ctx_bridge); "signed_url": no
+# credential but the URL's own signature (attachments' bytes: server/security/attachment_links.py).
 # "ai_bridge": an ``ai`` bridge's token only (the AI robot's knowledge and presence).
 ACCESS_LEVELS = (
     "public",
@@ -46,6 +49,8 @@ ACCESS_LEVELS = (
     "operator",
     "bridge",
     "agent_self",
+    "participant",
+    "signed_url",
     "ai_bridge",
 )
 
@@ -136,6 +141,20 @@ async def require_visitor(services: Services, request: Request) -> Actor:
             raise Unauthorized("invalid or expired token") from None
         raise Forbidden("this resource is for visitors") from None
     return await services.store.run(visitor_actor, claims)
+
+
+async def require_participant(services: Services, request: Request) -> Actor:
+    """A visitor (its token) or an agent of the tenant (as ``require_agent`` with bridges)."""
+    if "x-steady-key" not in request.headers:
+        token = _bearer(request)
+        if not is_bridge_token(token):
+            try:
+                claims = services.signer.verify(token, "visitor")
+            except Unauthorized:
+                pass
+            else:
+                return with_client(await services.store.run(visitor_actor, claims), request)
+    return await require_agent(services, request, bridge=True)
 
 
 async def require_admin(services: Services, request: Request) -> Actor:

@@ -27,6 +27,7 @@ from server import __version__
 OPENAPI_PATH = "/api/v1/openapi.json"
 BEARER = "bearer"
 SIGNED = "signedRequest"
+SIGNED_URL = "signedUrl"
 
 _SIGNED_HELP = (
     "A tenant backend's signed request (PROTOCOL §3): X-Steady-Key (this scheme) plus "
@@ -91,6 +92,19 @@ def query_filters(filters: dict[str, type]) -> Callable[[F], F]:
     return decorate
 
 
+_MULTIPART_ATTR = "__steady_multipart_body__"
+
+
+def multipart_body(fields: dict[str, str]) -> Callable[[F], F]:
+    """Document a multipart/form-data body: field name → "string" or "binary"."""
+
+    def mark(func: F) -> F:
+        setattr(func, _MULTIPART_ATTR, fields)
+        return func
+
+    return mark
+
+
 def multipart_files(field: str, description: str) -> Callable[[F], F]:
     """Document a handler whose body is ``multipart/form-data`` with files in ``field``."""
 
@@ -153,6 +167,16 @@ def _document_security(app: Sanic) -> None:
     spec.add_security_scheme(
         SIGNED, "apiKey", location="header", name="X-Steady-Key", description=_SIGNED_HELP
     )
+    spec.add_security_scheme(
+        SIGNED_URL,
+        "apiKey",
+        location="query",
+        name="s",
+        description=(
+            "An attachment URL's own signature (with t, p and e in the query), from an "
+            "upload, a message frame or GET /api/v1/attachments/{id}; no other credential."
+        ),
+    )
     store = OperationStore()
     for route in app.router.routes:
         operation = store[route.handler]
@@ -164,6 +188,18 @@ def _document_security(app: Sanic) -> None:
             operation.requestBody = {
                 "required": True,
                 "content": {"application/json": {"schema": _schema(spec, model)}},
+            }
+        multipart = getattr(route.handler, _MULTIPART_ATTR, None)
+        if multipart is not None:
+            properties = {
+                name: {"type": "string", **({"format": "binary"} if kind == "binary" else {})}
+                for name, kind in multipart.items()
+            }
+            operation.requestBody = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {"schema": {"type": "object", "properties": properties}}
+                },
             }
         files = getattr(route.handler, _FILES_ATTR, None)
         if files is not None:
@@ -186,12 +222,14 @@ def _document_security(app: Sanic) -> None:
                 "content": {"application/json": {"schema": _schema(spec, answer_model)}},
             }
         access = getattr(route.ctx, "access", None)
-        if access in ("agent", "admin", "operator"):
+        if access in ("agent", "admin", "operator", "participant"):
             if not operation.security:
                 operation.secured({BEARER: []})
                 operation.secured({SIGNED: []})
         elif access in ("visitor", "bridge", "agent_self", "ai_bridge") and not operation.security:
             operation.secured({BEARER: []})
+        elif access == "signed_url" and not operation.security:
+            operation.secured({SIGNED_URL: []})
 
 
 def _schema(spec: Any, model: type[BaseModel]) -> dict[str, Any]:
