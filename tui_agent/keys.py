@@ -71,6 +71,13 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key("alt+m", "focus_list('mine')", "Mine", "Go to my conversations", show=False),
     Key("alt+a", "focus_list('open')", "All open", "Go to all open conversations", show=False),
     Key("escape", "focus_composer", "Message box", "Back to the message box", show=False),
+    Key("f4", "send_file", "Send file", "Send a file by path into the open conversation"),
+    Key(
+        "f6",
+        "files",
+        "Files",
+        "List the open conversation's files: save one to the downloads folder or open it",
+    ),
     Key("ctrl+q", "app.quit", "Quit", "Quit (the login token stays saved)"),
 )
 
