@@ -65,7 +65,9 @@ def describe(att: Attachment) -> Text:
     return text
 
 
-_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\s]+')
+# Letters, digits, ``_``, ``-``, ``.``, ``+``, ``,``, parentheses: nothing a shell or a
+# file manager reads specially; every other run becomes one ``_``.
+_UNSAFE_NAME = re.compile(r"[^\w.\-+,()]+")
 
 
 def safe_file_name(name: str) -> str:
