@@ -41,6 +41,7 @@ from bots.core.model import (
     AuthorKind,
     ChatUser,
     Conversation,
+    FileRef,
     Item,
     ItemKind,
     OpKind,
@@ -131,6 +132,7 @@ class Bridge:
             self.metrics,
             concurrency=config.post_concurrency,
             on_platform=self._platform_state,
+            fetch_file=self.client.fetch_file,
         )
         self.directory = Directory(self.client)
         self._syncing: set[str] = set()
@@ -722,15 +724,28 @@ def _item(message: Message) -> Item:
         kind = ItemKind.SYSTEM
     else:
         kind = ItemKind.MESSAGE
+    files = tuple(FileRef(a.id, a.name, a.size, a.type) for a in message.attachments)
+    # The names go into the text too: the thread says what was sent even where a file
+    # cannot follow (refused by the platform, gone from Steadydesk). Escaped with the body.
+    names = "\n".join(f"📎 {f.name or 'file'} ({human_size(f.size)})" for f in files)
     return Item(
         message.conv,
         message.seq,
         kind,
-        message.body,
+        "\n".join(part for part in (message.body, names) if part),
         Author(sender.type, sender.id, sender.name),
         message.ts,
         message.cid,
+        files,
     )
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 __all__ = ["Bridge", "BridgeRevoked", "Health"]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 import orjson
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
-from telegram import Bot, LinkPreviewOptions, ReplyParameters, Update
+from telegram import Bot, InputFile, LinkPreviewOptions, ReplyParameters, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -38,7 +38,7 @@ from telegram.request import HTTPXRequest
 from bots.core.commands import Request as Asked
 from bots.core.commands import read_reply
 from bots.core.config import BridgeConfig, ConfigError
-from bots.core.model import ChatUser, Conversation, Item, ThreadRef
+from bots.core.model import ChatUser, Conversation, FileRef, Item, ThreadRef
 from bots.core.platform import (
     HttpHandler,
     Platform,
@@ -73,6 +73,8 @@ POLL_RETRY_SECS = (0.5, 15.0)  # first and longest wait after a failed getUpdate
 # Updates of one chat must be handled in order; one at a time is what Telegram then sends.
 WEBHOOK_MAX_CONNECTIONS = 1
 UNCHANGED = "TOPIC_NOT_MODIFIED"  # closing a closed topic, reopening an open one
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})  # others as documents
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # the Bot API's limit for sendPhoto
 
 
 def _seconds(value: int | float | dt.timedelta) -> float:
@@ -350,6 +352,21 @@ class TelegramPlatform(Platform):
 
     async def post_notice(self, thread: ThreadRef, conv: str, text: str, ref: str) -> str:
         return await self._send(thread, render.notice(text))
+
+    async def post_files(
+        self, thread: ThreadRef, item: Item, files: list[tuple[FileRef, bytes]]
+    ) -> None:
+        """Each file into the topic: ``sendPhoto`` for an image Telegram can show (it
+        recompresses it), ``sendDocument`` for anything else. No caption: the item's post
+        right after names the files, escaped once, there."""
+        chat, topic = int(thread.channel), int(thread.root)
+        for file, data in files:
+            upload = InputFile(data, filename=file.name or "file")
+            photo = file.type in PHOTO_TYPES and len(data) <= PHOTO_MAX_BYTES
+            send = self.bot.send_photo if photo else self.bot.send_document
+            await self._call(
+                functools.partial(send, chat, upload, message_thread_id=topic), thread.channel
+            )
 
     async def find(self, thread: ThreadRef, conv: str, ref: str) -> str | None:
         return None  # the Bot API cannot read a chat's history

@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 BOT_ID = 7000000001
 BOT_USERNAME = "SteadyTestBot"
@@ -164,6 +165,7 @@ class Posted:
     service: str = ""  # forum_topic_created, forum_topic_closed, ...
     args: dict[str, Any] = field(default_factory=dict)
     date: int = field(default_factory=lambda: int(time.time()))
+    upload: tuple[str, str, bytes] | None = None  # sendPhoto/sendDocument: (kind, name, bytes)
 
     @property
     def from_bot(self) -> bool:
@@ -230,7 +232,7 @@ class FakeTelegram:
         return f"http://127.0.0.1:{self.port}/bot"
 
     async def start(self) -> FakeTelegram:
-        app = web.Application(client_max_size=2**20)
+        app = web.Application(client_max_size=60 * 2**20)  # the Bot API takes 50 MB files
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -448,6 +450,63 @@ class FakeTelegram:
         )
         self._store(posted)
         return self._wire(posted)
+
+    async def _m_sendPhoto(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._send_file("photo", args)
+
+    async def _m_sendDocument(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._send_file("document", args)
+
+    def _send_file(self, kind: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The Bot API's upload: the file as a multipart part named after the method's
+        field (``photo``, ``document``), or an ``attach://name`` pointing at one."""
+        chat = self._chat(args)
+        part = args.get(kind)
+        if isinstance(part, str) and part.startswith("attach://"):
+            part = args.get(part.removeprefix("attach://"))
+        if not isinstance(part, FileField):
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        data = part.file.read()
+        if not data:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        if kind == "photo" and len(data) > 10 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        thread_id = None
+        if args.get("message_thread_id") not in (None, ""):
+            thread_id = self._topic(args).thread_id
+        name = part.filename or kind
+        posted = Posted(
+            chat["id"],
+            self._next_id(chat["id"]),
+            thread_id,
+            "",
+            BOT_ID,
+            args={k: v for k, v in args.items() if not isinstance(v, FileField)},
+            upload=(kind, name, data),
+        )
+        self._store(posted)
+        message = self._wire(posted)
+        if kind == "photo":
+            message["photo"] = [
+                {
+                    "file_id": f"P{posted.message_id}",
+                    "file_unique_id": "u",
+                    "width": 90,
+                    "height": 90,
+                    "file_size": len(data),
+                }
+            ]
+        else:
+            message["document"] = {
+                "file_id": f"D{posted.message_id}",
+                "file_unique_id": "u",
+                "file_name": name,
+                "file_size": len(data),
+            }
+        return message
+
+    def uploads(self, thread_id: int) -> list[tuple[str, str, bytes]]:
+        return [m.upload for m in self.messages if m.thread_id == thread_id and m.upload]
 
     async def _m_setWebhook(self, args: dict[str, Any]) -> bool:
         url = str(args.get("url") or "")
