@@ -14,6 +14,7 @@ from server.bus import Bus
 from server.bus.local import LocalBus
 from server.bus.redis import RedisBus
 from server.chat import topics
+from server.chat.attachments import AttachmentService
 from server.chat.directory import ConversationDirectory
 from server.chat.records import StoredMessage
 from server.chat.service import ChatService
@@ -29,6 +30,7 @@ from server.gateway.openapi import install_openapi
 from server.gateway.rest import build_rest_blueprint
 from server.gateway.rest_admin import build_admin_blueprint
 from server.gateway.rest_admin_agents import build_admin_agents_blueprint
+from server.gateway.rest_attachments import build_attachments_blueprint
 from server.gateway.rest_bridges import build_bridges_blueprint
 from server.gateway.rest_context import build_context_blueprint
 from server.gateway.rest_export import build_export_blueprint
@@ -44,6 +46,7 @@ from server.observability.node_report import KeyReporter
 from server.routing.presence import Presence, PresenceStore
 from server.routing.presence_store import LocalPresenceStore, RedisPresenceStore
 from server.routing.service import RoutingService
+from server.security.attachment_links import AttachmentLinks
 from server.security.shared_limits import (
     REDIS_TIMEOUT_SECS,
     LocalLimit,
@@ -55,6 +58,7 @@ from server.security.shared_limits import (
 )
 from server.security.tokens import TenantKeys, TokenSigner
 from server.storage import open_store
+from server.storage.blobs import blob_stores
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +131,12 @@ def create_app(settings: Settings) -> Sanic:
         store, bus, directory, presence, sweep_secs=settings.offer_sweep_secs
     )
     chat.hooks = routing
+    chat.attachments = AttachmentService(
+        store,
+        directory,
+        blob_stores(settings.attachment_dir),
+        AttachmentLinks(secret_key, settings.attachment_url_ttl_secs),
+    )
     backup_scheduler = BackupScheduler(settings, store.database)
     key_reporter = KeyReporter(store, settings.node_name, settings.key_report_secs)
     services = Services(
@@ -177,6 +187,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_bridges_blueprint(services))
     app.blueprint(build_operator_blueprint(services))
     app.blueprint(build_export_blueprint(services))
+    app.blueprint(build_attachments_blueprint(services))
     app.blueprint(build_api_docs_blueprint())
     install_openapi(app)  # last: it documents every route registered above
 

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     login_max_failures_ip: int = Field(30, ge=1)
     login_window_secs: int = Field(15 * 60, ge=1)
     user_hash_max_age_secs: int = Field(24 * 3600, ge=1)
+    # Attachments (docs/protocol.md): a directory for their bytes on a single-node install
+    # ("" = in the database, which every node reads); how long a signed URL works.
+    attachment_dir: str = ""
+    attachment_url_ttl_secs: int = Field(1800, ge=30, le=7 * 24 * 3600)
     link_code_ttl_secs: int = Field(600, ge=1, le=3600)  # bridge link codes (docs/bridges.md)
 
     db_threads: int = Field(8, ge=1, le=64)

@@ -44,6 +44,9 @@ class ErrorCode(StrEnum):
     BAD_LINK_CODE = "bad_link_code"
     LIMIT_REACHED = "limit_reached"
     PRECHAT_REQUIRED = "prechat_required"
+    TOO_LARGE = "too_large"
+    TYPE_NOT_ALLOWED = "type_not_allowed"
+    EXPIRED_URL = "expired_url"
 
 
 class CloseCode(IntEnum):

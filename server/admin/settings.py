@@ -36,6 +36,8 @@ class Limits(BaseModel):
     # How many personal canned replies each agent may keep (0: none); tenant-wide ones
     # are not counted. Listing caps the tenant-wide and personal replies together at 2000.
     canned_personal_max: int = Field(default=200, ge=0, le=1000)
+    # The largest attachment a visitor or agent may upload, in bytes (issue #19).
+    attachment_max_bytes: int = Field(default=10 * 2**20, ge=1024, le=50 * 2**20)
 
 
 class Masking(BaseModel):

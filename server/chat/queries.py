@@ -6,6 +6,7 @@ from typing import Any
 
 import peewee as pw
 
+from server.chat.attachment_rows import claimed_attachments
 from server.chat.prechat import check_prechat
 from server.chat.records import Actor, ConversationRef, StoredMessage
 from server.chat.rendered import RENDERED
@@ -105,12 +106,14 @@ def message_page(
     if not include_notes:
         query = query.where(Message.kind != MessageKind.NOTE.value)
     rows: Any = query.order_by(Message.seq).limit(limit + 1).tuples()
+    attached = claimed_attachments(ref.tenant_id, ref.id, after)
     messages: list[StoredMessage] = []
     size = 0
     for row in rows:
         if len(messages) == limit:
             return messages, True
         message = StoredMessage.from_row(row)
+        message.attachments = attached.get(message.id)
         # Here, on the store's thread, not on the event loop: html and the frame.
         RENDERED.fill(message)
         if max_bytes is not None:

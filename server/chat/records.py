@@ -83,6 +83,9 @@ class StoredMessage(MessageFields):
     seq: int
     created_ms: int
     html: str | None = field(default=None, repr=False)  # set at commit or read (rendered.py)
+    # Attachments' metadata ({id, name, size, type}), None for most messages; URLs are
+    # signed per receiver (server/chat/attachments.py), never stored or shared.
+    attachments: list[dict[str, Any]] | None = None
     _frame: bytes | None = field(default=None, repr=False)
     _ts: str | None = field(default=None, repr=False)
 
@@ -110,7 +113,7 @@ class StoredMessage(MessageFields):
             m.body,
             m.created_ms,
         ) = row
-        m.html = m._frame = m._ts = None
+        m.html = m._frame = m._ts = m.attachments = None
         return m
 
     @property
@@ -135,6 +138,7 @@ class StoredMessage(MessageFields):
             "html": self.rendered(),
             "cid": self.cid,
             "sender": {"type": self.sender_type, "id": self.sender_id, "name": self.sender_name},
+            **({"attachments": self.attachments} if self.attachments else {}),
         }
 
     def rendered(self) -> str:
@@ -166,6 +170,7 @@ class StoredMessage(MessageFields):
             "body": self.body,
             "created_ms": self.created_ms,
             "html": self.html,  # other nodes do not render it again
+            **({"attachments": self.attachments} if self.attachments else {}),
         }
 
     @classmethod

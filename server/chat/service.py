@@ -7,9 +7,12 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+import orjson
+
 from server.bus import Bus
 from server.chat import queries, topics
 from server.chat.access import access_cached, access_conversation
+from server.chat.attachments import AttachmentService
 from server.chat.directory import ConversationDirectory
 from server.chat.masking import MaskingPolicies
 from server.chat.rating import RatingService, csat_offered
@@ -50,6 +53,26 @@ class BodyTooLong(SteadyError):
 STORED_BODY_MAX_BYTES = 48_000
 
 GREETING_CID = "steady:greeting"  # one greeting per conversation: the cid makes it idempotent
+
+
+Attached = tuple[str, ...]  # ids of uploads a send names (server/chat/attachments.py)
+ATTACHMENTS_PER_MESSAGE = 10
+ATTACHMENT_ID_MAX_CHARS = 26
+
+
+def check_attachment_ids(value: object) -> Attached:
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > ATTACHMENTS_PER_MESSAGE
+        or not all(isinstance(i, str) and 0 < len(i) <= ATTACHMENT_ID_MAX_CHARS for i in value)
+    ):
+        raise BadRequest(
+            f"attachments must be a list of at most {ATTACHMENTS_PER_MESSAGE} ids",
+            code=ErrorCode.BAD_FRAME,
+        )
+    return tuple(value)
 
 
 class ConversationHooks(Protocol):
@@ -96,16 +119,31 @@ class ChatService:
         self._slow_senders: dict[str, _SenderGate] = {}
         self._history_reads = asyncio.Semaphore(HISTORY_READS_AT_ONCE)
         self.hooks: ConversationHooks | None = None
+        self.attachments: AttachmentService | None = None  # set by create_app
+
+    def frame_for(self, message: StoredMessage, receiver: Actor) -> bytes:
+        """The message frame for one receiver: the shared bytes, unless the message has
+        attachments, whose URLs are signed for this receiver."""
+        if not message.attachments or self.attachments is None:
+            return message.frame()
+        return orjson.dumps(self.attachments.signed_wire(message, receiver))
+
+    def wire_for(self, message: StoredMessage, receiver: Actor) -> dict[str, Any]:
+        if not message.attachments or self.attachments is None:
+            return message.wire()
+        return self.attachments.signed_wire(message, receiver)
 
     # -- send ----------------------------------------------------------------------
     def check_send(
-        self, actor: Actor, cid: object, body: object, kind: object
+        self, actor: Actor, cid: object, body: object, kind: object, attached: Attached = ()
     ) -> tuple[str, str, str]:
         if not isinstance(cid, str) or not cid or len(cid) > CID_MAX_CHARS:
             raise BadRequest(
                 f"cid must be a string of 1..{CID_MAX_CHARS} characters", code=ErrorCode.BAD_FRAME
             )
-        if not isinstance(body, str) or not body.strip():
+        if body is None and attached:
+            body = ""
+        if not isinstance(body, str) or not (body.strip() or attached):
             raise BadRequest("body must be a non-empty string", code=ErrorCode.BAD_FRAME)
         kind = MessageKind.TEXT.value if kind is None else kind
         if kind not in (MessageKind.TEXT.value, MessageKind.NOTE.value):
@@ -117,7 +155,13 @@ class ChatService:
         return cid, body, kind
 
     def send(
-        self, actor: Actor, conv: object, cid: object, body: object, kind: object = None
+        self,
+        actor: Actor,
+        conv: object,
+        cid: object,
+        body: object,
+        kind: object = None,
+        attachments: object = None,
     ) -> asyncio.Future[SendResult]:
         """Store a message exactly once; the future resolves after COMMIT.
 
@@ -126,7 +170,8 @@ class ChatService:
         keeps reading its socket. Sends of one sender reach the writer in the order they
         were made, whichever path each takes.
         """
-        cid, body, kind = self.check_send(actor, cid, body, kind)
+        attached = check_attachment_ids(attachments)
+        cid, body, kind = self.check_send(actor, cid, body, kind, attached)
         masking = self.masking.cached(actor.tenant_id)
         if (
             masking is not None
@@ -136,14 +181,14 @@ class ChatService:
             and access_cached(self.directory, actor, conv)
         ):
             body = masking.apply(body)  # neither the database nor any recipient sees it
-            future = self._submit(actor, conv, cid, body, kind)
+            future = self._submit(actor, conv, cid, body, kind, attached)
             if actor.is_visitor:
-                return self._reopen_if_closed(actor, conv, cid, body, kind, future)
+                return self._reopen_if_closed(actor, conv, cid, body, kind, future, attached)
             return future
-        return asyncio.ensure_future(self._send_slow(actor, conv, cid, body, kind))
+        return asyncio.ensure_future(self._send_slow(actor, conv, cid, body, kind, attached))
 
     def _submit(
-        self, actor: Actor, conv: str, cid: str, body: str, kind: str
+        self, actor: Actor, conv: str, cid: str, body: str, kind: str, attached: Attached = ()
     ) -> asyncio.Future[SendResult]:
         if len(body) * 4 > STORED_BODY_MAX_BYTES and len(body.encode()) > STORED_BODY_MAX_BYTES:
             raise BodyTooLong(f"body is larger than {STORED_BODY_MAX_BYTES} bytes in UTF-8")
@@ -159,6 +204,7 @@ class ChatService:
                 cid=cid,
                 body=body,
                 future=future,
+                attachment_ids=attached,
             )
         )
 
@@ -170,6 +216,7 @@ class ChatService:
         body: str,
         kind: str,
         stored: asyncio.Future[SendResult],
+        attached: Attached = (),
     ) -> asyncio.Future[SendResult]:
         """A visitor writing into its closed conversation gets a new, linked one: the same
         answer on every path and every node."""
@@ -178,7 +225,9 @@ class ChatService:
         def settle(done: asyncio.Future[SendResult]) -> None:
             error = None if done.cancelled() else done.exception()
             if isinstance(error, ConversationClosed):
-                retry = asyncio.ensure_future(self._reopen_and_submit(actor, conv, cid, body, kind))
+                retry = asyncio.ensure_future(
+                    self._reopen_and_submit(actor, conv, cid, body, kind, attached)
+                )
                 retry.add_done_callback(lambda r: _copy_outcome(r, outcome))
             else:
                 _copy_outcome(done, outcome)
@@ -187,13 +236,13 @@ class ChatService:
         return outcome
 
     async def _reopen_and_submit(
-        self, actor: Actor, closed: str, cid: str, body: str, kind: str
+        self, actor: Actor, closed: str, cid: str, body: str, kind: str, attached: Attached = ()
     ) -> SendResult:
         ref = await self.open_conversation(actor, previous=closed)
-        return await self._submit(actor, ref.id, cid, body, kind)
+        return await self._submit(actor, ref.id, cid, body, kind, attached)
 
     async def _send_slow(
-        self, actor: Actor, conv: object, cid: str, body: str, kind: str
+        self, actor: Actor, conv: object, cid: str, body: str, kind: str, attached: Attached
     ) -> SendResult:
         gate = self._slow_senders.get(actor.id)
         if gate is None:
@@ -207,7 +256,7 @@ class ChatService:
                     ref = self._open_by_visitor.get(actor.id) or await self.open_conversation(actor)
                 else:
                     ref = await access_conversation(self.directory, actor, conv)
-                stored = self._submit(actor, ref.id, cid, body, kind)
+                stored = self._submit(actor, ref.id, cid, body, kind, attached)
         finally:
             gate.waiting -= 1
             if not gate.waiting:
@@ -217,7 +266,7 @@ class ChatService:
         except ConversationClosed:
             if not actor.is_visitor:
                 raise
-            return await self._reopen_and_submit(actor, ref.id, cid, body, kind)
+            return await self._reopen_and_submit(actor, ref.id, cid, body, kind, attached)
 
     def after_commit(self, result: SendResult) -> None:
         """Hook for the gateway: tell the tenant's agents about a waiting conversation.

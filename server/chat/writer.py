@@ -39,11 +39,11 @@ import peewee as pw
 
 from server.chat.records import MessageFields, SendResult, StoredMessage
 from server.chat.rendered import RENDERED
-from server.errors import ErrorCode, NotFound, SteadyError, Unavailable
+from server.errors import ErrorCode, Forbidden, NotFound, SteadyError, Unavailable
 from server.ids import new_id
 from server.security.sanitizer import render_html
 from server.storage.database import UNAVAILABLE_ERRORS, is_mysql
-from server.storage.models import Conversation, ConversationStatus, Message
+from server.storage.models import Attachment, Conversation, ConversationStatus, Message
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class PendingSend(MessageFields):
 
     future: asyncio.Future[SendResult] = field(repr=False)
     queued_at: float = 0.0
+    attachment_ids: tuple[str, ...] = ()  # uploads this message claims (chat/attachments.py)
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -116,6 +117,7 @@ class GroupCommitWriter:
         self._param = database.param
         self._msg_table = _quoted(database, Message._meta.table_name)
         self._conv_table = _quoted(database, Conversation._meta.table_name)
+        self._attachment_table = _quoted(database, Attachment._meta.table_name)
         # The writer inserts with raw SQL, so it seals and opens through the model's field.
         body_field: Any = Message.body
         self._seal: Callable[[str], str] = body_field.db_value
@@ -291,6 +293,7 @@ class GroupCommitWriter:
                 if late:
                     stored = self._stored_duplicates(late)
             now_ms = int(time.time() * 1000)
+            taken: set[str] = set()  # attachments claimed by earlier sends of this batch
             rows: list[Any] = []
             fresh: dict[tuple[str, str, str, str, str], StoredMessage] = {}
             for pending in batch:
@@ -308,6 +311,16 @@ class GroupCommitWriter:
                 if conv[1] == CLOSED:
                     outcomes.append(ConversationClosed("the conversation is closed"))
                     continue
+                claimed: list[dict[str, Any]] | None = None
+                if pending.attachment_ids:
+                    claimed = self._claimable(pending, taken)
+                    if claimed is None:
+                        if not check_existing:
+                            # Maybe a resend whose first send claimed them: look again
+                            # with the duplicate check, which answers it with its ack.
+                            raise pw.IntegrityError("attachments already claimed")
+                        outcomes.append(Forbidden("you did not upload these attachments"))
+                        continue
                 conv[2] += 1
                 message = StoredMessage(
                     id=new_id(),
@@ -322,7 +335,10 @@ class GroupCommitWriter:
                     body=pending.body,
                     created_ms=now_ms,
                     html=rendered[pending.body],
+                    attachments=claimed,
                 )
+                if claimed:
+                    self._claim(message, pending.attachment_ids)
                 fresh[key] = message
                 RENDERED.put(message.id, rendered[pending.body])
                 rows.extend(
@@ -367,3 +383,37 @@ class GroupCommitWriter:
                     args,
                 )
         return outcomes
+
+    def _claimable(self, pending: PendingSend, taken: set[str]) -> list[dict[str, Any]] | None:
+        """The attachments' metadata, in the order named, if the sender uploaded every one
+        (this tenant, this conversation or none yet) and no message claimed it; else None.
+        Raw SQL like the rest of the writer: the tenant is in the WHERE clause."""
+        ids = pending.attachment_ids
+        if len(set(ids)) != len(ids) or taken.intersection(ids):
+            return None
+        param = self._param
+        lock = " FOR UPDATE" if self._mysql else ""
+        cursor = self._database.execute_sql(
+            f"SELECT id, name, size, mime FROM {self._attachment_table} "
+            f"WHERE tenant_id = {param} AND id IN ({','.join([param] * len(ids))}) "
+            f"AND uploader_type = {param} AND uploader_id = {param} AND message_id IS NULL "
+            f"AND (conversation_id IS NULL OR conversation_id = {param}){lock}",
+            [pending.tenant_id, *ids, pending.sender_type, pending.sender_id, pending.conv],
+        )
+        found = {
+            row[0]: {"id": row[0], "name": row[1], "size": int(row[2]), "type": row[3]}
+            for row in cursor.fetchall()
+        }
+        if len(found) != len(ids):
+            return None
+        taken.update(ids)
+        return [found[i] for i in ids]
+
+    def _claim(self, message: StoredMessage, ids: tuple[str, ...]) -> None:
+        param = self._param
+        self._database.execute_sql(
+            f"UPDATE {self._attachment_table} SET message_id = {param}, message_seq = {param}, "
+            f"conversation_id = {param} WHERE tenant_id = {param} "
+            f"AND id IN ({','.join([param] * len(ids))})",
+            [message.id, message.seq, message.conv, message.tenant_id, *ids],
+        )

@@ -37,7 +37,20 @@ def _bearer(request: Request) -> str:
 # "bridge": a bridge token only (docs/bridges.md); "agent_self": an agent's or admin's own
 # login, for what only a person can do (API keys, operators and bridges get 403). A route
 # of any level may also let bridges in with ``ctx_bridge=True`` (their tenant and scope).
-ACCESS_LEVELS = ("public", "visitor", "agent", "admin", "operator", "bridge", "agent_self")
+# "participant": a visitor or anyone of the tenant who may take part in its conversations
+# (agents, admins, API keys, operators; bridges with ctx_bridge); "signed_url": no
+# credential but the URL's own signature (attachments' bytes: server/security/attachment_links.py).
+ACCESS_LEVELS = (
+    "public",
+    "visitor",
+    "agent",
+    "admin",
+    "operator",
+    "bridge",
+    "agent_self",
+    "participant",
+    "signed_url",
+)
 
 SIGNED_HEADERS = ("x-steady-key", "x-steady-timestamp", "x-steady-nonce", "x-steady-signature")
 
@@ -126,6 +139,20 @@ async def require_visitor(services: Services, request: Request) -> Actor:
             raise Unauthorized("invalid or expired token") from None
         raise Forbidden("this resource is for visitors") from None
     return await services.store.run(visitor_actor, claims)
+
+
+async def require_participant(services: Services, request: Request) -> Actor:
+    """A visitor (its token) or an agent of the tenant (as ``require_agent`` with bridges)."""
+    if "x-steady-key" not in request.headers:
+        token = _bearer(request)
+        if not is_bridge_token(token):
+            try:
+                claims = services.signer.verify(token, "visitor")
+            except Unauthorized:
+                pass
+            else:
+                return with_client(await services.store.run(visitor_actor, claims), request)
+    return await require_agent(services, request, bridge=True)
 
 
 async def require_admin(services: Services, request: Request) -> Actor:

@@ -9,19 +9,31 @@ past ``limit``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
-from server.chat.records import StoredMessage
+from server.chat.records import Actor, StoredMessage
 from server.chat.service import SYNC_MAX_BYTES
 
 BATCH_MAX_BYTES = SYNC_MAX_BYTES
 
 
-def batch_frame(conv: str, messages: list[StoredMessage], has_more: bool) -> bytes:
+def batch_frame(
+    conv: str,
+    messages: list[StoredMessage],
+    has_more: bool,
+    frame_for: Callable[[StoredMessage, Actor], bytes] | None = None,
+    receiver: Actor | None = None,
+) -> bytes:
+    """``frame_for``: the frame for ``receiver`` (attachments' URLs are signed for it)."""
     frames: list[bytes] = []
     size = 0
     for message in messages:
-        frame = message.frame()
+        if frame_for is not None and receiver is not None and message.attachments:
+            frame = frame_for(message, receiver)
+        else:
+            frame = message.frame()
         if frames and size + len(frame) > BATCH_MAX_BYTES:
             has_more = True
             break

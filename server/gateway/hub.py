@@ -167,7 +167,7 @@ class Hub:
         if message.is_note and conn.actor.is_visitor:
             return
         metrics.MESSAGES_OUT.inc()
-        conn.push(message.frame())
+        conn.push(self.chat.frame_for(message, conn.actor))
 
     async def _catch_up(self, conn: Connection, ref: ConversationRef, cursor: StreamCursor) -> None:
         """Fill the gap after ``cursor.pos`` from the database, then release held messages."""

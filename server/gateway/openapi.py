@@ -90,6 +90,19 @@ def query_filters(filters: dict[str, type]) -> Callable[[F], F]:
     return decorate
 
 
+_MULTIPART_ATTR = "__steady_multipart_body__"
+
+
+def multipart_body(fields: dict[str, str]) -> Callable[[F], F]:
+    """Document a multipart/form-data body: field name → "string" or "binary"."""
+
+    def mark(func: F) -> F:
+        setattr(func, _MULTIPART_ATTR, fields)
+        return func
+
+    return mark
+
+
 def no_body(func: F) -> F:
     """Declare that a write handler reads no body (its path and token say it all)."""
     setattr(func, NO_BODY_ATTR, True)
@@ -154,6 +167,18 @@ def _document_security(app: Sanic) -> None:
                 "required": True,
                 "content": {"application/json": {"schema": _schema(spec, model)}},
             }
+        multipart = getattr(route.handler, _MULTIPART_ATTR, None)
+        if multipart is not None:
+            properties = {
+                name: {"type": "string", **({"format": "binary"} if kind == "binary" else {})}
+                for name, kind in multipart.items()
+            }
+            operation.requestBody = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {"schema": {"type": "object", "properties": properties}}
+                },
+            }
         answer = getattr(route.handler, _ANSWER_ATTR, None)
         if answer is not None:
             status, answer_model = answer
@@ -162,7 +187,7 @@ def _document_security(app: Sanic) -> None:
                 "content": {"application/json": {"schema": _schema(spec, answer_model)}},
             }
         access = getattr(route.ctx, "access", None)
-        if access in ("agent", "admin", "operator"):
+        if access in ("agent", "admin", "operator", "participant"):
             if not operation.security:
                 operation.secured({BEARER: []})
                 operation.secured({SIGNED: []})

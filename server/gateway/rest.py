@@ -86,7 +86,11 @@ def build_rest_blueprint(services: Services) -> Blueprint:
             actor, conv, _int_arg(request, "after", 0), _int_arg(request, "limit", 100)
         )
         return json(
-            {"conv": ref.id, "messages": [m.wire() for m in messages], "has_more": has_more}
+            {
+                "conv": ref.id,
+                "messages": [services.chat.wire_for(m, actor) for m in messages],
+                "has_more": has_more,
+            }
         )
 
     @bp.get("/departments", ctx_access="agent", ctx_bridge=True)

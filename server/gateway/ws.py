@@ -311,7 +311,12 @@ class Gateway:
             return None
         started = time.perf_counter()
         future = self.s.chat.send(
-            actor, frame.get("conv"), cid, frame.get("body"), frame.get("kind")
+            actor,
+            frame.get("conv"),
+            cid,
+            frame.get("body"),
+            frame.get("kind"),
+            frame.get("attachments"),
         )
         future.add_done_callback(partial(self._sent, conn, frame, started))
         return future
@@ -358,7 +363,7 @@ class Gateway:
         ref, messages, has_more = await self.s.chat.history(
             actor, frame.get("conv"), frame.get("after"), frame.get("limit")
         )
-        conn.push(batch_frame(ref.id, messages, has_more))
+        conn.push(batch_frame(ref.id, messages, has_more, self.s.chat.frame_for, actor))
 
     async def on_typing(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         if not conn.signal_rate.allow():

@@ -22,6 +22,8 @@ from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
 from server.storage.models import (
     ALL_MODELS,
+    Attachment,
+    AttachmentChunk,
     AuditLog,
     BackupRun,
     Bridge,
@@ -242,6 +244,11 @@ def _ngram_search(database: pw.Database) -> None:
     fulltext.install_ngrams(database)
 
 
+def _attachments(database: pw.Database) -> None:
+    """Attachments (issue #19): their rows and, for the database store, their bytes."""
+    create_new_tables(database, Attachment, AttachmentChunk)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
@@ -254,6 +261,7 @@ MIGRATIONS: list[Migration] = [
     Migration(9, "times to the millisecond (DATETIME(3) on MySQL)", datetimes_to_milliseconds),
     Migration(10, "message search: n-gram index for Chinese, Japanese and Korean", _ngram_search),
     Migration(11, "audit rows: the actor's name and the client's user agent", _audit_client),
+    Migration(13, "attachments: files sent with messages, and their bytes", _attachments),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

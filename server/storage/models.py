@@ -430,6 +430,46 @@ class ExportJob(TenantModel):
     error = pw.CharField(max_length=500, default="")
 
 
+class LongBlobField(pw.BlobField):
+    """Up to 4 GB on MySQL/MariaDB (BLOB stops at 64 KB); SQLite gives it BLOB affinity."""
+
+    field_type = "LONGBLOB"
+
+
+class Attachment(TenantModel):
+    """A file a visitor or agent uploaded (docs/protocol.md "Attachments (v1.1)").
+
+    Unbound (``message_id`` NULL) until the first committed message naming it claims it,
+    in the message's own transaction; unbound rows older than a day are collected."""
+
+    id = pw.CharField(max_length=26, primary_key=True)
+    conversation_id = pw.CharField(max_length=26, null=True)  # NULL: a visitor's first upload
+    uploader_type = pw.CharField(max_length=16)
+    uploader_id = pw.CharField(max_length=26)
+    message_id = pw.CharField(max_length=26, null=True)
+    message_seq = pw.BigIntegerField(null=True)
+    name = pw.CharField(max_length=255)
+    mime = pw.CharField(max_length=100)
+    size = pw.BigIntegerField()
+    sha256 = pw.CharField(max_length=64)
+    storage = pw.CharField(max_length=8)  # "db" (attachment_chunk) or "dir"
+    created_ms = pw.BigIntegerField(index=True)
+
+    class Meta:
+        indexes = ((("conversation_id", "message_seq"), False),)
+
+
+class AttachmentChunk(TenantModel):
+    """An attachment's bytes in the database, in pieces a MySQL packet always carries."""
+
+    attachment_id = pw.CharField(max_length=26)
+    n = pw.IntegerField()
+    data = LongBlobField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("attachment_id", "n")
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaMigration,
     Tenant,
@@ -456,4 +496,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     BackupRun,
     SchedulerLease,
     ExportJob,
+    Attachment,
+    AttachmentChunk,
 ]

@@ -1,0 +1,199 @@
+"""Attachments: upload, a fresh URL for a participant, the bytes behind a signed URL, and
+the metadata messages carry (docs/protocol.md "Attachments (v1.1)").
+
+An upload is its own request and stores an unbound row. The message that first names it
+claims it in the message's own transaction (server/chat/writer.py), so an acked message's
+attachments are durable with it; rows never claimed are collected after a day
+(``collect_unclaimed``, run by the scheduler's lease holder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from server.admin.settings import tenant_settings
+from server.chat.access import access_conversation, may_access
+from server.chat.attachment_content import CleanFile, clean_upload
+from server.chat.attachment_rows import meta_of
+from server.chat.directory import ConversationDirectory
+from server.chat.records import Actor, ConversationRef, StoredMessage
+from server.errors import Forbidden, NotFound
+from server.ids import new_id
+from server.security.attachment_links import AttachmentLinks, ExpiredUrl, Grant
+from server.storage.blobs import BlobStore
+from server.storage.database import Store, db, is_mysql
+from server.storage.guard import TenantScope, cross_tenant
+from server.storage.models import Agent, Attachment, Bridge, Conversation, SenderType
+from server.times import iso_ms
+
+log = logging.getLogger(__name__)
+
+UNCLAIMED_TTL_MS = 24 * 3600 * 1000
+_DENIED = "you have no access to this attachment"
+
+
+def participant_of(actor: Actor) -> str:
+    return f"{actor.type.value}:{actor.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    name: str
+    mime: str
+    data: bytes
+
+
+class AttachmentService:
+    def __init__(
+        self,
+        store: Store,
+        directory: ConversationDirectory,
+        blobs: dict[str, BlobStore],
+        links: AttachmentLinks,
+    ):
+        self.store = store
+        self.directory = directory
+        self.blobs = blobs
+        self.default_blobs = next(iter(blobs.values()))
+        self.links = links
+
+    # -- upload ---------------------------------------------------------------------
+    async def max_bytes(self, tenant_id: str) -> int:
+        limits = (await self.store.run(tenant_settings, tenant_id)).limits
+        return limits.attachment_max_bytes
+
+    async def upload(self, actor: Actor, conv: str | None, raw: bytes, name: str) -> dict[str, Any]:
+        ref: ConversationRef | None = None
+        if conv:
+            ref = await access_conversation(self.directory, actor, conv)
+        elif not actor.is_visitor:
+            raise Forbidden("agents name the conversation they upload to")
+        clean = clean_upload(raw, name, await self.max_bytes(actor.tenant_id))
+        row = await self.store.run(self._store, actor, ref, clean)
+        return self.described(meta_of(row), actor)
+
+    def _store(self, actor: Actor, ref: ConversationRef | None, clean: CleanFile) -> Attachment:
+        blobs = self.default_blobs
+        scope = TenantScope(actor.tenant_id)
+        attachment_id = new_id()
+        with db.atomic() if is_mysql() else db.atomic("IMMEDIATE"):
+            # Bytes first (in the same transaction for the database store): a row never
+            # names bytes that are not there.
+            blobs.put(actor.tenant_id, attachment_id, clean.data)
+            return scope.create(
+                Attachment,
+                id=attachment_id,
+                conversation_id=ref.id if ref else None,
+                uploader_type=actor.type.value,
+                uploader_id=actor.id,
+                name=clean.name,
+                mime=clean.mime,
+                size=len(clean.data),
+                sha256=hashlib.sha256(clean.data).hexdigest(),
+                storage=blobs.kind,
+                created_ms=int(time.time() * 1000),
+            )
+
+    # -- URLs -----------------------------------------------------------------------
+    def described(self, meta: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        """``meta`` with a URL signed for ``actor`` and its expiry."""
+        url, expires = self.links.url(actor.tenant_id, meta["id"], participant_of(actor))
+        return {**meta, "url": url, "expires_at": iso_ms(expires * 1000)}
+
+    def signed_wire(self, message: StoredMessage, actor: Actor) -> dict[str, Any]:
+        wire = message.wire()
+        wire["attachments"] = [self.described(m, actor) for m in message.attachments or ()]
+        return wire
+
+    async def fresh(self, actor: Actor, attachment_id: str) -> dict[str, Any]:
+        row = await self.store.run(_row, actor.tenant_id, attachment_id)
+        if row is None:
+            raise NotFound("no such attachment")
+        await self._check_reader(actor, row)
+        return self.described(meta_of(row), actor)
+
+    async def _check_reader(self, actor: Actor, row: Attachment) -> None:
+        if row.conversation_id is None:
+            if participant_of(actor) != f"{row.uploader_type}:{row.uploader_id}":
+                raise Forbidden(_DENIED)
+            return
+        try:
+            await access_conversation(self.directory, actor, row.conversation_id)
+        except Forbidden:
+            raise Forbidden(_DENIED) from None
+
+    # -- the bytes ------------------------------------------------------------------
+    async def content(
+        self, attachment_id: str, tenant: str, participant: str, expires: str, mac: str
+    ) -> Content:
+        grant = self.links.verify(attachment_id, tenant, participant, expires, mac)
+        found = await self.store.run(self._content, grant)
+        if found is None:
+            raise ExpiredUrl("this attachment URL is not valid")
+        return found
+
+    def _content(self, grant: Grant) -> Content | None:
+        row = _row(grant.tenant_id, grant.attachment_id)
+        if row is None or not _still_may_read(grant, row):
+            return None
+        blobs = self.blobs.get(row.storage)
+        data = blobs.get(row.tenant_id, row.id) if blobs else None
+        if data is None:
+            log.error("attachment %s has no bytes in store %r", row.id, row.storage)
+            return None
+        return Content(row.name, row.mime, data)
+
+    # -- garbage --------------------------------------------------------------------
+    def collect_unclaimed(self, now_ms: int | None = None) -> int:
+        """Delete uploads no committed message named within a day (blocking)."""
+        cutoff = (now_ms if now_ms is not None else int(time.time() * 1000)) - UNCLAIMED_TTL_MS
+        with cross_tenant():
+            query: Any = (
+                Attachment.select(Attachment.id, Attachment.tenant_id, Attachment.storage)
+                .where(Attachment.message_id.is_null(), Attachment.created_ms < cutoff)
+                .limit(1000)
+                .tuples()
+            )
+            stale: list[tuple[str, str, str]] = list(query)
+        for attachment_id, tenant_id, storage in stale:
+            scope = TenantScope(tenant_id)
+            with db.atomic():
+                gone = (
+                    scope.delete(Attachment)
+                    .where(Attachment.id == attachment_id, Attachment.message_id.is_null())
+                    .execute()
+                )
+                blobs = self.blobs.get(storage)
+                if gone and blobs is not None:
+                    blobs.delete(tenant_id, attachment_id)
+        return len(stale)
+
+
+def _row(tenant_id: str, attachment_id: str) -> Attachment | None:
+    return TenantScope(tenant_id).get_or_none(Attachment, Attachment.id == attachment_id[:26])
+
+
+def _still_may_read(grant: Grant, row: Attachment) -> bool:
+    """The participant a URL was issued to may still read the attachment."""
+    kind, _, who = grant.participant.partition(":")
+    scope = TenantScope(row.tenant_id)
+    if row.conversation_id is None:
+        return grant.participant == f"{row.uploader_type}:{row.uploader_id}"
+    if kind == SenderType.VISITOR.value:
+        conv = scope.get_or_none(Conversation, Conversation.id == row.conversation_id)
+        ref = (
+            ConversationRef(conv.id, conv.tenant_id, conv.visitor_id, conv.site_id)
+            if conv
+            else None
+        )
+        return may_access(Actor(SenderType.VISITOR, who, row.tenant_id), ref)
+    if kind == SenderType.AGENT.value:
+        agent = scope.get_or_none(Agent, Agent.id == who)
+        return agent is not None and not agent.disabled
+    if kind == SenderType.BRIDGE.value:
+        return scope.get_or_none(Bridge, Bridge.id == who) is not None
+    return False
