@@ -409,7 +409,8 @@ textarea{font-size:16px}}
     badge.hidden = !n || isOpen();
     badge.textContent = n > 99 ? '99+' : String(n);
     launcher.setAttribute('aria-label', (isOpen() ? t('close') : t('open')) + (n && !isOpen() ? ', ' + (n === 1 ? t('unread1') : t('unreadN', { n })) : ''));
-    sendBtn.disabled = !input.value.trim() || state === 'fatal' || showCount();
+    const over = showCount(); // always: an emptied box hides the counter and its offer
+    sendBtn.disabled = !input.value.trim() || state === 'fatal' || over;
     routingRender();
   };
   // The message list is built only while the panel is open: a page load with a closed
