@@ -7,17 +7,29 @@ could relay); the bytes saved come from the real server over HTTP.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from PIL import Image
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from steadywire.server_frames import Attachment
-from tests.support.clients import get
+from tests.support.clients import Clients, get
 from tests.support.server import ServerProcess
-from tests.tui.conftest import SIZE, connected, console, save_login, wait_until
+from tests.tui.conftest import (
+    SIZE,
+    connected,
+    console,
+    grab,
+    save_login,
+    visitor_starts,
+    wait_until,
+)
 from tests.tui.terminal_output import terminal_output, terminal_problems, visible_text
 from tui_agent.attachments import (
     DOWNLOADS_ENV,
@@ -86,18 +98,32 @@ def test_describe_is_inert_text() -> None:
         assert "\x1b" not in line.plain and "\x07" not in line.plain
         assert "\u202e" not in line.plain
         assert line.plain.endswith("· 2.4 MB · image/png")
-    assert "[@click=app.quit]x[/].png" in describe(
-        Attachment("a1", HOSTILE_NAMES[0], 10, "", "", "")
-    ).plain
+    assert (
+        "[@click=app.quit]x[/].png"
+        in describe(Attachment("a1", HOSTILE_NAMES[0], 10, "", "", "")).plain
+    )
 
 
 def _message(conv: str, seq: int, attachments: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "type": "message", "conv": conv, "id": f"{conv}-m{seq}", "seq": seq, "ts": TS,
-        "kind": "text", "body": "", "html": "", "cid": "",
+        "type": "message",
+        "conv": conv,
+        "id": f"{conv}-m{seq}",
+        "seq": seq,
+        "ts": TS,
+        "kind": "text",
+        "body": "",
+        "html": "",
+        "cid": "",
         "sender": {"type": "visitor", "id": "v-att", "name": "Eve"},
         "attachments": attachments,
     }
+
+
+async def type_path(pilot: Pilot[Any], path: Path) -> None:
+    """The path pasted into the prompt (a key press per character is slow), then enter."""
+    pilot.app.screen.query_one(Input).value = str(path)
+    await pilot.press("enter")
 
 
 async def _screen_check(pilot: Pilot[Any], stage: str) -> str:
@@ -131,17 +157,32 @@ async def test_hostile_attachments_are_shown_inert_saved_and_opened(
         screen.opener = opened.append  # the desktop's viewer, recorded instead of started
         conv = "c-attach-hostile"
         atts = [
-            {"id": f"att{i}", "name": name, "size": 1000 + i, "type": "application/pdf",
-             "url": server.url + "/widget.js", "expires_at": "2099-01-01T00:00:00Z"}
+            {
+                "id": f"att{i}",
+                "name": name,
+                "size": 1000 + i,
+                "type": "application/pdf",
+                "url": server.url + "/widget.js",
+                "expires_at": "2099-01-01T00:00:00Z",
+            }
             for i, name in enumerate(HOSTILE_NAMES)
         ]
         atts.append({"name": "no id: left out"})
-        screen.client._dispatch(json.dumps({
-            "type": "event", "name": "conv.queued", "conv": conv,
-            "data": {"status": "queued", "created_at": TS,
-                     "visitor": {"id": "v-att", "name": "Eve"},
-                     "messages": [_message(conv, 1, atts)]},
-        }))
+        screen.client._dispatch(
+            json.dumps(
+                {
+                    "type": "event",
+                    "name": "conv.queued",
+                    "conv": conv,
+                    "data": {
+                        "status": "queued",
+                        "created_at": TS,
+                        "visitor": {"id": "v-att", "name": "Eve"},
+                        "messages": [_message(conv, 1, atts)],
+                    },
+                }
+            )
+        )
         await wait_until(pilot, lambda: conv in screen.desk.conversations, "queued")
         await screen.open_tab(conv)
         shown = await _screen_check(pilot, "log with hostile names")
@@ -165,7 +206,9 @@ async def test_hostile_attachments_are_shown_inert_saved_and_opened(
         again = downloads / "click_app.quit_x_ (2).png"
         await wait_until(pilot, again.exists, "saved again")
         assert sorted(p.name for p in downloads.iterdir()) == [
-            "clearscreen.pdf", "click_app.quit_x_ (2).png", "click_app.quit_x_.png"
+            "clearscreen.pdf",
+            "click_app.quit_x_ (2).png",
+            "click_app.quit_x_.png",
         ]
         await _screen_check(pilot, "after saving")
         await pilot.press("escape")
@@ -182,22 +225,126 @@ async def test_send_file_dialog_explains_bad_paths(
         await pilot.pause()
         assert not isinstance(app.screen, SendFileScreen)  # nothing open: nothing to send to
         conv = "c-attach-dialog"
-        screen.client._dispatch(json.dumps({
-            "type": "event", "name": "conv.queued", "conv": conv,
-            "data": {"status": "queued", "created_at": TS,
-                     "visitor": {"id": "v-att", "name": "Eve [/x]"},
-                     "messages": [_message(conv, 1, [])]},
-        }))
+        screen.client._dispatch(
+            json.dumps(
+                {
+                    "type": "event",
+                    "name": "conv.queued",
+                    "conv": conv,
+                    "data": {
+                        "status": "queued",
+                        "created_at": TS,
+                        "visitor": {"id": "v-att", "name": "Eve [/x]"},
+                        "messages": [_message(conv, 1, [])],
+                    },
+                }
+            )
+        )
         await wait_until(pilot, lambda: conv in screen.desk.conversations, "queued")
         await screen.open_tab(conv)
         await pilot.press("f4")
         await wait_until(pilot, lambda: isinstance(app.screen, SendFileScreen), "path prompt")
-        await pilot.press(*str(tmp_path / "missing.png"), "enter")
+        await type_path(pilot, tmp_path / "missing.png")
         shown = await _screen_check(pilot, "missing file")
         assert "No such file" in shown and isinstance(app.screen, SendFileScreen)
-        await pilot.press("ctrl+u", *str(tmp_path), "enter")
+        await type_path(pilot, tmp_path)
         shown = await _screen_check(pilot, "a directory")
         assert "Not a file" in shown and isinstance(app.screen, SendFileScreen)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, SendFileScreen), "closed")
         assert not screen.desk.get(conv).pending
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (120, 80), (200, 40, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+async def test_files_both_ways_with_a_visitor(
+    server: ServerProcess,
+    config_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clients: Clients,
+    clean_desk: None,
+) -> None:
+    downloads = tmp_path / "downloads"
+    monkeypatch.setenv(DOWNLOADS_ENV, str(downloads))
+    await save_login(server, config_dir)
+    visitor, conv = await visitor_starts(clients, server, "Vera", "The label is torn")
+    token = visitor.session["token"]
+    async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+        up = await http.post(
+            "/api/v1/attachments",
+            headers={"Authorization": f"Bearer {token}"},
+            data={"conv": conv},
+            files={"file": ("torn label.png", _png())},
+        )
+        assert up.status_code == 201, up.text
+        await visitor.send_and_ack("", conv, attachments=[up.json()["id"]])
+        app = console(config_dir)
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            screen = await connected(pilot)
+            await grab(pilot, screen, conv)
+            await wait_until(
+                pilot,
+                lambda: any(m.attachments for m in screen.desk.get(conv).ordered()),
+                "the visitor's image in the conversation",
+            )
+            shown = await _screen_check(pilot, "image in the log")
+            assert "📎 torn label.png" in shown and "image/png" in shown
+
+            await pilot.press("f6")
+            await wait_until(pilot, lambda: isinstance(app.screen, FilesScreen), "files")
+            await pilot.press("enter")
+            saved = downloads / "torn_label.png"
+            await wait_until(pilot, lambda: saved.exists() and saved.stat().st_size > 0, "saved")
+            served = await http.get(up.json()["url"])
+            assert saved.read_bytes() == served.content
+            await pilot.press("escape")
+
+            pdf = tmp_path / "return form.pdf"
+            pdf.write_bytes(MINIMAL_PDF)
+            await pilot.press("f4")
+            await wait_until(pilot, lambda: isinstance(app.screen, SendFileScreen), "prompt")
+            await type_path(pilot, pdf)
+            got = await visitor.recv_until(
+                lambda f: (
+                    f["type"] == "message"
+                    and f["sender"]["type"] == "agent"
+                    and bool(f.get("attachments"))
+                ),
+                10,
+                "the pdf",
+            )
+            (att,) = got["attachments"]
+            assert (att["name"], att["type"], att["size"]) == (
+                "return form.pdf",
+                "application/pdf",
+                len(MINIMAL_PDF),
+            )
+            assert got["sender"]["type"] == "agent" and got["body"] == ""
+            fetched = await http.get(att["url"])
+            assert fetched.status_code == 200 and fetched.content == MINIMAL_PDF
+            await wait_until(pilot, lambda: not screen.desk.get(conv).pending, "acked")
+
+            # A file the server refuses (markup): said clearly, nothing sent.
+            page = tmp_path / "page.png"
+            page.write_bytes(b"<html><script>alert(1)</script></html>")
+            await pilot.press("f4")
+            await wait_until(pilot, lambda: isinstance(app.screen, SendFileScreen), "prompt")
+            await type_path(pilot, page)
+            await wait_until(
+                pilot,
+                lambda: any(p.failed for p in screen.desk.get(conv).pending.values()),
+                "refused",
+            )
+            shown = await _screen_check(pilot, "refused upload")
+            assert "not allowed" in shown
