@@ -273,3 +273,49 @@ async def test_phone_viewer_fills_the_screen_and_closes(
         assert not widget.errors, widget.errors
     finally:
         await context.close()
+
+
+async def test_failed_upload_is_retried_and_a_stale_url_renewed(
+    widget_server: ServerProcess, widget: WidgetPage, clients: Clients
+) -> None:
+    agent, conv = await started(widget_server, widget, clients)
+    # The network drops during the upload: "Upload failed." with Retry, which then sends it.
+    await widget.page.context.set_offline(True)
+    await widget.page.locator("input[type=file]").set_input_files(
+        files=[{"name": "again.png", "mimeType": "image/png", "buffer": png(50, 50)}]
+    )
+    failed = widget.page.locator(".msg.up.failed")
+    await failed.wait_for()
+    assert "Upload failed." in (await failed.text_content() or "")
+    await widget.page.context.set_offline(False)
+    await failed.locator("button", has_text="Retry").click()
+    await failed.wait_for(state="detached")
+    await agent.wait_state(lambda: bool(attachment_messages(agent, conv)), 10, "the retried file")
+    assert attachment_messages(agent, conv)[0]["attachments"][0]["name"] == "again.png"
+
+    # A stored URL the server no longer honours (here: altered) is renewed on reload.
+    await widget.page.locator(".msg.own:not(.pending) .thumb img").wait_for()
+    key = f"steadydesk:{widget.site_key}:chat"
+    await widget.page.evaluate(
+        """(key) => {
+          const s = JSON.parse(localStorage.getItem(key));
+          for (const m of s.msgs) {
+            for (const a of m.att || []) a.url = a.url.replace(/s=[0-9a-f]+/, 's=00');
+          }
+          localStorage.setItem(key, JSON.stringify(s));
+        }""",
+        key,
+    )
+    att_id = attachment_messages(agent, conv)[0]["attachments"][0]["id"]
+    renewals: list[str] = []
+    widget.page.on(
+        "request",
+        lambda r: renewals.append(r.url) if r.url.endswith(f"/attachments/{att_id}") else None,
+    )
+    await widget.reload()
+    await widget.open()
+    await widget.page.wait_for_function(
+        "() => { const i = document.querySelector('[data-steadydesk]').shadowRoot"
+        ".querySelector('.msg.own .thumb img'); return i && i.naturalWidth === 50; }"
+    )
+    assert len(renewals) == 1

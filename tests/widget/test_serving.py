@@ -12,7 +12,7 @@ from tests.widget.helpers import artifact
 
 SCRIPT_MAX_BYTES = 84 * 1024  # the budget; see docs/widget.md for the current figures
 # Raised from 20 KiB with the forms, CSAT and page trail; from 24 KiB by attachments
-# (issue #19: +3,577 bytes gzipped, measured; see docs/widget.md).
+# (issue #19: +3,640 bytes gzipped, measured; see docs/widget.md).
 SCRIPT_MAX_GZIP_BYTES = 28 * 1024
 
 

@@ -1452,8 +1452,14 @@ textarea{font-size:16px}}
   })) : undefined;
   const fmtSize = (n) => n < 1024 ? num(n) + ' B' : n < 1048576 ? num(Math.round(n / 1024)) + ' KB' : (n / 1048576).toLocaleString(LANG, { maximumFractionDigits: 1 }) + ' MB';
   // A URL still good for a while, else a fresh one (GET /api/v1/attachments/{id}).
+  // Uploads and renewals need the session's token: right after a reload it is on its way.
+  const haveToken = async () => {
+    ensureStarted();
+    for (let i = 0; !token && i < 100 && state !== 'fatal'; i++) await new Promise((r) => setTimeout(r, 100));
+  };
   const freshUrl = async (a, force) => {
     if (!force && a.url && Date.parse(a.expires_at) - Date.now() > 10000) return a.url;
+    await haveToken();
     const res = await fetch(ORIGIN + '/api/v1/attachments/' + encodeURIComponent(a.id), { headers: { Authorization: 'Bearer ' + token }, credentials: 'omit' });
     const d = res.ok ? await res.json() : {};
     if (safeUrl(d.url)) { a.url = safeUrl(d.url); a.expires_at = d.expires_at; save(); }
@@ -1522,8 +1528,7 @@ textarea{font-size:16px}}
     u.loaded = 0;
     stickToBottom = true;
     render();
-    ensureStarted();
-    for (let i = 0; !token && i < 100 && state !== 'fatal'; i++) await new Promise((r) => setTimeout(r, 100));
+    await haveToken();
     const c = S.cur && S.convs[S.cur];
     const body = new FormData();
     if (c && !c.closed && !c.gone) body.append('conv', S.cur);
