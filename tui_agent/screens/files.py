@@ -9,6 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -57,10 +58,8 @@ class FilesScreen(ModalScreen[None]):
             box.border_title = "Files in this conversation"
             box.border_subtitle = "enter/s: save · o: open · escape: close"
             if self.attachments:
-                yield OptionList(
-                    *(Option(describe(a), id=str(i)) for i, a in enumerate(self.attachments)),
-                    id="files-list",
-                )
+                lines: list[Text] = [describe(a) for a in self.attachments]  # safe_text inside
+                yield OptionList(*(Option(line) for line in lines), id="files-list")
             else:
                 yield Static("No files in this conversation yet.", classes="hint")
             yield Static("", id="files-status")

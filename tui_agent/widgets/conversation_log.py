@@ -239,8 +239,9 @@ class ConversationLog(RichLog):
             text.append_text(safe_text(f"{name}: ", name_style))
             text.append_text(safe_text(message.body))
         for att in message.attachments:
+            line: Text = describe(att)  # safe: made of safe_text
             text.append("\n      ")
-            text.append_text(describe(att))
+            text.append_text(line)
         if mine and not message.is_note:
             seen = message.seq <= visitor_read_seq
             text.append(" ✓✓" if seen else " ✓", style="green" if seen else "dim")
