@@ -12,11 +12,12 @@ from typing import Any
 
 import peewee as pw
 
-from backups.tables import Row, TableChecksum, encode_row
+from backups.tables import Row, TableChecksum, encode_row, restored_value
 
 # SQLite allows 32,766 bound values per statement; both backends like a few hundred rows.
 MAX_VALUES_PER_STATEMENT = 30_000
 MAX_ROWS_PER_STATEMENT = 500
+LARGE_ROW_TABLES = {"attachment_chunk": 4}  # attachments' bytes, 1 MB a row
 STATEMENTS_PER_TRANSACTION = 10
 
 
@@ -35,6 +36,8 @@ class RowInserter:
         self._rows_per_statement = max(
             1, min(MAX_ROWS_PER_STATEMENT, MAX_VALUES_PER_STATEMENT // max(1, len(columns)))
         )
+        if table in LARGE_ROW_TABLES:  # rows of up to 1 MB: stay under max_allowed_packet
+            self._rows_per_statement = LARGE_ROW_TABLES[table]
         names = ", ".join(quoted(database, c) for c in columns)
         self._head = f"INSERT INTO {quoted(database, table)} ({names}) VALUES "
         self._one = "(" + ", ".join([database.param] * len(columns)) + ")"
@@ -45,7 +48,7 @@ class RowInserter:
         if len(row) != len(self._columns):
             raise ValueError(f"a row has {len(row)} values for {len(self._columns)} columns")
         self.checksum.add(encode_row(checksum_row if checksum_row is not None else row))
-        self._pending.append(row)
+        self._pending.append([restored_value(value) for value in row])
         if len(self._pending) >= self._rows_per_statement * STATEMENTS_PER_TRANSACTION:
             self.flush()
 

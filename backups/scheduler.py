@@ -103,6 +103,20 @@ class BackupScheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._backup: asyncio.Task[None] | None = None
         self._stopping = threading.Event()  # a backup running at shutdown gives up
+        self._chores: list[tuple[str, Callable[[], object], float]] = []
+
+    def add_chore(self, name: str, work: Callable[[], object], every_secs: float) -> None:
+        """Blocking cluster-wide upkeep (e.g. collecting unclaimed attachments) that only
+        the lease holder runs, every ``every_secs``; call before ``start``."""
+        self._chores.append((name, work, every_secs))
+
+    async def _chore(self, name: str, work: Callable[[], object]) -> None:
+        if not self.leader:
+            return
+        try:
+            await self._db(work)
+        except Exception:
+            log.exception("scheduled chore %s failed", name)
 
     def _in_db(self, call: Callable[[], T]) -> T:
         with self.database.connection_context():
@@ -134,6 +148,15 @@ class BackupScheduler:
                 coalesce=True,
                 id="backup",
                 misfire_grace_time=None,
+            )
+        for name, work, every in self._chores:
+            scheduler.add_job(
+                self._chore,
+                IntervalTrigger(seconds=every, timezone=dt.UTC),
+                args=(name, work),
+                max_instances=1,
+                coalesce=True,
+                id=f"chore-{name}",
             )
         scheduler.start()
         self._scheduler = scheduler

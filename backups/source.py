@@ -26,7 +26,7 @@ import peewee as pw
 import pymysql
 import pymysql.cursors
 
-from backups.tables import Row, TableSpec, canonical_row
+from backups.tables import Row, TableSpec, archived_binary, binary_columns, canonical_row
 from server.storage.database import is_mysql
 
 FETCH_ROWS = 1000
@@ -67,12 +67,18 @@ class RowSource:
     def rows(
         self, spec: TableSpec, columns: Sequence[str] | None = None, tenant: str | None = None
     ) -> Iterator[Row]:
-        sql, params = self.select_sql(spec, columns or spec.columns, tenant)
+        wanted = columns or spec.columns
+        sql, params = self.select_sql(spec, wanted, tenant)
+        binary = binary_columns(spec, wanted)
         cursor = self._conn.cursor()
         try:
             cursor.execute(sql, params)
             while batch := cursor.fetchmany(FETCH_ROWS):
                 for raw in batch:
+                    if binary:
+                        raw = list(raw)
+                        for i in binary:
+                            raw[i] = archived_binary(raw[i])
                     yield canonical_row(raw)
         finally:
             cursor.close()

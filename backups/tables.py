@@ -8,6 +8,7 @@ Sealed columns travel as stored: a backup never opens them.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -128,6 +129,8 @@ def canonical(value: Any) -> Any:
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dict):  # already archived: a binary column's base64
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -137,6 +140,29 @@ def canonical(value: Any) -> Any:
 
 def canonical_row(raw: Iterable[Any]) -> Row:
     return [canonical(v) for v in raw]
+
+
+# Binary columns (attachments' bytes) travel as {"base64": "..."}: JSON has no bytes, and
+# a chunk that happens to be UTF-8 must still come back as bytes.
+BINARY_KEY = "base64"
+
+
+def binary_columns(spec: TableSpec, columns: Sequence[str]) -> list[int]:
+    """Positions of ``columns`` that hold bytes (BlobField) in ``spec``'s model."""
+    return [i for i, c in enumerate(columns) if isinstance(spec.field(c), pw.BlobField)]
+
+
+def archived_binary(value: Any) -> Any:
+    if value is None:
+        return None
+    return {BINARY_KEY: base64.b64encode(bytes(value)).decode("ascii")}
+
+
+def restored_value(value: Any) -> Any:
+    """A value as archived, back to what the database takes (bytes for binary columns)."""
+    if isinstance(value, dict) and set(value) == {BINARY_KEY}:
+        return base64.b64decode(value[BINARY_KEY])
+    return value
 
 
 def encode_row(row: Row) -> bytes:

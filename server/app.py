@@ -138,6 +138,10 @@ def create_app(settings: Settings) -> Sanic:
         AttachmentLinks(secret_key, settings.attachment_url_ttl_secs),
     )
     backup_scheduler = BackupScheduler(settings, store.database)
+    # Uploads no message claimed within a day go (server/chat/attachments.py).
+    backup_scheduler.add_chore(
+        "attachments-gc", chat.attachments.collect_unclaimed, settings.attachment_gc_secs
+    )
     key_reporter = KeyReporter(store, settings.node_name, settings.key_report_secs)
     services = Services(
         settings=settings,

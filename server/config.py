@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     # ("" = in the database, which every node reads); how long a signed URL works.
     attachment_dir: str = ""
     attachment_url_ttl_secs: int = Field(1800, ge=30, le=7 * 24 * 3600)
+    attachment_gc_secs: float = Field(3600.0, gt=0)  # how often unclaimed uploads are swept
     link_code_ttl_secs: int = Field(600, ge=1, le=3600)  # bridge link codes (docs/bridges.md)
 
     db_threads: int = Field(8, ge=1, le=64)

@@ -23,6 +23,7 @@ from server.storage.guard import TenantScope
 from server.storage.models import Setting
 
 CACHE_TTL_SECS = 5.0
+ATTACHMENT_MAX_BYTES_CEILING = 50 * 2**20  # the most a tenant may allow per attachment
 
 
 class Limits(BaseModel):
@@ -37,7 +38,7 @@ class Limits(BaseModel):
     # are not counted. Listing caps the tenant-wide and personal replies together at 2000.
     canned_personal_max: int = Field(default=200, ge=0, le=1000)
     # The largest attachment a visitor or agent may upload, in bytes (issue #19).
-    attachment_max_bytes: int = Field(default=10 * 2**20, ge=1024, le=50 * 2**20)
+    attachment_max_bytes: int = Field(default=10 * 2**20, ge=1024, le=ATTACHMENT_MAX_BYTES_CEILING)
 
 
 class Masking(BaseModel):

@@ -9,6 +9,7 @@ attachments are durable with it; rows never claimed are collected after a day
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -27,17 +28,36 @@ from server.security.attachment_links import AttachmentLinks, ExpiredUrl, Grant
 from server.storage.blobs import BlobStore
 from server.storage.database import Store, db, is_mysql
 from server.storage.guard import TenantScope, cross_tenant
-from server.storage.models import Agent, Attachment, Bridge, Conversation, SenderType
+from server.storage.models import (
+    Agent,
+    ApiKey,
+    Attachment,
+    Bridge,
+    Conversation,
+    Message,
+    MessageKind,
+    Operator,
+    SenderType,
+)
 from server.times import iso_ms
 
 log = logging.getLogger(__name__)
 
 UNCLAIMED_TTL_MS = 24 * 3600 * 1000
+CLEANING_AT_ONCE = 2
 _DENIED = "you have no access to this attachment"
 
 
+API_KEY = "apikey"  # a tenant backend's signed request (its id is the key's)
+
+
 def participant_of(actor: Actor) -> str:
-    return f"{actor.type.value}:{actor.id}"
+    """Whom a URL is issued to: "<kind>:<id>", kind a sender type or "apikey"."""
+    return f"{API_KEY if actor.api_key else actor.type.value}:{actor.id}"
+
+
+def _uploaded_by(actor: Actor, row: Attachment) -> bool:
+    return actor.type.value == row.uploader_type and actor.id == row.uploader_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +80,7 @@ class AttachmentService:
         self.blobs = blobs
         self.default_blobs = next(iter(blobs.values()))
         self.links = links
+        self._cleaning = asyncio.Semaphore(CLEANING_AT_ONCE)
 
     # -- upload ---------------------------------------------------------------------
     async def max_bytes(self, tenant_id: str) -> int:
@@ -72,7 +93,11 @@ class AttachmentService:
             ref = await access_conversation(self.directory, actor, conv)
         elif not actor.is_visitor:
             raise Forbidden("agents name the conversation they upload to")
-        clean = clean_upload(raw, name, await self.max_bytes(actor.tenant_id))
+        limit = await self.max_bytes(actor.tenant_id)
+        # Decoding and encoding an image is ~50 ms of CPU for 1 MB: off the event loop (the
+        # WebSockets keep flowing), and at most CLEANING_AT_ONCE at a time per node.
+        async with self._cleaning:
+            clean = await asyncio.to_thread(clean_upload, raw, name, limit)
         row = await self.store.run(self._store, actor, ref, clean)
         return self.described(meta_of(row), actor)
 
@@ -118,13 +143,15 @@ class AttachmentService:
 
     async def _check_reader(self, actor: Actor, row: Attachment) -> None:
         if row.conversation_id is None:
-            if participant_of(actor) != f"{row.uploader_type}:{row.uploader_id}":
+            if not _uploaded_by(actor, row):
                 raise Forbidden(_DENIED)
             return
         try:
             await access_conversation(self.directory, actor, row.conversation_id)
         except Forbidden:
             raise Forbidden(_DENIED) from None
+        if actor.is_visitor and await self.store.run(_in_note, row):
+            raise Forbidden(_DENIED)
 
     # -- the bytes ------------------------------------------------------------------
     async def content(
@@ -177,13 +204,27 @@ def _row(tenant_id: str, attachment_id: str) -> Attachment | None:
     return TenantScope(tenant_id).get_or_none(Attachment, Attachment.id == attachment_id[:26])
 
 
+def _in_note(row: Attachment) -> bool:
+    if row.message_id is None:
+        return False
+    message = (
+        TenantScope(row.tenant_id)
+        .select(Message, Message.kind)
+        .where(Message.conversation_id == row.conversation_id, Message.seq == row.message_seq)
+        .first()
+    )
+    return message is not None and message.kind == MessageKind.NOTE.value
+
+
 def _still_may_read(grant: Grant, row: Attachment) -> bool:
     """The participant a URL was issued to may still read the attachment."""
     kind, _, who = grant.participant.partition(":")
     scope = TenantScope(row.tenant_id)
-    if row.conversation_id is None:
-        return grant.participant == f"{row.uploader_type}:{row.uploader_id}"
+    if row.conversation_id is None:  # an unclaimed upload: its uploader only
+        return who == row.uploader_id
     if kind == SenderType.VISITOR.value:
+        if _in_note(row):  # visitors never see private notes, nor what they carry
+            return False
         conv = scope.get_or_none(Conversation, Conversation.id == row.conversation_id)
         ref = (
             ConversationRef(conv.id, conv.tenant_id, conv.visitor_id, conv.site_id)
@@ -195,5 +236,12 @@ def _still_may_read(grant: Grant, row: Attachment) -> bool:
         agent = scope.get_or_none(Agent, Agent.id == who)
         return agent is not None and not agent.disabled
     if kind == SenderType.BRIDGE.value:
-        return scope.get_or_none(Bridge, Bridge.id == who) is not None
+        bridge = scope.get_or_none(Bridge, Bridge.id == who)
+        return bridge is not None and bridge.revoked_at is None
+    if kind == API_KEY:
+        key = scope.get_or_none(ApiKey, ApiKey.id == who)
+        return key is not None and key.revoked_at is None
+    if kind == SenderType.OPERATOR.value:
+        operator = Operator.get_or_none(Operator.id == who)  # not tenant data
+        return operator is not None and not operator.disabled
     return False

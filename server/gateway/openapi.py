@@ -27,6 +27,7 @@ from server import __version__
 OPENAPI_PATH = "/api/v1/openapi.json"
 BEARER = "bearer"
 SIGNED = "signedRequest"
+SIGNED_URL = "signedUrl"
 
 _SIGNED_HELP = (
     "A tenant backend's signed request (PROTOCOL §3): X-Steady-Key (this scheme) plus "
@@ -155,6 +156,16 @@ def _document_security(app: Sanic) -> None:
     spec.add_security_scheme(
         SIGNED, "apiKey", location="header", name="X-Steady-Key", description=_SIGNED_HELP
     )
+    spec.add_security_scheme(
+        SIGNED_URL,
+        "apiKey",
+        location="query",
+        name="s",
+        description=(
+            "An attachment URL's own signature (with t, p and e in the query), from an "
+            "upload, a message frame or GET /api/v1/attachments/{id}; no other credential."
+        ),
+    )
     store = OperationStore()
     for route in app.router.routes:
         operation = store[route.handler]
@@ -193,6 +204,8 @@ def _document_security(app: Sanic) -> None:
                 operation.secured({SIGNED: []})
         elif access in ("visitor", "bridge", "agent_self") and not operation.security:
             operation.secured({BEARER: []})
+        elif access == "signed_url" and not operation.security:
+            operation.secured({SIGNED_URL: []})
 
 
 def _schema(spec: Any, model: type[BaseModel]) -> dict[str, Any]:

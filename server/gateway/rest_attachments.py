@@ -10,6 +10,8 @@ from sanic import Blueprint, Request, json
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import HTTPResponse, empty, raw
 
+from server.admin.bridges import acting_agent
+from server.admin.settings import ATTACHMENT_MAX_BYTES_CEILING
 from server.chat.attachment_content import TooLarge, is_inline_image
 from server.chat.attachments import AttachmentService
 from server.errors import BadRequest, Unavailable
@@ -48,6 +50,18 @@ def _cors(request: Request, answer: dict[str, Any], status: int = 200) -> HTTPRe
     return response
 
 
+async def _read_body(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise TooLarge(f"the file is larger than {limit} bytes")
+    if request.stream is not None:
+        request.stream.request_max_size = limit + MULTIPART_OVERHEAD
+    try:
+        await request.receive_body()
+    except PayloadTooLarge:
+        raise TooLarge(f"the file is larger than {limit} bytes") from None
+
+
 def content_disposition(name: str, inline: bool) -> str:
     ascii_name = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in name)
     kind = "inline" if inline else "attachment"
@@ -63,23 +77,25 @@ def build_attachments_blueprint(services: Services) -> Blueprint:
         return _preflight("POST")
 
     @bp.post("/attachments", ctx_access="participant", ctx_bridge=True, stream=True)
-    @multipart_body({"conv": "string", "file": "binary"})
+    @multipart_body({"conv": "string", "file": "binary", "as": "string"})
     async def post_attachment(request: Request) -> HTTPResponse:
-        """Upload a file (multipart: conv, file) for a message to name; 201 with its id and
-        a short-lived URL. 413 too_large, 415 type_not_allowed, 403 for a conversation the
-        caller may not write."""
-        actor = await require_participant(services, request)
+        """Upload a file (multipart: conv, file; a bridge adds as, the agent it acts as) for a
+        message to name; 201 with its id and a short-lived URL. 413 too_large,
+        415 type_not_allowed, 403 for a conversation the caller may not write."""
         attachments = _service(services)
-        limit = await attachments.max_bytes(actor.tenant_id)
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
-            raise TooLarge(f"the file is larger than {limit} bytes")
-        if request.stream is not None:
-            request.stream.request_max_size = limit + MULTIPART_OVERHEAD
-        try:
-            await request.receive_body()
-        except PayloadTooLarge:
-            raise TooLarge(f"the file is larger than {limit} bytes") from None
+        if "x-steady-key" in request.headers:
+            # A signed request signs its body: read it (up to the largest limit a tenant
+            # may set) before checking the signature.
+            await _read_body(request, ATTACHMENT_MAX_BYTES_CEILING)
+            actor = await require_participant(services, request)
+        else:
+            actor = await require_participant(services, request)  # before reading the body
+            await _read_body(request, await attachments.max_bytes(actor.tenant_id))
+        if actor.is_bridge:
+            # A bridge uploads as the agent it will send as (form field "as"), so that the
+            # send naming the upload is the uploader's own (docs/bridges.md).
+            acting_as = request.form.get("as") if request.form else None
+            actor = await services.store.run(acting_agent, actor, acting_as)
         upload = request.files.get("file") if request.files else None
         if upload is None:
             raise BadRequest("send the file as the multipart field 'file'")

@@ -69,6 +69,9 @@ def test_security_schemes_and_bodies(spec_and_routes: Any) -> None:
         if operation is None or route.access == "public":
             continue
         security = operation.get("security") or []
+        if route.access == "signed_url":  # attachments' bytes: the URL's signature only
+            assert security == [{"signedUrl": []}], (route.path, security)
+            continue
         assert {"bearer": []} in security, f"{route.method} {route.path} lacks bearer security"
         if route.access in ("agent", "admin"):
             assert {"signedRequest": []} in security
@@ -81,6 +84,9 @@ def test_security_schemes_and_bodies(spec_and_routes: Any) -> None:
         "application/json"]["schema"]
     assert settings["properties"]["masking"]["$ref"] == "#/components/schemas/Masking"
     assert "cards" in spec["components"]["schemas"]["Masking"]["properties"]
+    upload = spec["paths"]["/api/v1/attachments"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+    assert "/api/v1/attachments/{attachment_id}" in spec["paths"]
     summaries = [op.get("summary") for ops in spec["paths"].values() for op in ops.values()]
     assert all(summaries), "every operation has a summary (the handler's docstring)"
 
@@ -140,7 +146,9 @@ def test_every_route_that_takes_a_body_has_a_request_schema(
         if not body:
             problems.append(f"{method} {path}: no requestBody (document it or mark no_body)")
             continue
-        schema = body["content"]["application/json"]["schema"]
+        # JSON, or multipart for uploads (attachments: a file and its fields).
+        (content,) = body["content"].values()
+        schema = content["schema"]
         if schema.get("type") != "object" or not schema.get("properties"):
             problems.append(f"{method} {path}: the body schema names no properties")
     assert not problems, "\n".join(problems)

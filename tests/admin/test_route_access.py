@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -62,6 +63,8 @@ def expected_problem(level: str, caller: str, status: int, names_object: bool,
     ``bridge_ok``: the route lets bridges in (``ctx_bridge``)."""
     if level == "public":
         return None if status not in LET_IN_IS_NOT else f"public route refused {caller}"
+    if level == "signed_url":  # only the URL's signature lets in: no credential does
+        return None if status == 403 else f"unsigned URL answered {status}"
     if caller in ("anonymous", "forged"):
         return None if status == 401 else f"expected 401, got {status}"
     if caller in BRIDGE_CALLERS:
@@ -76,9 +79,10 @@ def expected_problem(level: str, caller: str, status: int, names_object: bool,
         if caller in ("key_agent", "key_admin", "operator"):
             return None if status == 403 else f"expected 403, got {status}"
         return None if status not in LET_IN_IS_NOT else f"refused with {status}"
-    rank = {"visitor": 0, "agent": 1, "admin": 2, "operator": 3, "agent_self": 1}
+    rank = {"visitor": 0, "agent": 1, "admin": 2, "operator": 3, "agent_self": 1,
+            "participant": 1}
     if caller == "visitor":
-        if level == "visitor":
+        if level in ("visitor", "participant"):
             return None if status not in LET_IN_IS_NOT else f"visitor refused ({status})"
         return None if status == 403 else f"expected 403, got {status}"
     if level == "visitor":  # agents and admins have no visitor session
@@ -126,6 +130,11 @@ def test_the_verdicts_catch_a_missing_check() -> None:
     assert expected_problem("agent_self", "key_admin", 200, False) is not None
     assert expected_problem("agent_self", "operator", 200, False) is not None
     assert expected_problem("agent_self", "agent", 200, False) is None
+    assert expected_problem("participant", "anonymous", 200, False) is not None
+    assert expected_problem("participant", "other_admin", 200, True) is not None
+    assert expected_problem("participant", "visitor", 200, True) is None
+    assert expected_problem("signed_url", "admin", 200, True) is not None
+    assert expected_problem("signed_url", "anonymous", 403, True) is None
 
 
 def run_cli(server: ServerProcess, *args: str) -> str:
@@ -161,6 +170,7 @@ COLLECTIONS = {
     "links": "link",
     "export": "export_job",
     "operators": "operator",
+    "attachments": "attachment",
 }
 
 
@@ -208,6 +218,13 @@ async def callers(server: ServerProcess) -> Callers:
     try:
         await ws.hello(visitor["token"])
         ids["conversation"] = (await ws.send_and_ack("walk"))["conv"]
+        async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+            uploaded = await http.post(
+                "/api/v1/attachments", data={"conv": ids["conversation"]},
+                files={"file": ("walk.txt", b"walk the routes", "text/plain")},
+                headers={"authorization": f"Bearer {visitor['token']}"})
+        assert uploaded.status_code == 201, uploaded.text
+        ids["attachment"] = uploaded.json()["id"]
     finally:
         await ws.close()
     ids["visitor"] = visitor["visitor_id"]

@@ -4,6 +4,7 @@ other visitors, other tenants, altered and expired URLs. One server per backend.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import secrets
 import struct
@@ -12,6 +13,7 @@ import sys
 import time
 import zipfile
 import zlib
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -20,7 +22,8 @@ import pytest
 from PIL import Image
 
 from server.security.attachment_links import AttachmentLinks
-from tests.admin.conftest import call
+from tests.admin.conftest import call, signed_headers
+from tests.backups.support import query, server_cli
 from tests.support.clients import HTTP_TIMEOUT, WsClient, agent_login, cached_login, new_visitor
 from tests.support.server import REPO_ROOT, ServerProcess
 
@@ -270,3 +273,158 @@ async def _other_tenant_admin(server: ServerProcess) -> str:
     assert resp.status_code == 200, resp.text
     token: str = resp.json()["token"]
     return token
+
+
+async def test_backup_and_restore_bring_attachments_back(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The bytes (binary, in the database store) are in a backup and a restore returns
+    them exactly."""
+    visitor = await new_visitor(server)
+    up = await upload(server, visitor["token"], png(), "keep.png")
+    assert up.status_code == 201, up.text
+    ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="keeper")
+    try:
+        await ws.hello(visitor["token"])
+        await ws.send_and_ack("", attachments=[up.json()["id"]])
+    finally:
+        await ws.close()
+    served = (await fetch(server, up.json()["url"])).content
+    archive = (await asyncio.to_thread(server_cli, server, "backup", "--json")).json()["archive"]
+    scratch = f"sqlite:///{tmp_path / 'scratch.db'}"
+    restored = await asyncio.to_thread(
+        server_cli, server, "restore", archive, "--into", scratch, "--json"
+    )
+    assert restored.json()["ok"] is True
+    rows = query(scratch, "SELECT data FROM attachment_chunk WHERE attachment_id = ? ORDER BY n",
+                 [up.json()["id"]])
+    assert b"".join(bytes(r[0]) for r in rows) == served
+    (meta,) = query(scratch, "SELECT message_id, mime FROM attachment WHERE id = ?",
+                    [up.json()["id"]])
+    assert meta[0] and meta[1] == "image/png"
+
+
+async def test_a_tenant_backend_uploads_with_a_signed_request(server: ServerProcess) -> None:
+    """An admin API key (signed request, body included in the signature) uploads into a
+    conversation; its URL works for it; a tampered body is refused."""
+    assert server.demo is not None
+    visitor = await new_visitor(server)
+    ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="signed")
+    try:
+        await ws.hello(visitor["token"])
+        conv = (await ws.send_and_ack("hi"))["conv"]
+    finally:
+        await ws.close()
+    request = httpx.Request("POST", server.url + "/api/v1/attachments", data={"conv": conv},
+                            files={"file": ("invoice.pdf", b"%PDF-1.4\n%%EOF\n", "x/y")})
+    body = request.read()
+    headers = {"content-type": request.headers["content-type"],
+               **signed_headers(server.demo.api_key, server.demo.api_secret, "POST",
+                                "/api/v1/attachments", body)}
+    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
+                                 trust_env=False) as http:
+        made = await http.post("/api/v1/attachments", content=body, headers=headers)
+        assert made.status_code == 201, made.text
+        assert made.json()["type"] == "application/pdf"
+        got = await http.get(made.json()["url"])
+        assert got.status_code == 200 and got.content == b"%PDF-1.4\n%%EOF\n"
+        assert got.headers["content-disposition"].startswith("attachment")
+        forged = await http.post("/api/v1/attachments", content=body.replace(b"EOF", b"EOG"),
+                                 headers={**headers, **signed_headers(
+                                     server.demo.api_key, server.demo.api_secret, "POST",
+                                     "/api/v1/attachments", body)})
+        assert forged.status_code == 401, forged.text
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+async def test_exports_carry_attachments_and_import_brings_them_back(
+    server: ServerProcess, tmp_path: Path, fmt: str
+) -> None:
+    assert server.demo is not None
+    visitor = await new_visitor(server)
+    data = b"\x00binary\xff and text\n" * 100  # not UTF-8: must travel as bytes
+    up = await upload(server, visitor["token"], b"%PDF-1.4\n" + data, "scan.pdf")
+    assert up.status_code == 201, up.text
+    out = tmp_path / f"export.{'jsonl' if fmt == 'json' else 'zip'}"
+    await asyncio.to_thread(server_cli, server, "export", "--tenant", server.demo.tenant,
+                            "--format", fmt, "--out", str(out))
+    scratch = f"sqlite:///{tmp_path / 'imported.db'}"
+    await asyncio.to_thread(server_cli, server, "import", str(out), "--into", scratch, "--json")
+    rows = query(scratch, "SELECT data FROM attachment_chunk WHERE attachment_id = ?",
+                 [up.json()["id"]])
+    assert b"".join(bytes(r[0]) for r in rows) == b"%PDF-1.4\n" + data
+
+
+async def test_a_bridge_uploads_and_sends_as_its_linked_agent(server: ServerProcess) -> None:
+    """A bridge uploads naming the agent it acts as, then sends as that agent; without
+    ``as`` (or as an agent not linked to it) the upload is refused."""
+    assert server.demo is not None
+    admin = (await cached_login(server, server.demo.admin))["token"]
+    agent = await cached_login(server, server.demo.agents[1])
+    bridge = await call(server, "POST", "/api/v1/bridges", token=admin,
+                        body={"kind": "slack", "name": "files " + secrets.token_hex(3)})
+    assert bridge.status_code == 201, bridge.text
+    token = bridge.json()["token"]
+    code = await call(server, "POST", "/api/v1/me/link-code", token=agent["token"])
+    linked = await call(server, "POST", "/api/v1/bridges/links", token=token,
+                        body={"code": code.json()["code"],
+                              "external_user": "T1:U" + secrets.token_hex(3)})
+    assert linked.status_code == 200, linked.text
+    visitor = await new_visitor(server)
+    ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="bridged")
+    try:
+        await ws.hello(visitor["token"])
+        conv = (await ws.send_and_ack("can you send the form?"))["conv"]
+        refused = await upload(server, token, b"form\n", "form.txt", conv)
+        assert refused.status_code == 403, refused.text
+        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
+                                     trust_env=False) as http:
+            made = await http.post("/api/v1/attachments",
+                                   data={"conv": conv, "as": agent["agent"]["id"]},
+                                   files={"file": ("form.txt", b"form\n", "text/plain")},
+                                   headers={"authorization": f"Bearer {token}"})
+        assert made.status_code == 201, made.text
+        bridge_ws = await WsClient.connect(server.ws_url + "/ws/agent", label="bridge")
+        try:
+            await bridge_ws.hello(token)
+            await bridge_ws.send_and_ack("here it is", conv=conv, attachments=[made.json()["id"]],
+                                         **{"as": agent["agent"]["id"]})
+        finally:
+            await bridge_ws.close()
+        live = await ws.recv_until(lambda f: f.get("type") == "message"
+                                   and f.get("body") == "here it is")
+        assert live["attachments"][0]["name"] == "form.txt"
+        assert (await fetch(server, live["attachments"][0]["url"])).content == b"form\n"
+    finally:
+        await ws.close()
+
+
+async def test_a_private_notes_attachment_is_not_the_visitors(server: ServerProcess) -> None:
+    assert server.demo is not None
+    visitor = await new_visitor(server)
+    agent = await cached_login(server, server.demo.agents[0])
+    ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="noted")
+    try:
+        await ws.hello(visitor["token"])
+        conv = (await ws.send_and_ack("hello"))["conv"]
+    finally:
+        await ws.close()
+    made = await upload(server, agent["token"], b"internal only\n", "internal.txt", conv)
+    assert made.status_code == 201, made.text
+    agent_ws = await WsClient.connect(server.ws_url + "/ws/agent", label="noter")
+    try:
+        await agent_ws.hello(agent["token"])
+        await agent_ws.send_and_ack("see file", conv=conv, kind="note",
+                                    attachments=[made.json()["id"]])
+    finally:
+        await agent_ws.close()
+    denied = await call(server, "GET", f"/api/v1/attachments/{made.json()['id']}",
+                        token=visitor["token"])
+    assert denied.status_code == 403, denied.text
+    # Even a validly signed URL for the visitor (made with the install's key) is refused.
+    links = AttachmentLinks(secret_key(server), 60)
+    url, _ = links.url(server.demo.tenant, made.json()["id"], "visitor:" + visitor["visitor_id"])
+    assert (await fetch(server, url)).status_code == 403
+    mine = await call(server, "GET", f"/api/v1/attachments/{made.json()['id']}",
+                      token=agent["token"])
+    assert mine.status_code == 200 and (await fetch(server, mine.json()["url"])).status_code == 200
