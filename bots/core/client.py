@@ -266,6 +266,19 @@ class SteadyClient:
             raise ApiError(resp.status_code, "http_error", f"HTTP {resp.status_code}")
         return resp.content
 
+    async def upload(self, conv: str, agent: str, name: str, data: bytes) -> str:
+        """Upload a file as the linked ``agent`` (the ``as`` field); its attachment id."""
+        body = await self.request(
+            "POST",
+            "/api/v1/attachments",
+            data={"conv": conv, "as": agent},
+            files={"file": (name, data)},
+        )
+        file_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(file_id, str) or not file_id:
+            raise ApiError(502, "bad_response", "the server did not name the attachment")
+        return file_id
+
     async def claim_link(self, code: str, external_user: str) -> str:
         body = await self.request(
             "POST", "/api/v1/bridges/links", json={"code": code, "external_user": external_user}

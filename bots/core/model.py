@@ -3,6 +3,7 @@ thread, chat-app user and what they ask for. No platform and no wire details her
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -80,6 +81,15 @@ class FileRef:
             size if isinstance(size, int) else 0,
             str(raw.get("type") or ""),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """A file a chat-app user posted with a reply: its name and how to fetch its bytes
+    from the platform (with the bot's credentials)."""
+
+    name: str
+    fetch: Callable[[], Awaitable[bytes]]
 
 
 class ItemKind(StrEnum):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.bridges.actions import thread_texts, visitor
+from tests.bridges.actions import AGENT_USER, linked_user, thread_texts, visitor
 from tests.bridges.conftest import Setup
 from tests.bridges.support import eventually
 from tests.bridges.test_telegram_bridge import TgSetup, texts, tg, unique  # noqa: F401
@@ -98,4 +98,28 @@ async def test_visitor_files_go_to_the_telegram_topic(tg: TgSetup) -> None:  # n
         what="the message naming the files",
     )
     assert f"📎 {HOSTILE}" in shown  # parsed from escaped HTML: shown as typed
+    await ws.close()
+
+
+async def test_a_file_an_agent_posts_in_slack_reaches_the_visitor(setup: Setup) -> None:
+    ws, _session = await visitor(setup)
+    conv = (await ws.send_and_ack(body="can you send the manual?"))["conv"]
+    root = await eventually(lambda: setup.slack.root_of(conv), what="the thread's root")
+    await linked_user(setup)
+    posted = setup.slack.user_file_message(
+        root.channel, root.ts, AGENT_USER, "manual.pdf", MINIMAL_PDF, text="here it is"
+    )
+    status, _ = await setup.slack.post_event(
+        setup.bridge.events_url, setup.slack.message_event(posted)
+    )
+    assert status == 200
+    got = await ws.recv_until(
+        lambda f: f["type"] == "message" and bool(f.get("attachments")), 15, "the manual"
+    )
+    assert got["body"] == "here it is" and got["sender"]["type"] == "agent"
+    (att,) = got["attachments"]
+    assert (att["name"], att["type"]) == ("manual.pdf", "application/pdf")
+    async with httpx.AsyncClient(base_url=setup.server.url, trust_env=False) as http:
+        fetched = await http.get(att["url"])
+    assert fetched.status_code == 200 and fetched.content == MINIMAL_PDF
     await ws.close()

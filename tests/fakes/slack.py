@@ -73,6 +73,9 @@ class Posted:
                 message["username"] = self.args["username"]
         if self.thread_ts:
             message["thread_ts"] = self.thread_ts
+        if self.args.get("files"):  # a person's message with files: Slack's file_share
+            message["subtype"] = "file_share"
+            message["files"] = self.args["files"]
         if self.blocks:
             message["blocks"] = self.blocks
         if with_metadata and self.metadata:
@@ -136,6 +139,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads history with GET
         app.router.add_get("/socket-mode", self._socket_mode)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._private_file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -330,6 +334,39 @@ class FakeSlack:
         if not done:
             return _error("invalid_arguments")
         return web.json_response({"ok": True, "files": done})
+
+    def user_file_message(
+        self, channel: str, thread_ts: str, user: str, name: str, data: bytes, text: str = ""
+    ) -> Posted:
+        """A person posts a file in a thread (with ``text`` as its comment)."""
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self.files[file_id] = SlackFile(file_id, name, len(data), data, name, channel, thread_ts)
+        url = f"http://127.0.0.1:{self.port}/files-pri/{file_id}/{name}"
+        files = [
+            {
+                "id": file_id,
+                "name": name,
+                "title": name,
+                "size": len(data),
+                "mimetype": "application/octet-stream",
+                "url_private": url,
+                "url_private_download": url + "?download=1",
+            }
+        ]
+        posted = Posted(
+            channel, self._next_ts(), text, thread_ts, user, None, args={"files": files}
+        )
+        self.messages.append(posted)
+        return posted
+
+    async def _private_file(self, request: web.Request) -> web.Response:
+        """``url_private_download``: only with the bot token (Slack never gives the file
+        to anyone else)."""
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        file = self.files.get(request.match_info["file_id"])
+        if token != self.bot_token or file is None or file.data is None:
+            return web.Response(status=403, text="sign in to Slack")
+        return web.Response(body=file.data, content_type="application/octet-stream")
 
     def shared_files(self, channel: str, thread_ts: str) -> list[SlackFile]:
         return [f for f in self.files.values() if f.channel == channel and f.thread_ts == thread_ts]
