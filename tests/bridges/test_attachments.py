@@ -14,7 +14,14 @@ from PIL import Image
 from tests.bridges.actions import AGENT_USER, linked_user, thread_texts, visitor
 from tests.bridges.conftest import Setup
 from tests.bridges.support import eventually
-from tests.bridges.test_telegram_bridge import TgSetup, texts, tg, unique  # noqa: F401
+from tests.bridges.test_telegram_bridge import (  # noqa: F401 - tg is a fixture
+    AGENT,
+    TgSetup,
+    link,
+    texts,
+    tg,
+    unique,
+)
 from tests.support import clients as C
 from tests.support.server import ServerProcess
 
@@ -120,6 +127,29 @@ async def test_a_file_an_agent_posts_in_slack_reaches_the_visitor(setup: Setup) 
     (att,) = got["attachments"]
     assert (att["name"], att["type"]) == ("manual.pdf", "application/pdf")
     async with httpx.AsyncClient(base_url=setup.server.url, trust_env=False) as http:
+        fetched = await http.get(att["url"])
+    assert fetched.status_code == 200 and fetched.content == MINIMAL_PDF
+    await ws.close()
+
+
+async def test_a_file_an_agent_posts_in_telegram_reaches_the_visitor(
+    tg: TgSetup,  # noqa: F811
+) -> None:
+    name = unique("Manual")
+    session = await C.new_visitor(tg.server, name=name)
+    ws = await C.WsClient.connect(tg.server.ws_url + "/ws/visitor", label="visitor")
+    await ws.hello(session["token"])
+    await ws.send_and_ack(body="can you send the manual?")
+    topic = await eventually(lambda: tg.telegram.topic_named(name), what="the topic")
+    await link(tg)
+    tg.telegram.send_document(AGENT, topic.thread_id, "manual.pdf", MINIMAL_PDF, "here it is")
+    got = await ws.recv_until(
+        lambda f: f["type"] == "message" and bool(f.get("attachments")), 15, "the manual"
+    )
+    assert got["body"] == "here it is" and got["sender"]["type"] == "agent"
+    (att,) = got["attachments"]
+    assert (att["name"], att["type"]) == ("manual.pdf", "application/pdf")
+    async with httpx.AsyncClient(base_url=tg.server.url, trust_env=False) as http:
         fetched = await http.get(att["url"])
     assert fetched.status_code == 200 and fetched.content == MINIMAL_PDF
     await ws.close()

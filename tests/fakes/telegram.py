@@ -200,6 +200,7 @@ class FakeTelegram:
     def __init__(self, *, token: str = "123456:TEST-token_abc", group_id: int = GROUP_ID) -> None:
         self.token = token
         self.group_id = group_id
+        self.people_files: dict[str, bytes] = {}  # file_id -> bytes of files people sent
         self.chats: dict[int, dict[str, Any]] = {}
         self.add_group(group_id, GROUP_TITLE)
         self.messages: list[Posted] = []
@@ -234,6 +235,7 @@ class FakeTelegram:
     async def start(self) -> FakeTelegram:
         app = web.Application(client_max_size=60 * 2**20)  # the Bot API takes 50 MB files
         app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -346,6 +348,55 @@ class FakeTelegram:
 
     def _next_id(self, chat_id: int) -> int:
         return next(self._ids.setdefault(chat_id, itertools.count(2)))
+
+    async def _m_getFile(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A file people sent: its ``file_path`` under ``/file/bot<token>/``."""
+        file_id = str(args.get("file_id") or "")
+        data = self.people_files.get(file_id)
+        if data is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(data),
+            "file_path": f"documents/{file_id}.bin",
+        }
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        file_id = request.match_info["path"].rsplit("/", 1)[-1].removesuffix(".bin")
+        data = self.people_files.get(file_id)
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    def send_document(
+        self, person: Person, thread_id: int, name: str, data: bytes, caption: str = ""
+    ) -> dict[str, Any]:
+        """``person`` posts a file (with a caption) in a topic; returns the update."""
+        posted = Posted(self.group_id, self._next_id(self.group_id), thread_id, "", person.id)
+        self.messages.append(posted)
+        file_id = f"BQAD{posted.message_id}"
+        self.people_files[file_id] = data
+        message = self._wire(posted, person)
+        message["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": name,
+            "file_size": len(data),
+        }
+        if caption:
+            message["caption"] = caption
+        return self.enqueue("message", message)
+
+    def send_voice(self, person: Person, thread_id: int) -> dict[str, Any]:
+        """A voice note: something the bridge does not pass on."""
+        posted = Posted(self.group_id, self._next_id(self.group_id), thread_id, "", person.id)
+        self.messages.append(posted)
+        message = self._wire(posted, person)
+        message["voice"] = {"file_id": "AwAD", "file_unique_id": "AQAD", "duration": 2}
+        return self.enqueue("message", message)
 
     async def _m_getMe(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
