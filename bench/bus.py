@@ -27,7 +27,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from server.bus.redis import CHANNEL_PREFIX, RedisBus, encode  # noqa: E402
+from server.bus.redis import CHANNEL_PREFIX, RedisBus  # noqa: E402
+from server.chat.bus_codec import ChatCodec  # noqa: E402
 from server.chat.records import StoredMessage  # noqa: E402
 from tests.support.redis_server import PrivateRedis  # noqa: E402
 
@@ -49,7 +50,7 @@ def _receiver(
     out: mp.Queue,  # type: ignore[type-arg]
 ) -> None:
     async def main() -> None:
-        bus = RedisBus(url, f"node{node}", per_topic=mode == "topics")
+        bus = RedisBus(url, f"node{node}", per_topic=mode == "topics", codec=ChatCodec())
         got = 0
         done = asyncio.Event()
 
@@ -92,7 +93,7 @@ async def _publish(url: str, messages: int, convs: int, rate: int) -> float:
             body=BODY,
             created_ms=int(time.time() * 1000),
         )
-        frames.append(encode("publisher", {"type": "message", "message": stored}))
+        frames.append(ChatCodec().encode("publisher", {"type": "message", "message": stored}))
     started = time.perf_counter()
     batch = 500
     sent = 0

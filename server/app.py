@@ -15,6 +15,7 @@ from server.bus.local import LocalBus
 from server.bus.redis import RedisBus
 from server.chat import topics
 from server.chat.attachments import AttachmentService
+from server.chat.bus_codec import ChatCodec
 from server.chat.directory import ConversationDirectory
 from server.chat.records import StoredMessage
 from server.chat.service import ChatService
@@ -34,6 +35,7 @@ from server.gateway.rest_attachments import build_attachments_blueprint
 from server.gateway.rest_bridges import build_bridges_blueprint
 from server.gateway.rest_context import build_context_blueprint
 from server.gateway.rest_export import build_export_blueprint
+from server.gateway.rest_knowledge import build_knowledge_blueprint
 from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.rest_rating import build_rating_blueprint
 from server.gateway.rest_reports import build_reports_blueprint
@@ -70,7 +72,9 @@ _app_names = itertools.count(1)
 def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
         per_topic = settings.bus_subscribe == "topics"
-        return RedisBus(settings.redis_url, settings.node_name, per_topic=per_topic)
+        return RedisBus(
+            settings.redis_url, settings.node_name, per_topic=per_topic, codec=ChatCodec()
+        )
     return LocalBus()
 
 
@@ -128,7 +132,12 @@ def create_app(settings: Settings) -> Sanic:
     secret_key = ensure_secret_key(settings)
     tenant_keys = TenantKeys(secret_key, load_imported_key)
     routing = RoutingService(
-        store, bus, directory, presence, sweep_secs=settings.offer_sweep_secs
+        store,
+        bus,
+        directory,
+        presence,
+        sweep_secs=settings.offer_sweep_secs,
+        robot_grace_secs=settings.ai_handback_secs,
     )
     chat.hooks = routing
     chat.attachments = AttachmentService(
@@ -189,6 +198,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_admin_blueprint(services))
     app.blueprint(build_admin_agents_blueprint(services))
     app.blueprint(build_bridges_blueprint(services))
+    app.blueprint(build_knowledge_blueprint(services))
     app.blueprint(build_operator_blueprint(services))
     app.blueprint(build_export_blueprint(services))
     app.blueprint(build_attachments_blueprint(services))

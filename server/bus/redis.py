@@ -26,16 +26,14 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from server.bus import Handler, Payload
+from server.bus.codec import Codec, JsonCodec
 from server.bus.local import LocalBus
-from server.chat.records import StoredMessage
 from server.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -62,26 +60,14 @@ PING_INTERVAL_SECS = 1.0
 SOCKET_TIMEOUT_SECS = 3.0
 BACKOFF_START_SECS = 0.2
 BACKOFF_MAX_SECS = 5.0
-
-
-def encode(node: str, payload: Payload) -> bytes:
-    message = payload.get("message")
-    if isinstance(message, StoredMessage):
-        payload = {**payload, "message": message.to_bus()}
-    return orjson.dumps({"n": node, "p": payload})
-
-
-def decode(raw: bytes) -> tuple[str, Payload]:
-    envelope: dict[str, Any] = orjson.loads(raw)
-    payload: Payload = envelope["p"]
-    if payload.get("type") == "message":
-        payload["message"] = StoredMessage.from_bus(payload["message"])
-    return envelope["n"], payload
+STOP_WAIT_SECS = 1.0  # per attempt to cancel the bus's tasks
+STOP_ATTEMPTS = 5
 
 
 class RedisBus:
-    def __init__(self, url: str, node: str, *, per_topic: bool = False):
+    def __init__(self, url: str, node: str, *, per_topic: bool = False, codec: Codec | None = None):
         self._url = url
+        self._codec: Codec = codec or JsonCodec()
         self._node = node
         self._per_topic = per_topic
         self._pubsub: PubSub | None = None  # the reader's, while connected
@@ -119,13 +105,23 @@ class RedisBus:
             )
 
     async def stop(self) -> None:
+        pending = set(self._tasks)
+        # redis-py can swallow a cancellation that lands inside a blocking read
+        # (redis/redis-py#2028): ask again instead of waiting forever on that task.
+        for _attempt in range(STOP_ATTEMPTS):
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=STOP_WAIT_SECS)
+            if not pending:
+                break
+        if pending:
+            log.warning("redis bus: %d task(s) ignored cancellation; left behind", len(pending))
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: never "exception was never retrieved" at exit
         if self._client is not None:
-            await self._client.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._client.aclose(), SOCKET_TIMEOUT_SECS)
         await self._local.stop()
 
     def publish(self, topic: str, payload: Payload) -> None:
@@ -134,7 +130,9 @@ class RedisBus:
             self._drop(1)  # the database has it; peers resync when Redis is back
             return
         try:
-            self._outbox.put_nowait((CHANNEL_PREFIX + topic, encode(self._node, payload)))
+            self._outbox.put_nowait(
+                (CHANNEL_PREFIX + topic, self._codec.encode(self._node, payload))
+            )
         except asyncio.QueueFull:
             self._drop(1)
 
@@ -269,7 +267,7 @@ class RedisBus:
     def _deliver(self, channel: bytes, data: bytes) -> None:
         self.received += 1
         if channel == RESYNC_CHANNEL.encode():
-            origin, _ = decode(data)
+            origin, _ = self._codec.decode(data)
             if origin != self._node:
                 log.info("node %s may have dropped publications: resyncing", origin)
                 self._run_resync()
@@ -278,8 +276,8 @@ class RedisBus:
         if not self._local.has_subscribers(topic):
             return
         try:
-            origin, payload = decode(data)
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            origin, payload = self._codec.decode(data)
+        except (ValueError, KeyError, TypeError):  # orjson's JSONDecodeError is a ValueError
             log.warning("undecodable publication on %s", topic)
             return
         if origin != self._node:
@@ -302,7 +300,7 @@ class RedisBus:
             if self._owe_resync:
                 # Sent after this batch, so the peers' re-read sees everything dropped so far.
                 self._owe_resync = False
-                batch.append((RESYNC_CHANNEL, encode(self._node, {})))
+                batch.append((RESYNC_CHANNEL, self._codec.encode(self._node, {})))
             if not batch:
                 continue
             try:

@@ -83,6 +83,8 @@ class ConversationHooks(Protocol):
 
     async def conversation_queued(self, tenant_id: str, conv: str) -> None: ...
 
+    async def robot_takes(self, tenant_id: str, conv: str) -> bool: ...
+
     async def conversation_closed(self, tenant_id: str, conv: str) -> None: ...
 
 
@@ -337,7 +339,9 @@ class ChatService:
         await self._announce_queued(tenant_id, conv)
         if self.hooks is not None:
             try:
-                await self.hooks.conversation_queued(tenant_id, conv)
+                # The AI robot may take it first (its site's ai_mode): then nobody is offered it.
+                if not await self.hooks.robot_takes(tenant_id, conv):
+                    await self.hooks.conversation_queued(tenant_id, conv)
             except SteadyError as err:
                 log.warning("could not offer conversation %s: %s", conv, err.message)
 
@@ -439,7 +443,8 @@ class ChatService:
     ) -> tuple[ConversationRef, int]:
         ref = await access_conversation(self.directory, actor, conv)
         position = _int_or(seq, 0, "seq")
-        await self.store.run(queries.mark_read, ref, actor, position)
+        if actor.type is not SenderType.AI:  # the robot's read is relayed, not the agents' mark
+            await self.store.run(queries.mark_read, ref, actor, position)
         return ref, position
 
 

@@ -40,6 +40,7 @@ def _bearer(request: Request) -> str:
 # "participant": a visitor or anyone of the tenant who may take part in its conversations
 # (agents, admins, API keys, operators; bridges with ctx_bridge); "signed_url": no
 # credential but the URL's own signature (attachments' bytes: server/security/attachment_links.py).
+# "ai_bridge": an ``ai`` bridge's token only (the AI robot's knowledge and presence).
 ACCESS_LEVELS = (
     "public",
     "visitor",
@@ -50,6 +51,7 @@ ACCESS_LEVELS = (
     "agent_self",
     "participant",
     "signed_url",
+    "ai_bridge",
 )
 
 SIGNED_HEADERS = ("x-steady-key", "x-steady-timestamp", "x-steady-nonce", "x-steady-signature")

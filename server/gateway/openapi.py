@@ -53,6 +53,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _BODY_ATTR = "__steady_request_body__"
 _ANSWER_ATTR = "__steady_response_body__"
 NO_BODY_ATTR = "__steady_no_body__"
+_FILES_ATTR = "__steady_multipart_files__"
 
 
 def request_body(model: type[BaseModel]) -> Callable[[F], F]:
@@ -99,6 +100,16 @@ def multipart_body(fields: dict[str, str]) -> Callable[[F], F]:
 
     def mark(func: F) -> F:
         setattr(func, _MULTIPART_ATTR, fields)
+        return func
+
+    return mark
+
+
+def multipart_files(field: str, description: str) -> Callable[[F], F]:
+    """Document a handler whose body is ``multipart/form-data`` with files in ``field``."""
+
+    def mark(func: F) -> F:
+        setattr(func, _FILES_ATTR, (field, description))
         return func
 
     return mark
@@ -190,6 +201,19 @@ def _document_security(app: Sanic) -> None:
                     "multipart/form-data": {"schema": {"type": "object", "properties": properties}}
                 },
             }
+        files = getattr(route.handler, _FILES_ATTR, None)
+        if files is not None:
+            field, description = files
+            item = {"type": "string", "format": "binary"}
+            schema = {
+                "type": "object",
+                "properties": {field: {"type": "array", "items": item, "description": description}},
+                "required": [field],
+            }
+            operation.requestBody = {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": schema}},
+            }
         answer = getattr(route.handler, _ANSWER_ATTR, None)
         if answer is not None:
             status, answer_model = answer
@@ -202,7 +226,7 @@ def _document_security(app: Sanic) -> None:
             if not operation.security:
                 operation.secured({BEARER: []})
                 operation.secured({SIGNED: []})
-        elif access in ("visitor", "bridge", "agent_self") and not operation.security:
+        elif access in ("visitor", "bridge", "agent_self", "ai_bridge") and not operation.security:
             operation.secured({BEARER: []})
         elif access == "signed_url" and not operation.security:
             operation.secured({SIGNED_URL: []})

@@ -10,11 +10,12 @@ from sanic import Blueprint, Request, json
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import HTTPResponse, empty, raw
 
+from server.admin.auth import api_key_actor
 from server.admin.bridges import acting_agent
 from server.admin.settings import ATTACHMENT_MAX_BYTES_CEILING
 from server.chat.attachment_content import TooLarge, is_inline_image
 from server.chat.attachments import AttachmentService
-from server.errors import BadRequest, Unavailable
+from server.errors import BadRequest, ErrorCode, Unauthorized, Unavailable
 from server.gateway.auth import require_participant
 from server.gateway.context import Services
 from server.gateway.http import allow_cross_origin
@@ -85,7 +86,11 @@ def build_attachments_blueprint(services: Services) -> Blueprint:
         attachments = _service(services)
         if "x-steady-key" in request.headers:
             # A signed request signs its body: read it (up to the largest limit a tenant
-            # may set) before checking the signature.
+            # may set) before checking the signature, but only for a live key's id, so an
+            # unknown caller cannot make the node read 50 MB.
+            key = request.headers.get("x-steady-key", "")
+            if await services.store.run(api_key_actor, key) is None:
+                raise Unauthorized("unknown or revoked API key", code=ErrorCode.BAD_SIGNATURE)
             await _read_body(request, ATTACHMENT_MAX_BYTES_CEILING)
             actor = await require_participant(services, request)
         else:
@@ -95,6 +100,8 @@ def build_attachments_blueprint(services: Services) -> Blueprint:
             # A bridge uploads as the agent it will send as (form field "as"), so that the
             # send naming the upload is the uploader's own (docs/bridges.md).
             acting_as = request.form.get("as") if request.form else None
+            if not acting_as:
+                raise BadRequest("a bridge names the agent it uploads as (form field 'as')")
             actor = await services.store.run(acting_agent, actor, acting_as)
         upload = request.files.get("file") if request.files else None
         if upload is None:

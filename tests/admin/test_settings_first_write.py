@@ -49,4 +49,5 @@ async def test_concurrent_merges_of_one_section_keep_every_change(server: Server
     )
     assert [r.status_code for r in answers] == [200] * 3
     limits = (await t.call("GET", "/settings", t.admin_token)).json()["limits"]
-    assert limits == {**dict.fromkeys(fields, 77), "canned_personal_max": 200}
+    assert limits == {**dict.fromkeys(fields, 77), "canned_personal_max": 200,
+                      "attachment_max_bytes": 10 * 2**20}

@@ -4,6 +4,8 @@ attachment (bytes included); its resend gets the same ack, not "forbidden"."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.attachments.test_attachments import fetch, png, upload
@@ -14,9 +16,14 @@ pytestmark = pytest.mark.timeout(90)
 
 
 async def test_kill9_between_upload_and_send_loses_nothing_acked(
-    server_factory: ServerFactory,
+    server_factory: ServerFactory, backend: str, tmp_path: Path
 ) -> None:
-    srv = server_factory()
+    """Both stores in two runs: on MariaDB the database store (the default, chunks in the
+    message database), on SQLite the directory store (single-node installs), whose file
+    must be whole on disk once its upload is answered."""
+    files = tmp_path / "files"
+    on_disk = backend == "sqlite"
+    srv = server_factory({"STEADY_ATTACHMENT_DIR": str(files)} if on_disk else {})
     visitor = await new_visitor(srv)
     first = await upload(srv, visitor["token"], png(40, 30), "before-crash.png")
     assert first.status_code == 201, first.text
@@ -27,6 +34,8 @@ async def test_kill9_between_upload_and_send_loses_nothing_acked(
     acked = await ws.send_and_ack("with a photo", attachments=[second.json()["id"]])
     served_second = (await fetch(srv, second.json()["url"])).content
     await srv.akill9()  # the next millisecond: nothing flushed on purpose
+    assert srv.demo is not None
+    assert (files / srv.demo.tenant / first.json()["id"]).is_file() == on_disk
     await ws.wait_closed(timeout=10)
     await srv.arestart()
 

@@ -334,6 +334,10 @@ async def test_a_tenant_backend_uploads_with_a_signed_request(server: ServerProc
                                      server.demo.api_key, server.demo.api_secret, "POST",
                                      "/api/v1/attachments", body)})
         assert forged.status_code == 401, forged.text
+        unknown = await http.post("/api/v1/attachments", content=body,
+                                  headers={**headers, "X-Steady-Key": "no-such-key"})
+        assert unknown.status_code == 401, unknown.text
+        assert unknown.json()["error"]["code"] == "bad_signature"
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -370,13 +374,21 @@ async def test_a_bridge_uploads_and_sends_as_its_linked_agent(server: ServerProc
                         body={"code": code.json()["code"],
                               "external_user": "T1:U" + secrets.token_hex(3)})
     assert linked.status_code == 200, linked.text
+    server_agent_not_linked = (await cached_login(server, server.demo.agents[0]))["agent"]["id"]
     visitor = await new_visitor(server)
     ws = await WsClient.connect(server.ws_url + "/ws/visitor", label="bridged")
     try:
         await ws.hello(visitor["token"])
         conv = (await ws.send_and_ack("can you send the form?"))["conv"]
         refused = await upload(server, token, b"form\n", "form.txt", conv)
-        assert refused.status_code == 403, refused.text
+        assert refused.status_code == 400, refused.text  # no "as"
+        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
+                                     trust_env=False) as http:
+            stranger = await http.post("/api/v1/attachments",
+                                       data={"conv": conv, "as": server_agent_not_linked},
+                                       files={"file": ("form.txt", b"form\n", "text/plain")},
+                                       headers={"authorization": f"Bearer {token}"})
+        assert stranger.status_code == 403, stranger.text
         async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
                                      trust_env=False) as http:
             made = await http.post("/api/v1/attachments",
@@ -428,3 +440,20 @@ async def test_a_private_notes_attachment_is_not_the_visitors(server: ServerProc
     mine = await call(server, "GET", f"/api/v1/attachments/{made.json()['id']}",
                       token=agent["token"])
     assert mine.status_code == 200 and (await fetch(server, mine.json()["url"])).status_code == 200
+
+
+async def test_the_size_limit_is_the_tenants_setting(server: ServerProcess) -> None:
+    assert server.demo is not None
+    admin = (await cached_login(server, server.demo.admin))["token"]
+    visitor = await new_visitor(server)
+    lowered = await call(server, "PUT", "/api/v1/settings", token=admin,
+                         body={"limits": {"attachment_max_bytes": 2048}})
+    assert lowered.status_code == 200, lowered.text
+    try:
+        refused = await upload(server, visitor["token"], b"x" * 3000, "big.txt")
+        assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large"
+        fits = await upload(server, visitor["token"], b"x" * 2000, "small.txt")
+        assert fits.status_code == 201, fits.text
+    finally:
+        await call(server, "PUT", "/api/v1/settings", token=admin,
+                   body={"limits": {"attachment_max_bytes": 10 * 2**20}})

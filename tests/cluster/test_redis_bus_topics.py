@@ -15,7 +15,8 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from server.bus.redis import RedisBus, encode
+from server.bus.codec import JsonCodec
+from server.bus.redis import RedisBus
 from tests.support.redis_server import PrivateRedis
 
 pytestmark = [pytest.mark.redis]
@@ -55,7 +56,7 @@ async def test_per_topic_bus_receives_only_followed_conversations(
             got.append((topic, payload.get("n")))
 
         async def publish(topic: str, n: int) -> None:
-            data = encode("node-b", {"type": "event", "n": n})
+            data = JsonCodec().encode("node-b", {"type": "event", "n": n})
             try:
                 await peer.publish("sd:" + topic, data)
             except (RedisError, OSError):  # the peer's pooled connection died with Redis
