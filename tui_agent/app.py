@@ -128,7 +128,7 @@ class AgentConsole(App[None]):
             self.push_screen(LinkCodeScreen(desk.client.link_code, clock=self.clock))
 
     def action_monitor(self) -> None:
-        """f6 on the desk: the live monitor, for admins (the server refuses the others)."""
+        """f8 on the desk: the live monitor, for admins (the server refuses the others)."""
         desk = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
         if desk is None or isinstance(self.screen, MonitorScreen):
             return

@@ -23,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -34,6 +36,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from steadywire.errors import BadFrame
+from steadywire.server_frames import Attachment
 from tui_agent import CLIENT_NAME
 from tui_agent.events import (
     AuthExpired,
@@ -259,6 +263,50 @@ class SteadydeskClient:
         body = await self._request("POST", "/api/v1/me/link-code")
         assert body is not None
         return {"code": str(body.get("code", "")), "expires_at": str(body.get("expires_at", ""))}
+
+    # ------------------------------------------------------------------ attachments
+
+    async def upload(self, conv: str, path: Path) -> Attachment:
+        """``POST /api/v1/attachments`` (multipart): the stored attachment, or ApiError."""
+        with path.open("rb") as handle:
+            body = await self._request(
+                "POST",
+                "/api/v1/attachments",
+                data={"conv": conv},
+                files={"file": (path.name, handle)},
+            )
+        return _attachment(body)
+
+    async def fresh_attachment(self, att_id: str) -> Attachment:
+        """A new signed URL for an attachment (``GET /api/v1/attachments/{id}``)."""
+        body = await self._request("GET", f"/api/v1/attachments/{att_id}")
+        if body is None:
+            raise ApiError(404, "not_found", "no such attachment")
+        return _attachment(body)
+
+    async def download(self, att: Attachment, dest: Path) -> Path:
+        """Write the attachment's bytes to ``dest`` (a fresh URL first if its own is
+        refused as expired); a partly written file is removed."""
+        for attempt in range(2):
+            url = att.url if attempt == 0 and att.url else (await self.fresh_attachment(att.id)).url
+            try:
+                async with self._client().stream("GET", url) as resp:
+                    if resp.status_code in (401, 403) and attempt == 0:
+                        continue
+                    if resp.status_code != 200:
+                        raise ApiError(resp.status_code, "http_error", f"HTTP {resp.status_code}")
+                    with dest.open("xb") as out:
+                        try:
+                            async for chunk in resp.aiter_bytes():
+                                out.write(chunk)
+                        except BaseException:
+                            out.close()
+                            os.remove(dest)
+                            raise
+                    return dest
+            except httpx.HTTPError as exc:
+                raise ApiError(0, "unreachable", f"cannot reach {self.server_url}: {exc}") from exc
+        raise ApiError(403, "expired_url", "the server refused the attachment's URL")
 
     async def aclose(self) -> None:
         await self.stop()
@@ -533,12 +581,20 @@ class SteadydeskClient:
         if not self._live:
             raise NotConnected("not connected to the server")
 
-    def send(self, conv: str, body: str, kind: str = MessageKind.TEXT) -> str:
+    def send(
+        self,
+        conv: str,
+        body: str,
+        kind: str = MessageKind.TEXT,
+        attachments: Sequence[str] = (),
+    ) -> str:
         """Queue a message; returns its cid. Sent now if connected, else on reconnect."""
         cid = str(uuid.uuid4())
         frame: dict[str, Any] = {"type": "send", "conv": conv, "cid": cid, "body": body}
         if kind != MessageKind.TEXT:
             frame["kind"] = str(kind)
+        if attachments:
+            frame["attachments"] = list(attachments)
         self.pending[cid] = PendingSend(conv, frame)
         if self._live:
             self._enqueue(frame)
@@ -615,3 +671,10 @@ class SteadydeskClient:
     def last_seq(self, conv: str) -> int:
         tracker = self.trackers.get(conv)
         return tracker.last if tracker else 0
+
+
+def _attachment(body: Mapping[str, Any] | None) -> Attachment:
+    try:
+        return Attachment.from_wire(body or {})
+    except BadFrame as exc:
+        raise ApiError(200, "bad_response", "the server did not describe the attachment") from exc

@@ -60,7 +60,7 @@ MAIN_KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
-        "f6",
+        "f8",
         "app.monitor",
         "Monitor",
         "Live monitor (admins): visitors on the sites now, the queue, the agents; "
@@ -79,6 +79,13 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key("alt+m", "focus_list('mine')", "Mine", "Go to my conversations", show=False),
     Key("alt+a", "focus_list('open')", "All open", "Go to all open conversations", show=False),
     Key("escape", "focus_composer", "Message box", "Back to the message box", show=False),
+    Key("f4", "send_file", "Send file", "Send a file by path into the open conversation"),
+    Key(
+        "f6",
+        "files",
+        "Files",
+        "List the open conversation's files: save one to the downloads folder or open it",
+    ),
     Key("ctrl+q", "app.quit", "Quit", "Quit (the login token stays saved)"),
 )
 

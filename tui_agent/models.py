@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from steadywire.server_frames import Attachment
+from tui_agent.attachments import attachments_from_wire
+
 
 class ConnectionState(StrEnum):
     OFFLINE = "offline"  # not started, or stopped
@@ -82,9 +85,11 @@ class ChatMessage:
     body: str
     cid: str
     sender: Person
+    attachments: tuple[Attachment, ...] = ()
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ChatMessage:
+
         return cls(
             conv=_str(data, "conv"),
             id=_str(data, "id"),
@@ -94,6 +99,7 @@ class ChatMessage:
             body=_str(data, "body"),
             cid=_str(data, "cid"),
             sender=Person.from_wire(_map(data, "sender")),
+            attachments=attachments_from_wire(data.get("attachments")),
         )
 
     @property

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,8 @@ from bots.core.model import (
     AuthorKind,
     ChatUser,
     Conversation,
+    FileRef,
+    IncomingFile,
     Item,
     ItemKind,
     OpKind,
@@ -76,6 +78,7 @@ from steadywire import (
     Welcome,
     from_object,
 )
+from steadywire.client_frames import ATTACHMENTS_MAX
 from steadywire.parse import Side
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,7 @@ class Bridge:
             self.metrics,
             concurrency=config.post_concurrency,
             on_platform=self._platform_state,
+            fetch_file=self.client.fetch_file,
         )
         self.directory = Directory(self.client)
         self._syncing: set[str] = set()
@@ -546,17 +550,27 @@ class Bridge:
         record = await self.store.thread_by_root(thread.channel, thread.root)
         return record.conv if record is not None else None
 
-    async def reply(self, thread: ThreadRef, user: ChatUser, text: str, message_id: str) -> None:
-        """A thread reply by a chat-app user (``message_id``: the platform's, unique)."""
+    async def reply(
+        self,
+        thread: ThreadRef,
+        user: ChatUser,
+        text: str,
+        message_id: str,
+        files: Sequence[IncomingFile] = (),
+    ) -> None:
+        """A thread reply by a chat-app user (``message_id``: the platform's, unique),
+        with the files posted with it."""
         conv = await self.conversation_at(thread)
         if conv is None:
             await self._moved_elsewhere(thread, user)
             return
         request = self.platform.read_request(text)
+        if request is None and files and not text.strip():
+            request = Request(Intent.REPLY, "")  # a file alone is a reply
         if request is None:
             await self._tell(user, self.platform.usage)
             return
-        await self.act(conv, user, request, message_id, thread)
+        await self.act(conv, user, request, message_id, thread, files)
 
     async def _moved_elsewhere(self, thread: ThreadRef, user: ChatUser) -> None:
         """A reply in a thread its conversation left for another channel: say where it is
@@ -593,6 +607,7 @@ class Bridge:
         request: Request,
         message_id: str,
         thread: ThreadRef | None = None,
+        files: Sequence[IncomingFile] = (),
     ) -> None:
         self.metrics.received.labels(self.platform.kind, "platform").inc()
         agent = await self.store.agent_for(user.external)
@@ -603,7 +618,10 @@ class Bridge:
         frame: Any
         if request.intent in (Intent.REPLY, Intent.NOTE):
             kind = MessageKind.NOTE if request.intent is Intent.NOTE else MessageKind.TEXT
-            frame = Send(cid, request.text, conv, kind, as_agent=agent)
+            ids = await self._uploaded(conv, agent, user, files)
+            if ids is None:
+                return
+            frame = Send(cid, request.text, conv, kind, attachments=ids, as_agent=agent)
         elif request.intent is Intent.CLAIM:
             frame = Accept(conv, as_agent=agent)
         elif request.intent is Intent.CLOSE:
@@ -626,6 +644,24 @@ class Bridge:
             platform_id=message_id,
         ):
             await self._send_inbound(cid, frame.to_wire())
+
+    async def _uploaded(
+        self, conv: str, agent: str, user: ChatUser, files: Sequence[IncomingFile]
+    ) -> tuple[str, ...] | None:
+        """The files fetched from the platform and uploaded to Steadydesk as ``agent``,
+        before the ``send`` naming them is stored (an upload no send names is collected
+        after a day). None, after telling the user, when one cannot be."""
+        ids: list[str] = []
+        for file in files[:ATTACHMENTS_MAX]:
+            try:
+                ids.append(await self.client.upload(conv, agent, file.name, await file.fetch()))
+            except ApiError as exc:
+                await self._tell(user, f"Not sent to Steadydesk: {file.name} ({exc.code}).")
+                return None
+            except PlatformError as exc:
+                await self._tell(user, f"Not sent: could not read {file.name} ({exc}).")
+                return None
+        return tuple(ids)
 
     async def _transfer_frame(
         self, conv: str, user: ChatUser, name: str, agent: str
@@ -722,15 +758,28 @@ def _item(message: Message) -> Item:
         kind = ItemKind.SYSTEM
     else:
         kind = ItemKind.MESSAGE
+    files = tuple(FileRef(a.id, a.name, a.size, a.type) for a in message.attachments)
+    # The names go into the text too: the thread says what was sent even where a file
+    # cannot follow (refused by the platform, gone from Steadydesk). Escaped with the body.
+    names = "\n".join(f"📎 {f.name or 'file'} ({human_size(f.size)})" for f in files)
     return Item(
         message.conv,
         message.seq,
         kind,
-        message.body,
+        "\n".join(part for part in (message.body, names) if part),
         Author(sender.type, sender.id, sender.name),
         message.ts,
         message.cid,
+        files,
     )
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 __all__ = ["Bridge", "BridgeRevoked", "Health"]

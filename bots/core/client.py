@@ -246,6 +246,39 @@ class SteadyClient:
             raise ApiError(resp.status_code, "http_error", f"HTTP {resp.status_code}")
         return body
 
+    async def fetch_file(self, file_id: str) -> bytes:
+        """An attachment's bytes: a fresh signed URL (``GET /api/v1/attachments/{id}``),
+        then the URL itself, fetched without the bridge token (it may be an S3 store's)."""
+        body = await self.request("GET", f"/api/v1/attachments/{file_id}")
+        url = body.get("url") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url:
+            raise ApiError(502, "bad_response", "the server gave no URL for the attachment")
+        try:
+            async with httpx.AsyncClient(
+                base_url=self.server_url,
+                timeout=self._http.timeout,
+                headers={"User-Agent": CLIENT_NAME},
+            ) as plain:
+                resp = await plain.get(url)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "unreachable", f"cannot fetch the attachment: {exc}") from exc
+        if resp.status_code != 200:
+            raise ApiError(resp.status_code, "http_error", f"HTTP {resp.status_code}")
+        return resp.content
+
+    async def upload(self, conv: str, agent: str, name: str, data: bytes) -> str:
+        """Upload a file as the linked ``agent`` (the ``as`` field); its attachment id."""
+        body = await self.request(
+            "POST",
+            "/api/v1/attachments",
+            data={"conv": conv, "as": agent},
+            files={"file": (name, data)},
+        )
+        file_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(file_id, str) or not file_id:
+            raise ApiError(502, "bad_response", "the server did not name the attachment")
+        return file_id
+
     async def claim_link(self, code: str, external_user: str) -> str:
         body = await self.request(
             "POST", "/api/v1/bridges/links", json={"code": code, "external_user": external_user}

@@ -3,6 +3,7 @@ thread, chat-app user and what they ask for. No platform and no wire details her
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -58,6 +59,39 @@ class Visitor:
         return cls(get("name"), get("email"), get("page_url"), get("language"))
 
 
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """An attachment of a message (protocol "Attachments (v1.1)"): its bytes are fetched
+    from Steadydesk when the item is posted (a signed URL would expire in the outbox)."""
+
+    id: str
+    name: str
+    size: int = 0
+    type: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "size": self.size, "type": self.type}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> FileRef:
+        size = raw.get("size")
+        return cls(
+            str(raw.get("id") or ""),
+            str(raw.get("name") or ""),
+            size if isinstance(size, int) else 0,
+            str(raw.get("type") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """A file a chat-app user posted with a reply: its name and how to fetch its bytes
+    from the platform (with the bot's credentials)."""
+
+    name: str
+    fetch: Callable[[], Awaitable[bytes]]
+
+
 class ItemKind(StrEnum):
     MESSAGE = "message"  # a visitor's message, or a reply written elsewhere
     NOTE = "note"
@@ -75,9 +109,10 @@ class Item:
     author: Author
     ts: str = ""
     cid: str | None = None
+    files: tuple[FileRef, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "conv": self.conv,
             "seq": self.seq,
             "kind": str(self.kind),
@@ -86,6 +121,9 @@ class Item:
             "ts": self.ts,
             "cid": self.cid,
         }
+        if self.files:
+            out["files"] = [f.to_json() for f in self.files]
+        return out
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Item:
@@ -97,6 +135,7 @@ class Item:
             Author.from_json(raw.get("author") or {}),
             str(raw.get("ts") or ""),
             raw.get("cid"),
+            tuple(FileRef.from_json(f) for f in raw.get("files") or () if isinstance(f, dict)),
         )
 
 

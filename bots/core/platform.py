@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bots.core.commands import Request, read_reply
-from bots.core.model import ChatUser, Conversation, Item, ThreadRef, Visitor
+from bots.core.model import ChatUser, Conversation, FileRef, Item, ThreadRef, Visitor
 
 if TYPE_CHECKING:
     from bots.core.bridge import Bridge
@@ -104,6 +104,12 @@ class Platform(abc.ABC):
     @abc.abstractmethod
     async def post(self, thread: ThreadRef, item: Item, ref: str) -> str:
         """Post one item; returns the platform's id of the post."""
+
+    async def post_files(  # noqa: B027 - optional hook
+        self, thread: ThreadRef, item: Item, files: list[tuple[FileRef, bytes]]
+    ) -> None:
+        """Upload an item's files into the thread, before the item's own post (which names
+        them, and marks the item done). Apps without uploads leave the names alone."""
 
     @abc.abstractmethod
     async def post_notice(self, thread: ThreadRef, conv: str, text: str, ref: str) -> str: ...

@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bots.core.breakers import BreakerOpen, Breakers
+from bots.core.client import ApiError
 from bots.core.metrics import BridgeMetrics
-from bots.core.model import AuthorKind, Conversation, Item, Op, OpKind, ThreadRef
+from bots.core.model import AuthorKind, Conversation, FileRef, Item, Op, OpKind, ThreadRef
 from bots.core.platform import (
     Platform,
     PlatformError,
@@ -72,12 +73,14 @@ class Poster:
         *,
         concurrency: int,
         on_platform: Callable[[bool, str], None],
+        fetch_file: Callable[[str], Awaitable[bytes]] | None = None,
     ) -> None:
         self.store = store
         self.platform = platform
         self.breakers = breakers
         self.metrics = metrics
         self.on_platform = on_platform
+        self.fetch_file = fetch_file
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
@@ -192,6 +195,10 @@ class Poster:
         channel = ref.channel
         if op.kind is OpKind.POST:
             item = Item.from_json(op.payload)
+            if item.files:
+                # Files first: the item's post marks it done, so a crash in between
+                # uploads them again (a file may show twice, never be lost).
+                await self.platform.post_files(ref, item, await self._download(item))
             platform_id = await self.platform.post(ref, item, op.ref)
             self._posted(item)
         elif op.kind is OpKind.NOTICE:
@@ -241,7 +248,7 @@ class Poster:
         first: Item | None = None
         if following is not None and following.kind is OpKind.POST and not following.in_flight:
             candidate = Item.from_json(following.payload)
-            if candidate.author.kind == AuthorKind.VISITOR:
+            if candidate.author.kind == AuthorKind.VISITOR and not candidate.files:
                 first = candidate
         if first is not None:  # the intent: found after a crash, the root counts for it
             await self.store.note_progress(op.id, {**op.payload, "first_seq": first.seq})
@@ -285,6 +292,21 @@ class Poster:
                 await self.platform.post_pointer(old, new, op.conv, pointer_ref)
         self.metrics.posted.inc()
         await self.store.op_done(op, channel=new.channel, platform_id=new.root, thread=new)
+
+    async def _download(self, item: Item) -> list[tuple[FileRef, bytes]]:
+        """The item's files from Steadydesk. One it refuses (gone, not allowed) is left
+        out (the post still names it); Steadydesk unreachable: the post waits."""
+        if self.fetch_file is None:
+            return []
+        out: list[tuple[FileRef, bytes]] = []
+        for file in item.files:
+            try:
+                out.append((file, await self.fetch_file(file.id)))
+            except ApiError as exc:
+                if exc.status == 0 or exc.status >= 500:
+                    raise PlatformUnavailable(f"attachment {file.id}: {exc}") from exc
+                log.warning("attachment %s of %s not posted: %s", file.id, item.conv, exc)
+        return out
 
     def _posted(self, item: Item) -> None:
         self.metrics.posted.inc()

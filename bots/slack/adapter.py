@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from sanic import HTTPResponse, Request
@@ -21,7 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.core.config import BridgeConfig
-from bots.core.model import ChatUser, Item, ThreadRef
+from bots.core.model import ChatUser, FileRef, IncomingFile, Item, ThreadRef
 from bots.core.platform import (
     HttpHandler,
     Platform,
@@ -81,6 +82,7 @@ class SlackPlatform(Platform):
             raise_error_for_unhandled_request=False,
         )
         self._http = AsyncSlackRequestHandler(self.app)
+        self._api_host = urlsplit(api_url).hostname or ""
         self._socket: AsyncSocketModeHandler | None = None
         self.bot_user_id = ""
 
@@ -178,6 +180,55 @@ class SlackPlatform(Platform):
 
     async def post_notice(self, thread: ThreadRef, conv: str, text: str, ref: str) -> str:
         return await self._post(render.notice(thread, conv, text, ref))
+
+    def incoming_files(self, files: object) -> list[IncomingFile]:
+        """The files of a ``file_share`` message, each fetched (when the reply is sent on)
+        from its ``url_private_download`` with the bot token, as Slack requires."""
+        out: list[IncomingFile] = []
+        for file in files if isinstance(files, list) else []:
+            url = file.get("url_private_download") if isinstance(file, dict) else None
+            if isinstance(url, str) and self._slack_host(url):
+                name = str(file.get("name") or file.get("title") or "file")
+                out.append(IncomingFile(name, functools.partial(self._download, url)))
+        return out
+
+    def _slack_host(self, url: str) -> bool:
+        """The bot token goes only to Slack's own hosts (or the configured API's)."""
+        host = urlsplit(url).hostname or ""
+        return url.startswith(("https://", "http://")) and (
+            host == "slack.com" or host.endswith(".slack.com") or host == self._api_host
+        )
+
+    async def _download(self, url: str) -> bytes:
+        headers = {"Authorization": f"Bearer {self.web.token}"}
+        try:
+            async with aiohttp.ClientSession() as session, session.get(
+                url, headers=headers, timeout=aiohttp.ClientTimeout(total=60)
+            ) as resp:
+                if resp.status != 200:
+                    raise PlatformRefused(f"Slack answered {resp.status} for a file")
+                return await resp.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise PlatformUnavailable(f"Slack unreachable: {exc or type(exc).__name__}") from exc
+
+    async def post_files(
+        self, thread: ThreadRef, item: Item, files: list[tuple[FileRef, bytes]]
+    ) -> None:
+        """Slack's external upload flow (``files.getUploadURLExternal``, the upload,
+        ``files.completeUploadExternal``) through slack_sdk's ``files_upload_v2``, into the
+        thread. Names are the visitor's: Slack shows a file name as text."""
+        if not files:
+            return
+        uploads = [
+            {"file": data, "filename": file.name or "file", "title": file.name or "file"}
+            for file, data in files
+        ]
+        await self._call(
+            lambda: self.web.files_upload_v2(
+                file_uploads=uploads, channel=thread.channel, thread_ts=thread.root
+            ),
+            thread.channel,
+        )
 
     async def post_pointer(self, old: ThreadRef, new: ThreadRef, conv: str, ref: str) -> str:
         return await self._post(render.pointer(old, new, conv, ref, await self.thread_link(new)))

@@ -53,7 +53,7 @@ def register(app: AsyncApp, bridge: Bridge, slack: SlackPlatform) -> None:
         if subtype in ("message_changed", "message_deleted"):
             await _edited(bridge, body, event, event_id)
             return
-        if subtype not in (None, "thread_broadcast") or event.get("bot_id"):
+        if subtype not in (None, "thread_broadcast", "file_share") or event.get("bot_id"):
             return  # our own posts (and other bots') never loop back
         thread_ts, ts, user = event.get("thread_ts"), event.get("ts"), event.get("user")
         if not thread_ts or thread_ts == ts or not user:
@@ -72,6 +72,7 @@ def register(app: AsyncApp, bridge: Bridge, slack: SlackPlatform) -> None:
             _user(team, str(user), channel, str(thread_ts)),
             str(event.get("text") or ""),
             f"{channel}:{ts}",
+            slack.incoming_files(event.get("files")),
         )
         await bridge.delivered(event_id)
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 import orjson
 from sanic import HTTPResponse, Request
 from sanic.response import json as json_response
-from telegram import Bot, LinkPreviewOptions, ReplyParameters, Update
+from telegram import Bot, InputFile, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -38,7 +38,7 @@ from telegram.request import HTTPXRequest
 from bots.core.commands import Request as Asked
 from bots.core.commands import read_reply
 from bots.core.config import BridgeConfig, ConfigError
-from bots.core.model import ChatUser, Conversation, Item, ThreadRef
+from bots.core.model import ChatUser, Conversation, FileRef, IncomingFile, Item, ThreadRef
 from bots.core.platform import (
     HttpHandler,
     Platform,
@@ -73,6 +73,14 @@ POLL_RETRY_SECS = (0.5, 15.0)  # first and longest wait after a failed getUpdate
 # Updates of one chat must be handled in order; one at a time is what Telegram then sends.
 WEBHOOK_MAX_CONNECTIONS = 1
 UNCHANGED = "TOPIC_NOT_MODIFIED"  # closing a closed topic, reopening an open one
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})  # others as documents
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # the Bot API's limit for sendPhoto
+
+
+def file_url(api_url: str) -> str:
+    """The Bot API's file address beside ``api_url`` (``…/bot`` → ``…/file/bot``)."""
+    base = api_url.rstrip("/")
+    return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
 
 
 def _seconds(value: int | float | dt.timedelta) -> float:
@@ -115,7 +123,13 @@ class TelegramPlatform(Platform):
             read_timeout=POLL_TIMEOUT_SECS + API_TIMEOUT_SECS,
             connect_timeout=API_TIMEOUT_SECS,
         )
-        self.bot = Bot(token, base_url=api_url, request=request, get_updates_request=polling)
+        self.bot = Bot(
+            token,
+            base_url=api_url,
+            base_file_url=file_url(api_url),
+            request=request,
+            get_updates_request=polling,
+        )
         self.username = ""
         self.handler: UpdateHandler | None = None
         self._order = asyncio.Lock()  # webhook deliveries are handled one at a time
@@ -350,6 +364,37 @@ class TelegramPlatform(Platform):
 
     async def post_notice(self, thread: ThreadRef, conv: str, text: str, ref: str) -> str:
         return await self._send(thread, render.notice(text))
+
+    def incoming_files(self, message: Message) -> list[IncomingFile]:
+        """A photo (its largest size) or a document a person posted, fetched with
+        ``getFile`` and the file URL when the reply is sent on."""
+        if message.document is not None:
+            name = message.document.file_name or f"file-{message.message_id}"
+            file_id = message.document.file_id
+        elif message.photo:
+            name, file_id = f"photo-{message.message_id}.jpg", message.photo[-1].file_id
+        else:
+            return []
+        return [IncomingFile(name, functools.partial(self._download, file_id))]
+
+    async def _download(self, file_id: str) -> bytes:
+        file = await self._call(functools.partial(self.bot.get_file, file_id))
+        return bytes(await self._call(file.download_as_bytearray))
+
+    async def post_files(
+        self, thread: ThreadRef, item: Item, files: list[tuple[FileRef, bytes]]
+    ) -> None:
+        """Each file into the topic: ``sendPhoto`` for an image Telegram can show (it
+        recompresses it), ``sendDocument`` for anything else. No caption: the item's post
+        right after names the files, escaped once, there."""
+        chat, topic = int(thread.channel), int(thread.root)
+        for file, data in files:
+            upload = InputFile(data, filename=file.name or "file")
+            photo = file.type in PHOTO_TYPES and len(data) <= PHOTO_MAX_BYTES
+            send = self.bot.send_photo if photo else self.bot.send_document
+            await self._call(
+                functools.partial(send, chat, upload, message_thread_id=topic), thread.channel
+            )
 
     async def find(self, thread: ThreadRef, conv: str, ref: str) -> str | None:
         return None  # the Bot API cannot read a chat's history

@@ -30,7 +30,9 @@ PRIVATE_HELP = (
     "answer visitors there, link your Telegram account to your agent once: get a link code "
     "in the agent console (F2) and send it here as /link CODE."
 )
-ONLY_TEXT = "Only text reaches the visitor: this message was not passed on."
+ONLY_TEXT = (
+    "Only text, photos and files reach the visitor: this message was not passed on."
+)
 
 
 def _message_key(message: Message) -> str:
@@ -77,14 +79,15 @@ class UpdateHandler:
         thread = await self._thread(message)
         if user is None or thread is None:
             return
-        text = message.text
-        if text is None:
-            if message.effective_attachment is not None or message.caption is not None:
+        files = self.telegram.incoming_files(message)  # a photo or a document
+        text = message.text if message.text is not None else message.caption
+        if text is None and not files:
+            if message.effective_attachment is not None:
                 await self.bridge._tell(user, ONLY_TEXT)
             return  # service messages (topic closed, member joined) say nothing to us
-        if self.telegram.for_another_bot(text):
+        if text and self.telegram.for_another_bot(text):
             return
-        await self.bridge.reply(thread, user, text, _message_key(message))
+        await self.bridge.reply(thread, user, text or "", _message_key(message), files)
 
     async def _private(self, message: Message) -> None:
         user = _user(message)

@@ -293,7 +293,9 @@ async def test_transfer_by_name(tg: TgSetup) -> None:
     await ws.close()
 
 
-async def test_edits_and_photos_are_not_passed_on_and_the_author_is_told(tg: TgSetup) -> None:
+async def test_edits_and_voice_notes_are_not_passed_on_and_the_author_is_told(
+    tg: TgSetup,
+) -> None:
     await link(tg)
     ws, _conv, topic = await open_topic(tg, "edit?")
     update = await say(tg, topic, "original answer")
@@ -301,9 +303,9 @@ async def test_edits_and_photos_are_not_passed_on_and_the_author_is_told(tg: TgS
     edit = tg.telegram.edit(AGENT, update, "changed")
     told = await eventually(lambda: tg.telegram.replies_to(edit), what="the edit notice")
     assert "already has the original" in told[0].plain
-    photo = tg.telegram.send_photo(AGENT, topic.thread_id)
-    told = await eventually(lambda: tg.telegram.replies_to(photo), what="the photo notice")
-    assert "Only text" in told[0].plain
+    voice = tg.telegram.send_voice(AGENT, topic.thread_id)
+    told = await eventually(lambda: tg.telegram.replies_to(voice), what="the voice notice")
+    assert "Only text, photos and files" in told[0].plain
     await ws.expect_no_frame(lambda f: f["type"] == "message" and f["body"] == "changed", 1.0)
     await ws.close()
 

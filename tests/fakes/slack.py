@@ -73,11 +73,28 @@ class Posted:
                 message["username"] = self.args["username"]
         if self.thread_ts:
             message["thread_ts"] = self.thread_ts
+        if self.args.get("files"):  # a person's message with files: Slack's file_share
+            message["subtype"] = "file_share"
+            message["files"] = self.args["files"]
         if self.blocks:
             message["blocks"] = self.blocks
         if with_metadata and self.metadata:
             message["metadata"] = self.metadata
         return message
+
+
+@dataclass
+class SlackFile:
+    """A file of the external upload flow: reserved by ``files.getUploadURLExternal``,
+    its bytes POSTed to the upload URL, shared by ``files.completeUploadExternal``."""
+
+    id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    title: str = ""
+    channel: str = ""
+    thread_ts: str | None = None
 
 
 class FakeSlack:
@@ -106,6 +123,7 @@ class FakeSlack:
         self._sockets: set[web.WebSocketResponse] = set()
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.on_post: Callable[[Posted], None] | None = None
+        self.files: dict[str, SlackFile] = {}  # file id -> an external upload, as it goes
         self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
         self._triggers: dict[str, float] = {}  # trigger_id -> when its interaction was sent
         self.port = 0
@@ -116,10 +134,12 @@ class FakeSlack:
         return f"http://127.0.0.1:{self.port}/api/"
 
     async def start(self) -> FakeSlack:
-        app = web.Application(client_max_size=2**20)
+        app = web.Application(client_max_size=60 * 2**20)
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads history with GET
         app.router.add_get("/socket-mode", self._socket_mode)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._private_file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -262,6 +282,94 @@ class FakeSlack:
                 "message": posted.wire(with_metadata=True),
             }
         )
+
+    # -- the external upload flow (files.upload is retired) ---------------------------
+    async def _files_getUploadURLExternal(self, args: dict[str, Any]) -> web.Response:
+        filename = str(args.get("filename") or "")
+        try:
+            length = int(args.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return _error("invalid_arguments")
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self.files[file_id] = SlackFile(file_id, filename, length)
+        url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+        return web.json_response({"ok": True, "upload_url": url, "file_id": file_id})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file = self.files.get(request.match_info["file_id"])
+        if file is None:
+            return web.Response(status=404, text="not found")
+        data = await request.read()
+        if len(data) != file.length:
+            return web.Response(status=400, text="length mismatch")
+        file.data = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _files_completeUploadExternal(self, args: dict[str, Any]) -> web.Response:
+        try:
+            wanted = json.loads(str(args.get("files") or "[]"))
+        except ValueError:
+            return _error("invalid_arguments")
+        channel = str(args.get("channel_id") or "")
+        thread_ts = args.get("thread_ts") or None
+        if not channel:
+            return _error("invalid_arguments")
+        if thread_ts and not any(m.ts == thread_ts and m.channel == channel for m in self.messages):
+            return _error("invalid_thread_ts")
+        done: list[dict[str, Any]] = []
+        for row in wanted if isinstance(wanted, list) else []:
+            file = self.files.get(str(row.get("id"))) if isinstance(row, dict) else None
+            if file is None or file.data is None:
+                return _error("file_not_found")
+            file.title, file.channel, file.thread_ts = (
+                str(row.get("title") or ""),
+                channel,
+                thread_ts,
+            )
+            done.append(
+                {"id": file.id, "name": file.filename, "title": file.title, "size": len(file.data)}
+            )
+        if not done:
+            return _error("invalid_arguments")
+        return web.json_response({"ok": True, "files": done})
+
+    def user_file_message(
+        self, channel: str, thread_ts: str, user: str, name: str, data: bytes, text: str = ""
+    ) -> Posted:
+        """A person posts a file in a thread (with ``text`` as its comment)."""
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self.files[file_id] = SlackFile(file_id, name, len(data), data, name, channel, thread_ts)
+        url = f"http://127.0.0.1:{self.port}/files-pri/{file_id}/{name}"
+        files = [
+            {
+                "id": file_id,
+                "name": name,
+                "title": name,
+                "size": len(data),
+                "mimetype": "application/octet-stream",
+                "url_private": url,
+                "url_private_download": url + "?download=1",
+            }
+        ]
+        posted = Posted(
+            channel, self._next_ts(), text, thread_ts, user, None, args={"files": files}
+        )
+        self.messages.append(posted)
+        return posted
+
+    async def _private_file(self, request: web.Request) -> web.Response:
+        """``url_private_download``: only with the bot token (Slack never gives the file
+        to anyone else)."""
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        file = self.files.get(request.match_info["file_id"])
+        if token != self.bot_token or file is None or file.data is None:
+            return web.Response(status=403, text="sign in to Slack")
+        return web.Response(body=file.data, content_type="application/octet-stream")
+
+    def shared_files(self, channel: str, thread_ts: str) -> list[SlackFile]:
+        return [f for f in self.files.values() if f.channel == channel and f.thread_ts == thread_ts]
 
     async def _chat_postEphemeral(self, args: dict[str, Any]) -> web.Response:
         if not args.get("channel") or not args.get("user"):

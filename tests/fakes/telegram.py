@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 BOT_ID = 7000000001
 BOT_USERNAME = "SteadyTestBot"
@@ -164,6 +165,7 @@ class Posted:
     service: str = ""  # forum_topic_created, forum_topic_closed, ...
     args: dict[str, Any] = field(default_factory=dict)
     date: int = field(default_factory=lambda: int(time.time()))
+    upload: tuple[str, str, bytes] | None = None  # sendPhoto/sendDocument: (kind, name, bytes)
 
     @property
     def from_bot(self) -> bool:
@@ -198,6 +200,7 @@ class FakeTelegram:
     def __init__(self, *, token: str = "123456:TEST-token_abc", group_id: int = GROUP_ID) -> None:
         self.token = token
         self.group_id = group_id
+        self.people_files: dict[str, bytes] = {}  # file_id -> bytes of files people sent
         self.chats: dict[int, dict[str, Any]] = {}
         self.add_group(group_id, GROUP_TITLE)
         self.messages: list[Posted] = []
@@ -230,8 +233,9 @@ class FakeTelegram:
         return f"http://127.0.0.1:{self.port}/bot"
 
     async def start(self) -> FakeTelegram:
-        app = web.Application(client_max_size=2**20)
+        app = web.Application(client_max_size=60 * 2**20)  # the Bot API takes 50 MB files
         app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -345,6 +349,55 @@ class FakeTelegram:
     def _next_id(self, chat_id: int) -> int:
         return next(self._ids.setdefault(chat_id, itertools.count(2)))
 
+    async def _m_getFile(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A file people sent: its ``file_path`` under ``/file/bot<token>/``."""
+        file_id = str(args.get("file_id") or "")
+        data = self.people_files.get(file_id)
+        if data is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(data),
+            "file_path": f"documents/{file_id}.bin",
+        }
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        file_id = request.match_info["path"].rsplit("/", 1)[-1].removesuffix(".bin")
+        data = self.people_files.get(file_id)
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    def send_document(
+        self, person: Person, thread_id: int, name: str, data: bytes, caption: str = ""
+    ) -> dict[str, Any]:
+        """``person`` posts a file (with a caption) in a topic; returns the update."""
+        posted = Posted(self.group_id, self._next_id(self.group_id), thread_id, "", person.id)
+        self.messages.append(posted)
+        file_id = f"BQAD{posted.message_id}"
+        self.people_files[file_id] = data
+        message = self._wire(posted, person)
+        message["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": name,
+            "file_size": len(data),
+        }
+        if caption:
+            message["caption"] = caption
+        return self.enqueue("message", message)
+
+    def send_voice(self, person: Person, thread_id: int) -> dict[str, Any]:
+        """A voice note: something the bridge does not pass on."""
+        posted = Posted(self.group_id, self._next_id(self.group_id), thread_id, "", person.id)
+        self.messages.append(posted)
+        message = self._wire(posted, person)
+        message["voice"] = {"file_id": "AwAD", "file_unique_id": "AQAD", "duration": 2}
+        return self.enqueue("message", message)
+
     async def _m_getMe(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
             **BOT_USER,
@@ -448,6 +501,63 @@ class FakeTelegram:
         )
         self._store(posted)
         return self._wire(posted)
+
+    async def _m_sendPhoto(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._send_file("photo", args)
+
+    async def _m_sendDocument(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._send_file("document", args)
+
+    def _send_file(self, kind: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The Bot API's upload: the file as a multipart part named after the method's
+        field (``photo``, ``document``), or an ``attach://name`` pointing at one."""
+        chat = self._chat(args)
+        part = args.get(kind)
+        if isinstance(part, str) and part.startswith("attach://"):
+            part = args.get(part.removeprefix("attach://"))
+        if not isinstance(part, FileField):
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        data = part.file.read()
+        if not data:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        if kind == "photo" and len(data) > 10 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        thread_id = None
+        if args.get("message_thread_id") not in (None, ""):
+            thread_id = self._topic(args).thread_id
+        name = part.filename or kind
+        posted = Posted(
+            chat["id"],
+            self._next_id(chat["id"]),
+            thread_id,
+            "",
+            BOT_ID,
+            args={k: v for k, v in args.items() if not isinstance(v, FileField)},
+            upload=(kind, name, data),
+        )
+        self._store(posted)
+        message = self._wire(posted)
+        if kind == "photo":
+            message["photo"] = [
+                {
+                    "file_id": f"P{posted.message_id}",
+                    "file_unique_id": "u",
+                    "width": 90,
+                    "height": 90,
+                    "file_size": len(data),
+                }
+            ]
+        else:
+            message["document"] = {
+                "file_id": f"D{posted.message_id}",
+                "file_unique_id": "u",
+                "file_name": name,
+                "file_size": len(data),
+            }
+        return message
+
+    def uploads(self, thread_id: int) -> list[tuple[str, str, bytes]]:
+        return [m.upload for m in self.messages if m.thread_id == thread_id and m.upload]
 
     async def _m_setWebhook(self, args: dict[str, Any]) -> bool:
         url = str(args.get("url") or "")

@@ -62,7 +62,7 @@ async def test_admin_watches_a_visitor_browse_and_invites_them(
     app = console(config_dir)
     async with app.run_test(size=SIZE) as pilot:
         await connected(pilot)
-        await pilot.press("f6")
+        await pilot.press("f8")
         await wait_until(pilot, lambda: isinstance(app.screen, MonitorScreen), "monitor shown")
         monitor = app.screen
         assert isinstance(monitor, MonitorScreen)
@@ -119,7 +119,7 @@ async def test_an_agent_is_told_the_monitor_is_for_admins(
     app = console(config_dir)
     async with app.run_test(size=SIZE) as pilot:
         await connected(pilot)
-        await pilot.press("f6")
+        await pilot.press("f8")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, MonitorScreen)
         assert any("for admins" in str(n.message) for n in app._notifications)

@@ -10,8 +10,10 @@ from tests.support.clients import get
 from tests.support.server import DemoTenant, ServerFactory, ServerProcess
 from tests.widget.helpers import artifact
 
-SCRIPT_MAX_BYTES = 80 * 1024  # the budget; see docs/widget.md for the current figures
-SCRIPT_MAX_GZIP_BYTES = 24 * 1024  # raised from 20 KiB with the forms, CSAT and page trail
+SCRIPT_MAX_BYTES = 84 * 1024  # the budget; see docs/widget.md for the current figures
+# Raised from 20 KiB with the forms, CSAT and page trail; from 24 KiB by attachments
+# (issue #19: +3,640 bytes gzipped, measured; see docs/widget.md).
+SCRIPT_MAX_GZIP_BYTES = 28 * 1024
 
 
 async def test_widget_script_is_served_small_cacheable_and_compressed(

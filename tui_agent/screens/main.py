@@ -51,6 +51,7 @@ from tui_agent.messages import (
 from tui_agent.models import AgentInfo, AgentStatus, ConnectionState, ConversationStatus
 from tui_agent.notices import NEW_CHAT, NEW_MESSAGE, NoticeBatch
 from tui_agent.screens.admin.open import admin_hub
+from tui_agent.screens.attach_actions import AttachmentActions
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.help import HelpScreen
 from tui_agent.screens.monitor import MonitorScreen
@@ -91,7 +92,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class MainScreen(Screen[None]):
+class MainScreen(AttachmentActions, Screen[None]):
     BINDINGS = main_bindings()
 
     def __init__(

@@ -20,6 +20,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widgets import RichLog
 
+from tui_agent.attachments import describe
 from tui_agent.desk import Conversation
 from tui_agent.formatting import clock
 from tui_agent.models import ChatMessage, SenderType
@@ -237,6 +238,10 @@ class ConversationLog(RichLog):
         else:
             text.append_text(safe_text(f"{name}: ", name_style))
             text.append_text(safe_text(message.body))
+        for att in message.attachments:
+            line: Text = describe(att)  # safe: made of safe_text
+            text.append("\n      ")
+            text.append_text(line)
         if mine and not message.is_note:
             seen = message.seq <= visitor_read_seq
             text.append(" ✓✓" if seen else " ✓", style="green" if seen else "dim")

@@ -197,6 +197,7 @@
     close: 'M19 6.41 17.59 5 12 10.59 6.41 5 5 6.41 10.59 12 5 17.59 6.41 19 12 13.41 17.59 19 19 17.59 13.41 12z',
     down: 'M16.59 8.59 12 13.17 7.41 8.59 6 10l6 6 6-6z',
     send: 'M2.01 21 23 12 2.01 3 2 10l15 2-15 2z',
+    clip: 'M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z',
   };
   const icon = (name, size) => {
     const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
@@ -377,8 +378,11 @@ textarea{font-size:16px}}
     if (!count.hidden) count.textContent = t(over ? 'tooLongCount' : 'count', { n: num(n), max: num(BODY_MAX_CHARS) });
     count.classList.toggle('over', over);
     input.setAttribute('aria-invalid', String(over));
+    overLimit(over);
     return over;
   };
+  // Set by the attachments part (below).
+  let attsFromWire = () => undefined, withAtts = (c) => c, uploadItems = () => {}, closeViewer = () => false, overLimit = () => {};
   const senderName = (m) => m.st === 'agent' ? (m.sn || t('agent')) : m.st === 'ai' ? (m.sn || t('bot')) : m.sn || '';
   const ownMsg = (m) => m.st === 'visitor';
 
@@ -407,7 +411,8 @@ textarea{font-size:16px}}
     badge.hidden = !n || isOpen();
     badge.textContent = n > 99 ? '99+' : String(n);
     launcher.setAttribute('aria-label', (isOpen() ? t('close') : t('open')) + (n && !isOpen() ? ', ' + (n === 1 ? t('unread1') : t('unreadN', { n })) : ''));
-    sendBtn.disabled = !input.value.trim() || state === 'fatal' || showCount();
+    const over = showCount(); // always: an emptied box hides the counter and its offer
+    sendBtn.disabled = !input.value.trim() || state === 'fatal' || over;
     routingRender();
   };
   // The message list is built only while the panel is open: a page load with a closed
@@ -426,11 +431,11 @@ textarea{font-size:16px}}
       items.push({
         key: m.cid && ownMsg(m) ? 'c:' + m.cid : 'm:' + keyOf(m.conv, m.seq),
         order: [rank(m.conv), m.seq, 0],
-        sig: [m.html != null, seen, m.ts].join('|'),
+        sig: [m.html != null, seen, m.ts, (m.att || []).length].join('|'),
         make: () => {
           const own = ownMsg(m);
           const foot = h('div', { class: 'foot' }, when(m.ts), seen ? ' · ' + t('seen') : null);
-          return bubble(own ? 'own' : m.st === 'system' ? 'their system' : 'their', own ? null : senderName(m), richText(m.html, m.body), foot);
+          return bubble(own ? 'own' : m.st === 'system' ? 'their system' : 'their', own ? null : senderName(m), withAtts(richText(m.html, m.body), m.att), foot);
         },
       });
     }
@@ -446,8 +451,9 @@ textarea{font-size:16px}}
     const stored = new Set(S.msgs.map((m) => m.cid));
     outbox.filter((o) => !stored.has(o.cid)).forEach((o) => items.push({
       key: 'c:' + o.cid, sig: 'pending',
-      make: () => bubble('own pending', null, o.body, h('div', { class: 'foot', text: t('sending') })),
+      make: () => bubble('own pending', null, withAtts(o.body, o.att), h('div', { class: 'foot', text: t('sending') })),
     }));
+    uploadItems(items);
     S.failed.forEach((f) => items.push({
       key: 'f:' + f.cid, sig: 'failed',
       make: () => bubble('own failed', null, f.body, h('div', { class: 'foot', role: 'alert' }, t(f.code === 'body_too_long' ? 'tooLong' : 'refused'),
@@ -559,6 +565,7 @@ textarea{font-size:16px}}
   root.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape' || !isOpen()) return;
     e.stopPropagation();
+    if (closeViewer()) return;
     if (!confirmBar.hidden) { confirmBar.hidden = true; endBtn.focus(); } else close();
   });
   endBtn.addEventListener('click', () => { confirmBar.hidden = false; confirmNo.focus(); });
@@ -601,11 +608,11 @@ textarea{font-size:16px}}
   };
   form.addEventListener('submit', submit);
 
-  const enqueue = (body) => {
+  const enqueue = (body, att) => {
     // No conv for the first message: the server uses the visitor's open conversation or
     // opens one. After the conversation ended the server opens a new one, linked to it.
     const c = S.cur && S.convs[S.cur];
-    const item = { cid: uuid(), body, conv: c && !c.gone ? S.cur : null, at: Date.now() };
+    const item = { cid: uuid(), body, conv: c && !c.gone ? S.cur : null, at: Date.now(), att };
     writeOutbox([...readOutbox(), item]); // persisted before it is sent
     stickToBottom = true;
     render();
@@ -829,6 +836,7 @@ textarea{font-size:16px}}
     const item = readOutbox()[0];
     if (!item) return;
     const frame = { type: 'send', cid: item.cid, body: item.body };
+    if (item.att) frame.attachments = item.att.map((a) => a.id);
     if (item.conv && !(S.convs[item.conv] || {}).gone) frame.conv = item.conv;
     if (sendFrame(frame)) { inflight = item.cid; probe(); }
   };
@@ -842,7 +850,7 @@ textarea{font-size:16px}}
     const item = readOutbox().find((o) => o.cid === f.cid);
     if (item) {
       const known = !!S.convs[f.conv];
-      addMessage({ conv: f.conv, seq: f.seq, id: f.id, ts: f.ts, body: item.body, cid: f.cid, st: 'visitor', sn: '' });
+      addMessage({ conv: f.conv, seq: f.seq, id: f.id, ts: f.ts, body: item.body, cid: f.cid, st: 'visitor', sn: '', att: item.att });
       // A send can open a conversation (the first message, or one after a closed one).
       if (f.conv !== S.cur && !S.convs[f.conv].closed) switchTo(f.conv, !known && f.seq === 1);
     }
@@ -902,6 +910,7 @@ textarea{font-size:16px}}
   const fromWire = (f) => ({
     conv: f.conv, seq: f.seq, id: f.id, ts: f.ts, body: f.body, html: typeof f.html === 'string' ? f.html : null,
     cid: f.cid || null, st: (f.sender && f.sender.type) || 'system', sn: (f.sender && f.sender.name) || '',
+    att: attsFromWire(f.attachments),
   });
   const note = (convId, text, name, at) => {
     const c = conv(convId);
@@ -1402,6 +1411,189 @@ textarea{font-size:16px}}
     if (!values) { e.preventDefault(); e.stopImmediatePropagation(); return; }
     postDetails(values);
   }, true);
+
+
+  // -- attachments (protocol "Attachments (v1.1)") --------------------------------------
+  // A file is uploaded on its own (POST /api/v1/attachments, with progress, cancel and
+  // retry), then sent through the outbox like any message, so the delivery guarantee is
+  // unchanged. Names, types and sizes come from the server: text only, never markup.
+  Object.assign(STRINGS.en, {
+    attach: 'Attach a file', uploading: 'Uploading…', retry: 'Retry', upFailed: 'Upload failed.',
+    tooBig: 'Not sent: the file is too large.', badType: 'Not sent: this type of file is not allowed.',
+    asFile: 'Send as a text file', closeImage: 'Close image',
+  });
+  Object.assign(STRINGS['zh-CN'], {
+    attach: '添加文件', uploading: '上传中…', retry: '重试', upFailed: '上传失败。',
+    tooBig: '未发送：文件太大。', badType: '未发送：不允许此类文件。', asFile: '作为文本文件发送', closeImage: '关闭图片',
+  });
+  Object.assign(STRINGS['zh-TW'], {
+    attach: '附加檔案', uploading: '上傳中…', retry: '重試', upFailed: '上傳失敗。',
+    tooBig: '未傳送：檔案太大。', badType: '未傳送：不允許此類檔案。', asFile: '以文字檔傳送', closeImage: '關閉圖片',
+  });
+  const ATT_STYLE = `
+.clip{width:38px;height:42px;padding:0;border:0;border-radius:10px;background:none;color:var(--muted);display:flex;align-items:center;justify-content:center;flex:none}
+.bubble .att{display:block;margin-top:4px}
+.thumb{padding:0;border:0;background:none;cursor:zoom-in}
+.thumb img{display:block;max-width:100%;max-height:160px;border-radius:10px}
+.up progress{display:block;width:160px;height:6px;margin-top:4px}
+.asfile{display:block;margin:0 16px 4px auto;padding:3px 10px;border:1px solid var(--line);border-radius:8px;background:var(--bg);font-size:12.5px}
+.drop .log{outline:3px dashed var(--accent);outline-offset:-6px}
+.viewer{position:absolute;inset:0;z-index:3;display:flex;flex-direction:column;align-items:center;justify-content:center;padding:52px 12px 12px;background:rgba(10,14,22,.94);color:#fff}
+.viewer img{min-height:0;max-width:100%;max-height:100%;object-fit:contain}
+.viewer p{margin:8px 0 0;font-size:13px;overflow-wrap:anywhere}
+.viewer .icon{position:absolute;top:8px;right:8px}`;
+  if (shadow.adoptedStyleSheets && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
+    const extra = new CSSStyleSheet();
+    extra.replaceSync(ATT_STYLE);
+    shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, extra];
+  } else shadow.append(h('style', { text: ATT_STYLE }));
+
+  const IMAGE = /^image\/(png|jpeg|gif|webp)$/;
+  // Only the server's own http(s) URLs; a relative one is the server's, not the page's.
+  const safeUrl = (u) => { try { const x = new URL(String(u), ORIGIN); return /^https?:$/.test(x.protocol) ? x.href : null; } catch (_) { return null; } };
+  attsFromWire = (list) => Array.isArray(list) ? list.slice(0, 10).filter((a) => a && a.id).map((a) => ({
+    id: String(a.id), name: String(a.name || 'file'), size: Number(a.size) || 0, type: String(a.type || ''), url: safeUrl(a.url), expires_at: a.expires_at || null,
+  })) : undefined;
+  const fmtSize = (n) => n < 1024 ? num(n) + ' B' : n < 1048576 ? num(Math.round(n / 1024)) + ' KB' : (n / 1048576).toLocaleString(LANG, { maximumFractionDigits: 1 }) + ' MB';
+  // A URL still good for a while, else a fresh one (GET /api/v1/attachments/{id}).
+  // Uploads and renewals need the session's token: right after a reload it is on its way.
+  const haveToken = async () => {
+    ensureStarted();
+    for (let i = 0; !token && i < 100 && state !== 'fatal'; i++) await new Promise((r) => setTimeout(r, 100));
+  };
+  const freshUrl = async (a, force) => {
+    if (!force && a.url && Date.parse(a.expires_at) - Date.now() > 10000) return a.url;
+    await haveToken();
+    const res = await fetch(ORIGIN + '/api/v1/attachments/' + encodeURIComponent(a.id), { headers: { Authorization: 'Bearer ' + token }, credentials: 'omit' });
+    const d = res.ok ? await res.json() : {};
+    if (safeUrl(d.url)) { a.url = safeUrl(d.url); a.expires_at = d.expires_at; save(); }
+    return a.url;
+  };
+  const showImage = (img, a) => {
+    let again = true;
+    img.onerror = () => { if (again) { again = false; freshUrl(a, true).then((u) => { if (u) img.src = u; }, () => {}); } };
+    freshUrl(a).then((u) => { if (u) img.src = u; }, () => {});
+  };
+  const attNode = (a) => {
+    const label = a.name + ' · ' + fmtSize(a.size);
+    if (IMAGE.test(a.type)) {
+      const img = h('img', { alt: a.name, title: label });
+      showImage(img, a);
+      return h('button', { class: 'att thumb', type: 'button', 'aria-label': label, onclick: (e) => openViewer(a, e.currentTarget) }, img);
+    }
+    const link = h('a', { class: 'att', href: a.url || '#', download: a.name, target: '_blank', rel: 'noopener noreferrer', text: label });
+    link.addEventListener('click', (e) => {
+      if (a.url && Date.parse(a.expires_at) - Date.now() > 10000) return;
+      e.preventDefault(); // expired: ask for a fresh URL, then follow it
+      freshUrl(a, true).then((u) => { if (u) { link.href = u; window.open(u, '_blank', 'noopener'); } }, () => {});
+    });
+    return link;
+  };
+  withAtts = (content, att) => {
+    if (!att || !att.length) return content;
+    const f = document.createDocumentFragment();
+    f.append(content, ...att.map(attNode));
+    return f;
+  };
+
+  // The larger view of an image: over the panel, closed by Escape, its button or a click.
+  const viewerImg = h('img', {});
+  const viewerName = h('p', {});
+  const viewerClose = h('button', { class: 'icon', type: 'button', 'aria-label': t('closeImage'), title: t('closeImage') }, icon('close', 26));
+  const viewer = h('div', { class: 'viewer', role: 'dialog', 'aria-modal': 'true', 'aria-label': t('closeImage'), hidden: true }, viewerClose, viewerImg, viewerName);
+  let viewerFrom = null;
+  const openViewer = (a, from) => {
+    viewerFrom = from;
+    viewerImg.removeAttribute('src');
+    viewerImg.alt = a.name;
+    viewerName.textContent = a.name + ' · ' + fmtSize(a.size);
+    showImage(viewerImg, a);
+    viewer.setAttribute('aria-label', a.name);
+    viewer.hidden = false;
+    viewerClose.focus();
+  };
+  closeViewer = () => {
+    if (viewer.hidden) return false;
+    viewer.hidden = true;
+    if (viewerFrom && viewerFrom.isConnected) viewerFrom.focus();
+    return true;
+  };
+  viewer.addEventListener('click', (e) => { if (e.target !== viewerImg) closeViewer(); });
+  viewer.addEventListener('keydown', (e) => { if (e.key === 'Tab') { e.preventDefault(); viewerClose.focus(); } }); // modal
+  panel.append(viewer);
+
+  // Uploads in progress or failed: {key, file, loaded, xhr, code}, shown at the log's end.
+  let ups = [];
+  const upMsg = (code) => t(code === 'too_large' ? 'tooBig' : code === 'type_not_allowed' ? 'badType' : 'upFailed');
+  const upDone = (u) => { ups = ups.filter((x) => x !== u); render(); };
+  const upload = async (file, u) => {
+    if (!u) { u = { key: uuid(), file }; ups.push(u); }
+    u.code = null;
+    u.loaded = 0;
+    stickToBottom = true;
+    render();
+    await haveToken();
+    const c = S.cur && S.convs[S.cur];
+    const body = new FormData();
+    if (c && !c.closed && !c.gone) body.append('conv', S.cur);
+    body.append('file', file, file.name || 'file');
+    const xhr = (u.xhr = new XMLHttpRequest());
+    xhr.open('POST', ORIGIN + '/api/v1/attachments');
+    xhr.setRequestHeader('Authorization', 'Bearer ' + token);
+    xhr.responseType = 'json';
+    xhr.upload.onprogress = (e) => { u.loaded = e.loaded; if (u.bar) u.bar.value = e.total ? e.loaded / e.total : 0; };
+    xhr.onload = () => {
+      const d = xhr.response || {};
+      if (xhr.status === 201 && d.id) { upDone(u); enqueue('', attsFromWire([d])); return; }
+      failed((d.error && d.error.code) || 'failed');
+    };
+    const failed = (code) => { u.code = code; u.xhr = null; render(); announce(upMsg(code)); };
+    xhr.onerror = () => failed('network');
+    xhr.send(body);
+  };
+  const uploadAll = (files) => { for (const f of files || []) upload(f); };
+  uploadItems = (items) => ups.forEach((u) => items.push({
+    key: 'u:' + u.key, sig: String(u.code),
+    make: () => {
+      const f = u.file, bar = (u.bar = u.code ? null : h('progress', { max: '1', value: '0' }));
+      const retry = u.code && u.code !== 'too_large' && u.code !== 'type_not_allowed';
+      return bubble('own pending up' + (u.code ? ' failed' : ''), null, [f.name || 'file', ' · ', fmtSize(f.size)].join(''), h('div', { class: 'foot', role: u.code ? 'alert' : null },
+        u.code ? upMsg(u.code) : bar, u.code ? null : t('uploading'),
+        retry ? h('button', { type: 'button', text: t('retry'), onclick: () => upload(f, u) }) : null,
+        h('button', { type: 'button', text: t(u.code ? 'dismiss' : 'cancel'), onclick: () => { if (u.xhr) u.xhr.abort(); upDone(u); } })));
+    },
+  }));
+
+  const picker = h('input', { type: 'file', multiple: true, hidden: true, onchange: () => { uploadAll(picker.files); picker.value = ''; } });
+  const clip = h('button', { class: 'clip', type: 'button', 'aria-label': t('attach'), title: t('attach'), onclick: () => picker.click() }, icon('clip', 22));
+  input.before(clip, picker);
+  input.addEventListener('paste', (e) => {
+    const files = e.clipboardData && e.clipboardData.files;
+    if (files && files.length) { e.preventDefault(); uploadAll(files); }
+  });
+  panel.addEventListener('dragover', (e) => {
+    if (![...e.dataTransfer.types].includes('Files')) return;
+    e.preventDefault();
+    root.classList.add('drop');
+  });
+  panel.addEventListener('dragleave', (e) => { if (!panel.contains(e.relatedTarget)) root.classList.remove('drop'); });
+  panel.addEventListener('drop', (e) => {
+    root.classList.remove('drop');
+    if (!e.dataTransfer.files.length) return;
+    e.preventDefault();
+    uploadAll(e.dataTransfer.files);
+  });
+  // A text over the limit may go as a text file instead of being shortened.
+  const asFile = h('button', { class: 'asfile', type: 'button', text: t('asFile'), hidden: true, onclick: () => {
+    const text = input.value;
+    input.value = '';
+    grow();
+    render();
+    upload(new File([text], 'message.txt', { type: 'text/plain' }));
+    input.focus();
+  } });
+  count.after(asFile);
+  overLimit = (over) => { asFile.hidden = !over; };
 
   // -- start -------------------------------------------------------------------------
   const mount = () => {
