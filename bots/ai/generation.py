@@ -127,7 +127,7 @@ class Generator:
         except (openai.OpenAIError, ValueError, KeyError, TypeError) as exc:
             raise GenerationFailed("error", type(exc).__name__) from exc
         self.budget.spend(conv, used or prompt_tokens + _estimate_tokens(text))
-        if text.strip() == NO_ANSWER or NO_ANSWER in text:
+        if text.strip().startswith(NO_ANSWER):
             raise GenerationFailed("no_answer")
         return text.strip()[:MAX_ANSWER_CHARS]
 
