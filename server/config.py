@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     commit_batch_max: int = Field(256, ge=1, le=5000)
     writer_lanes: int = Field(1, ge=1, le=8)
     offer_sweep_secs: float = Field(0.5, gt=0, le=60)  # each node's look for expired offers
+    # An AI robot gone from every node this long hands its conversations to the queue.
+    ai_handback_secs: float = Field(30.0, gt=0, le=3600)
     # Presence: each node renews its entries every refresh period; they expire after three.
     bus_subscribe: str = Field("topics", pattern=r"^(pattern|topics)$")
     presence_refresh_secs: float = Field(2.0, gt=0)

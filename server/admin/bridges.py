@@ -7,7 +7,8 @@ the next request or ``hello``; ``publish_bridge_revoked`` closes the bridge's op
 on every node (4401), and each node's bridge watch catches a revocation made elsewhere (the
 CLI, which has no bus of its own) within half a second.
 
-A bridge acts only as agents linked to it (``acting_agent``), never as itself.
+A Slack or Telegram bridge acts only as agents linked to it (``acting_agent``), never as
+itself; an ``ai`` bridge (the AI robot) acts only as itself (server/chat/robots.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from server.admin.validation import iso, parse
 from server.bus import Bus
 from server.chat import topics
 from server.chat.records import Actor
+from server.chat.robots import ROBOT_ROLE
 from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, Unauthorized
 from server.ids import new_id
 from server.storage.database import Store
@@ -106,7 +108,8 @@ def bridge_actor(token: object) -> Actor:
         bridge.id,
         bridge.tenant_id,
         bridge.name,
-        role=SenderType.BRIDGE.value,
+        # An AI bridge's connection acts as itself (server/chat/robots.py): its role says so.
+        role=ROBOT_ROLE if bridge.kind == BridgeKind.AI.value else SenderType.BRIDGE.value,
         departments=frozenset(departments) if departments else None,
     )
 
@@ -203,6 +206,8 @@ def acting_agent(bridge: Actor, agent_id: object) -> Actor:
     The result carries the bridge (``via``, for the audit log) and its scope, so every
     access check on the action applies the bridge's departments too.
     """
+    if bridge.role == ROBOT_ROLE:
+        raise Forbidden("an ai bridge acts as itself: as is not allowed")
     if not isinstance(agent_id, str) or not agent_id:
         raise Forbidden("a bridge acts as a linked agent: name the agent's id in as")
     tenant = bridge.tenant_id

@@ -23,7 +23,7 @@ from server.errors import NotFound
 from server.ids import new_secret
 from server.storage.database import Store
 from server.storage.guard import TenantScope
-from server.storage.models import Site
+from server.storage.models import AiMode, Site
 
 MAX_ORIGINS = 50
 MAX_ORIGIN_CHARS = 300  # scheme, a 253-character host name and a port; the list is one TEXT
@@ -62,6 +62,8 @@ class SiteUpdate(BaseModel):
     allowed_origins: list[str] | None = Field(default=None, max_length=MAX_ORIGINS)
     require_timed_hash: bool | None = None
     user_hash_max_age_secs: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
+    # When the tenant's AI robot answers first (docs/bridges.md, "Kind ai").
+    ai_mode: AiMode | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -78,6 +80,7 @@ def site_view(site: Site) -> dict[str, Any]:
         "require_timed_hash": bool(site.require_timed_hash),
         "user_hash_max_age_secs": site.user_hash_max_age_secs,
         "created_at": iso(site.created_at),
+        "ai_mode": site.ai_mode or AiMode.OFF.value,
     }
 
 
@@ -129,6 +132,10 @@ def do_update_site(actor: Actor, site_key: str, fields: object, ip: str) -> dict
             values.pop("name", None)
         if values.get("require_timed_hash") is None:
             values.pop("require_timed_hash", None)
+        if values.get("ai_mode") is None:
+            values.pop("ai_mode", None)
+        else:
+            values["ai_mode"] = AiMode(values["ai_mode"]).value
         if values:
             scope.update(Site, **values).where(Site.id == site_key).execute()
         after = site_view(access_site(scope, site_key))

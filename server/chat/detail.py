@@ -6,10 +6,11 @@ from typing import Any
 
 from server.chat.labels import access_conversation_row, conversation_labels
 from server.chat.records import Actor
+from server.chat.robots import assignee_cards
 from server.chat.visitors import PAGES_IN_REST, visitor_context
 from server.errors import NotFound
 from server.storage.guard import TenantScope
-from server.storage.models import Agent, Visitor
+from server.storage.models import Visitor
 from server.times import iso_time
 
 
@@ -23,11 +24,11 @@ def conversation_detail(actor: Actor, conv: str) -> dict[str, Any]:
     if not actor.in_scope(row.department_id):  # a bridge narrowed to departments
         raise NotFound("no such conversation")
     visitor = scope.get_or_none(Visitor, Visitor.id == row.visitor_id)
-    agent = scope.get_or_none(Agent, Agent.id == row.assignee_id) if row.assignee_id else None
+    assignee = assignee_cards(scope, [row]).get(row.id)
     return {
         "id": row.id,
         "status": row.status,
-        "assignee": {"id": agent.id, "name": agent.name} if agent else None,
+        "assignee": assignee,
         "department": row.department_id,
         "site": row.site_id,
         "last_seq": row.last_seq,

@@ -12,6 +12,7 @@ from server.chat.queries import MESSAGE_COLUMNS
 from server.chat.rating import rating_data
 from server.chat.records import Actor, StoredMessage
 from server.chat.rendered import RENDERED
+from server.chat.robots import assignee_cards
 from server.chat.visitors import visitor_card
 from server.errors import BadRequest
 from server.storage.guard import TenantScope
@@ -123,20 +124,13 @@ def _cards(scope: TenantScope, rows: list[Conversation]) -> list[dict[str, Any]]
     visitors = {
         v.id: v for v in scope.select(Visitor).where(Visitor.id.in_({r.visitor_id for r in rows}))
     }
-    agent_ids = {r.assignee_id for r in rows if r.assignee_id}
-    agents = (
-        {a.id: a for a in scope.select(Agent).where(Agent.id.in_(agent_ids))} if agent_ids else {}
-    )
+    assignees = assignee_cards(scope, rows)
     last = _last_messages(scope, [r for r in rows if r.last_seq])
     return [
         {
             "id": row.id,
             "status": row.status,
-            "assignee": (
-                {"id": row.assignee_id, "name": agents[row.assignee_id].name}
-                if row.assignee_id in agents
-                else None
-            ),
+            "assignee": assignees.get(row.id),
             "department": row.department_id,
             "visitor": visitor_card(visitors.get(row.visitor_id)),
             "last_seq": row.last_seq,

@@ -60,6 +60,8 @@ class ConversationHooks(Protocol):
 
     async def conversation_queued(self, tenant_id: str, conv: str) -> None: ...
 
+    async def robot_takes(self, tenant_id: str, conv: str) -> bool: ...
+
     async def conversation_closed(self, tenant_id: str, conv: str) -> None: ...
 
 
@@ -288,7 +290,9 @@ class ChatService:
         await self._announce_queued(tenant_id, conv)
         if self.hooks is not None:
             try:
-                await self.hooks.conversation_queued(tenant_id, conv)
+                # The AI robot may take it first (its site's ai_mode): then nobody is offered it.
+                if not await self.hooks.robot_takes(tenant_id, conv):
+                    await self.hooks.conversation_queued(tenant_id, conv)
             except SteadyError as err:
                 log.warning("could not offer conversation %s: %s", conv, err.message)
 

@@ -37,6 +37,7 @@ from typing import Any
 
 import peewee as pw
 
+from server.chat.ai_rules import AI, robot_may_write, taken_over
 from server.chat.records import MessageFields, SendResult, StoredMessage
 from server.chat.rendered import RENDERED
 from server.errors import ErrorCode, NotFound, SteadyError, Unavailable
@@ -279,11 +280,13 @@ class GroupCommitWriter:
             stored = self._stored_duplicates(batch) if check_existing else {}
             lock = " FOR UPDATE" if mysql else ""
             cursor = database.execute_sql(
-                f"SELECT id, tenant_id, status, last_seq FROM {conv_table} "
-                f"WHERE id IN ({conv_marks}) ORDER BY id{lock}",
+                f"SELECT id, tenant_id, status, last_seq, assignee_id, assignee_type "
+                f"FROM {conv_table} WHERE id IN ({conv_marks}) ORDER BY id{lock}",
                 conv_ids,
             )
-            convs = {row[0]: [row[1], row[2], int(row[3])] for row in cursor.fetchall()}
+            convs = {
+                row[0]: [row[1], row[2], int(row[3]), row[4], row[5]] for row in cursor.fetchall()
+            }
             if not check_existing:
                 # A resend into a conversation closed since its first send must get its
                 # original ack, not "closed" (which would store it again elsewhere).
@@ -307,6 +310,11 @@ class GroupCommitWriter:
                     continue
                 if conv[1] == CLOSED:
                     outcomes.append(ConversationClosed("the conversation is closed"))
+                    continue
+                if pending.sender_type == AI and not robot_may_write(
+                    pending.sender_id, conv[1], conv[3], conv[4]
+                ):
+                    outcomes.append(taken_over())
                     continue
                 conv[2] += 1
                 message = StoredMessage(

@@ -18,6 +18,7 @@ from server.chat import topics
 from server.chat.delivery import Offer, StreamCursor
 from server.chat.pages import AGENT_ONLY_EVENTS
 from server.chat.records import ConversationRef, StoredMessage
+from server.chat.robots import is_robot
 from server.chat.service import ChatService
 from server.errors import CloseCode, SteadyError
 from server.gateway.connection import Connection, dumps
@@ -60,7 +61,8 @@ class Hub:
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).inc()
-        if conn.bridge is None:  # a bridge is not a person: no presence
+        # A bridge is not a person: no presence, except the AI robot's (who holds chats).
+        if conn.bridge is None or is_robot(conn.actor):
             self.presence.arrive(conn.actor)
 
     def remove(self, conn: Connection) -> None:
@@ -68,7 +70,7 @@ class Hub:
             return
         self.connections.discard(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).dec()
-        if conn.bridge is None:
+        if conn.bridge is None or is_robot(conn.actor):
             self.presence.leave(conn.actor)
         for topic in list(conn.topics):
             self._leave(conn, topic)

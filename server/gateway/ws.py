@@ -41,7 +41,7 @@ from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus, Site
+from server.storage.models import Conversation, ConversationStatus, SenderType, Site
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ PONG = b'{"type":"pong"}'
 Handler = Callable[[Connection, dict[str, Any], Actor], Awaitable[object]]
 
 COMMON_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
-VISITOR_FRAMES = COMMON_FRAMES | {"page", "rate"}
+VISITOR_FRAMES = COMMON_FRAMES | {"page", "rate", "handoff"}
 AGENT_FRAMES = COMMON_FRAMES | {"accept", "transfer", "status"}
 ALL_FRAMES = AGENT_FRAMES | VISITOR_FRAMES
 
@@ -74,6 +74,7 @@ class Gateway:
             "status": self.on_status,
             "page": self.pages.on_page,
             "rate": self.on_rate,
+            "handoff": self.on_handoff,
         }
         self._hellos: dict[Connection, dict[str, Any]] = {}
         self.send_budget = NodeSendBudget(services.settings.ws_send_buffer_node_bytes)
@@ -402,6 +403,15 @@ class Gateway:
         await self.s.routing.accept(actor, frame.get("conv"))
 
     async def on_transfer(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        if actor.type is SenderType.AI:  # the robot hands off, with a reason
+            await self.s.routing.robots.by_robot(
+                actor,
+                frame.get("conv"),
+                frame.get("to_department"),
+                frame.get("to_queue"),
+                frame.get("reason"),
+            )
+            return
         await self.s.routing.transfer(
             actor,
             frame.get("conv"),
@@ -409,6 +419,10 @@ class Gateway:
             frame.get("to_department"),
             frame.get("note"),
         )
+
+    async def on_handoff(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+        """The visitor asks for a person (the widget's button): works without the robot."""
+        await self.s.routing.robots.by_visitor(actor, frame.get("conv"))
 
     async def on_status(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         await self.s.routing.set_status(actor, frame.get("state"))

@@ -25,10 +25,13 @@ from typing import Any
 from server.admin import audit
 from server.admin.bridges import acting_agent, bridge_profile, revoked_among
 from server.chat import topics
+from server.chat.access import access_conversation
+from server.chat.ai_rules import taken_over
 from server.chat.bridge_feed import BridgeFeed
 from server.chat.bridge_follow import bridge_conversations
 from server.chat.queries import queued_conversations, queued_event
 from server.chat.records import Actor, ConversationRef, SendResult
+from server.chat.robots import ROBOT_FRAMES, held_by, is_robot, robot_actor
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError
 from server.gateway.connection import Connection
 from server.gateway.context import Services
@@ -43,6 +46,7 @@ AUDITED = {
     "transfer": "conversation.transfer",
     "close": "conversation.close",
 }
+AUDITED_FIELDS = ("to_agent", "to_department", "to_queue", "reason")
 CATCH_UP_AT_ONCE = 8  # replays of one bridge's welcome running together
 WATCH_SECS = 0.5  # how often a node looks for revoked bridges among its sockets
 _DENIED = "you have no access to this conversation"
@@ -140,18 +144,34 @@ class BridgeSessions:
         if frame_type in OWN_FRAMES:
             await handler(conn, frame, conn.actor)
             return
-        if frame_type not in ACTING_FRAMES:
+        if is_robot(conn.actor):
+            actor = await self._robot(conn, frame)
+        elif frame_type not in ACTING_FRAMES:
             raise Forbidden(f"a bridge does not send {frame_type}: it acts only as its agents")
-        actor = await self.s.store.run(acting_agent, conn.actor, frame.get("as"))
+        else:
+            actor = await self.s.store.run(acting_agent, conn.actor, frame.get("as"))
         result = await handler(conn, frame, actor)
         action = AUDITED.get(frame_type)
         if action is not None:
-            details: dict[str, Any] = {
-                k: frame[k] for k in ("to_agent", "to_department") if k in frame
-            }
+            details: dict[str, Any] = {k: frame[k] for k in AUDITED_FIELDS if k in frame}
             await self._record(conn, actor, action, frame.get("conv"), details)
         elif frame_type == "send" and isinstance(result, asyncio.Future):
             result.add_done_callback(partial(self._sent, conn, actor))
+
+    async def _robot(self, conn: Connection, frame: dict[str, Any]) -> Actor:
+        """An ai bridge acts as itself: never ``as``, never ``accept``; it closes only a
+        conversation it holds (a person's is theirs to close)."""
+        frame_type = frame["type"]
+        if "as" in frame:
+            raise Forbidden("an ai bridge acts as itself: as is not allowed")
+        if frame_type not in ROBOT_FRAMES:
+            raise Forbidden(f"an ai bridge does not send {frame_type}")
+        robot = robot_actor(conn.actor)
+        if frame_type == "close":
+            ref = await access_conversation(self.s.chat.directory, robot, frame.get("conv"))
+            if not await self.s.store.run(held_by, ref, robot.id):
+                raise taken_over()
+        return robot
 
     def _sent(self, conn: Connection, actor: Actor, future: asyncio.Future[SendResult]) -> None:
         if future.cancelled() or future.exception() is not None:

@@ -25,7 +25,7 @@ from server.storage.models import SenderType
 
 log = logging.getLogger(__name__)
 
-PresenceKey = tuple[str, str, str]  # (kind: "agent" | "visitor", tenant_id, id)
+PresenceKey = tuple[str, str, str]  # (kind: "agent" | "visitor" | "ai", tenant_id, id)
 STOP_TIMEOUT_SECS = 2.0
 EVENT_NAMES = {"agent": "agent.presence", "visitor": "visitor.presence"}
 
@@ -173,6 +173,8 @@ class Presence:
         if on is None:
             return
         kind, tenant_id, ident = key
+        if kind not in EVENT_NAMES:
+            return  # an AI robot's presence is asked for (server/routing/robots.py), not told
         self.bus.publish(
             topics.agents(tenant_id),
             {
@@ -206,5 +208,7 @@ class Presence:
 
 
 def _key(actor: Actor) -> PresenceKey:
+    if actor.is_bridge:  # only an ai bridge's connection is counted (gateway/hub.py)
+        return ("ai", actor.tenant_id, actor.id)
     kind = "visitor" if actor.type is SenderType.VISITOR else "agent"
     return (kind, actor.tenant_id, actor.id)

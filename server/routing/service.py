@@ -13,6 +13,7 @@ from typing import Any
 from server.bus import Bus
 from server.chat import topics
 from server.chat.access import access_conversation
+from server.chat.ai_rules import ROBOT_ASSIGNEE
 from server.chat.directory import ConversationDirectory
 from server.chat.queries import queued_event
 from server.chat.records import Actor, ConversationRef
@@ -21,6 +22,7 @@ from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound, 
 from server.routing import offers
 from server.routing.availability import now_utc, start_conversation
 from server.routing.presence import Presence
+from server.routing.robots import HAND_BACK_SECS, RobotDesk
 from server.storage.database import Store, db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import (
@@ -49,6 +51,7 @@ class RoutingService:
         presence: Presence | None = None,
         *,
         sweep_secs: float = OFFER_SWEEP_SECS,
+        robot_grace_secs: float = HAND_BACK_SECS,
     ):
         self.presence = presence  # who is connected; adds visitor_online to conv.queued
         self.store = store
@@ -57,12 +60,14 @@ class RoutingService:
         self.sweep_secs = sweep_secs
         self._sweeper: asyncio.Task[None] | None = None
         self._stranded_scan_ms = 0  # the first sweep looks at once (after a restart)
+        self.robots = RobotDesk(self, grace_secs=robot_grace_secs)
 
     async def accept(self, actor: Actor, conv: object) -> dict[str, Any]:
         _require_agent(actor)
         ref = await access_conversation(self.directory, actor, conv)
         last_seq = await self.store.run(_claim, ref, actor.id)
-        event = _event("conv.assigned", ref.id, {"agent": actor.wire(), "last_seq": last_seq})
+        data = {"agent": actor.wire(), "assignee": actor.wire(), "last_seq": last_seq}
+        event = _event("conv.assigned", ref.id, data)
         for_agents = await self._with_visitor(ref, event)
         self.bus.publish(topics.conversation(ref.id), event)
         self.bus.publish(topics.agents(ref.tenant_id), for_agents)
@@ -127,6 +132,10 @@ class RoutingService:
         """First visitor message: department, offline flag; the greeting to send."""
         return await self.store.run(start_conversation, tenant_id, conv, now_utc())
 
+    async def robot_takes(self, tenant_id: str, conv: str) -> bool:
+        """A new conversation goes to the tenant's AI robot when its site says so."""
+        return await self.robots.engage(tenant_id, conv)
+
     async def conversation_queued(self, tenant_id: str, conv: str) -> None:
         """A conversation waits: offer it when its department assigns automatically."""
         connected = await self._connected_agents(tenant_id)
@@ -184,8 +193,10 @@ class RoutingService:
 
     def start_sweeper(self) -> None:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+        self.robots.start()
 
     async def stop_sweeper(self) -> None:
+        await self.robots.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -254,7 +265,8 @@ def _require_agent(actor: Actor) -> None:
 
 
 def _claim(ref: ConversationRef, agent_id: str) -> int:
-    """Assign a queued conversation; the conditional UPDATE lets exactly one agent win."""
+    """Assign a queued conversation, or take one over from the AI robot; the conditional
+    UPDATE lets exactly one agent win. From then on the robot's sends are refused."""
     scope = TenantScope(ref.tenant_id)
     with db.atomic():
         won = (
@@ -262,11 +274,17 @@ def _claim(ref: ConversationRef, agent_id: str) -> int:
                 Conversation,
                 status=ConversationStatus.ACTIVE.value,
                 assignee_id=agent_id,
+                assignee_type=None,
                 assigned_at=utcnow(),
                 offer_deadline_ms=None,
             )
             .where(
-                Conversation.id == ref.id, Conversation.status == ConversationStatus.QUEUED.value
+                Conversation.id == ref.id,
+                (Conversation.status == ConversationStatus.QUEUED.value)
+                | (
+                    (Conversation.status == ConversationStatus.ACTIVE.value)
+                    & (Conversation.assignee_type == ROBOT_ASSIGNEE)
+                ),
             )
             .execute()
         )
@@ -316,6 +334,7 @@ def _transfer_to_agent(ref: ConversationRef, agent_id: str) -> tuple[dict[str, s
             Conversation,
             status=ConversationStatus.ACTIVE.value,
             assignee_id=target.id,
+            assignee_type=None,
             assigned_at=utcnow(),
             offer_deadline_ms=None,
         ).where(Conversation.id == ref.id, Conversation.status != CLOSED).execute()
@@ -334,6 +353,7 @@ def _transfer_to_department(ref: ConversationRef, department_id: str) -> dict[st
             Conversation,
             status=ConversationStatus.QUEUED.value,
             assignee_id=None,
+            assignee_type=None,
             department_id=department.id,
             # A fresh start in the new department: nobody holds an offer, nobody was tried.
             offered_to=None,

@@ -215,6 +215,17 @@ def _audit_client(database: pw.Database) -> None:
     add_missing_columns(database, AuditLog, AuditLog.actor_name, AuditLog.user_agent)
 
 
+def _ai_responder(database: pw.Database) -> None:
+    """The AI robot (issue #20): a site's ``ai_mode``, a conversation held by a robot
+    (``assignee_type``), hand-off records and knowledge-base articles. Added columns with
+    constant defaults and new tables: old nodes keep working beside new ones."""
+    from server.storage.models import AiHandoff, KnowledgeArticle
+
+    add_missing_columns(database, Site, Site.ai_mode)
+    add_missing_columns(database, Conversation, Conversation.assignee_type)
+    create_new_tables(database, AiHandoff, KnowledgeArticle)
+
+
 def datetimes_to_milliseconds(database: pw.Database) -> None:
     """MySQL/MariaDB: every ``DATETIME`` column of our tables becomes ``DATETIME(3)`` (one
     ALTER per table, keeping NULL/NOT NULL), so times keep the milliseconds the API shows.
@@ -254,6 +265,7 @@ MIGRATIONS: list[Migration] = [
     Migration(9, "times to the millisecond (DATETIME(3) on MySQL)", datetimes_to_milliseconds),
     Migration(10, "message search: n-gram index for Chinese, Japanese and Korean", _ngram_search),
     Migration(11, "audit rows: the actor's name and the client's user agent", _audit_client),
+    Migration(12, "AI responder: site mode, robot assignee, hand-offs, knowledge", _ai_responder),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

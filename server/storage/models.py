@@ -50,6 +50,26 @@ class BridgeKind(StrEnum):
 
     SLACK = "slack"
     TELEGRAM = "telegram"
+    AI = "ai"  # the AI responder (bots/ai): sends as itself, holds conversations
+
+
+class AiMode(StrEnum):
+    """When a site's conversations go to the tenant's AI robot first (docs/bridges.md)."""
+
+    OFF = "off"
+    FIRST_LINE = "first_line"
+    WHEN_NO_AGENT = "when_no_agent"
+
+
+class HandoffReason(StrEnum):
+    """Why a conversation left the AI robot (recorded, reported)."""
+
+    VISITOR_ASKED = "visitor_asked"
+    LOW_CONFIDENCE = "low_confidence"
+    NO_ANSWER = "no_answer"
+    AI_UNAVAILABLE = "ai_unavailable"
+    OTHER = "other"
+    VISITOR_BUTTON = "visitor_button"  # the widget's frame, without the robot
 
 
 class MessageKind(StrEnum):
@@ -99,6 +119,7 @@ class Site(TenantModel):
     welcome_message = pw.TextField(null=True)
     after_hours_message = pw.TextField(null=True)
     prechat = pw.TextField(null=True)
+    ai_mode = pw.CharField(max_length=16, default=AiMode.OFF.value)  # migration 12
 
 
 class RoutingPolicy(StrEnum):
@@ -194,6 +215,8 @@ class Conversation(TenantModel):
     offer_seq = pw.IntegerField(default=0)
     offers_tried = pw.CharField(max_length=600, default="")  # recent offerees, comma-separated
     offline = pw.BooleanField(default=False)  # started outside hours or with nobody online
+    # NULL: ``assignee_id`` is an agent; "ai": the AI bridge holding it (migration 12).
+    assignee_type = pw.CharField(max_length=16, null=True)
 
     class Meta:
         indexes = (
@@ -430,6 +453,31 @@ class ExportJob(TenantModel):
     error = pw.CharField(max_length=500, default="")
 
 
+class AiHandoff(TenantModel):
+    """A conversation leaving the AI robot for people, and why (reports)."""
+
+    id = pw.BigAutoField()
+    conversation_id = pw.CharField(max_length=26)
+    bridge_id = pw.CharField(max_length=26)
+    reason = pw.CharField(max_length=32)
+    created_at = DateTimeMsField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant_id", "created_at"), False),)
+
+
+class KnowledgeArticle(TenantModel):
+    """An article of the tenant's knowledge base: what the AI robot answers from."""
+
+    id = pw.CharField(max_length=26, primary_key=True)
+    title = pw.CharField(max_length=300)
+    body = pw.TextField()
+    language = pw.CharField(max_length=35, default="en")
+    tags = pw.TextField(default="[]")  # JSON list of strings
+    created_at = DateTimeMsField(default=utcnow)
+    updated_at = DateTimeMsField(default=utcnow)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaMigration,
     Tenant,
@@ -456,4 +504,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     BackupRun,
     SchedulerLease,
     ExportJob,
+    AiHandoff,
+    KnowledgeArticle,
 ]
