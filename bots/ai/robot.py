@@ -85,12 +85,16 @@ class Robot:
         self.bridge_id = ""
         self.knowledge_version = ""
         self.held: set[str] = set()
+        self.taken_over: set[str] = set()  # refused sends: a person has these now
         self._seen: dict[str, int] = {}  # conv -> highest seq read (the resume map)
         self._waiting: dict[str, tuple[str, float]] = {}  # unanswered visitor text, arrival
         self._locks: dict[str, asyncio.Lock] = {}
         self._unacked: dict[str, dict[str, Any]] = {}  # cid -> frame, resent on welcome
         self._tasks: set[asyncio.Task[None]] = set()
-        self.replies_sent = asyncio.Event()  # set on every reply (tests await it)
+        # Set as things happen (tests and the bench await them; cleared by them).
+        self.welcomed = asyncio.Event()
+        self.replies_sent = asyncio.Event()
+        self.let_go = asyncio.Event()
 
     # -- running ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -152,6 +156,7 @@ class Robot:
     async def on_welcome(self, welcome: Welcome) -> None:
         bridge_id = welcome.you.get("id")
         self.bridge_id = bridge_id if isinstance(bridge_id, str) else ""
+        self.welcomed.set()
         for frame in list(self._unacked.values()):
             await self._send_raw(frame)  # the cid makes a repeat harmless
 
@@ -160,6 +165,7 @@ class Robot:
             self._read(message)
 
     def _read(self, message: Message) -> None:
+        log.debug("message %s %s %s", message.conv, message.seq, message.sender)
         conv = message.conv
         if message.seq <= self._seen.get(conv, 0):
             return
@@ -171,6 +177,7 @@ class Robot:
             self._in_background(self._answer(conv))
 
     async def on_event(self, event: Event) -> None:
+        log.debug("event %s %s %s", event.name, event.conv, dict(event.data))
         conv = event.conv
         if conv is None:
             return
@@ -194,7 +201,11 @@ class Robot:
                     self._in_background(self._answer(conv))
             else:
                 self._let_go(conv)
-        elif event.name in ("conv.transferred", "conv.closed", "conv.queued"):
+        elif event.name == "conv.queued":
+            # Waiting for someone: maybe for the robot (conv.assigned follows), so the
+            # visitor's first words stay pending.
+            self.held.discard(conv)
+        elif event.name in ("conv.transferred", "conv.closed"):
             self._let_go(conv)
 
     def _let_go(self, conv: str) -> None:
@@ -202,6 +213,7 @@ class Robot:
         self.held.discard(conv)
         self._waiting.pop(conv, None)
         self.responder.forget(conv)
+        self.let_go.set()
 
     async def on_ack(self, ack: Ack) -> None:
         if ack.cid:
@@ -213,6 +225,7 @@ class Robot:
         if error.code == "forbidden" and error.conv:
             # taken_over: a person accepted it (checked on the server's send path).
             log.info("conversation %s is no longer the robot's: %s", error.conv, error.message)
+            self.taken_over.add(error.conv)
             self._let_go(error.conv)
         elif error.code not in ("", "forbidden"):
             log.warning("server error %s: %s", error.code, error.message)
@@ -221,7 +234,12 @@ class Robot:
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("answering failed", exc_info=task.exception())
 
     async def _answer(self, conv: str) -> None:
         lock = self._locks.setdefault(conv, asyncio.Lock())
