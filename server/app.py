@@ -32,6 +32,7 @@ from server.gateway.rest_admin_agents import build_admin_agents_blueprint
 from server.gateway.rest_bridges import build_bridges_blueprint
 from server.gateway.rest_context import build_context_blueprint
 from server.gateway.rest_export import build_export_blueprint
+from server.gateway.rest_knowledge import build_knowledge_blueprint
 from server.gateway.rest_operator import build_operator_blueprint
 from server.gateway.rest_rating import build_rating_blueprint
 from server.gateway.rest_reports import build_reports_blueprint
@@ -124,7 +125,12 @@ def create_app(settings: Settings) -> Sanic:
     secret_key = ensure_secret_key(settings)
     tenant_keys = TenantKeys(secret_key, load_imported_key)
     routing = RoutingService(
-        store, bus, directory, presence, sweep_secs=settings.offer_sweep_secs
+        store,
+        bus,
+        directory,
+        presence,
+        sweep_secs=settings.offer_sweep_secs,
+        robot_grace_secs=settings.ai_handback_secs,
     )
     chat.hooks = routing
     backup_scheduler = BackupScheduler(settings, store.database)
@@ -175,6 +181,7 @@ def create_app(settings: Settings) -> Sanic:
     app.blueprint(build_admin_blueprint(services))
     app.blueprint(build_admin_agents_blueprint(services))
     app.blueprint(build_bridges_blueprint(services))
+    app.blueprint(build_knowledge_blueprint(services))
     app.blueprint(build_operator_blueprint(services))
     app.blueprint(build_export_blueprint(services))
     app.blueprint(build_api_docs_blueprint())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -111,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     k_create.add_argument("--tenant", required=True)
     k_create.add_argument("--name", default="")
     _bridge_parser(sub)
+    _knowledge_parser(sub)
     add_backup_parsers(sub)
     return parser
 
@@ -118,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
 def _bridge_parser(sub: Any) -> None:
     from server.storage.models import BridgeKind
 
-    bridge = sub.add_parser("bridge", help="Slack and Telegram bridges (docs/bridges.md)")
+    bridge = sub.add_parser("bridge", help="Slack, Telegram and AI bridges (docs/bridges.md)")
     actions = bridge.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a bridge; prints its token once")
     create.add_argument("--tenant", required=True)
@@ -139,6 +141,17 @@ def _bridge_parser(sub: Any) -> None:
     code.add_argument("--tenant", required=True)
     code.add_argument("--agent", required=True, metavar="EMAIL")
     code.add_argument("--json", action="store_true", help='print {"code", "expires_at"}')
+
+
+def _knowledge_parser(sub: Any) -> None:
+    knowledge = sub.add_parser(
+        "knowledge", help="the AI robot's knowledge base (docs/admin-api.md)"
+    )
+    actions = knowledge.add_subparsers(dest="action", required=True)
+    imported = actions.add_parser("import", help="import Markdown files as articles")
+    imported.add_argument("--tenant", required=True)
+    imported.add_argument("files", nargs="+", metavar="FILE.md")
+    imported.add_argument("--json", action="store_true", help="print the articles as JSON")
 
 
 def _password_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -383,6 +396,31 @@ def _cmd_operator(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_knowledge(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin import knowledge
+    from server.admin.bridges import cli_actor
+    from server.admin.provisioning import get_tenant
+
+    files = []
+    for path in args.files:
+        try:
+            with open(path, "rb") as fh:
+                files.append((os.path.basename(path), fh.read()))
+        except OSError as err:
+            raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+
+    def run() -> dict[str, Any]:
+        get_tenant(args.tenant)
+        return knowledge.do_import(cli_actor(args.tenant), files, "")
+
+    made = _with_db(settings, run)
+    if args.json:
+        print(json.dumps(made["articles"]))
+    for article in [] if args.json else made["articles"]:
+        print(f"{article['id']}  {article['language']:<8}  {article['title']}")
+    return 0
+
+
 def _cmd_bridge(settings: Settings, args: argparse.Namespace) -> int:
     from server.admin import bridge_cli
 
@@ -416,6 +454,7 @@ def _cmd_bridge(settings: Settings, args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": _cmd_serve,
+    "knowledge": _cmd_knowledge,
     "migrate": _cmd_migrate,
     "demo": _cmd_demo,
     "tenant": _cmd_tenant,

@@ -394,7 +394,8 @@ class ChatService:
     ) -> tuple[ConversationRef, int]:
         ref = await access_conversation(self.directory, actor, conv)
         position = _int_or(seq, 0, "seq")
-        await self.store.run(queries.mark_read, ref, actor, position)
+        if actor.type is not SenderType.AI:  # the robot's read is relayed, not the agents' mark
+            await self.store.run(queries.mark_read, ref, actor, position)
         return ref, position
 
 

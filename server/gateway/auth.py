@@ -37,7 +37,17 @@ def _bearer(request: Request) -> str:
 # "bridge": a bridge token only (docs/bridges.md); "agent_self": an agent's or admin's own
 # login, for what only a person can do (API keys, operators and bridges get 403). A route
 # of any level may also let bridges in with ``ctx_bridge=True`` (their tenant and scope).
-ACCESS_LEVELS = ("public", "visitor", "agent", "admin", "operator", "bridge", "agent_self")
+# "ai_bridge": an ``ai`` bridge's token only (the AI robot's knowledge and presence).
+ACCESS_LEVELS = (
+    "public",
+    "visitor",
+    "agent",
+    "admin",
+    "operator",
+    "bridge",
+    "agent_self",
+    "ai_bridge",
+)
 
 SIGNED_HEADERS = ("x-steady-key", "x-steady-timestamp", "x-steady-nonce", "x-steady-signature")
 

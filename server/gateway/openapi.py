@@ -52,6 +52,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _BODY_ATTR = "__steady_request_body__"
 _ANSWER_ATTR = "__steady_response_body__"
 NO_BODY_ATTR = "__steady_no_body__"
+_FILES_ATTR = "__steady_multipart_files__"
 
 
 def request_body(model: type[BaseModel]) -> Callable[[F], F]:
@@ -88,6 +89,16 @@ def query_filters(filters: dict[str, type]) -> Callable[[F], F]:
         return func
 
     return decorate
+
+
+def multipart_files(field: str, description: str) -> Callable[[F], F]:
+    """Document a handler whose body is ``multipart/form-data`` with files in ``field``."""
+
+    def mark(func: F) -> F:
+        setattr(func, _FILES_ATTR, (field, description))
+        return func
+
+    return mark
 
 
 def no_body(func: F) -> F:
@@ -153,6 +164,19 @@ def _document_security(app: Sanic) -> None:
             operation.requestBody = {
                 "required": True,
                 "content": {"application/json": {"schema": _schema(spec, model)}},
+            }
+        files = getattr(route.handler, _FILES_ATTR, None)
+        if files is not None:
+            field, description = files
+            item = {"type": "string", "format": "binary"}
+            schema = {
+                "type": "object",
+                "properties": {field: {"type": "array", "items": item, "description": description}},
+                "required": [field],
+            }
+            operation.requestBody = {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": schema}},
             }
         answer = getattr(route.handler, _ANSWER_ATTR, None)
         if answer is not None:

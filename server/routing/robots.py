@@ -228,7 +228,9 @@ class RobotDesk:
         if last_seq is None:
             return False
         assignee = robot_wire(robot_id, name)
-        event = _event("conv.assigned", conv, {"assignee": assignee, "last_seq": last_seq})
+        # ``agent`` too, for clients that read only it (they show the robot's name).
+        data = {"agent": assignee, "assignee": assignee, "last_seq": last_seq}
+        event = _event("conv.assigned", conv, data)
         ref = await self.routing.directory.lookup(conv)
         for_agents = await self.routing._with_visitor(ref, event) if ref else event
         self.routing.bus.publish(topics.conversation(conv), event)

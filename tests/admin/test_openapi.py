@@ -33,6 +33,8 @@ WRITE_ROUTES_WITH_BODY = {
     ("put", "/api/v1/sites/{site}/prechat"),
     ("post", "/api/v1/canned-replies"),
     ("post", "/api/v1/visitor/conversations/{conv}/rating"),
+    ("post", "/api/v1/knowledge/articles"),
+    ("patch", "/api/v1/knowledge/articles/{article_id}"),
 }
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -140,7 +142,8 @@ def test_every_route_that_takes_a_body_has_a_request_schema(
         if not body:
             problems.append(f"{method} {path}: no requestBody (document it or mark no_body)")
             continue
-        schema = body["content"]["application/json"]["schema"]
+        content = body["content"]
+        schema = (content.get("application/json") or content["multipart/form-data"])["schema"]
         if schema.get("type") != "object" or not schema.get("properties"):
             problems.append(f"{method} {path}: the body schema names no properties")
     assert not problems, "\n".join(problems)

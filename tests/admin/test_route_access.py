@@ -19,6 +19,8 @@ operator). For every route and method this test checks, against a running server
   declare ``ctx_bridge=True``, 403 everywhere else; a bridge of another tenant: like the
   other tenant's admin on the routes that let bridges in (404/403 on this tenant's objects,
   none of their ids in any answer);
+* the tenant's AI robot (an ``ai`` bridge): like a bridge, and the only caller let in on
+  ``ai_bridge`` routes (its knowledge and presence), which every other caller gets 403 on;
 * ``agent_self`` routes (what only a person may do): agents and admins with their own login
   are let in, API keys, operators and bridges get 403; ``bridge`` routes: bridges only.
 
@@ -52,7 +54,7 @@ LET_IN_IS_NOT = {401, 403}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-BRIDGE_CALLERS = ("bridge", "other_bridge")
+BRIDGE_CALLERS = ("bridge", "other_bridge", "ai_bridge")
 FOREIGN_CALLERS = ("other_admin", "other_bridge")
 
 
@@ -64,6 +66,10 @@ def expected_problem(level: str, caller: str, status: int, names_object: bool,
         return None if status not in LET_IN_IS_NOT else f"public route refused {caller}"
     if caller in ("anonymous", "forged"):
         return None if status == 401 else f"expected 401, got {status}"
+    if level == "ai_bridge":
+        if caller == "ai_bridge":
+            return None if status not in LET_IN_IS_NOT else f"AI bridge refused ({status})"
+        return None if status == 403 else f"expected 403, got {status}"
     if caller in BRIDGE_CALLERS:
         if level != "bridge" and not bridge_ok:
             return None if status == 403 else f"expected 403, got {status}"
@@ -126,6 +132,9 @@ def test_the_verdicts_catch_a_missing_check() -> None:
     assert expected_problem("agent_self", "key_admin", 200, False) is not None
     assert expected_problem("agent_self", "operator", 200, False) is not None
     assert expected_problem("agent_self", "agent", 200, False) is None
+    assert expected_problem("ai_bridge", "bridge", 200, False) is not None
+    assert expected_problem("ai_bridge", "admin", 200, False) is not None
+    assert expected_problem("ai_bridge", "ai_bridge", 403, False) is not None
 
 
 def run_cli(server: ServerProcess, *args: str) -> str:
@@ -161,6 +170,7 @@ COLLECTIONS = {
     "links": "link",
     "export": "export_job",
     "operators": "operator",
+    "articles": "article",
 }
 
 
@@ -238,6 +248,9 @@ async def callers(server: ServerProcess) -> Callers:
     linked = await call(server, "POST", "/api/v1/bridges/links", token=bridge["token"],
                         body={"code": code.json()["code"], "external_user": ids["link"]})
     assert linked.status_code == 200, linked.text
+    ai_bridge = await make("/api/v1/bridges", {"kind": "ai", "name": "walk robot"})
+    ids["article"] = (await make("/api/v1/knowledge/articles",
+                                 {"title": "Walk", "body": "Routes are walked."}))["id"]
     other_bridge = json.loads(run_cli(server, "bridge", "create", "--tenant", tenant,
                                       "--kind", "telegram", "--name", "other", "--json"))
 
@@ -252,6 +265,7 @@ async def callers(server: ServerProcess) -> Callers:
             "operator": operator.json()["token"],
             "bridge": bridge["token"],
             "other_bridge": other_bridge["token"],
+            "ai_bridge": ai_bridge["token"],
         },
         ids=ids,
         headers={"operator": {"X-Steady-Tenant": demo.tenant}},
@@ -284,7 +298,7 @@ async def test_every_route_gives_each_caller_exactly_its_due(
     # Everyone but the tenant's own admin first: their probes must change nothing, and the
     # admin's own probes (which may delete the walk's objects) come last.
     for phase in (("anonymous", "forged", "visitor", "agent", "key_agent", "other_admin",
-                   "bridge", "other_bridge"),
+                   "bridge", "other_bridge", "ai_bridge"),
                   ("admin", "key_admin", "operator")):
         for route in routes:
             url, real_ids = fill(route, callers.ids)
@@ -295,6 +309,8 @@ async def test_every_route_gives_each_caller_exactly_its_due(
                 names_object = bool(route.params) and real_ids
                 problem = expected_problem(route.access, caller, status, names_object,
                                            route.bridge)
+                if caller == "ai_bridge" and "/bridges/<" in route.path and status == 403:
+                    problem = None  # the walk's Slack bridge: another bridge's, not the robot's
                 if caller in FOREIGN_CALLERS and not problem:
                     leaked = [kind for kind, value in callers.ids.items() if value in text]
                     if leaked:

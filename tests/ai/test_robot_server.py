@@ -6,13 +6,29 @@ another tenant's conversation, a department outside its scope, after a person ac
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from typing import Any
 
 from tests.admin.conftest import call, code
 from tests.ai.support import event_of, refused, robot, robot_says, set_mode, start_chat
 from tests.support.bridges import connect_bridge, new_bridge, new_department, run_cli, token_of
 from tests.support.clients import Clients, new_cid
 from tests.support.server import DemoTenant, ServerProcess
+
+
+async def audit_rows(server: ServerProcess, admin_token: str, actor: str,
+                     action: str) -> list[dict[str, Any]]:
+    """The actor's audit rows of ``action``: written just after the frame was answered."""
+    deadline = time.monotonic() + 5
+    while True:
+        resp = await call(server, "GET", f"/api/v1/audit?actor={actor}&action={action}",
+                          token=admin_token)
+        entries: list[dict[str, Any]] = resp.json()["entries"]
+        if entries or time.monotonic() > deadline:
+            return entries
+        await asyncio.sleep(0.05)
 
 
 async def test_an_ai_bridge_is_made_listed_and_says_hello_as_itself(
@@ -48,9 +64,14 @@ async def test_first_line_robot_holds_answers_and_stops_once_a_person_accepts(
     note = await robot_says(ws, conv, "used: Shipping times (0.82)", kind="note")
     assert note["type"] == "ack", note
 
+    # The robot's read is relayed to the visitor but is not the agents' read mark.
+    await ws.send_json({"type": "read", "conv": conv, "seq": ack["seq"]})
+    relayed = await visitor.recv_until(lambda f: f["type"] == "read" and f["conv"] == conv)
+    assert relayed["sender"]["type"] == "ai"
     listed = await call(server, "GET", f"/api/v1/conversations/{conv}",
                         token=await token_of(server, tenant.agents[0], tenant))
     assert listed.json()["assignee"] == {"type": "ai", "id": bridge.id, "name": "Aiko"}
+    assert listed.json()["agent_read_seq"] == 0
 
     # The robot may neither accept nor act as someone.
     err = await refused(ws, {"type": "accept", "conv": conv})
@@ -112,6 +133,9 @@ async def test_the_robot_hands_off_with_a_reason_and_the_visitor_by_the_button(
     assert moved["data"]["from"] == {"type": "ai", "id": bridge.id, "name": "Helper"}
     await agent.recv_until(
         lambda f: event_of("conv.queued", conv)(f) and f["data"]["status"] == "queued")
+    audited = await audit_rows(server, admin_token, f"ai:{bridge.id}", "conversation.transfer")
+    assert audited[0]["target"] == conv and audited[0]["actor_name"] == "Helper"
+    assert audited[0]["changes"] == {"to_queue": True, "reason": "low_confidence"}
 
     # Not held by the robot any more: the visitor's button is refused.
     await visitor.send_json({"type": "handoff", "conv": conv})
