@@ -6,10 +6,8 @@ refused (``taken_over``) and it carries on without crashing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -18,48 +16,17 @@ import pytest_asyncio
 from bench.ai_corpus import articles
 from bots.ai.responder import Reply
 from bots.ai.robot import Robot
-from bots.core.config import BridgeConfig
-from tests.admin.conftest import call
-from tests.ai.support import event_of, set_mode, start_chat
+from tests.ai.robot_support import FIRST_REPLY_SECS, add_articles, from_robot, running_robot
+from tests.ai.support import event_of, start_chat
 from tests.fakes.openai_compat import FakeOpenAI
-from tests.support.bridges import new_bridge, token_of
+from tests.support.bridges import token_of
 from tests.support.clients import Clients
-from tests.support.server import DemoTenant, ServerProcess, free_port
-
-FIRST_REPLY_SECS = 3.0
+from tests.support.server import DemoTenant, ServerProcess
 
 
 @pytest.fixture(scope="module")
 def backend() -> str:
     return "sqlite"  # the robot is a protocol client: the server's backend is not its concern
-
-
-@contextlib.asynccontextmanager
-async def running_robot(
-    server: ServerProcess, tenant: DemoTenant, admin_token: str, name: str, **settings: Any
-) -> AsyncIterator[Robot]:
-    """A first_line site and a robot of that tenant connected, with its knowledge read."""
-    await set_mode(server, admin_token, tenant, "first_line")
-    bridge = await new_bridge(server, admin_token, kind="ai", name=name)
-    config = BridgeConfig(
-        kind="ai",
-        server=server.url,
-        token=bridge.token,
-        port=free_port(),
-        ai_first_reply_secs=FIRST_REPLY_SECS,
-        ai_low_turns=3,
-        **settings,
-    )
-    robot = Robot(config)
-    task = asyncio.get_running_loop().create_task(robot.run())
-    await asyncio.wait_for(robot.welcomed.wait(), 10)
-    await robot.refresh_knowledge()
-    try:
-        yield robot
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest_asyncio.fixture
@@ -68,21 +35,6 @@ async def robot(
 ) -> AsyncIterator[Robot]:
     async with running_robot(server, tenant, admin_token, "Aiko") as started:
         yield started
-
-
-async def add_articles(server: ServerProcess, token: str, articles: list[dict[str, Any]]) -> None:
-    for article in articles:
-        resp = await call(server, "POST", "/api/v1/knowledge/articles", token=token, body=article)
-        assert resp.status_code == 201, resp.text
-
-
-def from_robot(robot: Robot, conv: str):  # type: ignore[no-untyped-def]
-    return lambda f: (
-        f["type"] == "message"
-        and f["conv"] == conv
-        and f["sender"]["type"] == "ai"
-        and f["sender"]["id"] == robot.bridge_id
-    )
 
 
 async def test_the_robot_answers_as_itself_and_hands_off_by_phrase(
