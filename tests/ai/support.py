@@ -12,35 +12,21 @@ from tests.support.server import DemoTenant, ServerProcess
 
 
 async def set_mode(server: ServerProcess, admin_token: str, tenant: DemoTenant, mode: str) -> None:
-    resp = await call(
-        server,
-        "PATCH",
-        f"/api/v1/sites/{tenant.site_key}",
-        token=admin_token,
-        body={"ai_mode": mode},
-    )
+    resp = await call(server, "PATCH", f"/api/v1/sites/{tenant.site_key}", token=admin_token,
+                      body={"ai_mode": mode})
     assert resp.status_code == 200 and resp.json()["ai_mode"] == mode, resp.text
 
 
 async def robot(
-    clients: Clients,
-    server: ServerProcess,
-    admin_token: str,
-    *,
-    name: str = "Aiko",
+    clients: Clients, server: ServerProcess, admin_token: str, *, name: str = "Aiko",
     departments: list[str] | None = None,
 ) -> tuple[Bridge, WsClient]:
     bridge = await new_bridge(server, admin_token, kind="ai", name=name, departments=departments)
     return bridge, await connect_bridge(clients, server, bridge, label=f"robot {name}")
 
 
-async def start_chat(
-    clients: Clients,
-    server: ServerProcess,
-    tenant: DemoTenant,
-    body: str = "Where is my order?",
-    **fields: Any,
-) -> tuple[WsClient, str]:
+async def start_chat(clients: Clients, server: ServerProcess, tenant: DemoTenant,
+                     body: str = "Where is my order?", **fields: Any) -> tuple[WsClient, str]:
     visitor = await clients.visitor(server, demo=tenant, name="Vera", **fields)
     ack = await visitor.send_and_ack(body)
     return visitor, str(ack["conv"])
@@ -64,8 +50,7 @@ async def refused(ws: WsClient, frame: dict[str, Any]) -> Frame:
     else:
         err = await ws.recv_until(
             lambda f: f["type"] == "error" and f.get("conv") == frame.get("conv"),
-            what=f"error about {frame.get('conv')}",
-        )
+            what=f"error about {frame.get('conv')}")
     assert err["type"] == "error", err
     await ws.ping_pong()
     return err

@@ -13,7 +13,8 @@ from tests.support.server import DemoTenant, ServerProcess
 
 
 async def test_resolved_by_the_robot_and_hand_offs_by_reason(
-    server: ServerProcess, tenant: DemoTenant, other: DemoTenant, admin_token: str, clients: Clients
+    server: ServerProcess, tenant: DemoTenant, other: DemoTenant, admin_token: str,
+    clients: Clients
 ) -> None:
     await set_mode(server, admin_token, tenant, "first_line")
     _, ws = await robot(clients, server, admin_token, name="Reporter")
@@ -27,9 +28,8 @@ async def test_resolved_by_the_robot_and_hand_offs_by_reason(
     assert (await robot_says(ws, c0, "Here is the answer."))["type"] == "ack"
     await v0.send_json({"type": "close", "conv": c0})
     await v0.recv_until(event_of("conv.closed", c0))
-    await ws.send_json(
-        {"type": "transfer", "conv": c1, "to_queue": True, "reason": "low_confidence"}
-    )
+    await ws.send_json({"type": "transfer", "conv": c1, "to_queue": True,
+                        "reason": "low_confidence"})
     await agent.recv_until(event_of("conv.transferred", c1))
     await v2.send_json({"type": "handoff", "conv": c2})
     await agent.recv_until(event_of("conv.transferred", c2))
@@ -48,9 +48,8 @@ async def test_resolved_by_the_robot_and_hand_offs_by_reason(
     assert row["handoffs"]["low_confidence"] == 1 and row["handoffs"]["visitor_button"] == 1
     assert report["total"]["handoffs_total"] == 2 and report["total"]["resolved_by_ai"] == 1
 
-    theirs = await call(
-        server, "GET", "/api/v1/reports/ai", token=await token_of(server, other.admin, other)
-    )
+    theirs = await call(server, "GET", "/api/v1/reports/ai",
+                        token=await token_of(server, other.admin, other))
     assert theirs.status_code == 200 and theirs.json()["rows"] == []
     agent_token = await token_of(server, tenant.agents[0], tenant)
     denied = await call(server, "GET", "/api/v1/reports/ai", token=agent_token)

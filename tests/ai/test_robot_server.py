@@ -18,15 +18,13 @@ from tests.support.clients import Clients, new_cid
 from tests.support.server import DemoTenant, ServerProcess
 
 
-async def audit_rows(
-    server: ServerProcess, admin_token: str, actor: str, action: str
-) -> list[dict[str, Any]]:
+async def audit_rows(server: ServerProcess, admin_token: str, actor: str,
+                     action: str) -> list[dict[str, Any]]:
     """The actor's audit rows of ``action``: written just after the frame was answered."""
     deadline = time.monotonic() + 5
     while True:
-        resp = await call(
-            server, "GET", f"/api/v1/audit?actor={actor}&action={action}", token=admin_token
-        )
+        resp = await call(server, "GET", f"/api/v1/audit?actor={actor}&action={action}",
+                          token=admin_token)
         entries: list[dict[str, Any]] = resp.json()["entries"]
         if entries or time.monotonic() > deadline:
             return entries
@@ -41,18 +39,8 @@ async def test_an_ai_bridge_is_made_listed_and_says_hello_as_itself(
     assert ws.welcome["you"]["kind"] == "ai" and ws.welcome["you"]["name"] == "Aiko"
     listed = await call(server, "GET", "/api/v1/bridges", token=admin_token)
     assert any(b["id"] == bridge.id and b["kind"] == "ai" for b in listed.json()["bridges"])
-    made = run_cli(
-        server,
-        "bridge",
-        "create",
-        "--tenant",
-        tenant.tenant,
-        "--kind",
-        "ai",
-        "--name",
-        "Robo",
-        "--json",
-    )
+    made = run_cli(server, "bridge", "create", "--tenant", tenant.tenant, "--kind", "ai",
+                   "--name", "Robo", "--json")
     made_id = json.loads(made)["bridge_id"]
     listed = await call(server, "GET", "/api/v1/bridges", token=admin_token)
     assert any(b["id"] == made_id and b["kind"] == "ai" for b in listed.json()["bridges"])
@@ -80,27 +68,21 @@ async def test_first_line_robot_holds_answers_and_stops_once_a_person_accepts(
     await ws.send_json({"type": "read", "conv": conv, "seq": ack["seq"]})
     relayed = await visitor.recv_until(lambda f: f["type"] == "read" and f["conv"] == conv)
     assert relayed["sender"]["type"] == "ai"
-    listed = await call(
-        server,
-        "GET",
-        f"/api/v1/conversations/{conv}",
-        token=await token_of(server, tenant.agents[0], tenant),
-    )
+    listed = await call(server, "GET", f"/api/v1/conversations/{conv}",
+                        token=await token_of(server, tenant.agents[0], tenant))
     assert listed.json()["assignee"] == {"type": "ai", "id": bridge.id, "name": "Aiko"}
     assert listed.json()["agent_read_seq"] == 0
 
     # The robot may neither accept nor act as someone.
     err = await refused(ws, {"type": "accept", "conv": conv})
     assert err["code"] == "forbidden"
-    err = await refused(
-        ws, {"type": "send", "conv": conv, "cid": new_cid(), "body": "x", "as": "someone"}
-    )
+    err = await refused(ws, {"type": "send", "conv": conv, "cid": new_cid(), "body": "x",
+                             "as": "someone"})
     assert err["code"] == "forbidden"
 
     await agent.send_json({"type": "accept", "conv": conv})
     taken = await ws.recv_until(
-        lambda f: event_of("conv.assigned", conv)(f) and f["data"]["assignee"]["type"] == "agent"
-    )
+        lambda f: event_of("conv.assigned", conv)(f) and f["data"]["assignee"]["type"] == "agent")
     assert taken["data"]["agent"]["type"] == "agent"
     after = await robot_says(ws, conv, "Anything else?")
     assert after["type"] == "error" and after["code"] == "forbidden", after
@@ -111,7 +93,8 @@ async def test_first_line_robot_holds_answers_and_stops_once_a_person_accepts(
 
 
 async def test_a_robot_cannot_touch_another_tenant_or_another_department(
-    server: ServerProcess, tenant: DemoTenant, other: DemoTenant, admin_token: str, clients: Clients
+    server: ServerProcess, tenant: DemoTenant, other: DemoTenant, admin_token: str,
+    clients: Clients
 ) -> None:
     await set_mode(server, admin_token, tenant, "off")
     mine = await new_department(server, admin_token)
@@ -124,9 +107,8 @@ async def test_a_robot_cannot_touch_another_tenant_or_another_department(
     for conv in (foreign, outside):
         err = await robot_says(ws, conv, "hello from the robot")
         assert err["type"] == "error" and err["code"] == "forbidden", err
-        err = await refused(
-            ws, {"type": "transfer", "conv": conv, "to_queue": True, "reason": "other"}
-        )
+        err = await refused(ws, {"type": "transfer", "conv": conv, "to_queue": True,
+                                 "reason": "other"})
         assert err["code"] == "forbidden", err
     ok = await robot_says(ws, inside, "Waiting and unassigned: I may answer.")
     assert ok["type"] == "ack", ok
@@ -141,19 +123,16 @@ async def test_the_robot_hands_off_with_a_reason_and_the_visitor_by_the_button(
     visitor, conv = await start_chat(clients, server, tenant)
     await ws.recv_until(event_of("conv.assigned", conv))
 
-    err = await refused(
-        ws, {"type": "transfer", "conv": conv, "to_queue": True, "reason": "because"}
-    )
+    err = await refused(ws, {"type": "transfer", "conv": conv, "to_queue": True,
+                             "reason": "because"})
     assert err["code"] == "bad_frame"
-    await ws.send_json(
-        {"type": "transfer", "conv": conv, "to_queue": True, "reason": "low_confidence"}
-    )
+    await ws.send_json({"type": "transfer", "conv": conv, "to_queue": True,
+                        "reason": "low_confidence"})
     moved = await agent.recv_until(event_of("conv.transferred", conv))
     assert moved["data"]["reason"] == "low_confidence" and moved["data"]["to_queue"] is True
     assert moved["data"]["from"] == {"type": "ai", "id": bridge.id, "name": "Helper"}
     await agent.recv_until(
-        lambda f: event_of("conv.queued", conv)(f) and f["data"]["status"] == "queued"
-    )
+        lambda f: event_of("conv.queued", conv)(f) and f["data"]["status"] == "queued")
     audited = await audit_rows(server, admin_token, f"ai:{bridge.id}", "conversation.transfer")
     assert audited[0]["target"] == conv and audited[0]["actor_name"] == "Helper"
     assert audited[0]["changes"] == {"to_queue": True, "reason": "low_confidence"}
@@ -194,9 +173,8 @@ async def test_when_no_agent_the_robot_takes_only_while_nobody_can(
     await set_mode(server, admin_token, tenant, "when_no_agent")
     bridge, ws = await robot(clients, server, admin_token, name="Night")
     _, conv = await start_chat(clients, server, tenant)
-    assert (await ws.recv_until(event_of("conv.assigned", conv)))["data"]["assignee"][
-        "id"
-    ] == bridge.id
+    assert (await ws.recv_until(event_of("conv.assigned", conv)))["data"]["assignee"]["id"] \
+        == bridge.id
     agent = await clients.agent(server, tenant.agents[1], demo=tenant)
     await agent.send_json({"type": "status", "state": "online"})
     await agent.recv_until(lambda f: f.get("name") == "agent.status")
@@ -204,17 +182,11 @@ async def test_when_no_agent_the_robot_takes_only_while_nobody_can(
     await agent.recv_until(event_of("conv.queued", conv2))
     await ws.expect_no_frame(event_of("conv.assigned", conv2), within=1.0)
     await agent.send_json({"type": "status", "state": "offline"})
-    await agent.recv_until(
-        lambda f: f.get("name") == "agent.status" and f["data"]["state"] == "offline"
-    )
+    await agent.recv_until(lambda f: f.get("name") == "agent.status"
+                           and f["data"]["state"] == "offline")
     await set_mode(server, admin_token, tenant, "off")
     resp = await call(server, "GET", "/api/v1/sites", token=admin_token)
     assert {s["ai_mode"] for s in resp.json()["sites"]} == {"off"}
-    bad = await call(
-        server,
-        "PATCH",
-        f"/api/v1/sites/{tenant.site_key}",
-        token=admin_token,
-        body={"ai_mode": "always"},
-    )
+    bad = await call(server, "PATCH", f"/api/v1/sites/{tenant.site_key}", token=admin_token,
+                     body={"ai_mode": "always"})
     assert bad.status_code == 400 and code(bad) == "bad_request"
