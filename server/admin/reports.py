@@ -22,6 +22,7 @@ from server.storage.database import is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import (
     Agent,
+    Bridge,
     Conversation,
     ConversationStatus,
     Department,
@@ -146,7 +147,13 @@ def _names(scope: TenantScope, group: str, keys: set[str]) -> dict[str, str]:
         return {}
     model: Any = Agent if group == "agent" else Department
     rows = scope.select(model, model.id, model.name).where(model.id.in_(keys)).tuples()
-    return {row[0]: row[1] for row in rows}
+    names = {row[0]: row[1] for row in rows}
+    if group == "agent" and len(names) < len(keys):  # the AI robot holds some (assignee ai)
+        robots = scope.select(Bridge, Bridge.id, Bridge.name).where(
+            Bridge.id.in_(keys - set(names))
+        )
+        names.update({row[0]: row[1] for row in robots.tuples()})
+    return names
 
 
 def conversation_report(actor: Actor, start: dt.date, end: dt.date, group: str) -> dict[str, Any]:

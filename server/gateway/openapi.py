@@ -190,7 +190,7 @@ def _document_security(app: Sanic) -> None:
             if not operation.security:
                 operation.secured({BEARER: []})
                 operation.secured({SIGNED: []})
-        elif access in ("visitor", "bridge", "agent_self") and not operation.security:
+        elif access in ("visitor", "bridge", "agent_self", "ai_bridge") and not operation.security:
             operation.secured({BEARER: []})
 
 

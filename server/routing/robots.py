@@ -206,6 +206,7 @@ class RobotDesk:
         self.routing = routing
         self.grace_secs = grace_secs
         self._absent_since: dict[str, float] = {}
+        self._emptied: set[str] = set()  # revoked robots found holding nothing: done
         self._watch: asyncio.Task[None] | None = None
 
     # -- a conversation starts ------------------------------------------------------------
@@ -291,6 +292,8 @@ class RobotDesk:
         now = time.monotonic()
         moved = 0
         for tenant_id, bridge_id, revoked in robots:
+            if revoked and bridge_id in self._emptied:
+                continue
             here = bridge_id in await routing.presence.connected_ids("ai", tenant_id, [bridge_id])
             if here and not revoked:
                 self._absent_since.pop(bridge_id, None)
@@ -298,7 +301,10 @@ class RobotDesk:
             since = self._absent_since.setdefault(bridge_id, now)
             if not revoked and now - since < self.grace_secs:
                 continue
-            for ref in await routing.store.run(held_conversations, tenant_id, bridge_id):
+            held = await routing.store.run(held_conversations, tenant_id, bridge_id)
+            if revoked and not held:
+                self._emptied.add(bridge_id)  # a revoked robot is given nothing new
+            for ref in held:
                 try:
                     await self._hand_off(ref, HandoffReason.AI_UNAVAILABLE.value, None, None)
                     moved += 1

@@ -17,7 +17,7 @@ async def test_resolved_by_the_robot_and_hand_offs_by_reason(
     clients: Clients
 ) -> None:
     await set_mode(server, admin_token, tenant, "first_line")
-    _, ws = await robot(clients, server, admin_token, name="Reporter")
+    bridge, ws = await robot(clients, server, admin_token, name="Reporter")
     agent = await clients.agent(server, tenant.agents[0], demo=tenant)
     convs = []
     for n in range(4):
@@ -47,6 +47,10 @@ async def test_resolved_by_the_robot_and_hand_offs_by_reason(
     assert row["day"] == today and row["resolved_by_ai"] == 1
     assert row["handoffs"]["low_confidence"] == 1 and row["handoffs"]["visitor_button"] == 1
     assert report["total"]["handoffs_total"] == 2 and report["total"]["resolved_by_ai"] == 1
+
+    by_assignee = await call(server, "GET", "/api/v1/reports?group=agent", token=admin_token)
+    named = {r["key"]: r["name"] for r in by_assignee.json()["rows"]}
+    assert named[bridge.id] == "Reporter"  # the conversation the robot resolved
 
     theirs = await call(server, "GET", "/api/v1/reports/ai",
                         token=await token_of(server, other.admin, other))
