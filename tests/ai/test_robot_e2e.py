@@ -151,3 +151,48 @@ async def test_two_tenants_two_robots_and_an_injection_reveal_nothing_across(
             assert "ZEBRA-7731" in theirs["body"] and '"Staff discount"' in theirs["body"]
     finally:
         await fake.stop()
+
+
+async def test_a_failing_model_opens_the_breaker_and_visitors_still_get_answers(
+    server: ServerProcess, tenant: DemoTenant, admin_token: str, clients: Clients
+) -> None:
+    await add_articles(
+        server,
+        admin_token,
+        [
+            {
+                "title": "Gift wrapping",
+                "body": "Gift wrapping costs 3 euros per item.",
+                "language": "en",
+            }
+        ],
+    )
+    fake = await FakeOpenAI(mode="fail").start()
+    llm = {"ai_llm_url": fake.url, "ai_llm_model": "m", "ai_llm_breaker_threshold": 2}
+    try:
+        async with running_robot(server, tenant, admin_token, "Aiko", **llm) as robot:
+            visitor, conv = await start_chat(clients, server, tenant, body="gift wrapping cost?")
+            for turn in range(3):
+                if turn:
+                    await visitor.send_and_ack("what does gift wrapping cost per item?", conv=conv)
+                started = time.monotonic()
+                said = await visitor.recv_until(
+                    lambda f, n=turn: (
+                        from_robot(robot, conv)(f)
+                        and sum(1 for g in visitor.log if from_robot(robot, conv)(g)) == n + 1
+                    )
+                )
+                assert time.monotonic() - started < FIRST_REPLY_SECS
+                assert '"Gift wrapping"' in said["body"]  # the quoted article
+            assert len(fake.requests) == 2  # the third went nowhere: the breaker is open
+            port = robot.config.port
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                health = (await http.get("/healthz")).json()
+                metrics = (await http.get("/metrics")).text
+            assert health["generation"] == "open" and health["breakers"]["llm"] == "open"
+            assert 'steadydesk_bridge_breaker_state{breaker="llm",platform="ai"} 1.0' in metrics
+            assert 'steadydesk_bridge_ai_fallbacks_total{reason="error"} 2.0' in metrics
+            assert 'steadydesk_bridge_ai_fallbacks_total{reason="breaker_open"} 1.0' in metrics
+            assert 'steadydesk_bridge_ai_generation_seconds_count{outcome="error"} 2.0' in metrics
+    finally:
+        await fake.stop()
