@@ -16,6 +16,7 @@ import pytest_asyncio
 from bench.ai_corpus import articles
 from bots.ai.responder import Reply
 from bots.ai.robot import Robot
+from tests.admin.conftest import call
 from tests.ai.robot_support import FIRST_REPLY_SECS, add_articles, from_robot, running_robot
 from tests.ai.support import event_of, start_chat
 from tests.fakes.openai_compat import FakeOpenAI
@@ -185,6 +186,14 @@ async def test_a_failing_model_opens_the_breaker_and_visitors_still_get_answers(
                 assert time.monotonic() - started < FIRST_REPLY_SECS
                 assert '"Gift wrapping"' in said["body"]  # the quoted article
             assert len(fake.requests) == 2  # the third went nowhere: the breaker is open
+            # Whoever takes over reads the robot's turns and, in notes, its sources.
+            history = await call(
+                server, "GET", f"/api/v1/conversations/{conv}/messages", token=admin_token
+            )
+            notes = [m for m in history.json()["messages"] if m["kind"] == "note"]
+            assert len(notes) == 3 and all(n["sender"]["type"] == "ai" for n in notes)
+            assert "Gift wrapping" in notes[0]["body"] and "confidence" in notes[0]["body"]
+            assert "Generation skipped: breaker_open" in notes[2]["body"]
             port = robot.config.port
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                 health = (await http.get("/healthz")).json()
