@@ -62,6 +62,8 @@ class Responder:
 
     def forget(self, conv: str) -> None:
         self._turns.low.pop(conv, None)
+        if self.generator is not None:
+            self.generator.budget.spent.pop(conv, None)
 
     async def respond(self, conv: str, text: str, started: float | None = None) -> Reply:
         started = time.monotonic() if started is None else started

@@ -205,8 +205,16 @@ class Robot:
             # Waiting for someone: maybe for the robot (conv.assigned follows), so the
             # visitor's first words stay pending.
             self.held.discard(conv)
-        elif event.name in ("conv.transferred", "conv.closed"):
+        elif event.name == "conv.transferred":
             self._let_go(conv)
+        elif event.name == "conv.closed":
+            self._let_go(conv)
+            # The bridge hears every conversation of its scope: forget closed ones, or a
+            # robot that runs for months keeps a cursor per conversation ever opened.
+            self._seen.pop(conv, None)
+            lock = self._locks.get(conv)
+            if lock is not None and not lock.locked():
+                del self._locks[conv]
 
     def _let_go(self, conv: str) -> None:
         """The conversation is no longer ours: say nothing more in it."""

@@ -128,7 +128,7 @@ async def test_visitor_gets_a_fallback_within_the_deadline(
     index: Index, fake: FakeOpenAI, mode: str
 ) -> None:
     robot, _ = responder(index, fake, first_reply_secs=1.0)
-    fake.mode, fake.delay = mode, 5.0
+    fake.mode, fake.delay = mode, 2.0
     started = time.monotonic()
     reply = await robot.respond("c-" + mode, "can I pay with PayPal?", started)
     took = time.monotonic() - started

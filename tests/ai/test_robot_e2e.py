@@ -98,6 +98,13 @@ async def test_the_robot_stops_when_a_person_accepts_and_survives_a_refusal(
     other, conv2 = await start_chat(clients, server, tenant, body="Anyone there?")
     await other.recv_until(from_robot(robot, conv2))  # still answering new chats
 
+    # A closed conversation leaves nothing behind in the robot.
+    assert conv in robot._seen
+    robot.let_go.clear()
+    await agent.send_json({"type": "close", "conv": conv})
+    await asyncio.wait_for(robot.let_go.wait(), 10)
+    assert conv not in robot._seen
+
 
 async def test_two_tenants_two_robots_and_an_injection_reveal_nothing_across(
     server: ServerProcess,
