@@ -24,7 +24,7 @@ from bots.ai.responder import Policy, Reply, Responder
 from bots.ai.retrieval import Index
 from bots.core.backoff import Backoff
 from bots.core.breakers import Breakers
-from bots.core.client import NotConnected, SteadyClient
+from bots.core.client import ApiError, NotConnected, SteadyClient
 from bots.core.config import BridgeConfig
 from steadywire import Ack, Error, Event, Message, Send, Welcome
 from steadywire.client_frames import MessageKind
@@ -124,8 +124,8 @@ class Robot:
         """Re-read the knowledge base; True when it changed."""
         headers = {"If-None-Match": self.knowledge_version} if self.knowledge_version else {}
         try:
-            resp = await self.client._http.get(KNOWLEDGE_PATH, headers=headers)
-        except Exception as exc:  # httpx errors: keep the index we have
+            resp = await self.client.get_raw(KNOWLEDGE_PATH, headers=headers)
+        except ApiError as exc:  # keep the index we have
             log.warning("cannot read the knowledge base: %s", exc)
             return False
         if resp.status_code == 304:
@@ -133,7 +133,11 @@ class Robot:
         if resp.status_code != 200:
             log.warning("knowledge base: HTTP %s", resp.status_code)
             return False
-        knowledge = parse_knowledge(resp.json())
+        try:
+            knowledge = parse_knowledge(resp.json())
+        except ValueError:
+            log.warning("knowledge base: not JSON")
+            return False
         # Built off the event loop: jieba and numpy take a few ms per hundred articles.
         index = await asyncio.to_thread(Index, knowledge.docs)
         self.responder.index = index

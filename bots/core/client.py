@@ -246,6 +246,14 @@ class SteadyClient:
             raise ApiError(resp.status_code, "http_error", f"HTTP {resp.status_code}")
         return body
 
+    async def get_raw(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        """A GET whose status the caller reads itself (a 304 is an answer, not an error);
+        raises ApiError(0) when the server cannot be reached."""
+        try:
+            return await self._http.get(path, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "unreachable", f"cannot reach {self.server_url}: {exc}") from exc
+
     async def claim_link(self, code: str, external_user: str) -> str:
         body = await self.request(
             "POST", "/api/v1/bridges/links", json={"code": code, "external_user": external_user}
