@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import orjson
+from peewee import fn
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.admin import audit
@@ -232,17 +233,58 @@ def do_import(actor: Actor, files: list[tuple[str, bytes]], ip: str) -> dict[str
 
 
 # -- for the robot -------------------------------------------------------------------------
-def robot_knowledge(actor: Actor) -> dict[str, Any]:
-    """The robot's tenant's articles and team canned replies, and a version that changes
-    whenever any of them does (the robot asks with If-None-Match)."""
+def knowledge_version(tenant_id: str) -> str:
+    """A version of the tenant's knowledge that changes with any article or team canned
+    reply made, changed or deleted: the count and the newest change time of each (a delete
+    changes a count; a creation or an edit the newest time). Two aggregates, no bodies
+    read, so a robot's poll that changed nothing is cheap (304)."""
+    scope = TenantScope(tenant_id)
+    articles = scope.select(
+        KnowledgeArticle, fn.COUNT(KnowledgeArticle.id), fn.MAX(KnowledgeArticle.updated_at)
+    )
+    changed = fn.COALESCE(CannedReply.updated_at, CannedReply.created_at)
+    canned = scope.select(CannedReply, fn.COUNT(CannedReply.id), fn.MAX(changed)).where(
+        CannedReply.agent_id.is_null()
+    )
+    marks = [articles.tuples().first(), canned.tuples().first()]
+    return hashlib.sha256(orjson.dumps(marks, default=str)).hexdigest()[:32]
+
+
+def robot_knowledge(actor: Actor, known: str | None = None) -> dict[str, Any] | None:
+    """The robot's tenant's articles and team canned replies with their ``version``;
+    None when ``known`` is that version already (nothing changed: the robot gets a 304)."""
+    version = knowledge_version(actor.tenant_id)
+    if known is not None and known == version:
+        return None
     scope = TenantScope(actor.tenant_id)
-    articles = [article_view(row) for row in _articles(scope)]
+    fields = (
+        KnowledgeArticle.id,
+        KnowledgeArticle.title,
+        KnowledgeArticle.body,
+        KnowledgeArticle.language,
+        KnowledgeArticle.tags,
+        KnowledgeArticle.updated_at,
+    )
+    rows = scope.select(KnowledgeArticle, *fields).order_by(KnowledgeArticle.id).limit(LIST_MAX)
+    articles = [
+        {
+            "id": ident,
+            "title": title,
+            "body": body,
+            "language": language,
+            "tags": json.loads(tags or "[]"),
+            "updated_at": iso(updated_at),
+        }
+        for ident, title, body, language, tags, updated_at in rows.tuples()
+    ]
     canned_rows = (
-        scope.select(CannedReply)
+        scope.select(CannedReply, CannedReply.id, CannedReply.shortcut, CannedReply.body)
         .where(CannedReply.agent_id.is_null())
         .order_by(CannedReply.id)
         .limit(LIST_MAX)
     )
-    canned = [{"id": c.id, "title": c.shortcut, "body": c.body} for c in canned_rows]
-    digest = hashlib.sha256(orjson.dumps([articles, canned])).hexdigest()[:32]
-    return {"articles": articles, "canned": canned, "version": digest}
+    canned = [
+        {"id": ident, "title": shortcut, "body": body}
+        for ident, shortcut, body in canned_rows.tuples()
+    ]
+    return {"articles": articles, "canned": canned, "version": version}

@@ -85,12 +85,11 @@ def build_knowledge_blueprint(services: Services) -> Blueprint:
     async def get_robot_knowledge(request: Request) -> HTTPResponse:
         """The AI robot's tenant's articles and team canned replies (ETag; 304 if unchanged)."""
         actor = await require_robot(request)
-        found = await store.run(knowledge.robot_knowledge, actor)
-        etag = f'"{found["version"]}"'
-        asked = request.headers.get("if-none-match", "")
-        if asked.strip() in (etag, found["version"]):
-            return empty(status=304, headers={"etag": etag})
-        return json(found, headers={"etag": etag})
+        known = request.headers.get("if-none-match", "").strip().strip('"') or None
+        found = await store.run(knowledge.robot_knowledge, actor, known)
+        if found is None:  # unchanged: the body is neither read nor sent
+            return empty(status=304, headers={"etag": f'"{known}"'})
+        return json(found, headers={"etag": f'"{found["version"]}"'})
 
     @bp.get("/bridges/me/presence", ctx_access="ai_bridge")
     async def get_robot_presence(request: Request) -> HTTPResponse:

@@ -7,6 +7,8 @@
 * ``dispatch``: ``send``, ``accept``, ``transfer``, ``close``, ``typing`` and ``read`` act as
   the agent named in ``as`` (linked, enabled, same tenant; the conversation in scope), else
   ``error forbidden``; ``sync`` and ``ping`` are the bridge's own; ``status`` is refused.
+  An ``ai`` bridge (the AI robot) acts as itself instead (``_robot``): no ``as``, no
+  ``accept``; it closes only what it holds (server/chat/robots.py).
   Accepts, transfers, closes and stored messages are audited as
   ``agent:<id> via bridge:<id>``.
 * a watch on each node closes (4401) any of its bridge sockets whose bridge was revoked

@@ -133,6 +133,10 @@ async def test_the_robot_reads_only_its_tenants_knowledge_and_nobody_else_may(
     fresh = await call(server, "GET", "/api/v1/bridges/me/knowledge", token=bridge.token,
                        headers={"if-none-match": etag})
     assert fresh.status_code == 200 and fresh.json()["version"] != found["version"]
+    await call(server, "DELETE", f"/api/v1/knowledge/articles/{mine['id']}", token=admin_token)
+    after_delete = await call(server, "GET", "/api/v1/bridges/me/knowledge", token=bridge.token,
+                              headers={"if-none-match": fresh.headers["etag"]})
+    assert after_delete.status_code == 200 and mine["id"] not in after_delete.text
     # The other tenant's robot sees its own tenant's article, never this one's.
     other_robot = json.loads(run_cli(server, "bridge", "create", "--tenant", other.tenant,
                                      "--kind", "ai", "--name", "Theirs", "--json"))
