@@ -1,6 +1,7 @@
-"""The labelled knowledge base of bench/ai_kb (40 articles and 40 questions per
-language, 5 canned replies), for bench/ai_retrieval.py, bench/ai_first_reply.py and the
-robot's tests. Each ``.tsv`` line is ``id<TAB>title<TAB>body`` or ``question<TAB>id``."""
+"""The labelled knowledge base of bench/ai_kb (40 articles and 40 questions in English
+and in Simplified Chinese, 10 of each in Traditional Chinese, 5 canned replies), for
+bench/ai_retrieval.py, bench/ai_first_reply.py and the robot's tests. Each ``.tsv`` line
+is ``id<TAB>title<TAB>body`` or ``question<TAB>id``."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ def rows(name: str) -> list[list[str]]:
 
 
 def articles(language: str) -> list[dict[str, object]]:
-    """``en`` or ``zh`` (zh-Hans), in the shape of GET /api/v1/bridges/me/knowledge."""
-    lang = "en" if language == "en" else "zh-Hans"
+    """``en``, ``zh`` (zh-Hans) or ``zh_hant`` (10 only), in the shape of
+    GET /api/v1/bridges/me/knowledge."""
+    lang = {"en": "en", "zh": "zh-Hans", "zh_hant": "zh-Hant"}[language]
     return [
         {"id": i, "title": t, "body": b, "language": lang, "tags": []}
         for i, t, b in rows(f"{language}.tsv")

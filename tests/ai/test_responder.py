@@ -64,6 +64,14 @@ def test_top1_accuracy_on_the_labelled_set(index: Index, language: str) -> None:
     assert right / len(pairs) >= 0.8  # measured 85% en, 88% zh (docs/ai.md)
 
 
+async def test_a_traditional_chinese_question_finds_its_article(docs) -> None:  # type: ignore[no-untyped-def]
+    robot = Responder(Policy())
+    robot.index = Index([*docs, *parse_knowledge({"articles": articles("zh_hant")}).docs])
+    reply = await robot.respond("c-hant", "可以用PayPal付款嗎")
+    assert reply.source == "retrieved" and "hant-payment-methods" in reply.note
+    assert reply.text.startswith("摘自說明文章《付款方式》")  # answered in Traditional
+
+
 async def test_retrieval_answer_quotes_and_names_the_article(index: Index) -> None:
     robot = Responder(Policy())
     robot.index = index
