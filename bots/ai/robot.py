@@ -93,7 +93,6 @@ class Robot:
         self._tasks: set[asyncio.Task[None]] = set()
         # Set as things happen (tests and the bench await them; cleared by them).
         self.welcomed = asyncio.Event()
-        self.replies_sent = asyncio.Event()
         self.let_go = asyncio.Event()
 
     # -- running ----------------------------------------------------------------------
@@ -169,7 +168,6 @@ class Robot:
             self._read(message)
 
     def _read(self, message: Message) -> None:
-        log.debug("message %s %s %s", message.conv, message.seq, message.sender)
         conv = message.conv
         if message.seq <= self._seen.get(conv, 0):
             return
@@ -181,7 +179,7 @@ class Robot:
             self._in_background(self._answer(conv))
 
     async def on_event(self, event: Event) -> None:
-        log.debug("event %s %s %s", event.name, event.conv, dict(event.data))
+        log.debug("event %s for %s", event.name, event.conv)  # no data: visitor details
         conv = event.conv
         if conv is None:
             return
@@ -268,7 +266,6 @@ class Robot:
             self.metrics.answers.labels(reply.source).inc()
             if reply.fallback:
                 self.metrics.fallbacks.labels(reply.fallback).inc()
-            self.replies_sent.set()
 
     async def _deliver(self, conv: str, reply: Reply) -> None:
         await self._send(Send(self._cid(), reply.text, conv))
