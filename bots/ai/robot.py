@@ -22,6 +22,7 @@ from bots.ai.knowledge import parse_knowledge
 from bots.ai.metrics import AiMetrics
 from bots.ai.responder import Policy, Reply, Responder
 from bots.ai.retrieval import Index
+from bots.ai.text import warm
 from bots.core.backoff import Backoff
 from bots.core.breakers import Breakers
 from bots.core.client import ApiError, NotConnected, SteadyClient
@@ -144,6 +145,7 @@ class Robot:
         return True
 
     async def _poll_knowledge(self) -> None:
+        await asyncio.to_thread(warm)
         while True:
             await self.refresh_knowledge()
             await asyncio.sleep(max(1.0, self.config.ai_knowledge_refresh_secs))

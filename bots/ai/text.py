@@ -48,6 +48,12 @@ def _jieba() -> Callable[[str], list[str]]:
         return _jieba_cut
 
 
+def warm() -> None:
+    """Load jieba now (call it off the event loop): the first Chinese question would
+    otherwise stall every conversation for the second it takes."""
+    _jieba()
+
+
 def _fold(word: str) -> str:
     """A light English stemmer: enough that "parcels" finds "parcel"."""
     if len(word) > 4 and word.endswith("ies"):
@@ -85,4 +91,4 @@ def is_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
-__all__ = ["CjkMode", "is_cjk", "tokens"]
+__all__ = ["CjkMode", "is_cjk", "tokens", "warm"]
