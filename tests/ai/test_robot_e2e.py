@@ -212,3 +212,23 @@ async def test_a_failing_model_opens_the_breaker_and_visitors_still_get_answers(
             assert 'steadydesk_bridge_ai_generation_seconds_count{outcome="error"} 2.0' in metrics
     finally:
         await fake.stop()
+
+
+async def test_a_reply_written_while_the_link_is_down_arrives_once_after_reconnecting(
+    server: ServerProcess, tenant: DemoTenant, robot: Robot, clients: Clients
+) -> None:
+    visitor, conv = await start_chat(clients, server, tenant, body="Still there?")
+    await visitor.recv_until(from_robot(robot, conv))
+    link = robot.client._ws
+    assert link is not None
+    robot.welcomed.clear()
+    await link.close()  # the link drops; the client reconnects with backoff
+    await robot._deliver(conv, Reply("Written while the link was down"))
+    await asyncio.wait_for(robot.welcomed.wait(), 10)  # on_welcome sends it again
+    said = await visitor.recv_until(
+        lambda f: from_robot(robot, conv)(f) and f["body"] == "Written while the link was down"
+    )
+    await visitor.send_and_ack("thanks", conv=conv)  # later frames: no second copy came
+    copies = [f for f in visitor.log if f["type"] == "message" and f["body"] == said["body"]]
+    assert len(copies) == 1
+    assert all(f["body"] != said["body"] for f in robot._unacked.values())  # acked
