@@ -1,4 +1,5 @@
-"""``steadydesk-bridge slack|telegram [--config FILE]``: run one bridge (BRIDGES §2).
+"""``steadydesk-bridge slack|telegram|ai [--config FILE]``: run one bridge (BRIDGES §2;
+the AI responder: docs/ai.md).
 
 Exit status: 0 after SIGTERM/SIGINT, 2 for a configuration problem, 3 when the server
 refuses the bridge token (revoked): each failure is one clear line on stderr.
@@ -12,11 +13,15 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from bots.core.bridge import Bridge
 from bots.core.client import BridgeRevoked
 from bots.core.config import BridgeConfig, ConfigError, load_config
 from bots.core.platform import Platform
+
+if TYPE_CHECKING:
+    from bots.ai.robot import Robot
 
 EXIT_CONFIG = 2
 EXIT_REVOKED = 3
@@ -34,7 +39,7 @@ def make_platform(config: BridgeConfig) -> Platform:
     raise ConfigError(f"no {config.kind} bridge in this version (slack or telegram)")
 
 
-async def _run(bridge: Bridge) -> None:
+async def _run(bridge: Bridge | Robot) -> None:
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="steadydesk-bridge", description="Answer Steadydesk visitors from a chat app."
     )
-    parser.add_argument("kind", choices=["slack", "telegram"])
+    parser.add_argument("kind", choices=["slack", "telegram", "ai"])
     parser.add_argument("--config", help="JSON file with settings (the environment wins)")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -58,13 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.kind, args.config)
         config.require("server", "token")
-        platform = make_platform(config)
-        bridge = Bridge(config, platform)
+        runner: Bridge | Robot
+        if config.kind == "ai":
+            from bots.ai.robot import Robot  # bm25s, jieba, openai only for the robot
+
+            runner = Robot(config)
+        else:
+            runner = Bridge(config, make_platform(config))
     except ConfigError as exc:
         print(f"steadydesk-bridge: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        asyncio.run(_run(bridge))
+        asyncio.run(_run(runner))
     except BridgeRevoked as exc:
         print(
             f"steadydesk-bridge: the server refused the bridge token ({exc}); "

@@ -534,10 +534,15 @@ class Desk:
                 return Notice(f"The offer of {conv.title} moved on", conv_id)
         elif name == "conv.assigned":
             conv.offered_to_me = False
-            assignee = Person.from_wire(_mapping(data.get("agent")), "agent")
+            # A robot (issue #20) comes as "assignee" {"type": "ai"}; a person as "agent".
+            raw = data.get("assignee") if "agent" not in data else data.get("agent")
+            assignee = Person.from_wire(_mapping(raw), "agent")
             conv.status = ConversationStatus.ACTIVE
             conv.assignee = assignee
-            conv.notes.append(TimelineNote(seq, f"Assigned to {assignee.name or assignee.id}"))
+            label = assignee.name or assignee.id
+            if assignee.type == SenderType.AI:
+                label = f"{label} (AI)"
+            conv.notes.append(TimelineNote(seq, f"Assigned to {label}"))
             if assignee.id == self.me_id:
                 return Notice(f"{conv.title} is yours", conv_id)
         elif name == "conv.transferred":

@@ -278,6 +278,13 @@ class SteadyClient:
         if not isinstance(file_id, str) or not file_id:
             raise ApiError(502, "bad_response", "the server did not name the attachment")
         return file_id
+    async def get_raw(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        """A GET whose status the caller reads itself (a 304 is an answer, not an error);
+        raises ApiError(0) when the server cannot be reached."""
+        try:
+            return await self._http.get(path, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "unreachable", f"cannot reach {self.server_url}: {exc}") from exc
 
     async def claim_link(self, code: str, external_user: str) -> str:
         body = await self.request(

@@ -48,6 +48,18 @@ class BridgeConfig:
     backoff_cap_secs: float = 15.0
     post_concurrency: int = 8
     links_refresh_secs: float = 30.0
+    # The AI responder (kind "ai", docs/ai.md); generation is on when ai_llm_url is set.
+    ai_llm_url: str = ""
+    ai_llm_model: str = ""
+    ai_llm_key: str = ""
+    ai_llm_timeout_secs: float = 8.0
+    ai_token_budget: int = 4000
+    ai_first_reply_secs: float = 5.0
+    ai_confidence: float = 0.3
+    ai_low_turns: int = 2
+    ai_knowledge_refresh_secs: float = 30.0
+    ai_llm_breaker_threshold: int = 3
+    ai_llm_breaker_reset_secs: float = 30.0
 
     @property
     def state_location(self) -> str:
@@ -87,6 +99,17 @@ _ENV_OF = {
     "backoff_cap_secs": "STEADY_BRIDGE_BACKOFF_CAP_SECS",
     "post_concurrency": "STEADY_BRIDGE_POST_CONCURRENCY",
     "links_refresh_secs": "STEADY_BRIDGE_LINKS_REFRESH_SECS",
+    "ai_llm_url": "STEADY_AI_LLM_URL",
+    "ai_llm_model": "STEADY_AI_LLM_MODEL",
+    "ai_llm_key": "STEADY_AI_LLM_KEY",
+    "ai_llm_timeout_secs": "STEADY_AI_LLM_TIMEOUT_SECS",
+    "ai_token_budget": "STEADY_AI_TOKEN_BUDGET",
+    "ai_first_reply_secs": "STEADY_AI_FIRST_REPLY_SECS",
+    "ai_confidence": "STEADY_AI_CONFIDENCE",
+    "ai_low_turns": "STEADY_AI_LOW_TURNS",
+    "ai_knowledge_refresh_secs": "STEADY_AI_KNOWLEDGE_REFRESH_SECS",
+    "ai_llm_breaker_threshold": "STEADY_AI_LLM_BREAKER_THRESHOLD",
+    "ai_llm_breaker_reset_secs": "STEADY_AI_LLM_BREAKER_RESET_SECS",
 }
 ENVIRONMENT_VARIABLES = tuple(_ENV_OF.values())
 

@@ -24,6 +24,7 @@ from textual.strip import Strip
 from tui_agent.desk import Conversation, Desk
 from tui_agent.formatting import waited
 from tui_agent.messages import ConversationChosen
+from tui_agent.models import SenderType
 from tui_agent.untrusted import safe_text
 
 ROW_WIDTH = 30
@@ -190,6 +191,8 @@ class ConversationList(ScrollView, can_focus=True):
         if self.show_assignee:
             who = conv.assignee.name if conv.assignee else "queued"
             detail = "you" if conv.assignee and conv.assignee.id == me_id else who
+            if conv.assignee and conv.assignee.type == SenderType.AI:
+                detail = f"with {who} (AI)"  # an agent may still accept it
             detail = f"[{detail}] "
         line = Text("  ")
         line.append_text(safe_text(detail, "italic dim", width=room - 2))

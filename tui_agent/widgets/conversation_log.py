@@ -229,9 +229,13 @@ class ConversationLog(RichLog):
             name_style = "bold green"
         elif message.sender.type == SenderType.AGENT:
             name_style = "bold magenta"
+        elif message.sender.type == SenderType.AI:
+            name_style = "bold blue"
         else:
             name_style = "italic"
         name = "You" if mine else (message.sender.name or message.sender.type.title())
+        if message.sender.type == SenderType.AI:
+            name = f"{message.sender.name or 'Robot'} (AI)"  # the robot never passes for a person
         if message.is_note:
             text.append_text(safe_text(f"{name} (private note): ", "bold yellow"))
             text.append_text(safe_text(message.body, "yellow"))

@@ -36,7 +36,7 @@
       open: 'Open chat', close: 'Close chat', title: 'Chat with us', subtitle: 'We are here to help',
       with: 'Chatting with {name}', end: 'End chat', endAsk: 'End this conversation?', endYes: 'End',
       cancel: 'Cancel', input: 'Message', placeholder: 'Type a message…', send: 'Send',
-      sending: 'Sending…', seen: 'Seen', you: 'You', agent: 'Agent', bot: 'Assistant',
+      sending: 'Sending…', seen: 'Seen', you: 'You', agent: 'Agent', bot: 'AI assistant', human: 'Talk to a person',
       typing: '{name} is typing…', connecting: 'Connecting…', reconnecting: 'Reconnecting…',
       offline: 'You are offline. Messages will be sent when you are back.',
       joined: '{name} joined the conversation', transferred: 'Your conversation was transferred',
@@ -50,7 +50,7 @@
       open: '打开聊天', close: '关闭聊天', title: '在线客服', subtitle: '我们随时为您服务',
       with: '正在与 {name} 对话', end: '结束对话', endAsk: '确定结束本次对话吗？', endYes: '结束',
       cancel: '取消', input: '消息', placeholder: '输入消息…', send: '发送',
-      sending: '发送中…', seen: '已读', you: '我', agent: '客服', bot: '智能助手',
+      sending: '发送中…', seen: '已读', you: '我', agent: '客服', bot: '智能助手', human: '转人工',
       typing: '{name} 正在输入…', connecting: '正在连接…', reconnecting: '正在重新连接…',
       offline: '网络已断开，恢复后消息会自动发送。',
       joined: '{name} 加入了对话', transferred: '您的对话已被转接',
@@ -64,7 +64,7 @@
       open: '開啟聊天', close: '關閉聊天', title: '線上客服', subtitle: '我們隨時為您服務',
       with: '正在與 {name} 對話', end: '結束對話', endAsk: '確定要結束這次對話嗎？', endYes: '結束',
       cancel: '取消', input: '訊息', placeholder: '輸入訊息…', send: '傳送',
-      sending: '傳送中…', seen: '已讀', you: '我', agent: '客服', bot: '智慧助理',
+      sending: '傳送中…', seen: '已讀', you: '我', agent: '客服', bot: '智慧助理', human: '轉真人客服',
       typing: '{name} 正在輸入…', connecting: '正在連線…', reconnecting: '正在重新連線…',
       offline: '網路已中斷，恢復後訊息會自動傳送。',
       joined: '{name} 加入了對話', transferred: '您的對話已被轉接',
@@ -326,6 +326,7 @@ textarea{font-size:16px}}
   const sub = h('p', { class: 'sub', text: t('subtitle') });
   const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true', hidden: true });
   const endBtn = h('button', { class: 'text', type: 'button', text: t('end'), hidden: true });
+  const humanBtn = h('button', { class: 'text', type: 'button', text: t('human'), hidden: true });
   const closeBtn = h('button', { class: 'icon', type: 'button', 'aria-label': t('close'), title: t('close') }, icon('down', 26));
   const confirmYes = h('button', { class: 'danger', type: 'button', text: t('endYes') });
   const confirmNo = h('button', { type: 'button', text: t('cancel') });
@@ -340,7 +341,7 @@ textarea{font-size:16px}}
   const sendBtn = h('button', { class: 'send', type: 'submit', 'aria-label': t('send'), title: t('send'), disabled: true }, icon('send', 22));
   const form = h('form', { novalidate: true }, h('label', { class: 'sr', for: 'sd-input', text: t('input') }), input, sendBtn);
   const panel = h('section', { class: 'panel', id: 'sd-panel', role: 'dialog', 'aria-labelledby': 'sd-title', hidden: true },
-    h('header', {}, avatar, h('div', { class: 'hgroup' }, h('h2', { id: 'sd-title', text: opt.title || t('title') }), sub), endBtn, closeBtn),
+    h('header', {}, avatar, h('div', { class: 'hgroup' }, h('h2', { id: 'sd-title', text: opt.title || t('title') }), sub), humanBtn, endBtn, closeBtn),
     confirmBar, banner, log, typingLine, count, form);
   const announcer = h('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
   const root = h('div', { class: 'root' + (opt.position === 'left' ? ' left' : ''), lang: LANG, 'data-state': 'idle' }, panel, launcher, announcer);
@@ -383,7 +384,8 @@ textarea{font-size:16px}}
   };
   // Set by the attachments part (below).
   let attsFromWire = () => undefined, withAtts = (c) => c, uploadItems = () => {}, closeViewer = () => false, overLimit = () => {};
-  const senderName = (m) => m.st === 'agent' ? (m.sn || t('agent')) : m.st === 'ai' ? (m.sn || t('bot')) : m.sn || '';
+  // An AI's name always comes with its label: the robot never passes for a person.
+  const senderName = (m) => m.st === 'agent' ? (m.sn || t('agent')) : m.st === 'ai' ? (m.sn ? m.sn + ' · ' : '') + t('bot') : m.sn || '';
   const ownMsg = (m) => m.st === 'visitor';
 
   // who: the sender's name; null for the visitor's own messages (named for screen readers).
@@ -407,6 +409,7 @@ textarea{font-size:16px}}
     avatar.hidden = !who;
     avatar.textContent = initials(who);
     endBtn.hidden = !(c && !c.closed) || state === 'fatal';
+    humanBtn.hidden = !(c && c.ai && !c.closed) || state === 'fatal';
     const n = unread();
     badge.hidden = !n || isOpen();
     badge.textContent = n > 99 ? '99+' : String(n);
@@ -569,6 +572,8 @@ textarea{font-size:16px}}
     if (!confirmBar.hidden) { confirmBar.hidden = true; endBtn.focus(); } else close();
   });
   endBtn.addEventListener('click', () => { confirmBar.hidden = false; confirmNo.focus(); });
+  // While a robot holds the chat: the server hands it to people, robot up or down.
+  humanBtn.addEventListener('click', () => { if (S.cur) sendFrame({ type: 'handoff', conv: S.cur }); });
   confirmNo.addEventListener('click', () => { confirmBar.hidden = true; endBtn.focus(); });
   confirmYes.addEventListener('click', () => {
     confirmBar.hidden = true;
@@ -1020,13 +1025,16 @@ textarea{font-size:16px}}
       const by = data.invited_by; // invited by an agent
       if (by) { conv(f.conv).agent = String(by.name || ''); open(false); }
     } else if (f.name === 'conv.assigned') {
-      conv(f.conv).agent = name;
-      note(f.conv, 'joined', name, data.last_seq);
+      const a = data.assignee || {};
+      conv(f.conv).ai = a.type === 'ai';
+      conv(f.conv).agent = a.type === 'ai' ? senderName({ st: 'ai', sn: a.name }) : name;
+      note(f.conv, 'joined', conv(f.conv).agent, data.last_seq);
     } else if (f.name === 'conv.transferred') {
       // To an agent: the header follows them; to a department: waiting again.
       const to = data.to_agent || data.to_department || {};
       const toName = typeof to.name === 'string' ? to.name : '';
       conv(f.conv).agent = data.to_agent ? toName : '';
+      conv(f.conv).ai = false;
       note(f.conv, toName ? 'transferredTo' : 'transferred', toName, data.last_seq);
     } else if (f.name === 'conv.closed') {
       conv(f.conv).closed = true;
