@@ -36,7 +36,13 @@ CONSOLE_CORE = (
 )
 # Benchmarks that time one server component in-process import it (the bus, the sanitiser,
 # the schema migrations, the search index's write cost); the others are protocol clients.
-COMPONENT_BENCHMARKS = ("bus.py", "sanitizer.py", "migrations.py", "search_index.py")
+COMPONENT_BENCHMARKS = (
+    "bus.py",
+    "sanitizer.py",
+    "migrations.py",
+    "search_index.py",
+    "knowledge_feed.py",
+)
 
 
 def _module_name(path: Path) -> str:
