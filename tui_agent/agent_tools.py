@@ -221,10 +221,10 @@ class AgentTools:
 
         self.screen.app.push_screen(LabelsScreen(conv.title, conv.labels, known, add, remove), done)
 
-    def search(self) -> None:
-        self._run(self._search(), "search-open")
+    def search(self, by_label: bool = False) -> None:
+        self._run(self._search(by_label), "search-open")
 
-    async def _search(self) -> None:
+    async def _search(self, by_label: bool) -> None:
         screen = self.screen
         if self.departments is None:
             await self.fetch_departments()
@@ -243,6 +243,7 @@ class AgentTools:
                 agents=[(a.id, a.display_name) for a in agents],
                 departments=self.departments or [],
                 labels=labels,
+                by_label=by_label,
             ),
             screen._search_done,
         )
@@ -276,3 +277,7 @@ class AgentTools:
         if desk.agent_connected.get(agent.id) is False:
             return AgentStatus.OFFLINE
         return desk.agent_status.get(agent.id) or agent.status
+
+    def connected(self, agent: AgentInfo) -> bool:
+        """Whether the agent has a console open (``agent.presence`` since this one opened)."""
+        return self.screen.desk.agent_connected.get(agent.id) is True

@@ -57,6 +57,13 @@ MAIN_KEYS: tuple[Key, ...] = (
         "department, label, dates)",
     ),
     Key("f3", "labels", "Labels", "Add or remove labels of the open conversation"),
+    Key(
+        "f6",
+        "by_label",
+        "By label",
+        "List the open conversations with a label (search, label filter first)",
+        show=False,
+    ),
     Key("f4", "my_canned", "My replies", "Create, edit or delete my canned replies", show=False),
     Key(
         "f7",

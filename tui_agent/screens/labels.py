@@ -45,7 +45,7 @@ class LabelsScreen(ModalScreen[tuple[str, ...]]):
         with Vertical(id="labels-box", classes="dialog") as box:
             box.border_title = safe_text(f"Labels of {self.title_text}", width=60)
             box.border_subtitle = "enter adds; on a label, enter removes it; escape closes"
-            yield Label("Add a label (tab completes a known one):")
+            yield Label("Add a label (right arrow completes a known one):")
             yield Input(
                 id="label-input",
                 max_length=50,
@@ -66,6 +66,7 @@ class LabelsScreen(ModalScreen[tuple[str, ...]]):
             box.add_option(Option(Text("none yet", style="dim"), disabled=True))
         for index, label in enumerate(self.labels):
             box.add_option(Option(safe_text(label, "bold"), id=f"label-{index}"))
+        box.highlighted = 0 if self.labels else None
 
     def _problem(self, text: str) -> None:
         self.query_one("#label-problem", Static).update(safe_text(text, "red"))

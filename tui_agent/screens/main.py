@@ -307,6 +307,7 @@ class MainScreen(Screen[None]):
                     self.desk.me_id,
                     message.departments,
                     self.tools.presence,
+                    self.tools.connected,
                 ),
                 lambda choice, conv_id=conv.id: self._transfer(conv_id, choice),
             )
@@ -716,6 +717,9 @@ class MainScreen(Screen[None]):
 
     def action_labels(self) -> None:
         self.tools.labels()
+
+    def action_by_label(self) -> None:
+        self.tools.search(by_label=True)
 
     def action_my_canned(self) -> None:
         self.tools.edit_canned()

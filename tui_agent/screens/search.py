@@ -96,8 +96,10 @@ class SearchScreen(ModalScreen[str | None]):
         agents: Sequence[tuple[str, str]] = (),
         departments: Sequence[tuple[str, str]] = (),
         labels: Sequence[str] = (),
+        by_label: bool = False,
     ) -> None:
         super().__init__()
+        self.by_label = by_label  # opened as "open conversations with a label" (f6)
         self.search = search  # the local fallback
         self.history = history
         self.server = server
@@ -127,7 +129,7 @@ class SearchScreen(ModalScreen[str | None]):
                 )
                 yield Select(
                     _filter_options(list(self.departments.items())),
-                    prompt="any department",
+                    prompt="any dept.",
                     id="search-department",
                 )
                 yield Select(
@@ -144,7 +146,11 @@ class SearchScreen(ModalScreen[str | None]):
             yield OptionList(id="search-results")
 
     def on_mount(self) -> None:
-        self.query_one("#search-input", Input).focus()
+        if self.by_label:
+            self.query_one("#search-status", Select).value = "open"
+            self.query_one("#search-label", Select).focus()
+        else:
+            self.query_one("#search-input", Input).focus()
         self.refresh_results()
 
     def set_note(self, note: str) -> None:
@@ -194,7 +200,8 @@ class SearchScreen(ModalScreen[str | None]):
             if hit.conv and hit.conv not in seen:
                 seen.add(hit.conv)
                 hits.append(hit)
-        self.set_note(f"{len(hits)} conversations found on the server (notes too).")
+        found = f"{len(hits)} conversation{'' if len(hits) == 1 else 's'}"
+        self.set_note(f"{found} found on the server (notes too).")
         self._show(hits)
 
     def _show_local(self) -> None:
@@ -231,7 +238,9 @@ class SearchScreen(ModalScreen[str | None]):
         text.pad_right(21 - text.cell_len)
         who = hit.agent or "—"
         text.append_text(safe_text(f"{hit.status:<7} {hit.when[:10]} ", "dim"))
-        text.append_text(safe_text(f"{who} ", "cyan", width=16))
+        agent = safe_text(who, "cyan", width=15)
+        agent.pad_right(16 - agent.cell_len)
+        text.append_text(agent)
         if hit.department:
             text.append_text(safe_text(f"[{hit.department}] ", "dim", width=16))
         if hit.note:

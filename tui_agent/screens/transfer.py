@@ -35,6 +35,9 @@ def listed_status(agent: AgentInfo) -> str:
 
 class TransferScreen(ModalScreen[TransferChoice | None]):
     BINDINGS = [("escape", "dismiss", "Cancel")]
+    DEFAULT_CSS = """
+    TransferScreen #transfer-box { width: 100; }
+    """
 
     def __init__(
         self,
@@ -43,6 +46,7 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
         me_id: str,
         departments: Sequence[tuple[str, str]] | None = (),
         presence: Presence = listed_status,
+        connected: Callable[[AgentInfo], bool] = lambda agent: False,
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -51,6 +55,7 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
         self.departments = list(departments or ())  # (id, name), by name
         self.departments_known = departments is not None
         self.presence = presence
+        self.presence_connected = connected
         self._shown: dict[str, str] = {}  # agent id -> status drawn
 
     def compose(self) -> ComposeResult:
@@ -66,7 +71,7 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
         options: list[Option] = [Option(Text("Departments", style="bold underline"), disabled=True)]
         if self.departments:
             options += [
-                Option(safe_text(f"  {name}", width=50), id=DEPT + dept_id)
+                Option(Text("  ").append_text(safe_text(name, width=50)), id=DEPT + dept_id)
                 for dept_id, name in self.departments
             ]
         else:
@@ -86,11 +91,18 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
 
     def _label(self, agent: AgentInfo) -> Text:
         status = self.presence(agent) or "unknown"
-        self._shown[agent.id] = status
+        self._shown[agent.id] = status + str(self.presence_connected(agent))
         mark, style = STATUS_MARK.get(status, ("?", "dim"))
-        text = safe_text(f"  {mark} ", style)
-        text.append_text(safe_text(agent.display_name, "bold", width=30))
-        text.append_text(safe_text(f"  {status}  {agent.email}", "dim", width=50))
+        connected = self.presence_connected(agent)
+        text = Text("  ").append_text(safe_text(f"{mark} ", style))
+        name = safe_text(agent.display_name, "bold", width=28)
+        name.pad_right(30 - name.cell_len)
+        text.append_text(name)
+        shown = status + (" · console open" if connected else "")
+        state = safe_text(shown, style, width=24)
+        state.pad_right(26 - state.cell_len)
+        text.append_text(state)
+        text.append_text(safe_text(agent.email, "dim", width=40))
         return text
 
     def on_mount(self) -> None:
@@ -107,10 +119,12 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
         """Redraw the agents whose status changed since drawn."""
         targets = self.query_one("#transfer-targets", OptionList)
         for agent in self.agents:
-            if (self.presence(agent) or "unknown") != self._shown.get(agent.id):
+            now = (self.presence(agent) or "unknown") + str(self.presence_connected(agent))
+            if now != self._shown.get(agent.id):
                 targets.replace_option_prompt(AGENT + agent.id, self._label(agent))
 
     def status_of(self, agent_id: str) -> str:
+        """The status drawn for the agent now (with "True" when a console is open)."""
         return self._shown.get(agent_id, "")
 
     def _choice(self, option_id: str | None) -> TransferChoice | None:
