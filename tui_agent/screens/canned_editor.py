@@ -37,7 +37,6 @@ class CannedEditorScreen(ModalScreen[CannedSet]):
         Binding("delete", "delete", "Delete", show=False),
     ]
     DEFAULT_CSS = """
-    #canned-editor { width: 90; }
     #canned-list { height: auto; max-height: 12; }
     """
 
@@ -51,6 +50,7 @@ class CannedEditorScreen(ModalScreen[CannedSet]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="canned-editor", classes="dialog") as box:
+            box.styles.width = 96  # wider than a dialog: the placeholders are listed
             box.border_title = "My canned replies"
             box.border_subtitle = "enter edits; delete (twice) removes; escape closes"
             yield OptionList(id="canned-list")

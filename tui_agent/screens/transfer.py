@@ -35,9 +35,6 @@ def listed_status(agent: AgentInfo) -> str:
 
 class TransferScreen(ModalScreen[TransferChoice | None]):
     BINDINGS = [("escape", "dismiss", "Cancel")]
-    DEFAULT_CSS = """
-    TransferScreen #transfer-box { width: 100; }
-    """
 
     def __init__(
         self,
@@ -60,6 +57,7 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="transfer-box", classes="dialog") as box:
+            box.styles.width = 100  # wider than a dialog: name, live status, e-mail
             box.border_title = safe_text(f"Transfer {self.title_text}", width=60)
             box.border_subtitle = "enter transfers, tab to the note, escape cancels"
             yield Label("To a department or an agent (up / down, enter):")
