@@ -123,7 +123,9 @@ def create_app(settings: Settings) -> Sanic:
     connection_rate, nonces = make_shared_state(settings)
     secret_key = ensure_secret_key(settings)
     tenant_keys = TenantKeys(secret_key, load_imported_key)
-    routing = RoutingService(store, bus, directory, presence, sweep_secs=settings.offer_sweep_secs)
+    routing = RoutingService(
+        store, bus, directory, presence, sweep_secs=settings.offer_sweep_secs
+    )
     chat.hooks = routing
     backup_scheduler = BackupScheduler(settings, store.database)
     key_reporter = KeyReporter(store, settings.node_name, settings.key_report_secs)

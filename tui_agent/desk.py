@@ -400,10 +400,6 @@ class Desk:
         conv.labels = tuple(labels)
         self.changed(conv)
 
-    def labelled(self, label: str) -> set[str]:
-        """Ids of the loaded conversations carrying ``label``."""
-        return {c.id for c in self.conversations.values() if label in c.labels}
-
     def apply_page(
         self,
         name: str,

@@ -79,7 +79,9 @@ def _literal(value: object) -> str:
 
 def add_column(database: pw.Database, table: str, field: pw.Field) -> str:
     definition = column_definition(database, field)
-    return run_online(database, f"ALTER TABLE `{table}` ADD COLUMN {definition}", (INSTANT, ONLINE))
+    return run_online(
+        database, f"ALTER TABLE `{table}` ADD COLUMN {definition}", (INSTANT, ONLINE)
+    )
 
 
 def create_index(database: pw.Database, model: type[pw.Model], index: pw.Index) -> str:
@@ -92,7 +94,9 @@ def create_index(database: pw.Database, model: type[pw.Model], index: pw.Index) 
     return run_online(database, sql, ("ALGORITHM=INPLACE LOCK=NONE",), glue=" ")
 
 
-def modify_varchar(database: pw.Database, table: str, column: str, length: int, null: bool) -> str:
+def modify_varchar(
+    database: pw.Database, table: str, column: str, length: int, null: bool
+) -> str:
     spec = "NULL" if null else "NOT NULL"
     statement = f"ALTER TABLE `{table}` MODIFY `{column}` VARCHAR({int(length)}) {spec}"
     return run_online(database, statement, (ONLINE,))

@@ -5,6 +5,7 @@ rating, and someone else's conversation (read-only; writing asks; an admin barge
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from tests.tui.conftest import (
     visitor_starts,
     wait_until,
 )
+from tui_agent.canned import placeholder_values
+from tui_agent.config import SavedSession, save_session
 from tui_agent.screens.canned_editor import CannedEditorScreen
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.earlier import EarlierChatsScreen
@@ -50,6 +53,12 @@ async def rest(
         )
 
 
+def write_local_canned(config_dir: Path, **replies: str) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    rows = [{"shortcut": k, "body": v} for k, v in replies.items()]
+    (config_dir / "canned.json").write_text(json.dumps({"replies": rows}))
+
+
 def from_staff(frame: dict[str, Any]) -> bool:
     """A message the visitor did not write (its own come back as echoes)."""
     return frame.get("type") == "message" and frame["sender"]["type"] != "visitor"
@@ -61,6 +70,13 @@ def panel_text(screen: MainScreen) -> str:
 
 def shown(widget: Static) -> str:
     return str(widget.render())
+
+
+async def wait_for_desk(pilot: Pilot[Any]) -> MainScreen:
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), "desk")
+    screen = pilot.app.screen
+    assert isinstance(screen, MainScreen)
+    return screen
 
 
 async def on_screen(pilot: Pilot[Any], kind: type) -> Any:
@@ -171,6 +187,11 @@ async def test_search_finds_notes_on_the_server_filters_and_opens_read_only(
         await wait_until(pilot, lambda: search.hits == [], "status filter")
         search.query_one("#search-status", Select).value = "active"
         await wait_until(pilot, lambda: [h.conv for h in search.hits] == [conv], "active")
+        owner_id = owner.welcome["you"]["id"] if owner.welcome else ""
+        search.query_one("#search-agent", Select).value = "me"
+        await wait_until(pilot, lambda: search.hits == [], "agent filter: not mine")
+        search.query_one("#search-agent", Select).value = owner_id
+        await wait_until(pilot, lambda: [h.conv for h in search.hits] == [conv], "the owner's")
         search.query_one("#search-from", Input).value = "2001-01-01"
         search.query_one("#search-to", Input).value = "2001-12-31"
         await wait_until(pilot, lambda: search.hits == [], "date filter")
@@ -365,3 +386,37 @@ async def test_an_agent_is_asked_and_does_not_barge_in(
         await pilot.press("y")
         said = await visitor.recv_until(from_staff, 10, "the agent's words")
         assert said["body"] == "I can help too"  # no "joined" line: only admins barge in
+
+
+async def test_offline_the_local_canned_file_and_local_search_are_used_and_said(
+    config_dir: Path,
+) -> None:
+    """The server not reached (a closed port): canned.json is the fallback, with the
+    server's placeholder syntax, and search filters what is loaded, saying both."""
+    write_local_canned(config_dir, refund="Hi {visitor.name}, soon. {agent.name}")
+    save_session(
+        SavedSession(
+            "http://127.0.0.1:9",
+            "default",
+            "a@b.c",
+            "token",
+            "2999-01-01T00:00:00Z",
+            {"id": "a1", "name": "Ann"},
+        ),
+        config_dir,
+    )
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        screen = await wait_for_desk(pilot)
+        await wait_until(pilot, lambda: "unavailable" in screen.canned.problem, "fallback said")
+        assert screen.canned.source.endswith("canned.json")
+        reply = screen.query_one(Composer).canned.find("refund")
+        assert reply is not None
+        assert reply.render(placeholder_values("Bo", "", "Ann", "c1")) == "Hi Bo, soon. Ann"
+        await pilot.press("f4")  # nothing to edit on a server that is not there
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, MainScreen)
+        await pilot.press("ctrl+f")
+        search = await on_screen(pilot, SearchScreen)
+        await wait_until(pilot, lambda: search.local, "local search")
+        assert "not available" in shown(search.query_one("#search-note", Static))
+        await pilot.press("escape")

@@ -172,11 +172,8 @@ async def test_hostile_text_everywhere_is_inert(
         feed.event(
             "conv.transferred",
             active,
-            {
-                "from": {**other, "name": text},
-                "to_department": {"id": text, "name": text},
-                "note": text,
-            },
+            {"from": {**other, "name": text}, "to_department": {"id": text, "name": text},
+             "note": text},
         )
         feed.event("agent.status", "", {"agent": me, "state": HOSTILE[4]})
         await feed.check("note, transfer note, own status")

@@ -125,24 +125,16 @@ def test_canned_placeholders_are_the_servers_and_expanded_once() -> None:
     """One syntax and one expansion (steadywire.placeholders) for the server's render
     route and the console: a value is never scanned again, unknown ones stay."""
     reply = CannedReply.from_wire(
-        {
-            "id": "r1",
-            "scope": "personal",
-            "shortcut": "x",
-            "body": "{visitor.name} <{visitor.email}> / {agent.name} #{conversation.id} {x.y}",
-        }
+        {"id": "r1", "scope": "personal", "shortcut": "x",
+         "body": "{visitor.name} <{visitor.email}> / {agent.name} #{conversation.id} {x.y}"}
     )
     assert reply is not None and reply.editable and reply.key == "personal:x"
     values = placeholder_values("{agent.name}", "a@b.c", "Bea", "c9")
     assert reply.render(values) == "{agent.name} <a@b.c> / Bea #c9 {x.y}"
     tenant = CannedReply.from_wire({"id": "r2", "scope": "tenant", "shortcut": "x", "body": "t"})
     assert tenant is not None and not tenant.editable
-    both = server_canned(
-        [
-            {"id": "r2", "scope": "tenant", "shortcut": "x", "body": "t"},
-            {"id": "r1", "scope": "personal", "shortcut": "x", "body": "p"},
-        ]
-    )
+    both = server_canned([{"id": "r2", "scope": "tenant", "shortcut": "x", "body": "t"},
+                          {"id": "r1", "scope": "personal", "shortcut": "x", "body": "p"}])
     found = both.find("x")
     assert both.from_server and found is not None and found.body == "p"  # mine first
     assert [r.id for r in both.personal()] == ["r1"]
@@ -172,17 +164,12 @@ def test_saved_logins_are_a_list_and_an_older_single_login_file_still_reads(
 ) -> None:
     directory = tmp_path / "cfg"
     directory.mkdir()
-    old = {
-        "server_url": "http://h:1",
-        "tenant": "t",
-        "email": "a@x",
-        "token": "tok-a",
-        "expires_at": "2999-01-01T00:00:00Z",
-        "agent": {"name": "A"},
-    }
+    old = {"server_url": "http://h:1", "tenant": "t", "email": "a@x", "token": "tok-a",
+           "expires_at": "2999-01-01T00:00:00Z", "agent": {"name": "A"}}
     (directory / "session.json").write_text(json.dumps(old))
     assert [s.email for s in load_logins(directory)] == ["a@x"]
-    save_session(SavedSession("http://h:1", "t", "b@x", "tok-b", "2999-01-01T00:00:00Z"), directory)
+    save_session(SavedSession("http://h:1", "t", "b@x", "tok-b", "2999-01-01T00:00:00Z"),
+                 directory)
     save_session(SavedSession("http://h:1/", "t", "A@X", "tok-a2", ""), directory)
     logins = load_logins(directory)
     assert [(s.email, s.token) for s in logins] == [("A@X", "tok-a2"), ("b@x", "tok-b")]
@@ -195,9 +182,8 @@ def test_saved_logins_are_a_list_and_an_older_single_login_file_still_reads(
 
 
 def test_a_saved_login_is_described_as_plain_text() -> None:
-    hostile = SavedSession(
-        "http://h:1", "t[bold]", "e@x\x1b[2J", "", "", {"name": "[red]Eve\x1b]52;c;aGk=\x07"}
-    )
+    hostile = SavedSession("http://h:1", "t[bold]", "e@x\x1b[2J", "", "",
+                           {"name": "[red]Eve\x1b]52;c;aGk=\x07"})
     line = describe(hostile)
     assert "\x1b" not in line.plain and "\x07" not in line.plain
     assert "[red]Eve" in line.plain and "t[bold]" in line.plain
@@ -239,7 +225,9 @@ def test_desk_tells_the_agent_of_offers_made_to_it_and_their_end() -> None:
     desk.apply_event("conv.queued", "a", {"visitor": {"id": "v-a", "name": "Ann"}})
     desk.apply_event("conv.queued", "b", {"visitor": {"id": "v-b", "name": "Ben"}})
     assert desk.apply_event("conv.offered", "a", {"agent": {"id": "agent-2"}}) is None
-    notice = desk.apply_event("conv.offered", "b", {"agent": {"id": "agent-1"}, "timeout_secs": 30})
+    notice = desk.apply_event(
+        "conv.offered", "b", {"agent": {"id": "agent-1"}, "timeout_secs": 30}
+    )
     assert notice is not None and notice.bell and "Ben" in notice.text and "30 s" in notice.text
     assert [c.id for c in desk.offered()] == ["b"]
     moved = desk.apply_event("conv.offer_expired", "b", {"agent": "agent-1"})
@@ -290,9 +278,8 @@ def test_a_first_page_drops_what_left_the_list_meanwhile_but_not_newer_news() ->
         desk.apply_event("conv.queued", conv, {"created_at": created})
     asked_at = desk.tick
     desk.apply_event("conv.queued", "d", {"created_at": "0"})  # after the request went out
-    desk.apply_page(
-        "queue", [_row("a", "1"), _row("c", "3")], 2, None, first=True, since_tick=asked_at
-    )
+    desk.apply_page("queue", [_row("a", "1"), _row("c", "3")], 2, None, first=True,
+                    since_tick=asked_at)
     assert [c.id for c in desk.queue()] == ["d", "a", "c"]
     assert desk.get("b").status == "" and desk.lists["queue"].complete
 
