@@ -29,6 +29,11 @@ AGENT = "agent:"
 Presence = Callable[[AgentInfo], str]  # an agent's status now ("online", "away", ...)
 
 
+def _indented(text: Text) -> Text:
+    text.pad_left(2)
+    return text
+
+
 def listed_status(agent: AgentInfo) -> str:
     return agent.status
 
@@ -69,7 +74,7 @@ class TransferScreen(ModalScreen[TransferChoice | None]):
         options: list[Option] = [Option(Text("Departments", style="bold underline"), disabled=True)]
         if self.departments:
             options += [
-                Option(Text("  ").append_text(safe_text(name, width=50)), id=DEPT + dept_id)
+                Option(_indented(safe_text(name, width=50)), id=DEPT + dept_id)
                 for dept_id, name in self.departments
             ]
         else:
