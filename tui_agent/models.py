@@ -189,6 +189,8 @@ class Visitor:
 
     def merged(self, newer: Visitor) -> Visitor:
         """``newer`` (a list card, an event), keeping what only a fuller context said."""
+        if not self.id or self == newer:  # a new conversation (the burst's case): as is
+            return newer
         return Visitor(
             **{
                 name: getattr(newer, name) or getattr(self, name)
