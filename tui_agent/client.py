@@ -83,6 +83,11 @@ class ApiError(Exception):
         self.message = message
 
 
+def _labels(body: Mapping[str, Any] | None) -> list[str]:
+    rows = body.get("labels") if body else None
+    return [str(r) for r in rows if isinstance(r, str)] if isinstance(rows, list) else []
+
+
 class NotConnected(Exception):
     """The agent WebSocket is down; the action was not sent."""
 
@@ -255,6 +260,64 @@ class SteadydeskClient:
         """Invite a browsing visitor: a new conversation of mine, opened with ``greeting``."""
         path = "/api/v1/monitor/visitors/" + quote(visitor, safe="") + "/invite"
         body = await self._request("POST", path, json={"body": greeting})
+        assert body is not None
+        return body
+
+    # -- agent tools (docs/agent-tools.md): each None when the server has no such route
+
+    async def _rows(self, path: str, key: str, **params: str | int) -> list[dict[str, Any]] | None:
+        body = await self._request("GET", path, params=dict(params))
+        if body is None:
+            return None
+        rows = body.get(key)
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+    async def list_canned(self) -> list[dict[str, Any]] | None:
+        return await self._rows("/api/v1/canned-replies", "canned_replies")
+
+    async def save_canned(self, reply_id: str, shortcut: str, body: str) -> dict[str, Any]:
+        """Create a personal canned reply ("" id) or change one; the server's row."""
+        fields = {"shortcut": shortcut, "body": body}
+        if reply_id:
+            saved = await self._request("PATCH", f"/api/v1/canned-replies/{reply_id}", json=fields)
+        else:
+            fields["scope"] = "personal"
+            saved = await self._request("POST", "/api/v1/canned-replies", json=fields)
+        assert saved is not None
+        return saved
+
+    async def delete_canned(self, reply_id: str) -> None:
+        await self._request("DELETE", f"/api/v1/canned-replies/{reply_id}")
+
+    async def list_departments(self) -> list[dict[str, Any]] | None:
+        return await self._rows("/api/v1/departments", "departments")
+
+    async def conversation_detail(self, conv: str) -> dict[str, Any] | None:
+        """One conversation with its visitor's context (device, pages, earlier chats)."""
+        return await self._request("GET", f"/api/v1/conversations/{conv}")
+
+    async def search(self, **filters: str) -> list[dict[str, Any]] | None:
+        """``GET /api/v1/search``: q, status, agent, department, label, from, to."""
+        params: dict[str, str | int] = {k: v for k, v in filters.items() if v}
+        params["limit"] = 100
+        return await self._rows("/api/v1/search", "results", **params)
+
+    async def tenant_labels(self) -> list[dict[str, Any]] | None:
+        return await self._rows("/api/v1/labels", "labels")
+
+    async def add_label(self, conv: str, label: str) -> list[str]:
+        body = await self._request(
+            "POST", f"/api/v1/conversations/{conv}/labels", json={"label": label}
+        )
+        return _labels(body)
+
+    async def remove_label(self, conv: str, label: str) -> list[str]:
+        path = f"/api/v1/conversations/{conv}/labels/{quote(label, safe='')}"
+        return _labels(await self._request("DELETE", path))
+
+    async def join(self, conv: str) -> dict[str, Any]:
+        """Barge in (admins): the visitor is told this agent joined."""
+        body = await self._request("POST", f"/api/v1/conversations/{conv}/join")
         assert body is not None
         return body
 

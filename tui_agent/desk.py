@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from tui_agent.canned import fuzzy_score
@@ -24,7 +24,9 @@ from tui_agent.models import (
     ConversationStatus,
     ConversationSummary,
     MessageKind,
+    PageView,
     Person,
+    Rating,
     SenderType,
     Visitor,
 )
@@ -160,6 +162,9 @@ class Conversation:
     note_mode: bool = False
     unread: int = 0  # visitor messages after the agent's read position (kept current)
     last_shown: ChatMessage | None = None  # the newest loaded message that is not a note
+    labels: tuple[str, ...] = ()
+    rating: Rating | None = None
+    detailed: bool = False  # the full visitor context (GET /conversations/{id}) is here
     version: int = 0  # grows with every change worth redrawing
     touched: int = 0  # the desk's tick of the last event about it
 
@@ -221,6 +226,9 @@ class Desk:
         self.me_id = ""
         self.me_name = ""
         self.my_status = ""
+        self.my_role = ""
+        self.agent_status: dict[str, str] = {}  # agent id -> live status (agent.status events)
+        self.agent_connected: dict[str, bool] = {}  # agent id -> a console open (agent.presence)
         self.conversations: dict[str, Conversation] = {}
         self.lists: dict[str, ListState] = {name: ListState() for name in LISTS}
         self.tick = 0  # counts events, so a REST answer can tell what happened meanwhile
@@ -237,6 +245,18 @@ class Desk:
         if found is None:
             found = self.conversations[conv] = Conversation(conv)
         return found
+
+    def owned_by_other(self, conv: Conversation) -> bool:
+        """Someone else has it (active, assigned to another agent): read-only here."""
+        return (
+            conv.status == ConversationStatus.ACTIVE
+            and conv.assignee is not None
+            and conv.assignee.id != self.me_id
+        )
+
+    @property
+    def is_admin(self) -> bool:
+        return self.my_role == "admin"
 
     def is_mine(self, conv: Conversation) -> bool:
         return (
@@ -351,13 +371,33 @@ class Desk:
                 conv.offered_to_me = False
         conv.department = row.department
         if row.visitor.id or not conv.visitor.id:
-            conv.visitor = row.visitor
+            conv.visitor = conv.visitor.merged(row.visitor)
+        if row.labels is not None:
+            conv.labels = row.labels
+        conv.rating = row.rating or conv.rating
         conv.created_at = row.created_at or conv.created_at
         conv.last_seq = max(conv.last_seq, row.last_seq)
         conv.agent_read_seq = max(conv.agent_read_seq, row.agent_read_seq)
         conv.visitor_read_seq = max(conv.visitor_read_seq, row.visitor_read_seq)
-        conv.summary_last = row.last_message
+        conv.summary_last = row.last_message or conv.summary_last  # a detail has none
         conv.recount_unread()
+        self.changed(conv)
+
+    def apply_detail(self, data: Mapping[str, Any], since_tick: int) -> None:
+        """``GET /conversations/{id}``, asked at ``since_tick``: the visitor's whole
+        context, labels, rating."""
+        conv = self.get(str(data.get("id") or ""))
+        row = ConversationSummary.from_wire(data)
+        self.apply_summary(row, since_tick=since_tick)
+        visitor = data.get("visitor")
+        if isinstance(visitor, Mapping):
+            conv.visitor = conv.visitor.merged(Visitor.from_wire(visitor))
+        conv.detailed = True
+        self.changed(conv)
+
+    def set_labels(self, conv_id: str, labels: Iterable[str]) -> None:
+        conv = self.get(conv_id)
+        conv.labels = tuple(labels)
         self.changed(conv)
 
     def apply_page(
@@ -484,8 +524,15 @@ class Desk:
     def apply_event(self, name: str, conv_id: str, data: Mapping[str, Any]) -> Notice | None:
         if name == "agent.status":
             agent = data.get("agent")
+            if isinstance(agent, Mapping):
+                self.agent_status[str(agent.get("id"))] = str(data.get("state") or "")
             if isinstance(agent, Mapping) and agent.get("id") == self.me_id:
                 self.set_my_status(str(data.get("state") or ""))
+            return None
+        if name == "agent.presence":
+            agent = data.get("agent")
+            if isinstance(agent, Mapping):
+                self.agent_connected[str(agent.get("id"))] = data.get("connected") is True
             return None
         if not conv_id:
             return None
@@ -509,16 +556,14 @@ class Desk:
             conv.department = str(data.get("department") or "")
             visitor = data.get("visitor")
             if isinstance(visitor, Mapping):
-                conv.visitor = Visitor.from_wire(visitor)
+                conv.visitor = conv.visitor.merged(Visitor.from_wire(visitor))
             conv.created_at = str(data.get("created_at") or conv.created_at)
             if fresh:
                 return Notice(f"New chat waiting: {conv.title}", conv_id, bell=True)
         elif name == "visitor.seen":  # the visitor moved to another page
-            conv.visitor = replace(
-                conv.visitor,
-                page_url=str(data.get("url") or conv.visitor.page_url),
-                page_title=str(data.get("title") or ""),
-            )
+            conv.visitor = conv.visitor.seen(PageView.from_wire(data))
+        elif name == "conv.rated":
+            conv.rating = Rating.from_wire(data)
         elif name == "conv.offered":
             agent = _mapping(data.get("agent"))
             if agent.get("id") == self.me_id and conv.status == ConversationStatus.QUEUED:

@@ -49,7 +49,29 @@ MAIN_KEYS: tuple[Key, ...] = (
         "Transfer the open conversation to another agent or a department",
     ),
     Key("ctrl+l", "close_conversation", "Close chat", "Close the open conversation (asks first)"),
-    Key("ctrl+f", "search", "Search", "Search conversations; history of closed ones"),
+    Key(
+        "ctrl+f",
+        "search",
+        "Search",
+        "Search all conversations on the server (notes too; filters for status, agent, "
+        "department, label, dates)",
+    ),
+    Key("f3", "labels", "Labels", "Add or remove labels of the open conversation"),
+    Key(
+        "alt+l",
+        "by_label",
+        "By label",
+        "List the open conversations with a label (search, label filter first)",
+        show=False,
+    ),
+    Key("f5", "my_canned", "My replies", "Create, edit or delete my canned replies", show=False),
+    Key(
+        "f7",
+        "earlier",
+        "Earlier chats",
+        "Open one of the visitor's earlier conversations (read-only)",
+        show=False,
+    ),
     Key("ctrl+s", "status", "Status", "Set my status: online, away or offline"),
     Key("ctrl+r", "refresh", "Refresh", "Reload the lists and the open conversation", show=False),
     Key(

@@ -77,10 +77,16 @@ class ListCounted(Message):
 
 
 class AgentsLoaded(Message):
-    def __init__(self, agents: Sequence[AgentInfo] | None, for_transfer: bool) -> None:
+    def __init__(
+        self,
+        agents: Sequence[AgentInfo] | None,
+        for_transfer: bool,
+        departments: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__()
         self.agents = agents
         self.for_transfer = for_transfer
+        self.departments = departments  # (id, name); None: not known
 
 
 class RestFailed(Message):

@@ -108,6 +108,47 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class PageView:
+    """One page the visitor showed (the context's ``pages``, or a ``visitor.seen``)."""
+
+    url: str
+    title: str = ""
+    at: str = ""
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> PageView:
+        return cls(_str(data, "url"), _str(data, "title"), _str(data, "at"))
+
+
+@dataclass(frozen=True)
+class EarlierChat:
+    """One of the visitor's other conversations (the context's ``previous_conversations``)."""
+
+    id: str
+    status: str
+    created_at: str
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> EarlierChat:
+        return cls(_str(data, "id"), _str(data, "status"), _str(data, "created_at"))
+
+
+@dataclass(frozen=True)
+class Rating:
+    score: int
+    comment: str
+
+    @classmethod
+    def from_wire(cls, data: object) -> Rating | None:
+        if not isinstance(data, Mapping) or not _int(data, "rating"):
+            return None
+        return cls(_int(data, "rating"), _str(data, "comment"))
+
+
+PAGES_KEPT = 10  # the trail the panel shows (events carry the newest 10)
+
+
+@dataclass(frozen=True)
 class Visitor:
     id: str = ""
     name: str = ""
@@ -117,6 +158,11 @@ class Visitor:
     page_title: str = ""
     referrer: str = ""
     visit_count: int = 0
+    browser: str = ""
+    os: str = ""
+    device: str = ""
+    pages: tuple[PageView, ...] = ()  # oldest first
+    previous: tuple[EarlierChat, ...] | None = None  # None: not known (a list card)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any] | None) -> Visitor:
@@ -124,6 +170,7 @@ class Visitor:
             return cls()
         pages = data.get("pages")
         last_page = pages[-1] if isinstance(pages, list) and pages else None
+        earlier = data.get("previous_conversations")
         return cls(
             id=_str(data, "id"),
             name=_str(data, "name"),
@@ -133,6 +180,44 @@ class Visitor:
             page_title=_str(last_page, "title") if isinstance(last_page, Mapping) else "",
             referrer=_str(data, "referrer"),
             visit_count=_int(data, "visit_count"),
+            browser=_str(data, "browser"),
+            os=_str(data, "os"),
+            device=_str(data, "device"),
+            pages=tuple(
+                PageView.from_wire(p) for p in pages[-PAGES_KEPT:] if isinstance(p, Mapping)
+            )
+            if isinstance(pages, list)
+            else (),
+            previous=tuple(EarlierChat.from_wire(c) for c in earlier if isinstance(c, Mapping))
+            if isinstance(earlier, list)
+            else None,
+        )
+
+    def merged(self, newer: Visitor) -> Visitor:
+        """``newer`` (a list card, an event), keeping what only a fuller context said."""
+        if not self.id or self == newer:  # a new conversation (the burst's case): as is
+            return newer
+        return Visitor(
+            **{
+                name: getattr(newer, name) or getattr(self, name)
+                for name in self.__dataclass_fields__
+                if name != "previous"
+            },
+            previous=newer.previous if newer.previous is not None else self.previous,
+        )
+
+    def seen(self, page: PageView) -> Visitor:
+        """After a ``visitor.seen``: the page is the current one and ends the trail."""
+        trail = (*self.pages, page)[-PAGES_KEPT:]
+        return Visitor(
+            **{
+                name: getattr(self, name)
+                for name in self.__dataclass_fields__
+                if name not in ("page_url", "page_title", "pages")
+            },
+            page_url=page.url or self.page_url,
+            page_title=page.title,
+            pages=trail,
         )
 
     @property
@@ -158,6 +243,8 @@ class ConversationSummary:
     visitor_read_seq: int
     created_at: str
     last_message: ChatMessage | None
+    labels: tuple[str, ...] | None = None  # None: the server did not say
+    rating: Rating | None = None
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ConversationSummary:
@@ -174,7 +261,13 @@ class ConversationSummary:
             visitor_read_seq=_int(data, "visitor_read_seq"),  # beyond the brief; 0 if absent
             created_at=_str(data, "created_at"),
             last_message=ChatMessage.from_wire(last) if isinstance(last, Mapping) else None,
+            labels=_labels(data.get("labels")),
+            rating=Rating.from_wire(data.get("rating")),
         )
+
+
+def _labels(value: object) -> tuple[str, ...] | None:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else None
 
 
 @dataclass(frozen=True)

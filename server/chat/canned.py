@@ -23,10 +23,10 @@ from server.storage.database import db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, CannedReply, Role, Visitor, utcnow
 from server.times import iso_time
+from steadywire.placeholders import expand
 
 BODY_MAX_CHARS = 4000
 SHORTCUT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
-PLACEHOLDER_RE = re.compile(r"\{([a-z]+\.[a-z_]+)\}")
 TENANT, PERSONAL = "tenant", "personal"
 
 
@@ -174,11 +174,6 @@ def render_canned(actor: Actor, reply_id: str, conv: object) -> dict[str, Any]:
         "conversation.id": conversation.id,
     }
     return {"id": row.id, "conv": conversation.id, "body": expand(row.body, values)}
-
-
-def expand(template: str, values: dict[str, str]) -> str:
-    """Known placeholders replaced in one pass; unknown ones left exactly as written."""
-    return PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 def _taken(shortcut: str) -> Conflict:

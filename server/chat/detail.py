@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.chat.labels import access_conversation_row, conversation_labels
+from server.chat.rating import rating_data
 from server.chat.records import Actor
 from server.chat.robots import assignee_cards
 from server.chat.visitors import PAGES_IN_REST, visitor_context
@@ -39,6 +40,7 @@ def conversation_detail(actor: Actor, conv: str) -> dict[str, Any]:
         "closed_at": _iso(row.closed_at),
         "previous": row.previous_id,
         "labels": conversation_labels(scope, row.id),
+        "rating": rating_data(row),
         "visitor": (
             visitor_context(scope, visitor, current=row.id, pages=PAGES_IN_REST)
             if visitor

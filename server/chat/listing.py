@@ -19,6 +19,7 @@ from server.storage.guard import TenantScope
 from server.storage.models import (
     Agent,
     Conversation,
+    ConversationLabel,
     ConversationStatus,
     Department,
     Message,
@@ -126,6 +127,7 @@ def _cards(scope: TenantScope, rows: list[Conversation]) -> list[dict[str, Any]]
     }
     assignees = assignee_cards(scope, rows)
     last = _last_messages(scope, [r for r in rows if r.last_seq])
+    labels = _labels(scope, [r.id for r in rows])
     return [
         {
             "id": row.id,
@@ -143,9 +145,24 @@ def _cards(scope: TenantScope, rows: list[Conversation]) -> list[dict[str, Any]]
             "offered_to": row.offered_to if row.status == ConversationStatus.QUEUED.value else None,
             "last_message": last[row.id].wire() if row.id in last else None,
             "rating": rating_data(row),
+            "labels": labels.get(row.id, []),
         }
         for row in rows
     ]
+
+
+def _labels(scope: TenantScope, convs: list[str]) -> dict[str, list[str]]:
+    """Each card's labels, sorted: one query for the page (the console shows them)."""
+    found: dict[str, list[str]] = {}
+    rows = (
+        scope.select(ConversationLabel, ConversationLabel.conversation_id, ConversationLabel.label)
+        .where(ConversationLabel.conversation_id.in_(convs))
+        .order_by(ConversationLabel.conversation_id, ConversationLabel.label)
+        .tuples()
+    )
+    for conv, label in rows:
+        found.setdefault(conv, []).append(label)
+    return found
 
 
 def _last_messages(scope: TenantScope, rows: list[Conversation]) -> dict[str, StoredMessage]:

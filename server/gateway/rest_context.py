@@ -8,16 +8,16 @@ from typing import Any
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
-from server.chat import canned, labels
+from server.chat import barge, canned, labels
 from server.chat.detail import conversation_detail
 from server.chat.search import check_search, search
 from server.chat.visitors import get_visitor
 from server.errors import BadRequest
 from server.gateway import api_bodies as bodies
-from server.gateway.auth import require_agent
+from server.gateway.auth import require_admin, require_agent
 from server.gateway.context import Services
 from server.gateway.net import client_ip
-from server.gateway.openapi import request_body
+from server.gateway.openapi import no_body, request_body
 
 ID_MAX_CHARS = 64
 
@@ -56,6 +56,13 @@ def build_context_blueprint(services: Services) -> Blueprint:
         """One conversation with its visitor's context and its labels."""
         actor = await require_agent(services, request, bridge=True)
         return json(await run(conversation_detail, actor, _id(conv)))
+
+    @bp.post("/conversations/<conv:str>/join", ctx_access="admin")
+    @no_body
+    async def post_join(request: Request, conv: str) -> HTTPResponse:
+        """Barge in: the visitor is told that the caller joined (admins; once per person)."""
+        actor = await require_admin(services, request)
+        return json(await barge.join(services.chat, actor, _id(conv)))
 
     # -- labels ----------------------------------------------------------------------
     @bp.get("/labels", ctx_access="agent")

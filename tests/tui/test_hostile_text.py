@@ -28,7 +28,7 @@ from tui_agent.models import AgentInfo
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.login import LoginScreen
 from tui_agent.screens.main import MainScreen
-from tui_agent.screens.search import SearchScreen
+from tui_agent.screens.search import Hit, SearchScreen
 from tui_agent.screens.transfer import TransferScreen
 
 HOSTILE = (
@@ -192,7 +192,8 @@ async def test_hostile_text_everywhere_is_inert(
             )
             for i, t in enumerate(HOSTILE)
         ]
-        screen.post_message(AgentsLoaded(agents, for_transfer=True))
+        departments = [(f"d{i}", t) for i, t in enumerate(HOSTILE)]
+        screen.post_message(AgentsLoaded(agents, for_transfer=True, departments=departments))
         await wait_until(pilot, lambda: isinstance(app.screen, TransferScreen), "transfer")
         await feed.check("transfer picker")
         await pilot.press("escape")
@@ -207,10 +208,31 @@ async def test_hostile_text_everywhere_is_inert(
         await feed.check("closed by")
         await pilot.press("ctrl+f")
         await wait_until(pilot, lambda: isinstance(app.screen, SearchScreen), "search")
-        shown = await feed.check("search and history")
+        search = app.screen
+        assert isinstance(search, SearchScreen)
+        await feed.check("search dialog")
+        # The server's hits (visitor, agent, department names and snippets are anyone's
+        # text), drawn as the server would answer them.
+        search._show(
+            [
+                Hit.from_wire(
+                    {
+                        "conv": conv,
+                        "status": "active",
+                        "ts": TS,
+                        "snippet": text,
+                        "kind": "note",
+                        "department": "d",
+                        "visitor": {"name": text},
+                        "agent": {"name": text},
+                    },
+                    {"d": text},
+                )
+                for conv, text in zip(convs, HOSTILE, strict=True)
+            ]
+        )
+        shown = await feed.check("search results")
         assert "Eve [/x]" in shown
-        await pilot.press(*"eve")
-        await feed.check("search results")
         await pilot.press("escape")
 
         desk_screen(app)

@@ -9,7 +9,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
-from tests.support.clients import Clients, cached_login
+from tests.support.clients import Clients, cached_login, post_json
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
     SIZE,
@@ -85,8 +85,20 @@ async def test_accept_next_reply_typing_and_read_receipt(
 async def test_canned_reply_by_shortcut_and_private_note(
     server: ServerProcess, config_dir: Path, clients: Clients, clean_desk: None
 ) -> None:
-    write_canned(config_dir, refund="Hi {visitor}, the refund is on its way.")
-    await save_login(server, config_dir)
+    # The server's reply is used; the local file (the offline fallback) is not.
+    write_canned(config_dir, refund="a local reply the server's replaces")
+    session = await save_login(server, config_dir)
+    created = await post_json(
+        server,
+        "/api/v1/canned-replies",
+        {
+            "scope": "personal",
+            "shortcut": "refund",
+            "body": "Hi {visitor.name}, the refund is on its way.",
+        },
+        {"Authorization": f"Bearer {session.token}"},
+    )
+    assert created.status_code in (201, 409), created.text  # 409: made by an earlier run
     async with console(config_dir).run_test(size=SIZE) as pilot:
         screen = await connected(pilot)
         visitor, conv = await visitor_starts(clients, server, "Ben", "I want my money back")
@@ -135,8 +147,11 @@ async def test_transfer_to_another_agent(
         )
         dialog = pilot.app.screen
         assert isinstance(dialog, TransferScreen)
-        index = [a.id for a in dialog.agents].index(other_login["agent"]["id"])
-        await pilot.press(*["down"] * index, "enter")
+        targets = dialog.query_one("#transfer-targets", OptionList)
+        wanted = "agent:" + other_login["agent"]["id"]
+        while targets.get_option_at_index(targets.highlighted or 0).id != wanted:
+            await pilot.press("down")  # departments first, then agents, by name
+        await pilot.press("enter")
         event = await colleague.recv_until(
             lambda f: (
                 f.get("name") == "conv.assigned"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from textual.events import Key
 
-from tui_agent.canned import load_canned
+from tui_agent.canned import CannedReply, load_canned, placeholder_values, server_canned
 from tui_agent.config import SavedSession, forget_token, load_logins, load_session, save_session
 from tui_agent.desk import Desk, SortedIds
 from tui_agent.keys import MAIN_KEYS, help_rows
@@ -116,7 +116,28 @@ def test_canned_replies_complete_fuzzily_and_fill_in_names(tmp_path: Path) -> No
     assert [r.shortcut for r in canned.complete("hrs")] == ["hours"]
     reply = canned.find("refund")
     assert reply is not None
-    assert reply.render("Anna", "Bea") == "Hi Anna, your refund is on its way. Bea"
+    values = placeholder_values("Anna", "anna@example.com", "Bea", "c1")
+    # The file's older {visitor}/{agent} are read as the server's placeholders.
+    assert reply.render(values) == "Hi Anna, your refund is on its way. Bea"
+
+
+def test_canned_placeholders_are_the_servers_and_expanded_once() -> None:
+    """One syntax and one expansion (steadywire.placeholders) for the server's render
+    route and the console: a value is never scanned again, unknown ones stay."""
+    reply = CannedReply.from_wire(
+        {"id": "r1", "scope": "personal", "shortcut": "x",
+         "body": "{visitor.name} <{visitor.email}> / {agent.name} #{conversation.id} {x.y}"}
+    )
+    assert reply is not None and reply.editable and reply.key == "personal:x"
+    values = placeholder_values("{agent.name}", "a@b.c", "Bea", "c9")
+    assert reply.render(values) == "{agent.name} <a@b.c> / Bea #c9 {x.y}"
+    tenant = CannedReply.from_wire({"id": "r2", "scope": "tenant", "shortcut": "x", "body": "t"})
+    assert tenant is not None and not tenant.editable
+    both = server_canned([{"id": "r2", "scope": "tenant", "shortcut": "x", "body": "t"},
+                          {"id": "r1", "scope": "personal", "shortcut": "x", "body": "p"}])
+    found = both.find("x")
+    assert both.from_server and found is not None and found.body == "p"  # mine first
+    assert [r.id for r in both.personal()] == ["r1"]
 
 
 def test_canned_replies_fall_back_to_builtins_and_say_why(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Static, Tab, Tabs
 
+from tui_agent.agent_tools import AgentTools
 from tui_agent.canned import CannedSet
 from tui_agent.client import ApiError, NotConnected, SteadydeskClient
 from tui_agent.config import SavedSession
@@ -65,6 +66,7 @@ from tui_agent.widgets.connection_indicator import ConnectionIndicator
 from tui_agent.widgets.conversation_list import ConversationList
 from tui_agent.widgets.conversation_log import ConversationLog
 from tui_agent.widgets.key_bar import KeyBar
+from tui_agent.widgets.owner_banner import OwnerBanner
 from tui_agent.widgets.visitor_panel import VisitorPanel
 
 LIST_LIMIT = 200  # the server's maximum page of GET /api/v1/conversations
@@ -131,6 +133,8 @@ class MainScreen(AttachmentActions, Screen[None]):
         self._inbox: list[ClientEvent] = []
         self._recount_due: set[str] = set()
         self._notices = NoticeBatch()
+        self.desk.my_role = str(session.agent.get("role") or "")
+        self.tools = AgentTools(self)
 
     def _emit(self, event: ClientEvent) -> None:
         self._inbox.append(event)
@@ -157,6 +161,7 @@ class MainScreen(AttachmentActions, Screen[None]):
                 yield Tabs(id="tabs")
                 yield ConversationLog(id="log")
                 yield Static("", id="typing")
+                yield OwnerBanner(id="owner-banner", classes="-hidden")
                 yield Composer(self.canned, id="composer")
             yield VisitorPanel(id="visitor")
         yield KeyBar(id="keys")
@@ -171,8 +176,7 @@ class MainScreen(AttachmentActions, Screen[None]):
         self.run_connection()
         self.set_interval(LIST_REFRESH_SECS, self._tick)
         composer.focus_input()
-        if self.canned.problem:
-            tell(self, f"Canned replies: {self.canned.problem}", severity="warning")
+        self.tools.start()  # the server's canned replies, departments
 
     async def on_unmount(self) -> None:
         await self.client.aclose()
@@ -249,7 +253,8 @@ class MainScreen(AttachmentActions, Screen[None]):
         except ApiError as exc:
             self.post_message(RestFailed("agent list", exc.message, exc.status == 401))
             agents = None
-        self.post_message(AgentsLoaded(agents, for_transfer))
+        departments = await self.tools.fetch_departments() if for_transfer else None
+        self.post_message(AgentsLoaded(agents, for_transfer, departments))
 
     # ------------------------------------------------------------------ REST results
 
@@ -288,7 +293,7 @@ class MainScreen(AttachmentActions, Screen[None]):
         for row in message.rows or ():
             self.desk.apply_summary(row)
         self.schedule_draw()
-        if isinstance(self.app.screen, SearchScreen):
+        if isinstance(self.app.screen, SearchScreen) and self.app.screen.local:
             self.app.screen.refresh_results()
 
     def on_agents_loaded(self, message: AgentsLoaded) -> None:
@@ -298,11 +303,15 @@ class MainScreen(AttachmentActions, Screen[None]):
             self.agents = list(message.agents)
         if message.for_transfer and self.active:
             conv = self.desk.get(self.active)
-            departments = sorted(
-                {c.department for c in self.desk.conversations.values() if c.department}
-            )
             self.app.push_screen(
-                TransferScreen(conv.title, message.agents, self.desk.me_id, departments),
+                TransferScreen(
+                    conv.title,
+                    message.agents,
+                    self.desk.me_id,
+                    message.departments,
+                    self.tools.presence,
+                    self.tools.connected,
+                ),
                 lambda choice, conv_id=conv.id: self._transfer(conv_id, choice),
             )
 
@@ -373,6 +382,7 @@ class MainScreen(AttachmentActions, Screen[None]):
         self.desk.me_id = str(you.get("id") or self.desk.me_id)
         self.desk.me_name = str(you.get("name") or self.desk.me_name)
         self.desk.set_my_status(str(you.get("status") or ""))
+        self.desk.my_role = str(you.get("role") or self.desk.my_role)
         if not self._welcomed and self.desk.my_status in ("", AgentStatus.OFFLINE):
             self.client.set_status(AgentStatus.ONLINE)  # opening the console means at work
             self.desk.set_my_status(AgentStatus.ONLINE)  # shown now; agent.status confirms
@@ -535,6 +545,7 @@ class MainScreen(AttachmentActions, Screen[None]):
             safe_text(f"{conv.title} is typing…" if conv and conv.visitor_typing else ""),
             layout=False,
         )
+        self.tools.refresh()
         composer = self.query_one(Composer)
         if conv is None:
             composer.blocked = "Open a conversation to reply (ctrl+g grabs the next waiting one)"
@@ -584,6 +595,7 @@ class MainScreen(AttachmentActions, Screen[None]):
         composer.note_mode = conv.note_mode
         if self.client.needs_history(conv_id):
             self.client.sync(conv_id)
+        self.tools.shown(conv_id)
         self._mark_read()
         self.refresh_active()
         self.refresh_tabs({conv_id} if leaving is None else {conv_id, leaving})  # not all 50
@@ -604,8 +616,12 @@ class MainScreen(AttachmentActions, Screen[None]):
             )
             return
         kind = self.desk.note_kind(self.active)
-        cid = self.client.send(self.active, message.text, kind)
-        self.desk.add_pending(self.active, cid, message.text, kind)
+        if not self.tools.guard_send(message.text, kind):
+            self.send_now(self.active, message.text, kind)
+
+    def send_now(self, conv: str, text: str, kind: str) -> None:
+        cid = self.client.send(conv, text, kind)
+        self.desk.add_pending(conv, cid, text, kind)
         if not self.client.live:
             tell(self, "Not connected: the message will be sent on reconnect.", severity="warning")
         self.refresh_active()
@@ -715,11 +731,19 @@ class MainScreen(AttachmentActions, Screen[None]):
         self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_search(self) -> None:
-        self.load_history()
-        self.app.push_screen(
-            SearchScreen(self.desk.search, lambda: self.desk.closed()[:50]),
-            self._search_done,
-        )
+        self.tools.search()
+
+    def action_labels(self) -> None:
+        self.tools.labels()
+
+    def action_by_label(self) -> None:
+        self.tools.search(by_label=True)
+
+    def action_my_canned(self) -> None:
+        self.tools.edit_canned()
+
+    def action_earlier(self) -> None:
+        self.tools.earlier()
 
     def _search_done(self, conv_id: str | None) -> None:
         if conv_id:

@@ -13,7 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from tui_agent.canned import CannedSet
+from tui_agent.canned import CannedReply, CannedSet, placeholder_values
 from tui_agent.messages import ComposerSubmitted, ComposerTyping
 from tui_agent.untrusted import clean, safe_text
 
@@ -36,7 +36,9 @@ class Composer(Vertical):
         super().__init__(id=id)
         self.canned = canned
         self.visitor_name = ""
+        self.visitor_email = ""
         self.agent_name = ""
+        self.conv_id = ""
         self._typing = False
         self._typing_sent_at = 0.0
         self._idle_timer: Timer | None = None
@@ -111,13 +113,20 @@ class Composer(Vertical):
             return
         for reply in matches:
             label = safe_text(f"/{reply.shortcut}", "bold")
+            if reply.scope == "personal":
+                label.append_text(safe_text(" (mine)", "italic"))
             width = max(20, self.size.width - len(reply.shortcut) - 8)
             label.append("  ")
-            rendered = reply.render(self.visitor_name, self.agent_name)
+            rendered = self._filled(reply)
             label.append_text(safe_text(rendered, "dim", width=width))
-            box.add_option(Option(label, id=reply.shortcut))
+            box.add_option(Option(label, id=reply.key))
         box.highlighted = 0
         box.display = True
+
+    def _filled(self, reply: CannedReply) -> str:
+        return reply.render(
+            placeholder_values(self.visitor_name, self.visitor_email, self.agent_name, self.conv_id)
+        )
 
     def _hide_suggestions(self) -> None:
         if self.is_mounted:
@@ -144,7 +153,7 @@ class Composer(Vertical):
         shortcut = box.get_option_at_index(box.highlighted).id or ""
         reply = self.canned.find(shortcut)
         if reply is not None:
-            self.set_draft(reply.render(self.visitor_name, self.agent_name))
+            self.set_draft(self._filled(reply))
 
     @on(OptionList.OptionSelected, "#suggestions")
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -166,7 +175,7 @@ class Composer(Vertical):
         if text.startswith("/") and " " not in text and self.canned.find(text[1:]):
             reply = self.canned.find(text[1:])
             assert reply is not None
-            self.set_draft(reply.render(self.visitor_name, self.agent_name))
+            self.set_draft(self._filled(reply))
             return
         self.set_draft("")
         self.post_message(ComposerSubmitted(text))

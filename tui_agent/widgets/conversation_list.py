@@ -198,6 +198,10 @@ class ConversationList(ScrollView, can_focus=True):
         line.append_text(safe_text(detail, "italic dim", width=room - 2))
         if detail:
             line.append(" ")
+        if conv.labels:  # before the last line: what the team sorted it as
+            tags = " ".join(f"#{label}" for label in conv.labels)
+            line.append_text(safe_text(tags, "magenta", width=max(1, (room - line.cell_len) // 2)))
+            line.append(" ")
         last = conv.last_message
         if conv.taking:  # ctrl+g was pressed: shown at once, before the server answers
             line.append_text(safe_text("taking…", "bold yellow"))

@@ -16,6 +16,17 @@ from tui_agent.untrusted import safe_text
 from tui_agent.widgets.conversation_log import joined
 
 TEXT_WIDTH = 26  # the panel's inner width (styles/app.tcss), until it is laid out
+TRAIL_SHOWN = 5  # the newest pages of the trail shown (the panel is short)
+STARS = "★★★★★"
+
+
+def device_line(browser: str, os: str, device: str) -> str:
+    return " · ".join(part for part in (browser, os, device) if part) or "—"
+
+
+def rating_line(score: int, comment: str) -> str:
+    stars = STARS[:score] + "☆" * (5 - score)
+    return f"{stars} {score}/5" + (f" “{comment}”" if comment else "")
 
 
 class VisitorPanel(Static):
@@ -24,6 +35,7 @@ class VisitorPanel(Static):
         self.border_title = "Visitor"
         self._shown: tuple[Conversation | None, str] = (None, "")
         self._width = 0
+        self.department_names: dict[str, str] = {}  # id -> name (GET /departments)
 
     def on_resize(self, event: Resize) -> None:
         if self.content_region.width != self._width:
@@ -49,11 +61,26 @@ class VisitorPanel(Static):
                 ("Referrer", visitor.referrer or "—"),
                 ("Visits", str(visitor.visit_count) if visitor.visit_count else "—"),
                 ("", ""),
+                ("Device", device_line(visitor.browser, visitor.os, visitor.device)),
+                ("", ""),
                 ("Status", conv.status),
                 ("Agent", assignee),
-                ("Dept.", conv.department or "—"),
+                ("Dept.", self.department_names.get(conv.department, "") or "—"),
+                ("Labels", ", ".join(conv.labels) or "—"),
             )
         ]
+        if conv.rating is not None:
+            rows.append(("Rating", safe_text(rating_line(conv.rating.score, conv.rating.comment))))
+        if visitor.pages:
+            rows.append(("", Text("")))
+            shown = visitor.pages[-TRAIL_SHOWN:]
+            for index, view in enumerate(shown):
+                mark = "▸ " if index == len(shown) - 1 else "  "
+                rows.append(
+                    ("Trail" if index == 0 else "", safe_text(mark + (view.title or view.url)))
+                )
+        if visitor.previous:
+            rows.append(("Earlier", safe_text(f"{len(visitor.previous)} chats (f7)")))
         if conv.visitor_typing:
             rows.append(("", Text("typing…", style="italic cyan")))
         self.update(self._lines(rows), layout=False)  # a fixed-size panel
