@@ -26,14 +26,14 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key(
         "ctrl+g",
         "accept_next",
-        "Grab next",
+        "Grab",
         "Accept the next waiting conversation (the open tab if it is queued, else the "
         "highlighted one, else one offered to you, else the oldest one in the queue)",
     ),
     Key(
         "ctrl+n",
         "next_unread",
-        "Next unread",
+        "Unread",
         "Go to the next of my conversations with unread messages",
     ),
     Key(
@@ -48,7 +48,7 @@ MAIN_KEYS: tuple[Key, ...] = (
         "Transfer",
         "Transfer the open conversation to another agent or a department",
     ),
-    Key("ctrl+l", "close_conversation", "Close chat", "Close the open conversation (asks first)"),
+    Key("ctrl+l", "close_conversation", "Close", "Close the open conversation (asks first)"),
     Key(
         "ctrl+f",
         "search",
@@ -101,7 +101,7 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key("alt+m", "focus_list('mine')", "Mine", "Go to my conversations", show=False),
     Key("alt+a", "focus_list('open')", "All open", "Go to all open conversations", show=False),
     Key("escape", "focus_composer", "Message box", "Back to the message box", show=False),
-    Key("f4", "send_file", "Send file", "Send a file by path into the open conversation"),
+    Key("f4", "send_file", "Attach", "Send a file by path into the open conversation"),
     Key(
         "f6",
         "files",
