@@ -100,6 +100,7 @@ def summary(result: dict[str, Any], mode: str) -> dict[str, Any]:
         "server_us": r.get("server_cpu_us_per_msg"),
         "db_us": r.get("db_cpu_us_per_msg"),
         "complete": r.get("complete", False),
+        "setup_s": result.get("setup_s"),
     }
 
 
@@ -164,7 +165,8 @@ def _line(row: dict[str, Any]) -> str:
     done = "" if row["complete"] else "  INCOMPLETE"
     return (
         f"{row['figure']:<26} {row['target']:<14} round {row['round']}: {row['msg_s']} msg/s, "
-        f"p99 {row['p99_ms']} ms, server {row['server_us']} us/msg{db} (load {row['load']}){done}"
+        f"p99 {row['p99_ms']} ms, server {row['server_us']} us/msg{db}, "
+        f"setup {row['setup_s']} s (load {row['load']}){done}"
     )
 
 
