@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from typing import Any
 from _server import free_port, wait_healthy
 
 HERE = Path(__file__).resolve().parent
+STOP_SECS = 30.0  # for a chat_pairs run to stop its node
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,30 @@ def load_average() -> float:
 
 def run_pairs(tree: Path, target: list[str], figure: Figure, timeout: float) -> dict[str, Any]:
     cmd = [sys.executable, str(tree / "bench" / "chat_pairs.py"), *target, *figure.args, "--json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            # SIGINT, not a kill: chat_pairs stops the node it spawned (and drops its
+            # MariaDB database) on the way out.
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(STOP_SECS)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[1:])}: exit {proc.returncode}: {proc.stderr[-600:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{' '.join(cmd[1:])}: exit {proc.returncode}: {err[-600:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _stop_on_sigterm() -> None:
+    """`timeout` in CI sends SIGTERM: unwind, so the run in progress cleans up."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(f"bench: stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def run_relay(figure: Figure, timeout: float) -> dict[str, Any]:
@@ -114,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=900.0, help="per run, seconds")
     p.add_argument("--json", type=Path, help="also write every run here")
     args = p.parse_args(argv)
+    _stop_on_sigterm()
     figures = [
         f
         for f in (QUICK if args.quick else FULL)
