@@ -23,6 +23,7 @@ from server.chat.service import ChatService
 from server.errors import CloseCode, SteadyError
 from server.gateway.connection import Connection, dumps
 from server.gateway.hub_bridges import BridgeDelivery
+from server.gateway.queue_fanout import QueueFanout, Rosters
 from server.observability import metrics
 from server.routing.presence import Presence
 
@@ -52,6 +53,7 @@ class Hub:
             "monitor": self._on_monitor,
         }
         self.bridges = BridgeDelivery(self)
+        self.queue = QueueFanout(Rosters(chat.store, self._spawn))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -219,6 +221,15 @@ class Hub:
         members = self._by_topic.get(topic)
         if not members:
             return
+        if self.queue.holds(payload):  # to who may serve it, a batch at a time
+            bridges = [conn for conn in members if conn.bridge is not None]
+            if bridges:
+                frame = dumps(payload)
+                for conn in bridges:
+                    self.bridges.on_tenant_event(conn, payload, frame)
+            self.queue.hold(topic, payload, lambda: self._by_topic.get(topic, ()))
+            return
+        self.queue.flush()  # no assignment or close may overtake the card it is about
         frame = dumps(payload)
         assigned = self._assignee(payload)
         for conn in tuple(members):
@@ -258,6 +269,7 @@ class Hub:
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.close_soon(CloseCode.BAD_TOKEN, "token revoked")
         elif payload.get("type") == "event":  # for this agent only: conv.offered, conv.rated
+            self.queue.flush()  # the offered card first
             frame = dumps(payload)
             for conn in tuple(self._by_topic.get(topic, ())):
                 conn.push(frame)

@@ -240,8 +240,10 @@ class Gateway:
             # One presence question for the whole queue (a stalled Redis costs its
             # timeout once, not once per queued conversation).
             await self.s.presence.annotate_queued_many(actor.tenant_id, events)
+            roster = await hub.queue.rosters.read(actor.tenant_id)  # as the live queue
             for event in events:
-                conn.push_json(event)
+                if hub.queue.may_see(roster, conn, event):
+                    conn.push_json(event)
 
     def welcome_frame(self, conn: Connection, you: dict[str, Any]) -> dict[str, Any]:
         return {

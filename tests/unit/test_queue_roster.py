@@ -1,0 +1,22 @@
+"""Who may see a waiting conversation (server/gateway/queue_fanout.py): the rule routing
+uses to offer it, plus admins."""
+
+from __future__ import annotations
+
+from server.gateway.queue_fanout import Roster
+
+ROSTER = Roster(
+    {"a1": frozenset({"sales"}), "a2": frozenset({"support"})}, frozenset({"sales", "support"})
+)
+
+
+def test_a_staffed_department_is_seen_by_its_members_and_admins() -> None:
+    assert ROSTER.may_serve("a1", "agent", "sales")
+    assert not ROSTER.may_serve("a2", "agent", "sales")
+    assert not ROSTER.may_serve("a3", "agent", "sales")  # in no department
+    assert ROSTER.may_serve("a3", "admin", "sales")
+
+
+def test_no_department_or_an_unstaffed_one_is_seen_by_everyone() -> None:
+    assert ROSTER.may_serve("a2", "agent", None)
+    assert ROSTER.may_serve("a2", "agent", "billing")
