@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_MEMBER = "config.json"
 KEYS_MEMBER = "keys.json"
-_SECRET_SETTINGS = ("secret_key", "encryption_keys", "metrics_token")
+_SECRET_SETTINGS = ("secret_key", "encryption_keys", "metrics_token", "attachment_s3_secret")
 REDACTED = "<redacted>"
 
 

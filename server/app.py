@@ -62,6 +62,7 @@ from server.security.shared_limits import (
 from server.security.tokens import TenantKeys, TokenSigner
 from server.storage import open_store
 from server.storage.blobs import blob_stores
+from server.storage.s3_location import s3_location
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def create_app(settings: Settings) -> Sanic:
     chat.attachments = AttachmentService(
         store,
         directory,
-        blob_stores(settings.attachment_dir),
+        blob_stores(settings.attachment_dir, s3_location(settings)),
         AttachmentLinks(secret_key, settings.attachment_url_ttl_secs),
     )
     backup_scheduler = BackupScheduler(settings, store.database)

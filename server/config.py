@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     # Attachments (docs/protocol.md): a directory for their bytes on a single-node install
     # ("" = in the database, which every node reads); how long a signed URL works.
     attachment_dir: str = ""
+    # An S3-compatible bucket for them instead (set the bucket to use it; docs/operations.md).
+    # Endpoint "" = AWS; key id and secret "" = boto3's own chain (environment, instance role).
+    attachment_s3_bucket: str = ""
+    attachment_s3_endpoint: str = ""
+    attachment_s3_region: str = ""
+    attachment_s3_key_id: str = ""
+    attachment_s3_secret: str = ""
+    attachment_s3_prefix: str = ""  # e.g. "steadydesk/": keys are <prefix><tenant>/<id>
+    attachment_s3_timeout_secs: float = Field(10.0, gt=0, le=120)
     attachment_url_ttl_secs: int = Field(1800, ge=30, le=7 * 24 * 3600)
     attachment_gc_secs: float = Field(3600.0, gt=0)  # how often unclaimed uploads are swept
     link_code_ttl_secs: int = Field(600, ge=1, le=3600)  # bridge link codes (docs/bridges.md)
@@ -112,6 +121,13 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if value and urlsplit(value).scheme not in ("sqlite", "mysql"):
             raise ValueError("must start with sqlite:/// or mysql://")
+        return value
+
+    @field_validator("attachment_s3_endpoint")
+    @classmethod
+    def _known_endpoint(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must start with https:// (or http:// on a private network)")
         return value
 
     @field_validator("redis_url")

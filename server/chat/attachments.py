@@ -98,17 +98,31 @@ class AttachmentService:
         # WebSockets keep flowing), and at most CLEANING_AT_ONCE at a time per node.
         async with self._cleaning:
             clean = await asyncio.to_thread(clean_upload, raw, name, limit)
-        row = await self.store.run(self._store, actor, ref, clean)
+        attachment_id = new_id()
+        blobs = self.default_blobs
+        if blobs.kind == "db":
+            row = await self.store.run(self._store, actor, ref, clean, attachment_id)
+        else:
+            # Bytes first, outside any transaction (a bucket is a network away: no database
+            # lock or connection waits on it); a failed put raises before a row exists.
+            await asyncio.to_thread(blobs.put, actor.tenant_id, attachment_id, clean.data)
+            try:
+                row = await self.store.run(self._store, actor, ref, clean, attachment_id)
+            except Exception:
+                # No row names them: take the bytes back (best effort; nothing was acked).
+                await asyncio.to_thread(_forget, blobs, actor.tenant_id, attachment_id)
+                raise
         return self.described(meta_of(row), actor)
 
-    def _store(self, actor: Actor, ref: ConversationRef | None, clean: CleanFile) -> Attachment:
+    def _store(
+        self, actor: Actor, ref: ConversationRef | None, clean: CleanFile, attachment_id: str
+    ) -> Attachment:
         blobs = self.default_blobs
         scope = TenantScope(actor.tenant_id)
-        attachment_id = new_id()
         with db.atomic() if is_mysql() else db.atomic("IMMEDIATE"):
-            # Bytes first (in the same transaction for the database store): a row never
-            # names bytes that are not there.
-            blobs.put(actor.tenant_id, attachment_id, clean.data)
+            if blobs.kind == "db":
+                # In the row's own transaction: a row never names bytes that are not there.
+                blobs.put(actor.tenant_id, attachment_id, clean.data)
             return scope.create(
                 Attachment,
                 id=attachment_id,
@@ -158,20 +172,17 @@ class AttachmentService:
         self, attachment_id: str, tenant: str, participant: str, expires: str, mac: str
     ) -> Content:
         grant = self.links.verify(attachment_id, tenant, participant, expires, mac)
-        found = await self.store.run(self._content, grant)
-        if found is None:
+        row = await self.store.run(_readable_row, grant)
+        blobs = self.blobs.get(row.storage) if row is not None else None
+        if row is None or blobs is None:
             raise ExpiredUrl("this attachment URL is not valid")
-        return found
-
-    def _content(self, grant: Grant) -> Content | None:
-        row = _row(grant.tenant_id, grant.attachment_id)
-        if row is None or not _still_may_read(grant, row):
-            return None
-        blobs = self.blobs.get(row.storage)
-        data = blobs.get(row.tenant_id, row.id) if blobs else None
+        if blobs.kind == "db":
+            data = await self.store.run(blobs.get, row.tenant_id, row.id)
+        else:  # a bucket or a disk: not on a database thread
+            data = await asyncio.to_thread(blobs.get, row.tenant_id, row.id)
         if data is None:
             log.error("attachment %s has no bytes in store %r", row.id, row.storage)
-            return None
+            raise ExpiredUrl("this attachment URL is not valid")
         return Content(row.name, row.mime, data)
 
     # -- garbage --------------------------------------------------------------------
@@ -198,6 +209,18 @@ class AttachmentService:
                 if gone and blobs is not None:
                     blobs.delete(tenant_id, attachment_id)
         return len(stale)
+
+
+def _forget(blobs: BlobStore, tenant_id: str, attachment_id: str) -> None:
+    try:
+        blobs.delete(tenant_id, attachment_id)
+    except Exception:  # the bytes stay behind, unnamed; say so rather than hide the cause
+        log.warning("attachment %s: bytes left in store %r", attachment_id, blobs.kind)
+
+
+def _readable_row(grant: Grant) -> Attachment | None:
+    row = _row(grant.tenant_id, grant.attachment_id)
+    return row if row is not None and _still_may_read(grant, row) else None
 
 
 def _row(tenant_id: str, attachment_id: str) -> Attachment | None:

@@ -1,5 +1,6 @@
-"""Where attachments' bytes live: the database (default; every node reads it) or a
-directory (single-node installs, ``STEADY_ATTACHMENT_DIR``). Blocking: call in ``store.run``.
+"""Where attachments' bytes live: the database (default; every node reads it), a
+directory (single-node installs, ``STEADY_ATTACHMENT_DIR``) or an S3-compatible bucket
+(``STEADY_ATTACHMENT_S3_BUCKET``, server/storage/s3_blobs.py). Blocking: call in a thread.
 
 In the database the bytes are split into ``CHUNK_BYTES`` rows, each well under MariaDB's
 default ``max_allowed_packet`` (16 MB), so a 10 MB file never needs one huge packet.
@@ -9,16 +10,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from server.storage.guard import TenantScope
 from server.storage.models import AttachmentChunk
+
+if TYPE_CHECKING:
+    from server.storage.s3_location import S3Location
 
 CHUNK_BYTES = 1024 * 1024
 
 
 class BlobStore(Protocol):
-    kind: str
+    kind: str  # what the row's ``storage`` says: "db", "dir" or "s3"
 
     def put(self, tenant_id: str, blob_id: str, data: bytes) -> None: ...
 
@@ -94,10 +98,15 @@ class DirectoryBlobs:
         self._path(tenant_id, blob_id).unlink(missing_ok=True)
 
 
-def blob_stores(directory: str) -> dict[str, BlobStore]:
+def blob_stores(directory: str, s3: S3Location | None = None) -> dict[str, BlobStore]:
     """Every store a row may name (rows keep the kind they were written with); the first
-    is where new uploads go."""
+    is where new uploads go: the bucket if one is configured, else the directory if one
+    is, else the database."""
     stores: dict[str, BlobStore] = {}
+    if s3 is not None:
+        from server.storage.s3_blobs import S3Blobs  # boto3 loads only where it is used
+
+        stores["s3"] = S3Blobs(s3)
     if directory:
         stores["dir"] = DirectoryBlobs(Path(directory))
     stores["db"] = DatabaseBlobs()
