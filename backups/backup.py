@@ -25,6 +25,7 @@ import peewee as pw
 
 from backups import runs
 from backups.archive import FORMAT, FORMAT_VERSION, TablePart, Written, write_archive
+from backups.bucket_bytes import BucketBytes
 from backups.errors import BackupError, plainly
 from backups.files import private_dir
 from backups.rotation import Retention, archive_name, list_archives, to_remove
@@ -36,6 +37,7 @@ from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
 from server.storage.migrations import current_version
 from server.storage.models import EncryptionKeyUse, Tenant
+from server.storage.s3_location import s3_location
 
 log = logging.getLogger(__name__)
 
@@ -102,21 +104,42 @@ def _key_registry(database: pw.Database) -> list[str]:
         return sorted(row.kid for row in EncryptionKeyUse.select(EncryptionKeyUse.kid))
 
 
+def _bucket_bytes(
+    settings: Settings, source: Any, specs: list[TableSpec], tenant: str | None, work: Path
+) -> BucketBytes | None:
+    """The bucket's attachments, fetched for the archive (None: no bucket configured)."""
+    where = s3_location(settings)
+    attachments = [spec for spec in specs if spec.name == "attachment"]
+    if where is None or not attachments:
+        return None
+    from server.storage.s3_blobs import S3Blobs  # boto3 loads only where it is used
+
+    moved = BucketBytes(S3Blobs(where), work)
+    moved.collect(source, attachments[0], tenant)
+    return moved
+
+
 def _write_tables(
     source: Any,
     specs: list[TableSpec],
     tenant: str | None,
     work: Path,
     stop: threading.Event | None,
+    moved: BucketBytes | None = None,
 ) -> list[TablePart]:
     parts = []
     for spec in specs:
         part = TablePart(spec.name, list(spec.columns), work / f"{spec.name}.jsonl").open()
         try:
             for count, row in enumerate(source.rows(spec, tenant=tenant), start=1):
+                if moved is not None and spec.name == "attachment":
+                    row = moved.attachment_row(spec, row)
                 part.write(row)
                 if stop is not None and count % STOP_CHECK_ROWS == 0 and stop.is_set():
                     raise BackupError("stopped: the node is shutting down")
+            if moved is not None and spec.name == "attachment_chunk":
+                for row in moved.chunk_rows(spec):
+                    part.write(row)
         finally:
             part.close()
         parts.append(part)
@@ -148,7 +171,8 @@ def _create_backup(
         specs = table_specs(database, tenant_only=tenant is not None)
         copy = None if is_mysql(database) else work / "snapshot.db"
         with open_snapshot(database, copy_into=copy) as source:
-            parts = _write_tables(source, specs, tenant, work, options.stop)
+            moved = _bucket_bytes(settings, source, specs, tenant, work)
+            parts = _write_tables(source, specs, tenant, work, options.stop, moved)
         if options.stop is not None and options.stop.is_set():
             raise BackupError("stopped: the node is shutting down")
         manifest = {

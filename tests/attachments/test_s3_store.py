@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from tests.attachments.test_attachments import fetch, png, upload
-from tests.backups.support import query
+from tests.backups.support import query, server_cli
 from tests.support.clients import WsClient, cached_login, new_visitor
 from tests.support.server import ServerFactory, ServerProcess, free_port
 
@@ -182,3 +183,31 @@ async def test_a_bucket_outage_is_a_clean_503_and_loses_nothing_acked(
     again = await upload(node, visitor["token"], png(12, 12), "after.png")
     assert again.status_code == 201, again.text
     assert "Traceback" not in node.log_text()[log_before:]
+
+
+async def test_a_backup_carries_the_buckets_bytes_and_restores_them_into_the_database(
+    node: ServerProcess, s3: LocalS3, tmp_path: Path
+) -> None:
+    """The archive is whole by itself: the bucket's bytes are in it, and the restored
+    install serves them from its database (its rows say "db")."""
+    visitor = await new_visitor(node)
+    data = b"%PDF-1.4\n" + b"\x00\xff bytes, not text\n" * 90_000  # > 1 MB: two chunks
+    up = await upload(node, visitor["token"], data, "scan.pdf")
+    assert up.status_code == 201, up.text
+    attachment_id = up.json()["id"]
+    await _sent_with(node, visitor, [attachment_id])
+    archive = (await asyncio.to_thread(server_cli, node, "backup", "--json")).json()["archive"]
+    scratch = f"sqlite:///{tmp_path / 'restored.db'}"
+    restored = await asyncio.to_thread(
+        server_cli, node, "restore", archive, "--into", scratch, "--json")
+    assert restored.json()["ok"] is True
+    rows = query(scratch, "SELECT n, data FROM attachment_chunk WHERE attachment_id = ? "
+                 "ORDER BY n", [attachment_id])
+    assert [r[0] for r in rows] == [0, 1]
+    assert b"".join(bytes(r[1]) for r in rows) == data
+    assert query(scratch, "SELECT storage FROM attachment WHERE id = ?",
+                 [attachment_id]) == [("db",)]
+    # The running install is untouched: its row still names the bucket.
+    assert query(node.database_url, "SELECT storage FROM attachment WHERE id = ?",
+                 [attachment_id]) == [("s3",)]
+    assert s3.object(node.demo.tenant if node.demo else "", attachment_id) == data
