@@ -22,7 +22,7 @@ from server.chat.attachment_content import CleanFile, clean_upload
 from server.chat.attachment_rows import meta_of
 from server.chat.directory import ConversationDirectory
 from server.chat.records import Actor, ConversationRef, StoredMessage
-from server.errors import Forbidden, NotFound
+from server.errors import Forbidden, NotFound, Unavailable
 from server.ids import new_id
 from server.security.attachment_links import AttachmentLinks, ExpiredUrl, Grant
 from server.storage.blobs import BlobStore
@@ -197,17 +197,23 @@ class AttachmentService:
                 .tuples()
             )
             stale: list[tuple[str, str, str]] = list(query)
-        for attachment_id, tenant_id, storage in stale:
+        for done, (attachment_id, tenant_id, storage) in enumerate(stale):
             scope = TenantScope(tenant_id)
-            with db.atomic():
-                gone = (
-                    scope.delete(Attachment)
-                    .where(Attachment.id == attachment_id, Attachment.message_id.is_null())
-                    .execute()
-                )
-                blobs = self.blobs.get(storage)
-                if gone and blobs is not None:
-                    blobs.delete(tenant_id, attachment_id)
+            try:
+                with db.atomic():
+                    gone = (
+                        scope.delete(Attachment)
+                        .where(Attachment.id == attachment_id, Attachment.message_id.is_null())
+                        .execute()
+                    )
+                    blobs = self.blobs.get(storage)
+                    if gone and blobs is not None:
+                        blobs.delete(tenant_id, attachment_id)
+            except Unavailable:
+                # The bucket is down: the row stays (rolled back) for the next sweep, so
+                # no object is left without a row to find it by.
+                log.warning("attachments: sweep paused, the %r store is unavailable", storage)
+                return done
         return len(stale)
 
 

@@ -161,10 +161,18 @@ async def test_a_bucket_outage_is_a_clean_503_and_loses_nothing_acked(
     assert up.status_code == 201, up.text
     await _sent_with(node, visitor, [up.json()["id"]])
     served = (await fetch(node, up.json()["url"])).content
+    unclaimed = await upload(node, visitor["token"], png(10, 10), "unclaimed.png")
+    unclaimed_id = unclaimed.json()["id"]
     log_before = len(node.log_text())
 
     s3.stop()
     try:
+        # The collector meets the outage: it pauses and keeps the row for its next sweep.
+        query(node.database_url, "UPDATE attachment SET created_ms = 0 WHERE id = ?",
+              [unclaimed_id])
+        await _logged(node, "sweep paused", log_before)
+        assert query(node.database_url, "SELECT id FROM attachment WHERE id = ?",
+                     [unclaimed_id]) == [(unclaimed_id,)]
         refused = await upload(node, visitor["token"], png(12, 12), "during.png")
         assert refused.status_code == 503, refused.text
         error = refused.json()["error"]
@@ -182,7 +190,19 @@ async def test_a_bucket_outage_is_a_clean_503_and_loses_nothing_acked(
     assert (await fetch(node, up.json()["url"])).content == served
     again = await upload(node, visitor["token"], png(12, 12), "after.png")
     assert again.status_code == 201, again.text
+    assert node.demo is not None
+    deadline = time.monotonic() + 15
+    while s3.object(node.demo.tenant, unclaimed_id) is not None:  # swept once it is back
+        assert time.monotonic() < deadline, node.log_tail()
+        await asyncio.sleep(0.2)
     assert "Traceback" not in node.log_text()[log_before:]
+
+
+async def _logged(node: ServerProcess, text: str, after: int) -> None:
+    deadline = time.monotonic() + 15
+    while text not in node.log_text()[after:]:
+        assert time.monotonic() < deadline, node.log_tail()
+        await asyncio.sleep(0.1)
 
 
 async def test_a_backup_carries_the_buckets_bytes_and_restores_them_into_the_database(
