@@ -179,3 +179,24 @@ def test_schedules_and_missed_fire_times() -> None:
     assert every_two is not None
     assert due_fire_ms(every_two, ms("2026-01-01 00:00:00"), ms("2026-01-01 00:00:05")) == ms(
         "2026-01-01 00:00:04")
+
+
+def test_the_config_member_redacts_the_attachment_buckets_secret(tmp_path: Path) -> None:
+    from backups.backup import REDACTED, config_snapshot
+    from server.config import Settings
+
+    settings = Settings(data_dir=tmp_path, attachment_s3_bucket="files",
+                        attachment_s3_key_id="AKIAEXAMPLE", attachment_s3_secret="s3cr3t-value")
+    snapshot = config_snapshot(settings)
+    assert snapshot["attachment_s3_secret"] == REDACTED
+    assert snapshot["attachment_s3_bucket"] == "files"
+    assert "s3cr3t-value" not in str(snapshot)
+
+
+def test_an_attachment_endpoint_must_be_http() -> None:
+    from pydantic import ValidationError
+
+    from server.config import Settings
+
+    with pytest.raises(ValidationError, match="https://"):
+        Settings(attachment_s3_endpoint="ftp://files.example.com")
