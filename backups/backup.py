@@ -25,7 +25,7 @@ import peewee as pw
 
 from backups import runs
 from backups.archive import FORMAT, FORMAT_VERSION, TablePart, Written, write_archive
-from backups.bucket_bytes import BucketBytes
+from backups.bucket_bytes import BucketBytes, bucket_bytes
 from backups.errors import BackupError, plainly
 from backups.files import private_dir
 from backups.rotation import Retention, archive_name, list_archives, to_remove
@@ -37,7 +37,6 @@ from server.storage.database import is_mysql
 from server.storage.guard import cross_tenant
 from server.storage.migrations import current_version
 from server.storage.models import EncryptionKeyUse, Tenant
-from server.storage.s3_location import s3_location
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +107,10 @@ def _bucket_bytes(
     settings: Settings, source: Any, specs: list[TableSpec], tenant: str | None, work: Path
 ) -> BucketBytes | None:
     """The bucket's attachments, fetched for the archive (None: no bucket configured)."""
-    where = s3_location(settings)
     attachments = [spec for spec in specs if spec.name == "attachment"]
-    if where is None or not attachments:
-        return None
-    from server.storage.s3_blobs import S3Blobs  # boto3 loads only where it is used
-
-    moved = BucketBytes(S3Blobs(where), work)
-    moved.collect(source, attachments[0], tenant)
+    moved = bucket_bytes(settings, work / "bucket") if attachments else None
+    if moved is not None:
+        moved.collect(source, attachments[0], tenant, attachments[0].columns)
     return moved
 
 
@@ -133,12 +128,12 @@ def _write_tables(
         try:
             for count, row in enumerate(source.rows(spec, tenant=tenant), start=1):
                 if moved is not None and spec.name == "attachment":
-                    row = moved.attachment_row(spec, row)
+                    row = moved.attachment_row(spec.columns, row)
                 part.write(row)
                 if stop is not None and count % STOP_CHECK_ROWS == 0 and stop.is_set():
                     raise BackupError("stopped: the node is shutting down")
             if moved is not None and spec.name == "attachment_chunk":
-                for row in moved.chunk_rows(spec):
+                for row in moved.chunk_rows(spec.columns):
                     part.write(row)
         finally:
             part.close()

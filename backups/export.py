@@ -25,6 +25,7 @@ import orjson
 import peewee as pw
 
 from backups.backup import iso
+from backups.bucket_bytes import bucket_bytes
 from backups.credentials import (
     CREDENTIAL_COLUMNS,
     CREDENTIAL_TABLES,
@@ -127,6 +128,11 @@ def _own_token_key_row(settings: Settings, tenant: str, columns: tuple[str, ...]
 def export_rows(
     settings: Settings, source: RowSource, plans: list[TablePlan], tenant: str
 ) -> Iterator[tuple[TablePlan, Row]]:
+    # Attachments in a bucket travel as database chunks (backups/bucket_bytes.py).
+    attachments = [t for t in plans if t.spec.name == "attachment"]
+    moved = bucket_bytes(settings) if attachments else None
+    if moved is not None:
+        moved.collect(source, attachments[0].spec, tenant, attachments[0].read)
     for table in plans:
         for row in source.rows(table.spec, table.read, tenant):
             for index, field in table.opened:
@@ -134,7 +140,12 @@ def export_rows(
                     row[index] = field.python_value(row[index])
                 except SealedValueError as err:
                     raise BackupError(f"cannot --decrypt {table.spec.name}: {err}") from None
+            if moved is not None and table.spec.name == "attachment":
+                row = moved.attachment_row(table.read, row)
             yield table, table.finish(row)
+        if moved is not None and table.spec.name == "attachment_chunk":
+            for row in moved.chunk_rows(table.read):
+                yield table, table.finish(row)
         if table.spec.name == "tenant_token_key":
             yield table, _own_token_key_row(settings, tenant, table.columns)
 

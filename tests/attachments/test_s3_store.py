@@ -231,3 +231,24 @@ async def test_a_backup_carries_the_buckets_bytes_and_restores_them_into_the_dat
     assert query(node.database_url, "SELECT storage FROM attachment WHERE id = ?",
                  [attachment_id]) == [("s3",)]
     assert s3.object(node.demo.tenant if node.demo else "", attachment_id) == data
+
+
+async def test_an_export_carries_the_buckets_bytes_and_import_brings_them_back(
+    node: ServerProcess, tmp_path: Path
+) -> None:
+    assert node.demo is not None
+    visitor = await new_visitor(node)
+    data = b"%PDF-1.4\n\x00\xff exported from the bucket\n"
+    up = await upload(node, visitor["token"], data, "export.pdf")
+    assert up.status_code == 201, up.text
+    attachment_id = up.json()["id"]
+    out = tmp_path / "export.jsonl"
+    await asyncio.to_thread(server_cli, node, "export", "--tenant", node.demo.tenant,
+                            "--format", "json", "--out", str(out))
+    scratch = f"sqlite:///{tmp_path / 'imported.db'}"
+    await asyncio.to_thread(server_cli, node, "import", str(out), "--into", scratch, "--json")
+    rows = query(scratch, "SELECT data FROM attachment_chunk WHERE attachment_id = ?",
+                 [attachment_id])
+    assert b"".join(bytes(r[0]) for r in rows) == data
+    assert query(scratch, "SELECT storage FROM attachment WHERE id = ?",
+                 [attachment_id]) == [("db",)]
