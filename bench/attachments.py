@@ -8,6 +8,7 @@ throughput, and the server's CPU per upload+fetch.
 
     python bench/attachments.py --spawn sqlite
     python bench/attachments.py --spawn mysql --visitors 20 --rounds 10
+    python bench/attachments.py --store s3   # bytes in a bucket (moto, its own process)
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import asyncio
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 from typing import Any
 
 import httpx
 from _client import visitor_session
 from _report import percentiles
-from _server import DEFAULT_MYSQL_URL, CpuMeter, SpawnedServer
+from _server import DEFAULT_MYSQL_URL, CpuMeter, SpawnedServer, free_port
 from PIL import Image
 
 
@@ -63,10 +66,55 @@ async def visitor(
         fetches.append(time.perf_counter() - started)
 
 
+class MotoProcess:
+    """moto's S3 server in a process of its own (not this one's GIL), with one bucket. It
+    is a Python emulator: its figures are an upper bound of what MinIO or S3 would cost."""
+
+    BUCKET = "bench-attachments"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> dict[str, str]:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        endpoint = f"http://127.0.0.1:{self.port}"
+        import boto3  # a dev dependency, like moto
+
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="bench", aws_secret_access_key="bench")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.create_bucket(Bucket=self.BUCKET)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        return {
+            "STEADY_ATTACHMENT_S3_BUCKET": self.BUCKET,
+            "STEADY_ATTACHMENT_S3_ENDPOINT": endpoint,
+            "STEADY_ATTACHMENT_S3_REGION": "us-east-1",
+            "STEADY_ATTACHMENT_S3_KEY_ID": "bench",
+            "STEADY_ATTACHMENT_S3_SECRET": "bench",
+        }
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    moto = MotoProcess() if args.store == "s3" else None
     spawned = SpawnedServer(args.spawn, mysql_url=args.mysql_url)
-    demo, _, _ = spawned.start()
     try:
+        if moto:
+            spawned.extra_env.update(moto.start())
+        demo, _, _ = spawned.start()
         data = one_megabyte_image(args.format)
         limits = httpx.Limits(max_connections=args.visitors * 2)
         async with httpx.AsyncClient(base_url=spawned.url, timeout=120, trust_env=False,
@@ -87,6 +135,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         pairs = args.visitors * args.rounds
         return {
             "backend": args.spawn,
+            "store": args.store,
             "visitors": args.visitors,
             "rounds": args.rounds,
             "format": args.format,
@@ -101,6 +150,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         spawned.stop()
+        if moto:
+            moto.stop()
 
 
 def human(r: dict[str, Any]) -> str:
@@ -108,7 +159,8 @@ def human(r: dict[str, Any]) -> str:
         return f"p50 {p['p50']} ms, p90 {p['p90']} ms, p99 {p['p99']} ms, max {p['max']} ms"
 
     return "\n".join([
-        f"attachments on {r['backend']}: {r['visitors']} visitors x {r['rounds']} rounds, "
+        f"attachments on {r['backend']}, store {r['store']}: "
+        f"{r['visitors']} visitors x {r['rounds']} rounds, "
         f"{r['image_bytes']} byte {r['format'].upper()}; {r['uploads_per_s']} upload+fetch/s",
         "upload: " + pct(r["upload_ms"]),
         "fetch:  " + pct(r["fetch_ms"]),
@@ -124,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--visitors", type=int, default=20)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--format", choices=["jpeg", "png"], default="jpeg")
+    p.add_argument("--store", choices=["db", "s3"], default="db",
+                   help="where the bytes go: the database, or an S3 bucket (moto)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     result = asyncio.run(run(args))
