@@ -64,6 +64,8 @@ class SiteUpdate(BaseModel):
     user_hash_max_age_secs: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
     # When the tenant's AI robot answers first (docs/bridges.md, "Kind ai").
     ai_mode: AiMode | None = None
+    # Offer visitors a rating when a conversation closes (server/chat/rating.py).
+    csat_enabled: bool | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -81,6 +83,7 @@ def site_view(site: Site) -> dict[str, Any]:
         "user_hash_max_age_secs": site.user_hash_max_age_secs,
         "created_at": iso(site.created_at),
         "ai_mode": site.ai_mode or AiMode.OFF.value,
+        "csat_enabled": bool(site.csat_enabled),
     }
 
 
@@ -130,8 +133,9 @@ def do_update_site(actor: Actor, site_key: str, fields: object, ip: str) -> dict
             values["allowed_origins"] = json.dumps(values["allowed_origins"] or [])
         if values.get("name") is None:
             values.pop("name", None)
-        if values.get("require_timed_hash") is None:
-            values.pop("require_timed_hash", None)
+        for flag in ("require_timed_hash", "csat_enabled"):
+            if values.get(flag) is None:
+                values.pop(flag, None)
         if values.get("ai_mode") is None:
             values.pop("ai_mode", None)
         else:
