@@ -48,6 +48,7 @@ class SiteCreate(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list, max_length=MAX_ORIGINS)
     require_timed_hash: bool = False
     user_hash_max_age_secs: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
+    csat_enabled: bool = True
 
     @field_validator("allowed_origins")
     @classmethod
@@ -116,6 +117,7 @@ def do_create_site(actor: Actor, fields: object, ip: str) -> dict[str, Any]:
             allowed_origins=json.dumps(data.allowed_origins),
             require_timed_hash=data.require_timed_hash,
             user_hash_max_age_secs=data.user_hash_max_age_secs,
+            csat_enabled=data.csat_enabled,
         )
         audit.record(actor, "site.create", site.id, data.model_dump(), ip)
     return {**site_view(site), "site_secret": site.secret}

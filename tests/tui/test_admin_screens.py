@@ -15,7 +15,14 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.support.clients import Clients, agent_login, cached_login, get, post_json
+from tests.support.clients import (
+    Clients,
+    agent_login,
+    cached_login,
+    get,
+    open_conversation,
+    post_json,
+)
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
     SIZE,
@@ -296,11 +303,11 @@ async def test_admin_manages_sites(server: ServerProcess, config_dir: Path) -> N
         await pilot.press("s")
         sites = await opened(pilot, SitesScreen)
         await pilot.press("n")
-        await fill(pilot, "Shop EU", "https://shop.example.eu/path", "no")
+        await fill(pilot, "Shop EU", "https://shop.example.eu/path", "no", "")
         await done(pilot, sites, "400 ")  # the server's reason, in words
         assert "is not an origin like https://example.com" in sites.last_status
         await pilot.press("n")
-        await fill(pilot, "Shop EU", "https://shop.example.eu/", "no")
+        await fill(pilot, "Shop EU", "https://shop.example.eu/", "no", "")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, CopyScreen), "secret shown")
         shown = pilot.app.screen
         assert isinstance(shown, CopyScreen)
@@ -327,6 +334,35 @@ async def test_admin_manages_sites(server: ServerProcess, config_dir: Path) -> N
         assert isinstance(rotated, CopyScreen)
         new_secret = rotated.text.rsplit("\n", 1)[-1]
         assert len(new_secret) >= 16 and new_secret != old_secret
+
+
+async def test_admin_turns_csat_off_and_closing_then_offers_no_rating(
+    server: ServerProcess, config_dir: Path, clients: Clients
+) -> None:
+    """A tenant of its own: the demo site's rating stays on for the other tests."""
+    tenant = server.run_demo("csatoff")
+    await save_login(server, config_dir, tenant.admin, demo=tenant)
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot, live=False)
+        await pilot.press("s")
+        sites = await opened(pilot, SitesScreen)
+        row = column(sites, 1).index(tenant.site_key)
+        assert sites.cells[row][5] is True  # on by default
+        sites.query_one("#admin-table").move_cursor(row=row)  # type: ignore[attr-defined]
+        await pilot.press("e")
+        await fill(pilot, "", "", "", "no")
+        await done(pilot, sites, "saved")
+        await wait_until(pilot, lambda: sites.cells[column(sites, 1).index(tenant.site_key)][5]
+                         is False, "CSAT shown off")
+
+    visitor = await clients.visitor(server, demo=tenant)
+    agent = await clients.agent(server, demo=tenant)
+    conv = await open_conversation(visitor, agent, "rate me?")
+    await agent.send_json({"type": "close", "conv": conv})
+    closed = await visitor.recv_event("conv.closed", conv)
+    assert "csat" not in closed["data"]  # no rating offered
+    await visitor.send_json({"type": "rate", "conv": conv, "rating": 5})
+    await visitor.recv_error("csat_disabled", conv=conv)
 
 
 async def test_logs_name_people_filter_and_export_csv(
