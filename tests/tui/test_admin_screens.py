@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -32,7 +34,7 @@ from tests.tui.conftest import (
     visitor_starts,
     wait_until,
 )
-from tests.tui.snapshots import assert_snapshot, screen_text
+from tests.tui.snapshots import ANY_DATE, assert_snapshot, exactly, screen_text
 from tui_agent.screens.admin.agents import AgentsScreen
 from tui_agent.screens.admin.base import AdminView
 from tui_agent.screens.admin.departments import DepartmentsScreen
@@ -163,6 +165,40 @@ async def test_snapshots_of_settings_team_replies_bridges_and_reports(
             await opened(pilot, kind)
             await pilot.pause()
             assert_snapshot(pilot.app, name)
+            await pilot.press("escape")
+
+
+async def test_snapshots_of_sites_api_keys_and_the_logs(
+    server: ServerProcess, config_dir: Path
+) -> None:
+    """The demo tenant's random values are masked, not the snapshot skipped: its site key,
+    its API key id, the agents' ids and the HTTP client's version in the login log."""
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    masks = (
+        exactly(server.demo.site_key, "site_key"),
+        exactly(server.demo.api_key, "api_key"),
+        ANY_DATE,
+        (re.compile(r"python-httpx/\S+"), "python-httpx/x.y.z"),  # the last column
+    )
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot, live=False)
+        for key, kind, name in (("s", SitesScreen, "admin-sites"),
+                                ("k", ApiKeysScreen, "admin-api-keys"),
+                                ("l", AuditScreen, "admin-audit"),
+                                ("g", LoginLogScreen, "admin-logins")):
+            if kind is AuditScreen:  # a row in each log: an audited change, a failed login
+                admin = await cached_login(server, server.demo.admin)
+                async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+                    same = await http.patch(f"/api/v1/sites/{server.demo.site_key}",
+                                            json={"csat_enabled": True},
+                                            headers={"Authorization": f"Bearer {admin['token']}"})
+                assert same.status_code == 200, same.text
+                assert (await agent_login(server, "nobody@example.com", "x")).status_code == 401
+            await pilot.press(key)
+            await opened(pilot, kind)
+            await pilot.pause()
+            assert_snapshot(pilot.app, name, masks)
             await pilot.press("escape")
 
 
