@@ -18,9 +18,11 @@ from tui_agent.screens.canned_editor import CannedEditorScreen
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.earlier import EarlierChatsScreen
 from tui_agent.screens.labels import LabelsScreen
+from tui_agent.screens.pick_label import PickLabelScreen
 from tui_agent.screens.search import SearchFailed, SearchScreen
 from tui_agent.untrusted import clean, safe_text, tell
 from tui_agent.widgets.composer import Composer
+from tui_agent.widgets.conversation_list import ConversationList
 from tui_agent.widgets.owner_banner import OwnerBanner
 from tui_agent.widgets.visitor_panel import VisitorPanel
 
@@ -220,6 +222,32 @@ class AgentTools:
                 self.screen.schedule_draw()
 
         self.screen.app.push_screen(LabelsScreen(conv.title, conv.labels, known, add, remove), done)
+
+    def narrow_lists(self) -> None:
+        """Narrow the side lists to a label picked from the tenant's (and the loaded
+        conversations') labels; when narrowed already, show all again."""
+        lists = list(self.screen.query(ConversationList))
+        if any(widget.label is not None for widget in lists):
+            for widget in lists:
+                widget.narrow(None)
+            return
+        self._run(self._narrow_lists(lists), "narrow-lists")
+
+    async def _narrow_lists(self, lists: list[ConversationList]) -> None:
+        try:
+            labels = [str(r.get("label")) for r in await self.client.tenant_labels() or []]
+        except ApiError:
+            labels = []
+        loaded = {label for conv in self.screen.desk.conversations.values()
+                  for label in conv.labels}
+        labels += sorted(loaded - set(labels))
+
+        def chosen(label: str | None) -> None:
+            if label:
+                for widget in lists:
+                    widget.narrow(label)
+
+        self.screen.app.push_screen(PickLabelScreen(labels), chosen)
 
     def search(self, by_label: bool = False) -> None:
         self._run(self._search(by_label), "search-open")

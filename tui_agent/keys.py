@@ -64,6 +64,14 @@ MAIN_KEYS: tuple[Key, ...] = (
         "List the open conversations with a label (search, label filter first)",
         show=False,
     ),
+    Key(
+        "alt+f",
+        "narrow_lists",
+        "Lists by label",
+        "Show only the conversations with a label in the queue, mine and all open "
+        "(the label in their titles; again: all of them)",
+        show=False,
+    ),
     Key("f5", "my_canned", "My replies", "Create, edit or delete my canned replies", show=False),
     Key(
         "f7",

@@ -48,6 +48,7 @@ class SiteCreate(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list, max_length=MAX_ORIGINS)
     require_timed_hash: bool = False
     user_hash_max_age_secs: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
+    csat_enabled: bool = True
 
     @field_validator("allowed_origins")
     @classmethod
@@ -64,6 +65,8 @@ class SiteUpdate(BaseModel):
     user_hash_max_age_secs: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
     # When the tenant's AI robot answers first (docs/bridges.md, "Kind ai").
     ai_mode: AiMode | None = None
+    # Offer visitors a rating when a conversation closes (server/chat/rating.py).
+    csat_enabled: bool | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -81,6 +84,7 @@ def site_view(site: Site) -> dict[str, Any]:
         "user_hash_max_age_secs": site.user_hash_max_age_secs,
         "created_at": iso(site.created_at),
         "ai_mode": site.ai_mode or AiMode.OFF.value,
+        "csat_enabled": bool(site.csat_enabled),
     }
 
 
@@ -113,6 +117,7 @@ def do_create_site(actor: Actor, fields: object, ip: str) -> dict[str, Any]:
             allowed_origins=json.dumps(data.allowed_origins),
             require_timed_hash=data.require_timed_hash,
             user_hash_max_age_secs=data.user_hash_max_age_secs,
+            csat_enabled=data.csat_enabled,
         )
         audit.record(actor, "site.create", site.id, data.model_dump(), ip)
     return {**site_view(site), "site_secret": site.secret}
@@ -130,8 +135,9 @@ def do_update_site(actor: Actor, site_key: str, fields: object, ip: str) -> dict
             values["allowed_origins"] = json.dumps(values["allowed_origins"] or [])
         if values.get("name") is None:
             values.pop("name", None)
-        if values.get("require_timed_hash") is None:
-            values.pop("require_timed_hash", None)
+        for flag in ("require_timed_hash", "csat_enabled"):
+            if values.get(flag) is None:
+                values.pop(flag, None)
         if values.get("ai_mode") is None:
             values.pop("ai_mode", None)
         else:

@@ -59,7 +59,7 @@ def build_admin_blueprint(services: Services) -> Blueprint:
     @bp.patch("/sites/<site_key:str>", ctx_access="admin")
     @request_body(sites.SiteUpdate)
     async def patch_site(request: Request, site_key: str) -> HTTPResponse:
-        """Change a site's name, allowed origins or identity-hash rules."""
+        """Change a site's name, allowed origins, identity-hash rules, AI mode or CSAT offer."""
         actor = await require_admin(services, request)
         return json(
             await store.run(sites.do_update_site, actor, site_key, request.json, ip(request))

@@ -129,3 +129,28 @@ async def test_deleting_a_site_stops_its_visitors_tokens(
         assert client.ws.close_code == 4401
     finally:
         await pool.close_all()
+
+
+async def test_csat_setting_is_read_changed_audited_and_admin_only(
+    server: ServerProcess, demo: DemoTenant, admin_token: str, agent_token: str,
+    other_admin_token: str,
+) -> None:
+    site = await _create_site(server, admin_token, name="Rated")
+    key = site["site_key"]
+    assert site["csat_enabled"] is True  # the default: visitors are offered a rating
+    path = f"/api/v1/sites/{key}"
+    denied = await call(server, "PATCH", path, token=agent_token, body={"csat_enabled": False})
+    assert denied.status_code == 403
+    theirs = await call(server, "PATCH", path, token=other_admin_token,
+                        body={"csat_enabled": False})
+    assert theirs.status_code == 404 and code(theirs) == "not_found"
+    bad = await call(server, "PATCH", path, token=admin_token, body={"csat_enabled": "maybe"})
+    assert bad.status_code == 400
+    assert (await call(server, "GET", path, token=admin_token)).json()["csat_enabled"] is True
+
+    off = await call(server, "PATCH", path, token=admin_token, body={"csat_enabled": False})
+    assert off.status_code == 200 and off.json()["csat_enabled"] is False
+    assert (await call(server, "GET", path, token=admin_token)).json()["csat_enabled"] is False
+    audit = await call(server, "GET", f"/api/v1/audit?target={key}", token=admin_token)
+    update = next(e for e in audit.json()["entries"] if e["action"] == "site.update")
+    assert "csat_enabled" in str(update), update

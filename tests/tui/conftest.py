@@ -17,7 +17,7 @@ from textual.app import App
 from textual.pilot import Pilot
 
 from tests.support.clients import Clients, WsClient, cached_login, get
-from tests.support.server import Account, ServerProcess
+from tests.support.server import Account, DemoTenant, ServerProcess
 from tui_agent.app import AgentConsole
 from tui_agent.config import CONFIG_DIR_ENV, SavedSession, save_session
 from tui_agent.desk import Conversation
@@ -46,15 +46,18 @@ def fast_backoff() -> Backoff:
 
 
 async def save_login(
-    server: ServerProcess, config_dir: Path, account: Account | None = None
+    server: ServerProcess, config_dir: Path, account: Account | None = None,
+    demo: DemoTenant | None = None,
 ) -> SavedSession:
-    """Log in (cached per server) and save the token as the console would."""
-    assert server.demo is not None
-    account = account or server.demo.agents[0]
-    data = await cached_login(server, account)
+    """Log in (cached per server) and save the token as the console would; ``demo`` picks
+    another tenant than the server's demo one."""
+    tenant = demo or server.demo
+    assert tenant is not None
+    account = account or tenant.agents[0]
+    data = await cached_login(server, account, demo=demo)
     session = SavedSession(
         server.url,
-        server.demo.tenant,
+        tenant.tenant,
         account.email,
         data["token"],
         data["expires_at"],

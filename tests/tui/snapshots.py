@@ -2,7 +2,8 @@
 
 Plain text (not pytest-textual-snapshot's SVG) because it diffs readably in review and
 because pytest-textual-snapshot pins syrupy 4.8, which needs pytest < 9. Volatile parts
-are masked: clock times (``hh:mm``) and dates. Inputs stop blinking before the capture.
+are masked: clock times (``hh:mm``) and dates, and whatever a test adds (``masks``: site
+keys, ids, user agents). Inputs stop blinking before the capture.
 
 Update after a reviewed change with ``STEADY_UPDATE_SNAPSHOTS=1 pytest tests/tui``.
 """
@@ -13,6 +14,7 @@ import difflib
 import io
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,29 @@ MASKS = (
 )
 
 
-def screen_text(app: App[Any]) -> str:
+Mask = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
+
+
+def same_length(label: str) -> Callable[[re.Match[str]], str]:
+    """``label`` padded or cut to the masked text's length: a table's columns stay put,
+    so what is cut off at the screen's edge is cut off the same way every run."""
+    return lambda found: label.ljust(len(found.group()), "_")[: len(found.group())]
+
+
+def masked(pattern: str, label: str) -> Mask:
+    return re.compile(pattern), same_length(label)
+
+
+def exactly(value: str, label: str) -> Mask:
+    """A mask for one known random value (a site key, an id)."""
+    return re.compile(re.escape(value)), same_length(label)
+
+
+# A date cut off at the screen's edge ("2026-12-0") too.
+ANY_DATE = masked(r"\b\d{4}-\d{2}(?:-\d{1,2})?\b|\b\d{4}-\d{1,2}$", "yyyy-mm-dd")
+
+
+def screen_text(app: App[Any], masks: Sequence[Mask] = ()) -> str:
     """The whole screen (with any dialogs over it) as text, one line per terminal row."""
     for box in app.screen.query(Input):
         box.cursor_blink = False
@@ -47,13 +71,13 @@ def screen_text(app: App[Any]) -> str:
     update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     console.print(update)
     text = console.export_text()
-    for pattern, mask in MASKS:
+    for pattern, mask in (*masks, *MASKS):
         text = pattern.sub(mask, text)
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
-def assert_snapshot(app: App[Any], name: str) -> None:
-    actual = screen_text(app)
+def assert_snapshot(app: App[Any], name: str, masks: Sequence[Mask] = ()) -> None:
+    actual = screen_text(app, masks)
     path = SNAPSHOT_DIR / f"{name}.txt"
     if os.environ.get(UPDATE_ENV) == "1" or not path.exists():
         SNAPSHOT_DIR.mkdir(exist_ok=True)

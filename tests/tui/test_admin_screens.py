@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.support.clients import Clients, agent_login, cached_login, get, post_json
+from tests.support.clients import (
+    Clients,
+    agent_login,
+    cached_login,
+    get,
+    open_conversation,
+    post_json,
+)
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
     SIZE,
@@ -25,7 +34,7 @@ from tests.tui.conftest import (
     visitor_starts,
     wait_until,
 )
-from tests.tui.snapshots import assert_snapshot, screen_text
+from tests.tui.snapshots import ANY_DATE, assert_snapshot, exactly, screen_text
 from tui_agent.screens.admin.agents import AgentsScreen
 from tui_agent.screens.admin.base import AdminView
 from tui_agent.screens.admin.departments import DepartmentsScreen
@@ -156,6 +165,40 @@ async def test_snapshots_of_settings_team_replies_bridges_and_reports(
             await opened(pilot, kind)
             await pilot.pause()
             assert_snapshot(pilot.app, name)
+            await pilot.press("escape")
+
+
+async def test_snapshots_of_sites_api_keys_and_the_logs(
+    server: ServerProcess, config_dir: Path
+) -> None:
+    """The demo tenant's random values are masked, not the snapshot skipped: its site key,
+    its API key id, the agents' ids and the HTTP client's version in the login log."""
+    assert server.demo is not None
+    await save_login(server, config_dir, server.demo.admin)
+    masks = (
+        exactly(server.demo.site_key, "site_key"),
+        exactly(server.demo.api_key, "api_key"),
+        ANY_DATE,
+        (re.compile(r"python-httpx/\S+"), "python-httpx/x.y.z"),  # the last column
+    )
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot, live=False)
+        for key, kind, name in (("s", SitesScreen, "admin-sites"),
+                                ("k", ApiKeysScreen, "admin-api-keys"),
+                                ("l", AuditScreen, "admin-audit"),
+                                ("g", LoginLogScreen, "admin-logins")):
+            if kind is AuditScreen:  # a row in each log: an audited change, a failed login
+                admin = await cached_login(server, server.demo.admin)
+                async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+                    same = await http.patch(f"/api/v1/sites/{server.demo.site_key}",
+                                            json={"csat_enabled": True},
+                                            headers={"Authorization": f"Bearer {admin['token']}"})
+                assert same.status_code == 200, same.text
+                assert (await agent_login(server, "nobody@example.com", "x")).status_code == 401
+            await pilot.press(key)
+            await opened(pilot, kind)
+            await pilot.pause()
+            assert_snapshot(pilot.app, name, masks)
             await pilot.press("escape")
 
 
@@ -296,11 +339,11 @@ async def test_admin_manages_sites(server: ServerProcess, config_dir: Path) -> N
         await pilot.press("s")
         sites = await opened(pilot, SitesScreen)
         await pilot.press("n")
-        await fill(pilot, "Shop EU", "https://shop.example.eu/path", "no")
+        await fill(pilot, "Shop EU", "https://shop.example.eu/path", "no", "")
         await done(pilot, sites, "400 ")  # the server's reason, in words
         assert "is not an origin like https://example.com" in sites.last_status
         await pilot.press("n")
-        await fill(pilot, "Shop EU", "https://shop.example.eu/", "no")
+        await fill(pilot, "Shop EU", "https://shop.example.eu/", "no", "")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, CopyScreen), "secret shown")
         shown = pilot.app.screen
         assert isinstance(shown, CopyScreen)
@@ -327,6 +370,35 @@ async def test_admin_manages_sites(server: ServerProcess, config_dir: Path) -> N
         assert isinstance(rotated, CopyScreen)
         new_secret = rotated.text.rsplit("\n", 1)[-1]
         assert len(new_secret) >= 16 and new_secret != old_secret
+
+
+async def test_admin_turns_csat_off_and_closing_then_offers_no_rating(
+    server: ServerProcess, config_dir: Path, clients: Clients
+) -> None:
+    """A tenant of its own: the demo site's rating stays on for the other tests."""
+    tenant = server.run_demo("csatoff")
+    await save_login(server, config_dir, tenant.admin, demo=tenant)
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        await admin_desk(pilot, live=False)
+        await pilot.press("s")
+        sites = await opened(pilot, SitesScreen)
+        row = column(sites, 1).index(tenant.site_key)
+        assert sites.cells[row][5] is True  # on by default
+        sites.query_one("#admin-table").move_cursor(row=row)  # type: ignore[attr-defined]
+        await pilot.press("e")
+        await fill(pilot, "", "", "", "no")
+        await done(pilot, sites, "saved")
+        await wait_until(pilot, lambda: sites.cells[column(sites, 1).index(tenant.site_key)][5]
+                         is False, "CSAT shown off")
+
+    visitor = await clients.visitor(server, demo=tenant)
+    agent = await clients.agent(server, demo=tenant)
+    conv = await open_conversation(visitor, agent, "rate me?")
+    await agent.send_json({"type": "close", "conv": conv})
+    closed = await visitor.recv_event("conv.closed", conv)
+    assert "csat" not in closed["data"]  # no rating offered
+    await visitor.send_json({"type": "rate", "conv": conv, "rating": 5})
+    await visitor.recv_error("csat_disabled", conv=conv)
 
 
 async def test_logs_name_people_filter_and_export_csv(

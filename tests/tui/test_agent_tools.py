@@ -33,9 +33,11 @@ from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.earlier import EarlierChatsScreen
 from tui_agent.screens.labels import LabelsScreen
 from tui_agent.screens.main import MainScreen
+from tui_agent.screens.pick_label import PickLabelScreen
 from tui_agent.screens.search import SearchScreen
 from tui_agent.screens.transfer import TransferScreen
 from tui_agent.widgets.composer import Composer
+from tui_agent.widgets.conversation_list import ConversationList
 from tui_agent.widgets.owner_banner import OwnerBanner
 from tui_agent.widgets.visitor_panel import VisitorPanel
 
@@ -245,6 +247,55 @@ async def test_labels_added_and_removed_shown_on_cards_and_listed_by_label(
         search.query_one("#search-label", Select).value = kept[0]
         await wait_until(pilot, lambda: [h.conv for h in search.hits] == [conv], "by label")
         await pilot.press("escape")
+
+
+def listed(screen: MainScreen, name: str) -> list[str]:
+    """The conversation ids a side list shows, in order."""
+    widget = screen.query_one(f"#{name}", ConversationList)
+    return [widget._rows().at(i) for i in range(widget._ids)]
+
+
+async def label_open_tab(pilot: Pilot[Any], tag: str) -> None:
+    await pilot.press("f3")
+    dialog = await on_screen(pilot, LabelsScreen)
+    await pilot.press(*tag, "enter")
+    await wait_until(pilot, lambda: tag in dialog.labels, "labelled")
+    await pilot.press("escape")
+
+
+async def test_side_lists_narrowed_to_a_label_and_back(
+    server: ServerProcess, config_dir: Path, clients: Clients, clean_desk: None
+) -> None:
+    tag = "lst" + uuid.uuid4().hex[:4]
+    await save_login(server, config_dir)
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        screen = await connected(pilot)
+        _, tagged = await visitor_starts(clients, server, "Tia", "Hello")
+        await grab(pilot, screen, tagged)
+        await label_open_tab(pilot, tag)
+        _, plain = await visitor_starts(clients, server, "Pim", "Hi")
+        await grab(pilot, screen, plain)
+        _, queued = await visitor_starts(clients, server, "Quin", "Anyone?")
+        await wait_until(pilot, lambda: queued in listed(screen, "queue"), "queued")
+
+        await pilot.press("alt+f")
+        picker = await on_screen(pilot, PickLabelScreen)
+        picker.query_one(OptionList).highlighted = picker.labels.index(tag)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: listed(screen, "mine") == [tagged], "mine narrowed")
+        assert listed(screen, "queue") == [] and listed(screen, "open") == [tagged]
+        mine = screen.query_one("#mine", ConversationList)
+        assert f"Mine #{tag} (1)" in str(mine.border_title)
+        assert f"#{tag}" in str(screen.query_one("#queue", ConversationList).border_title)
+
+        await label_open_tab(pilot, tag)  # the open tab is Pim's: it joins, live
+        await wait_until(pilot, lambda: set(listed(screen, "mine")) == {tagged, plain}, "joined")
+        assert f"Mine #{tag} (2)" in str(mine.border_title)
+
+        await pilot.press("alt+f")  # again: all of them
+        await wait_until(pilot, lambda: queued in listed(screen, "queue"), "all again")
+        assert f"#{tag}" not in str(mine.border_title)
+        assert {tagged, plain} <= set(listed(screen, "mine"))
 
 
 async def test_transfer_lists_departments_by_name_and_agents_with_live_status(

@@ -739,6 +739,9 @@ class MainScreen(AttachmentActions, Screen[None]):
     def action_by_label(self) -> None:
         self.tools.search(by_label=True)
 
+    def action_narrow_lists(self) -> None:
+        self.tools.narrow_lists()
+
     def action_my_canned(self) -> None:
         self.tools.edit_canned()
 

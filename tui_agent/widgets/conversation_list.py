@@ -5,6 +5,9 @@ the rows on screen, straight from the desk's sorted list (``render_line``), cach
 row's two lines until the conversation changes; :meth:`sync` redraws only when a row on
 screen, the count or the order changed. Near the end of what is loaded it asks for the
 next page (:class:`NeedMore`); the title shows the server's total, not what is loaded.
+
+Narrowed to one label (:meth:`narrow`), it shows the loaded rows with that label, the
+label in its title; the subtitle says when more rows are still to load.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui_agent.desk import Conversation, Desk
+from tui_agent.desk import Conversation, Desk, SortedIds
 from tui_agent.formatting import waited
 from tui_agent.messages import ConversationChosen
 from tui_agent.models import SenderType
@@ -30,6 +33,30 @@ from tui_agent.untrusted import safe_text
 ROW_WIDTH = 30
 ROW_LINES = 2
 PREFETCH_ROWS = 30  # ask for the next page this close to the end of what is loaded
+
+
+class LabelledIds:
+    """The ids of a list that carry one label, in the list's order (what the widget reads
+    of a :class:`SortedIds`)."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self._ids = ids
+        self._where = {conv: index for index, conv in enumerate(ids)}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, conv_id: object) -> bool:
+        return conv_id in self._where
+
+    def at(self, index: int) -> str:
+        return self._ids[index]
+
+    def index(self, conv_id: str) -> int:
+        return self._where[conv_id]
+
+    def ids(self, start: int = 0, stop: int | None = None) -> list[str]:
+        return self._ids[start:stop]
 
 
 class ConversationList(ScrollView, can_focus=True):
@@ -76,12 +103,37 @@ class ConversationList(ScrollView, can_focus=True):
         self._asked_for: str | None = None
         self._base_style = Style()
         self._highlight_style = Style(reverse=True)
-        self._shown_count = (-1, -1)
+        self._shown_count = (-1, -1, -1)
+        self.label: str | None = None  # narrowed to the conversations with this label
+        self._labelled: LabelledIds | None = None
         self.border_title = safe_text(title)
 
     @property
     def _ids(self) -> int:
-        return len(self.desk.lists[self.list_name].ids)
+        return len(self._rows())
+
+    def _rows(self) -> SortedIds | LabelledIds:
+        if self.label is not None and self._labelled is not None:
+            return self._labelled
+        return self.desk.lists[self.list_name].ids
+
+    def narrow(self, label: str | None) -> None:
+        """Show only the conversations with ``label`` (None: all of them again)."""
+        self.label = label
+        self._labelled = None
+        self.highlighted = None
+        self._highlighted_id = None
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.sync(frozenset(), True)
+
+    def _relabel(self) -> None:
+        if self.label is None:
+            return
+        conversations = self.desk.conversations
+        self._labelled = LabelledIds([
+            conv for conv in self.desk.lists[self.list_name].ids.ids()
+            if self.label in conversations[conv].labels
+        ])
 
     # ------------------------------------------------------------------ attributes down
 
@@ -91,18 +143,29 @@ class ConversationList(ScrollView, can_focus=True):
             self.now = now
             self._cache.clear()
         state = self.desk.lists[self.list_name]
-        if lists_changed or (state.count, state.unread) != self._shown_count:
-            self._shown_count = (state.count, state.unread)
-            self.border_title = safe_text(f"{self.title} ({state.count})")
-            unread = state.unread if state.complete else 0  # of the loaded rows only: no sum
-            self.border_subtitle = safe_text(f"{unread} unread" if unread else "")
-            self.set_class(unread > 0, "-unread")
+        if self.label is not None and (lists_changed or changed or self._labelled is None):
+            before = self._labelled.ids() if self._labelled is not None else None
+            self._relabel()  # a label added or removed moves a row in or out
+            lists_changed = lists_changed or before != self._rows().ids()
+        if lists_changed or (state.count, state.unread, self._ids) != self._shown_count:
+            self._shown_count = (state.count, state.unread, self._ids)
+            self._titles(state.count, state.unread, state.complete)
             self._keep_highlight()
-            self._resize(Size(ROW_WIDTH, ROW_LINES * max(1, len(state.ids))))
+            self._resize(Size(ROW_WIDTH, ROW_LINES * max(1, self._ids)))
             self.refresh()
             return
         if now is not None or self._on_screen(changed):
             self.refresh()
+
+    def _titles(self, count: int, unread: int, complete: bool) -> None:
+        unread = unread if complete else 0  # of the loaded rows only: no sum
+        if self.label is None:
+            self.border_title = safe_text(f"{self.title} ({count})")
+            self.border_subtitle = safe_text(f"{unread} unread" if unread else "")
+        else:
+            self.border_title = safe_text(f"{self.title} #{self.label} ({self._ids})")
+            self.border_subtitle = safe_text("" if complete else f"of {count}, more to load")
+        self.set_class(unread > 0, "-unread")
 
     def _resize(self, size: Size) -> None:
         """A new virtual size. Setting ``virtual_size`` lays out the whole screen (~60 ms
@@ -122,14 +185,14 @@ class ConversationList(ScrollView, can_focus=True):
     def _on_screen(self, changed: Set[str]) -> bool:
         if not changed:
             return False
-        ids = self.desk.lists[self.list_name].ids
+        ids = self._rows()
         first = int(self.scroll_offset.y) // ROW_LINES
         rows = self.size.height // ROW_LINES + 2
         return any(conv in changed for conv in ids.ids(first, first + rows))
 
     def _keep_highlight(self) -> None:
         """The highlight stays on its conversation when rows come and go above it."""
-        ids = self.desk.lists[self.list_name].ids
+        ids = self._rows()
         if self._highlighted_id is not None and self._highlighted_id in ids:
             self.highlighted = ids.index(self._highlighted_id)
         elif self.highlighted is not None:
@@ -157,7 +220,7 @@ class ConversationList(ScrollView, can_focus=True):
         if index >= count:
             return Strip.blank(width, self._base_style)
         self._maybe_need_more(index, count)
-        conv = self.desk.row(self.list_name, index)
+        conv = self.desk.conversations[self._rows().at(index)]
         strips = self._row_strips(conv, width)[part]
         if index == self.highlighted:
             strips = strips.apply_style(self._highlight_style)
@@ -224,7 +287,7 @@ class ConversationList(ScrollView, can_focus=True):
             self._highlighted_id = None
         else:
             self.highlighted = max(0, min(index, count - 1))
-            self._highlighted_id = self.desk.lists[self.list_name].ids.at(self.highlighted)
+            self._highlighted_id = self._rows().at(self.highlighted)
             region = Region(0, self.highlighted * ROW_LINES, self.size.width, ROW_LINES)
             self.scroll_to_region(region, animate=False, immediate=True)
             self._maybe_need_more(self.highlighted, count)
@@ -243,7 +306,7 @@ class ConversationList(ScrollView, can_focus=True):
     def action_choose(self) -> None:
         if self.highlighted is not None and self.highlighted < self._ids:
             self.post_message(
-                ConversationChosen(self.desk.lists[self.list_name].ids.at(self.highlighted))
+                ConversationChosen(self._rows().at(self.highlighted))
             )
 
     def on_focus(self, event: Focus) -> None:

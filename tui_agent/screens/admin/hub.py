@@ -27,7 +27,7 @@ SUBJECTS: tuple[tuple[str, str, str, Callable[[AdminContext], AdminView]], ...] 
     ("a", "agents", "Agents: create, role, capacity, departments, disable, password",
      AgentsScreen),
     ("d", "departments", "Departments: create, rename, delete", DepartmentsScreen),
-    ("s", "sites", "Sites: origins, identity secret, widget snippet, hours, pre-chat form",
+    ("s", "sites", "Sites: origins, identity secret, widget snippet, hours, pre-chat form, CSAT",
      SitesScreen),
     ("l", "audit", "Audit log: who changed what", AuditScreen),
     ("g", "logins", "Login log: every login attempt", LoginLogScreen),

@@ -18,6 +18,7 @@ MEANING = {
     ("limits", "ws_rate_visitor"): "visitor sends per 10 s (empty: the node's default)",
     ("limits", "ws_rate_agent"): "agent sends per 10 s (empty: the node's default)",
     ("limits", "canned_personal_max"): "personal canned replies per agent",
+    ("limits", "attachment_max_bytes"): "largest attachment, bytes (1024 to 50 MiB)",
     ("masking", "cards"): "mask card numbers in messages (yes / no)",
     ("masking", "emails"): "mask e-mail addresses in messages (yes / no)",
 }

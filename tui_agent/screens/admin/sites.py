@@ -25,6 +25,10 @@ def widget_snippet(server_url: str, site_key: str) -> str:
     return f'<script src="{src}" data-site="{html.escape(site_key, quote=True)}" async></script>'
 
 
+def yes(typed: str) -> bool:
+    return typed.strip().lower() in ("y", "yes")
+
+
 def origins(typed: str) -> list[str]:
     return [o.strip() for o in typed.replace(",", " ").split() if o.strip()]
 
@@ -58,7 +62,7 @@ class SitesScreen(AdminView):
     HINT = ("n new · e edit · w widget snippet · s rotate identity secret · h hours and "
             "pre-chat form · ctrl+e CSV · escape back")
     COLUMNS = ("Name", "Site key", "Allowed origins", "Timed hash", "Hash max age (s)",
-               "Created (UTC)")
+               "CSAT", "Created (UTC)")
     BINDINGS: ClassVar[list[BindingType]] = [
         *AdminView.BINDINGS,
         Binding("n", "create", "New"),
@@ -78,6 +82,7 @@ class SitesScreen(AdminView):
             record.get("allowed_origins") or "any (no origin check)",
             record.get("require_timed_hash"),
             record.get("user_hash_max_age_secs"),
+            record.get("csat_enabled"),
             when(record.get("created_at")),
         ]
 
@@ -90,6 +95,8 @@ class SitesScreen(AdminView):
                   " ".join(record.get("allowed_origins") or ())),
             Field("timed", "Require a timed identity hash (yes / no)",
                   "yes" if record.get("require_timed_hash") else "no"),
+            Field("csat", "Offer visitors a rating when a chat closes (yes / no)",
+                  "no" if record.get("csat_enabled") is False else "yes"),
         ]
 
     @staticmethod
@@ -97,7 +104,8 @@ class SitesScreen(AdminView):
         fields: dict[str, Any] = {"allowed_origins": origins(values.get("origins", ""))}
         if values.get("name", "").strip():
             fields["name"] = values["name"].strip()
-        fields["require_timed_hash"] = values.get("timed", "").strip().lower() in ("y", "yes")
+        fields["require_timed_hash"] = yes(values.get("timed", ""))
+        fields["csat_enabled"] = yes(values.get("csat", ""))
         return fields
 
     def show_secret(self, result: Any) -> None:
