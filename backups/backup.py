@@ -25,9 +25,9 @@ import peewee as pw
 
 from backups import runs
 from backups.archive import FORMAT, FORMAT_VERSION, TablePart, Written, write_archive
-from backups.bucket_bytes import BucketBytes, bucket_bytes
 from backups.errors import BackupError, plainly
 from backups.files import private_dir
+from backups.outside_bytes import OutsideBytes, outside_bytes
 from backups.rotation import Retention, archive_name, list_archives, to_remove
 from backups.source import open_snapshot
 from backups.tables import TableSpec, table_specs
@@ -103,12 +103,13 @@ def _key_registry(database: pw.Database) -> list[str]:
         return sorted(row.kid for row in EncryptionKeyUse.select(EncryptionKeyUse.kid))
 
 
-def _bucket_bytes(
+def _outside_bytes(
     settings: Settings, source: Any, specs: list[TableSpec], tenant: str | None, work: Path
-) -> BucketBytes | None:
-    """The bucket's attachments, fetched for the archive (None: no bucket configured)."""
+) -> OutsideBytes | None:
+    """Attachments kept outside the database (a directory, a bucket), fetched for the
+    archive (None: the database holds them all)."""
     attachments = [spec for spec in specs if spec.name == "attachment"]
-    moved = bucket_bytes(settings, work / "bucket") if attachments else None
+    moved = outside_bytes(settings, work / "outside") if attachments else None
     if moved is not None:
         moved.collect(source, attachments[0], tenant, attachments[0].columns)
     return moved
@@ -120,7 +121,7 @@ def _write_tables(
     tenant: str | None,
     work: Path,
     stop: threading.Event | None,
-    moved: BucketBytes | None = None,
+    moved: OutsideBytes | None = None,
 ) -> list[TablePart]:
     parts = []
     for spec in specs:
@@ -166,7 +167,7 @@ def _create_backup(
         specs = table_specs(database, tenant_only=tenant is not None)
         copy = None if is_mysql(database) else work / "snapshot.db"
         with open_snapshot(database, copy_into=copy) as source:
-            moved = _bucket_bytes(settings, source, specs, tenant, work)
+            moved = _outside_bytes(settings, source, specs, tenant, work)
             parts = _write_tables(source, specs, tenant, work, options.stop, moved)
         if options.stop is not None and options.stop.is_set():
             raise BackupError("stopped: the node is shutting down")

@@ -25,7 +25,6 @@ import orjson
 import peewee as pw
 
 from backups.backup import iso
-from backups.bucket_bytes import bucket_bytes
 from backups.credentials import (
     CREDENTIAL_COLUMNS,
     CREDENTIAL_TABLES,
@@ -36,6 +35,7 @@ from backups.credentials import (
 from backups.errors import BackupError, plainly
 from backups.files import Sink, atomic_private_file
 from backups.formats import WRITERS, ExportWriter
+from backups.outside_bytes import outside_bytes
 from backups.source import RowSource, open_snapshot
 from backups.tables import Row, TableSpec, table_specs
 from server import __version__
@@ -128,9 +128,9 @@ def _own_token_key_row(settings: Settings, tenant: str, columns: tuple[str, ...]
 def export_rows(
     settings: Settings, source: RowSource, plans: list[TablePlan], tenant: str
 ) -> Iterator[tuple[TablePlan, Row]]:
-    # Attachments in a bucket travel as database chunks (backups/bucket_bytes.py).
+    # Attachments in a directory or a bucket travel as database chunks (backups/outside_bytes.py).
     attachments = [t for t in plans if t.spec.name == "attachment"]
-    moved = bucket_bytes(settings) if attachments else None
+    moved = outside_bytes(settings) if attachments else None
     if moved is not None:
         moved.collect(source, attachments[0].spec, tenant, attachments[0].read)
     for table in plans:

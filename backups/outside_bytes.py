@@ -1,11 +1,9 @@
-"""Attachments whose bytes are in an S3-compatible bucket go into a backup or an export as
-if they were in the database: their ``attachment`` row says ``db`` and their bytes follow
-as ``attachment_chunk`` rows. An archive is then whole by itself (a lost bucket, or
+"""Attachments whose bytes live outside the database — in a directory
+(``STEADY_ATTACHMENT_DIR``) or an S3-compatible bucket — go into a backup or an export as if
+they were in the database: their ``attachment`` row says ``db`` and their bytes follow as
+``attachment_chunk`` rows. An archive is then whole by itself (a lost disk or bucket, or
 another provider, does not matter to a restore), and a restore or import needs nothing
 new: the install it lands in serves them from its database.
-
-Only the bucket: a directory store's files live beside the data directory and are backed
-up with it (docs/backups.md).
 """
 
 from __future__ import annotations
@@ -22,47 +20,48 @@ from server.storage.blobs import CHUNK_BYTES, BlobStore
 
 log = logging.getLogger(__name__)
 
-BUCKET_KIND = "s3"
-
-
-class BucketBytes:
+class OutsideBytes:
     """With ``spill`` (backups), the bytes are fetched before the tables are written, into
     files there (not memory), so a row says ``db`` only once its bytes are in hand. Without
     (exports, which stream), they are fetched as the chunk rows are written; an object
     missing then leaves its row without bytes, as it was on the source."""
 
-    def __init__(self, bucket: BlobStore, spill: Path | None = None):
-        self.bucket = bucket
+    def __init__(self, stores: Sequence[BlobStore], spill: Path | None = None):
+        self.stores = {store.kind: store for store in stores}  # by the row's ``storage``
         self.spill = spill
         if spill is not None:
             spill.mkdir(mode=0o700)
         self.moved: dict[tuple[str, str], Path | None] = {}
+        self.kinds: dict[tuple[str, str], str] = {}
 
     def collect(self, source: Any, spec: Any, tenant: str | None, columns: Sequence[str]) -> None:
-        """Note (backups: fetch) every attachment in the bucket ``spec`` (the attachment
-        table) holds; before the tables are written, since chunk rows may come first."""
+        """Note (backups: fetch) every attachment of ``spec`` (the attachment table) whose
+        bytes are outside the database; before the tables are written, since chunk rows may
+        come first."""
         at_tenant, at_id, at_storage = (columns.index(c) for c in ("tenant_id", "id", "storage"))
         for row in source.rows(spec, columns, tenant):
-            if row[at_storage] != BUCKET_KIND:
+            if row[at_storage] not in self.stores:
                 continue
             key = (row[at_tenant], row[at_id])
+            self.kinds[key] = row[at_storage]
             if self.spill is None:
                 self.moved[key] = None
                 continue
             data = self._get(key)
-            if data is None:  # its row stays "s3": a restore says what is missing
+            if data is None:  # its row keeps its store: a restore says what is missing
                 continue
             path = self.spill / str(len(self.moved))
             path.write_bytes(data)
             self.moved[key] = path
 
     def _get(self, key: tuple[str, str]) -> bytes | None:
+        kind = self.kinds[key]
         try:
-            data = self.bucket.get(*key)
+            data = self.stores[kind].get(*key)
         except Unavailable as exc:
-            raise BackupError(f"attachments' bucket: {exc.message}") from None
+            raise BackupError(f"attachments' store ({kind}): {exc.message}") from None
         if data is None:
-            log.warning("attachment %s has no object in the bucket", key[1])
+            log.warning("attachment %s has no bytes in its store (%s)", key[1], kind)
         return data
 
     def attachment_row(self, columns: Sequence[str], row: Row) -> Row:
@@ -90,13 +89,17 @@ class BucketBytes:
                 yield [values[c] for c in columns]
 
 
-def bucket_bytes(settings: Any, spill: Path | None = None) -> BucketBytes | None:
-    """For the bucket the settings name (None: none configured)."""
+def outside_bytes(settings: Any, spill: Path | None = None) -> OutsideBytes | None:
+    """For the stores outside the database the settings name (None: the database only)."""
+    from server.storage.blobs import DirectoryBlobs
     from server.storage.s3_location import s3_location
 
+    stores: list[BlobStore] = []
+    if settings.attachment_dir:
+        stores.append(DirectoryBlobs(Path(settings.attachment_dir)))
     where = s3_location(settings)
-    if where is None:
-        return None
-    from server.storage.s3_blobs import S3Blobs  # boto3 loads only where it is used
+    if where is not None:
+        from server.storage.s3_blobs import S3Blobs  # boto3 loads only where it is used
 
-    return BucketBytes(S3Blobs(where), spill)
+        stores.append(S3Blobs(where))
+    return OutsideBytes(stores, spill) if stores else None
