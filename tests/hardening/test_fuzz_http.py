@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from tests.support.clients import Clients, login, open_conversation, visitor_session
 from tests.support.server import ServerProcess
 
-EXAMPLES = 15
+EXAMPLES = 10
 # Query parameters the routes read (the OpenAPI document does not list them), with
 # values from ordinary to absurd.
 QUERIES = st.dictionaries(

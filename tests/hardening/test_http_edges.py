@@ -27,7 +27,9 @@ from cryptography.x509.oid import NameOID
 from tests.support.clients import assert_error_response, login, visitor_session
 from tests.support.server import REPO_ROOT, DemoTenant, ServerProcess, free_port
 
-HOSTILE_REQUESTS = 10_000
+# One unknown method or path that made a series would show at once; 2,000 of each kind
+# keep the proof at a fifth of the time 10,000 took (CI's time is a budget too).
+HOSTILE_REQUESTS = 2_000
 METRIC_FAMILIES = ("steadydesk_http_requests_total", "steadydesk_http_request_seconds")
 
 
@@ -38,7 +40,7 @@ def _series(text: str) -> set[str]:
     }
 
 
-async def test_ten_thousand_made_up_methods_and_paths_add_no_metric_series(
+async def test_thousands_of_made_up_methods_and_paths_add_no_metric_series(
     server: ServerProcess,
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False) as http:

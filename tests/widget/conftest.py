@@ -41,6 +41,16 @@ def start_widget_server(
     return srv
 
 
+@pytest.fixture(scope="module", params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The widget suite runs on SQLite: what a browser sees does not depend on the backend,
+    and every storage path the widget reaches is covered on both by the protocol, context
+    and attachment suites (CI's time is a budget: Chromium against each backend cost it
+    minutes). A module whose subject is storage asks for both (``test_long_bodies.py``)."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
 def widget_server(module_server_factory: ServerFactory) -> ServerProcess:
     return start_widget_server(module_server_factory)

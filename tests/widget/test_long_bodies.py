@@ -10,6 +10,7 @@ import uuid
 import httpx
 
 from server.security.masking import mask_cards
+from tests.conftest import backend  # noqa: F401  (both backends: stored bodies are its subject)
 from tests.support.clients import Clients, cached_login
 from tests.support.server import ServerProcess
 from tests.widget.helpers import WidgetPage, accept
