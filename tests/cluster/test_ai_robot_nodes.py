@@ -41,7 +41,9 @@ async def test_the_robot_stops_across_nodes_and_hands_back_when_gone(
     assert said["sender"]["type"] == "ai"
 
     await agent.send_json({"type": "accept", "conv": conv})
-    await agent.recv_until(event_of("conv.assigned", conv))
+    # The person's assignment, not the robot's earlier one (agents are told of both).
+    taken = event_of("conv.assigned", conv)
+    await agent.recv_until(lambda f: taken(f) and f["data"]["assignee"]["type"] == "agent")
     refused = await robot_says(bot, conv, "still here?")
     assert refused["type"] == "error" and refused["reason"] == "taken_over", refused
 
