@@ -65,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         config.require("server", "token")
         runner: Bridge | Robot
         if config.kind == "ai":
-            from bots.ai.robot import Robot  # bm25s, jieba, openai only for the robot
-
+            try:
+                from bots.ai.robot import Robot  # bm25s, jieba, openai only for the robot
+            except ImportError as exc:
+                raise ConfigError(
+                    f"the AI robot needs its extra: pip install 'steadydesk[ai]' ({exc})"
+                ) from None
             runner = Robot(config)
         else:
             runner = Bridge(config, make_platform(config))
