@@ -119,7 +119,11 @@ class Site(TenantModel):
     welcome_message = pw.TextField(null=True)
     after_hours_message = pw.TextField(null=True)
     prechat = pw.TextField(null=True)
-    ai_mode = pw.CharField(max_length=16, default=AiMode.OFF.value)  # migration 12
+    # migration 12; the database default too, so a previous release's INSERT (which names
+    # no ai_mode) works on a table made fresh by this one, as on an upgraded one.
+    ai_mode = pw.CharField(
+        max_length=16, default=AiMode.OFF.value, constraints=[pw.SQL("DEFAULT 'off'")]
+    )
 
 
 class RoutingPolicy(StrEnum):

@@ -63,7 +63,7 @@ def column_definition(database: pw.Database, field: pw.Field) -> str:
     if params:
         raise ValueError(f"a column definition with parameters: {sql}")
     default = field.default
-    if not field.null and default is not None and not callable(default):
+    if not field.null and default is not None and not callable(default) and " DEFAULT " not in sql:
         sql += f" DEFAULT {_literal(default)}"
     return str(sql)
 

@@ -42,12 +42,11 @@ def test_version_5_upgrades_an_older_schema(database: pw.Database) -> None:
     if mysql:
         database.execute_sql("ALTER TABLE visitor MODIFY name VARCHAR(200) NOT NULL")
         database.execute_sql("ALTER TABLE visitor MODIFY email VARCHAR(254) NOT NULL")
-    # A row as that release wrote it. Columns of later migrations are in this table only
-    # because it was made fresh (a fresh table has no database-level defaults; migration 12
-    # adds ``ai_mode`` with one on an upgraded database), so the row names them.
+    # A row as that release wrote it: naming none of the later migrations' columns (the
+    # table was made fresh by this release, so they must have database defaults).
     database.execute_sql("INSERT INTO site (id, tenant_id, name, secret, allowed_origins, "
-                         "require_timed_hash, created_at, ai_mode) VALUES ('s1', 't', 'n', "
-                         "'s', '[]', 0, '2026-01-01 00:00:00', 'off')")
+                         "require_timed_hash, created_at) VALUES ('s1', 't', 'n', 's', '[]', "
+                         "0, '2026-01-01 00:00:00')")
     SchemaMigration.delete().where(SchemaMigration.version == 5).execute()
 
     applied = migrate(database)
