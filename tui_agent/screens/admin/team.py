@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
@@ -18,8 +19,10 @@ from tui_agent.untrusted import safe_text
 
 class TeamCannedScreen(AdminView):
     TITLE_TEXT = "Team canned replies"
-    HINT = ("n new · e edit · delete removes · placeholders like {visitor.name} as on the "
-            "server · ctrl+e CSV · escape back")
+    HINT = (
+        "n new · e edit · delete removes · placeholders like {visitor.name} as on the "
+        "server · ctrl+e CSV · escape back"
+    )
     COLUMNS = ("Shortcut", "Reply", "Updated (UTC)")
     BINDINGS: ClassVar[list[BindingType]] = [
         *AdminView.BINDINGS,
@@ -32,15 +35,23 @@ class TeamCannedScreen(AdminView):
         return sorted(await self.api.team_canned(), key=lambda r: str(r.get("shortcut")))
 
     def row_cells(self, record: dict[str, Any]) -> list[object]:
-        return ["/" + str(record.get("shortcut", "")), record.get("body"),
-                when(record.get("updated_at"))]
+        return [
+            "/" + str(record.get("shortcut", "")),
+            record.get("body"),
+            when(record.get("updated_at")),
+        ]
 
     def _form(self, title: str, record: dict[str, Any] | None) -> FormScreen:
         record = record or {}
-        return FormScreen(title, [
-            Field("shortcut", "Shortcut (letters, digits, _ . -)", str(record.get("shortcut", ""))),
-            Field("body", "Reply", str(record.get("body", ""))),
-        ])
+        return FormScreen(
+            title,
+            [
+                Field(
+                    "shortcut", "Shortcut (letters, digits, _ . -)", str(record.get("shortcut", ""))
+                ),
+                Field("body", "Reply", str(record.get("body", ""))),
+            ],
+        )
 
     def action_create(self) -> None:
         def chosen(values: dict[str, str] | None) -> None:
@@ -93,14 +104,25 @@ class ApiKeysScreen(AdminView):
         return await self.api.api_keys()
 
     def row_cells(self, record: dict[str, Any]) -> list[object]:
-        return [record.get("name"), record.get("id"), record.get("role"),
-                when(record.get("created_at")), when(record.get("revoked_at"))]
+        return [
+            record.get("name"),
+            record.get("id"),
+            record.get("role"),
+            when(record.get("created_at")),
+            when(record.get("revoked_at")),
+        ]
 
     def show_secret(self, result: Any) -> None:
-        text = (f"Key id: {result.get('id', '')}\n"
-                f"Secret (shown this once): {result.get('secret', '')}")
-        self.app.push_screen(CopyScreen(f"API key {result.get('name', '')}", text,
-                                        "Copy the secret now: the server never shows it again."))
+        text = (
+            f"Key id: {result.get('id', '')}\nSecret (shown this once): {result.get('secret', '')}"
+        )
+        self.app.push_screen(
+            CopyScreen(
+                f"API key {result.get('name', '')}",
+                text,
+                "Copy the secret now: the server never shows it again.",
+            )
+        )
 
     def action_create(self) -> None:
         def chosen(values: dict[str, str] | None) -> None:
@@ -112,28 +134,27 @@ class ApiKeysScreen(AdminView):
                 return
             self.run_call(lambda: self.api.create_api_key(name, role), "created", self.show_secret)
 
-        self.app.push_screen(FormScreen("New API key", [
-            Field("name", "Name (what uses it)"), Field("role", "Role (admin or agent)", "admin"),
-        ]), chosen)
+        self.app.push_screen(
+            FormScreen(
+                "New API key",
+                [
+                    Field("name", "Name (what uses it)"),
+                    Field("role", "Role (admin or agent)", "admin"),
+                ],
+            ),
+            chosen,
+        )
 
     def action_revoke(self) -> None:
-        record = self.selected()
-        if record is None or record.get("revoked_at"):
-            return
-        ident = str(record["id"])
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.run_call(lambda: self.api.revoke_api_key(ident), "revoked")
-
-        question = safe_text(f"Revoke {record.get('name', '')}? Its next request fails.")
-        self.app.push_screen(ConfirmScreen(question), answered)
+        _confirm_revoke(self, self.api.revoke_api_key, "Its next request fails.")
 
 
 class BridgesScreen(AdminView):
     TITLE_TEXT = "Bridges"
-    HINT = ("n new (the token is shown once) · delete revokes · l linked users · c my link "
-            "code · ctrl+e CSV · escape back")
+    HINT = (
+        "n new (the token is shown once) · delete revokes · l linked users · c my link "
+        "code · ctrl+e CSV · escape back"
+    )
     COLUMNS = ("Name", "Kind", "Departments", "Created (UTC)", "Revoked (UTC)")
     BINDINGS: ClassVar[list[BindingType]] = [
         *AdminView.BINDINGS,
@@ -152,8 +173,13 @@ class BridgesScreen(AdminView):
 
     def row_cells(self, record: dict[str, Any]) -> list[object]:
         names = [self.department_names.get(str(i), str(i)) for i in record.get("departments") or ()]
-        return [record.get("name"), record.get("kind"), ", ".join(names) or "all",
-                when(record.get("created_at")), when(record.get("revoked_at"))]
+        return [
+            record.get("name"),
+            record.get("kind"),
+            ", ".join(names) or "all",
+            when(record.get("created_at")),
+            when(record.get("revoked_at")),
+        ]
 
     def action_create(self) -> None:
         by_name = {name: ident for ident, name in self.department_names.items()}
@@ -166,35 +192,37 @@ class BridgesScreen(AdminView):
             except BadInput as exc:
                 self.say(str(exc), error=True)
                 return
-            fields = {"kind": values["kind"].strip().lower(), "name": values["name"].strip(),
-                      "departments": departments}
+            fields = {
+                "kind": values["kind"].strip().lower(),
+                "name": values["name"].strip(),
+                "departments": departments,
+            }
 
             def show(result: Any) -> None:
-                self.app.push_screen(CopyScreen(
-                    f"Bridge {result.get('name', '')}",
-                    f"Bridge token (shown this once):\n{result.get('token', '')}",
-                    "Put it in the bridge's configuration (docs/bridges.md) now.",
-                ))
+                self.app.push_screen(
+                    CopyScreen(
+                        f"Bridge {result.get('name', '')}",
+                        f"Bridge token (shown this once):\n{result.get('token', '')}",
+                        "Put it in the bridge's configuration (docs/bridges.md) now.",
+                    )
+                )
 
             self.run_call(lambda: self.api.create_bridge(fields), "created", show)
 
-        self.app.push_screen(FormScreen("New bridge", [
-            Field("kind", "Kind (slack or telegram)"), Field("name", "Name"),
-            Field("departments", "Departments (names; empty: all)"),
-        ]), chosen)
+        self.app.push_screen(
+            FormScreen(
+                "New bridge",
+                [
+                    Field("kind", "Kind (slack, telegram or ai)"),
+                    Field("name", "Name"),
+                    Field("departments", "Departments (names; empty: all)"),
+                ],
+            ),
+            chosen,
+        )
 
     def action_revoke(self) -> None:
-        record = self.selected()
-        if record is None or record.get("revoked_at"):
-            return
-        ident = str(record["id"])
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.run_call(lambda: self.api.revoke_bridge(ident), "revoked")
-
-        question = safe_text(f"Revoke {record.get('name', '')}? Its sockets close at once.")
-        self.app.push_screen(ConfirmScreen(question), answered)
+        _confirm_revoke(self, self.api.revoke_bridge, "Its sockets close at once.")
 
     def action_links(self) -> None:
         record = self.selected()
@@ -213,8 +241,12 @@ class BridgesScreen(AdminView):
                 f"<{(link.get('agent') or {}).get('email', '')}>"
                 for link in links
             ]
-            self.app.push_screen(CopyScreen(f"Linked through {record.get('name', '')}",
-                                            "\n".join(lines) or "nobody linked yet"))
+            self.app.push_screen(
+                CopyScreen(
+                    f"Linked through {record.get('name', '')}",
+                    "\n".join(lines) or "nobody linked yet",
+                )
+            )
 
         self.run_worker(go(), group="admin-write")
 
@@ -225,10 +257,27 @@ class BridgesScreen(AdminView):
             except ApiError as exc:
                 self.say(problem(exc), error=True)
                 return
-            self.app.push_screen(CopyScreen(
-                "My link code",
-                f"{code.get('code', '')}\n(valid until {code.get('expires_at', '')})",
-                "Send it to the bridge's bot from your Slack or Telegram account.",
-            ))
+            self.app.push_screen(
+                CopyScreen(
+                    "My link code",
+                    f"{code.get('code', '')}\n(valid until {code.get('expires_at', '')})",
+                    "Send it to the bridge's bot from your Slack or Telegram account.",
+                )
+            )
 
         self.run_worker(go(), group="admin-write")
+
+
+def _confirm_revoke(view: AdminView, revoke: Callable[[str], Awaitable[Any]], what: str) -> None:
+    """Ask, then revoke the highlighted API key or bridge (once revoked, nothing to ask)."""
+    record = view.selected()
+    if record is None or record.get("revoked_at"):
+        return
+    ident = str(record["id"])
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            view.run_call(lambda: revoke(ident), "revoked")
+
+    question = safe_text(f"Revoke {record.get('name', '')}? {what}")
+    view.app.push_screen(ConfirmScreen(question), answered)
