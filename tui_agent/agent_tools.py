@@ -227,7 +227,7 @@ class AgentTools:
         """Narrow the side lists to a label picked from the tenant's (and the loaded
         conversations') labels; when narrowed already, show all again."""
         lists = list(self.screen.query(ConversationList))
-        if any(widget.label is not None for widget in lists):
+        if any(widget.narrowed_to is not None for widget in lists):
             for widget in lists:
                 widget.narrow(None)
             return

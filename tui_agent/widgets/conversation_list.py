@@ -104,7 +104,7 @@ class ConversationList(ScrollView, can_focus=True):
         self._base_style = Style()
         self._highlight_style = Style(reverse=True)
         self._shown_count = (-1, -1, -1)
-        self.label: str | None = None  # narrowed to the conversations with this label
+        self.narrowed_to: str | None = None  # narrowed to the conversations with this label
         self._labelled: LabelledIds | None = None
         self.border_title = safe_text(title)
 
@@ -113,13 +113,13 @@ class ConversationList(ScrollView, can_focus=True):
         return len(self._rows())
 
     def _rows(self) -> SortedIds | LabelledIds:
-        if self.label is not None and self._labelled is not None:
+        if self.narrowed_to is not None and self._labelled is not None:
             return self._labelled
         return self.desk.lists[self.list_name].ids
 
     def narrow(self, label: str | None) -> None:
         """Show only the conversations with ``label`` (None: all of them again)."""
-        self.label = label
+        self.narrowed_to = label
         self._labelled = None
         self.highlighted = None
         self._highlighted_id = None
@@ -127,12 +127,12 @@ class ConversationList(ScrollView, can_focus=True):
         self.sync(frozenset(), True)
 
     def _relabel(self) -> None:
-        if self.label is None:
+        if self.narrowed_to is None:
             return
         conversations = self.desk.conversations
         self._labelled = LabelledIds([
             conv for conv in self.desk.lists[self.list_name].ids.ids()
-            if self.label in conversations[conv].labels
+            if self.narrowed_to in conversations[conv].labels
         ])
 
     # ------------------------------------------------------------------ attributes down
@@ -143,7 +143,7 @@ class ConversationList(ScrollView, can_focus=True):
             self.now = now
             self._cache.clear()
         state = self.desk.lists[self.list_name]
-        if self.label is not None and (lists_changed or changed or self._labelled is None):
+        if self.narrowed_to is not None and (lists_changed or changed or self._labelled is None):
             before = self._labelled.ids() if self._labelled is not None else None
             self._relabel()  # a label added or removed moves a row in or out
             lists_changed = lists_changed or before != self._rows().ids()
@@ -159,11 +159,11 @@ class ConversationList(ScrollView, can_focus=True):
 
     def _titles(self, count: int, unread: int, complete: bool) -> None:
         unread = unread if complete else 0  # of the loaded rows only: no sum
-        if self.label is None:
+        if self.narrowed_to is None:
             self.border_title = safe_text(f"{self.title} ({count})")
             self.border_subtitle = safe_text(f"{unread} unread" if unread else "")
         else:
-            self.border_title = safe_text(f"{self.title} #{self.label} ({self._ids})")
+            self.border_title = safe_text(f"{self.title} #{self.narrowed_to} ({self._ids})")
             self.border_subtitle = safe_text("" if complete else f"of {count}, more to load")
         self.set_class(unread > 0, "-unread")
 
