@@ -13,11 +13,10 @@ from server.admin.token_keys import load_imported_key, preload_imported_keys
 from server.bus import Bus
 from server.bus.local import LocalBus
 from server.bus.redis import RedisBus
-from server.chat import topics
 from server.chat.attachments import AttachmentService
 from server.chat.bus_codec import ChatCodec
 from server.chat.directory import ConversationDirectory
-from server.chat.records import StoredMessage
+from server.chat.events import MessagePublisher
 from server.chat.service import ChatService
 from server.chat.writer import GroupCommitWriter
 from server.config import Settings, ensure_secret_key
@@ -116,14 +115,11 @@ def create_app(settings: Settings) -> Sanic:
     bus = make_bus(settings)
     directory = ConversationDirectory(store)
 
-    def publish(message: StoredMessage) -> None:
-        bus.publish(topics.conversation(message.conv), {"type": "message", "message": message})
-
     writer = GroupCommitWriter(
         store.database,
         batch_max=settings.commit_batch_max,
         mysql_lanes=settings.writer_lanes,
-        publish=publish,
+        publish=MessagePublisher(bus),  # chat's message event, after each batch's commit
         observe_batch=observe_batch,
     )
     presence = make_presence(settings, bus)

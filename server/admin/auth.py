@@ -56,6 +56,12 @@ def origin_allowed(site: Site, origin: str | None) -> bool:
     return origin.rstrip("/") in json.loads(site.allowed_origins)
 
 
+def visitor_origin_allowed(visitor: Actor, origin: str | None) -> bool:
+    """May the visitor's WebSocket come from this page? (its site still exists and lists it)"""
+    site = TenantScope(visitor.tenant_id).get_or_none(Site, Site.id == visitor.site_id)
+    return site is not None and origin_allowed(site, origin)
+
+
 def visitor_session(
     signer: TokenSigner,
     fields: dict[str, Any],

@@ -26,6 +26,12 @@ DEMO_SITE_NAME = "Demo site"
 CREDENTIALS_KEY = "demo.credentials"  # e-mails and the API key id: nothing secret
 
 
+def demo_site_key(tenant_id: str) -> str | None:
+    """The demo site's key, for the page at ``/`` (None until ``steadydesk demo`` ran)."""
+    site = TenantScope(tenant_id).get_or_none(Site, Site.name == DEMO_SITE_NAME)
+    return site.id if site is not None else None
+
+
 def demo_origins(public_url: str) -> list[str]:
     origins = {public_url.rstrip("/")}
     if "127.0.0.1" in public_url:

@@ -37,6 +37,21 @@ def current_conversation(visitor: Actor) -> str | None:
     return row.id if row else None
 
 
+def own_conversations(actor: Actor) -> list[tuple[str, int]]:
+    """Open conversations a participant takes part in: the visitor's, the agent's assigned,
+    with their last seq."""
+    scope = TenantScope(actor.tenant_id)
+    query = scope.select(Conversation, Conversation.id, Conversation.last_seq)
+    if actor.is_visitor:
+        query = query.where(Conversation.open_key == actor.id)
+    else:
+        query = query.where(
+            Conversation.assignee_id == actor.id,
+            Conversation.status == ConversationStatus.ACTIVE.value,
+        )
+    return [(row[0], int(row[1])) for row in query.limit(500).tuples()]
+
+
 def open_conversation(visitor: Actor, previous: str | None) -> tuple[ConversationRef, bool]:
     scope = TenantScope(visitor.tenant_id)
     existing = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)

@@ -1,4 +1,5 @@
-"""Chat actions: send, history, open, close, read. Events go out only after commit."""
+"""Chat actions: send, history, open, close, typing, read. Each emits its own events, only
+after its commit (the gateway publishes nothing)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from server.chat import queries, topics
 from server.chat.access import access_cached, access_conversation
 from server.chat.attachments import AttachmentService
 from server.chat.directory import ConversationDirectory
+from server.chat.events import publish_read, publish_typing
 from server.chat.masking import MaskingPolicies
 from server.chat.rating import RatingService, csat_offered
 from server.chat.records import Actor, ConversationRef, SendResult, StoredMessage
@@ -170,8 +172,22 @@ class ChatService:
         The common case (a conversation already in the node's cache, nothing of this
         sender still being looked up) creates no task: the caller attaches a callback and
         keeps reading its socket. Sends of one sender reach the writer in the order they
-        were made, whichever path each takes.
+        were made, whichever path each takes. What a committed visitor message starts
+        (the greeting, ``conv.queued``, offers) follows on its own (``_after_commit``).
         """
+        future = self._send(actor, conv, cid, body, kind, attachments)
+        future.add_done_callback(self._committed)
+        return future
+
+    def _send(
+        self,
+        actor: Actor,
+        conv: object,
+        cid: object,
+        body: object,
+        kind: object,
+        attachments: object,
+    ) -> asyncio.Future[SendResult]:
         attached = check_attachment_ids(attachments)
         cid, body, kind = self.check_send(actor, cid, body, kind, attached)
         masking = self.masking.cached(actor.tenant_id)
@@ -270,8 +286,15 @@ class ChatService:
                 raise
             return await self._reopen_and_submit(actor, ref.id, cid, body, kind, attached)
 
-    def after_commit(self, result: SendResult) -> None:
-        """Hook for the gateway: tell the tenant's agents about a waiting conversation.
+    def _committed(self, done: asyncio.Future[SendResult]) -> None:
+        """A send settled: once stored, its effects follow, after the callbacks the caller
+        attached (the sender's ack goes out before agents hear of the message)."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        asyncio.get_running_loop().call_soon(self._after_commit, done.result())
+
+    def _after_commit(self, result: SendResult) -> None:
+        """Tell the tenant's agents about a waiting conversation.
 
         Its first visitor message announces it (``conv.queued``); later ones, while nobody
         has accepted it, are sent as ``conv.updated`` so every agent's queue stays current.
@@ -441,11 +464,22 @@ class ChatService:
     async def mark_read(
         self, actor: Actor, conv: object, seq: object
     ) -> tuple[ConversationRef, int]:
+        """Record how far ``actor`` has read; the other participants are told (``read``)."""
         ref = await access_conversation(self.directory, actor, conv)
         position = _int_or(seq, 0, "seq")
         if actor.type is not SenderType.AI:  # the robot's read is relayed, not the agents' mark
             await self.store.run(queries.mark_read, ref, actor, position)
+        publish_read(self.bus, ref, actor, position)
         return ref, position
+
+    async def typing(self, actor: Actor, conv: object, on: object) -> ConversationRef:
+        """Tell the conversation's participants that ``actor`` is (not) typing; nothing is
+        stored."""
+        ref = await access_conversation(self.directory, actor, conv)
+        if not isinstance(on, bool):
+            raise BadRequest("on must be true or false", code=ErrorCode.BAD_FRAME)
+        publish_typing(self.bus, ref, actor, on)
+        return ref
 
 
 def _copy_outcome(source: asyncio.Future[SendResult], target: asyncio.Future[SendResult]) -> None:

@@ -25,15 +25,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from server.bus import Payload
 from server.errors import SteadyError
 from server.gateway.connection import Connection, dumps
+from server.routing.roster import Roster, read_roster
 from server.storage.database import Store
-from server.storage.guard import TenantScope
-from server.storage.models import AgentDepartment, Role
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +39,6 @@ QUEUE_EVENTS = frozenset({"conv.queued", "conv.updated"})
 COALESCE_SECS = 0.025  # a queue card may wait this long for others to share its write
 ROSTER_TTL_SECS = 2.0  # a department membership change reaches the queue within this
 DEPARTMENTS_KEPT = 20_000  # conversation -> department, for conv.updated (no department)
-
-
-@dataclass(frozen=True, slots=True)
-class Roster:
-    """Who serves which department in one tenant."""
-
-    departments: dict[str, frozenset[str]]  # agent id -> its departments
-    staffed: frozenset[str]  # departments with at least one member
-
-    def may_serve(self, agent_id: str, role: str, department: str | None) -> bool:
-        if department is None or department not in self.staffed or role == Role.ADMIN.value:
-            return True
-        return department in self.departments.get(agent_id, ())
-
-
-def read_roster(tenant_id: str) -> Roster:
-    scope = TenantScope(tenant_id)
-    found: dict[str, set[str]] = {}
-    for row in scope.select(AgentDepartment):
-        found.setdefault(row.agent_id, set()).add(row.department_id)
-    departments = {agent: frozenset(ids) for agent, ids in found.items()}
-    staffed = frozenset(d for ids in departments.values() for d in ids)
-    return Roster(departments, staffed)
 
 
 class Rosters:

@@ -7,10 +7,8 @@ import secrets
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, raw
 
-from server.admin.demo import DEMO_SITE_NAME
+from server.admin.demo import demo_site_key
 from server.gateway.context import Services
-from server.storage.guard import TenantScope
-from server.storage.models import Site
 from server.widget import (
     SCRIPT_CONTENT_TYPE,
     demo_page,
@@ -32,11 +30,6 @@ def _page_csp(nonce: str) -> str:
         f"style-src 'nonce-{nonce}'; img-src 'self' data:; base-uri 'none'; "
         "form-action 'none'; frame-ancestors 'none'"
     )
-
-
-def _demo_site_key(tenant: str) -> str | None:
-    site = TenantScope(tenant).get_or_none(Site, Site.name == DEMO_SITE_NAME)
-    return site.id if site is not None else None
 
 
 def build_widget_blueprint(services: Services) -> Blueprint:
@@ -65,7 +58,7 @@ def build_widget_blueprint(services: Services) -> Blueprint:
 
     @bp.get("/")
     async def get_demo_page(request: Request) -> HTTPResponse:
-        site_key = await services.store.run(_demo_site_key, settings.tenant)
+        site_key = await services.store.run(demo_site_key, settings.tenant)
         nonce = secrets.token_urlsafe(16)
         page = demo_page(site_key, nonce) if site_key else setup_page(nonce)
         return html(

@@ -18,12 +18,12 @@ import orjson
 from sanic import Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
-from server.admin.auth import agent_actor, agent_profile, origin_allowed, visitor_actor
+from server.admin.auth import agent_actor, agent_profile, visitor_actor, visitor_origin_allowed
 from server.admin.bridges import bridge_actor, is_bridge_token
 from server.admin.settings import tenant_settings
 from server.chat import topics
 from server.chat.access import access_conversation
-from server.chat.queries import queued_conversations, queued_event
+from server.chat.queries import own_conversations, queued_conversations, queued_event
 from server.chat.records import Actor, SendResult
 from server.config import DeploymentMode
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
@@ -41,8 +41,7 @@ from server.ints import in_int64
 from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
-from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus, SenderType, Site
+from server.storage.models import SenderType
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +132,13 @@ class Gateway:
             await _close(ws, CloseCode.TRY_AGAIN_LATER, "storage unavailable")
             return None
         origin = request.headers.get("origin")
-        if actor.is_visitor and origin is not None:
-            site = await self.s.store.run(_site, actor)
-            if site is None or not origin_allowed(site, origin):
-                await _close(ws, CloseCode.ORIGIN_NOT_ALLOWED, "origin not allowed")
-                return None
+        if (
+            actor.is_visitor
+            and origin is not None
+            and not await self.s.store.run(visitor_origin_allowed, actor, origin)
+        ):
+            await _close(ws, CloseCode.ORIGIN_NOT_ALLOWED, "origin not allowed")
+            return None
         if not self.s.accepting:  # shutdown began while this handshake waited
             await _close(ws, CloseCode.SERVICE_RESTART, "server restarting")
             return None
@@ -210,7 +211,7 @@ class Gateway:
         # Read before the welcome goes out: "live from the welcome on" must include what
         # the other side sends the moment it sees this client (read after, a message
         # committed in between would fall before the cursor and never be delivered).
-        own = await self.s.store.run(_own_conversations, actor)
+        own = await self.s.store.run(own_conversations, actor)
         conn.push_json(self.welcome_frame(conn, you))
         resume = hello.get("resume") or {}
         if not isinstance(resume, dict):
@@ -350,7 +351,6 @@ class Gateway:
         if not result.duplicate:
             metrics.messages_in(result.message.sender_type).inc()
         conn.push_json(result.ack())
-        self.s.chat.after_commit(result)
         message = result.message
         if conn.bridge is not None:
             # A bridge mirrors whole conversations: one it did not follow yet (a race with
@@ -375,24 +375,13 @@ class Gateway:
         if not conn.signal_rate.allow():
             conn.error(ErrorCode.RATE_LIMITED, "too many frames, slow down", **_about(frame))
             return
-        ref = await access_conversation(self.s.chat.directory, actor, frame.get("conv"))
-        on = frame.get("on")
-        if not isinstance(on, bool):
-            raise SteadyError("on must be true or false", code=ErrorCode.BAD_FRAME)
-        self.s.bus.publish(
-            topics.conversation(ref.id),
-            {"type": "typing", "conv": ref.id, "on": on, "sender": actor.wire()},
-        )
+        await self.s.chat.typing(actor, frame.get("conv"), frame.get("on"))
 
     async def on_read(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         if not conn.signal_rate.allow():
             conn.error(ErrorCode.RATE_LIMITED, "too many frames, slow down", **_about(frame))
             return
-        ref, seq = await self.s.chat.mark_read(actor, frame.get("conv"), frame.get("seq"))
-        self.s.bus.publish(
-            topics.conversation(ref.id),
-            {"type": "read", "conv": ref.id, "seq": seq, "sender": actor.wire()},
-        )
+        await self.s.chat.mark_read(actor, frame.get("conv"), frame.get("seq"))
 
     async def on_ping(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         conn.push(PONG)
@@ -466,24 +455,6 @@ async def _close(ws: WebsocketImplProtocol, code: int, reason: str) -> None:
         await asyncio.wait_for(ws.close(code, reason), 2.0)
     except Exception:
         ws.fail_connection(code, reason)
-
-
-def _site(actor: Actor) -> Site | None:
-    return TenantScope(actor.tenant_id).get_or_none(Site, Site.id == actor.site_id)
-
-
-def _own_conversations(actor: Actor) -> list[tuple[str, int]]:
-    """Open conversations a participant takes part in: the visitor's, the agent's assigned."""
-    scope = TenantScope(actor.tenant_id)
-    query = scope.select(Conversation, Conversation.id, Conversation.last_seq)
-    if actor.is_visitor:
-        query = query.where(Conversation.open_key == actor.id)
-    else:
-        query = query.where(
-            Conversation.assignee_id == actor.id,
-            Conversation.status == ConversationStatus.ACTIVE.value,
-        )
-    return [(row[0], int(row[1])) for row in query.limit(500).tuples()]
 
 
 __all__ = ["Forbidden", "Gateway", "dumps"]
