@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from sanic import Sanic
 
 from backups.scheduler import BackupScheduler
+from server.admin.service import AdminService
 from server.admin.token_keys import load_imported_key, preload_imported_keys
 from server.bus import Bus
 from server.bus.local import LocalBus
@@ -157,6 +158,7 @@ def create_app(settings: Settings) -> Sanic:
         signer=TokenSigner(secret_key, tenant_keys),
         chat=chat,
         routing=routing,
+        admin=AdminService(store, bus, routing, chat.masking),
         hub=Hub(bus, chat, presence),
         connection_rate=connection_rate,
         nonces=nonces,

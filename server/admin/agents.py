@@ -2,8 +2,9 @@
 reset password.
 
 Disabling, changing the role and resetting the password bump ``token_version``: every
-token issued before stops working at the next request, and ``publish_revoked`` closes the
-agent's open WebSockets on every node (the hub answers ``agent.revoked`` with 4401).
+token issued before stops working at the next request, and the action in
+``server/admin/service.py`` then closes the agent's open WebSockets on every node (the hub
+answers ``agent.revoked`` with 4401).
 A change that would leave the tenant without an enabled admin is refused (409 last_admin).
 """
 
@@ -19,14 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from server.admin import audit
 from server.admin.tx import admin_transaction
 from server.admin.validation import changed, iso, parse
-from server.bus import Bus
-from server.chat import topics
 from server.chat.records import Actor
 from server.errors import BadRequest, Conflict, ErrorCode, NotFound
 from server.ids import new_id
 from server.routing.offers import expire_offers_of
 from server.security.passwords import hash_password
-from server.storage.database import Store, is_mysql
+from server.storage.database import is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, AgentDepartment, Department, Role
 
@@ -222,40 +221,3 @@ def do_reset_password(actor: Actor, agent_id: str, fields: object, ip: str) -> d
         _revoke(scope, agent_id)  # a reset is for a leaked or forgotten password: log out
         audit.record(actor, "agent.reset_password", agent_id, {"password": True}, ip)
         return get_agent(actor, agent_id)
-
-
-def publish_revoked(bus: Bus, agent_id: str) -> None:
-    """Close the agent's WebSockets on every node (after the commit: callers run it then)."""
-    bus.publish(
-        topics.agent(agent_id),
-        {"type": "event", "name": "agent.revoked", "conv": None, "data": {"agent": agent_id}},
-    )
-
-
-# Async entry points for the gateway: write on the query pool, then publish on the loop.
-
-
-async def update_agent(
-    store: Store, bus: Bus, actor: Actor, agent_id: str, fields: object, ip: str
-) -> dict[str, Any]:
-    view, revoked = await store.run(do_update_agent, actor, agent_id, fields, ip)
-    if revoked:
-        publish_revoked(bus, agent_id)
-    return view
-
-
-async def set_disabled(
-    store: Store, bus: Bus, actor: Actor, agent_id: str, disabled: bool, ip: str
-) -> dict[str, Any]:
-    view, revoked = await store.run(do_set_disabled, actor, agent_id, disabled, ip)
-    if revoked:
-        publish_revoked(bus, agent_id)
-    return view
-
-
-async def reset_password(
-    store: Store, bus: Bus, actor: Actor, agent_id: str, fields: object, ip: str
-) -> dict[str, Any]:
-    view = await store.run(do_reset_password, actor, agent_id, fields, ip)
-    publish_revoked(bus, agent_id)
-    return view

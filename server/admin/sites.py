@@ -16,12 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from server.admin import audit
 from server.admin.tx import admin_transaction
 from server.admin.validation import changed, iso, parse
-from server.bus import Bus
-from server.chat import topics
 from server.chat.records import Actor
 from server.errors import NotFound
 from server.ids import new_secret
-from server.storage.database import Store
 from server.storage.guard import TenantScope
 from server.storage.models import AiMode, Site
 
@@ -162,22 +159,10 @@ def do_rotate_secret(actor: Actor, site_key: str, ip: str) -> dict[str, Any]:
 
 def do_delete_site(actor: Actor, site_key: str, ip: str) -> None:
     """The widget stops working at once; conversations and visitors of the site stay.
-    Callers then run ``publish_site_deleted`` (``delete_site`` does both)."""
+    ``AdminService.delete_site`` (``server/admin/service.py``) runs it, then disconnects
+    the site's visitors."""
     scope = TenantScope(actor.tenant_id)
     with admin_transaction():
         site = access_site(scope, site_key)
         scope.delete(Site).where(Site.id == site_key).execute()
         audit.record(actor, "site.delete", site_key, {"name": site.name}, ip)
-
-
-def publish_site_deleted(bus: Bus, site_key: str) -> None:
-    """Close the site's visitor WebSockets on every node (4401), after the commit."""
-    bus.publish(
-        topics.site(site_key),
-        {"type": "event", "name": "site.deleted", "conv": None, "data": {"site": site_key}},
-    )
-
-
-async def delete_site(store: Store, bus: Bus, actor: Actor, site_key: str, ip: str) -> None:
-    await store.run(do_delete_site, actor, site_key, ip)
-    publish_site_deleted(bus, site_key)

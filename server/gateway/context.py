@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from server.admin.service import AdminService
 from server.bus import Bus
 from server.chat.service import ChatService
 from server.config import Settings
@@ -26,6 +27,7 @@ class Services:
     signer: TokenSigner
     chat: ChatService
     routing: RoutingService
+    admin: AdminService
     hub: Hub
     connection_rate: SharedLimit
     nonces: NonceStore

@@ -76,7 +76,7 @@ def build_admin_blueprint(services: Services) -> Blueprint:
     async def delete_site(request: Request, site_key: str) -> HTTPResponse:
         """Delete a site: its widget stops at once, its conversations stay."""
         actor = await require_admin(services, request)
-        await sites.delete_site(store, services.bus, actor, site_key, ip(request))
+        await services.admin.delete_site(actor, site_key, ip(request))
         return json({"deleted": site_key})
 
     # -- departments -----------------------------------------------------------------
@@ -123,10 +123,7 @@ def build_admin_blueprint(services: Services) -> Blueprint:
     async def put_settings(request: Request) -> HTTPResponse:
         """Change settings sections (partial objects merge); unknown keys are 400."""
         actor = await require_admin(services, request)
-        updated = await store.run(
-            tenant_settings.do_update_settings, actor, request.json, ip(request)
-        )
-        services.chat.masking.forget(actor.tenant_id)  # this node masks by it at once
+        updated = await services.admin.update_settings(actor, request.json, ip(request))
         return json(updated.model_dump())
 
     # -- API keys --------------------------------------------------------------------

@@ -1,16 +1,13 @@
 """Admin REST for agents (role admin, own tenant): create, read, update, disable/enable,
-reset password. Revoking changes close the agent's WebSockets on every node."""
+reset password. Revoking changes close the agent's WebSockets on every node, and changes
+that may make room offer what waits (both done by the actions, server/admin/service.py)."""
 
 from __future__ import annotations
-
-import contextlib
 
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
 from server.admin import agents
-from server.chat.records import Actor
-from server.errors import SteadyError
 from server.gateway.auth import require_admin
 from server.gateway.context import Services
 from server.gateway.net import client_ip
@@ -19,16 +16,10 @@ from server.gateway.openapi import no_body, request_body
 
 def build_admin_agents_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("steadydesk_admin_agents", url_prefix="/api/v1/agents")
-    store, bus = services.store, services.bus
+    store, admin = services.store, services.admin
 
     def ip(request: Request) -> str:
         return client_ip(request, services.settings)
-
-    async def offer_waiting(actor: Actor) -> None:
-        """Capacity, departments or an enabled agent may make room: offer what waits now
-        (nothing else would until another event). The change is committed already."""
-        with contextlib.suppress(SteadyError):  # else the next trigger offers them
-            await services.routing.offer_waiting(actor.tenant_id)
 
     @bp.post("", ctx_access="admin")
     @request_body(agents.AgentCreate)
@@ -49,33 +40,27 @@ def build_admin_agents_blueprint(services: Services) -> Blueprint:
     async def patch_agent(request: Request, agent_id: str) -> HTTPResponse:
         """Change name, role, capacity or departments; a role change revokes its tokens."""
         actor = await require_admin(services, request)
-        view = await agents.update_agent(store, bus, actor, agent_id, request.json, ip(request))
-        await offer_waiting(actor)
-        return json(view)
+        return json(await admin.update_agent(actor, agent_id, request.json, ip(request)))
 
     @bp.post("/<agent_id:str>/disable", ctx_access="admin")
     @no_body
     async def post_disable(request: Request, agent_id: str) -> HTTPResponse:
         """Disable an agent: tokens revoked, WebSockets closed (4401), login refused."""
         actor = await require_admin(services, request)
-        return json(await agents.set_disabled(store, bus, actor, agent_id, True, ip(request)))
+        return json(await admin.set_agent_disabled(actor, agent_id, True, ip(request)))
 
     @bp.post("/<agent_id:str>/enable", ctx_access="admin")
     @no_body
     async def post_enable(request: Request, agent_id: str) -> HTTPResponse:
         """Enable a disabled agent (it logs in again)."""
         actor = await require_admin(services, request)
-        view = await agents.set_disabled(store, bus, actor, agent_id, False, ip(request))
-        await offer_waiting(actor)
-        return json(view)
+        return json(await admin.set_agent_disabled(actor, agent_id, False, ip(request)))
 
     @bp.post("/<agent_id:str>/password", ctx_access="admin")
     @request_body(agents.PasswordReset)
     async def post_password(request: Request, agent_id: str) -> HTTPResponse:
         """Set a new password; the agent's tokens and WebSockets are revoked."""
         actor = await require_admin(services, request)
-        return json(
-            await agents.reset_password(store, bus, actor, agent_id, request.json, ip(request))
-        )
+        return json(await admin.reset_agent_password(actor, agent_id, request.json, ip(request)))
 
     return bp

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,6 @@ from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
 from server.chat.records import Actor
-from server.errors import SteadyError
 from server.gateway import api_bodies as bodies
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
@@ -29,28 +27,16 @@ def build_routing_blueprint(services: Services) -> Blueprint:
         actor = await require_agent(services, request, role=Role.ADMIN)
         return json(await services.store.run(fn, actor, *args))
 
-    async def write(
-        request: Request, fn: Callable[..., dict[str, Any]], *args: Any
-    ) -> tuple[Actor, dict[str, Any]]:
+    async def admin_and_ip(request: Request) -> tuple[Actor, str]:
         actor = await require_agent(services, request, role=Role.ADMIN)
-        ip = client_ip(request, services.settings)
-        # The body is checked by the action, after the object: a foreign id is 404 first.
-        return actor, await services.store.run(fn, actor, *args, request.json, ip)
+        return actor, client_ip(request, services.settings)
 
     async def admin_write(
         request: Request, fn: Callable[..., dict[str, Any]], *args: Any
     ) -> HTTPResponse:
-        return json((await write(request, fn, *args))[1])
-
-    async def routing_write(
-        request: Request, fn: Callable[..., dict[str, Any]], *args: Any
-    ) -> HTTPResponse:
-        """A policy change: conversations waiting under a now automatic policy are offered
-        at once (nothing else would until another event). The change is committed."""
-        actor, result = await write(request, fn, *args)
-        with contextlib.suppress(SteadyError):  # else the next trigger offers them
-            await services.routing.offer_waiting(actor.tenant_id)
-        return json(result)
+        actor, ip = await admin_and_ip(request)
+        # The body is checked by the action, after the object: a foreign id is 404 first.
+        return json(await services.store.run(fn, actor, *args, request.json, ip))
 
     @bp.get("/departments/<department:str>/routing", ctx_access="admin")
     async def get_department_routing(request: Request, department: str) -> HTTPResponse:
@@ -61,7 +47,10 @@ def build_routing_blueprint(services: Services) -> Blueprint:
     @request_body(bodies.RoutingBody)
     async def put_department_routing(request: Request, department: str) -> HTTPResponse:
         """Set a department's routing policy and offer timeout."""
-        return await routing_write(request, routing_settings.set_department_routing, department)
+        actor, ip = await admin_and_ip(request)
+        # Routing's action offers what now waits under an automatic policy.
+        routing = services.routing
+        return json(await routing.set_department_routing(actor, department, request.json, ip))
 
     @bp.get("/routing/default", ctx_access="admin")
     async def get_default_routing(request: Request) -> HTTPResponse:
@@ -72,7 +61,8 @@ def build_routing_blueprint(services: Services) -> Blueprint:
     @request_body(bodies.RoutingBody)
     async def put_default_routing(request: Request) -> HTTPResponse:
         """Set the routing policy of conversations without a department."""
-        return await routing_write(request, routing_settings.set_default_routing)
+        actor, ip = await admin_and_ip(request)
+        return json(await services.routing.set_default_routing(actor, request.json, ip))
 
     @bp.get("/sites/<site:str>/hours", ctx_access="admin")
     async def get_site_hours(request: Request, site: str) -> HTTPResponse:

@@ -20,6 +20,7 @@ from server.chat.records import Actor, ConversationRef
 from server.chat.visitors import conversation_visitor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound, SteadyError
 from server.routing import offers
+from server.routing import settings as routing_settings
 from server.routing.availability import now_utc, start_conversation
 from server.routing.presence import Presence
 from server.routing.robots import HAND_BACK_SECS, RobotDesk
@@ -153,6 +154,31 @@ class RoutingService:
         connected = await self._connected_agents(tenant_id)
         for change in await self.store.run(offers.offer_waiting, tenant_id, _now_ms(), connected):
             self._announce_offer(change)
+
+    # -- policy changes (admin) ---------------------------------------------------------
+    async def set_department_routing(
+        self, actor: Actor, department: str, data: dict[str, Any], ip: str
+    ) -> dict[str, Any]:
+        """Set a department's policy; what waits under a now automatic one is offered."""
+        result = await self.store.run(
+            routing_settings.set_department_routing, actor, department, data, ip
+        )
+        await self._offer_after_change(actor.tenant_id)
+        return result
+
+    async def set_default_routing(
+        self, actor: Actor, data: dict[str, Any], ip: str
+    ) -> dict[str, Any]:
+        """Set the policy of conversations without a department; then offer as above."""
+        result = await self.store.run(routing_settings.set_default_routing, actor, data, ip)
+        await self._offer_after_change(actor.tenant_id)
+        return result
+
+    async def _offer_after_change(self, tenant_id: str) -> None:
+        """Nothing else would offer what waits until another event. The change is
+        committed already: if offering fails, the next trigger offers them."""
+        with contextlib.suppress(SteadyError):
+            await self.offer_waiting(tenant_id)
 
     async def sweep_once(self) -> int:
         """Take over every expired offer; on several nodes each is taken over once. Now
