@@ -232,3 +232,83 @@ def test_the_contracts_live_in_setup_cfg_only() -> None:
         c for c in contracts.values() if "textual" in c.get("forbidden_modules", "").split()
     ]
     assert any("tui_agent.client" in c["source_modules"].split() for c in forbidden_textual)
+
+
+# -- the gateway parses, authorises, calls one action and replies (issue #12 item 1) ----
+GATEWAY = SERVER / "gateway"
+# Calls that publish on the bus or run a query: only the domain's actions make them.
+GATEWAY_FORBIDDEN_CALLS = ("publish", "select", "execute_sql", "get_or_none")
+# Query machinery: the ORM, the tenant guard and the database handle.
+GATEWAY_FORBIDDEN_IMPORTS = ("peewee", "server.storage.guard", "server.storage.database.db")
+
+
+def _table_names() -> frozenset[str]:
+    """The table classes in server/storage/models.py (its enums and helpers may be used)."""
+    import peewee
+
+    from server.storage import models
+
+    return frozenset(
+        name
+        for name, value in vars(models).items()
+        if isinstance(value, type) and issubclass(value, peewee.Model)
+    )
+
+
+def _gateway_violations(source: str, where: str, tables: frozenset[str]) -> list[str]:
+    found = []
+    for line, name in _imports_in(source, "server.gateway"):
+        module, _, last = name.rpartition(".")
+        if _is_within(name, GATEWAY_FORBIDDEN_IMPORTS) or (
+            module == "server.storage.models" and last in tables
+        ):
+            found.append(f"{where}:{line} imports {name}")
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in GATEWAY_FORBIDDEN_CALLS
+        ):
+            found.append(f"{where}:{node.lineno} calls .{node.func.attr}()")
+    return found
+
+
+def test_the_gateway_neither_publishes_nor_queries() -> None:
+    # Events come from the actions in chat, routing and admin, after their commit, so
+    # every caller (WebSocket, REST, CLI, a bridge) gets the same effects; queries run in
+    # the domain too (the gateway hands a domain function to store.run).
+    files = _python_files(GATEWAY)
+    assert len(files) > 10, files
+    tables = _table_names()
+    assert {"Conversation", "Site", "Message"} <= tables, tables
+    violations = sorted(
+        v
+        for path in files
+        for v in _gateway_violations(
+            path.read_text(encoding="utf-8"), str(path.relative_to(REPO)), tables
+        )
+    )
+    assert not violations, "the gateway publishes or queries:\n" + "\n".join(violations)
+
+
+def test_the_gateway_scan_sees_publishing_and_queries() -> None:
+    source = (
+        "import peewee as pw\n"
+        "from server.storage.guard import TenantScope\n"
+        "from ..storage.models import Conversation, Role\n"
+        "from server.storage.database import db\n"
+        "self.s.bus.publish('conv:1', {})\n"
+        "TenantScope(t).select(Conversation)\n"
+        "db.execute_sql('select 1')\n"
+    )
+    found = _gateway_violations(source, "x.py", _table_names())
+    assert found == [
+        "x.py:1 imports peewee",
+        "x.py:2 imports server.storage.guard",
+        "x.py:2 imports server.storage.guard.TenantScope",
+        "x.py:3 imports server.storage.models.Conversation",
+        "x.py:4 imports server.storage.database.db",
+        "x.py:5 calls .publish()",
+        "x.py:6 calls .select()",
+        "x.py:7 calls .execute_sql()",
+    ], found
