@@ -48,7 +48,7 @@ class Sender:
 
 # The shapes of the frames every message passes through (``message``, ``ack``), as plain
 # functions too: the server's send path builds them straight from its stored message
-# (2.4 us a message frame, against 15 us making the frozen objects first), and
+# (a fifth of the time of making the frozen objects first: 1.6 us against 8 us), and
 # ``to_wire`` below uses the same functions: still one definition of each shape.
 def sender_object(type: str, id: str, name: str) -> dict[str, Any]:
     return {"type": type, "id": id, "name": name}
