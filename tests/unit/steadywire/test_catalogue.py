@@ -16,6 +16,7 @@ from pathlib import Path
 import steadywire as w
 from server.bus.signals import Signal
 from steadywire import events
+from tests.support.wire_roundtrip import roundtrip_problem
 
 SERVER = Path(__file__).resolve().parents[3] / "server"
 FRAME_TYPES = set(w.SERVER_FRAMES)  # welcome, message, ack, batch, event, ...
@@ -104,3 +105,20 @@ def test_the_server_builds_no_frame_or_event_by_hand() -> None:
 
 def test_bus_signals_are_not_wire_events() -> None:
     assert not {s.value for s in Signal} & {n.value for n in w.EventName}
+
+
+def test_the_clients_round_trip_check_names_each_kind_of_drift() -> None:
+    closed = b'{"type":"event","name":"conv.closed","conv":"c1","data":{"by":{"type":"agent","id":"a1","name":"Ann"}}}'  # noqa: E501
+    assert roundtrip_problem(closed.decode()) is None
+    extra = closed.replace(b'"Ann"}}', b'"Ann"},"why":"x"}')  # a field the classes lack
+    reordered = b'{"type":"ack","conv":"c1","cid":"k","id":"m1","seq":1,"ts":"t"}'
+    unknown = b'{"type":"event","name":"conv.exploded","conv":"c1","data":{}}'
+    refused = b'{"type":"message","conv":"c1"}'  # no seq
+    for raw, says in [
+        (extra, "turns"),
+        (reordered, "turns"),
+        (unknown, "not in steadywire's catalogue"),
+        (refused, "refuses"),
+    ]:
+        problem = roundtrip_problem(raw.decode())
+        assert problem is not None and says in problem, raw
