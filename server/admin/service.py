@@ -22,6 +22,7 @@ from typing import Any
 from server.admin import agents, sites
 from server.admin import settings as tenant_settings
 from server.bus import Bus
+from server.bus.signals import Signal, signal
 from server.chat import topics
 from server.chat.masking import MaskingPolicies
 from server.chat.records import Actor
@@ -66,10 +67,7 @@ class AdminService:
         return view
 
     def _revoked(self, agent_id: str) -> None:
-        self.bus.publish(
-            topics.agent(agent_id),
-            {"type": "event", "name": "agent.revoked", "conv": None, "data": {"agent": agent_id}},
-        )
+        self.bus.publish(topics.agent(agent_id), signal(Signal.AGENT_REVOKED, {"agent": agent_id}))
 
     async def _offer_waiting(self, tenant_id: str) -> None:
         """Capacity, departments or an enabled agent may make room: offer what waits now.
@@ -81,10 +79,7 @@ class AdminService:
     async def delete_site(self, actor: Actor, site_key: str, ip: str) -> None:
         """The widget stops working at once; the site's visitors are disconnected."""
         await self.store.run(sites.do_delete_site, actor, site_key, ip)
-        self.bus.publish(
-            topics.site(site_key),
-            {"type": "event", "name": "site.deleted", "conv": None, "data": {"site": site_key}},
-        )
+        self.bus.publish(topics.site(site_key), signal(Signal.SITE_DELETED, {"site": site_key}))
 
     # -- settings ----------------------------------------------------------------------
     async def update_settings(

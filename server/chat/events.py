@@ -10,6 +10,7 @@ from __future__ import annotations
 from server.bus import Bus
 from server.chat import topics
 from server.chat.records import Actor, ConversationRef, StoredMessage
+from steadywire.server_frames import ReadNotice, Sender, TypingNotice
 
 
 class MessagePublisher:
@@ -21,20 +22,17 @@ class MessagePublisher:
         self._bus = bus
 
     def __call__(self, message: StoredMessage) -> None:
+        # The bus's envelope of a stored message; each node builds the frame per receiver.
         self._bus.publish(
             topics.conversation(message.conv), {"type": "message", "message": message}
         )
 
 
 def publish_typing(bus: Bus, ref: ConversationRef, actor: Actor, on: bool) -> None:
-    bus.publish(
-        topics.conversation(ref.id),
-        {"type": "typing", "conv": ref.id, "on": on, "sender": actor.wire()},
-    )
+    typing = TypingNotice(ref.id, on, Sender(**actor.wire()))
+    bus.publish(topics.conversation(ref.id), typing.to_wire())
 
 
 def publish_read(bus: Bus, ref: ConversationRef, actor: Actor, seq: int) -> None:
-    bus.publish(
-        topics.conversation(ref.id),
-        {"type": "read", "conv": ref.id, "seq": seq, "sender": actor.wire()},
-    )
+    read = ReadNotice(ref.id, seq, Sender(**actor.wire()))
+    bus.publish(topics.conversation(ref.id), read.to_wire())

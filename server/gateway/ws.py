@@ -26,7 +26,7 @@ from server.chat.access import access_conversation
 from server.chat.queries import own_conversations, queued_conversations, queued_event
 from server.chat.records import Actor, SendResult
 from server.config import DeploymentMode
-from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
+from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError
 from server.gateway.auth import with_client
 from server.gateway.batch import batch_frame
 from server.gateway.connection import Connection, dumps
@@ -34,6 +34,7 @@ from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.send_budget import NodeSendBudget
 from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
+from server.gateway.ws_lean import can_receive, receive, trim
 from server.gateway.ws_monitor import MonitorFrames
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
@@ -42,11 +43,13 @@ from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
 from server.storage.models import SenderType
+from steadywire.parse import dumps as dump_frame
+from steadywire.server_frames import Pong, Welcome
 
 log = logging.getLogger(__name__)
 
 BAD_FRAME_WINDOW_SECS = 60.0
-PONG = b'{"type":"pong"}'
+PONG = dump_frame(Pong())  # the same bytes for every ping
 # A frame handler acts as ``actor``: the connection's own, or for a bridge the agent it
 # names in ``as`` (server/gateway/ws_bridges.py).
 Handler = Callable[[Connection, dict[str, Any], Actor], Awaitable[object]]
@@ -99,6 +102,7 @@ class Gateway:
                 log.warning("welcome failed: %s", err.message)
                 await conn.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable, reconnect")
                 return
+            trim(conn.ws)  # most connections now wait, silent, for a long time
             await self._read_loop(conn)
         finally:
             self.s.hub.remove(conn)
@@ -125,11 +129,11 @@ class Gateway:
                 actor = await self.s.store.run(loader, claims)
             actor = with_client(actor, request)  # the audit records the client's user agent
             limits = (await self.s.store.run(tenant_settings, actor.tenant_id)).limits
-        except Unauthorized as err:
-            await _close(ws, CloseCode.BAD_TOKEN, err.message)
-            return None
-        except SteadyError:
-            await _close(ws, CloseCode.TRY_AGAIN_LATER, "storage unavailable")
+        except SteadyError as err:
+            # The error says how to close: a bad token is final (its reason is the
+            # client's to read), anything else is storage trouble (come back later).
+            reason = err.message if err.close_code.final else "storage unavailable"
+            await _close(ws, err.close_code, reason)
             return None
         origin = request.headers.get("origin")
         if (
@@ -247,21 +251,17 @@ class Gateway:
                     conn.push_json(event)
 
     def welcome_frame(self, conn: Connection, you: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "welcome",
-            "session": conn.session,
-            "node": self.s.settings.node_name,
-            "heartbeat": _seconds(self.s.settings.heartbeat_secs),
-            "you": you,
-        }
+        settings = self.s.settings
+        return Welcome(conn.session, settings.node_name, settings.heartbeat_secs, you).to_wire()
 
     async def _read_loop(self, conn: Connection) -> None:
         ws = conn.ws
         allowed = VISITOR_FRAMES if conn.actor.is_visitor else AGENT_FRAMES
         kind = conn.kind
+        lean = can_receive(ws)
         while not conn.closing:
             try:
-                raw = await ws.recv()
+                raw = await (receive(ws) if lean else ws.recv())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -439,10 +439,6 @@ def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
 
 def _is_int64(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and in_int64(value)
-
-
-def _seconds(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
 
 
 def _about(frame: dict[str, Any]) -> dict[str, Any]:
