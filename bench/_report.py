@@ -62,8 +62,11 @@ def human(result: dict[str, Any]) -> str:
     ]
     if "agents_note" in result:
         lines.append(f"  note: {result['agents_note']}")
-    if "setup_s" in result:
-        lines.append(f"  setup {result['setup_s']} s")
+    if "agents_s" in result or "setup_s" in result:
+        made = f"agents made in {result['agents_s']} s, " if "agents_s" in result else ""
+        logins = f"logged in in {result['logins_s']} s" if "logins_s" in result else ""
+        pairs = f", pairs set up in {result['setup_s']} s" if "setup_s" in result else ""
+        lines.append(f"  setup: {made}{logins}{pairs}")
     for key, title in (("closed", "closed loop"), ("open", "open loop")):
         r = result.get(key)
         if not r:

@@ -34,6 +34,7 @@ from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.send_budget import NodeSendBudget
 from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
+from server.gateway.ws_lean import can_receive, receive, trim
 from server.gateway.ws_monitor import MonitorFrames
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
@@ -102,6 +103,7 @@ class Gateway:
                 log.warning("welcome failed: %s", err.message)
                 await conn.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable, reconnect")
                 return
+            trim(conn.ws)  # most connections now wait, silent, for a long time
             await self._read_loop(conn)
         finally:
             self.s.hub.remove(conn)
@@ -255,9 +257,10 @@ class Gateway:
         ws = conn.ws
         allowed = VISITOR_FRAMES if conn.actor.is_visitor else AGENT_FRAMES
         kind = conn.kind
+        lean = can_receive(ws)
         while not conn.closing:
             try:
-                raw = await ws.recv()
+                raw = await (receive(ws) if lean else ws.recv())
             except asyncio.CancelledError:
                 raise
             except Exception:
