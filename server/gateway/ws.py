@@ -32,6 +32,7 @@ from server.gateway.batch import batch_frame
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services
 from server.gateway.net import client_ip
+from server.gateway.queue_fanout import offers_held
 from server.gateway.send_budget import NodeSendBudget
 from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
 from server.gateway.ws_monitor import MonitorFrames
@@ -42,7 +43,7 @@ from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus, SenderType, Site
+from server.storage.models import Conversation, ConversationStatus, Role, SenderType, Site
 
 log = logging.getLogger(__name__)
 
@@ -241,9 +242,15 @@ class Gateway:
             # timeout once, not once per queued conversation).
             await self.s.presence.annotate_queued_many(actor.tenant_id, events)
             roster = await hub.queue.rosters.read(actor.tenant_id)  # as the live queue
+            offered: dict[str, str] = {}
+            if roster is not None and roster.any_automatic and actor.role != Role.ADMIN.value:
+                offered = await self.s.store.run(offers_held, actor.tenant_id)
             for event in events:
+                if offered.get(event["conv"]) == actor.id:
+                    hub.queue.given(event["conv"], actor.id)  # its offer's card
                 if hub.queue.may_see(roster, conn, event):
                     conn.push_json(event)
+            await hub.summaries.send_to(conn)
 
     def welcome_frame(self, conn: Connection, you: dict[str, Any]) -> dict[str, Any]:
         return {
