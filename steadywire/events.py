@@ -33,6 +33,7 @@ class EventName(StrEnum):
     VISITOR_ONLINE = "visitor.online"  # the live monitor's feed (admins)
     VISITOR_OFFLINE = "visitor.offline"
     MONITOR_SUBSCRIBED = "monitor.subscribed"
+    QUEUE_SUMMARY = "queue.summary"  # waiting counts per department (automatic routing)
 
 
 def _seq_or_none(raw: Mapping[str, Any], key: str) -> int | None:
@@ -241,6 +242,42 @@ class MonitorSubscribed:
         return cls(data.get("on") is True)
 
 
+@dataclass(frozen=True, slots=True)
+class QueueWaiting:
+    """One department's share of ``queue.summary`` (``department`` None: none)."""
+
+    department: str | None
+    waiting: int
+    oldest_since: str | None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> QueueWaiting:
+        return cls(
+            _str_or_none(data, "department"),
+            _seq_or_none(data, "waiting") or 0,
+            _str_or_none(data, "oldest_since"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """What waits in the queue the agent may serve: the total and per department."""
+
+    waiting: int
+    departments: tuple[QueueWaiting, ...] = ()
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> QueueSummary:
+        return cls(
+            _seq_or_none(data, "waiting") or 0,
+            tuple(
+                QueueWaiting.from_data(d)
+                for d in f.sequence(data, "departments")
+                if isinstance(d, Mapping)
+            ),
+        )
+
+
 EventDetails = (
     ConvOpened
     | ConvQueued
@@ -256,6 +293,7 @@ EventDetails = (
     | VisitorSeen
     | VisitorCameOrWent
     | MonitorSubscribed
+    | QueueSummary
 )
 _DETAILS: dict[str, Any] = {
     EventName.CONV_OPENED: ConvOpened,
@@ -274,6 +312,7 @@ _DETAILS: dict[str, Any] = {
     EventName.VISITOR_ONLINE: VisitorCameOrWent,
     EventName.VISITOR_OFFLINE: VisitorCameOrWent,
     EventName.MONITOR_SUBSCRIBED: MonitorSubscribed,
+    EventName.QUEUE_SUMMARY: QueueSummary,
 }
 
 
