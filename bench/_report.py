@@ -63,7 +63,9 @@ def human(result: dict[str, Any]) -> str:
     if "agents_note" in result:
         lines.append(f"  note: {result['agents_note']}")
     if "setup_s" in result:
-        lines.append(f"  setup {result['setup_s']} s")
+        frames = result.get("setup_frames_per_agent")
+        routing = f", routing {result['routing']}" if "routing" in result else ""
+        lines.append(f"  setup {result['setup_s']} s, {frames} frames per agent{routing}")
     for key, title in (("closed", "closed loop"), ("open", "open loop")):
         r = result.get(key)
         if not r:
@@ -81,6 +83,8 @@ def human(result: dict[str, Any]) -> str:
             f"  send->deliver   {_pct(r['send_to_deliver_ms'])}",
             f"  CPU             {_cpu_line(r)}",
         ]
+        if "frames_per_agent" in r:
+            lines.append(f"  frames/agent    {r['frames_per_agent']} (every frame, messages too)")
         if key == "open":
             lag = _pct(r["generator_lag_ms"])
             lines.append(f"  generator lag   {lag} (a late send still counts from its due time)")
@@ -107,6 +111,8 @@ def human(result: dict[str, Any]) -> str:
             f"in order without duplicates: {r['in_order_no_duplicates']})",
             f"  CPU             {_cpu_line(r)}",
         ]
+        if "frames_per_agent" in r:
+            lines.append(f"  frames/agent    {r['frames_per_agent']} (every frame, messages too)")
         if not r["complete"]:
             lines.append("  INCOMPLETE: the replay did not bring every missed message")
     if "idle" in result:
