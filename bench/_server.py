@@ -157,7 +157,8 @@ def create_agents(env: dict[str, str], tenant: str, count: int) -> tuple[list[Ac
     agents). The JSON lines go through standard input: no password on disk or in `ps`."""
     tag = secrets.token_hex(3)
     accounts = [
-        Account(f"bench-{tag}-{i}@bench.example", f"bench-{tag}-password-{i}") for i in range(count)
+        Account(f"bench-{tag}-{i}@bench.example", f"bench-{tag}-password-{i}")
+        for i in range(count)
     ]
     lines = "".join(
         json.dumps({"email": a.email, "password": a.password, "name": f"bench {i}"}) + "\n"
