@@ -72,6 +72,14 @@ class Roster:
     def any_automatic(self) -> bool:
         return self.automatic_default or any(self.automatic.values())
 
+    def automatic_for(self, agent_id: str, role: str) -> bool:
+        """Whether the agent may serve some automatically routed conversation (then it is
+        not sent every card, and gets ``queue.summary`` instead)."""
+        return self.automatic_default or any(
+            auto and self.may_serve(agent_id, role, department)
+            for department, auto in self.automatic.items()
+        )
+
     def routes_automatically(self, department: str | None) -> bool:
         """As ``routing_of``: a known department's own policy, else the tenant default."""
         if department is not None and department in self.automatic:

@@ -3,8 +3,10 @@
 
 With automatic routing an agent gets the card of a waiting conversation only when it is
 offered it (``queue_fanout.py``); what it may serve but was not offered it learns as a
-count. The summary covers every waiting conversation the agent may serve, whatever the
-routing, so a client can count its queue from it alone (the console does).
+count. An agent who may serve some automatically routed conversation gets summaries; they
+cover every waiting conversation it may serve, whatever the routing, so a client can
+count its queue from them alone (the console does). A tenant that routes only by hand
+sends every card to whoever may serve it and no summaries (nothing to read or write).
 
 It is read from the database (one grouped query per tenant) when the queue may have
 changed, at most every ``SUMMARY_EVERY_SECS``, and written only to the agent connections
@@ -88,11 +90,18 @@ def summary_event(waiting: Iterable[Waiting]) -> dict[str, Any]:
     }
 
 
-def visible_to(roster: Roster | None, conn: Connection, waiting: list[Waiting]) -> list[Waiting]:
+def visible_to(roster: Roster, conn: Connection, waiting: list[Waiting]) -> list[Waiting]:
     actor = conn.actor
-    if roster is None or actor.role == Role.ADMIN.value:
+    if actor.role == Role.ADMIN.value:
         return waiting
     return [w for w in waiting if roster.may_serve(actor.id, actor.role, w.department)]
+
+
+def wants_summary(roster: Roster, conn: Connection) -> bool:
+    """An agent (not a bridge: they get every card) not sent the card of everything it
+    may serve, because some of that routes automatically."""
+    actor = conn.actor
+    return conn.bridge is None and not conn.closing and roster.automatic_for(actor.id, actor.role)
 
 
 class QueueSummaries:
@@ -136,15 +145,17 @@ class QueueSummaries:
     async def _refresh(self, tenant_id: str) -> None:
         try:
             self._pending.discard(tenant_id)
+            roster = self._rosters.get(tenant_id)
+            if roster is None or not roster.any_automatic:
+                return  # every card goes to whoever may serve it: no count needed
             waiting = await self._read(tenant_id)
             if waiting is None:
                 return
-            roster = self._rosters.get(tenant_id)
             sent = self._sent.get(tenant_id, {})
             now: dict[Connection, bytes] = {}
             frames: dict[tuple[str | None, ...], bytes] = {}
             for conn in tuple(self._members(tenant_id)):
-                if conn.bridge is not None or conn.closing:
+                if not wants_summary(roster, conn):
                     continue
                 shown = visible_to(roster, conn, waiting)
                 key = tuple(w.department for w in shown)
@@ -161,12 +172,14 @@ class QueueSummaries:
     async def send_to(self, conn: Connection) -> None:
         """An agent's first summary, after the queue replayed on hello."""
         tenant_id = conn.actor.tenant_id
+        roster = await self._rosters.read(tenant_id)
+        if roster is None or not wants_summary(roster, conn):
+            return
         held = self._waiting.get(tenant_id)
         fresh = time.monotonic() - self._read_at.get(tenant_id, 0.0) < self._every_secs
         waiting = held if held is not None and fresh else await self._read(tenant_id)
         if waiting is None:
             return
-        roster = await self._rosters.read(tenant_id)
         frame = dumps(summary_event(visible_to(roster, conn, waiting)))
         conn.push(frame)
         self._sent.setdefault(tenant_id, {})[conn] = frame
