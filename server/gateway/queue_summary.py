@@ -35,7 +35,7 @@ from server.times import iso_time
 
 log = logging.getLogger(__name__)
 
-SUMMARY_EVERY_SECS = 0.5  # an agent gets at most one summary this often
+SUMMARY_EVERY_SECS = 2.0  # an agent gets at most one summary this often
 QUEUE_CHANGES = frozenset({"conv.queued", "conv.assigned", "conv.transferred", "conv.closed"})
 
 

@@ -48,7 +48,7 @@ async def test_queue_count_is_what_the_agent_may_serve(
         assert conv not in state.ids, "offered to the colleague: no card here"
 
         await waiting_in(support, "still not for the console's agent")
-        await pilot.pause(1.2)  # more than a summary period
+        await pilot.pause(2.5)  # more than a summary period
         assert "(1)" in queue_title(screen), queue_title(screen)
 
         await colleague.send_json({"type": "accept", "conv": conv})
