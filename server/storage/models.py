@@ -6,6 +6,7 @@ from enum import StrEnum
 
 import peewee as pw
 
+from server.storage.column_defaults import declare_database_defaults
 from server.storage.database import db
 from server.storage.sealed import SealedCharField, SealedTextField
 from server.times import utcnow as utcnow  # re-exported: the columns' default, and callers'
@@ -551,3 +552,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     AiHandoff,
     KnowledgeArticle,
 ]
+
+declare_database_defaults(ALL_MODELS)
