@@ -62,10 +62,15 @@ def human(result: dict[str, Any]) -> str:
     ]
     if "agents_note" in result:
         lines.append(f"  note: {result['agents_note']}")
-    if "setup_s" in result:
-        frames = result.get("setup_frames_per_agent")
+    if "agents_s" in result or "setup_s" in result:
+        made = f"agents made in {result['agents_s']} s, " if "agents_s" in result else ""
+        logins = f"logged in in {result['logins_s']} s" if "logins_s" in result else ""
+        pairs = f", pairs set up in {result['setup_s']} s" if "setup_s" in result else ""
+        lines.append(f"  setup: {made}{logins}{pairs}")
+    if "setup_frames_per_agent" in result:
         routing = f", routing {result['routing']}" if "routing" in result else ""
-        lines.append(f"  setup {result['setup_s']} s, {frames} frames per agent{routing}")
+        frames = result["setup_frames_per_agent"]
+        lines.append(f"  setup frames    {frames} per agent connection{routing}")
     for key, title in (("closed", "closed loop"), ("open", "open loop")):
         r = result.get(key)
         if not r:

@@ -185,10 +185,14 @@ async def run_bench(
         gate = asyncio.Semaphore(SETUP_CONCURRENCY)
 
         async def login(account: Account) -> str:
+            if account.token:  # issued with the account: no password to check
+                return account.token
             async with gate:
                 return await agent_login(http, demo.tenant, account)
 
+        t0 = perf()
         tokens = list(await asyncio.gather(*(login(a) for a in accounts)))
+        results["logins_s"] = round(perf() - t0, 2)
         ctx = Ctx(http, ws_base(url), demo, tokens, make_body(args.body_bytes), args.deflate)
         if args.routing:
             await set_default_routing(http, demo, args.routing)
@@ -419,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
                 "deflate": args.deflate,
             }
         }
+        if spawned is not None and spawned.agents_s is not None:
+            result["agents_s"] = spawned.agents_s
         result.update(_loop_runner()(run_bench(args, url, demo, meter, (made, why))))
     except (ProtocolError, OSError, httpx.HTTPError) as exc:
         print(f"chat_pairs: {exc}", file=sys.stderr)

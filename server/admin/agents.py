@@ -20,6 +20,7 @@ from server.admin import audit
 from server.admin.tx import admin_transaction
 from server.admin.validation import changed, iso, parse
 from server.bus import Bus
+from server.bus.signals import Signal, signal
 from server.chat import topics
 from server.chat.records import Actor
 from server.errors import BadRequest, Conflict, ErrorCode, NotFound
@@ -226,10 +227,7 @@ def do_reset_password(actor: Actor, agent_id: str, fields: object, ip: str) -> d
 
 def publish_revoked(bus: Bus, agent_id: str) -> None:
     """Close the agent's WebSockets on every node (after the commit: callers run it then)."""
-    bus.publish(
-        topics.agent(agent_id),
-        {"type": "event", "name": "agent.revoked", "conv": None, "data": {"agent": agent_id}},
-    )
+    bus.publish(topics.agent(agent_id), signal(Signal.AGENT_REVOKED, {"agent": agent_id}))
 
 
 # Async entry points for the gateway: write on the query pool, then publish on the loop.

@@ -24,6 +24,7 @@ from server.admin import audit
 from server.admin.tx import admin_transaction
 from server.admin.validation import iso, parse
 from server.bus import Bus
+from server.bus.signals import Signal, signal
 from server.chat import topics
 from server.chat.records import Actor
 from server.chat.robots import ROBOT_ROLE
@@ -246,10 +247,7 @@ def acting_agent(bridge: Actor, agent_id: object) -> Actor:
 
 def publish_bridge_revoked(bus: Bus, bridge_id: str) -> None:
     """Close the bridge's WebSockets on every node (after the commit: callers run it then)."""
-    bus.publish(
-        topics.bridge(bridge_id),
-        {"type": "event", "name": "bridge.revoked", "conv": None, "data": {"bridge": bridge_id}},
-    )
+    bus.publish(topics.bridge(bridge_id), signal(Signal.BRIDGE_REVOKED, {"bridge": bridge_id}))
 
 
 async def revoke_bridge(

@@ -17,6 +17,7 @@ from server.admin import audit
 from server.admin.tx import admin_transaction
 from server.admin.validation import changed, iso, parse
 from server.bus import Bus
+from server.bus.signals import Signal, signal
 from server.chat import topics
 from server.chat.records import Actor
 from server.errors import NotFound
@@ -172,10 +173,7 @@ def do_delete_site(actor: Actor, site_key: str, ip: str) -> None:
 
 def publish_site_deleted(bus: Bus, site_key: str) -> None:
     """Close the site's visitor WebSockets on every node (4401), after the commit."""
-    bus.publish(
-        topics.site(site_key),
-        {"type": "event", "name": "site.deleted", "conv": None, "data": {"site": site_key}},
-    )
+    bus.publish(topics.site(site_key), signal(Signal.SITE_DELETED, {"site": site_key}))
 
 
 async def delete_site(store: Store, bus: Bus, actor: Actor, site_key: str, ip: str) -> None:

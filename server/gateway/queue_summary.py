@@ -20,7 +20,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import peewee as pw
@@ -32,6 +31,7 @@ from server.storage.database import Store
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, ConversationStatus, Role
 from server.times import iso_time
+from steadywire.events import QueueSummary, QueueWaiting
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +39,7 @@ SUMMARY_EVERY_SECS = 2.0  # an agent gets at most one summary this often
 QUEUE_CHANGES = frozenset({"conv.queued", "conv.assigned", "conv.transferred", "conv.closed"})
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """The waiting conversations of one department (None: without a department)."""
-
-    department: str | None
-    count: int
-    oldest_since: str  # creation time of the oldest, ISO 8601 as ``conv.queued``'s
-
-    def wire(self) -> dict[str, Any]:
-        return {
-            "department": self.department,
-            "waiting": self.count,
-            "oldest_since": self.oldest_since,
-        }
+Waiting = QueueWaiting  # one department's waiting conversations (None: no department)
 
 
 def waiting_by_department(tenant_id: str) -> list[Waiting]:
@@ -78,16 +65,8 @@ def waiting_by_department(tenant_id: str) -> list[Waiting]:
 
 
 def summary_event(waiting: Iterable[Waiting]) -> dict[str, Any]:
-    shown = list(waiting)
-    return {
-        "type": "event",
-        "name": "queue.summary",
-        "conv": None,
-        "data": {
-            "waiting": sum(w.count for w in shown),
-            "departments": [w.wire() for w in shown],
-        },
-    }
+    shown = tuple(waiting)
+    return QueueSummary(sum(w.waiting for w in shown), shown).to_event(None)
 
 
 def visible_to(roster: Roster, conn: Connection, waiting: list[Waiting]) -> list[Waiting]:

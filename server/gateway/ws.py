@@ -26,7 +26,7 @@ from server.chat.access import access_conversation
 from server.chat.queries import queued_conversations, queued_event
 from server.chat.records import Actor, SendResult
 from server.config import DeploymentMode
-from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
+from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError
 from server.gateway.auth import with_client
 from server.gateway.batch import batch_frame
 from server.gateway.connection import Connection, dumps
@@ -35,6 +35,7 @@ from server.gateway.net import client_ip
 from server.gateway.queue_fanout import offers_held
 from server.gateway.send_budget import NodeSendBudget
 from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
+from server.gateway.ws_lean import can_receive, receive, trim
 from server.gateway.ws_monitor import MonitorFrames
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
@@ -44,11 +45,13 @@ from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, ConversationStatus, Role, SenderType, Site
+from steadywire.parse import dumps as dump_frame
+from steadywire.server_frames import Pong, ReadNotice, Sender, TypingNotice, Welcome
 
 log = logging.getLogger(__name__)
 
 BAD_FRAME_WINDOW_SECS = 60.0
-PONG = b'{"type":"pong"}'
+PONG = dump_frame(Pong())  # the same bytes for every ping
 # A frame handler acts as ``actor``: the connection's own, or for a bridge the agent it
 # names in ``as`` (server/gateway/ws_bridges.py).
 Handler = Callable[[Connection, dict[str, Any], Actor], Awaitable[object]]
@@ -101,6 +104,7 @@ class Gateway:
                 log.warning("welcome failed: %s", err.message)
                 await conn.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable, reconnect")
                 return
+            trim(conn.ws)  # most connections now wait, silent, for a long time
             await self._read_loop(conn)
         finally:
             self.s.hub.remove(conn)
@@ -127,11 +131,11 @@ class Gateway:
                 actor = await self.s.store.run(loader, claims)
             actor = with_client(actor, request)  # the audit records the client's user agent
             limits = (await self.s.store.run(tenant_settings, actor.tenant_id)).limits
-        except Unauthorized as err:
-            await _close(ws, CloseCode.BAD_TOKEN, err.message)
-            return None
-        except SteadyError:
-            await _close(ws, CloseCode.TRY_AGAIN_LATER, "storage unavailable")
+        except SteadyError as err:
+            # The error says how to close: a bad token is final (its reason is the
+            # client's to read), anything else is storage trouble (come back later).
+            reason = err.message if err.close_code.final else "storage unavailable"
+            await _close(ws, err.close_code, reason)
             return None
         origin = request.headers.get("origin")
         if actor.is_visitor and origin is not None:
@@ -253,21 +257,17 @@ class Gateway:
             await hub.summaries.send_to(conn)
 
     def welcome_frame(self, conn: Connection, you: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "welcome",
-            "session": conn.session,
-            "node": self.s.settings.node_name,
-            "heartbeat": _seconds(self.s.settings.heartbeat_secs),
-            "you": you,
-        }
+        settings = self.s.settings
+        return Welcome(conn.session, settings.node_name, settings.heartbeat_secs, you).to_wire()
 
     async def _read_loop(self, conn: Connection) -> None:
         ws = conn.ws
         allowed = VISITOR_FRAMES if conn.actor.is_visitor else AGENT_FRAMES
         kind = conn.kind
+        lean = can_receive(ws)
         while not conn.closing:
             try:
-                raw = await ws.recv()
+                raw = await (receive(ws) if lean else ws.recv())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -386,20 +386,16 @@ class Gateway:
         on = frame.get("on")
         if not isinstance(on, bool):
             raise SteadyError("on must be true or false", code=ErrorCode.BAD_FRAME)
-        self.s.bus.publish(
-            topics.conversation(ref.id),
-            {"type": "typing", "conv": ref.id, "on": on, "sender": actor.wire()},
-        )
+        typing = TypingNotice(ref.id, on, Sender(**actor.wire()))
+        self.s.bus.publish(topics.conversation(ref.id), typing.to_wire())
 
     async def on_read(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         if not conn.signal_rate.allow():
             conn.error(ErrorCode.RATE_LIMITED, "too many frames, slow down", **_about(frame))
             return
         ref, seq = await self.s.chat.mark_read(actor, frame.get("conv"), frame.get("seq"))
-        self.s.bus.publish(
-            topics.conversation(ref.id),
-            {"type": "read", "conv": ref.id, "seq": seq, "sender": actor.wire()},
-        )
+        read = ReadNotice(ref.id, seq, Sender(**actor.wire()))
+        self.s.bus.publish(topics.conversation(ref.id), read.to_wire())
 
     async def on_ping(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         conn.push(PONG)
@@ -457,10 +453,6 @@ def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
 
 def _is_int64(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and in_int64(value)
-
-
-def _seconds(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
 
 
 def _about(frame: dict[str, Any]) -> dict[str, Any]:
