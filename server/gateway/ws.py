@@ -40,9 +40,10 @@ from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
 from server.ints import in_int64
 from server.observability import metrics
+from server.routing.roster import offers_held
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
-from server.storage.models import SenderType
+from server.storage.models import Role, SenderType
 from steadywire.parse import dumps as dump_frame
 from steadywire.server_frames import Pong, Welcome
 
@@ -246,9 +247,15 @@ class Gateway:
             # timeout once, not once per queued conversation).
             await self.s.presence.annotate_queued_many(actor.tenant_id, events)
             roster = await hub.queue.rosters.read(actor.tenant_id)  # as the live queue
+            offered: dict[str, str] = {}
+            if roster is not None and roster.any_automatic and actor.role != Role.ADMIN.value:
+                offered = await self.s.store.run(offers_held, actor.tenant_id)
             for event in events:
+                if offered.get(event["conv"]) == actor.id:
+                    hub.queue.given(event["conv"], actor.id)  # its offer's card
                 if hub.queue.may_see(roster, conn, event):
                     conn.push_json(event)
+            await hub.summaries.send_to(conn)
 
     def welcome_frame(self, conn: Connection, you: dict[str, Any]) -> dict[str, Any]:
         settings = self.s.settings
