@@ -13,7 +13,6 @@ from server.admin.token_keys import load_imported_key, preload_imported_keys
 from server.bus import Bus
 from server.bus.local import LocalBus
 from server.bus.redis import RedisBus
-from server.chat import topics
 from server.chat.attachments import AttachmentService
 from server.chat.bus_codec import ChatCodec
 from server.chat.directory import ConversationDirectory
@@ -43,6 +42,7 @@ from server.gateway.rest_reports import build_reports_blueprint
 from server.gateway.rest_routing import build_routing_blueprint
 from server.gateway.router import HeadAsGetRouter
 from server.gateway.widget_routes import build_widget_blueprint
+from server.kernel import topics
 from server.observability import memtrace
 from server.observability.metrics import observe_batch
 from server.observability.node_report import KeyReporter

@@ -10,20 +10,20 @@ from typing import Any
 
 from server.chat.queries import MESSAGE_COLUMNS
 from server.chat.rating import rating_data
-from server.chat.records import Actor, StoredMessage
+from server.chat.records import StoredMessage
 from server.chat.rendered import RENDERED
 from server.chat.robots import assignee_cards
 from server.chat.visitors import visitor_card
 from server.errors import BadRequest
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus, MessageKind
 from server.storage.guard import TenantScope
 from server.storage.models import (
     Agent,
     Conversation,
     ConversationLabel,
-    ConversationStatus,
     Department,
     Message,
-    MessageKind,
     Visitor,
 )
 from server.times import iso_time

@@ -31,9 +31,10 @@ from typing import Any
 from server.bus import Payload
 from server.errors import SteadyError
 from server.gateway.connection import Connection, dumps
+from server.kernel.enums import Role
 from server.storage.database import Store
 from server.storage.guard import TenantScope
-from server.storage.models import AgentDepartment, Role
+from server.storage.models import AgentDepartment
 
 log = logging.getLogger(__name__)
 

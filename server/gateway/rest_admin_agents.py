@@ -9,12 +9,12 @@ from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
 from server.admin import agents
-from server.chat.records import Actor
 from server.errors import SteadyError
 from server.gateway.auth import require_admin
 from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.openapi import no_body, request_body
+from server.kernel.actors import Actor
 
 
 def build_admin_agents_blueprint(services: Services) -> Blueprint:

@@ -16,8 +16,9 @@ from server.chat.records import SendResult, StoredMessage
 from server.chat.writer import ConversationClosed, GroupCommitWriter, PendingSend
 from server.errors import NotFound, Unavailable
 from server.ids import new_id
+from server.kernel.enums import ConversationStatus
 from server.storage.guard import TenantScope, cross_tenant
-from server.storage.models import Conversation, ConversationStatus, Message, Tenant
+from server.storage.models import Conversation, Message, Tenant
 
 ALPHA, BETA = "walpha", "wbeta"
 
