@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     link_code_ttl_secs: int = Field(600, ge=1, le=3600)  # bridge link codes (docs/bridges.md)
 
     db_threads: int = Field(8, ge=1, le=64)
+    # How long a starting node waits for another node's migration before it gives up.
+    migration_wait_secs: int = Field(120, ge=1, le=86400)
     commit_batch_max: int = Field(256, ge=1, le=5000)
     writer_lanes: int = Field(1, ge=1, le=8)
     offer_sweep_secs: float = Field(0.5, gt=0, le=60)  # each node's look for expired offers

@@ -6,68 +6,35 @@ wire: the HTTP error handler and the WebSocket connection handler.
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
 from typing import Any
 
+from steadywire.codes import CloseCode, ErrorCode
 
-class ErrorCode(StrEnum):
-    BAD_REQUEST = "bad_request"
-    BAD_FRAME = "bad_frame"
-    NOT_FOUND = "not_found"
-    METHOD_NOT_ALLOWED = "method_not_allowed"
-    FORBIDDEN = "forbidden"
-    UNAUTHORIZED = "unauthorized"
-    BAD_TOKEN = "bad_token"
-    BAD_CREDENTIALS = "bad_credentials"
-    TOO_MANY_ATTEMPTS = "too_many_attempts"
-    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
-    BAD_USER_HASH = "bad_user_hash"
-    STALE_USER_HASH = "stale_user_hash"
-    BAD_SIGNATURE = "bad_signature"
-    STALE_REQUEST = "stale_request"
-    REPLAYED_REQUEST = "replayed_request"
-    BODY_TOO_LONG = "body_too_long"
-    RATE_LIMITED = "rate_limited"
-    CONVERSATION_CLOSED = "conversation_closed"
-    CONVERSATION_OPEN = "conversation_open"
-    ALREADY_RATED = "already_rated"
-    CSAT_DISABLED = "csat_disabled"
-    ALREADY_ASSIGNED = "already_assigned"
-    SHORTCUT_TAKEN = "shortcut_taken"
-    HTTPS_REQUIRED = "https_required"
-    PAYLOAD_TOO_LARGE = "payload_too_large"
-    UNAVAILABLE = "unavailable"
-    SEARCH_UNAVAILABLE = "search_unavailable"
-    INTERNAL = "internal_error"
-    ALREADY_EXISTS = "already_exists"
-    LAST_ADMIN = "last_admin"
-    BAD_LINK_CODE = "bad_link_code"
-    LIMIT_REACHED = "limit_reached"
-    PRECHAT_REQUIRED = "prechat_required"
-    TOO_LARGE = "too_large"
-    TYPE_NOT_ALLOWED = "type_not_allowed"
-    EXPIRED_URL = "expired_url"
-
-
-class CloseCode(IntEnum):
-    NORMAL = 1000
-    GOING_AWAY = 1001
-    INVALID_DATA = 1007  # a text frame that is not UTF-8
-    MESSAGE_TOO_BIG = 1009
-    INTERNAL_ERROR = 1011
-    SERVICE_RESTART = 1012
-    TRY_AGAIN_LATER = 1013
-    TOO_MANY_BAD_FRAMES = 4400
-    BAD_TOKEN = 4401
-    ORIGIN_NOT_ALLOWED = 4403
-    HELLO_TIMEOUT = 4408
+__all__ = [
+    "BadRequest",
+    "CloseCode",
+    "ConfigError",
+    "Conflict",
+    "ErrorCode",
+    "Forbidden",
+    "NotFound",
+    "PrechatRequired",
+    "StartupError",
+    "SteadyError",
+    "TooManyRequests",
+    "Unauthorized",
+    "Unavailable",
+]
 
 
 class SteadyError(Exception):
-    """An expected failure with a stable code, a human message and an HTTP status."""
+    """An expected failure with a stable code, a human message, an HTTP status and the
+    WebSocket close code of a connection refused for it (at ``hello``: a storage failure
+    asks the client to come back later; a bad token tells it not to)."""
 
     code: ErrorCode = ErrorCode.BAD_REQUEST
     http_status: int = 400
+    close_code: CloseCode = CloseCode.TRY_AGAIN_LATER
 
     def __init__(self, message: str, *, code: ErrorCode | None = None, status: int | None = None):
         super().__init__(message)
@@ -99,6 +66,7 @@ class Forbidden(SteadyError):
 
 class Unauthorized(SteadyError):
     code, http_status = ErrorCode.UNAUTHORIZED, 401
+    close_code = CloseCode.BAD_TOKEN
 
 
 class Conflict(SteadyError):

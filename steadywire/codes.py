@@ -38,8 +38,12 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"
+    BAD_LINK_CODE = "bad_link_code"
     LIMIT_REACHED = "limit_reached"
     PRECHAT_REQUIRED = "prechat_required"
+    TOO_LARGE = "too_large"
+    TYPE_NOT_ALLOWED = "type_not_allowed"
+    EXPIRED_URL = "expired_url"
 
     @property
     def retryable(self) -> bool:
@@ -55,6 +59,7 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001
+    INVALID_DATA = 1007  # a text frame that is not UTF-8
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
     SERVICE_RESTART = 1012

@@ -3,11 +3,16 @@
 ``Event.details()`` returns the typed data for the names in :class:`EventName`, or None
 for a name this package does not know yet (the protocol grows by adding events; a client
 must ignore what it does not understand).
+
+The server builds what it sends from the same classes: ``ConvClosed(by).to_event(conv)``
+is the frame's JSON object, with the fields in the order and with the omissions of
+docs/protocol.md (an optional field is left out, not sent as null, unless the protocol
+says null). ``from_data`` then ``to_event`` gives back the very bytes the server sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -45,23 +50,67 @@ def _str_or_none(raw: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _sender_or_none(raw: Mapping[str, Any], key: str) -> Sender | None:
+    value = raw.get(key)
+    return Sender.from_wire(value) if isinstance(value, Mapping) else None
+
+
+def _number(value: float) -> float | int:
+    """Whole seconds as the integer the server sends (``30``, not ``30.0``)."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _who(sender: Sender) -> dict[str, Any]:
+    """A visitor or agent named by presence events: ``{"type", "id"}`` with no name."""
+    return {"type": sender.type, "id": sender.id}
+
+
+class _Details:
+    """What every typed ``data`` has: its event's name and its serialisation."""
+
+    __slots__ = ()
+    NAME: ClassVar[str] = ""  # the event's name; PresenceChanged and VisitorCameOrWent vary
+
+    @property
+    def name(self) -> str:
+        return self.NAME
+
+    def to_data(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_event(self, conv: str | None) -> dict[str, Any]:
+        """The ``event`` frame's JSON object (what the server publishes and sends)."""
+        return {"type": "event", "name": self.name, "conv": conv, "data": self.to_data()}
+
+
 @dataclass(frozen=True, slots=True)
-class ConvOpened:
+class ConvOpened(_Details):
     previous: str | None
+    invited_by: Sender | None = None  # after a proactive invite: the agent who invited
+
+    NAME: ClassVar[str] = EventName.CONV_OPENED.value
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvOpened:
-        return cls(_str_or_none(data, "previous"))
+        return cls(_str_or_none(data, "previous"), _sender_or_none(data, "invited_by"))
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"previous": self.previous}
+        if self.invited_by is not None:
+            data["invited_by"] = self.invited_by.to_wire()
+        return data
 
 
 @dataclass(frozen=True, slots=True)
-class ConvQueued:
-    visitor: Mapping[str, Any]
+class ConvQueued(_Details):
+    visitor: Mapping[str, Any]  # the visitor context; {} when the server had none (null)
     messages: tuple[Message, ...]
     status: str = "queued"
     created_at: str | None = None
     department: str | None = None
-    visitor_online: bool | None = None
+    visitor_online: bool | None = None  # added by the server's presence, when it knows
+
+    NAME: ClassVar[str] = EventName.CONV_QUEUED.value
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvQueued:
@@ -77,11 +126,25 @@ class ConvQueued:
             online if isinstance(online, bool) else None,
         )
 
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "status": self.status,
+            "created_at": self.created_at,
+            "visitor": dict(self.visitor) or None,
+            "department": self.department,
+            "messages": [m.to_wire() for m in self.messages],
+        }
+        if self.visitor_online is not None:
+            data["visitor_online"] = self.visitor_online
+        return data
+
 
 @dataclass(frozen=True, slots=True)
-class ConvUpdated:
+class ConvUpdated(_Details):
     message: Message | None
     last_seq: int | None
+
+    NAME: ClassVar[str] = EventName.CONV_UPDATED.value
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvUpdated:
@@ -91,12 +154,23 @@ class ConvUpdated:
             _seq_or_none(data, "last_seq"),
         )
 
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "message": self.message.to_wire() if self.message is not None else None,
+            "last_seq": self.last_seq,
+        }
+
 
 @dataclass(frozen=True, slots=True)
-class ConvAssigned:
+class ConvAssigned(_Details):
     agent: Sender
     last_seq: int | None
     visitor: Mapping[str, Any] = field(default_factory=dict)
+    assignee: Sender | None = None  # who holds it now (an agent, or the AI robot)
+    for_agents: bool = False  # the agents' copy: it carries ``visitor`` (null if unknown)
+    invited: bool = False  # the assignment of a proactive invite
+
+    NAME: ClassVar[str] = EventName.CONV_ASSIGNED.value
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvAssigned:
@@ -104,17 +178,35 @@ class ConvAssigned:
             Sender.from_wire(data.get("agent")),
             _seq_or_none(data, "last_seq"),
             f.mapping(data, "visitor"),
+            _sender_or_none(data, "assignee"),
+            "visitor" in data,
+            data.get("invited") is True,
         )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"agent": self.agent.to_wire()}
+        if self.assignee is not None:
+            data["assignee"] = self.assignee.to_wire()
+        data["last_seq"] = self.last_seq
+        if self.for_agents or self.visitor:
+            data["visitor"] = dict(self.visitor) or None
+        if self.invited:
+            data["invited"] = True
+        return data
 
 
 @dataclass(frozen=True, slots=True)
-class ConvTransferred:
+class ConvTransferred(_Details):
     source: Any  # ``from``: whoever held it (an agent object, an id or null)
     to_agent: Any
     to_department: str | None  # its id: the server sends {"id", "name"} (a bare id is read too)
     last_seq: int | None
     note: str | None
     to_department_name: str | None = None
+    to_queue: bool = False  # the AI robot handed it to the queue (no department)
+    reason: str | None = None  # why the AI robot handed it over
+
+    NAME: ClassVar[str] = EventName.CONV_TRANSFERRED.value
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvTransferred:
@@ -127,24 +219,51 @@ class ConvTransferred:
             _seq_or_none(data, "last_seq"),
             _str_or_none(data, "note"),
             _str_or_none(named, "name"),
+            data.get("to_queue") is True,
+            _str_or_none(data, "reason"),
         )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"from": self.source}
+        if self.to_agent is not None:
+            data["to_agent"] = self.to_agent
+        if self.to_department is not None:
+            data["to_department"] = {"id": self.to_department, "name": self.to_department_name}
+        if self.to_queue:
+            data["to_queue"] = True
+        optional = {"last_seq": self.last_seq, "note": self.note, "reason": self.reason}
+        data.update(f.drop_none(optional))
+        return data
 
 
 @dataclass(frozen=True, slots=True)
-class ConvClosed:
+class ConvClosed(_Details):
     by: Sender
     csat: bool = False
+
+    NAME: ClassVar[str] = EventName.CONV_CLOSED.value
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvClosed:
         return cls(Sender.from_wire(data.get("by")), data.get("csat") is True)
 
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"by": self.by.to_wire()}
+        if self.csat:
+            data["csat"] = True
+        return data
+
 
 @dataclass(frozen=True, slots=True)
-class ConvRated:
+class ConvRated(_Details):
     rating: int | None
     comment: str | None
     rated_at: str | None
+
+    NAME: ClassVar[str] = EventName.CONV_RATED.value
+
+    def to_data(self) -> dict[str, Any]:
+        return {"rating": self.rating, "comment": self.comment, "rated_at": self.rated_at}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvRated:
@@ -156,12 +275,24 @@ class ConvRated:
 
 
 @dataclass(frozen=True, slots=True)
-class ConvOffered:
+class ConvOffered(_Details):
     agent: Sender
     department: str | None
     timeout_secs: float | None
     expires_at: str | None
     offer: int | None
+
+    NAME: ClassVar[str] = EventName.CONV_OFFERED.value
+
+    def to_data(self) -> dict[str, Any]:
+        timeout = self.timeout_secs
+        return {
+            "agent": self.agent.to_wire(),
+            "department": self.department,
+            "timeout_secs": _number(timeout) if timeout is not None else None,
+            "expires_at": self.expires_at,
+            "offer": self.offer,
+        }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvOffered:
@@ -176,8 +307,13 @@ class ConvOffered:
 
 
 @dataclass(frozen=True, slots=True)
-class ConvOfferExpired:
+class ConvOfferExpired(_Details):
     agent: str | None
+
+    NAME: ClassVar[str] = EventName.CONV_OFFER_EXPIRED.value
+
+    def to_data(self) -> dict[str, Any]:
+        return {"agent": self.agent}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvOfferExpired:
@@ -185,9 +321,14 @@ class ConvOfferExpired:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentStatusChanged:
+class AgentStatusChanged(_Details):
     agent: Sender
     state: str | None
+
+    NAME: ClassVar[str] = EventName.AGENT_STATUS.value
+
+    def to_data(self) -> dict[str, Any]:
+        return {"agent": self.agent.to_wire(), "state": self.state}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> AgentStatusChanged:
@@ -195,25 +336,46 @@ class AgentStatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class PresenceChanged:
-    """``agent.presence`` and ``visitor.presence``: ``who`` is the agent or the visitor."""
+class PresenceChanged(_Details):
+    """``agent.presence`` and ``visitor.presence``: ``who`` is the agent or the visitor
+    (its ``type`` says which, and so names the event)."""
 
     who: Sender
     connected: bool
+
+    @property
+    def name(self) -> str:
+        visitor = self.who.type == "visitor"
+        return (EventName.VISITOR_PRESENCE if visitor else EventName.AGENT_PRESENCE).value
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> PresenceChanged:
         who = data.get("agent", data.get("visitor"))
         return cls(Sender.from_wire(who), data.get("connected") is True)
 
+    def to_data(self) -> dict[str, Any]:
+        kind = "visitor" if self.who.type == "visitor" else "agent"
+        return {kind: _who(self.who), "connected": self.connected}
+
 
 @dataclass(frozen=True, slots=True)
-class VisitorSeen:
+class VisitorSeen(_Details):
     visitor: str | None
     url: str | None
     title: str | None
     referrer: str | None
     at: str | None
+
+    NAME: ClassVar[str] = EventName.VISITOR_SEEN.value
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "visitor": self.visitor,
+            "url": self.url,
+            "title": self.title,
+            "referrer": self.referrer,
+            "at": self.at,
+        }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> VisitorSeen:
@@ -221,20 +383,37 @@ class VisitorSeen:
 
 
 @dataclass(frozen=True, slots=True)
-class VisitorCameOrWent:
-    """``visitor.online`` / ``visitor.offline`` (the event's name says which)."""
+class VisitorCameOrWent(_Details):
+    """``visitor.online`` / ``visitor.offline`` (the event's name says which: ``online``)."""
 
     visitor: Sender
     at: str | None
+    online: bool = True
+
+    @property
+    def name(self) -> str:
+        return (EventName.VISITOR_ONLINE if self.online else EventName.VISITOR_OFFLINE).value
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> VisitorCameOrWent:
         return cls(Sender.from_wire(data.get("visitor")), _str_or_none(data, "at"))
 
+    @classmethod
+    def went_from_data(cls, data: Mapping[str, Any]) -> VisitorCameOrWent:
+        return cls(Sender.from_wire(data.get("visitor")), _str_or_none(data, "at"), False)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"visitor": _who(self.visitor), "at": self.at}
+
 
 @dataclass(frozen=True, slots=True)
-class MonitorSubscribed:
+class MonitorSubscribed(_Details):
     on: bool
+
+    NAME: ClassVar[str] = EventName.MONITOR_SUBSCRIBED.value
+
+    def to_data(self) -> dict[str, Any]:
+        return {"on": self.on}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> MonitorSubscribed:
@@ -257,23 +436,23 @@ EventDetails = (
     | VisitorCameOrWent
     | MonitorSubscribed
 )
-_DETAILS: dict[str, Any] = {
-    EventName.CONV_OPENED: ConvOpened,
-    EventName.CONV_QUEUED: ConvQueued,
-    EventName.CONV_UPDATED: ConvUpdated,
-    EventName.CONV_ASSIGNED: ConvAssigned,
-    EventName.CONV_TRANSFERRED: ConvTransferred,
-    EventName.CONV_CLOSED: ConvClosed,
-    EventName.CONV_RATED: ConvRated,
-    EventName.CONV_OFFERED: ConvOffered,
-    EventName.CONV_OFFER_EXPIRED: ConvOfferExpired,
-    EventName.AGENT_STATUS: AgentStatusChanged,
-    EventName.AGENT_PRESENCE: PresenceChanged,
-    EventName.VISITOR_PRESENCE: PresenceChanged,
-    EventName.VISITOR_SEEN: VisitorSeen,
-    EventName.VISITOR_ONLINE: VisitorCameOrWent,
-    EventName.VISITOR_OFFLINE: VisitorCameOrWent,
-    EventName.MONITOR_SUBSCRIBED: MonitorSubscribed,
+_DETAILS: dict[str, Callable[[Mapping[str, Any]], EventDetails]] = {
+    EventName.CONV_OPENED: ConvOpened.from_data,
+    EventName.CONV_QUEUED: ConvQueued.from_data,
+    EventName.CONV_UPDATED: ConvUpdated.from_data,
+    EventName.CONV_ASSIGNED: ConvAssigned.from_data,
+    EventName.CONV_TRANSFERRED: ConvTransferred.from_data,
+    EventName.CONV_CLOSED: ConvClosed.from_data,
+    EventName.CONV_RATED: ConvRated.from_data,
+    EventName.CONV_OFFERED: ConvOffered.from_data,
+    EventName.CONV_OFFER_EXPIRED: ConvOfferExpired.from_data,
+    EventName.AGENT_STATUS: AgentStatusChanged.from_data,
+    EventName.AGENT_PRESENCE: PresenceChanged.from_data,
+    EventName.VISITOR_PRESENCE: PresenceChanged.from_data,
+    EventName.VISITOR_SEEN: VisitorSeen.from_data,
+    EventName.VISITOR_ONLINE: VisitorCameOrWent.from_data,
+    EventName.VISITOR_OFFLINE: VisitorCameOrWent.went_from_data,
+    EventName.MONITOR_SUBSCRIBED: MonitorSubscribed.from_data,
 }
 
 
@@ -287,7 +466,7 @@ class Event:
     def details(self) -> EventDetails | None:
         """The typed ``data`` of a known event name; None for one this package does not know."""
         parser = _DETAILS.get(self.name)
-        return parser.from_data(self.data) if parser is not None else None
+        return parser(self.data) if parser is not None else None
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Event:

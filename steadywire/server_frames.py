@@ -43,7 +43,49 @@ class Sender:
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.type, "id": self.id, "name": self.name}
+        return sender_object(self.type, self.id, self.name)
+
+
+# The shapes of the frames every message passes through (``message``, ``ack``), as plain
+# functions too: the server's send path builds them straight from its stored message
+# (a fifth of the time of making the frozen objects first: 1.6 us against 8 us), and
+# ``to_wire`` below uses the same functions: still one definition of each shape.
+def sender_object(type: str, id: str, name: str) -> dict[str, Any]:
+    return {"type": type, "id": id, "name": name}
+
+
+def message_object(
+    conv: str,
+    id: str,
+    seq: int,
+    ts: str,
+    kind: str,
+    body: str,
+    html: str,
+    cid: str | None,
+    sender: dict[str, Any],
+    attachments: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A ``message`` frame's object; ``attachments`` only when there are some."""
+    wire: dict[str, Any] = {
+        "type": "message",
+        "conv": conv,
+        "id": id,
+        "seq": seq,
+        "ts": ts,
+        "kind": kind,
+        "body": body,
+        "html": html,
+        "cid": cid,
+        "sender": sender,
+    }
+    if attachments:
+        wire["attachments"] = attachments
+    return wire
+
+
+def ack_object(cid: str, conv: str, id: str, seq: int, ts: str) -> dict[str, Any]:
+    return {"type": "ack", "cid": cid, "conv": conv, "id": id, "seq": seq, "ts": ts}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +109,18 @@ class Attachment:
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        """With ``url`` and ``expires_at`` once signed for a receiver; the metadata alone
+        (``{id, name, size, type}``) before, as the server's events carry it."""
+        wire: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "size": self.size,
             "type": self.type,
-            "url": self.url,
-            "expires_at": self.expires_at,
         }
+        if self.url or self.expires_at:
+            wire["url"] = self.url
+            wire["expires_at"] = self.expires_at
+        return wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,21 +195,10 @@ class Message:
         )
 
     def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "type": self.type,
-            "conv": self.conv,
-            "id": self.id,
-            "seq": self.seq,
-            "ts": self.ts,
-            "kind": self.kind,
-            "body": self.body,
-            "html": self.html,
-            "cid": self.cid,
-            "sender": self.sender.to_wire(),
-        }
-        if self.attachments:
-            wire["attachments"] = [a.to_wire() for a in self.attachments]
-        return wire
+        return message_object(
+            self.conv, self.id, self.seq, self.ts, self.kind, self.body, self.html, self.cid,
+            self.sender.to_wire(), [a.to_wire() for a in self.attachments],
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,14 +221,7 @@ class Ack:
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "cid": self.cid,
-            "conv": self.conv,
-            "id": self.id,
-            "seq": self.seq,
-            "ts": self.ts,
-        }
+        return ack_object(self.cid, self.conv, self.id, self.seq, self.ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +320,7 @@ class Error:
     message: str = ""
     cid: str | None = None
     conv: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # the error's own detail (fields)
 
     @property
     def error_code(self) -> ErrorCode | None:
@@ -308,10 +337,11 @@ class Error:
             f.text(raw, "message", default=""),
             f.optional_text(raw, "cid"),
             f.optional_text(raw, "conv"),
+            {k: v for k, v in raw.items() if k not in _ERROR_FIELDS},
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return f.drop_none(
+        wire = f.drop_none(
             {
                 "type": self.type,
                 "code": self.code,
@@ -320,3 +350,8 @@ class Error:
                 "conv": self.conv,
             }
         )
+        wire.update(self.extra)
+        return wire
+
+
+_ERROR_FIELDS = frozenset({"type", "code", "message", "cid", "conv"})

@@ -36,7 +36,24 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from steadywire.errors import BadFrame
+from steadywire import (
+    Ack,
+    BadFrame,
+    CloseCode,
+    ConvAssigned,
+    ConvClosed,
+    ConvTransferred,
+    Error,
+    ErrorCode,
+    Event,
+    ReadNotice,
+    Sender,
+    TypingNotice,
+    Welcome,
+    decode,
+    from_object,
+)
+from steadywire.parse import Side
 from steadywire.server_frames import Attachment
 from tui_agent import CLIENT_NAME
 from tui_agent.events import (
@@ -65,9 +82,9 @@ from tui_agent.models import (
 )
 from tui_agent.streams import Backoff, SeqTracker
 
-CLOSE_BAD_TOKEN = 4401
-CLOSE_RECONNECT_NOW = (1012, 1013)  # service restart; try again later (resume)
-RETRYABLE_SEND_ERRORS = frozenset({"rate_limited", "unavailable", "internal_error"})
+CLOSE_BAD_TOKEN = CloseCode.BAD_TOKEN
+CLOSE_RECONNECT_NOW = tuple(c for c in CloseCode if c.reconnect_at_once)  # 1012, 1013: resume
+RETRYABLE_SEND_ERRORS = frozenset(c.value for c in ErrorCode if c.retryable)
 SYNC_PAGE = 500
 INSTANT_RETRY_EVERY_SECS = 5.0  # at most one instant retry (1012/1013) in this long
 MAX_FRAME_BYTES = 32 * 2**20
@@ -482,20 +499,39 @@ class SteadydeskClient:
     # ------------------------------------------------------------------ incoming frames
 
     def _dispatch(self, raw: str | bytes) -> None:
+        """One frame off the socket, through steadywire. ``message`` and ``batch`` stay
+        objects: their messages are read leniently (ChatMessage.from_wire), so one bad
+        attachment leaves that attachment out, not the whole message."""
         try:
-            frame = json.loads(raw)
-        except ValueError:
-            return
-        if not isinstance(frame, dict):
-            return
-        handler = getattr(self, f"_on_{frame.get('type')}", None)
-        if handler is not None:
-            handler(frame)
+            frame = decode(raw)
+            kind = frame.get("type")
+            if kind == "message":
+                self._on_message(frame)
+            elif kind == "batch":
+                self._on_batch(frame)
+            elif kind in _TYPED:
+                self._on_typed(from_object(frame, Side.SERVER))
+        except BadFrame:
+            return  # not a frame, or one this console cannot use: ignored, as before
 
-    def _on_welcome(self, frame: dict[str, Any]) -> None:
-        you = frame.get("you")
-        self.me = dict(you) if isinstance(you, dict) else {}
-        self.node = str(frame.get("node") or "")
+    def _on_typed(self, frame: object) -> None:
+        match frame:
+            case Welcome():
+                self._on_welcome(frame)
+            case Ack():
+                self._on_ack(frame)
+            case Event():
+                self._on_event(frame)
+            case TypingNotice():
+                self._on_typing(frame)
+            case ReadNotice():
+                self._on_read(frame)
+            case Error():
+                self._on_error(frame)
+
+    def _on_welcome(self, frame: Welcome) -> None:
+        self.me = dict(frame.you)
+        self.node = frame.node
         resumed = self._welcomed_before
         self._welcomed_before = True
         self._live = True
@@ -522,16 +558,9 @@ class SteadydeskClient:
             self._acked(message.cid, message.conv, message.seq, message.id)
         self._deliver(message.conv, [message], "live")
 
-    def _on_ack(self, frame: dict[str, Any]) -> None:
-        cid = str(frame.get("cid") or "")
-        if cid in self.pending:
-            seq = frame.get("seq")
-            self._acked(
-                cid,
-                str(frame.get("conv") or ""),
-                seq if isinstance(seq, int) else 0,
-                str(frame.get("id") or ""),
-            )
+    def _on_ack(self, frame: Ack) -> None:
+        if frame.cid in self.pending:
+            self._acked(frame.cid, frame.conv, frame.seq, frame.id)
 
     def _acked(self, cid: str, conv: str, seq: int, message_id: str) -> None:
         self.pending.pop(cid, None)
@@ -553,50 +582,45 @@ class SteadydeskClient:
             self._syncing.discard(conv)
             self.emit(HistoryComplete(conv))
 
-    def _on_event(self, frame: dict[str, Any]) -> None:
-        name = str(frame.get("name") or "")
-        conv = str(frame.get("conv") or "")
-        data = frame.get("data")
-        data = data if isinstance(data, dict) else {}
+    def _on_event(self, frame: Event) -> None:
+        name, conv, data = frame.name, frame.conv or "", frame.data
         self.emit(ConversationEvent(name, conv, data))
-        if name == "conv.queued":
+        if name == "conv.queued":  # previews read leniently, as message frames are
             rows = data.get("messages")
             if isinstance(rows, list):
                 previews = [ChatMessage.from_wire(m) for m in rows if isinstance(m, dict)]
                 self._deliver(conv, previews, "preview")
-        elif name == "conv.updated":  # a later message while it waits
+            return
+        if name == "conv.updated":  # a later message while it waits
             row = data.get("message")
             message = ChatMessage.from_wire(row) if isinstance(row, dict) else None
             if message is not None and self._tracker(conv).contiguous == message.seq - 1:
                 self._deliver(conv, [message], "preview")  # in order only: sync fills holes
-        elif name == "conv.assigned":
-            agent = data.get("agent")
-            mine = isinstance(agent, dict) and agent.get("id") == self.me.get("id")
+            return
+        details = frame.details()
+        if isinstance(details, ConvAssigned):
+            mine = bool(details.agent.id) and details.agent.id == self.me.get("id")
             self._tracker(conv).followed = mine
             if mine:
                 self.sync(conv)  # the server follows live from its last_seq: fill the rest
-        elif name == "conv.transferred" and "to_department" in data:
+        elif isinstance(details, ConvTransferred) and "to_department" in data:
             self._tracker(conv).followed = False
-        elif name == "conv.closed":
+        elif isinstance(details, ConvClosed):
             self._tracker(conv).followed = False
             self._read_marks.pop(conv, None)
 
-    def _on_typing(self, frame: dict[str, Any]) -> None:
-        sender = Person.from_wire(frame.get("sender") or {})
+    def _on_typing(self, frame: TypingNotice) -> None:
+        sender = _person(frame.sender)
         if not self._is_me(sender):
-            self.emit(TypingChanged(str(frame.get("conv") or ""), frame.get("on") is True, sender))
+            self.emit(TypingChanged(frame.conv, frame.on, sender))
 
-    def _on_read(self, frame: dict[str, Any]) -> None:
-        sender = Person.from_wire(frame.get("sender") or {})
-        seq = frame.get("seq")
-        if not self._is_me(sender) and isinstance(seq, int):
-            self.emit(ReadReceipt(str(frame.get("conv") or ""), seq, sender))
+    def _on_read(self, frame: ReadNotice) -> None:
+        sender = _person(frame.sender)
+        if not self._is_me(sender):
+            self.emit(ReadReceipt(frame.conv, frame.seq, sender))
 
-    def _on_error(self, frame: dict[str, Any]) -> None:
-        code = str(frame.get("code") or "")
-        message = str(frame.get("message") or "")
-        cid = str(frame.get("cid") or "")
-        conv = str(frame.get("conv") or "")
+    def _on_error(self, frame: Error) -> None:
+        code, message, cid, conv = frame.code, frame.message, frame.cid or "", frame.conv or ""
         if cid and cid in self.pending:
             if code in RETRYABLE_SEND_ERRORS:
                 asyncio.get_running_loop().call_later(self.retry_send_secs, self._resend, cid)
@@ -604,7 +628,7 @@ class SteadydeskClient:
             pending = self.pending.pop(cid)
             self.emit(SendFailed(cid, pending.conv, code, message))
             return
-        if conv and not cid and code in ("forbidden", "not_found"):
+        if conv and not cid and code in (ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND):
             self._syncing.discard(conv)  # a resume or sync we may not make: stop asking
             if conv in self.trackers:
                 self.trackers[conv].followed = False
@@ -741,3 +765,10 @@ def _attachment(body: Mapping[str, Any] | None) -> Attachment:
         return Attachment.from_wire(body or {})
     except BadFrame as exc:
         raise ApiError(200, "bad_response", "the server did not describe the attachment") from exc
+
+
+_TYPED = frozenset({"welcome", "ack", "event", "typing", "read", "error"})
+
+
+def _person(sender: Sender) -> Person:
+    return Person(sender.type, sender.id, sender.name)

@@ -17,6 +17,7 @@ import peewee as pw
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.bus import Bus
+from server.bus.signals import Signal, signal
 from server.errors import BadRequest, Conflict, ErrorCode, NotFound
 from server.foundation import audit
 from server.foundation.tx import admin_transaction
@@ -227,10 +228,7 @@ def do_reset_password(actor: Actor, agent_id: str, fields: object, ip: str) -> d
 
 def publish_revoked(bus: Bus, agent_id: str) -> None:
     """Close the agent's WebSockets on every node (after the commit: callers run it then)."""
-    bus.publish(
-        topics.agent(agent_id),
-        {"type": "event", "name": "agent.revoked", "conv": None, "data": {"agent": agent_id}},
-    )
+    bus.publish(topics.agent(agent_id), signal(Signal.AGENT_REVOKED, {"agent": agent_id}))
 
 
 # Async entry points for the gateway: write on the query pool, then publish on the loop.

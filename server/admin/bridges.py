@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.bus import Bus
+from server.bus.signals import Signal, signal
 from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, Unauthorized
 from server.foundation import audit
 from server.foundation.tx import admin_transaction
@@ -237,10 +238,7 @@ def acting_agent(bridge: Actor, agent_id: object) -> Actor:
 
 def publish_bridge_revoked(bus: Bus, bridge_id: str) -> None:
     """Close the bridge's WebSockets on every node (after the commit: callers run it then)."""
-    bus.publish(
-        topics.bridge(bridge_id),
-        {"type": "event", "name": "bridge.revoked", "conv": None, "data": {"bridge": bridge_id}},
-    )
+    bus.publish(topics.bridge(bridge_id), signal(Signal.BRIDGE_REVOKED, {"bridge": bridge_id}))
 
 
 async def revoke_bridge(

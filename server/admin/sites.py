@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.bus import Bus
+from server.bus.signals import Signal, signal
 from server.errors import NotFound
 from server.foundation import audit
 from server.foundation.tx import admin_transaction
@@ -173,10 +174,7 @@ def do_delete_site(actor: Actor, site_key: str, ip: str) -> None:
 
 def publish_site_deleted(bus: Bus, site_key: str) -> None:
     """Close the site's visitor WebSockets on every node (4401), after the commit."""
-    bus.publish(
-        topics.site(site_key),
-        {"type": "event", "name": "site.deleted", "conv": None, "data": {"site": site_key}},
-    )
+    bus.publish(topics.site(site_key), signal(Signal.SITE_DELETED, {"site": site_key}))
 
 
 async def delete_site(store: Store, bus: Bus, actor: Actor, site_key: str, ip: str) -> None:

@@ -22,11 +22,12 @@ from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, Visitor, VisitorPage, utcnow
 from server.times import iso_time
+from steadywire.events import EventName, VisitorSeen
 
 PAGES_KEPT = 50
 URL_MAX_CHARS = 1000
 TITLE_MAX_CHARS = 300
-VISITOR_SEEN = "visitor.seen"
+VISITOR_SEEN = EventName.VISITOR_SEEN.value
 # Events that a conversation's topic carries for its agents, never for its visitor.
 AGENT_ONLY_EVENTS = frozenset({VISITOR_SEEN})
 
@@ -101,18 +102,8 @@ def record_page(visitor: Actor, view: PageView) -> tuple[dict[str, Any], str | N
         ).execute()
         _prune(scope, visitor.id)
         conv = scope.get_or_none(Conversation, Conversation.open_key == visitor.id)
-    event = {
-        "type": "event",
-        "name": VISITOR_SEEN,
-        "conv": conv.id if conv else None,
-        "data": {
-            "visitor": visitor.id,
-            "url": row.url,
-            "title": row.title,
-            "referrer": row.referrer,
-            "at": iso_time(now),
-        },
-    }
+    seen = VisitorSeen(visitor.id, row.url, row.title, row.referrer, iso_time(now))
+    event = seen.to_event(conv.id if conv else None)
     if conv is None:
         return event, None
     if conv.status == ConversationStatus.QUEUED.value:

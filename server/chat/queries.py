@@ -18,6 +18,7 @@ from server.storage.database import db
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, Message, Visitor, utcnow
 from server.times import iso_time
+from steadywire.events import ConvQueued
 
 QUEUED_PREVIEW_MESSAGES = 20
 
@@ -145,18 +146,14 @@ def queued_event(tenant_id: str, conv: str) -> dict[str, Any] | None:
     messages = messages_after(
         conversation_ref(row), 0, QUEUED_PREVIEW_MESSAGES, include_notes=False
     )
-    return {
-        "type": "event",
-        "name": "conv.queued",
-        "conv": conv,
-        "data": {
-            "status": row.status,
-            "created_at": iso_time(row.created_at),
-            "visitor": visitor_context(scope, visitor, current=conv) if visitor else None,
-            "department": row.department_id,
-            "messages": [m.wire() for m in messages],
-        },
-    }
+    queued = ConvQueued(
+        visitor_context(scope, visitor, current=conv) if visitor else {},
+        tuple(m.wire_message() for m in messages),
+        row.status,
+        iso_time(row.created_at),
+        row.department_id,
+    )
+    return queued.to_event(conv)
 
 
 def queued_conversations(tenant_id: str, limit: int = 200) -> list[str]:

@@ -22,6 +22,7 @@ from server.storage.database import Store
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, Site, utcnow
 from server.times import iso_time
+from steadywire.events import ConvRated
 
 RATING_MIN, RATING_MAX = 1, 5
 COMMENT_MAX_CHARS = 1000
@@ -117,7 +118,7 @@ class RatingService:
         if text is not None:
             text = (await self.masking.policy(ref.tenant_id)).apply(text)
         stored = await self.store.run(_store_rating, ref, score, text)
-        event = {"type": "event", "name": "conv.rated", "conv": ref.id, "data": stored["data"]}
+        event = ConvRated.from_data(stored["data"]).to_event(ref.id)
         self.bus.publish(topics.conversation(ref.id), event)  # the visitor's connections
         if stored["assignee"]:
             self.bus.publish(topics.agent(stored["assignee"]), event)

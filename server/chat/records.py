@@ -11,6 +11,14 @@ import orjson
 from server.kernel.enums import MessageKind
 from server.security.sanitizer import render_html
 from server.times import iso_ms
+from steadywire.server_frames import (
+    Attachment,
+    Message,
+    Sender,
+    ack_object,
+    message_object,
+    sender_object,
+)
 
 _new = object.__new__
 
@@ -81,20 +89,24 @@ class StoredMessage(MessageFields):
             self._ts = iso_ms(self.created_ms)
         return self._ts
 
+    def wire_message(self) -> Message:
+        """The ``message`` frame; attachments as their metadata (URLs are signed per
+        receiver: ``chat.attachments.signed_wire``)."""
+        sender = Sender(self.sender_type, self.sender_id, self.sender_name)
+        attached = tuple(map(Attachment.from_wire, self.attachments)) if self.attachments else ()
+        return Message(
+            self.conv, self.id, self.seq, self.ts, self.kind, self.body, sender,
+            self.rendered(), self.cid, attached,
+        )  # fmt: skip
+
     def wire(self) -> dict[str, Any]:
-        return {
-            "type": "message",
-            "conv": self.conv,
-            "id": self.id,
-            "seq": self.seq,
-            "ts": self.ts,
-            "kind": self.kind,
-            "body": self.body,
-            "html": self.rendered(),
-            "cid": self.cid,
-            "sender": {"type": self.sender_type, "id": self.sender_id, "name": self.sender_name},
-            **({"attachments": self.attachments} if self.attachments else {}),
-        }
+        # The same object as wire_message().to_wire(), without making the objects first:
+        # every message goes through here (tests/unit/chat/test_records.py compares them).
+        return message_object(
+            self.conv, self.id, self.seq, self.ts, self.kind, self.body, self.rendered(),
+            self.cid, sender_object(self.sender_type, self.sender_id, self.sender_name),
+            self.attachments,
+        )  # fmt: skip
 
     def rendered(self) -> str:
         if self.html is None:  # a message from an older node's bus: rendered here, once
@@ -141,4 +153,4 @@ class SendResult:
 
     def ack(self) -> dict[str, Any]:
         m = self.message
-        return {"type": "ack", "cid": m.cid, "conv": m.conv, "id": m.id, "seq": m.seq, "ts": m.ts}
+        return ack_object(m.cid, m.conv, m.id, m.seq, m.ts)

@@ -24,6 +24,8 @@ from server.kernel import topics
 from server.kernel.actors import Actor, ConversationRef
 from server.kernel.enums import MessageKind, SenderType
 from server.storage.database import Store
+from steadywire.events import ConvClosed, ConvOpened, ConvUpdated
+from steadywire.server_frames import Sender
 
 log = logging.getLogger(__name__)
 
@@ -296,15 +298,8 @@ class ChatService:
             self._publish_updated(message)
 
     def _publish_updated(self, message: StoredMessage) -> None:
-        self.bus.publish(
-            topics.agents(message.tenant_id),
-            {
-                "type": "event",
-                "name": "conv.updated",
-                "conv": message.conv,
-                "data": {"message": message.wire(), "last_seq": message.seq},
-            },
-        )
+        updated = ConvUpdated(message.wire_message(), message.seq)
+        self.bus.publish(topics.agents(message.tenant_id), updated.to_event(message.conv))
 
     async def _second_message(self, message: StoredMessage) -> None:
         try:
@@ -381,15 +376,7 @@ class ChatService:
         if len(self._open_by_visitor) > OPEN_CACHE_SIZE:
             self._open_by_visitor.pop(next(iter(self._open_by_visitor)))
         if created:
-            self.bus.publish(
-                topics.visitor(visitor.id),
-                {
-                    "type": "event",
-                    "name": "conv.opened",
-                    "conv": ref.id,
-                    "data": {"previous": previous},
-                },
-            )
+            self.bus.publish(topics.visitor(visitor.id), ConvOpened(previous).to_event(ref.id))
             # The greeting is stored (seq 1) before the message that opened the
             # conversation is handed to the writer: the visitor reads it first and agents'
             # previews end with the visitor's words (issue #19).
@@ -403,10 +390,9 @@ class ChatService:
         """Close a conversation; returns the event and whether this call closed it."""
         ref = await access_conversation(self.directory, actor, conv)
         closed = await self.store.run(queries.close_conversation, ref, actor)
-        data: dict[str, Any] = {"by": actor.wire()}
-        if closed and await self.store.run(csat_offered, ref):
-            data["csat"] = True  # the visitor is offered a rating (see chat/rating.py)
-        event = {"type": "event", "name": "conv.closed", "conv": ref.id, "data": data}
+        # csat: the visitor is offered a rating (see chat/rating.py)
+        csat = closed and await self.store.run(csat_offered, ref)
+        event = ConvClosed(Sender(**actor.wire()), csat).to_event(ref.id)
         if closed:
             self.bus.publish(topics.conversation(ref.id), event)
             self.bus.publish(topics.agents(ref.tenant_id), event)

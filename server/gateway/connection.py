@@ -30,6 +30,7 @@ from server.ids import new_id
 from server.kernel.actors import Actor, ConversationRef
 from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
+from steadywire.server_frames import Error
 
 log = logging.getLogger(__name__)
 
@@ -152,16 +153,19 @@ class Connection:
         self.push(dumps(frame))
 
     def error(
-        self, code: str, message: str, *, extra: dict[str, Any] | None = None, **about: Any
+        self,
+        code: str,
+        message: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        cid: object = None,
+        conv: object = None,
     ) -> None:
-        """``about``: what the frame was about (cid, conv; non-strings from a client are
+        """``cid``, ``conv``: what the frame was about (non-strings from a client are
         dropped); ``extra``: the error's own detail (``SteadyError.extra``)."""
         metrics.ERRORS.labels(code).inc()
-        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-        frame.update({k: v for k, v in about.items() if isinstance(v, str) and v})
-        if extra:
-            frame.update(extra)
-        self.push_json(frame)
+        frame = Error(code, message, _text_or_none(cid), _text_or_none(conv), extra or {})
+        self.push_json(frame.to_wire())
 
     async def wait_for_room(self) -> None:
         """Until the send queue is at most half full, or the connection is closing."""
@@ -262,3 +266,7 @@ class Connection:
         self._wake()
         if self._writer and not self._writer.done():
             self._writer.cancel()
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -24,7 +24,7 @@ from server.chat.access import access_conversation
 from server.chat.queries import queued_conversations, queued_event
 from server.chat.records import SendResult
 from server.config import DeploymentMode
-from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError, Unauthorized
+from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError
 from server.foundation.settings import tenant_settings
 from server.foundation.sites import origin_allowed
 from server.gateway.auth import with_client
@@ -46,11 +46,13 @@ from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, Site
+from steadywire.parse import dumps as dump_frame
+from steadywire.server_frames import Pong, ReadNotice, Sender, TypingNotice, Welcome
 
 log = logging.getLogger(__name__)
 
 BAD_FRAME_WINDOW_SECS = 60.0
-PONG = b'{"type":"pong"}'
+PONG = dump_frame(Pong())  # the same bytes for every ping
 # A frame handler acts as ``actor``: the connection's own, or for a bridge the agent it
 # names in ``as`` (server/gateway/ws_bridges.py).
 Handler = Callable[[Connection, dict[str, Any], Actor], Awaitable[object]]
@@ -129,11 +131,11 @@ class Gateway:
                 actor = await self.s.store.run(loader, claims)
             actor = with_client(actor, request)  # the audit records the client's user agent
             limits = (await self.s.store.run(tenant_settings, actor.tenant_id)).limits
-        except Unauthorized as err:
-            await _close(ws, CloseCode.BAD_TOKEN, err.message)
-            return None
-        except SteadyError:
-            await _close(ws, CloseCode.TRY_AGAIN_LATER, "storage unavailable")
+        except SteadyError as err:
+            # The error says how to close: a bad token is final (its reason is the
+            # client's to read), anything else is storage trouble (come back later).
+            reason = err.message if err.close_code.final else "storage unavailable"
+            await _close(ws, err.close_code, reason)
             return None
         origin = request.headers.get("origin")
         if actor.is_visitor and origin is not None:
@@ -249,13 +251,8 @@ class Gateway:
                     conn.push_json(event)
 
     def welcome_frame(self, conn: Connection, you: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "welcome",
-            "session": conn.session,
-            "node": self.s.settings.node_name,
-            "heartbeat": _seconds(self.s.settings.heartbeat_secs),
-            "you": you,
-        }
+        settings = self.s.settings
+        return Welcome(conn.session, settings.node_name, settings.heartbeat_secs, you).to_wire()
 
     async def _read_loop(self, conn: Connection) -> None:
         ws = conn.ws
@@ -382,20 +379,16 @@ class Gateway:
         on = frame.get("on")
         if not isinstance(on, bool):
             raise SteadyError("on must be true or false", code=ErrorCode.BAD_FRAME)
-        self.s.bus.publish(
-            topics.conversation(ref.id),
-            {"type": "typing", "conv": ref.id, "on": on, "sender": actor.wire()},
-        )
+        typing = TypingNotice(ref.id, on, Sender(**actor.wire()))
+        self.s.bus.publish(topics.conversation(ref.id), typing.to_wire())
 
     async def on_read(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         if not conn.signal_rate.allow():
             conn.error(ErrorCode.RATE_LIMITED, "too many frames, slow down", **_about(frame))
             return
         ref, seq = await self.s.chat.mark_read(actor, frame.get("conv"), frame.get("seq"))
-        self.s.bus.publish(
-            topics.conversation(ref.id),
-            {"type": "read", "conv": ref.id, "seq": seq, "sender": actor.wire()},
-        )
+        read = ReadNotice(ref.id, seq, Sender(**actor.wire()))
+        self.s.bus.publish(topics.conversation(ref.id), read.to_wire())
 
     async def on_ping(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
         conn.push(PONG)
@@ -453,10 +446,6 @@ def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
 
 def _is_int64(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and in_int64(value)
-
-
-def _seconds(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
 
 
 def _about(frame: dict[str, Any]) -> dict[str, Any]:

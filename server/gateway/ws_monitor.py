@@ -18,6 +18,7 @@ from server.gateway.context import Services
 from server.kernel import topics
 from server.kernel.actors import Actor
 from server.kernel.enums import Role
+from steadywire.events import MonitorSubscribed
 
 
 class MonitorFrames:
@@ -35,6 +36,4 @@ class MonitorFrames:
             self.hub.join(conn, topic)
         else:
             self.hub.leave(conn, topic)
-        conn.push_json(
-            {"type": "event", "name": "monitor.subscribed", "conv": None, "data": {"on": on}}
-        )
+        conn.push_json(MonitorSubscribed(on).to_event(None))

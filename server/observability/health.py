@@ -112,12 +112,15 @@ def startup_check(settings: Settings, database: pw.Database, *, migrate: bool) -
     except UNAVAILABLE_ERRORS as err:
         raise StartupError(describe_database_error(settings, err)) from None
     if migrate:
+        from server.storage.migrations import MigrationLockBusy
         from server.storage.migrations import migrate as apply_migrations
 
         try:
-            apply_migrations(database)
+            apply_migrations(database, settings.migration_wait_secs)
         except UNAVAILABLE_ERRORS as err:
             raise StartupError(describe_database_error(settings, err)) from None
+        except MigrationLockBusy as err:
+            raise StartupError(str(err)) from None
     with database.connection_context():
         version = current_version(database)
     # A newer schema is fine: migrations only expand (docs/operations.md), so the previous

@@ -29,6 +29,8 @@ from server.routing.presence import Presence
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, Site, Visitor, utcnow
+from steadywire.events import ConvAssigned, ConvOpened
+from steadywire.server_frames import Sender
 
 GREETING_MAX_CHARS = 2000
 
@@ -93,22 +95,14 @@ class Invites:
         # the agent's, like after an accept, follow it on conv.assigned.
         self.bus.publish(
             topics.visitor(ref.visitor_id),
-            {
-                "type": "event",
-                "name": "conv.opened",
-                "conv": ref.id,
-                "data": {"previous": None, "invited_by": agent.wire()},
-            },
+            ConvOpened(None, invited_by=Sender(**agent.wire())).to_event(ref.id),
         )
         visitor = await self.store.run(conversation_visitor, ref.tenant_id, ref.id)
         self.bus.publish(
             topics.agents(ref.tenant_id),
-            {
-                "type": "event",
-                "name": "conv.assigned",
-                "conv": ref.id,
-                "data": {"agent": agent.wire(), "last_seq": 0, "visitor": visitor, "invited": True},
-            },
+            ConvAssigned(
+                Sender(**agent.wire()), 0, visitor or {}, for_agents=True, invited=True
+            ).to_event(ref.id),
         )
         result = await self.chat.send(agent, ref.id, "invite-" + uuid.uuid4().hex, greeting)
         return {"conv": ref.id, "visitor": ref.visitor_id, "message": result.message.wire()}

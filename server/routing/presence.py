@@ -24,12 +24,14 @@ from server.kernel.actors import Actor
 from server.kernel.enums import SenderType
 from server.storage.models import utcnow
 from server.times import iso_time
+from steadywire.events import PresenceChanged, VisitorCameOrWent
+from steadywire.server_frames import Sender
 
 log = logging.getLogger(__name__)
 
 PresenceKey = tuple[str, str, str]  # (kind: "agent" | "visitor" | "ai", tenant_id, id)
 STOP_TIMEOUT_SECS = 2.0
-EVENT_NAMES = {"agent": "agent.presence", "visitor": "visitor.presence"}
+TOLD_KINDS = frozenset({"agent", "visitor"})  # their presence is told (agent.presence, ...)
 
 
 class PresenceStore(Protocol):
@@ -189,17 +191,10 @@ class Presence:
         if on is None:
             return
         kind, tenant_id, ident = key
-        if kind not in EVENT_NAMES:
+        if kind not in TOLD_KINDS:
             return  # an AI robot's presence is asked for (server/routing/robots.py), not told
-        self.bus.publish(
-            topics.agents(tenant_id),
-            {
-                "type": "event",
-                "name": EVENT_NAMES[kind],
-                "conv": None,
-                "data": {kind: {"type": kind, "id": ident}, "connected": on},
-            },
-        )
+        changed = PresenceChanged(Sender(kind, ident), on)
+        self.bus.publish(topics.agents(tenant_id), changed.to_event(None))
         if kind == "visitor":  # the live monitor's feed (admins who asked for it)
             self.bus.publish(topics.monitor(tenant_id), monitor_event(ident, on))
 
@@ -226,12 +221,8 @@ class Presence:
 
 
 def monitor_event(visitor_id: str, on: bool) -> dict[str, Any]:
-    return {
-        "type": "event",
-        "name": "visitor.online" if on else "visitor.offline",
-        "conv": None,
-        "data": {"visitor": {"type": "visitor", "id": visitor_id}, "at": iso_time(utcnow())},
-    }
+    visitor = Sender(SenderType.VISITOR.value, visitor_id)
+    return VisitorCameOrWent(visitor, iso_time(utcnow()), online=on).to_event(None)
 
 
 def _key(actor: Actor) -> PresenceKey:

@@ -50,6 +50,8 @@ from server.storage.models import (
     Site,
     utcnow,
 )
+from steadywire.events import ConvAssigned, ConvTransferred
+from steadywire.server_frames import Sender
 
 if TYPE_CHECKING:
     from server.routing.service import RoutingService
@@ -231,12 +233,12 @@ class RobotDesk:
         last_seq = await store.run(claim_for_robot, tenant_id, conv, robot_id)
         if last_seq is None:
             return False
-        assignee = robot_wire(robot_id, name)
+        assignee = Sender(**robot_wire(robot_id, name))
         # ``agent`` too, for clients that read only it (they show the robot's name).
-        data = {"agent": assignee, "assignee": assignee, "last_seq": last_seq}
-        event = _event("conv.assigned", conv, data)
+        assigned = ConvAssigned(assignee, last_seq, assignee=assignee)
+        event = assigned.to_event(conv)
         ref = await self.routing.directory.lookup(conv)
-        for_agents = await self.routing._with_visitor(ref, event) if ref else event
+        for_agents = await self.routing._with_visitor(ref, assigned) if ref else event
         self.routing.bus.publish(topics.conversation(conv), event)
         self.routing.bus.publish(topics.agents(tenant_id), for_agents)
         return True
@@ -268,13 +270,18 @@ class RobotDesk:
     ) -> dict[str, Any]:
         routing = self.routing
         done = await routing.store.run(hand_off, ref, reason, robot_id, department)
-        data: dict[str, Any] = {"from": robot_wire(done.robot_id, done.robot_name)}
-        if done.department is not None:
-            data["to_department"] = done.department
-        else:
-            data["to_queue"] = True
-        data["reason"] = reason
-        event = _event("conv.transferred", ref.id, data)
+        target = done.department or {}
+        transferred = ConvTransferred(
+            robot_wire(done.robot_id, done.robot_name),
+            None,
+            target.get("id"),
+            None,
+            None,
+            target.get("name"),
+            to_queue=done.department is None,
+            reason=reason,
+        )
+        event = transferred.to_event(ref.id)
         routing.bus.publish(topics.conversation(ref.id), event)
         routing.bus.publish(topics.agents(ref.tenant_id), event)
         queued = await routing.store.run(queued_event, ref.tenant_id, ref.id)
@@ -334,10 +341,6 @@ class RobotDesk:
                 log.warning("robot watch failed: %s", err.message)
             except Exception:
                 log.exception("robot watch failed")
-
-
-def _event(name: str, conv: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "event", "name": name, "conv": conv, "data": data}
 
 
 def serving_agents(tenant_id: str, departments: frozenset[str] | None) -> list[str]:

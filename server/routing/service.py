@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from server.bus import Bus
@@ -26,6 +27,14 @@ from server.routing.robots import HAND_BACK_SECS, RobotDesk
 from server.storage.database import Store, db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, Conversation, Department, utcnow
+from steadywire.events import (
+    AgentStatusChanged,
+    ConvAssigned,
+    ConvOffered,
+    ConvOfferExpired,
+    ConvTransferred,
+)
+from steadywire.server_frames import Sender
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +67,10 @@ class RoutingService:
         _require_agent(actor)
         ref = await access_conversation(self.directory, actor, conv)
         last_seq = await self.store.run(_claim, ref, actor.id)
-        data = {"agent": actor.wire(), "assignee": actor.wire(), "last_seq": last_seq}
-        event = _event("conv.assigned", ref.id, data)
-        for_agents = await self._with_visitor(ref, event)
+        me = Sender(**actor.wire())
+        assigned = ConvAssigned(me, last_seq, assignee=me)
+        event = assigned.to_event(ref.id)
+        for_agents = await self._with_visitor(ref, assigned)
         self.bus.publish(topics.conversation(ref.id), event)
         self.bus.publish(topics.agents(ref.tenant_id), for_agents)
         return event
@@ -72,17 +82,19 @@ class RoutingService:
         ref = await access_conversation(self.directory, actor, conv)
         if to_agent is not None and isinstance(to_agent, str):
             target, last_seq = await self.store.run(_transfer_to_agent, ref, to_agent)
-            data = {"from": actor.wire(), "to_agent": target, "last_seq": last_seq}
-            event = _event("conv.transferred", ref.id, data)
-            assigned = _event("conv.assigned", ref.id, {"agent": target, "last_seq": last_seq})
-            assigned = await self._with_visitor(ref, assigned)
-            self._announce_transfer(ref, event, note)
-            self.bus.publish(topics.agents(ref.tenant_id), assigned)
+            transferred = ConvTransferred(actor.wire(), target, None, last_seq, None)
+            event = transferred.to_event(ref.id)
+            assigned = ConvAssigned(Sender(**target), last_seq)
+            for_agents = await self._with_visitor(ref, assigned)
+            self._announce_transfer(ref, transferred, note)
+            self.bus.publish(topics.agents(ref.tenant_id), for_agents)
         elif to_department is not None and isinstance(to_department, str):
             department = await self.store.run(_transfer_to_department, ref, to_department)
-            data = {"from": actor.wire(), "to_department": department}
-            event = _event("conv.transferred", ref.id, data)
-            self._announce_transfer(ref, event, note)
+            transferred = ConvTransferred(
+                actor.wire(), None, department["id"], None, None, department["name"]
+            )
+            event = transferred.to_event(ref.id)
+            self._announce_transfer(ref, transferred, note)
             queued = await self.store.run(queued_event, ref.tenant_id, ref.id)
             if queued and self.presence is not None:
                 await self.presence.annotate_queued(ref.tenant_id, queued)
@@ -99,25 +111,20 @@ class RoutingService:
         if not isinstance(state, str) or state not in {s.value for s in AgentStatus}:
             raise BadRequest("state must be online, away or offline", code=ErrorCode.BAD_FRAME)
         await self.store.run(_set_status, actor, str(state))
-        event = {
-            "type": "event",
-            "name": "agent.status",
-            "conv": None,
-            "data": {"agent": actor.wire(), "state": state},
-        }
+        event = AgentStatusChanged(Sender(**actor.wire()), state).to_event(None)
         self.bus.publish(topics.agents(actor.tenant_id), event)
         if state == AgentStatus.ONLINE.value:
             await self._quietly(self.offer_waiting(actor.tenant_id))
         return event
 
-    async def _with_visitor(self, ref: ConversationRef, event: dict[str, Any]) -> dict[str, Any]:
+    async def _with_visitor(self, ref: ConversationRef, assigned: ConvAssigned) -> dict[str, Any]:
         """The event as agents get it: with the visitor's context (never sent to visitors).
         The assignment is committed already: without storage the context is just null."""
         try:
             visitor = await self.store.run(conversation_visitor, ref.tenant_id, ref.id)
         except SteadyError:
             visitor = None
-        return {**event, "data": {**event["data"], "visitor": visitor}}
+        return replace(assigned, visitor=visitor or {}, for_agents=True).to_event(ref.id)
 
     # -- offers (auto-assignment) ------------------------------------------------------
     async def conversation_started(self, tenant_id: str, conv: str) -> str | None:
@@ -218,25 +225,27 @@ class RoutingService:
         if change.previous and change.previous != change.agent_id:
             self.bus.publish(
                 topics.agent(change.previous),
-                _event("conv.offer_expired", change.conv, {"agent": change.previous}),
+                ConvOfferExpired(change.previous).to_event(change.conv),
             )
         if change.agent_id is None:
             return
-        data = {
-            "agent": {"type": "agent", "id": change.agent_id, "name": change.agent_name},
-            "department": change.department,
-            "timeout_secs": change.timeout_secs,
-            "expires_at": change.expires_at,
-            "offer": change.offer_seq,
-        }
-        self.bus.publish(topics.agent(change.agent_id), _event("conv.offered", change.conv, data))
+        offered = ConvOffered(
+            Sender(SenderType.AGENT.value, change.agent_id, change.agent_name or ""),
+            change.department,
+            change.timeout_secs,
+            change.expires_at,
+            change.offer_seq,
+        )
+        self.bus.publish(topics.agent(change.agent_id), offered.to_event(change.conv))
 
-    def _announce_transfer(self, ref: ConversationRef, event: dict[str, Any], note: object) -> None:
+    def _announce_transfer(
+        self, ref: ConversationRef, transferred: ConvTransferred, note: object
+    ) -> None:
         """The transfer note is for agents: the visitor's copy of the event has none."""
-        self.bus.publish(topics.conversation(ref.id), event)
+        self.bus.publish(topics.conversation(ref.id), transferred.to_event(ref.id))
         if isinstance(note, str) and note:
-            event = {**event, "data": {**event["data"], "note": note[:1000]}}
-        self.bus.publish(topics.agents(ref.tenant_id), event)
+            transferred = replace(transferred, note=note[:1000])
+        self.bus.publish(topics.agents(ref.tenant_id), transferred.to_event(ref.id))
 
     def _announce(self, ref: ConversationRef, event: dict[str, Any]) -> None:
         self.bus.publish(topics.conversation(ref.id), event)
@@ -245,10 +254,6 @@ class RoutingService:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _event(name: str, conv: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "event", "name": name, "conv": conv, "data": data}
 
 
 def _require_agent(actor: Actor) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ from server.storage.models import (
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_SECS = 120
+LOCK_POLL_SECS = 0.2
 # A migration's DDL on a large MySQL table runs for minutes (the FULLTEXT build of
 # migration 4 took 114 s on 1,000,000 messages); the node's 30 s read timeout is for queries.
 MIGRATION_READ_TIMEOUT_SECS = 6 * 3600
@@ -279,15 +281,19 @@ MIGRATIONS: list[Migration] = [
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
+class MigrationLockBusy(Exception):
+    """Another node kept this database's migration lock for longer than we would wait."""
+
+
 @contextlib.contextmanager
-def _migration_lock(database: pw.Database) -> Iterator[None]:
+def _migration_lock(database: pw.Database, wait_secs: float = LOCK_TIMEOUT_SECS) -> Iterator[None]:
     if is_mysql(database):
         # Named after the database: GET_LOCK names are server-wide, and other installs
         # (or test databases) on the same server must not wait for each other.
         name = f"steadydesk_migrate:{database.database}"[:64]
-        cursor = database.execute_sql("SELECT GET_LOCK(%s, %s)", (name, LOCK_TIMEOUT_SECS))
+        cursor = database.execute_sql("SELECT GET_LOCK(%s, %s)", (name, wait_secs))
         if cursor.fetchone()[0] != 1:
-            raise RuntimeError("another node holds the migration lock")
+            raise MigrationLockBusy(_busy(wait_secs, f"MySQL lock {name!r}"))
         try:
             yield
         finally:
@@ -295,11 +301,28 @@ def _migration_lock(database: pw.Database) -> Iterator[None]:
     else:
         lock_path = Path(str(database.database) + ".migrate.lock")
         with open(lock_path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            # Polled, not a blocking flock: a blocking one would wait for ever, a hang.
+            deadline = time.monotonic() + wait_secs
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise MigrationLockBusy(_busy(wait_secs, f"file {lock_path}")) from None
+                    time.sleep(LOCK_POLL_SECS)
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _busy(wait_secs: float, lock: str) -> str:
+    return (
+        f"another process has been migrating this database for over {wait_secs:g} s "
+        f"(it holds the {lock}); start again when it has finished, or raise "
+        "STEADY_MIGRATION_WAIT_SECS"
+    )
 
 
 def applied_versions(database: pw.Database) -> set[int]:
@@ -328,14 +351,15 @@ def _long_reads(database: pw.Database) -> Iterator[None]:
             conn._read_timeout = before
 
 
-def migrate(database: pw.Database) -> list[Migration]:
-    """Apply every pending migration; returns what was applied."""
+def migrate(database: pw.Database, wait_secs: float = LOCK_TIMEOUT_SECS) -> list[Migration]:
+    """Apply every pending migration; returns what was applied. Waits ``wait_secs`` for
+    another node's migration at most, then raises :class:`MigrationLockBusy`."""
     applied: list[Migration] = []
     with (
         database.connection_context(),
         cross_tenant(),
         _long_reads(database),
-        _migration_lock(database),
+        _migration_lock(database, wait_secs),
     ):
         done = applied_versions(database)
         for migration in MIGRATIONS:

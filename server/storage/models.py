@@ -12,6 +12,7 @@ from server.kernel.enums import (
     Role,
     RoutingPolicy,
 )
+from server.storage.column_defaults import declare_database_defaults
 from server.storage.database import db
 from server.storage.sealed import SealedCharField, SealedTextField
 from server.times import utcnow as utcnow  # re-exported: the columns' default, and callers'
@@ -495,3 +496,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     AiHandoff,
     KnowledgeArticle,
 ]
+
+declare_database_defaults(ALL_MODELS)

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import peewee as pw
 
+from server.storage.column_defaults import has_plain_default, sql_literal
+
 log = logging.getLogger(__name__)
 
 INSTANT = "ALGORITHM=INSTANT"
@@ -62,19 +64,9 @@ def column_definition(database: pw.Database, field: pw.Field) -> str:
     sql, params = ctx.sql(field.ddl(ctx)).query()
     if params:
         raise ValueError(f"a column definition with parameters: {sql}")
-    default = field.default
-    if not field.null and default is not None and not callable(default) and " DEFAULT " not in sql:
-        sql += f" DEFAULT {_literal(default)}"
+    if has_plain_default(field) and " DEFAULT " not in sql:
+        sql += f" DEFAULT {sql_literal(field.default)}"
     return str(sql)
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value).replace("\\", "\\\\").replace("'", "''")
-    return f"'{text}'"
 
 
 def add_column(database: pw.Database, table: str, field: pw.Field) -> str:

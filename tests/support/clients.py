@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
 from tests.support.server import Account, DemoTenant, ServerProcess
+from tests.support.wire_roundtrip import roundtrip_problem
 
 Frame = dict[str, Any]
 FramePredicate = Callable[[Frame], bool]
@@ -177,6 +178,7 @@ class WsClient:
         self.log: list[Frame] = []  # every frame, in arrival order
         self.invalid: list[str] = []  # frames that were not a JSON object with a "type"
         self.stream_violations: list[str] = []
+        self.wire_drift: list[str] = []  # frames steadywire does not give back byte for byte
         self.welcome: Frame | None = None
         self.token: str | None = None
         self.close_code: int | None = None
@@ -236,6 +238,9 @@ class WsClient:
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             self.invalid.append(f"not an object with a type: {raw[:200]!r}")
             return None
+        drift = roundtrip_problem(raw)
+        if drift is not None:
+            self.wire_drift.append(drift)
         return frame
 
     def _record(self, frame: Frame) -> None:
@@ -551,6 +556,7 @@ class Clients:
         problems: list[str] = []
         for client in self.all:
             problems += client.stream_violations
+            problems += [f"{client.label}: {drift}" for drift in client.wire_drift]
             problems += [f"{client.label}: {bad}" for bad in client.invalid]
         return problems
 

@@ -91,3 +91,44 @@ def test_demo_twice_gives_working_credentials_for_the_same_tenant(tmp_path: Path
     }
     assert one["tenant"] == two["tenant"] and one["site_key"] == two["site_key"]
     assert len(one["agents"]) == 2 and two["admin"]["password"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_migrate_while_another_node_holds_the_lock_gives_up_in_one_line(
+    tmp_path: Path, backend: str
+) -> None:
+    """Another node's migration held the lock: MySQL waited 120 s and ended in a
+    traceback, SQLite's blocking flock waited for ever."""
+    import threading
+
+    from server.storage.migrations import _migration_lock
+    from tests.support.services import blank_database
+
+    path = tmp_path / "data" / "steady.db"
+    path.parent.mkdir()
+    locked, release = threading.Event(), threading.Event()
+    with blank_database(backend, path) as database:
+        url = (
+            f"sqlite:///{path}"
+            if backend == "sqlite"
+            else mysql_base_url().rstrip("/") + f"/{database.database}"
+        )
+
+        def hold() -> None:  # the other node, in the middle of a long migration
+            with database.connection_context(), _migration_lock(database):
+                locked.set()
+                release.wait(30)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert locked.wait(10)
+            result = _run(
+                ["migrate"], tmp_path, STEADY_DATABASE_URL=url, STEADY_MIGRATION_WAIT_SECS="2"
+            )
+        finally:
+            release.set()
+            holder.join(10)
+    assert result.returncode == 3, result.stderr
+    _assert_one_clear_line(result, "cannot start", "migrating this database", "over 2 s")
+

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import orjson
 import pytest
 
-from server.chat.records import MessageFields, StoredMessage
+import steadywire
+from server.chat.records import MessageFields, SendResult, StoredMessage
 from server.chat.writer import PendingSend
 
 ROW = ("m" * 26, "t1", "c" * 26, 7, "text", "visitor", "v" * 26, "Vi", "cid-1", "hello", 1700)
@@ -46,3 +48,27 @@ def test_pending_and_stored_messages_share_their_fields_by_name_only() -> None:
     # Keyword-only: a positional call cannot put a value in the wrong field.
     with pytest.raises(TypeError):
         StoredMessage(*ROW)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "attachments", [None, [{"id": "f1", "name": "a.png", "size": 3, "type": "image/png"}]]
+)
+def test_the_fast_message_frame_is_the_wire_package_one(
+    attachments: list[dict[str, object]] | None,
+) -> None:
+    """``wire()`` skips making steadywire's objects (it is on every message's path): it
+    must still be byte for byte what ``wire_message().to_wire()`` makes, and parse back."""
+    message = StoredMessage.from_row(ROW)
+    message.html = "hello"
+    message.attachments = attachments
+    fast, typed = message.wire(), message.wire_message().to_wire()
+    assert orjson.dumps(fast) == orjson.dumps(typed)
+    assert steadywire.parse_server_frame(orjson.dumps(fast)) == message.wire_message()
+
+
+def test_the_ack_is_the_wire_package_one() -> None:
+    message = StoredMessage.from_row(ROW)
+    ack = SendResult(message, duplicate=False).ack()
+    parsed = steadywire.parse_server_frame(orjson.dumps(ack))
+    assert parsed == steadywire.Ack("cid-1", ROW[2], ROW[0], 7, message.ts)
+    assert orjson.dumps(parsed.to_wire()) == orjson.dumps(ack)

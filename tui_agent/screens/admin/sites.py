@@ -61,8 +61,8 @@ class SitesScreen(AdminView):
     TITLE_TEXT = "Sites"
     HINT = ("n new · e edit · w widget snippet · s rotate identity secret · h hours and "
             "pre-chat form · ctrl+e CSV · escape back")
-    COLUMNS = ("Name", "Site key", "Allowed origins", "Timed hash", "Hash max age (s)",
-               "CSAT", "Created (UTC)")
+    # One column for the identity hash's rules keeps the table within 130 columns.
+    COLUMNS = ("Name", "Site key", "Allowed origins", "Identity hash", "CSAT", "Created (UTC)")
     BINDINGS: ClassVar[list[BindingType]] = [
         *AdminView.BINDINGS,
         Binding("n", "create", "New"),
@@ -80,8 +80,7 @@ class SitesScreen(AdminView):
             record.get("name"),
             record.get("site_key"),
             record.get("allowed_origins") or "any (no origin check)",
-            record.get("require_timed_hash"),
-            record.get("user_hash_max_age_secs"),
+            _identity_hash(record),
             record.get("csat_enabled"),
             when(record.get("created_at")),
         ]
@@ -172,3 +171,10 @@ class SitesScreen(AdminView):
             "verifying user_hash at once."
         )
         self.app.push_screen(ConfirmScreen(question), answered)
+
+
+def _identity_hash(record: dict[str, Any]) -> str:
+    """What a site asks of a signed-in visitor's ``user_hash``: timed or not, and how old."""
+    rule = "timed only" if record.get("require_timed_hash") else "timed or plain"
+    max_age = record.get("user_hash_max_age_secs")
+    return f"{rule}, max {max_age} s" if max_age else rule
