@@ -64,6 +64,7 @@ def ws_base(http_url: str) -> str:
 class Account:
     email: str
     password: str
+    token: str | None = None  # issued with the account (agent create --bulk --issue-tokens)
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,15 @@ def human(result: dict[str, Any]) -> str:
     ]
     if "agents_note" in result:
         lines.append(f"  note: {result['agents_note']}")
-    if "setup_s" in result:
-        lines.append(f"  setup {result['setup_s']} s")
+    if "agents_s" in result or "setup_s" in result:
+        made = f"agents made in {result['agents_s']} s, " if "agents_s" in result else ""
+        logins = f"logged in in {result['logins_s']} s" if "logins_s" in result else ""
+        pairs = f", pairs set up in {result['setup_s']} s" if "setup_s" in result else ""
+        lines.append(f"  setup: {made}{logins}{pairs}")
+    if "setup_frames_per_agent" in result:
+        routing = f", routing {result['routing']}" if "routing" in result else ""
+        frames = result["setup_frames_per_agent"]
+        lines.append(f"  setup frames    {frames} per agent connection{routing}")
     for key, title in (("closed", "closed loop"), ("open", "open loop")):
         r = result.get(key)
         if not r:
@@ -81,6 +88,8 @@ def human(result: dict[str, Any]) -> str:
             f"  send->deliver   {_pct(r['send_to_deliver_ms'])}",
             f"  CPU             {_cpu_line(r)}",
         ]
+        if "frames_per_agent" in r:
+            lines.append(f"  frames/agent    {r['frames_per_agent']} (every frame, messages too)")
         if key == "open":
             lag = _pct(r["generator_lag_ms"])
             lines.append(f"  generator lag   {lag} (a late send still counts from its due time)")
@@ -107,6 +116,8 @@ def human(result: dict[str, Any]) -> str:
             f"in order without duplicates: {r['in_order_no_duplicates']})",
             f"  CPU             {_cpu_line(r)}",
         ]
+        if "frames_per_agent" in r:
+            lines.append(f"  frames/agent    {r['frames_per_agent']} (every frame, messages too)")
         if not r["complete"]:
             lines.append("  INCOMPLETE: the replay did not bring every missed message")
     if "idle" in result:

@@ -185,21 +185,35 @@ async def run_bench(
         gate = asyncio.Semaphore(SETUP_CONCURRENCY)
 
         async def login(account: Account) -> str:
+            if account.token:  # issued with the account: no password to check
+                return account.token
             async with gate:
                 return await agent_login(http, demo.tenant, account)
 
+        t0 = perf()
         tokens = list(await asyncio.gather(*(login(a) for a in accounts)))
+        results["logins_s"] = round(perf() - t0, 2)
         ctx = Ctx(http, ws_base(url), demo, tokens, make_body(args.body_bytes), args.deflate)
+        if args.routing:
+            await set_default_routing(http, demo, args.routing)
+            results["routing"] = args.routing
         if {"closed", "open"} & set(args.mode):
             t0 = perf()
             pairs = await setup_pairs(ctx, args.pairs)
             results["setup_s"] = round(perf() - t0, 2)
+            # Every frame an agent connection got while the pairs were set up: the queue's
+            # fan-out (issue #17) is paid here, one new conversation per pair.
+            results["setup_frames_per_agent"] = frames_per_agent(pairs)
             try:
                 if "closed" in args.mode:
-                    rounds = [
-                        await closed_loop(pairs, args.messages, args.window, meter, args.timeout)
-                        for _ in range(args.repeat)
-                    ]
+                    rounds = []
+                    for _ in range(args.repeat):
+                        before = frames_per_agent(pairs)
+                        one = await closed_loop(
+                            pairs, args.messages, args.window, meter, args.timeout
+                        )
+                        one["frames_per_agent"] = round(frames_per_agent(pairs) - before, 1)
+                        rounds.append(one)
                     results["closed"] = median_round(rounds)
                     if args.repeat > 1:
                         results["closed_rounds"] = rounds
@@ -223,6 +237,21 @@ async def run_bench(
                 args.connect_concurrency, snapshots,
             )  # fmt: skip
     return results
+
+
+def frames_per_agent(pairs: list[Pair]) -> float:
+    return round(sum(p.agent.frames_in for p in pairs) / max(1, len(pairs)), 1)
+
+
+async def set_default_routing(http: httpx.AsyncClient, demo: Demo, policy: str) -> None:
+    """The tenant's default routing (its conversations have no department)."""
+    token = await agent_login(http, demo.tenant, demo.admin)
+    resp = await http.put(
+        "/api/v1/routing/default",
+        json={"policy": policy, "offer_timeout_secs": 30},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    resp.raise_for_status()
 
 
 def agents_wanted(args: argparse.Namespace) -> int:
@@ -326,6 +355,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="one agent account per pair (created via the admin API; falls back to shared) "
         "or the demo's agents shared round-robin",
     )
+    p.add_argument(
+        "--routing",
+        choices=["manual", "round_robin", "least_loaded"],
+        help="set the tenant's default routing first (the bench's agents stay offline, so "
+        "nobody is offered; with an automatic policy agents get queue.summary, not cards)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = p.parse_args(argv)
     if args.mode is None:
@@ -388,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
                 "deflate": args.deflate,
             }
         }
+        if spawned is not None and spawned.agents_s is not None:
+            result["agents_s"] = spawned.agents_s
         result.update(_loop_runner()(run_bench(args, url, demo, meter, (made, why))))
     except (ProtocolError, OSError, httpx.HTTPError) as exc:
         print(f"chat_pairs: {exc}", file=sys.stderr)

@@ -185,10 +185,12 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 class Paints:
-    """Times of the screen updates the app would write to a terminal."""
+    """Times of the screen updates the app would write to a terminal (and, in ``cpu``,
+    the console's CPU seconds at each one that a waiter was told of)."""
 
     def __init__(self, app: Any) -> None:
         self.waiters: list[tuple[Callable[[], bool], asyncio.Future[float]]] = []
+        self.cpu: dict[float, float] = {}  # perf_counter of a paint -> process CPU then
         original = app._display
 
         def display(screen: Any, renderable: Any) -> None:
@@ -196,6 +198,7 @@ class Paints:
             if renderable is None or not self.waiters:
                 return
             now = time.perf_counter()
+            self.cpu[now] = time.process_time()
             for check, fut in list(self.waiters):
                 if not fut.done() and check():
                     fut.set_result(now)
@@ -303,13 +306,23 @@ async def run_console(
             await pilot.pause(0.05)
             if time.perf_counter() - mine_loaded > SETTLE_LIMIT_SECS:
                 break
+        opening: list[float] = []  # the console's CPU per tab opened, until it is painted
         for conv in [c.id for c in screen.desk.mine()][: args.tabs]:
+            cpu_open = time.process_time()
             await screen.open_tab(conv)
+            if await paints.first_after(lambda c=conv: screen.active == c, 10) is not None:
+                opening.append((time.process_time() - cpu_open) * 1000)
         await pilot.pause(0.5)
-        result["steady"] = {"rss_mib": round(rss_mib(), 1), "tabs": len(screen.tab_ids)}
+        result["steady"] = {
+            "rss_mib": round(rss_mib(), 1),
+            "tabs": len(screen.tab_ids),
+            "open_tab_cpu_ms_p50": round(statistics.median(opening), 1) if opening else None,
+            "open_tab_cpu_ms_max": round(max(opening), 1) if opening else None,
+        }
 
         # The burst, with the agent pressing keys all along.
         latencies: dict[str, list[float]] = {}
+        cpu_ms: dict[str, list[float]] = {}  # the console's CPU from the key to its screen
         missed: dict[str, int] = {}
         queue = screen.query_one("#queue")
 
@@ -361,30 +374,31 @@ async def run_console(
         # show): the queue list's arrow, next unread, back to the queue, grab.
         keys = ["down", "down", "ctrl+n", "alt+q", "down", "down", "ctrl+g", "alt+q"]
         pressed = 0
-        outstanding: list[tuple[str, float, asyncio.Future[float | None]]] = []
+        outstanding: list[tuple[str, float, float, asyncio.Future[float | None]]] = []
         await pilot.press("alt+q")
         burst_started = time.perf_counter()
         while not burst.done() or time.perf_counter() - burst_started < args.burst_secs:
             key = keys[pressed % len(keys)]
             pressed += 1
             check = condition(key)
-            t0 = time.perf_counter()
+            t0, cpu0_key = time.perf_counter(), time.process_time()
             if check is not None:
                 shown = asyncio.ensure_future(paints.first_after(check, 5))
-                outstanding.append((key, t0, shown))
+                outstanding.append((key, t0, cpu0_key, shown))
             if key == "ctrl+g":  # and, apart, until the grabbed chat is open
                 opened = asyncio.ensure_future(
                     paints.first_after(lambda a=screen.active: screen.active != a, 10)
                 )
-                outstanding.append(("ctrl+g->open", t0, opened))
+                outstanding.append(("ctrl+g->open", t0, cpu0_key, opened))
             app.simulate_key(key)
             await asyncio.sleep(max(0.0, KEY_EVERY_SECS - (time.perf_counter() - t0)))
-        for key, t0, waiter in outstanding:
-            shown = await waiter
-            if shown is None:
+        for key, t0, cpu0_key, waiter in outstanding:
+            painted = await waiter
+            if painted is None:
                 missed[key] = missed.get(key, 0) + 1
             else:
-                latencies.setdefault(key, []).append((shown - t0) * 1000)
+                latencies.setdefault(key, []).append((painted - t0) * 1000)
+                cpu_ms.setdefault(key, []).append((paints.cpu[painted] - cpu0_key) * 1000)
         events = await burst
         grabbed = len(latencies.get("ctrl+g->open", []))
         expected = waiting + args.burst - grabbed
@@ -403,6 +417,7 @@ async def run_console(
             stats.sort_stats("cumulative").print_stats(60)
             stats.print_callers("strip.py:94")
         all_keys = [v for k, values in latencies.items() if "->" not in k for v in values]
+        all_cpu = [v for k, values in cpu_ms.items() if "->" not in k for v in values]
         result["burst"] = {
             "events": events,
             "keys_pressed": pressed,
@@ -416,6 +431,17 @@ async def run_console(
                 k: round(statistics.median(v), 1) for k, v in sorted(latencies.items())
             },
             "per_key_max_ms": {k: round(max(v), 1) for k, v in sorted(latencies.items())},
+            # The console's own CPU from each key to the screen showing it (everything it
+            # did meanwhile, the burst's events too): what a loaded machine's waiting for
+            # a core does not inflate.
+            "key_to_screen_cpu_ms": {
+                "p50": round(statistics.median(all_cpu), 1) if all_cpu else None,
+                "p99": round(pct(all_cpu, 99) or 0, 1) if all_cpu else None,
+            },
+            "per_key_cpu_p50_ms": {
+                k: round(statistics.median(v), 1) for k, v in sorted(cpu_ms.items())
+            },
+            "per_key_cpu_max_ms": {k: round(max(v), 1) for k, v in sorted(cpu_ms.items())},
             "burst_start_to_settled_ms": (
                 round((settled - burst_started) * 1000, 1) if settled else None
             ),
@@ -464,12 +490,17 @@ def human(result: dict[str, Any]) -> str:
             f"{login['welcome_to_true_count_ms']} ms, status online "
             f"{login['welcome_to_online_ms']} ms -> usable {login['welcome_to_usable_ms']} ms "
             f"({login['queue_title']}); CPU {login['cpu_s']} s",
-            f"steady: {steady['tabs']} tabs, RSS {steady['rss_mib']} MiB",
+            f"steady: {steady['tabs']} tabs, RSS {steady['rss_mib']} MiB; opening a tab: "
+            f"console CPU p50 {steady['open_tab_cpu_ms_p50']} ms, max "
+            f"{steady['open_tab_cpu_ms_max']} ms (until painted)",
             f"burst: {burst['events']} events in {result['config']['burst_secs']} s, "
             f"{burst['keys_pressed']} keys: key->screen p50 {keys['p50']} ms, p99 {keys['p99']} "
             f"ms, max {keys['max']} ms (per key p50 {burst['per_key_p50_ms']}, max "
             f"{burst['per_key_max_ms']}; not shown "
-            f"within 5 s: {burst['keys_not_shown_within_5s'] or 'none'}); settled after "
+            f"within 5 s: {burst['keys_not_shown_within_5s'] or 'none'}); console CPU key->screen "
+            f"p50 {burst['key_to_screen_cpu_ms']['p50']} ms, p99 "
+            f"{burst['key_to_screen_cpu_ms']['p99']} ms (per key p50 "
+            f"{burst['per_key_cpu_p50_ms']}, max {burst['per_key_cpu_max_ms']}); settled after "
             f"{burst['burst_start_to_settled_ms']} ms at {burst['queue_title']!r} "
             f"(expected {burst['expected_count']}); CPU {burst['cpu_s']} s; "
             f"RSS {burst['rss_mib']} MiB",

@@ -81,6 +81,18 @@ def _parser() -> argparse.ArgumentParser:
         "role, departments (ids or names; ';' in CSV), password (empty: generated and "
         "printed), capacity. All or nothing; prints one JSON line per agent",
     )
+    a_create.add_argument(
+        "--no-password",
+        action="store_true",
+        help="(with --bulk) the agents get no password: they cannot log in with one until "
+        "an admin sets it (scripted tenants, benchmarks; see --issue-tokens)",
+    )
+    a_create.add_argument(
+        "--issue-tokens",
+        action="store_true",
+        help="(with --bulk) print an agent token for each agent, as a login would give "
+        "(valid for STEADY_AGENT_TOKEN_TTL_SECS)",
+    )
 
     reencrypt = sub.add_parser(
         "reencrypt", help="re-seal stored data with the current encryption key"
@@ -311,6 +323,8 @@ def _cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.bulk is not None:
         return _cmd_agent_bulk(settings, args)
+    if args.no_password or args.issue_tokens:
+        raise ConfigError("--no-password and --issue-tokens go with --bulk")
     if args.email is None or (args.password is None and args.password_file is None):
         raise ConfigError("agent create needs --email and --password or --password-file, or --bulk")
     password = _password(args)
@@ -330,7 +344,13 @@ def _cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_agent_bulk(settings: Settings, args: argparse.Namespace) -> int:
-    from server.admin.bulk_agents import create_agents_bulk, file_format, parse_rows
+    from server.admin.bulk_agents import (
+        create_agents_bulk,
+        file_format,
+        issue_tokens,
+        parse_rows,
+    )
+    from server.security.tokens import TokenSigner
 
     if args.email is not None or args.password is not None or args.password_file is not None:
         raise ConfigError("--bulk takes the agents from the file: no --email or --password")
@@ -343,7 +363,13 @@ def _cmd_agent_bulk(settings: Settings, args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read --bulk {args.bulk}: {err}") from None
     rows = parse_rows(text, file_format(args.bulk, text), args.capacity)
-    created = _with_db(settings, lambda: create_agents_bulk(args.tenant, rows))
+    created = _with_db(
+        settings,
+        lambda: create_agents_bulk(args.tenant, rows, no_passwords=args.no_password),
+    )
+    if args.issue_tokens:  # agent tokens are signed with the node's own key
+        signer = TokenSigner(ensure_secret_key(settings))
+        issue_tokens(created, args.tenant, signer, settings.agent_token_ttl_secs)
     sys.stdout.write("".join(json.dumps(c.view()) + "\n" for c in created))
     return 0
 

@@ -48,6 +48,8 @@ from steadywire.events import (
     EventName,
     MonitorSubscribed,
     PresenceChanged,
+    QueueSummary,
+    QueueWaiting,
     VisitorCameOrWent,
     VisitorSeen,
 )
@@ -116,6 +118,8 @@ __all__ = [
     "Ping",
     "Pong",
     "PresenceChanged",
+    "QueueSummary",
+    "QueueWaiting",
     "Rate",
     "Read",
     "ReadNotice",

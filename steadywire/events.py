@@ -38,6 +38,7 @@ class EventName(StrEnum):
     VISITOR_ONLINE = "visitor.online"  # the live monitor's feed (admins)
     VISITOR_OFFLINE = "visitor.offline"
     MONITOR_SUBSCRIBED = "monitor.subscribed"
+    QUEUE_SUMMARY = "queue.summary"  # waiting counts per department (automatic routing)
 
 
 def _seq_or_none(raw: Mapping[str, Any], key: str) -> int | None:
@@ -420,6 +421,54 @@ class MonitorSubscribed(_Details):
         return cls(data.get("on") is True)
 
 
+@dataclass(frozen=True, slots=True)
+class QueueWaiting:
+    """One department's share of ``queue.summary`` (``department`` None: none)."""
+
+    department: str | None
+    waiting: int
+    oldest_since: str | None  # created_at of the oldest waiting conversation
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> QueueWaiting:
+        return cls(
+            _str_or_none(data, "department"),
+            _seq_or_none(data, "waiting") or 0,
+            _str_or_none(data, "oldest_since"),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "department": self.department,
+            "waiting": self.waiting,
+            "oldest_since": self.oldest_since,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary(_Details):
+    """What waits in the queue the agent may serve: the total and per department."""
+
+    waiting: int
+    departments: tuple[QueueWaiting, ...] = ()
+
+    NAME: ClassVar[str] = EventName.QUEUE_SUMMARY.value
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> QueueSummary:
+        return cls(
+            _seq_or_none(data, "waiting") or 0,
+            tuple(
+                QueueWaiting.from_data(d)
+                for d in f.sequence(data, "departments")
+                if isinstance(d, Mapping)
+            ),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {"waiting": self.waiting, "departments": [d.to_wire() for d in self.departments]}
+
+
 EventDetails = (
     ConvOpened
     | ConvQueued
@@ -435,6 +484,7 @@ EventDetails = (
     | VisitorSeen
     | VisitorCameOrWent
     | MonitorSubscribed
+    | QueueSummary
 )
 _DETAILS: dict[str, Callable[[Mapping[str, Any]], EventDetails]] = {
     EventName.CONV_OPENED: ConvOpened.from_data,
@@ -453,6 +503,7 @@ _DETAILS: dict[str, Callable[[Mapping[str, Any]], EventDetails]] = {
     EventName.VISITOR_ONLINE: VisitorCameOrWent.from_data,
     EventName.VISITOR_OFFLINE: VisitorCameOrWent.went_from_data,
     EventName.MONITOR_SUBSCRIBED: MonitorSubscribed.from_data,
+    EventName.QUEUE_SUMMARY: QueueSummary.from_data,
 }
 
 

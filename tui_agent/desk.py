@@ -112,12 +112,18 @@ class ListState:
     complete: bool = False  # every row is loaded: the events keep it exact
     unread: int = 0  # unread messages in the loaded rows (kept current)
     loaded: bool = False  # the first page has arrived
+    # The queue as the server last summed it up (``queue.summary``): with automatic
+    # routing an agent is not sent the card of what it was not offered, only this count.
+    live_total: int | None = None
 
     @property
     def count(self) -> int:
-        """How many the list holds on the server: the last total, plus the new
-        conversations seen joining since, minus those seen leaving. Conversations the
-        total already counted (the queue a welcome replays, later pages) add nothing."""
+        """How many the list holds on the server: the last summary, else the last total,
+        plus the new conversations seen joining since, minus those seen leaving.
+        Conversations the total already counted (the queue a welcome replays, later
+        pages) add nothing."""
+        if self.live_total is not None:
+            return self.live_total
         if self.complete or self.server_total is None:
             return len(self.ids)
         return max(len(self.ids), self.server_total + len(self.fresh) - self.gone)
@@ -528,6 +534,12 @@ class Desk:
                 self.agent_status[str(agent.get("id"))] = str(data.get("state") or "")
             if isinstance(agent, Mapping) and agent.get("id") == self.me_id:
                 self.set_my_status(str(data.get("state") or ""))
+            return None
+        if name == "queue.summary":
+            waiting = data.get("waiting")
+            if isinstance(waiting, int) and not isinstance(waiting, bool):
+                self.lists["queue"].live_total = waiting
+                self._lists_changed = True
             return None
         if name == "agent.presence":
             agent = data.get("agent")

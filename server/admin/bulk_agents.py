@@ -4,11 +4,15 @@ seconds rather than one CLI process and one database connection per agent.
 The file is CSV with a header row or JSON lines, one agent per row or line, with the
 columns ``email`` (or ``login``), ``name``, ``role``, ``departments`` (ids or names; in CSV
 separated by ``;``), ``password`` (empty or absent: one is generated and printed once) and
-``capacity``. Every row is checked first; one bad row refuses the whole file with the line
-numbers of every problem, and nothing is written. Then the passwords are hashed in parallel
-(argon2 releases the GIL; the hasher's parameters are those of every other password) and
-the agents, their departments and one ``agent.create`` audit row each (actor
-``system:cli``) are written in one transaction: all of them or none.
+``capacity``. With ``no_passwords`` (``--no-password``) the rows give none and the agents
+get none (they cannot log in with one until an admin sets it): for scripted tenants such
+as the benchmark's, which take their tokens from ``--issue-tokens`` instead of 500
+logins, and skip 500 deliberately slow hashes. Every row is checked first; one bad row
+refuses the whole file with the line numbers of every problem, and nothing is written.
+Then the passwords are hashed in parallel (argon2 releases the GIL; the hasher's
+parameters are those of every other password) and the agents, their departments and one
+``agent.create`` audit row each (actor ``system:cli``) are written in one transaction:
+all of them or none.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from server.foundation import audit
 from server.foundation.tx import admin_transaction
 from server.ids import new_id
 from server.kernel.enums import Role
-from server.security.passwords import hash_password
+from server.security.passwords import NO_PASSWORD, hash_password
+from server.security.tokens import TokenSigner
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, AgentDepartment, AuditLog, Department
 
@@ -67,6 +72,8 @@ class Created:
     role: str
     departments: list[str]
     password: str | None  # only a generated one, shown once
+    token: str | None = None  # with --issue-tokens: an agent token, as a login gives
+    token_expires_at: int | None = None
 
     def view(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -78,6 +85,9 @@ class Created:
         }
         if self.password is not None:
             out["generated_password"] = self.password
+        if self.token is not None:
+            out["token"] = self.token
+            out["token_expires_at"] = self.token_expires_at
         return out
 
 
@@ -280,17 +290,32 @@ def _hash_all(passwords: list[str], workers: int | None) -> list[str]:
         return list(pool.map(hash_password, passwords))
 
 
+def _no_passwords_given(rows: list[Row]) -> None:
+    given = [f"line {r.line}: a password, but the agents get none" for r in rows if r.password]
+    if given:
+        raise _refusal(given)
+
+
 def create_agents_bulk(
-    tenant_id: str, rows: list[Row], *, workers: int | None = None
+    tenant_id: str,
+    rows: list[Row],
+    *,
+    workers: int | None = None,
+    no_passwords: bool = False,
 ) -> list[Created]:
     """Write every row in one transaction (all or nothing) with an audit row each."""
     get_tenant(tenant_id)
     scope = TenantScope(tenant_id)
     actor = cli_actor(tenant_id)
+    if no_passwords:
+        _no_passwords_given(rows)
     _resolve_departments(scope, rows)  # refuse before the slow part
     _existing(scope, rows)
-    passwords = [r.password or secrets.token_urlsafe(12) for r in rows]
-    hashes = _hash_all(passwords, workers)
+    if no_passwords:
+        passwords, hashes = [""] * len(rows), [NO_PASSWORD] * len(rows)
+    else:
+        passwords = [r.password or secrets.token_urlsafe(12) for r in rows]
+        hashes = _hash_all(passwords, workers)
     created: list[Created] = []
     try:
         with admin_transaction():
@@ -306,11 +331,12 @@ def create_agents_bulk(
                 })  # fmt: skip
                 members += [{"agent_id": agent_id, "department_id": d} for d in dept_ids]
                 changes = {
-                    "email": row.email, "name": row.name, "password": True, "role": row.role,
+                    "email": row.email, "name": row.name, "password": not no_passwords,
+                    "role": row.role,
                     "capacity": row.capacity, "departments": dept_ids, "bulk_line": row.line,
                 }  # fmt: skip
                 entries.append(audit.entry(actor, "agent.create", agent_id, changes))
-                generated = None if row.password else password
+                generated = None if row.password or no_passwords else password
                 created.append(
                     Created(row.line, agent_id, row.email, row.role, dept_ids, generated)
                 )
@@ -323,3 +349,16 @@ def create_agents_bulk(
             code=ErrorCode.ALREADY_EXISTS,
         ) from None
     return created
+
+
+def issue_tokens(
+    created: list[Created], tenant_id: str, signer: TokenSigner, ttl_secs: int
+) -> None:
+    """An agent token for each created agent (``--issue-tokens``), as a login would give:
+    a script can connect its agents without a password check per agent."""
+    version = Agent.token_version.default  # a new agent's
+    for agent in created:
+        issued = signer.issue(
+            "agent", tenant=tenant_id, subject=agent.id, version=version, ttl_secs=ttl_secs
+        )
+        agent.token, agent.token_expires_at = issued.token, issued.expires_at

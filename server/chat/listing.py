@@ -16,10 +16,11 @@ from server.chat.robots import assignee_cards
 from server.chat.visitors import visitor_card
 from server.errors import BadRequest
 from server.kernel.actors import Actor
-from server.kernel.enums import ConversationStatus, MessageKind
+from server.kernel.enums import ConversationStatus, MessageKind, Role, SenderType
 from server.storage.guard import TenantScope
 from server.storage.models import (
     Agent,
+    AgentDepartment,
     Conversation,
     ConversationLabel,
     Department,
@@ -87,6 +88,8 @@ def page_conversations(
         query = query.where(Conversation.status != ConversationStatus.CLOSED.value)
     elif status:
         query = query.where(Conversation.status == status)
+    if status == "queued" and _serves_departments(actor):
+        query = query.where(_may_serve(scope, actor.id))
     if offline is not None:  # started outside hours or with nobody online
         query = query.where(Conversation.offline == offline)
     if assignee:
@@ -117,6 +120,31 @@ def page_conversations(
     rows = rows[:size]
     next_cursor = _encode_cursor(rows[-1]) if more else None
     return ConversationPage(_cards(scope, rows), total, next_cursor)
+
+
+def _serves_departments(actor: Actor) -> bool:
+    """A person at the desk (not an admin, an API key or a bridge) whose queue is the
+    conversations it may serve: the same ones its queue events and summary cover."""
+    return (
+        actor.type is SenderType.AGENT
+        and actor.role == Role.AGENT.value
+        and not actor.api_key
+        and actor.via is None
+    )
+
+
+def _may_serve(scope: TenantScope, agent_id: str) -> Any:
+    """As ``Candidate.serves`` (server/routing/policy.py): without a department, of a
+    department nobody is a member of, or of one of the agent's departments."""
+    staffed = scope.select(AgentDepartment, AgentDepartment.department_id)
+    mine = scope.select(AgentDepartment, AgentDepartment.department_id).where(
+        AgentDepartment.agent_id == agent_id
+    )
+    return (
+        Conversation.department_id.is_null()
+        | Conversation.department_id.not_in(staffed)
+        | Conversation.department_id.in_(mine)
+    )
 
 
 def _cards(scope: TenantScope, rows: list[Conversation]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from server.ints import in_int64
 from server.kernel import topics
 from server.kernel.actors import Actor, ConversationRef
 from server.kernel.enums import MessageKind, SenderType
+from server.security.masking import MaskingPolicy
 from server.storage.database import Store
 from steadywire.events import ConvClosed, ConvOpened, ConvUpdated
 from steadywire.server_frames import Sender
@@ -125,9 +126,9 @@ class ChatService:
         self.masking = MaskingPolicies(store)  # per tenant, applied before storing
         self.ratings = RatingService(store, bus, directory, self.masking)
         self._background: set[asyncio.Task[None]] = set()
-        self._open_by_visitor: dict[str, ConversationRef] = {}  # a guess, see _send_slow
+        self._open_by_visitor: dict[str, ConversationRef] = {}  # a guess, see _target
         # Senders with a send still being looked up: their next sends must queue behind it.
-        self._slow_senders: dict[str, _SenderGate] = {}
+        self._looking_up: dict[str, _SenderGate] = {}
         self._history_reads = asyncio.Semaphore(HISTORY_READS_AT_ONCE)
         self.hooks: ConversationHooks | None = None
         self.attachments: AttachmentService | None = None  # set by create_app
@@ -176,27 +177,95 @@ class ChatService:
     ) -> asyncio.Future[SendResult]:
         """Store a message exactly once; the future resolves after COMMIT.
 
-        The common case (a conversation already in the node's cache, nothing of this
-        sender still being looked up) creates no task: the caller attaches a callback and
-        keeps reading its socket. Sends of one sender reach the writer in the order they
-        were made, whichever path each takes.
+        One path: find the conversation and the tenant's masking (``_target_cached``,
+        else ``_target``), mask the body (neither the database nor any recipient sees
+        what is masked), hand it to the writer (``_store``, which also reopens a
+        visitor's closed conversation). When this node's caches know the target and
+        nothing of this sender is still being looked up (the common case), all of it
+        happens now and no task is created: the caller attaches a callback and keeps
+        reading its socket. Otherwise the lookup runs in a task, queued behind the
+        sender's earlier lookups, so one sender's sends reach the writer in the order
+        they were made.
         """
         attached = check_attachment_ids(attachments)
         cid, body, kind = self.check_send(actor, cid, body, kind, attached)
+        if actor.id not in self._looking_up:
+            target = self._target_cached(actor, conv)
+            if target is not None:
+                masking, conv_id = target
+                return self._store(actor, conv_id, cid, masking.apply(body), kind, attached)
+        return asyncio.ensure_future(
+            self._look_up_and_store(actor, conv, cid, body, kind, attached)
+        )
+
+    def _target_cached(self, actor: Actor, conv: object) -> tuple[MaskingPolicy, str] | None:
+        """Where a send goes, and its tenant's masking, from this node's caches alone;
+        None when a cache has no answer (``_target`` then asks the database)."""
         masking = self.masking.cached(actor.tenant_id)
-        if (
-            masking is not None
-            and actor.id not in self._slow_senders
-            and isinstance(conv, str)
-            and conv
-            and access_cached(self.directory, actor, conv)
-        ):
-            body = masking.apply(body)  # neither the database nor any recipient sees it
-            future = self._submit(actor, conv, cid, body, kind, attached)
-            if actor.is_visitor:
-                return self._reopen_if_closed(actor, conv, cid, body, kind, future, attached)
-            return future
-        return asyncio.ensure_future(self._send_slow(actor, conv, cid, body, kind, attached))
+        if masking is None:
+            return None
+        if conv is None and actor.is_visitor:
+            guess = self._open_by_visitor.get(actor.id)
+            return None if guess is None else (masking, guess.id)
+        if isinstance(conv, str) and conv and access_cached(self.directory, actor, conv):
+            return masking, conv
+        return None
+
+    async def _target(self, actor: Actor, conv: object) -> tuple[MaskingPolicy, str]:
+        masking = await self.masking.policy(actor.tenant_id)
+        if conv is None and actor.is_visitor:
+            # The visitor's open conversation. A stale guess is harmless: ``_store``
+            # reopens a closed conversation.
+            ref = self._open_by_visitor.get(actor.id) or await self.open_conversation(actor)
+        else:
+            ref = await access_conversation(self.directory, actor, conv)
+        return masking, ref.id
+
+    async def _look_up_and_store(
+        self, actor: Actor, conv: object, cid: str, body: str, kind: str, attached: Attached
+    ) -> SendResult:
+        gate = self._looking_up.get(actor.id)
+        if gate is None:
+            gate = self._looking_up[actor.id] = _SenderGate()
+        gate.waiting += 1
+        try:
+            async with gate.lock:  # FIFO: this sender's later sends queue behind this lookup
+                masking, target = await self._target(actor, conv)
+                stored = self._store(actor, target, cid, masking.apply(body), kind, attached)
+        finally:
+            gate.waiting -= 1
+            if not gate.waiting:
+                del self._looking_up[actor.id]
+        return await stored
+
+    def _store(
+        self, actor: Actor, conv: str, cid: str, body: str, kind: str, attached: Attached
+    ) -> asyncio.Future[SendResult]:
+        """Hand a masked send to the writer. A visitor writing into its closed
+        conversation gets a new, linked one: the same answer on every path and node."""
+        stored = self._submit(actor, conv, cid, body, kind, attached)
+        if not actor.is_visitor:
+            return stored
+        outcome: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+        def settle(done: asyncio.Future[SendResult]) -> None:
+            error = None if done.cancelled() else done.exception()
+            if isinstance(error, ConversationClosed):
+                retry = asyncio.ensure_future(
+                    self._reopen_and_submit(actor, conv, cid, body, kind, attached)
+                )
+                retry.add_done_callback(lambda r: _copy_outcome(r, outcome))
+            else:
+                _copy_outcome(done, outcome)
+
+        stored.add_done_callback(settle)
+        return outcome
+
+    async def _reopen_and_submit(
+        self, actor: Actor, closed: str, cid: str, body: str, kind: str, attached: Attached
+    ) -> SendResult:
+        ref = await self.open_conversation(actor, previous=closed)
+        return await self._submit(actor, ref.id, cid, body, kind, attached)
 
     def _submit(
         self, actor: Actor, conv: str, cid: str, body: str, kind: str, attached: Attached = ()
@@ -218,66 +287,6 @@ class ChatService:
                 attachment_ids=attached,
             )
         )
-
-    def _reopen_if_closed(
-        self,
-        actor: Actor,
-        conv: str,
-        cid: str,
-        body: str,
-        kind: str,
-        stored: asyncio.Future[SendResult],
-        attached: Attached = (),
-    ) -> asyncio.Future[SendResult]:
-        """A visitor writing into its closed conversation gets a new, linked one: the same
-        answer on every path and every node."""
-        outcome: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
-
-        def settle(done: asyncio.Future[SendResult]) -> None:
-            error = None if done.cancelled() else done.exception()
-            if isinstance(error, ConversationClosed):
-                retry = asyncio.ensure_future(
-                    self._reopen_and_submit(actor, conv, cid, body, kind, attached)
-                )
-                retry.add_done_callback(lambda r: _copy_outcome(r, outcome))
-            else:
-                _copy_outcome(done, outcome)
-
-        stored.add_done_callback(settle)
-        return outcome
-
-    async def _reopen_and_submit(
-        self, actor: Actor, closed: str, cid: str, body: str, kind: str, attached: Attached = ()
-    ) -> SendResult:
-        ref = await self.open_conversation(actor, previous=closed)
-        return await self._submit(actor, ref.id, cid, body, kind, attached)
-
-    async def _send_slow(
-        self, actor: Actor, conv: object, cid: str, body: str, kind: str, attached: Attached
-    ) -> SendResult:
-        gate = self._slow_senders.get(actor.id)
-        if gate is None:
-            gate = self._slow_senders[actor.id] = _SenderGate()
-        gate.waiting += 1
-        try:
-            async with gate.lock:  # FIFO: this sender's later sends queue behind this lookup
-                body = (await self.masking.policy(actor.tenant_id)).apply(body)
-                if conv is None and actor.is_visitor:
-                    # A stale guess is harmless: a closed conversation is reopened below.
-                    ref = self._open_by_visitor.get(actor.id) or await self.open_conversation(actor)
-                else:
-                    ref = await access_conversation(self.directory, actor, conv)
-                stored = self._submit(actor, ref.id, cid, body, kind, attached)
-        finally:
-            gate.waiting -= 1
-            if not gate.waiting:
-                del self._slow_senders[actor.id]
-        try:
-            return await stored
-        except ConversationClosed:
-            if not actor.is_visitor:
-                raise
-            return await self._reopen_and_submit(actor, ref.id, cid, body, kind, attached)
 
     def after_commit(self, result: SendResult) -> None:
         """Hook for the gateway: tell the tenant's agents about a waiting conversation.

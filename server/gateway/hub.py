@@ -16,13 +16,15 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 from server.bus import Bus, Payload
 from server.chat.delivery import Offer, StreamCursor
 from server.chat.pages import AGENT_ONLY_EVENTS
+from server.chat.queries import queued_event
 from server.chat.records import StoredMessage
 from server.chat.robots import is_robot
 from server.chat.service import ChatService
 from server.errors import CloseCode, SteadyError
 from server.gateway.connection import Connection, dumps
 from server.gateway.hub_bridges import BridgeDelivery
-from server.gateway.queue_fanout import QueueFanout, Rosters
+from server.gateway.queue_fanout import MISSING, QueueFanout, Rosters
+from server.gateway.queue_summary import QueueSummaries
 from server.kernel import topics
 from server.kernel.actors import ConversationRef
 from server.observability import metrics
@@ -54,7 +56,11 @@ class Hub:
             "monitor": self._on_monitor,
         }
         self.bridges = BridgeDelivery(self)
-        self.queue = QueueFanout(Rosters(chat.store, self._spawn))
+        rosters = Rosters(chat.store, self._spawn)
+        self.queue = QueueFanout(rosters)
+        self.summaries = QueueSummaries(
+            chat.store, rosters, lambda t: self._by_topic.get(topics.agents(t), ()), self._spawn
+        )
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -74,6 +80,7 @@ class Hub:
             return
         self.connections.discard(conn)
         metrics.WS_CONNECTIONS.labels(conn.kind).dec()
+        self.summaries.forget(conn)
         if conn.bridge is None or is_robot(conn.actor):
             self.presence.leave(conn.actor)
         for topic in list(conn.topics):
@@ -222,6 +229,8 @@ class Hub:
         members = self._by_topic.get(topic)
         if not members:
             return
+        if self.summaries.changes_queue(payload):
+            self.summaries.changed(topic.split(":", 1)[1])
         if self.queue.holds(payload):  # to who may serve it, a batch at a time
             bridges = [conn for conn in members if conn.bridge is not None]
             if bridges:
@@ -231,6 +240,7 @@ class Hub:
             self.queue.hold(topic, payload, lambda: self._by_topic.get(topic, ()))
             return
         self.queue.flush()  # no assignment or close may overtake the card it is about
+        self.queue.left_queue(payload)
         frame = dumps(payload)
         assigned = self._assignee(payload)
         for conn in tuple(members):
@@ -271,9 +281,33 @@ class Hub:
                 conn.close_soon(CloseCode.BAD_TOKEN, "token revoked")
         elif payload.get("type") == "event":  # for this agent only: conv.offered, conv.rated
             self.queue.flush()  # the offered card first
+            conns = tuple(self._by_topic.get(topic, ()))
+            card = None
+            if payload.get("name") == "conv.offered" and conns:
+                card = self.queue.card_for_offer(conns[0].actor, payload)
+                if card is MISSING:  # announced before this node listened: read it
+                    self._spawn(self._offer_with_card(conns, payload))
+                    return
             frame = dumps(payload)
-            for conn in tuple(self._by_topic.get(topic, ())):
+            for conn in conns:
+                if card:
+                    conn.push(card)
                 conn.push(frame)
+
+    async def _offer_with_card(self, conns: tuple[Connection, ...], offer: Payload) -> None:
+        """``conv.offered`` after its card, the card read from the database."""
+        tenant_id = conns[0].actor.tenant_id
+        try:
+            card = await self.chat.store.run(queued_event, tenant_id, offer["conv"])
+            await self.presence.annotate_queued(tenant_id, card)
+        except SteadyError as err:
+            log.warning("could not read the card of offered %s: %s", offer.get("conv"), err)
+            card = None
+        frame = dumps(offer)
+        for conn in conns:
+            if card is not None:
+                conn.push_json(card)
+            conn.push(frame)
 
     def _on_bridge(self, topic: str, payload: Payload) -> None:
         if payload.get("name") == "bridge.revoked":

@@ -25,16 +25,19 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from server.bus import Payload
 from server.errors import SteadyError
 from server.gateway.connection import Connection, dumps
-from server.kernel.enums import Role
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus, Role
+from server.routing.offers import default_routing
+from server.routing.policy import AUTO_POLICIES
 from server.storage.database import Store
 from server.storage.guard import TenantScope
-from server.storage.models import AgentDepartment
+from server.storage.models import AgentDepartment, Conversation, Department
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +45,41 @@ QUEUE_EVENTS = frozenset({"conv.queued", "conv.updated"})
 COALESCE_SECS = 0.025  # a queue card may wait this long for others to share its write
 ROSTER_TTL_SECS = 2.0  # a department membership change reaches the queue within this
 DEPARTMENTS_KEPT = 20_000  # conversation -> department, for conv.updated (no department)
+CARDS_KEPT = 2_000  # waiting conversations' cards, sent with an offer (automatic routing)
+MISSING = b""  # card_for_offer: the agent needs a card this node never saw
 
 
 @dataclass(frozen=True, slots=True)
 class Roster:
-    """Who serves which department in one tenant."""
+    """Who serves which department in one tenant, and which departments route themselves."""
 
     departments: dict[str, frozenset[str]]  # agent id -> its departments
     staffed: frozenset[str]  # departments with at least one member
+    automatic: dict[str, bool] = field(default_factory=dict)  # department -> offers itself
+    automatic_default: bool = False  # the tenant's policy for the rest (no department)
 
     def may_serve(self, agent_id: str, role: str, department: str | None) -> bool:
         if department is None or department not in self.staffed or role == Role.ADMIN.value:
             return True
         return department in self.departments.get(agent_id, ())
+
+    @property
+    def any_automatic(self) -> bool:
+        return self.automatic_default or any(self.automatic.values())
+
+    def automatic_for(self, agent_id: str, role: str) -> bool:
+        """Whether the agent may serve some automatically routed conversation (then it is
+        not sent every card, and gets ``queue.summary`` instead)."""
+        return self.automatic_default or any(
+            auto and self.may_serve(agent_id, role, department)
+            for department, auto in self.automatic.items()
+        )
+
+    def routes_automatically(self, department: str | None) -> bool:
+        """As ``routing_of``: a known department's own policy, else the tenant default."""
+        if department is not None and department in self.automatic:
+            return self.automatic[department]
+        return self.automatic_default
 
 
 def read_roster(tenant_id: str) -> Roster:
@@ -64,7 +89,25 @@ def read_roster(tenant_id: str) -> Roster:
         found.setdefault(row.agent_id, set()).add(row.department_id)
     departments = {agent: frozenset(ids) for agent, ids in found.items()}
     staffed = frozenset(d for ids in departments.values() for d in ids)
-    return Roster(departments, staffed)
+    automatic = {
+        department: policy in AUTO_POLICIES
+        for department, policy in scope.select(Department, Department.id, Department.policy)
+        .tuples()
+        .iterator()
+    }
+    automatic_default = default_routing(scope).policy in AUTO_POLICIES
+    return Roster(departments, staffed, automatic, automatic_default)
+
+
+def offers_held(tenant_id: str) -> dict[str, str]:
+    """Waiting conversation -> the agent it is offered to now (the queue replayed on hello
+    shows an automatically routed card only to that agent)."""
+    scope = TenantScope(tenant_id)
+    rows = scope.select(Conversation, Conversation.id, Conversation.offered_to).where(
+        Conversation.status == ConversationStatus.QUEUED.value,
+        Conversation.offered_to.is_null(False),
+    )
+    return {conv: agent for conv, agent in rows.tuples()}
 
 
 class Rosters:
@@ -119,6 +162,10 @@ class QueueFanout:
         self._members: dict[str, Callable[[], Iterable[Connection]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._departments: OrderedDict[str, str | None] = OrderedDict()
+        # Automatically routed conversations: the card, and the agents who were given it
+        # (offered it), who alone also get its updates.
+        self._cards: OrderedDict[str, bytes] = OrderedDict()
+        self._carded: dict[str, set[str]] = {}
 
     @staticmethod
     def holds(payload: Payload) -> bool:
@@ -127,9 +174,10 @@ class QueueFanout:
     def hold(
         self, topic: str, payload: Payload, members: Callable[[], Iterable[Connection]]
     ) -> None:
+        frame = dumps(payload)
         if payload.get("name") == "conv.queued":
-            self._remember(payload)
-        self._held.setdefault(topic, []).append((payload, dumps(payload)))
+            self._remember(payload, frame)
+        self._held.setdefault(topic, []).append((payload, frame))
         self._members[topic] = members
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._coalesce_secs, self.flush)
@@ -146,30 +194,77 @@ class QueueFanout:
         for topic, events in held.items():
             tenant_id = topic.split(":", 1)[1]
             roster = self.rosters.get(tenant_id)
-            audiences = [(self._department(p), frame) for p, frame in events]
+            audiences = [(p.get("conv") or "", self._department(p), frame) for p, frame in events]
             for conn in tuple(members[topic]()):
                 if conn.bridge is not None:
                     continue  # bridges get queue events through their own feed
-                actor = conn.actor
-                for department, frame in audiences:
-                    if roster is None or roster.may_serve(actor.id, actor.role, department):
+                for conv, department, frame in audiences:
+                    if self._shows_card(roster, conn, conv, department):
                         conn.push(frame)
 
     def may_see(self, roster: Roster | None, conn: Connection, payload: Payload) -> bool:
         """For a queued card sent outside the live feed (the queue replayed on hello)."""
+        conv = payload.get("conv") or ""
+        return self._shows_card(roster, conn, conv, self._department(payload))
+
+    def _shows_card(
+        self, roster: Roster | None, conn: Connection, conv: str, department: str | None
+    ) -> bool:
+        """Who may serve it; of an automatically routed one, only admins and the agents
+        offered it (the others count it in their ``queue.summary``)."""
         if roster is None:
             return True
-        return roster.may_serve(conn.actor.id, conn.actor.role, self._department(payload))
+        actor = conn.actor
+        if not roster.may_serve(actor.id, actor.role, department):
+            return False
+        if actor.role == Role.ADMIN.value or not roster.routes_automatically(department):
+            return True
+        return actor.id in self._carded.get(conv, ())
 
-    def _remember(self, payload: Payload) -> None:
+    # -- automatic routing: the card goes with the offer -----------------------------
+    def routes_automatically(self, roster: Roster | None, payload: Payload) -> bool:
+        return roster is not None and roster.routes_automatically(self._department(payload))
+
+    def given(self, conv: str, agent_id: str) -> None:
+        """``agent_id`` has the card of ``conv`` (it was offered it, or replayed it)."""
+        self._carded.setdefault(conv, set()).add(agent_id)
+
+    def card_for_offer(self, actor: Actor, offer: Payload) -> bytes | None:
+        """The card to send before ``conv.offered`` to ``actor``: None when the agent has
+        it already, ``MISSING`` when this node never saw it (read it from the database)."""
+        conv = offer.get("conv") or ""
+        if actor.role == Role.ADMIN.value or actor.id in self._carded.get(conv, ()):
+            return None
+        self.given(conv, actor.id)
+        roster = self.rosters.get(actor.tenant_id)
+        if roster is not None and not roster.routes_automatically(self._department(offer)):
+            return None  # a manual queue's card went to everyone who may serve it
+        return self._cards.get(conv, MISSING)
+
+    def left_queue(self, payload: Payload) -> None:
+        """Assigned or closed: its card is no longer offered to anyone."""
+        if payload.get("name") in ("conv.assigned", "conv.closed"):
+            conv = payload.get("conv") or ""
+            self._cards.pop(conv, None)
+            self._carded.pop(conv, None)
+
+    # -- what this node knows of waiting conversations --------------------------------
+    def _remember(self, payload: Payload, frame: bytes) -> None:
         conv = payload.get("conv")
         if not isinstance(conv, str):
             return
         data = payload.get("data") or {}
         self._departments[conv] = data.get("department")
         self._departments.move_to_end(conv)
+        self._cards[conv] = frame
+        self._cards.move_to_end(conv)
+        self._carded.pop(conv, None)  # queued again (a transfer): offered afresh
         if len(self._departments) > DEPARTMENTS_KEPT:
-            self._departments.popitem(last=False)
+            gone, _ = self._departments.popitem(last=False)
+            self._carded.pop(gone, None)
+        if len(self._cards) > CARDS_KEPT:
+            gone, _ = self._cards.popitem(last=False)
+            self._carded.pop(gone, None)
 
     def _department(self, payload: Payload) -> str | None:
         data = payload.get("data") or {}

@@ -32,15 +32,17 @@ from server.gateway.batch import batch_frame
 from server.gateway.connection import Connection, dumps
 from server.gateway.context import Services
 from server.gateway.net import client_ip
+from server.gateway.queue_fanout import offers_held
 from server.gateway.send_budget import NodeSendBudget
 from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
+from server.gateway.ws_lean import can_receive, receive, trim
 from server.gateway.ws_monitor import MonitorFrames
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
 from server.ints import in_int64
 from server.kernel import topics
 from server.kernel.actors import Actor
-from server.kernel.enums import ConversationStatus, SenderType
+from server.kernel.enums import ConversationStatus, Role, SenderType
 from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
@@ -105,6 +107,7 @@ class Gateway:
                 log.warning("welcome failed: %s", err.message)
                 await conn.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable, reconnect")
                 return
+            trim(conn.ws)  # most connections now wait, silent, for a long time
             await self._read_loop(conn)
         finally:
             self.s.hub.remove(conn)
@@ -246,9 +249,15 @@ class Gateway:
             # timeout once, not once per queued conversation).
             await self.s.presence.annotate_queued_many(actor.tenant_id, events)
             roster = await hub.queue.rosters.read(actor.tenant_id)  # as the live queue
+            offered: dict[str, str] = {}
+            if roster is not None and roster.any_automatic and actor.role != Role.ADMIN.value:
+                offered = await self.s.store.run(offers_held, actor.tenant_id)
             for event in events:
+                if offered.get(event["conv"]) == actor.id:
+                    hub.queue.given(event["conv"], actor.id)  # its offer's card
                 if hub.queue.may_see(roster, conn, event):
                     conn.push_json(event)
+            await hub.summaries.send_to(conn)
 
     def welcome_frame(self, conn: Connection, you: dict[str, Any]) -> dict[str, Any]:
         settings = self.s.settings
@@ -258,9 +267,10 @@ class Gateway:
         ws = conn.ws
         allowed = VISITOR_FRAMES if conn.actor.is_visitor else AGENT_FRAMES
         kind = conn.kind
+        lean = can_receive(ws)
         while not conn.closing:
             try:
-                raw = await ws.recv()
+                raw = await (receive(ws) if lean else ws.recv())
             except asyncio.CancelledError:
                 raise
             except Exception:

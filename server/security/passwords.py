@@ -11,6 +11,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when the account does not exist, so timing does not reveal which emails exist.
 _DUMMY_HASH = _hasher.hash("steadydesk-dummy-password")
+# Stored for an account made without a password (``agent create --bulk --no-password``):
+# no password ever matches it, and checking one takes as long as for an unknown account.
+NO_PASSWORD = "!"
 
 
 def hash_password(password: str) -> str:
@@ -18,6 +21,8 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    if password_hash == NO_PASSWORD:
+        password_hash = None
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):

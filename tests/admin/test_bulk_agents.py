@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.admin.conftest import call
-from tests.support.clients import agent_login
+from tests.support.clients import Clients, agent_login
 from tests.support.server import REPO_ROOT, DemoTenant, ServerProcess
 
 
@@ -22,6 +22,13 @@ def _bulk(server: ServerProcess, tenant: str, path: Path | str, *extra: str,
          "--bulk", str(path), *extra],
         cwd=REPO_ROOT, env=server.env, input=stdin, capture_output=True, text=True,
         timeout=300, check=False,
+    )  # fmt: skip
+
+
+def _cli(server: ServerProcess, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *argv], cwd=REPO_ROOT, env=server.env,
+        capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
 
@@ -126,3 +133,39 @@ async def test_one_bad_row_refuses_the_whole_file_with_line_numbers(
     assert done.returncode == 0, done.stderr
     assert f"ok-{tag}@bulk.example" in await _agents(server, other_admin_token)
     assert f"ok-{tag}@bulk.example" not in await _agents(server, admin_token)
+
+
+async def test_agents_without_passwords_get_tokens_and_no_password_logs_in(
+    server: ServerProcess, demo: DemoTenant, clients: Clients, tmp_path: Path
+) -> None:
+    """``--no-password --issue-tokens`` (what the benchmark's 500 agents use): no argon2
+    hash is made, each agent gets a working token, and no password opens the account."""
+    tag = secrets.token_hex(3)
+    lines = "".join(json.dumps({"email": f"np{i}-{tag}@bulk.example"}) + "\n"
+                    for i in range(200))
+    started = time.monotonic()
+    done = _bulk(server, demo.tenant, "-", "--no-password", "--issue-tokens", stdin=lines)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(out) == 200 and all("generated_password" not in o for o in out)
+    assert all(o["token"] and o["token_expires_at"] > time.time() for o in out)
+    # 200 argon2 hashes are ~7 s of CPU on this machine; without them this is the CLI's
+    # start-up and one transaction.
+    assert took < 30, took
+
+    agent = await clients.agent(server, login_data={"token": out[-1]["token"]})
+    assert agent.welcome is not None and agent.welcome["you"]["id"] == out[-1]["id"]
+    for password in ("", "!", "bulk-pass-0", out[0]["token"]):
+        login = await agent_login(server, out[0]["email"], password)
+        assert login.status_code in (400, 401), (password, login.status_code, login.text)
+
+    # A row that gives a password while the agents get none is refused, naming its line.
+    rows = json.dumps({"email": f"x-{tag}@bulk.example"}) + "\n" + json.dumps(
+        {"email": f"y-{tag}@bulk.example", "password": "long enough 1"}) + "\n"
+    done = _bulk(server, demo.tenant, "-", "--no-password", stdin=rows)
+    assert done.returncode == 1 and "line 2: a password" in done.stderr, done.stderr
+    # And the flags belong to --bulk.
+    single = _cli(server, "agent", "create", "--tenant", demo.tenant, "--email",
+                  f"z-{tag}@bulk.example", "--password", "long enough 1", "--no-password")
+    assert single.returncode != 0 and "--bulk" in single.stderr, single.stderr

@@ -262,6 +262,20 @@ async def test_pipelined_sends_from_one_connection_keep_their_order(chat: Chat) 
         assert seqs == sorted(seqs), f"{sender.label}: seqs in send order were {seqs}"
 
 
+async def test_pipelined_first_sends_without_conv_land_in_one_conversation_in_order(
+    server: ServerProcess, clients: Clients,
+) -> None:
+    """A new visitor's sends name no conversation: the first opens one while the next
+    wait behind it, later ones find it at once; one conversation, in the order sent."""
+    visitor = await clients.visitor(server)
+    cids = [await visitor.send_message(f"part {i}") for i in range(30)]
+    acks = [await visitor.wait_ack(cid) for cid in cids]
+    assert all(ack["type"] == "ack" for ack in acks), [a for a in acks if a["type"] != "ack"]
+    assert len({ack["conv"] for ack in acks}) == 1, {ack["conv"] for ack in acks}
+    seqs = [ack["seq"] for ack in acks]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
+
+
 # ------------------------------------------------------------------------ sync / batch
 
 

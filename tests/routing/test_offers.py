@@ -149,12 +149,16 @@ async def test_offers_wait_for_an_agent_to_come_online(
     assert resp.status_code == 200, resp.text
     a0 = await t.agent(clients, 0, online=False)
     conv = await visitor_writes(t, clients)  # no department: the tenant default applies
-    await a0.recv_event("conv.queued", conv)
+    # Routed automatically: no card until it is offered, only the count (issue #17).
+    await a0.recv_until(lambda f: f.get("name") == "queue.summary" and f["data"]["waiting"] == 1)
     await a0.expect_no_frame(lambda f: offered_to(f, conv), within=0.5)
+    assert not [f for f in a0.frames_about(conv) if f.get("name") == "conv.queued"]
     listed = await t.call("GET", "/conversations?offline=1&status=queued", t.agent_tokens[0])
     assert conv in [c["id"] for c in listed.json()["conversations"]]
     await a0.send_json({"type": "status", "state": "online"})
     await a0.recv_until(lambda f: offered_to(f, conv))
+    about = [f["name"] for f in a0.frames_about(conv) if f.get("type") == "event"]
+    assert about[:2] == ["conv.queued", "conv.offered"], about
 
 
 async def test_away_agents_get_no_offers(server: ServerProcess, clients: Clients) -> None:

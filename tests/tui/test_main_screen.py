@@ -232,8 +232,9 @@ async def test_new_queue_item_and_unread_message_notices(
         await first.send_and_ack("are you there?", conv=conv1)
         await wait_until(pilot, lambda: screen.desk.get(conv1).unread == 1, "unread counted")
         assert len(bells) > rung
-        tab = screen.query_one(f"#{screen.tab_ids[conv1]}")
-        await wait_until(pilot, lambda: tab.has_class("-unread"), "tab marked unread")
+        await wait_until(
+            pilot, lambda: screen.tab_bar.marks(conv1)[0], "tab marked unread"
+        )
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: screen.active == conv1, "next unread opened")
         assert screen.desk.get(conv1).unread == 0

@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Static, Tab, Tabs
+from textual.widgets import Static
 
 from tui_agent.agent_tools import AgentTools
 from tui_agent.canned import CannedSet
@@ -67,6 +67,7 @@ from tui_agent.widgets.conversation_list import ConversationList
 from tui_agent.widgets.conversation_log import ConversationLog
 from tui_agent.widgets.key_bar import KeyBar
 from tui_agent.widgets.owner_banner import OwnerBanner
+from tui_agent.widgets.tab_bar import TabBar
 from tui_agent.widgets.visitor_panel import VisitorPanel
 
 LIST_LIMIT = 200  # the server's maximum page of GET /api/v1/conversations
@@ -119,11 +120,9 @@ class MainScreen(AttachmentActions, Screen[None]):
             tenant=session.tenant,
             backoff=backoff,
         )
-        self.tab_ids: dict[str, str] = {}  # conv -> tab widget id
-        self._tabs: dict[str, Tab] = {}  # conv -> its tab (a query per tab is slow)
+        self.tab_bar = TabBar(id="tabs")  # one tab per open conversation, by its id
         self.active: str | None = None
         self.agents: list[AgentInfo] | None = None
-        self._tab_counter = 0
         self._accepting: set[str] = set()
         self._missing_rest: set[str] = set()
         self._welcomed = False
@@ -158,7 +157,7 @@ class MainScreen(AttachmentActions, Screen[None]):
                     "All open", desk, "open", id="open", show_assignee=True, empty="none"
                 )
             with Vertical(id="center"):
-                yield Tabs(id="tabs")
+                yield self.tab_bar
                 yield ConversationLog(id="log")
                 yield Static("", id="typing")
                 yield OwnerBanner(id="owner-banner", classes="-hidden")
@@ -491,7 +490,7 @@ class MainScreen(AttachmentActions, Screen[None]):
             widget.sync(changed, lists_changed)
         if me_changed:
             self.refresh_whoami()
-        if changed & self.tab_ids.keys():
+        if any(conv in self.tab_bar for conv in changed):
             self.refresh_tabs(changed)
         if self.active in changed:
             self.refresh_active()
@@ -509,21 +508,24 @@ class MainScreen(AttachmentActions, Screen[None]):
         for widget in self.query(ConversationList):
             widget.sync(frozenset(), True, now)
 
+    @property
+    def tab_ids(self) -> list[str]:
+        """The conversations open in tabs, in the tabs' order."""
+        return self.tab_bar.keys()
+
     def refresh_tabs(self, only: Set[str] | None = None) -> None:
-        """Tab labels and marks (of the conversations in ``only``, if given); a label is
-        set only when its text changes (each relabel lays the screen out again)."""
-        for number, conv_id in enumerate(self.tab_ids, start=1):
+        """Tab labels and marks (of the conversations in ``only``, if given): fields of
+        the one tab bar widget, redrawn once for all."""
+        for number, conv_id in enumerate(self.tab_bar.keys(), start=1):
             if only is not None and conv_id not in only:
                 continue
             conv = self.desk.get(conv_id)
-            tab = self._tabs.get(conv_id)
-            if tab is None:
-                continue
-            label = self._tab_label(number, conv)
-            if label.plain != tab.label.plain:
-                tab.label = label
-            tab.set_class(bool(conv.unread) and conv_id != self.active, "-unread")
-            tab.set_class(conv.status == ConversationStatus.CLOSED, "-closed")
+            self.tab_bar.set_label(conv_id, self._tab_label(number, conv))
+            self.tab_bar.mark(
+                conv_id,
+                unread=bool(conv.unread) and conv_id != self.active,
+                closed=conv.status == ConversationStatus.CLOSED,
+            )
 
     @staticmethod
     def _tab_label(number: int, conv: Conversation) -> Text:
@@ -563,25 +565,18 @@ class MainScreen(AttachmentActions, Screen[None]):
     # ------------------------------------------------------------------ tabs
 
     async def open_tab(self, conv_id: str, focus: bool = True) -> None:
-        tabs = self.query_one(Tabs)
-        if conv_id not in self.tab_ids:
-            self._tab_counter += 1
-            tab_id = f"conv-tab-{self._tab_counter}"
-            self.tab_ids[conv_id] = tab_id
-            number = len(self.tab_ids)
-            tab = Tab(self._tab_label(number, self.desk.get(conv_id)), id=tab_id)
-            self._tabs[conv_id] = tab
-            await tabs.add_tab(tab)
-        tabs.active = self.tab_ids[conv_id]
+        if conv_id not in self.tab_bar:
+            number = len(self.tab_bar) + 1
+            self.tab_bar.add_tab(conv_id, self._tab_label(number, self.desk.get(conv_id)))
+        self.tab_bar.activate(conv_id)
         self.show_conversation(conv_id)
         if focus:
             self.query_one(Composer).focus_input()
 
-    @on(Tabs.TabActivated, "#tabs")
-    def _tab_activated(self, event: Tabs.TabActivated) -> None:
-        for conv_id, tab_id in self.tab_ids.items():
-            if event.tab is not None and tab_id == event.tab.id and conv_id != self.active:
-                self.show_conversation(conv_id)
+    @on(TabBar.Activated)
+    def _tab_activated(self, event: TabBar.Activated) -> None:
+        if event.key != self.active:
+            self.show_conversation(event.key)
 
     def show_conversation(self, conv_id: str) -> None:
         composer = self.query_one(Composer)
@@ -764,21 +759,22 @@ class MainScreen(AttachmentActions, Screen[None]):
         if self.active:
             self.client.sync(self.active)
 
-    async def action_hide_tab(self) -> None:
-        if not self.active or self.active not in self.tab_ids:
+    def action_hide_tab(self) -> None:
+        if not self.active or self.active not in self.tab_bar:
             return
-        tab_id = self.tab_ids.pop(self.active)
-        self._tabs.pop(self.active, None)
-        self.active = None
-        await self.query_one(Tabs).remove_tab(tab_id)
-        if not self.tab_ids:
+        hidden, self.active = self.active, None
+        shown = self.tab_bar.remove_tab(hidden)
+        if shown is not None:
+            self.show_conversation(shown)  # the next tab, as Tabs did
+        else:
             self.refresh_active()
         self.refresh_tabs()
 
     def action_switch_tab(self, number: int) -> None:
-        ids = list(self.tab_ids.values())
-        if 1 <= number <= len(ids):
-            self.query_one(Tabs).active = ids[number - 1]
+        ids = self.tab_bar.keys()
+        if 1 <= number <= len(ids) and ids[number - 1] != self.active:
+            self.tab_bar.activate(ids[number - 1])
+            self.show_conversation(ids[number - 1])
 
     def action_focus_list(self, name: str) -> None:
         self.query_one(f"#{name}", ConversationList).focus()

@@ -13,10 +13,16 @@ import pytest
 import pytest_asyncio
 
 from server.chat.records import SendResult, StoredMessage
-from server.chat.writer import ConversationClosed, GroupCommitWriter, PendingSend
+from server.chat.writer import (
+    LOCK_CONFLICT_RETRIES,
+    ConversationClosed,
+    GroupCommitWriter,
+    PendingSend,
+)
 from server.errors import NotFound, Unavailable
 from server.ids import new_id
 from server.kernel.enums import ConversationStatus
+from server.storage.database import is_mysql
 from server.storage.guard import TenantScope, cross_tenant
 from server.storage.models import Conversation, Message, Tenant
 
@@ -26,7 +32,7 @@ ALPHA, BETA = "walpha", "wbeta"
 class Writer:
     """A started writer, what it published, and the sizes of the batches it committed."""
 
-    def __init__(self, database: pw.Database, batch_max: int) -> None:
+    def __init__(self, database: pw.Database, batch_max: int, mysql_lanes: int = 1) -> None:
         self.published: list[StoredMessage] = []
         self.batches: list[int] = []
         self.writer = GroupCommitWriter(
@@ -34,6 +40,7 @@ class Writer:
             batch_max=batch_max,
             publish=self.published.append,
             observe_batch=lambda size, _secs: self.batches.append(size),
+            mysql_lanes=mysql_lanes,
         )
 
     def submit(
@@ -134,6 +141,58 @@ async def test_seq_continues_each_conversations_counter_without_gaps(writer: Wri
     assert stored(a)[0] == (ALPHA, 8, first.cid, first.body)
 
 
+async def test_refused_sends_in_a_batch_take_no_seq(writer: Writer) -> None:
+    conv, closed = new_conversation(ALPHA), new_conversation(ALPHA)
+    set_status(ALPHA, closed, ConversationStatus.CLOSED)
+    futures = [
+        writer.submit(ALPHA, conv, "a"),
+        writer.submit(ALPHA, "no-such-conversation", "x"),
+        writer.submit(ALPHA, conv, "b"),
+        writer.submit(ALPHA, closed, "y"),
+    ]
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert writer.batches == [4]
+    assert isinstance(outcomes[1], NotFound) and isinstance(outcomes[3], ConversationClosed)
+    assert [o.message.seq for o in outcomes if isinstance(o, SendResult)] == [1, 2]
+    assert [row[1:3] for row in stored(conv)] == [(1, "a"), (2, "b")] and last_seq(conv) == 2
+    assert stored(closed) == [] and last_seq(closed) == 0
+
+
+async def test_with_several_lanes_each_conversation_keeps_the_order_it_was_sent_in(
+    database: pw.Database, tenants: None
+) -> None:
+    # MariaDB commits on three lanes at once (SQLite has one writer: one lane); a
+    # conversation always goes to the same lane, so its seqs follow the sending order.
+    made = Writer(database, batch_max=3, mysql_lanes=3)
+    made.writer.start()
+    try:
+        convs = [new_conversation(ALPHA) for _ in range(5)]
+        futures = [made.submit(ALPHA, convs[n % 5], f"n{n:02}") for n in range(40)]
+        results = await asyncio.gather(*futures)
+    finally:
+        await made.writer.drain_and_stop(5)
+    for conv in convs:
+        mine = [r.message for r in results if r.message.conv == conv]
+        assert [m.seq for m in mine] == list(range(1, 9))
+        assert [m.cid for m in mine] == sorted(m.cid for m in mine)
+        assert [(row[1], row[2]) for row in stored(conv)] == [(m.seq, m.cid) for m in mine]
+        assert [m.seq for m in made.published if m.conv == conv] == list(range(1, 9))
+
+
+async def test_a_stop_commits_what_is_queued_and_refuses_what_comes_after(
+    database: pw.Database, tenants: None
+) -> None:
+    made = Writer(database, batch_max=4)
+    made.writer.start()
+    conv = new_conversation(ALPHA)
+    queued = [made.submit(ALPHA, conv, f"q{n}") for n in range(6)]
+    await made.writer.drain_and_stop(5)
+    assert [(await future).message.seq for future in queued] == list(range(1, 7))
+    with pytest.raises(Unavailable):
+        await made.submit(ALPHA, conv, "late")
+    assert len(stored(conv)) == 6 and last_seq(conv) == 6
+
+
 async def test_a_resend_gets_the_original_ack_and_is_stored_and_published_once(
     writer: Writer,
 ) -> None:
@@ -186,11 +245,12 @@ async def test_a_resend_after_the_close_gets_its_ack_and_a_new_send_gets_closed(
     assert len(stored(conv)) == 1 and last_seq(conv) == 1
 
 
-async def test_a_lock_conflict_runs_the_batch_again(writer: Writer) -> None:
+@pytest.mark.parametrize("code", [1213, 1205], ids=["deadlock", "lock_wait_timeout"])
+async def test_a_lock_conflict_runs_the_batch_again(writer: Writer, code: int) -> None:
     # MariaDB answers a deadlock (1213) or a lock wait timeout (1205) between lanes or
     # nodes by rolling the transaction back: the writer runs the batch again.
     conv = new_conversation(ALPHA)
-    failing = fail_first(writer, lambda: pw.OperationalError(1213, "Deadlock found"))
+    failing = fail_first(writer, lambda: pw.OperationalError(code, "lock conflict"))
     result = await writer.submit(ALPHA, conv, "retried")
     assert failing == [True, False]
     assert result.message.seq == 1 and not result.duplicate
@@ -209,6 +269,69 @@ async def test_an_unavailable_database_fails_the_batch_and_the_next_one_commits(
     assert stored(conv) == []
     result = await writer.submit(ALPHA, conv, "later")
     assert result.message.seq == 1
+
+
+async def test_lock_conflicts_past_the_retries_fail_the_batch_and_store_nothing(
+    writer: Writer,
+) -> None:
+    conv = new_conversation(ALPHA)
+    attempts: list[bool] = []
+    commit = writer.writer._commit
+
+    def conflicting(batch: list[PendingSend], check_existing: bool) -> Any:
+        attempts.append(check_existing)
+        raise pw.OperationalError(1213, "Deadlock found")
+
+    writer.writer._commit = conflicting  # type: ignore[method-assign]
+    with pytest.raises(Unavailable):
+        await writer.submit(ALPHA, conv, "never")
+    assert len(attempts) == LOCK_CONFLICT_RETRIES + 1  # the first try, then each retry
+    writer.writer._commit = commit  # type: ignore[method-assign]
+    assert (await writer.submit(ALPHA, conv, "next")).message.seq == 1
+    assert [row[2] for row in stored(conv)] == ["next"] and writer.published[-1].cid == "next"
+
+
+async def test_a_connection_lost_mid_transaction_fails_its_batch_then_is_replaced(
+    writer: Writer, database: pw.Database
+) -> None:
+    if not is_mysql(database):
+        pytest.skip("MariaDB kills connections; SQLite has none to lose")
+    conv = new_conversation(ALPHA)
+    assert (await writer.submit(ALPHA, conv, "before")).message.seq == 1
+    loop = asyncio.get_running_loop()
+    lane = writer.writer._lanes[0]  # the writer's thread keeps its connection
+    writer_connection = int(
+        await loop.run_in_executor(
+            lane, lambda: database.execute_sql("SELECT CONNECTION_ID()").fetchone()[0]
+        )
+    )
+    conv_table = Conversation._meta.table_name
+    with database.atomic():
+        # Hold the conversation's row: the writer's next batch waits for it inside its
+        # transaction, and its connection is killed there.
+        database.execute_sql(f"SELECT id FROM {conv_table} WHERE id = %s FOR UPDATE", [conv])
+        lost = writer.submit(ALPHA, conv, "lost")
+        await wait_for_statement(database, writer_connection)
+        database.execute_sql(f"KILL {writer_connection}")
+    with pytest.raises(Unavailable):
+        await lost
+    # An idle connection killed before a batch would be replaced before the transaction
+    # (the database's ReconnectMixin); this one fails its batch, and the next reconnects.
+    after = await writer.submit(ALPHA, conv, "after")
+    assert after.message.seq == 2  # the lost send took no seq: no gap
+    assert [row[2] for row in stored(conv)] == ["before", "after"] and last_seq(conv) == 2
+
+
+async def wait_for_statement(database: pw.Database, connection: int) -> None:
+    """Until MariaDB shows ``connection`` running a statement (waiting for a row lock)."""
+    for _ in range(200):
+        row = database.execute_sql(
+            "SELECT INFO FROM information_schema.PROCESSLIST WHERE ID = %s", [connection]
+        ).fetchone()
+        if row and row[0]:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the writer never reached the locked row")
 
 
 def fail_first(writer: Writer, error: Callable[[], Exception]) -> list[bool]:

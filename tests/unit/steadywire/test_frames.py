@@ -187,3 +187,22 @@ def test_the_live_monitor_frame_and_events() -> None:
                                              "at": "2026-01-01T00:00:00.000Z"}).details()
     assert came == w.VisitorCameOrWent(w.Sender("visitor", "v1", ""), "2026-01-01T00:00:00.000Z")
     assert w.Event("monitor.subscribed", None, {"on": True}).details() == w.MonitorSubscribed(True)
+
+
+def test_the_queue_summary_is_typed() -> None:
+    summary = w.Event(
+        "queue.summary",
+        None,
+        {
+            "waiting": 3,
+            "departments": [
+                {"department": None, "waiting": 1, "oldest_since": "2026-12-07T05:30:52.659Z"},
+                {"department": "d1", "waiting": 2, "oldest_since": "2026-12-07T05:31:00.000Z"},
+            ],
+        },
+    )
+    details = summary.details()
+    assert isinstance(details, w.QueueSummary)
+    assert details.waiting == 3
+    assert details.departments[1] == w.QueueWaiting("d1", 2, "2026-12-07T05:31:00.000Z")
+    assert w.EventName.QUEUE_SUMMARY == "queue.summary"
