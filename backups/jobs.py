@@ -16,13 +16,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from backups.export import ExportOptions
-from server.admin import audit
-from server.admin.validation import iso, parse
-from server.chat.records import Actor
 from server.errors import Forbidden, NotFound
+from server.foundation import audit
+from server.foundation.validation import iso, parse
 from server.ids import new_id
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
 from server.storage.guard import TenantScope
-from server.storage.models import ExportJob, SenderType, utcnow
+from server.storage.models import ExportJob, utcnow
 
 JOB_TTL = dt.timedelta(hours=1)
 CONTENT_TYPES = {

@@ -22,10 +22,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from server.admin.knowledge import robot_knowledge  # noqa: E402
-from server.chat.records import Actor  # noqa: E402
+from server.kernel.actors import Actor  # noqa: E402
+from server.kernel.enums import SenderType  # noqa: E402
 from server.storage.guard import TenantScope  # noqa: E402
 from server.storage.migrations import migrate  # noqa: E402
-from server.storage.models import CannedReply, KnowledgeArticle, SenderType, Tenant  # noqa: E402
+from server.storage.models import CannedReply, KnowledgeArticle, Tenant  # noqa: E402
 from tests.support.services import blank_database  # noqa: E402
 
 TENANT = "bench"

@@ -130,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bridge_parser(sub: Any) -> None:
-    from server.storage.models import BridgeKind
+    from server.kernel.enums import BridgeKind
 
     bridge = sub.add_parser("bridge", help="Slack, Telegram and AI bridges (docs/bridges.md)")
     actions = bridge.add_subparsers(dest="action", required=True)
@@ -319,7 +319,7 @@ def _cmd_site(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
     from server.admin.provisioning import create_agent
-    from server.storage.models import Role
+    from server.kernel.enums import Role
 
     if args.bulk is not None:
         return _cmd_agent_bulk(settings, args)

@@ -18,17 +18,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SERVER = REPO / "server"
 
-DOMAIN_PACKAGES = ("chat", "routing", "admin", "storage", "security", "bus")
+DOMAIN_PACKAGES = (
+    "chat", "routing", "admin", "foundation", "kernel", "storage", "security", "bus",
+)
 TRANSPORT_MODULES = ("server.gateway", "sanic", "sanic_routing", "sanic_ext", "websockets")
 CLIENT_AND_UI_MODULES = ("textual", "tui_agent", "bots")
 CLIENT_PACKAGES = ("tui_agent", "bots")
 LINT_IMPORTS_TIMEOUT_SECS = 300
 # The layers of server/, top to bottom (setup.cfg's layers contract, checked here too).
 ADAPTERS = ("server.cli", "server.cli_backups", "server.app", "server.gateway")
-DOMAIN = ("server.chat", "server.routing", "server.admin")
-FOUNDATIONS = ("bus", "storage", "security")
-# Upward imports the code still has; each is one import, named in setup.cfg too.
-KNOWN_UPWARD_IMPORTS = {"server/bus/redis.py": ("server.chat.records",)}
+# Top to bottom: admin may import routing and chat, routing may import chat, never upwards.
+DOMAIN = ("server.admin", "server.routing", "server.chat")
+FOUNDATIONS = ("foundation", "bus", "storage", "security", "kernel")
+# The kernel (Actor, ConversationRef, topics, the domain's enums) is pure Python: of
+# server it imports only itself, and no database, web or I/O library.
+KERNEL_MAY_NOT_IMPORT = (
+    "server", "peewee", "pydantic", "redis", "sanic", "websockets", "asyncio", "socket",
+)
+# Sans-I/O modules: loading one must not load the database layer, even indirectly.
+SANS_IO_MODULES = (
+    "server.routing.policy",
+    "server.routing.hours",
+    "server.chat.delivery",
+    "server.chat.bridge_feed",
+    "server.kernel.actors",
+    "server.kernel.enums",
+    "server.kernel.topics",
+)
+IO_PACKAGES = ("peewee", "pymysql", "redis", "sanic", "websockets", "server.storage", "server.bus")
 # tui_agent's modules that are not UI: plain state, records, the network client.
 CONSOLE_CORE = (
     "client", "desk", "models", "events", "streams", "notices", "canned", "config",
@@ -181,12 +198,53 @@ def test_foundations_never_import_the_domain_or_the_adapters() -> None:
     files = _python_files(*(SERVER / name for name in FOUNDATIONS))
     assert files, "no modules found in server/{" + ",".join(FOUNDATIONS) + "}"
     found = _violations(files, DOMAIN + ADAPTERS)
-    violations = [
-        v
-        for v in found
-        if not _is_within(v.split(" imports ")[1], KNOWN_UPWARD_IMPORTS.get(v.split(":")[0], ()))
-    ]
+    # foundation sits above the other foundations: kernel, storage, bus and security
+    # never import it.
+    below = _python_files(*(SERVER / name for name in FOUNDATIONS if name != "foundation"))
+    violations = found + _violations(below, ("server.foundation",))
     assert not violations, "a foundation imports upwards:\n" + "\n".join(violations)
+
+
+def test_chat_routing_and_admin_import_each_other_one_way() -> None:
+    # admin over routing over chat (setup.cfg's layers): a package never imports one above it.
+    violations = []
+    for depth, package in enumerate(DOMAIN):
+        files = _python_files(REPO.joinpath(*package.split(".")))
+        assert files, f"no modules found in {package}"
+        violations += _violations(files, DOMAIN[:depth])
+    assert not violations, "a domain package imports one above it:\n" + "\n".join(violations)
+
+
+def test_the_kernel_imports_nothing_of_server_but_itself() -> None:
+    files = _python_files(SERVER / "kernel")
+    assert files, "no modules found in server/kernel"
+    found = _violations(files, KERNEL_MAY_NOT_IMPORT)
+    violations = [v for v in found if not _is_within(v.split(" imports ")[1], ("server.kernel",))]
+    assert not violations, "the kernel imports more than itself:\n" + "\n".join(violations)
+
+
+def test_sans_io_modules_load_without_the_database_even_indirectly() -> None:
+    # A fresh interpreter imports each module; what it loaded is what it depends on,
+    # however indirectly (the routing policy once pulled in peewee through the models).
+    probe = (
+        "import importlib, sys\n"
+        "importlib.import_module(sys.argv[1])\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    violations = []
+    for module in SANS_IO_MODULES:
+        result = subprocess.run(
+            [sys.executable, "-c", probe, module],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        loaded = result.stdout.split()
+        assert module in loaded, result.stdout
+        violations += [f"{module} loads {m}" for m in loaded if _is_within(m, IO_PACKAGES)]
+    assert not violations, "a sans-I/O module loads I/O code:\n" + "\n".join(violations)
 
 
 def test_the_domain_never_imports_the_adapters() -> None:
@@ -227,7 +285,11 @@ def test_the_contracts_live_in_setup_cfg_only() -> None:
     }
     layers = [c for c in contracts.values() if c["type"] == "layers"]
     assert [c["containers"].split() for c in layers] == [["server"]], layers
-    assert "chat : routing : admin" in layers[0]["layers"]
+    order = [line.strip() for line in layers[0]["layers"].splitlines() if line.strip()]
+    domain = [name.removeprefix("server.") for name in DOMAIN]
+    assert [line for line in order if line in domain] == domain, order
+    assert order.index("chat") < order.index("foundation"), order
+    assert not any(":" in line and "chat" in line for line in order), order
     forbidden_textual = [
         c for c in contracts.values() if "textual" in c.get("forbidden_modules", "").split()
     ]

@@ -17,17 +17,18 @@ from typing import Any, Literal
 import peewee as pw
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from server.admin import audit
-from server.admin.tx import admin_transaction
-from server.admin.validation import changed, iso, parse
-from server.chat.records import Actor
 from server.errors import BadRequest, Conflict, ErrorCode, NotFound
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
+from server.foundation.validation import changed, iso, parse
 from server.ids import new_id
+from server.kernel.actors import Actor
+from server.kernel.enums import Role
 from server.routing.offers import expire_offers_of
 from server.security.passwords import hash_password
 from server.storage.database import is_mysql
 from server.storage.guard import TenantScope
-from server.storage.models import Agent, AgentDepartment, Department, Role
+from server.storage.models import Agent, AgentDepartment, Department
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_CAPACITY = 100

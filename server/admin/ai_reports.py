@@ -13,10 +13,10 @@ from typing import Any
 
 from peewee import fn
 
-from server.chat.ai_rules import ROBOT_ASSIGNEE
-from server.chat.records import Actor
+from server.kernel.actors import Actor
+from server.kernel.enums import ROBOT_ASSIGNEE, ConversationStatus, HandoffReason
 from server.storage.guard import TenantScope
-from server.storage.models import AiHandoff, Conversation, ConversationStatus, HandoffReason
+from server.storage.models import AiHandoff, Conversation
 
 REASONS = [r.value for r in HandoffReason]
 

@@ -11,12 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.admin import audit
-from server.admin.tx import admin_transaction
-from server.admin.validation import iso, parse
-from server.chat.records import Actor
 from server.errors import NotFound
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
+from server.foundation.validation import iso, parse
 from server.ids import new_secret
+from server.kernel.actors import Actor
 from server.storage.guard import TenantScope
 from server.storage.models import ApiKey, utcnow
 

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import peewee as pw
 
 from server.admin.bridges import bridge_profile
 from server.admin.login import ClientInfo, LoginPolicy, PasswordLogin, password_login
-from server.chat.records import Actor
-from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, Unauthorized
+from server.errors import BadRequest, ErrorCode, Forbidden, Unauthorized
+from server.foundation.sites import find_site, origin_allowed
 from server.ids import new_id
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
 from server.security.identity import verify_user_hash
 from server.security.tokens import TokenClaims, TokenSigner
 from server.storage.database import db
 from server.storage.guard import TenantScope, cross_tenant
-from server.storage.models import (
-    Agent,
-    ApiKey,
-    Conversation,
-    SenderType,
-    Site,
-    Tenant,
-    Visitor,
-    utcnow,
-)
+from server.storage.models import Agent, ApiKey, Conversation, Site, Tenant, Visitor, utcnow
 
 VISIT_GAP = dt.timedelta(minutes=30)  # the usual web-analytics session timeout
 
@@ -37,23 +29,6 @@ _VISITOR_TEXT_LIMITS = {
     "referrer": 1000,
     "language": 35,
 }
-
-
-def find_site(site_key: object) -> Site:
-    if not isinstance(site_key, str) or not site_key or len(site_key) > 40:
-        raise NotFound("unknown site_key")
-    # The site key is what tells us the tenant: this lookup is the one place it is found.
-    with cross_tenant():
-        site = Site.select().where(Site.id == site_key).first()
-    if site is None:
-        raise NotFound("unknown site_key")
-    return site
-
-
-def origin_allowed(site: Site, origin: str | None) -> bool:
-    if origin is None:
-        return True  # not a browser (apps, bridges, tests)
-    return origin.rstrip("/") in json.loads(site.allowed_origins)
 
 
 def visitor_origin_allowed(visitor: Actor, origin: str | None) -> bool:

@@ -20,11 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.admin import audit
 from server.admin.bridges import access_bridge, cli_actor
-from server.admin.tx import admin_transaction
-from server.admin.validation import iso, parse
-from server.chat.records import Actor
 from server.errors import (
     BadRequest,
     ErrorCode,
@@ -34,17 +30,14 @@ from server.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
+from server.foundation.validation import iso, parse
+from server.kernel.actors import Actor
+from server.kernel.enums import BridgeKind, SenderType
 from server.storage.database import is_mysql
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    Agent,
-    Bridge,
-    BridgeKind,
-    BridgeLink,
-    LinkCode,
-    SenderType,
-    utcnow,
-)
+from server.storage.models import Agent, Bridge, BridgeLink, LinkCode, utcnow
 from server.times import iso_ms
 
 log = logging.getLogger(__name__)

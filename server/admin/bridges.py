@@ -20,28 +20,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from server.admin import audit
-from server.admin.tx import admin_transaction
-from server.admin.validation import iso, parse
 from server.bus import Bus
 from server.bus.signals import Signal, signal
-from server.chat import topics
-from server.chat.records import Actor
-from server.chat.robots import ROBOT_ROLE
 from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, Unauthorized
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
+from server.foundation.validation import iso, parse
 from server.ids import new_id
+from server.kernel import topics
+from server.kernel.actors import Actor
+from server.kernel.enums import ROBOT_ROLE, BridgeKind, SenderType
 from server.storage.database import Store
 from server.storage.guard import TenantScope, cross_tenant
-from server.storage.models import (
-    Agent,
-    Bridge,
-    BridgeKind,
-    BridgeLink,
-    Department,
-    SenderType,
-    Tenant,
-    utcnow,
-)
+from server.storage.models import Agent, Bridge, BridgeLink, Department, Tenant, utcnow
 
 TOKEN_PREFIX = "sdb_"  # tells a bridge token from a JWT at a glance (and to secret scanners)
 TOKEN_BYTES = 32

@@ -29,16 +29,17 @@ from typing import Any
 import orjson
 import peewee as pw
 
-from server.admin import audit
 from server.admin.bridges import cli_actor
 from server.admin.provisioning import get_tenant
-from server.admin.tx import admin_transaction
 from server.errors import BadRequest, Conflict, ErrorCode
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
 from server.ids import new_id
+from server.kernel.enums import Role
 from server.security.passwords import NO_PASSWORD, hash_password
 from server.security.tokens import TokenSigner
 from server.storage.guard import TenantScope
-from server.storage.models import Agent, AgentDepartment, AuditLog, Department, Role
+from server.storage.models import Agent, AgentDepartment, AuditLog, Department
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COLUMNS = frozenset({"email", "login", "name", "role", "departments", "password", "capacity"})

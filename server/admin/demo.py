@@ -17,10 +17,11 @@ import json
 from typing import Any
 
 from server.admin.provisioning import create_agent, create_api_key, create_site, create_tenant
+from server.kernel.enums import Role
 from server.security.passwords import hash_password
 from server.storage.database import db
 from server.storage.guard import TenantScope
-from server.storage.models import Agent, ApiKey, Role, Setting, Site, Tenant
+from server.storage.models import Agent, ApiKey, Setting, Site, Tenant
 
 DEMO_SITE_NAME = "Demo site"
 CREDENTIALS_KEY = "demo.credentials"  # e-mails and the API key id: nothing secret

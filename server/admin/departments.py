@@ -8,12 +8,12 @@ from typing import Any
 import peewee as pw
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.admin import audit
-from server.admin.tx import admin_transaction
-from server.admin.validation import iso, parse
-from server.chat.records import Actor
 from server.errors import Conflict, ErrorCode, NotFound
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
+from server.foundation.validation import iso, parse
 from server.ids import new_id
+from server.kernel.actors import Actor
 from server.storage.guard import TenantScope
 from server.storage.models import AgentDepartment, Conversation, Department, Visitor
 

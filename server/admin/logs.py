@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from server.admin.actor_names import stored_label_name
-from server.admin.validation import iso, parse_time
-from server.chat.records import Actor
 from server.errors import BadRequest
+from server.foundation.validation import iso, parse_time
+from server.kernel.actors import Actor
 from server.storage.guard import TenantScope
 from server.storage.models import AuditLog, LoginLog
 

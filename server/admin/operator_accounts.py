@@ -13,14 +13,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.admin import audit, logs
+from server.admin import logs
 from server.admin.operators import MIN_PASSWORD_CHARS, PLATFORM
-from server.admin.tx import admin_transaction
-from server.admin.validation import iso, parse
-from server.chat.records import Actor
 from server.errors import BadRequest, Conflict, NotFound
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
+from server.foundation.validation import iso, parse
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
 from server.security.passwords import hash_password
-from server.storage.models import Operator, SenderType
+from server.storage.models import Operator
 
 CLI_ID = "cli"
 

@@ -9,12 +9,8 @@ from typing import Any
 import peewee as pw
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.admin import audit
 from server.admin.login import ClientInfo, LoginPolicy, PasswordLogin, password_login
 from server.admin.provisioning import create_tenant
-from server.admin.tx import admin_transaction
-from server.admin.validation import iso, parse
-from server.chat.records import Actor
 from server.errors import (
     BadRequest,
     Conflict,
@@ -22,11 +18,16 @@ from server.errors import (
     NotFound,
     Unauthorized,
 )
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
+from server.foundation.validation import iso, parse
 from server.ids import new_id
+from server.kernel.actors import Actor
+from server.kernel.enums import Role, SenderType
 from server.security.passwords import hash_password
 from server.security.tokens import TokenClaims, TokenSigner
 from server.storage.guard import TenantScope
-from server.storage.models import Operator, Role, SenderType, Tenant
+from server.storage.models import Operator, Tenant
 
 # Login-log rows of operators: not a valid tenant slug, so no tenant can ever read them.
 PLATFORM = "_platform"

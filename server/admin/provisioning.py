@@ -12,10 +12,11 @@ import peewee as pw
 
 from server.errors import BadRequest, Conflict, ErrorCode, NotFound
 from server.ids import new_id, new_secret
+from server.kernel.enums import Role
 from server.security.passwords import hash_password
 from server.storage.database import db
 from server.storage.guard import TenantScope
-from server.storage.models import Agent, ApiKey, Role, Site, Tenant
+from server.storage.models import Agent, ApiKey, Site, Tenant
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")

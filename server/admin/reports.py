@@ -16,20 +16,12 @@ from typing import Any
 import peewee as pw
 from peewee import JOIN, SQL, Case, fn
 
-from server.chat.records import Actor
 from server.errors import BadRequest
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus, MessageKind, SenderType
 from server.storage.database import is_mysql
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    Agent,
-    Bridge,
-    Conversation,
-    ConversationStatus,
-    Department,
-    Message,
-    MessageKind,
-    SenderType,
-)
+from server.storage.models import Agent, Bridge, Conversation, Department, Message
 
 GROUPS = ("day", "agent", "department")
 MAX_RANGE_DAYS = 366

@@ -20,13 +20,13 @@ import contextlib
 from typing import Any
 
 from server.admin import agents, sites
-from server.admin import settings as tenant_settings
 from server.bus import Bus
 from server.bus.signals import Signal, signal
-from server.chat import topics
 from server.chat.masking import MaskingPolicies
-from server.chat.records import Actor
 from server.errors import SteadyError
+from server.foundation import settings as tenant_settings
+from server.kernel import topics
+from server.kernel.actors import Actor
 from server.routing.service import RoutingService
 from server.storage.database import Store
 

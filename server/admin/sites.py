@@ -13,14 +13,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from server.admin import audit
-from server.admin.tx import admin_transaction
-from server.admin.validation import changed, iso, parse
-from server.chat.records import Actor
 from server.errors import NotFound
+from server.foundation import audit
+from server.foundation.tx import admin_transaction
+from server.foundation.validation import changed, iso, parse
 from server.ids import new_secret
+from server.kernel.actors import Actor
+from server.kernel.enums import AiMode
 from server.storage.guard import TenantScope
-from server.storage.models import AiMode, Site
+from server.storage.models import Site
 
 MAX_ORIGINS = 50
 MAX_ORIGIN_CHARS = 300  # scheme, a 253-character host name and a port; the list is one TEXT

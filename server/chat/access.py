@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from server.chat.directory import ConversationDirectory
-from server.chat.records import Actor, ConversationRef
 from server.errors import Forbidden
+from server.kernel.actors import Actor, ConversationRef
 
 _DENIED = "you have no access to this conversation"
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from server.errors import Forbidden
-from server.storage.models import ConversationStatus, SenderType
+from server.kernel.enums import ROBOT_ASSIGNEE, ConversationStatus, SenderType
 
 AI = SenderType.AI.value
-ROBOT_ASSIGNEE = "ai"  # Conversation.assignee_type of a conversation a robot holds
 
 
 class TakenOver(Forbidden):

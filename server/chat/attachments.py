@@ -16,29 +16,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from server.admin.settings import tenant_settings
 from server.chat.access import access_conversation, may_access
 from server.chat.attachment_content import CleanFile, clean_upload
 from server.chat.attachment_rows import meta_of
 from server.chat.directory import ConversationDirectory
-from server.chat.records import Actor, ConversationRef, StoredMessage
+from server.chat.records import StoredMessage
 from server.errors import Forbidden, NotFound, Unavailable
+from server.foundation.settings import tenant_settings
 from server.ids import new_id
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import MessageKind, SenderType
 from server.security.attachment_links import AttachmentLinks, ExpiredUrl, Grant
 from server.storage.blobs import BlobStore
 from server.storage.database import Store, db, is_mysql
 from server.storage.guard import TenantScope, cross_tenant
-from server.storage.models import (
-    Agent,
-    ApiKey,
-    Attachment,
-    Bridge,
-    Conversation,
-    Message,
-    MessageKind,
-    Operator,
-    SenderType,
-)
+from server.storage.models import Agent, ApiKey, Attachment, Bridge, Conversation, Message, Operator
 from server.times import iso_ms
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from server.chat.labels import access_conversation_row
-from server.chat.records import Actor
 from server.chat.service import ChatService
 from server.errors import Conflict, ErrorCode
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus
+from server.storage.models import Conversation
 
 
 def joined_text(name: str) -> str:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from server.chat.records import ConversationRef
+from server.kernel.actors import ConversationRef
+from server.kernel.enums import ConversationStatus
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus
+from server.storage.models import Conversation
 
 RESUME_MAX = 10_000  # conversations one hello may name
 

@@ -13,15 +13,16 @@ from typing import Any
 
 import peewee as pw
 
-from server.admin import audit
-from server.admin.settings import tenant_settings
 from server.chat.labels import access_conversation_row
-from server.chat.records import Actor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound
+from server.foundation import audit
+from server.foundation.settings import tenant_settings
 from server.ids import new_id
+from server.kernel.actors import Actor
+from server.kernel.enums import Role
 from server.storage.database import db, is_mysql
 from server.storage.guard import TenantScope
-from server.storage.models import Agent, CannedReply, Role, Visitor, utcnow
+from server.storage.models import Agent, CannedReply, Visitor, utcnow
 from server.times import iso_time
 from steadywire.placeholders import expand
 

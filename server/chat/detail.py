@@ -6,10 +6,10 @@ from typing import Any
 
 from server.chat.labels import access_conversation_row, conversation_labels
 from server.chat.rating import rating_data
-from server.chat.records import Actor
 from server.chat.robots import assignee_cards
 from server.chat.visitors import PAGES_IN_REST, visitor_context
 from server.errors import NotFound
+from server.kernel.actors import Actor
 from server.storage.guard import TenantScope
 from server.storage.models import Visitor
 from server.times import iso_time

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from server.chat.records import ConversationRef
+from server.kernel.actors import ConversationRef
 from server.storage.database import Store
 from server.storage.guard import TenantScope, cross_tenant
 from server.storage.models import Conversation

@@ -8,8 +8,9 @@ gateway publishes nothing (``tests/test_architecture.py``).
 from __future__ import annotations
 
 from server.bus import Bus
-from server.chat import topics
-from server.chat.records import Actor, ConversationRef, StoredMessage
+from server.chat.records import StoredMessage
+from server.kernel import topics
+from server.kernel.actors import Actor, ConversationRef
 from steadywire.server_frames import ReadNotice, Sender, TypingNotice
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import peewee as pw
 
-from server.chat.records import Actor
 from server.errors import BadRequest, NotFound
+from server.kernel.actors import Actor
 from server.storage.database import db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, ConversationLabel

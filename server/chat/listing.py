@@ -10,23 +10,21 @@ from typing import Any
 
 from server.chat.queries import MESSAGE_COLUMNS
 from server.chat.rating import rating_data
-from server.chat.records import Actor, StoredMessage
+from server.chat.records import StoredMessage
 from server.chat.rendered import RENDERED
 from server.chat.robots import assignee_cards
 from server.chat.visitors import visitor_card
 from server.errors import BadRequest
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus, MessageKind, Role, SenderType
 from server.storage.guard import TenantScope
 from server.storage.models import (
     Agent,
     AgentDepartment,
     Conversation,
     ConversationLabel,
-    ConversationStatus,
     Department,
     Message,
-    MessageKind,
-    Role,
-    SenderType,
     Visitor,
 )
 from server.times import iso_time

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 
-from server.admin.settings import load_settings
+from server.foundation.settings import load_settings
 from server.security.masking import MaskingPolicy
 from server.storage.database import Store
 

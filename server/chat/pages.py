@@ -14,12 +14,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from server.bus import Bus
-from server.chat import topics
-from server.chat.records import Actor
 from server.errors import BadRequest, ErrorCode, Forbidden
+from server.kernel import topics
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus, Visitor, VisitorPage, utcnow
+from server.storage.models import Conversation, Visitor, VisitorPage, utcnow
 from server.times import iso_time
 from steadywire.events import EventName, VisitorSeen
 

@@ -8,20 +8,15 @@ import peewee as pw
 
 from server.chat.attachment_rows import claimed_attachments
 from server.chat.prechat import check_prechat
-from server.chat.records import Actor, ConversationRef, StoredMessage
+from server.chat.records import StoredMessage
 from server.chat.rendered import RENDERED
 from server.chat.visitors import visitor_context
 from server.ids import new_id
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import ConversationStatus, MessageKind
 from server.storage.database import db
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    Conversation,
-    ConversationStatus,
-    Message,
-    MessageKind,
-    Visitor,
-    utcnow,
-)
+from server.storage.models import Conversation, Message, Visitor, utcnow
 from server.times import iso_time
 from steadywire.events import ConvQueued
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from server.bus import Bus
-from server.chat import topics
 from server.chat.access import access_conversation
 from server.chat.directory import ConversationDirectory
 from server.chat.masking import MaskingPolicies
-from server.chat.records import Actor, ConversationRef
 from server.errors import BadRequest, ErrorCode, Forbidden, NotFound, SteadyError
+from server.kernel import topics
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import ConversationStatus
 from server.storage.database import Store
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus, Site, utcnow
+from server.storage.models import Conversation, Site, utcnow
 from server.times import iso_time
 from steadywire.events import ConvRated
 

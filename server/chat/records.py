@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
+from server.kernel.enums import MessageKind
 from server.security.sanitizer import render_html
-from server.storage.models import MessageKind, SenderType
 from server.times import iso_ms
 from steadywire.server_frames import (
     Attachment,
@@ -19,51 +19,6 @@ from steadywire.server_frames import (
     message_object,
     sender_object,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who is acting: a visitor or an agent, always bound to one tenant."""
-
-    type: SenderType
-    id: str
-    tenant_id: str
-    name: str = ""
-    role: str = ""  # agents: "agent" | "admin"
-    site_id: str | None = None
-    api_key: bool = False  # a tenant's backend calling with a signed request
-    # Bridges (docs/bridges.md): the bridge an agent acts through, and the departments the
-    # bridge is narrowed to (None: the whole tenant). A bridge's own actor has them too.
-    via: str | None = None
-    departments: frozenset[str] | None = None
-    # The client's User-Agent (REST request or WebSocket handshake): recorded in the audit.
-    user_agent: str = ""
-
-    @property
-    def is_visitor(self) -> bool:
-        return self.type is SenderType.VISITOR
-
-    @property
-    def is_bridge(self) -> bool:
-        return self.type is SenderType.BRIDGE
-
-    def in_scope(self, department_id: str | None) -> bool:
-        """Whether a conversation of this department is within the actor's bridge scope."""
-        return self.departments is None or department_id in self.departments
-
-    def wire(self) -> dict[str, str]:
-        return {"type": self.type.value, "id": self.id, "name": self.name}
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationRef:
-    """The immutable facts about a conversation that authorisation needs."""
-
-    id: str
-    tenant_id: str
-    visitor_id: str
-    site_id: str
-
 
 _new = object.__new__
 

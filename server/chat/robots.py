@@ -7,12 +7,11 @@ name in the tenant), the bridge's departments as its scope. It never acts as an 
 
 from __future__ import annotations
 
-from server.chat.ai_rules import ROBOT_ASSIGNEE
-from server.chat.records import Actor, ConversationRef
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import ROBOT_ASSIGNEE, ROBOT_ROLE, ConversationStatus, SenderType
 from server.storage.guard import TenantScope
-from server.storage.models import Agent, Bridge, Conversation, ConversationStatus, SenderType
+from server.storage.models import Agent, Bridge, Conversation
 
-ROBOT_ROLE = "ai"
 # What a robot may send on /ws/agent besides its own sync and ping; accept is a person's.
 ROBOT_FRAMES = frozenset({"send", "typing", "read", "close", "transfer"})
 

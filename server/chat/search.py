@@ -13,19 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.chat.labels import check_label
-from server.chat.records import Actor, iso_ms
+from server.chat.records import iso_ms
 from server.errors import BadRequest, ErrorCode, SteadyError
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus
 from server.storage import fulltext
 from server.storage.database import db
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    Agent,
-    Conversation,
-    ConversationLabel,
-    ConversationStatus,
-    Message,
-    Visitor,
-)
+from server.storage.models import Agent, Conversation, ConversationLabel, Message, Visitor
 from server.storage.sealed import active_keyring
 from server.times import iso_time
 

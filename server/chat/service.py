@@ -11,24 +11,22 @@ from typing import Any, Protocol
 import orjson
 
 from server.bus import Bus
-from server.chat import queries, topics
+from server.chat import queries
 from server.chat.access import access_cached, access_conversation
 from server.chat.attachments import AttachmentService
 from server.chat.directory import ConversationDirectory
 from server.chat.events import publish_read, publish_typing
 from server.chat.masking import MaskingPolicies
 from server.chat.rating import RatingService, csat_offered
-from server.chat.records import Actor, ConversationRef, SendResult, StoredMessage
+from server.chat.records import SendResult, StoredMessage
 from server.chat.writer import ConversationClosed, GroupCommitWriter, PendingSend
 from server.errors import BadRequest, ErrorCode, Forbidden, SteadyError
 from server.ints import in_int64
-from server.routing.presence import Presence
+from server.kernel import topics
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import MessageKind, SenderType
 from server.security.masking import MaskingPolicy
 from server.storage.database import Store
-from server.storage.models import (
-    MessageKind,
-    SenderType,
-)
 from steadywire.events import ConvClosed, ConvOpened, ConvUpdated
 from steadywire.server_frames import Sender
 
@@ -93,6 +91,15 @@ class ConversationHooks(Protocol):
     async def conversation_closed(self, tenant_id: str, conv: str) -> None: ...
 
 
+class QueuedAnnotator(Protocol):
+    """Routing's presence, as chat uses it: whether a queued conversation's visitor is
+    online (routing.presence.Presence, given by create_app; chat sits below routing)."""
+
+    async def annotate_queued(
+        self, tenant_id: str, event: dict[str, Any] | None
+    ) -> dict[str, Any] | None: ...
+
+
 class _SenderGate:
     __slots__ = ("lock", "waiting")
 
@@ -110,7 +117,7 @@ class ChatService:
         writer: GroupCommitWriter,
         *,
         body_max_chars: int,
-        presence: Presence | None = None,
+        presence: QueuedAnnotator | None = None,
     ):
         self.presence = presence  # adds visitor_online to conv.queued
         self.store = store

@@ -42,9 +42,10 @@ from server.chat.records import MessageFields, SendResult, StoredMessage
 from server.chat.rendered import RENDERED
 from server.errors import ErrorCode, Forbidden, NotFound, SteadyError, Unavailable
 from server.ids import new_id
+from server.kernel.enums import ConversationStatus
 from server.security.sanitizer import render_html
 from server.storage.database import UNAVAILABLE_ERRORS, is_mysql
-from server.storage.models import Attachment, Conversation, ConversationStatus, Message
+from server.storage.models import Attachment, Conversation, Message
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from server.admin.auth import agent_actor, api_key_actor, visitor_actor
 from server.admin.bridge_links import is_agent_itself
 from server.admin.bridges import bridge_actor, is_bridge_token
 from server.admin.operators import operator_actor, operator_identity
-from server.chat.records import Actor
 from server.config import DeploymentMode
 from server.errors import BadRequest, ErrorCode, Forbidden, Unauthorized
 from server.gateway.context import Services
+from server.kernel.actors import Actor
+from server.kernel.enums import Role
 from server.security.signing import MAX_SKEW_SECS, SignedHeaders, check_signed_request
 from server.security.tokens import TokenClaims
-from server.storage.models import Role
 
 
 def _bearer(request: Request) -> str:

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import orjson
 
-from server.chat.records import Actor, StoredMessage
+from server.chat.records import StoredMessage
 from server.chat.service import SYNC_MAX_BYTES
+from server.kernel.actors import Actor
 
 BATCH_MAX_BYTES = SYNC_MAX_BYTES
 

@@ -24,10 +24,10 @@ from websockets.protocol import State
 
 from server.chat.bridge_feed import BridgeFeed
 from server.chat.delivery import StreamCursor
-from server.chat.records import Actor, ConversationRef
 from server.errors import CloseCode
 from server.gateway.send_budget import NodeSendBudget
 from server.ids import new_id
+from server.kernel.actors import Actor, ConversationRef
 from server.observability import metrics
 from server.security.ratelimit import SlidingWindow
 from steadywire.server_frames import Error

@@ -14,11 +14,10 @@ from typing import Any
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from server.bus import Bus, Payload
-from server.chat import topics
 from server.chat.delivery import Offer, StreamCursor
 from server.chat.pages import AGENT_ONLY_EVENTS
 from server.chat.queries import queued_event
-from server.chat.records import ConversationRef, StoredMessage
+from server.chat.records import StoredMessage
 from server.chat.robots import is_robot
 from server.chat.service import ChatService
 from server.errors import CloseCode, SteadyError
@@ -26,6 +25,8 @@ from server.gateway.connection import Connection, dumps
 from server.gateway.hub_bridges import BridgeDelivery
 from server.gateway.queue_fanout import MISSING, QueueFanout, Rosters
 from server.gateway.queue_summary import QueueSummaries
+from server.kernel import topics
+from server.kernel.actors import ConversationRef
 from server.observability import metrics
 from server.routing.presence import Presence
 

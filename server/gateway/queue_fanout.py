@@ -28,12 +28,12 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from server.bus import Payload
-from server.chat.records import Actor
 from server.errors import SteadyError
 from server.gateway.connection import Connection, dumps
+from server.kernel.actors import Actor
+from server.kernel.enums import Role
 from server.routing.roster import Roster, read_roster
 from server.storage.database import Store
-from server.storage.models import Role
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from typing import Any
 from server.errors import SteadyError
 from server.gateway.connection import Connection, dumps
 from server.gateway.queue_fanout import COALESCE_SECS, Roster, Rosters
+from server.kernel.enums import Role
 from server.routing.roster import Waiting, waiting_by_department
 from server.storage.database import Store
-from server.storage.models import Role
 from steadywire.events import QueueSummary
 
 log = logging.getLogger(__name__)

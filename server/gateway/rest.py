@@ -13,7 +13,7 @@ from server.errors import BadRequest
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
 from server.ints import in_int64
-from server.storage.models import Role
+from server.kernel.enums import Role
 
 
 def _int_arg(request: Request, name: str, default: int) -> int:

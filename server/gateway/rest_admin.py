@@ -11,7 +11,7 @@ from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
 from server.admin import apikeys, departments, logs, sites
-from server.admin import settings as tenant_settings
+from server.foundation import settings as tenant_settings
 from server.gateway.auth import require_admin
 from server.gateway.context import Services
 from server.gateway.net import client_ip

@@ -12,10 +12,10 @@ from sanic.response import HTTPResponse, empty, raw
 
 from server.admin.auth import api_key_actor
 from server.admin.bridges import acting_agent
-from server.admin.settings import ATTACHMENT_MAX_BYTES_CEILING
 from server.chat.attachment_content import TooLarge, is_inline_image
 from server.chat.attachments import AttachmentService
 from server.errors import BadRequest, ErrorCode, Unauthorized, Unavailable
+from server.foundation.settings import ATTACHMENT_MAX_BYTES_CEILING
 from server.gateway.auth import require_participant
 from server.gateway.context import Services
 from server.gateway.http import allow_cross_origin

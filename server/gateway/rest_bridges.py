@@ -17,7 +17,7 @@ from server.gateway.auth import (
 from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.openapi import no_body, request_body
-from server.storage.models import Role
+from server.kernel.enums import Role
 
 
 def build_bridges_blueprint(services: Services) -> Blueprint:

@@ -9,13 +9,13 @@ from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse, empty
 
 from server.admin import knowledge
-from server.chat.records import Actor
 from server.chat.robots import is_robot
 from server.errors import Forbidden
 from server.gateway.auth import require_admin, require_bridge
 from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.openapi import multipart_files, request_body
+from server.kernel.actors import Actor
 from server.routing.robots import agents_online
 
 IMPORT_FIELD = "files"

@@ -12,7 +12,7 @@ from server.admin.ai_reports import ai_report
 from server.admin.reports import conversation_report, parse_range
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
-from server.storage.models import Role
+from server.kernel.enums import Role
 
 
 def build_reports_blueprint(services: Services) -> Blueprint:

@@ -8,14 +8,14 @@ from typing import Any
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
-from server.chat.records import Actor
 from server.gateway import api_bodies as bodies
 from server.gateway.auth import require_agent
 from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.openapi import request_body
+from server.kernel.actors import Actor
+from server.kernel.enums import Role
 from server.routing import settings as routing_settings
-from server.storage.models import Role
 
 
 def build_routing_blueprint(services: Services) -> Blueprint:

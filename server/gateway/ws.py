@@ -20,13 +20,12 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from server.admin.auth import agent_actor, agent_profile, visitor_actor, visitor_origin_allowed
 from server.admin.bridges import bridge_actor, is_bridge_token
-from server.admin.settings import tenant_settings
-from server.chat import topics
 from server.chat.access import access_conversation
 from server.chat.queries import own_conversations, queued_conversations, queued_event
-from server.chat.records import Actor, SendResult
+from server.chat.records import SendResult
 from server.config import DeploymentMode
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError
+from server.foundation.settings import tenant_settings
 from server.gateway.auth import with_client
 from server.gateway.batch import batch_frame
 from server.gateway.connection import Connection, dumps
@@ -39,11 +38,13 @@ from server.gateway.ws_monitor import MonitorFrames
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_utf8 import close_on_invalid_utf8
 from server.ints import in_int64
+from server.kernel import topics
+from server.kernel.actors import Actor
+from server.kernel.enums import Role, SenderType
 from server.observability import metrics
 from server.routing.roster import offers_held
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
-from server.storage.models import Role, SenderType
 from steadywire.parse import dumps as dump_frame
 from steadywire.server_frames import Pong, Welcome
 

@@ -24,19 +24,20 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from server.admin import audit
 from server.admin.bridges import acting_agent, bridge_profile, revoked_among
-from server.chat import topics
 from server.chat.access import access_conversation
 from server.chat.ai_rules import taken_over
 from server.chat.bridge_feed import BridgeFeed
 from server.chat.bridge_follow import bridge_conversations
 from server.chat.queries import queued_conversations, queued_event
-from server.chat.records import Actor, ConversationRef, SendResult
+from server.chat.records import SendResult
 from server.chat.robots import ROBOT_FRAMES, held_by, is_robot, robot_actor
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError
+from server.foundation import audit
 from server.gateway.connection import Connection
 from server.gateway.context import Services
+from server.kernel import topics
+from server.kernel.actors import Actor, ConversationRef
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.chat import topics
-from server.chat.records import Actor
 from server.errors import BadRequest, ErrorCode, Forbidden
 from server.gateway.connection import Connection
 from server.gateway.context import Services
-from server.storage.models import Role
+from server.kernel import topics
+from server.kernel.actors import Actor
+from server.kernel.enums import Role
 from steadywire.events import MonitorSubscribed
 
 

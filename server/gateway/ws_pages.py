@@ -8,10 +8,10 @@ import weakref
 from typing import Any
 
 from server.chat.pages import PageTrail
-from server.chat.records import Actor
 from server.errors import ErrorCode
 from server.gateway.connection import Connection
 from server.gateway.context import Services
+from server.kernel.actors import Actor
 from server.security.ratelimit import SlidingWindow
 
 PAGE_VIEWS_PER_WINDOW = 30

@@ -7,19 +7,13 @@ import datetime as dt
 import json
 from typing import Any
 
-from server.admin.auth import find_site, origin_allowed
 from server.errors import BadRequest, ErrorCode, Forbidden
+from server.foundation.sites import find_site, origin_allowed
+from server.kernel.enums import AgentStatus
 from server.routing.hours import Schedule
 from server.routing.settings import prechat_of
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    Agent,
-    AgentStatus,
-    Conversation,
-    Department,
-    Site,
-    Visitor,
-)
+from server.storage.models import Agent, Conversation, Department, Site, Visitor
 from server.times import iso_time
 
 AFTER_HOURS = "after_hours"

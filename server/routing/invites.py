@@ -17,24 +17,18 @@ from typing import Any
 import peewee as pw
 
 from server.bus import Bus
-from server.chat import topics
 from server.chat.queries import conversation_ref
-from server.chat.records import Actor, ConversationRef
 from server.chat.service import ChatService
 from server.chat.visitors import conversation_visitor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound
 from server.ids import new_id
+from server.kernel import topics
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import ConversationStatus, SenderType
 from server.routing.presence import Presence
 from server.storage.database import Store, db
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    Conversation,
-    ConversationStatus,
-    SenderType,
-    Site,
-    Visitor,
-    utcnow,
-)
+from server.storage.models import Conversation, Site, Visitor, utcnow
 from steadywire.events import ConvAssigned, ConvOpened
 from steadywire.server_frames import Sender
 

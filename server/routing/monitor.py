@@ -13,16 +13,10 @@ from typing import Any
 
 import peewee as pw
 
-from server.chat.records import Actor
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    Agent,
-    Conversation,
-    ConversationStatus,
-    Visitor,
-    VisitorPage,
-    utcnow,
-)
+from server.storage.models import Agent, Conversation, Visitor, VisitorPage, utcnow
 from server.times import iso_time
 
 # A monitor lists at most this many visitors (the most recently active first) and queued

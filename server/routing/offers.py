@@ -15,19 +15,11 @@ from typing import Any
 
 import peewee as pw
 
+from server.kernel.enums import ConversationStatus, RoutingPolicy
 from server.routing.policy import AUTO_POLICIES, Candidate, OfferPicker
 from server.storage.database import db
 from server.storage.guard import TenantScope, cross_tenant
-from server.storage.models import (
-    Agent,
-    AgentDepartment,
-    Conversation,
-    ConversationStatus,
-    Department,
-    RoutingPolicy,
-    Setting,
-    utcnow,
-)
+from server.storage.models import Agent, AgentDepartment, Conversation, Department, Setting, utcnow
 from server.times import iso_ms
 
 DEFAULT_ROUTING_KEY = "routing.default"

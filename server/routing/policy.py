@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from server.storage.models import AgentStatus, RoutingPolicy
+from server.kernel.enums import AgentStatus, RoutingPolicy
 
 AUTO_POLICIES = frozenset({RoutingPolicy.ROUND_ROBIN, RoutingPolicy.LEAST_LOADED})
 

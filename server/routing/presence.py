@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from server.bus import Bus
-from server.chat import topics
-from server.chat.records import Actor
-from server.storage.models import SenderType, utcnow
+from server.kernel import topics
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
+from server.storage.models import utcnow
 from server.times import iso_time
 from steadywire.events import PresenceChanged, VisitorCameOrWent
 from steadywire.server_frames import Sender

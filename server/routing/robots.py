@@ -23,27 +23,30 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from server.chat import topics
 from server.chat.access import access_conversation
-from server.chat.ai_rules import ROBOT_ASSIGNEE, taken_over
+from server.chat.ai_rules import taken_over
 from server.chat.queries import queued_event
-from server.chat.records import Actor, ConversationRef
 from server.chat.robots import robot_wire
 from server.errors import BadRequest, ErrorCode, NotFound, SteadyError
+from server.kernel import topics
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import (
+    ROBOT_ASSIGNEE,
+    AgentStatus,
+    AiMode,
+    BridgeKind,
+    ConversationStatus,
+    HandoffReason,
+)
 from server.storage.database import db, is_mysql
 from server.storage.guard import TenantScope, cross_tenant
 from server.storage.models import (
     Agent,
     AgentDepartment,
-    AgentStatus,
     AiHandoff,
-    AiMode,
     Bridge,
-    BridgeKind,
     Conversation,
-    ConversationStatus,
     Department,
-    HandoffReason,
     Site,
     utcnow,
 )

@@ -9,16 +9,11 @@ from dataclasses import dataclass, field
 
 import peewee as pw
 
+from server.kernel.enums import ConversationStatus, Role
 from server.routing.offers import default_routing
 from server.routing.policy import AUTO_POLICIES
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    AgentDepartment,
-    Conversation,
-    ConversationStatus,
-    Department,
-    Role,
-)
+from server.storage.models import AgentDepartment, Conversation, Department
 from server.times import iso_time
 from steadywire.events import QueueWaiting
 

@@ -12,14 +12,14 @@ from dataclasses import replace
 from typing import Any
 
 from server.bus import Bus
-from server.chat import topics
 from server.chat.access import access_conversation
-from server.chat.ai_rules import ROBOT_ASSIGNEE
 from server.chat.directory import ConversationDirectory
 from server.chat.queries import queued_event
-from server.chat.records import Actor, ConversationRef
 from server.chat.visitors import conversation_visitor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound, SteadyError
+from server.kernel import topics
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import ROBOT_ASSIGNEE, AgentStatus, ConversationStatus, SenderType
 from server.routing import offers
 from server.routing import settings as routing_settings
 from server.routing.availability import now_utc, start_conversation
@@ -27,15 +27,7 @@ from server.routing.presence import Presence
 from server.routing.robots import HAND_BACK_SECS, RobotDesk
 from server.storage.database import Store, db, is_mysql
 from server.storage.guard import TenantScope
-from server.storage.models import (
-    Agent,
-    AgentStatus,
-    Conversation,
-    ConversationStatus,
-    Department,
-    SenderType,
-    utcnow,
-)
+from server.storage.models import Agent, Conversation, Department, utcnow
 from steadywire.events import (
     AgentStatusChanged,
     ConvAssigned,

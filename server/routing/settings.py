@@ -7,16 +7,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.admin.audit import record
-from server.admin.settings import put_setting
-from server.admin.tx import lock_tenant
-from server.chat.records import Actor
 from server.errors import BadRequest, NotFound
+from server.foundation.audit import record
+from server.foundation.settings import put_setting
+from server.foundation.tx import lock_tenant
+from server.kernel.actors import Actor
+from server.kernel.enums import RoutingPolicy
 from server.routing.hours import Schedule
 from server.routing.offers import DEFAULT_ROUTING_KEY, Routing, default_routing
 from server.storage.database import db
 from server.storage.guard import TenantScope
-from server.storage.models import Department, RoutingPolicy, Site
+from server.storage.models import Department, Site
 
 OFFER_TIMEOUT_RANGE_SECS = (1, 3600)
 MESSAGE_MAX_CHARS = 1000

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import peewee as pw
 
+from server.kernel.enums import (
+    AgentStatus,
+    AiMode,
+    ConversationStatus,
+    MessageKind,
+    Role,
+    RoutingPolicy,
+)
 from server.storage.column_defaults import declare_database_defaults
 from server.storage.database import db
 from server.storage.sealed import SealedCharField, SealedTextField
@@ -18,64 +24,6 @@ class DateTimeMsField(pw.DateTimeField):
 
     def get_modifiers(self) -> list[int]:
         return [3]
-
-
-class ConversationStatus(StrEnum):
-    QUEUED = "queued"
-    ACTIVE = "active"
-    CLOSED = "closed"
-
-
-class AgentStatus(StrEnum):
-    ONLINE = "online"
-    AWAY = "away"
-    OFFLINE = "offline"
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    ADMIN = "admin"
-
-
-class SenderType(StrEnum):
-    VISITOR = "visitor"
-    AGENT = "agent"
-    AI = "ai"
-    SYSTEM = "system"
-    OPERATOR = "operator"  # the platform operator acting in a tenant (SaaS mode; audit only)
-    BRIDGE = "bridge"  # a Slack/Telegram bridge's own connection; it acts only as its agents
-
-
-class BridgeKind(StrEnum):
-    """What a bridge connects to; a later kind (an AI responder) is one more member."""
-
-    SLACK = "slack"
-    TELEGRAM = "telegram"
-    AI = "ai"  # the AI responder (bots/ai): sends as itself, holds conversations
-
-
-class AiMode(StrEnum):
-    """When a site's conversations go to the tenant's AI robot first (docs/bridges.md)."""
-
-    OFF = "off"
-    FIRST_LINE = "first_line"
-    WHEN_NO_AGENT = "when_no_agent"
-
-
-class HandoffReason(StrEnum):
-    """Why a conversation left the AI robot (recorded, reported)."""
-
-    VISITOR_ASKED = "visitor_asked"
-    LOW_CONFIDENCE = "low_confidence"
-    NO_ANSWER = "no_answer"
-    AI_UNAVAILABLE = "ai_unavailable"
-    OTHER = "other"
-    VISITOR_BUTTON = "visitor_button"  # the widget's frame, without the robot
-
-
-class MessageKind(StrEnum):
-    TEXT = "text"
-    NOTE = "note"
 
 
 class BaseModel(pw.Model):
@@ -125,12 +73,6 @@ class Site(TenantModel):
     ai_mode = pw.CharField(
         max_length=16, default=AiMode.OFF.value, constraints=[pw.SQL("DEFAULT 'off'")]
     )
-
-
-class RoutingPolicy(StrEnum):
-    MANUAL = "manual"
-    ROUND_ROBIN = "round_robin"
-    LEAST_LOADED = "least_loaded"
 
 
 class Department(TenantModel):
@@ -496,6 +438,8 @@ class AttachmentChunk(TenantModel):
 
     class Meta:
         primary_key = pw.CompositeKey("attachment_id", "n")
+
+
 class AiHandoff(TenantModel):
     """A conversation leaving the AI robot for people, and why (reports)."""
 

@@ -16,10 +16,11 @@ import peewee as pw
 import pytest
 
 from server.admin.logs import list_audit
-from server.chat.records import Actor
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
 from server.storage.guard import TenantScope, cross_tenant
 from server.storage.migrations import MIGRATIONS, migrate
-from server.storage.models import ALL_MODELS, Agent, Bridge, SchemaMigration, SenderType, Tenant
+from server.storage.models import ALL_MODELS, Agent, Bridge, SchemaMigration, Tenant
 from tests.admin.conftest import call, signed_headers
 from tests.support.bridges import run_cli
 from tests.support.server import DemoTenant, ServerProcess

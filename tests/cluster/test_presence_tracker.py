@@ -8,10 +8,10 @@ import contextlib
 from typing import Any
 
 from server.bus.local import LocalBus
-from server.chat.records import Actor
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
 from server.routing.presence import Presence
 from server.routing.presence_store import LocalPresenceStore
-from server.storage.models import SenderType
 
 DEBOUNCE = 0.2
 

@@ -8,12 +8,13 @@ import time
 import peewee as pw
 
 from server.chat.pages import PAGES_KEPT, PageView, record_page
-from server.chat.records import Actor
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
 from server.storage import fulltext
 from server.storage.database import is_mysql
 from server.storage.guard import TenantScope
 from server.storage.migrations import current_version, migrate
-from server.storage.models import CannedReply, Message, SenderType, VisitorPage
+from server.storage.models import CannedReply, Message, VisitorPage
 from tests.storage.conftest import database  # noqa: F401  (the migrated-database fixture)
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from server.chat.pages import check_page_view
-from server.chat.records import Actor
 from server.chat.search import snippet
 from server.chat.visitors import parse_user_agent
 from server.errors import BadRequest, Forbidden
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
 from server.storage.fulltext import MAX_TERMS, search_terms
-from server.storage.models import SenderType
 from steadywire.placeholders import expand
 
 VISITOR = Actor(SenderType.VISITOR, "v1", "t1")

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from server.chat.records import ConversationRef
 from server.errors import Conflict
+from server.kernel.actors import ConversationRef
+from server.kernel.enums import ConversationStatus
 from server.routing import service
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus
+from server.storage.models import Conversation
 from tests.routing.support import Tenant, new_tenant, with_db
 from tests.routing.test_offers import visitor_writes
 from tests.support.clients import Clients

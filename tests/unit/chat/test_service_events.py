@@ -15,16 +15,17 @@ import pytest_asyncio
 
 from server.bus import Bus, Payload
 from server.bus.local import LocalBus
-from server.chat import topics
 from server.chat.directory import ConversationDirectory
 from server.chat.events import MessagePublisher
-from server.chat.records import Actor
 from server.chat.service import ChatService
 from server.chat.writer import GroupCommitWriter
 from server.ids import new_id
+from server.kernel import topics
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus, SenderType
 from server.storage.database import Store
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation, ConversationStatus, SenderType, Tenant
+from server.storage.models import Conversation, Tenant
 
 TENANT = "chatevents"
 

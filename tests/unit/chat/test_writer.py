@@ -21,9 +21,10 @@ from server.chat.writer import (
 )
 from server.errors import NotFound, Unavailable
 from server.ids import new_id
+from server.kernel.enums import ConversationStatus
 from server.storage.database import is_mysql
 from server.storage.guard import TenantScope, cross_tenant
-from server.storage.models import Conversation, ConversationStatus, Message, Tenant
+from server.storage.models import Conversation, Message, Tenant
 
 ALPHA, BETA = "walpha", "wbeta"
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import orjson
 
-from server.chat.records import Actor
+from server.kernel.actors import Actor
+from server.kernel.enums import SenderType
 from server.storage.guard import TenantScope
-from server.storage.models import AuditLog, Bridge, SenderType
+from server.storage.models import AuditLog, Bridge
 
 SUMMARY_MAX_CHARS = 4000
 USER_AGENT_MAX_CHARS = 500

@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.admin import audit
-from server.admin.tx import admin_transaction, lock_tenant
-from server.admin.validation import first_error
-from server.chat.records import Actor
 from server.errors import BadRequest
+from server.foundation import audit
+from server.foundation.tx import admin_transaction, lock_tenant
+from server.foundation.validation import first_error
+from server.kernel.actors import Actor
 from server.storage.guard import TenantScope
 from server.storage.models import Setting
 

@@ -1,0 +1,80 @@
+"""The domain's vocabulary: what a conversation, an agent or a sender can be.
+
+Plain enums (stored as their values), shared by chat, routing and admin and used by the
+tables' columns in ``server/storage/models.py``; no peewee here, so sans-I/O code (the
+routing policy) can name them without pulling in the database.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ConversationStatus(StrEnum):
+    QUEUED = "queued"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class AgentStatus(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+class SenderType(StrEnum):
+    VISITOR = "visitor"
+    AGENT = "agent"
+    AI = "ai"
+    SYSTEM = "system"
+    OPERATOR = "operator"  # the platform operator acting in a tenant (SaaS mode; audit only)
+    BRIDGE = "bridge"  # a Slack/Telegram bridge's own connection; it acts only as its agents
+
+
+class BridgeKind(StrEnum):
+    """What a bridge connects to; a later kind (an AI responder) is one more member."""
+
+    SLACK = "slack"
+    TELEGRAM = "telegram"
+    AI = "ai"  # the AI responder (bots/ai): sends as itself, holds conversations
+
+
+class AiMode(StrEnum):
+    """When a site's conversations go to the tenant's AI robot first (docs/bridges.md)."""
+
+    OFF = "off"
+    FIRST_LINE = "first_line"
+    WHEN_NO_AGENT = "when_no_agent"
+
+
+class HandoffReason(StrEnum):
+    """Why a conversation left the AI robot (recorded, reported)."""
+
+    VISITOR_ASKED = "visitor_asked"
+    LOW_CONFIDENCE = "low_confidence"
+    NO_ANSWER = "no_answer"
+    AI_UNAVAILABLE = "ai_unavailable"
+    OTHER = "other"
+    VISITOR_BUTTON = "visitor_button"  # the widget's frame, without the robot
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    NOTE = "note"
+
+
+class RoutingPolicy(StrEnum):
+    MANUAL = "manual"
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
+
+
+# Conversation.assignee_type of a conversation a robot holds (NULL: an agent holds it).
+ROBOT_ASSIGNEE = "ai"
+# The role of the AI robot's actor (a bridge of kind ai, docs/bridges.md "Kind ai").
+ROBOT_ROLE = "ai"
