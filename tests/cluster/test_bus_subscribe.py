@@ -30,6 +30,9 @@ async def test_followers_joining_mid_stream_on_another_node_miss_nothing(
     burst = asyncio.create_task(send_pipelined(visitor, conv, 200, window=10))
     await asyncio.sleep(0.05)
     await agent.send_json({"type": "accept", "conv": conv})  # follows from here, mid-burst
+    # The joiners resume the conversation as its agent, which they may once the accept is
+    # stored (before it, the resume is refused and they follow live from the assignment).
+    await agent.recv_event("conv.assigned", conv, 10)
     joiners = []
     for i in range(4):  # more connections following the conversation while it streams
         await asyncio.sleep(0.05)
