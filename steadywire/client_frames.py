@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from steadywire import _fields as f
+from steadywire.enums import AgentStatus, MessageKind
 from steadywire.errors import BadFrame
 
 CID_MAX_CHARS = 64
@@ -26,15 +26,8 @@ PAGE_TITLE_MAX_CHARS = 300
 RATING_COMMENT_MAX_CHARS = 1000
 
 
-class MessageKind(StrEnum):
-    TEXT = "text"
-    NOTE = "note"
-
-
-class AgentState(StrEnum):
-    ONLINE = "online"
-    AWAY = "away"
-    OFFLINE = "offline"
+# ``status``'s ``state`` is an agent's status (the name this module has always used).
+AgentState = AgentStatus
 
 
 def _as(raw: Mapping[str, Any]) -> str | None:

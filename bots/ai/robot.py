@@ -28,7 +28,7 @@ from bots.core.breakers import Breakers
 from bots.core.client import ApiError, NotConnected, SteadyClient
 from bots.core.config import BridgeConfig
 from steadywire import Ack, Error, Event, Message, Send, Welcome
-from steadywire.client_frames import MessageKind
+from steadywire.enums import MessageKind
 
 log = logging.getLogger(__name__)
 
