@@ -17,6 +17,7 @@ from steadywire.client_frames import (
     AgentState,
     ClientFrame,
     Close,
+    Handoff,
     Hello,
     Monitor,
     Page,
@@ -31,7 +32,7 @@ from steadywire.client_frames import (
 )
 from steadywire.codes import CloseCode, ErrorCode
 from steadywire.enums import AgentStatus, ConversationStatus, MessageKind, SenderType
-from steadywire.errors import BadFrame, UnknownFrameType
+from steadywire.errors import BadFrame, InvalidValue, NotAccepted, UnknownFrameType
 from steadywire.events import (
     AgentStatusChanged,
     ConvAssigned,
@@ -65,6 +66,7 @@ from steadywire.parse import (
     parse,
     parse_client_frame,
     parse_server_frame,
+    read_client_frame,
 )
 from steadywire.server_frames import (
     Ack,
@@ -110,11 +112,14 @@ __all__ = [
     "EventDetails",
     "EventName",
     "Frame",
+    "Handoff",
     "Hello",
+    "InvalidValue",
     "Message",
     "MessageKind",
     "Monitor",
     "MonitorSubscribed",
+    "NotAccepted",
     "Page",
     "Ping",
     "Pong",
@@ -145,4 +150,5 @@ __all__ = [
     "parse",
     "parse_client_frame",
     "parse_server_frame",
+    "read_client_frame",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from steadywire.errors import BadFrame
 
 _MISSING: Any = object()
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what the server's database columns hold
 
 
 def text(
@@ -47,6 +48,8 @@ def integer(
         return default  # type: ignore[return-value]
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadFrame(f"{key} must be an integer", raw)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise BadFrame(f"{key} must be a 64-bit integer", raw)
     if minimum is not None and value < minimum:
         raise BadFrame(f"{key} must be at least {minimum}", raw)
     return value

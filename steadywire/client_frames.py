@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from steadywire import _fields as f
 from steadywire.enums import AgentStatus, MessageKind
-from steadywire.errors import BadFrame
+from steadywire.errors import BadFrame, InvalidValue
 
 CID_MAX_CHARS = 64
 SYNC_LIMIT_DEFAULT = 100
 SYNC_LIMIT_MAX = 500
 ATTACHMENTS_MAX = 10
+ATTACHMENT_ID_MAX_CHARS = 26
 TRANSFER_NOTE_MAX_CHARS = 1000
 PAGE_URL_MAX_CHARS = 1000
 PAGE_TITLE_MAX_CHARS = 300
@@ -31,7 +33,13 @@ AgentState = AgentStatus
 
 
 def _as(raw: Mapping[str, Any]) -> str | None:
-    return f.optional_text(raw, "as", max_len=64)
+    """``as`` is never a bad frame: whatever is not a linked agent's id is the server's
+    ``error forbidden`` (BRIDGES.md), so any value but null is kept, a non-string as its
+    text (no agent has such an id)."""
+    value = raw.get("as")
+    if value is None or type(value) is str:
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,9 @@ class Hello:
         )
 
 
+_KINDS = {str(k): k for k in MessageKind}
+
+
 @dataclass(frozen=True, slots=True)
 class Send:
     type: ClassVar[str] = "send"
@@ -72,20 +83,44 @@ class Send:
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Send:
-        attachments = f.sequence(raw, "attachments")
-        if len(attachments) > ATTACHMENTS_MAX or not all(isinstance(a, str) for a in attachments):
-            raise BadFrame(f"attachments must be at most {ATTACHMENTS_MAX} ids", raw)
-        body = f.text(raw, "body", default="" if attachments else None)
-        if not body and not attachments:
-            raise BadFrame("body must not be empty", raw)
-        kind = f.choice(raw, "kind", frozenset(MessageKind), default=MessageKind.TEXT)
+        # The hottest frame: read field by field, each once (no generic reader calls).
+        cid = raw.get("cid")
+        if type(cid) is not str or not 0 < len(cid) <= CID_MAX_CHARS:
+            raise BadFrame(f"cid must be a string of 1 to {CID_MAX_CHARS} characters", raw)
+        attachments = raw.get("attachments")
+        if attachments is None:
+            attached: tuple[str, ...] = ()
+        elif (
+            type(attachments) is not list
+            or len(attachments) > ATTACHMENTS_MAX
+            or not all(
+                type(a) is str and 0 < len(a) <= ATTACHMENT_ID_MAX_CHARS for a in attachments
+            )
+        ):
+            raise BadFrame(f"attachments must be a list of at most {ATTACHMENTS_MAX} ids", raw)
+        else:
+            attached = tuple(attachments)
+        body = raw.get("body")
+        if body is None and attached:
+            body = ""
+        # Blank is empty: a body of spaces alone is refused as the server always did.
+        if type(body) is not str or not (attached or body.strip()):
+            raise BadFrame("body must be a non-empty string", raw)
+        kind = raw.get("kind")
+        if kind is None:
+            kind = MessageKind.TEXT
+        elif type(kind) is not str or kind not in _KINDS:
+            raise BadFrame("kind must be text or note", raw)
+        conv = raw.get("conv")
+        if conv is not None and type(conv) is not str:
+            raise BadFrame("conv must be a string", raw)
         return cls(
-            cid=f.text(raw, "cid", min_len=1, max_len=CID_MAX_CHARS),
-            body=body,
-            conv=f.optional_text(raw, "conv"),
-            kind=MessageKind(kind),
-            attachments=tuple(attachments),
-            as_agent=_as(raw),
+            cid,
+            body,
+            conv,
+            _KINDS[kind],
+            attached,
+            _as(raw) if "as" in raw else None,
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -110,11 +145,12 @@ class Sync:
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Sync:
-        limit = f.integer(raw, "limit", default=SYNC_LIMIT_DEFAULT, minimum=1)
+        # Out-of-range pages are clamped (as the server always did), not refused.
+        limit = f.integer(raw, "limit", default=SYNC_LIMIT_DEFAULT)
         return cls(
             f.text(raw, "conv"),
-            f.integer(raw, "after", default=0, minimum=0),
-            min(limit, SYNC_LIMIT_MAX),
+            max(f.integer(raw, "after", default=0), 0),
+            max(1, min(limit, SYNC_LIMIT_MAX)),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -277,45 +313,73 @@ class Monitor:
 
 
 def _http_url(raw: Mapping[str, Any], key: str, *, required: bool) -> str | None:
-    value = (
-        f.text(raw, key, max_len=PAGE_URL_MAX_CHARS)
-        if required
-        else f.optional_text(raw, key, max_len=PAGE_URL_MAX_CHARS)
-    )
-    if value is not None and not value.lower().startswith(("http://", "https://")):
+    """An absolute http(s) URL of at most 1,000 characters with a host and no control
+    characters; empty counts as absent."""
+    value = raw.get(key)
+    if value is None or value == "":
+        if required:
+            raise BadFrame(f"{key} is required", raw)
+        return None
+    if not isinstance(value, str) or len(value) > PAGE_URL_MAX_CHARS:
+        raise BadFrame(f"{key} must be a string of at most {PAGE_URL_MAX_CHARS} characters", raw)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.netloc
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    ):
         raise BadFrame(f"{key} must be an http(s) URL", raw)
     return value
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """Visitors only: the page the visitor's client shows (docs/protocol.md)."""
+    """Visitors only: the page the visitor's client shows (docs/protocol.md). ``title``
+    is the host page's business: control characters are dropped and it is cut to 300.
+    ``visitor``, when sent, must name the sender (the server answers forbidden)."""
 
     type: ClassVar[str] = "page"
     url: str
     title: str | None = None
     referrer: str | None = None
+    visitor: str | None = None
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Page:
         url = _http_url(raw, "url", required=True)
         assert url is not None
         title = f.optional_text(raw, "title")
+        if title:
+            title = "".join(ch for ch in title if ord(ch) >= 32)[:PAGE_TITLE_MAX_CHARS].strip()
+        visitor = raw.get("visitor")
         return cls(
             url,
-            title[:PAGE_TITLE_MAX_CHARS] if title else title,
+            title,
             _http_url(raw, "referrer", required=False),
+            None if visitor is None else str(visitor),
         )
 
     def to_wire(self) -> dict[str, Any]:
         return f.drop_none(
-            {"type": self.type, "url": self.url, "title": self.title, "referrer": self.referrer}
+            {
+                "type": self.type,
+                "url": self.url,
+                "title": self.title,
+                "referrer": self.referrer,
+                "visitor": self.visitor,
+            }
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """Visitors only: rate a closed conversation once (CSAT)."""
+    """Visitors only: rate a closed conversation once (CSAT). A rating that is not an
+    integer 1 to 5, or a comment that is not a string of at most 1,000 characters, is
+    ``bad_request`` (:class:`InvalidValue`), as docs/protocol.md says."""
 
     type: ClassVar[str] = "rate"
     conv: str
@@ -324,19 +388,36 @@ class Rate:
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Rate:
-        rating = f.integer(raw, "rating")
-        if not 1 <= rating <= 5:
-            raise BadFrame("rating must be 1 to 5", raw)
-        return cls(
-            f.text(raw, "conv"),
-            rating,
-            f.optional_text(raw, "comment", max_len=RATING_COMMENT_MAX_CHARS),
-        )
+        rating, comment = raw.get("rating"), raw.get("comment")
+        if type(rating) is not int or not 1 <= rating <= 5:
+            raise InvalidValue("rating must be an integer from 1 to 5", raw)
+        if comment is not None and (
+            not isinstance(comment, str) or len(comment) > RATING_COMMENT_MAX_CHARS
+        ):
+            raise InvalidValue(
+                f"comment must be a string of at most {RATING_COMMENT_MAX_CHARS} characters", raw
+            )
+        return cls(f.text(raw, "conv"), rating, comment)
 
     def to_wire(self) -> dict[str, Any]:
         return f.drop_none(
             {"type": self.type, "conv": self.conv, "rating": self.rating, "comment": self.comment}
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Visitors only: ask for a person while the AI robot holds the conversation."""
+
+    type: ClassVar[str] = "handoff"
+    conv: str
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> Handoff:
+        return cls(f.text(raw, "conv"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.type, "conv": self.conv}
 
 
 ClientFrame = (
@@ -352,6 +433,7 @@ ClientFrame = (
     | Status
     | Page
     | Rate
+    | Handoff
     | Monitor
 )
 CLIENT_FRAMES: dict[str, type[ClientFrame]] = {
@@ -369,6 +451,7 @@ CLIENT_FRAMES: dict[str, type[ClientFrame]] = {
         Status,
         Page,
         Rate,
+        Handoff,
         Monitor,
     )
 }

@@ -30,3 +30,16 @@ class BadFrame(ValueError):
 
 class UnknownFrameType(BadFrame):
     """Well-formed JSON object whose ``type`` this side does not accept."""
+
+
+class InvalidValue(BadFrame):
+    """A well-formed frame with a value the protocol answers ``bad_request`` rather than
+    ``bad_frame`` (``rate``'s rating and comment, docs/protocol.md): not counted as a bad
+    frame."""
+
+    code = ErrorCode.BAD_REQUEST
+
+
+class NotAccepted(BadFrame):
+    """A frame of the catalogue that the reader does not accept here (another role's, or
+    ``hello`` after the handshake); ``frame_type`` names it."""

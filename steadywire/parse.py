@@ -8,14 +8,14 @@ reads is ``Side.CLIENT``; what a client reads is ``Side.SERVER``) and raises
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
 from steadywire.client_frames import CLIENT_FRAMES, ClientFrame
-from steadywire.errors import BadFrame, UnknownFrameType
+from steadywire.errors import BadFrame, NotAccepted, UnknownFrameType
 from steadywire.events import Event
 from steadywire.server_frames import (
     Ack,
@@ -69,10 +69,39 @@ def parse(text: str | bytes, side: Side) -> Frame:
     return from_object(decode(text), side)
 
 
-def parse_client_frame(text: str | bytes) -> ClientFrame:
-    """What a server reads from a client."""
-    frame = parse(text, Side.CLIENT)
-    return frame  # type: ignore[return-value]
+def parse_client_frame(
+    text: str | bytes, accepted: Collection[str] | None = None
+) -> ClientFrame:
+    """What a server reads from a client: decoded and validated once.
+
+    With ``accepted`` (the types this reader takes), a frame of another known type raises
+    :class:`NotAccepted` before its fields are looked at: the server answers a frame of the
+    other role ``forbidden`` whatever its fields hold.
+    """
+    return read_client_frame(text, accepted)[0]
+
+
+def read_client_frame(
+    text: str | bytes, accepted: Collection[str] | None = None
+) -> tuple[ClientFrame, str | None, str | None]:
+    """As :func:`parse_client_frame`, with the ``cid`` and ``conv`` the frame carried
+    (strings only), which an ``error`` about it echoes even where its type has no such
+    field (docs/protocol.md: "plus cid and/or conv when the frame that caused it had
+    them")."""
+    raw = decode(text)
+    frame_type = raw.get("type")
+    cls = CLIENT_FRAMES.get(frame_type) if type(frame_type) is str else None
+    if cls is None:
+        raise UnknownFrameType("unknown type", raw)
+    if accepted is not None and frame_type not in accepted:
+        raise NotAccepted(f"{frame_type} is not accepted here", raw)
+    frame: ClientFrame = cls.from_wire(raw)
+    cid, conv = raw.get("cid"), raw.get("conv")
+    return (
+        frame,
+        cid if type(cid) is str else None,
+        conv if type(conv) is str else None,
+    )
 
 
 def parse_server_frame(text: str | bytes) -> ServerFrame:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from server.bus import Bus
-from server.errors import BadRequest, ErrorCode, Forbidden
+from server.errors import Forbidden
 from server.kernel import topics
 from server.kernel.actors import Actor
 from server.kernel.enums import ConversationStatus
@@ -22,11 +21,10 @@ from server.storage.database import Store, db
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, Visitor, VisitorPage, utcnow
 from server.times import iso_time
+from steadywire.client_frames import Page
 from steadywire.events import EventName, VisitorSeen
 
 PAGES_KEPT = 50
-URL_MAX_CHARS = 1000
-TITLE_MAX_CHARS = 300
 VISITOR_SEEN = EventName.VISITOR_SEEN.value
 # Events that a conversation's topic carries for its agents, never for its visitor.
 AGENT_ONLY_EVENTS = frozenset({VISITOR_SEEN})
@@ -39,49 +37,14 @@ class PageView:
     referrer: str
 
 
-def _web_url(value: object, field: str, *, required: bool) -> str:
-    if value is None or value == "":
-        if required:
-            raise BadRequest(f"{field} is required", code=ErrorCode.BAD_FRAME)
-        return ""
-    if not isinstance(value, str) or len(value) > URL_MAX_CHARS:
-        raise BadRequest(
-            f"{field} must be a string of at most {URL_MAX_CHARS} characters",
-            code=ErrorCode.BAD_FRAME,
-        )
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme.lower() not in ("http", "https")
-        or not parts.netloc
-        or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
-    ):
-        raise BadRequest(f"{field} must be an http(s) URL", code=ErrorCode.BAD_FRAME)
-    return value
-
-
-def check_page_view(actor: Actor, frame: dict[str, Any]) -> PageView:
-    """Validate a ``page`` frame from a visitor's connection (only its own views)."""
+def check_page_view(actor: Actor, page: Page) -> PageView:
+    """A ``page`` frame from a visitor's connection (only its own views); its URLs and
+    title were checked and cleaned when steadywire read it."""
     if not actor.is_visitor:
         raise Forbidden("page is for visitors only")
-    claimed = frame.get("visitor")
-    if claimed is not None and claimed != actor.id:
+    if page.visitor is not None and page.visitor != actor.id:
         raise Forbidden("a visitor can only report its own pages")
-    title = frame.get("title", "")
-    if title is None:
-        title = ""
-    if not isinstance(title, str):
-        raise BadRequest("title must be a string", code=ErrorCode.BAD_FRAME)
-    # Page titles are the host page's business: long ones are cut, control characters dropped.
-    title = "".join(ch for ch in title if ord(ch) >= 32)[:TITLE_MAX_CHARS].strip()
-    return PageView(
-        _web_url(frame.get("url"), "url", required=True),
-        title,
-        _web_url(frame.get("referrer"), "referrer", required=False),
-    )
+    return PageView(page.url, page.title or "", page.referrer or "")
 
 
 def record_page(visitor: Actor, view: PageView) -> tuple[dict[str, Any], str | None]:
@@ -133,8 +96,8 @@ class PageTrail:
         self.store = store
         self.bus = bus
 
-    async def record(self, actor: Actor, frame: dict[str, Any]) -> dict[str, Any]:
-        view = check_page_view(actor, frame)
+    async def record(self, actor: Actor, page: Page) -> dict[str, Any]:
+        view = check_page_view(actor, page)
         event, topic = await self.store.run(record_page, actor, view)
         if topic is not None:
             self.bus.publish(topic, event)

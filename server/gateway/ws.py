@@ -45,21 +45,26 @@ from server.observability import metrics
 from server.routing.roster import offers_held
 from server.security.ratelimit import SlidingWindow
 from server.security.tokens import TokenKind
+from steadywire import client_frames as cf
+from steadywire.errors import BadFrame, NotAccepted, UnknownFrameType
 from steadywire.parse import dumps as dump_frame
+from steadywire.parse import read_client_frame
 from steadywire.server_frames import Pong, Welcome
 
 log = logging.getLogger(__name__)
 
 BAD_FRAME_WINDOW_SECS = 60.0
 PONG = dump_frame(Pong())  # the same bytes for every ping
-# A frame handler acts as ``actor``: the connection's own, or for a bridge the agent it
-# names in ``as`` (server/gateway/ws_bridges.py).
-Handler = Callable[[Connection, dict[str, Any], Actor], Awaitable[object]]
+# A frame handler gets the typed frame (steadywire, parsed once in ``_read_loop``) and
+# acts as ``actor``: the connection's own, or for a bridge the agent it names in ``as``
+# (server/gateway/ws_bridges.py). ``Any``: each handler takes its own frame class.
+Handler = Callable[[Connection, Any, Actor], Awaitable[object]]
 
-COMMON_FRAMES = {"send", "sync", "typing", "read", "ping", "close"}
+COMMON_FRAMES = frozenset({"send", "sync", "typing", "read", "ping", "close"})
 VISITOR_FRAMES = COMMON_FRAMES | {"page", "rate", "handoff"}
 AGENT_FRAMES = COMMON_FRAMES | {"accept", "transfer", "status", "monitor"}
-ALL_FRAMES = AGENT_FRAMES | VISITOR_FRAMES
+ALL_FRAMES = AGENT_FRAMES | VISITOR_FRAMES  # ``hello`` is the handshake's only
+MALFORMED = "malformed JSON or unknown type"
 
 
 class Gateway:
@@ -194,10 +199,12 @@ class Gateway:
             raw = await ws.recv(timeout=self.s.settings.hello_timeout_secs)
         except Exception:
             return None
-        frame = _parse(raw)
-        if frame is None or frame.get("type") != "hello":
+        # Read as a plain object on purpose: a bad ``resume`` is answered after the
+        # welcome, entry by entry (``_welcome``), not by refusing the handshake.
+        hello = _parse(raw)
+        if hello is None or hello.get("type") != "hello":
             return None
-        return frame
+        return hello
 
     async def _welcome(self, conn: Connection, hello: dict[str, Any]) -> None:
         actor, hub = conn.actor, self.s.hub
@@ -276,17 +283,13 @@ class Gateway:
                 return
             if raw is None:
                 return
-            frame = _parse(raw)
-            frame_type = frame.get("type") if frame is not None else None
-            if frame is None or not isinstance(frame_type, str) or frame_type not in ALL_FRAMES:
-                metrics.frames_in(kind, "bad").inc()
-                await self._bad_frame(conn, "malformed JSON or unknown type")
+            try:
+                frame, cid, conv = read_client_frame(raw, allowed)
+            except BadFrame as err:
+                await self._refuse(conn, err)
                 continue
+            frame_type = frame.type
             metrics.frames_in(kind, frame_type).inc()
-            if frame_type not in allowed:
-                who = "visitors" if frame_type in VISITOR_FRAMES else "agents"
-                conn.error(ErrorCode.FORBIDDEN, f"{frame_type} is for {who} only", **_about(frame))
-                continue
             try:
                 if conn.bridge is not None:
                     await self.bridges.dispatch(conn, frame, self.handlers[frame_type])
@@ -294,32 +297,50 @@ class Gateway:
                     await self.handlers[frame_type](conn, frame, conn.actor)
             except SteadyError as err:
                 if err.code is ErrorCode.BAD_FRAME:
-                    await self._bad_frame(conn, err.message, frame)
+                    await self._bad_frame(conn, err.message, cid=cid, conv=conv)
                 else:
-                    conn.error(err.code, err.message, extra=err.extra(), **_about(frame))
+                    conn.error(err.code, err.message, extra=err.extra(), cid=cid, conv=conv)
             except Exception:
                 log.exception("frame %s failed", frame_type)
-                conn.error(ErrorCode.INTERNAL, "internal error", **_about(frame))
+                conn.error(ErrorCode.INTERNAL, "internal error", cid=cid, conv=conv)
+
+    async def _refuse(self, conn: Connection, err: BadFrame) -> None:
+        """A frame steadywire would not read: of another role (``forbidden``), a valid
+        frame with a value answered ``bad_request``, or a bad frame (counted)."""
+        frame_type = err.frame_type
+        if isinstance(err, UnknownFrameType) or frame_type not in ALL_FRAMES:
+            metrics.frames_in(conn.kind, "bad").inc()
+            await self._bad_frame(conn, MALFORMED)
+            return
+        metrics.frames_in(conn.kind, frame_type).inc()
+        if isinstance(err, NotAccepted):
+            who = "visitors" if frame_type in VISITOR_FRAMES else "agents"
+            conn.error(
+                ErrorCode.FORBIDDEN, f"{frame_type} is for {who} only", cid=err.cid, conv=err.conv
+            )
+        elif err.code is not ErrorCode.BAD_FRAME:
+            conn.error(err.code, err.message, cid=err.cid, conv=err.conv)
+        else:
+            await self._bad_frame(conn, err.message, cid=err.cid, conv=err.conv)
 
     async def _bad_frame(
-        self, conn: Connection, message: str, frame: dict[str, Any] | None = None
+        self, conn: Connection, message: str, *, cid: object = None, conv: object = None
     ) -> None:
-        conn.error(ErrorCode.BAD_FRAME, message, **_about(frame or {}))
+        conn.error(ErrorCode.BAD_FRAME, message, cid=cid, conv=conv)
         if not conn.bad_frames.allow():
             await conn.close(CloseCode.TOO_MANY_BAD_FRAMES, "too many bad frames")
 
     # -- frames ----------------------------------------------------------------------
     async def on_send(
-        self, conn: Connection, frame: dict[str, Any], actor: Actor
+        self, conn: Connection, frame: cf.Send, actor: Actor
     ) -> asyncio.Future[SendResult] | None:
-        cid = frame.get("cid")
         if not conn.send_rate.allow():
             conn.error(
                 ErrorCode.RATE_LIMITED, "too many messages, send again later", **_about(frame)
             )
             return None
-        body, limit = frame.get("body"), conn.body_max_chars
-        if limit is not None and isinstance(body, str) and len(body) > limit:
+        body, limit = frame.body, conn.body_max_chars
+        if limit is not None and len(body) > limit:
             conn.error(
                 ErrorCode.BODY_TOO_LONG, f"body is longer than {limit} characters", **_about(frame)
             )
@@ -327,11 +348,11 @@ class Gateway:
         started = time.perf_counter()
         future = self.s.chat.send(
             actor,
-            frame.get("conv"),
-            cid,
-            frame.get("body"),
-            frame.get("kind"),
-            frame.get("attachments"),
+            frame.conv,
+            frame.cid,
+            body,
+            frame.kind.value,
+            list(frame.attachments) if frame.attachments else None,
         )
         future.add_done_callback(partial(self._sent, conn, frame, started))
         return future
@@ -339,7 +360,7 @@ class Gateway:
     def _sent(
         self,
         conn: Connection,
-        frame: dict[str, Any],
+        frame: cf.Send,
         started: float,
         future: asyncio.Future[SendResult],
     ) -> None:
@@ -370,69 +391,59 @@ class Gateway:
             if ref is not None:
                 self.s.hub.follow(conn, ref, message.seq - 1)
 
-    async def on_sync(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+    async def on_sync(self, conn: Connection, frame: cf.Sync, actor: Actor) -> None:
         if not conn.sync_rate.allow():
             conn.error(ErrorCode.RATE_LIMITED, "too many syncs, sync again later", **_about(frame))
             return
         ref, messages, has_more = await self.s.chat.history(
-            actor, frame.get("conv"), frame.get("after"), frame.get("limit")
+            actor, frame.conv, frame.after, frame.limit
         )
         conn.push(batch_frame(ref.id, messages, has_more, self.s.chat.frame_for, actor))
 
-    async def on_typing(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+    async def on_typing(self, conn: Connection, frame: cf.Typing, actor: Actor) -> None:
         if not conn.signal_rate.allow():
             conn.error(ErrorCode.RATE_LIMITED, "too many frames, slow down", **_about(frame))
             return
-        await self.s.chat.typing(actor, frame.get("conv"), frame.get("on"))
+        await self.s.chat.typing(actor, frame.conv, frame.on)
 
-    async def on_read(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+    async def on_read(self, conn: Connection, frame: cf.Read, actor: Actor) -> None:
         if not conn.signal_rate.allow():
             conn.error(ErrorCode.RATE_LIMITED, "too many frames, slow down", **_about(frame))
             return
-        await self.s.chat.mark_read(actor, frame.get("conv"), frame.get("seq"))
+        await self.s.chat.mark_read(actor, frame.conv, frame.seq)
 
-    async def on_ping(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+    async def on_ping(self, conn: Connection, frame: cf.Ping, actor: Actor) -> None:
         conn.push(PONG)
 
-    async def on_close(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
-        event, closed_now = await self.s.chat.close(actor, frame.get("conv"))
+    async def on_close(self, conn: Connection, frame: cf.Close, actor: Actor) -> None:
+        event, closed_now = await self.s.chat.close(actor, frame.conv)
         if not closed_now:
             conn.push_json(event)  # already closed: still answer the one who asked
 
-    async def on_rate(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
-        event = await self.s.chat.ratings.rate(
-            actor, frame.get("conv"), frame.get("rating"), frame.get("comment")
-        )
+    async def on_rate(self, conn: Connection, frame: cf.Rate, actor: Actor) -> None:
+        event = await self.s.chat.ratings.rate(actor, frame.conv, frame.rating, frame.comment)
         if not self.s.hub.follows(conn, event["conv"]):
             conn.push_json(event)  # not following it: the bus will not bring it here
 
-    async def on_accept(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
-        await self.s.routing.accept(actor, frame.get("conv"))
+    async def on_accept(self, conn: Connection, frame: cf.Accept, actor: Actor) -> None:
+        await self.s.routing.accept(actor, frame.conv)
 
-    async def on_transfer(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+    async def on_transfer(self, conn: Connection, frame: cf.Transfer, actor: Actor) -> None:
         if actor.type is SenderType.AI:  # the robot hands off, with a reason
             await self.s.routing.robots.by_robot(
-                actor,
-                frame.get("conv"),
-                frame.get("to_department"),
-                frame.get("to_queue"),
-                frame.get("reason"),
+                actor, frame.conv, frame.to_department, frame.to_queue, frame.reason
             )
             return
         await self.s.routing.transfer(
-            actor,
-            frame.get("conv"),
-            frame.get("to_agent"),
-            frame.get("to_department"),
-            frame.get("note"),
+            actor, frame.conv, frame.to_agent, frame.to_department, frame.note
         )
 
-    async def on_handoff(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+    async def on_handoff(self, conn: Connection, frame: cf.Handoff, actor: Actor) -> None:
         """The visitor asks for a person (the widget's button): works without the robot."""
-        await self.s.routing.robots.by_visitor(actor, frame.get("conv"))
+        await self.s.routing.robots.by_visitor(actor, frame.conv)
 
-    async def on_status(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
-        await self.s.routing.set_status(actor, frame.get("state"))
+    async def on_status(self, conn: Connection, frame: cf.Status, actor: Actor) -> None:
+        await self.s.routing.set_status(actor, frame.state.value)
 
 
 def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
@@ -449,8 +460,9 @@ def _is_int64(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and in_int64(value)
 
 
-def _about(frame: dict[str, Any]) -> dict[str, Any]:
-    return {"cid": frame.get("cid"), "conv": frame.get("conv")}
+def _about(frame: cf.ClientFrame) -> dict[str, Any]:
+    """What an error about ``frame`` echoes: its ``cid`` and ``conv`` where it has them."""
+    return {"cid": getattr(frame, "cid", None), "conv": getattr(frame, "conv", None)}
 
 
 async def _close(ws: WebsocketImplProtocol, code: int, reason: str) -> None:

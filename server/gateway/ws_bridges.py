@@ -38,18 +38,17 @@ from server.gateway.connection import Connection
 from server.gateway.context import Services
 from server.kernel import topics
 from server.kernel.actors import Actor, ConversationRef
+from steadywire.client_frames import ACTING_FRAMES, ClientFrame, Transfer
 
 log = logging.getLogger(__name__)
 
 BRIDGE_QUEUE_FACTOR = 10  # a bridge's send queue: this many times an agent's
-ACTING_FRAMES = frozenset({"send", "accept", "transfer", "close", "typing", "read"})
 OWN_FRAMES = frozenset({"sync", "ping"})
 AUDITED = {
     "accept": "conversation.accept",
     "transfer": "conversation.transfer",
     "close": "conversation.close",
 }
-AUDITED_FIELDS = ("to_agent", "to_department", "to_queue", "reason")
 CATCH_UP_AT_ONCE = 8  # replays of one bridge's welcome running together
 WATCH_SECS = 0.5  # how often a node looks for revoked bridges among its sockets
 _DENIED = "you have no access to this conversation"
@@ -142,8 +141,8 @@ class BridgeSessions:
             await asyncio.gather(*(self.s.hub.catch_up(conn, conv) for conv in window))
 
     # -- frames -----------------------------------------------------------------------
-    async def dispatch(self, conn: Connection, frame: dict[str, Any], handler: Any) -> None:
-        frame_type = frame["type"]
+    async def dispatch(self, conn: Connection, frame: ClientFrame, handler: Any) -> None:
+        frame_type = frame.type
         if frame_type in OWN_FRAMES:
             await handler(conn, frame, conn.actor)
             return
@@ -152,26 +151,25 @@ class BridgeSessions:
         elif frame_type not in ACTING_FRAMES:
             raise Forbidden(f"a bridge does not send {frame_type}: it acts only as its agents")
         else:
-            actor = await self.s.store.run(acting_agent, conn.actor, frame.get("as"))
+            actor = await self.s.store.run(acting_agent, conn.actor, _as_agent(frame))
         result = await handler(conn, frame, actor)
         action = AUDITED.get(frame_type)
         if action is not None:
-            details: dict[str, Any] = {k: frame[k] for k in AUDITED_FIELDS if k in frame}
-            await self._record(conn, actor, action, frame.get("conv"), details)
+            await self._record(conn, actor, action, _conv(frame), _audited(frame))
         elif frame_type == "send" and isinstance(result, asyncio.Future):
             result.add_done_callback(partial(self._sent, conn, actor))
 
-    async def _robot(self, conn: Connection, frame: dict[str, Any]) -> Actor:
+    async def _robot(self, conn: Connection, frame: ClientFrame) -> Actor:
         """An ai bridge acts as itself: never ``as``, never ``accept``; it closes only a
         conversation it holds (a person's is theirs to close)."""
-        frame_type = frame["type"]
-        if "as" in frame:
+        frame_type = frame.type
+        if _as_agent(frame) is not None:
             raise Forbidden("an ai bridge acts as itself: as is not allowed")
         if frame_type not in ROBOT_FRAMES:
             raise Forbidden(f"an ai bridge does not send {frame_type}")
         robot = robot_actor(conn.actor)
         if frame_type == "close":
-            ref = await access_conversation(self.s.chat.directory, robot, frame.get("conv"))
+            ref = await access_conversation(self.s.chat.directory, robot, _conv(frame))
             if not await self.s.store.run(held_by, ref, robot.id):
                 raise taken_over()
         return robot
@@ -215,3 +213,30 @@ class BridgeSessions:
             for conn in bridges:
                 if conn.actor.id in revoked:
                     conn.close_soon(CloseCode.BAD_TOKEN, "bridge revoked")
+
+
+def _as_agent(frame: ClientFrame) -> str | None:
+    """The agent a bridge's acting frame names in ``as`` (None on the others)."""
+    agent: str | None = getattr(frame, "as_agent", None)
+    return agent
+
+
+def _conv(frame: ClientFrame) -> str | None:
+    conv: str | None = getattr(frame, "conv", None)
+    return conv
+
+
+def _audited(frame: ClientFrame) -> dict[str, Any]:
+    """A transfer's target and reason, as sent, for the audit row (none for the others)."""
+    if not isinstance(frame, Transfer):
+        return {}
+    details: dict[str, Any] = {}
+    for key, value in (
+        ("to_agent", frame.to_agent),
+        ("to_department", frame.to_department),
+        ("to_queue", frame.to_queue or None),
+        ("reason", frame.reason),
+    ):
+        if value is not None:
+            details[key] = value
+    return details

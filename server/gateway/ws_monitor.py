@@ -10,14 +10,13 @@ bridges and visitors get ``error forbidden``.
 
 from __future__ import annotations
 
-from typing import Any
-
-from server.errors import BadRequest, ErrorCode, Forbidden
+from server.errors import Forbidden
 from server.gateway.connection import Connection
 from server.gateway.context import Services
 from server.kernel import topics
 from server.kernel.actors import Actor
 from server.kernel.enums import Role
+from steadywire.client_frames import Monitor
 from steadywire.events import MonitorSubscribed
 
 
@@ -25,12 +24,10 @@ class MonitorFrames:
     def __init__(self, services: Services):
         self.hub = services.hub
 
-    async def on_monitor(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+    async def on_monitor(self, conn: Connection, frame: Monitor, actor: Actor) -> None:
         if conn.bridge is not None or actor.is_visitor or actor.role != Role.ADMIN.value:
             raise Forbidden("the live monitor is for admins")
-        on = frame.get("on", True)
-        if not isinstance(on, bool):
-            raise BadRequest("on must be true or false", code=ErrorCode.BAD_FRAME)
+        on = frame.on
         topic = topics.monitor(actor.tenant_id)
         if on:
             self.hub.join(conn, topic)

@@ -5,7 +5,6 @@ the limit a frame is answered ``error rate_limited`` and nothing is stored."""
 from __future__ import annotations
 
 import weakref
-from typing import Any
 
 from server.chat.pages import PageTrail
 from server.errors import ErrorCode
@@ -13,6 +12,7 @@ from server.gateway.connection import Connection
 from server.gateway.context import Services
 from server.kernel.actors import Actor
 from server.security.ratelimit import SlidingWindow
+from steadywire.client_frames import Page
 
 PAGE_VIEWS_PER_WINDOW = 30
 PAGE_WINDOW_SECS = 60.0
@@ -25,7 +25,7 @@ class PageFrames:
             weakref.WeakKeyDictionary()
         )
 
-    async def on_page(self, conn: Connection, frame: dict[str, Any], actor: Actor) -> None:
+    async def on_page(self, conn: Connection, frame: Page, actor: Actor) -> None:
         rate = self._rates.get(conn)
         if rate is None:
             rate = self._rates[conn] = SlidingWindow(PAGE_VIEWS_PER_WINDOW, PAGE_WINDOW_SECS)

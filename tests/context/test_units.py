@@ -3,15 +3,17 @@ page-frame validation, user-agent parsing."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from server.chat.pages import check_page_view
 from server.chat.search import snippet
 from server.chat.visitors import parse_user_agent
-from server.errors import BadRequest, Forbidden
+from server.errors import Forbidden
 from server.kernel.actors import Actor
 from server.kernel.enums import SenderType
 from server.storage.fulltext import MAX_TERMS, search_terms
+from steadywire import BadFrame, Page, parse_client_frame
 from steadywire.placeholders import expand
 
 VISITOR = Actor(SenderType.VISITOR, "v1", "t1")
@@ -41,16 +43,26 @@ def test_snippet_is_around_the_first_word() -> None:
 
 
 def test_page_frames_are_checked() -> None:
-    view = check_page_view(VISITOR, {"url": "https://a.example/x", "title": "T\x00itle"})
+    """steadywire reads the frame (URLs, title); the server checks whose page it is."""
+    view = check_page_view(VISITOR, _page({"url": "https://a.example/x", "title": "T\x00itle"}))
     assert (view.url, view.title, view.referrer) == ("https://a.example/x", "Title", "")
     with pytest.raises(Forbidden):
-        check_page_view(AGENT, {"url": "https://a.example/"})
+        check_page_view(AGENT, _page({"url": "https://a.example/"}))
     with pytest.raises(Forbidden):
-        check_page_view(VISITOR, {"url": "https://a.example/", "visitor": "v2"})
-    check_page_view(VISITOR, {"url": "https://a.example/", "visitor": "v1"})
+        check_page_view(VISITOR, _page({"url": "https://a.example/", "visitor": "v2"}))
+    check_page_view(VISITOR, _page({"url": "https://a.example/", "visitor": "v1"}))
     for bad in ("javascript:alert(1)", "https://", "https://a.example/\n", "//a.example/", ""):
-        with pytest.raises(BadRequest):
-            check_page_view(VISITOR, {"url": bad})
+        with pytest.raises(BadFrame):
+            _page({"url": bad})
+    with pytest.raises(BadFrame):
+        _page({"url": "https://a.example/", "referrer": "ftp://a.example/"})
+    assert _page({"url": "https://a.example/", "referrer": ""}).referrer is None
+
+
+def _page(fields: dict[str, object]) -> Page:
+    frame = parse_client_frame(orjson.dumps({"type": "page", **fields}))
+    assert isinstance(frame, Page)
+    return frame
 
 
 def test_user_agents_are_named() -> None:

@@ -22,6 +22,7 @@ CLIENT_EXAMPLES = [
     w.Status(w.AgentState.AWAY),
     w.Page("https://shop.example/", "Shop", None),
     w.Rate("c1", 5, "great"),
+    w.Handoff("c1"),
     w.Monitor(False),
 ]
 MESSAGE = w.Message(
@@ -74,14 +75,20 @@ def test_as_is_written_as_the_contract_spells_it() -> None:
         (b'{"type": "send", "cid": "' + b"x" * 65 + b'", "body": "x"}', "cid"),
         (b'{"type": "send", "cid": "c", "body": ""}', "body"),
         (b'{"type": "send", "cid": "c", "body": "x", "kind": "shout"}', "kind"),
-        (b'{"type": "send", "cid": "c", "body": "x", "as": 7}', "as"),
         (b'{"type": "typing", "conv": "c", "on": "yes"}', "on"),
         (b'{"type": "read", "conv": "c", "seq": true}', "seq"),
         (b'{"type": "transfer", "conv": "c"}', "exactly one"),
         (b'{"type": "transfer", "conv": "c", "to_agent": "a", "to_queue": true}', "exactly one"),
         (b'{"type": "hello", "token": "t", "resume": {"c": "3"}}', "resume"),
         (b'{"type": "page", "url": "javascript:alert(1)"}', "http"),
-        (b'{"type": "rate", "conv": "c", "rating": 6}', "rating"),
+        (b'{"type": "page", "url": "https://"}', "http"),
+        (b'{"type": "send", "cid": "c", "body": "   "}', "body"),
+        (b'{"type": "send", "cid": "c", "body": "x", "attachments": ["' + b"a" * 27 + b'"]}',
+         "attachments"),
+        (b'{"type": "send", "cid": "c", "body": "x", "kind": ["text"]}', "kind"),
+        (b'{"type": "read", "conv": "c", "seq": 9223372036854775808}', "64-bit"),
+        (b'{"type": "sync", "conv": "c", "after": 9223372036854775808}', "64-bit"),
+        (b'{"type": "handoff"}', "conv"),
     ],
 )
 def test_bad_client_frames_are_typed_errors(text: bytes, reason: str) -> None:
@@ -89,6 +96,47 @@ def test_bad_client_frames_are_typed_errors(text: bytes, reason: str) -> None:
         w.parse_client_frame(text)
     assert reason in info.value.message
     assert info.value.code is w.ErrorCode.BAD_FRAME
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"type": "rate", "conv": "c", "rating": 6}',
+        b'{"type": "rate", "conv": "c", "rating": true}',
+        b'{"type": "rate", "conv": "c", "rating": 5, "comment": 7}',
+        b'{"type": "rate", "conv": "c", "rating": 5, "comment": "' + b"x" * 1001 + b'"}',
+    ],
+)
+def test_a_bad_rating_is_bad_request_as_the_protocol_says(text: bytes) -> None:
+    with pytest.raises(w.InvalidValue) as info:
+        w.parse_client_frame(text)
+    assert info.value.code is w.ErrorCode.BAD_REQUEST and info.value.conv == "c"
+
+
+def test_as_is_kept_whatever_it_holds_for_the_server_to_refuse() -> None:
+    """BRIDGES.md: an ``as`` that names no linked agent is ``forbidden``, not a bad frame."""
+    for value, kept in ((7, "7"), ("", ""), ("z" * 300, "z" * 300), (None, None)):
+        frame = w.parse_client_frame(orjson.dumps({"type": "accept", "conv": "c", "as": value}))
+        assert isinstance(frame, w.Accept) and frame.as_agent == kept
+
+
+def test_a_frame_not_accepted_is_refused_before_its_fields() -> None:
+    with pytest.raises(w.NotAccepted) as info:
+        w.parse_client_frame(b'{"type": "accept", "cid": 3, "conv": "v"}', {"send"})
+    assert (info.value.frame_type, info.value.conv) == ("accept", "v")
+    with pytest.raises(w.UnknownFrameType):
+        w.parse_client_frame(b'{"type": "shout"}', {"send"})
+
+
+def test_sync_pages_out_of_range_are_clamped() -> None:
+    frame = w.parse_client_frame(b'{"type": "sync", "conv": "c", "after": -4, "limit": 0}')
+    assert isinstance(frame, w.Sync) and (frame.after, frame.limit) == (0, 1)
+
+
+def test_send_with_attachments_only_and_handoff_read() -> None:
+    frame = w.parse_client_frame(b'{"type": "send", "cid": "c", "attachments": ["a1"]}')
+    assert isinstance(frame, w.Send) and (frame.body, frame.attachments) == ("", ("a1",))
+    assert w.parse_client_frame(b'{"type": "handoff", "conv": "v"}') == w.Handoff("v")
 
 
 def test_bad_frame_keeps_the_cid_and_conv_to_answer_with() -> None:
