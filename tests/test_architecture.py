@@ -374,3 +374,87 @@ def test_the_gateway_scan_sees_publishing_and_queries() -> None:
         "x.py:6 calls .select()",
         "x.py:7 calls .execute_sql()",
     ], found
+
+
+# A client's frame reaches the gateway's handlers (``on_<type>``, the bridges' ``dispatch``)
+# typed, parsed once by steadywire in ws.py's read loop: they read it by attribute.
+DICT_ANNOTATIONS = ("dict", "Dict", "Mapping", "MutableMapping", "Any")
+
+
+def _frame_dict_reads(source: str, where: str) -> list[str]:
+    """``frame.get(...)``, ``frame[...]``, ``... in frame``, and a handler's ``frame``
+    parameter annotated as a dict: a client frame read as a dict, not its steadywire class.
+    (Outgoing server frames are dicts or bytes; they are not named ``frame`` in a handler's
+    signature, and are never read back.)"""
+    found = []
+    tree = ast.parse(source)
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if not (func.name.startswith("on_") or func.name in ("dispatch", "_robot")):
+            continue
+        for arg in func.args.args + func.args.kwonlyargs:
+            if arg.arg == "frame" and arg.annotation is not None:
+                text = ast.unparse(arg.annotation)
+                if text.startswith(DICT_ANNOTATIONS):
+                    found.append(f"{where}:{arg.lineno} {func.name}(frame: {text})")
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("get", "pop", "items", "keys", "values")
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "frame"
+        ):
+            found.append(f"{where}:{node.lineno} frame.{node.func.attr}()")
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "frame"
+        ):
+            found.append(f"{where}:{node.lineno} frame[...]")
+        elif isinstance(node, ast.Compare) and any(
+            isinstance(op, ast.In | ast.NotIn)
+            and isinstance(right, ast.Name)
+            and right.id == "frame"
+            for op, right in zip(node.ops, node.comparators, strict=True)
+        ):
+            found.append(f"{where}:{node.lineno} ... in frame")
+    return found
+
+
+def test_gateway_handlers_read_typed_frames_not_dicts() -> None:
+    """Issue #12 item 2: the gateway reads a client's frame once with steadywire
+    (``read_client_frame``) and its handlers read the typed frame's attributes, so the
+    server's idea of a frame cannot drift from the clients'."""
+    files = _python_files(GATEWAY)
+    assert len(files) > 10, files
+    violations = sorted(
+        v
+        for path in files
+        for v in _frame_dict_reads(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))
+    )
+    assert not violations, "the gateway reads a frame as a dict:\n" + "\n".join(violations)
+    ws = (GATEWAY / "ws.py").read_text(encoding="utf-8")
+    assert "read_client_frame(" in ws, "the read loop no longer parses with steadywire"
+
+
+def test_the_frame_scan_sees_every_dict_read() -> None:
+    source = (
+        "async def on_send(self, conn, frame: dict[str, Any], actor):\n"
+        "    cid = frame.get('cid')\n"
+        "    body = frame['body']\n"
+        "    if 'as' in frame: pass\n"
+        "async def on_read(self, conn, frame: Mapping[str, Any], actor):\n"
+        "    return frame.conv, frame.seq\n"
+        "async def on_sync(self, conn, frame: Sync, actor):\n"
+        "    return frame.conv, getattr(frame, 'cid', None)\n"
+    )
+    found = _frame_dict_reads(source, "x.py")
+    assert sorted(found) == sorted([
+        "x.py:1 on_send(frame: dict[str, Any])",
+        "x.py:2 frame.get()",
+        "x.py:3 frame[...]",
+        "x.py:4 ... in frame",
+        "x.py:5 on_read(frame: Mapping[str, Any])",
+    ]), found
