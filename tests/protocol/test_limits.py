@@ -144,6 +144,40 @@ async def test_eleventh_bad_frame_in_a_minute_is_closed_4400(server: ServerProce
     assert await visitor.wait_closed() == 4400
 
 
+async def test_another_roles_frame_is_forbidden_whatever_its_fields(
+    server: ServerProcess, clients: Clients
+) -> None:
+    """The role is checked before steadywire reads the fields: an agent's frame from a
+    visitor is ``forbidden`` (with its cid/conv) even when it would be a bad frame, and
+    it does not count toward 4400."""
+    visitor = await clients.visitor(server)
+    for _ in range(11):
+        await visitor.send_json({"type": "accept", "conv": 7, "cid": "c-1"})
+        err = await visitor.recv_error("forbidden", cid="c-1")
+        assert "conv" not in err, err  # a non-string conv is not echoed
+        await visitor.send_json({"type": "status", "conv": "v-1"})
+        await visitor.recv_error("forbidden", conv="v-1")
+    await visitor.send_and_ack("still open")
+
+
+async def test_errors_echo_the_cid_and_conv_the_frame_carried(
+    server: ServerProcess, clients: Clients
+) -> None:
+    agent = await clients.agent(server)
+    # ``status`` has no conv of its own: the error still answers with the one sent.
+    await agent.send_json({"type": "status", "state": "asleep", "conv": "x-1", "cid": "c-9"})
+    await agent.recv_error("bad_frame", conv="x-1", cid="c-9")
+    await agent.send_json({"type": "send", "cid": "c-8", "conv": "x-2", "body": "   "})
+    await agent.recv_error("bad_frame", conv="x-2", cid="c-8")
+
+
+async def test_sync_pages_out_of_range_are_clamped_not_refused(chat: Chat) -> None:
+    await chat.visitor.send_and_ack("one more, so there is a next page")
+    await chat.visitor.send_json({"type": "sync", "conv": chat.conv, "after": -5, "limit": 0})
+    batch = await chat.visitor.recv_type("batch", conv=chat.conv)
+    assert len(batch["messages"]) == 1 and batch["has_more"] is True, batch
+
+
 # ------------------------------------------------------------------------ rate limits
 
 

@@ -130,6 +130,21 @@ async def test_bad_ratings_are_refused(server: ServerProcess, clients: Clients,
     assert raw_rows(server, "SELECT rating FROM conversation WHERE id = ?", (conv,)) == [(None,)]
 
 
+async def test_bad_ratings_over_the_socket_are_bad_request_not_bad_frames(
+    server: ServerProcess, clients: Clients
+) -> None:
+    """docs/protocol.md: a bad rating or comment is ``bad_request`` with the conv (steadywire's
+    InvalidValue), not a bad frame: eleven of them do not close the socket with 4400."""
+    visitor, _, conv, _ = await closed_chat(server, clients)
+    bad = [{"rating": 0}, {"rating": 6}, {"rating": "5"}, {"rating": True}, {},
+           {"rating": 3, "comment": "x" * 1001}, {"rating": 3, "comment": 7}]
+    for fields in bad + bad[:4]:
+        await visitor.send_json({"type": "rate", "conv": conv, **fields})
+        await visitor.recv_error("bad_request", conv=conv)
+    await visitor.send_json({"type": "rate", "conv": conv, "rating": 4})
+    await visitor.recv_event("conv.rated", conv)
+
+
 async def test_a_site_without_csat_offers_nothing(server: ServerProcess, clients: Clients) -> None:
     tenant = server.run_demo("nocsat")
     raw_rows(server, "UPDATE site SET csat_enabled = ? WHERE tenant_id = ?", (False, tenant.tenant))
