@@ -58,6 +58,19 @@ async def test_a_conversation_becomes_a_thread_with_everything_in_order(setup: S
     await ws.close()
 
 
+def roots_of(slack: FakeSlack, conv: str) -> list[Posted]:
+    """Every root posted for a conversation (one, unless one was posted twice)."""
+    return [
+        r
+        for r in slack.roots()
+        if ((r.metadata or {}).get("event_payload") or {})
+        == {
+            "conv": conv,
+            "ref": "root",
+        }
+    ]
+
+
 async def test_a_greeted_conversation_shows_the_question_on_the_root(setup: Setup) -> None:
     """The site greets: the server stores the greeting (seq 1) before the visitor's question
     (seq 2). The root still shows the question; the greeting is the thread's first reply;
@@ -68,12 +81,12 @@ async def test_a_greeted_conversation_shows_the_question_on_the_root(setup: Setu
     history = await ws.history(conv)
     assert [(m["seq"], m["sender"]["type"]) for m in history] == [(1, "system"), (2, "visitor")]
     assert root.text == "New conversation with Greta: Where is my parcel? &lt;!channel&gt;"
-    assert {"type": "plain_text", "text": question} in [b.get("text") for b in root.blocks or []]
+    assert question in [(b.get("text") or {}).get("text") for b in root.blocks or []]
     await ws.send_and_ack(conv=conv, body="It was order 42")
     await eventually(lambda: len(thread_texts(setup.slack, conv)) >= 2, what="2 replies")
     await asyncio.sleep(0.5)  # anything posted twice would be there by now
     assert thread_texts(setup.slack, conv) == [f"{INFO} {GREETING}", "It was order 42"]
-    assert len([r for r in setup.slack.roots() if r.text.startswith("New conversation with Greta")]) == 1
+    assert len(roots_of(setup.slack, conv)) == 1
     await ws.close()
 
 
@@ -90,7 +103,8 @@ async def test_kill9_between_the_greeted_root_and_its_record_posts_nothing_twice
     kills: list[str] = []
 
     def kill_on_the_root(posted: Posted) -> None:
-        if not posted.thread_ts and not kills:
+        # Only this conversation's root: the new bridge back-fills the module's others.
+        if not posted.thread_ts and "Kilian" in posted.text and not kills:
             kills.append(posted.ts)
             bridge.kill9()  # Slack has the root; the bridge never hears its answer
 
@@ -102,11 +116,9 @@ async def test_kill9_between_the_greeted_root_and_its_record_posts_nothing_twice
         await eventually(lambda: kills, what="the root, and the kill")
         await bridge.astart()
         await ws.send_and_ack(conv=conv, body="after the restart")
-        await eventually(
-            lambda: len(thread_texts(slack, conv)) >= 2, within=30, what="the replies"
-        )
+        await eventually(lambda: len(thread_texts(slack, conv)) >= 2, within=30, what="the replies")
         await asyncio.sleep(1.0)  # anything posted twice would be there by now
-        assert [r.ts for r in slack.roots()] == kills
+        assert [r.ts for r in roots_of(slack, conv)] == kills
         root = slack.root_of(conv)
         assert root is not None and root.text.endswith(": Is my order lost?")
         assert thread_texts(slack, conv) == [f"{INFO} {GREETING}", "after the restart"]
