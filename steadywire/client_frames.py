@@ -43,6 +43,15 @@ def _as(raw: Mapping[str, Any]) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class ResumeRefused:
+    """An entry of a hello's ``resume`` that a server cannot follow (``conv`` is None
+    when ``resume`` itself is not a map)."""
+
+    conv: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hello:
     type: ClassVar[str] = "hello"
     token: str
@@ -51,11 +60,39 @@ class Hello:
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Hello:
-        resume = f.mapping(raw, "resume")
-        for conv, seq in resume.items():
-            if isinstance(seq, bool) or not isinstance(seq, int):
-                raise BadFrame("resume seqs must be integers", {"conv": conv})
-        return cls(f.text(raw, "token"), resume, f.optional_text(raw, "client"))
+        hello, refused = cls.read(raw)
+        if refused:
+            raise BadFrame(refused[0].message, {"conv": refused[0].conv})
+        return hello
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any]) -> tuple[Hello, list[ResumeRefused]]:
+        """A hello as a server reads it, which refuses no handshake for its fields: a
+        token that is not a string reads as ``""`` (refused like any bad token), a
+        ``client`` that is not one as absent, and each ``resume`` entry that cannot be
+        used comes back beside the frame, to be answered ``bad_frame`` with its ``conv``
+        after the welcome (docs/protocol.md)."""
+        token, client, resume = raw.get("token"), raw.get("client"), raw.get("resume")
+        refused: list[ResumeRefused] = []
+        seqs: dict[str, int] = {}
+        if isinstance(resume, dict):
+            for conv, seq in resume.items():
+                if (
+                    isinstance(seq, bool)
+                    or not isinstance(seq, int)
+                    or not f.INT64_MIN <= seq <= f.INT64_MAX
+                ):
+                    refused.append(ResumeRefused(conv, "resume seqs must be 64-bit integers"))
+                else:
+                    seqs[conv] = seq
+        elif resume is not None:
+            refused.append(ResumeRefused(None, "resume must map conversation ids to seqs"))
+        hello = cls(
+            token if isinstance(token, str) else "",
+            seqs,
+            client if isinstance(client, str) else None,
+        )
+        return hello, refused
 
     def to_wire(self) -> dict[str, Any]:
         return f.drop_none(

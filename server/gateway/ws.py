@@ -37,7 +37,6 @@ from server.gateway.ws_lean import can_receive, receive, trim
 from server.gateway.ws_monitor import MonitorFrames
 from server.gateway.ws_pages import PageFrames
 from server.gateway.ws_protocol import adopt
-from server.ints import in_int64
 from server.kernel import topics
 from server.kernel.actors import Actor
 from server.kernel.enums import Role, SenderType
@@ -88,7 +87,7 @@ class Gateway:
             "handoff": self.on_handoff,
             "monitor": self.monitor.on_monitor,
         }
-        self._hellos: dict[Connection, dict[str, Any]] = {}
+        self._hellos: dict[Connection, tuple[cf.Hello, list[cf.ResumeRefused]]] = {}
         self.send_budget = NodeSendBudget(services.settings.ws_send_buffer_node_bytes)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -104,7 +103,7 @@ class Gateway:
             return
         try:
             try:
-                await self._welcome(conn, self._hellos.pop(conn))
+                await self._welcome(conn, *self._hellos.pop(conn))
             except SteadyError as err:  # storage trouble while greeting: come back later
                 log.warning("welcome failed: %s", err.message)
                 await conn.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable, reconnect")
@@ -121,16 +120,17 @@ class Gateway:
     ) -> Connection | None:
         """Read and check ``hello``; the registered connection, or None once refused."""
         settings = self.s.settings
-        hello = await self._read_hello(ws)
-        if hello is None:
+        read = await self._read_hello(ws)
+        if read is None:
             await _close(ws, CloseCode.HELLO_TIMEOUT, "hello expected")
             return None
+        hello = read[0]
         expires_at: int | None = None  # bridge tokens do not expire: they are revoked
         try:
-            if kind == "agent" and is_bridge_token(hello.get("token")):
-                actor = await self.s.store.run(bridge_actor, hello.get("token"))
+            if kind == "agent" and is_bridge_token(hello.token):
+                actor = await self.s.store.run(bridge_actor, hello.token)
             else:
-                claims = self.s.signer.verify(hello.get("token"), kind)
+                claims = self.s.signer.verify(hello.token, kind)
                 expires_at = claims.expires_at
                 loader = visitor_actor if kind == "visitor" else agent_actor
                 actor = await self.s.store.run(loader, claims)
@@ -191,25 +191,29 @@ class Gateway:
         if expires_at is not None:
             conn.expire_at(expires_at)
         self.s.hub.add(conn)
-        self._hellos[conn] = hello
+        self._hellos[conn] = read
         return conn
 
-    async def _read_hello(self, ws: WebsocketImplProtocol) -> dict[str, Any] | None:
+    async def _read_hello(
+        self, ws: WebsocketImplProtocol
+    ) -> tuple[cf.Hello, list[cf.ResumeRefused]] | None:
         try:
             raw = await ws.recv(timeout=self.s.settings.hello_timeout_secs)
         except Exception:
             return None
-        # Read as a plain object on purpose: a bad ``resume`` is answered after the
-        # welcome, entry by entry (``_welcome``), not by refusing the handshake.
         hello = _parse(raw)
-        if hello is None or hello.get("type") != "hello":
+        if hello is None or hello.get("type") != cf.Hello.type:
             return None
-        return hello
+        # Leniently: a bad ``resume`` entry is answered after the welcome (``_welcome``),
+        # a bad token by the token check; neither refuses the frame here.
+        return cf.Hello.read(hello)
 
-    async def _welcome(self, conn: Connection, hello: dict[str, Any]) -> None:
+    async def _welcome(
+        self, conn: Connection, hello: cf.Hello, refused: list[cf.ResumeRefused]
+    ) -> None:
         actor, hub = conn.actor, self.s.hub
         if actor.is_bridge:
-            await self.bridges.welcome(conn, hello, partial(self.welcome_frame, conn))
+            await self.bridges.welcome(conn, hello, refused, partial(self.welcome_frame, conn))
             return
         if actor.is_visitor:
             current = await self.s.chat.current_conversation(actor)
@@ -226,14 +230,9 @@ class Gateway:
         # committed in between would fall before the cursor and never be delivered).
         own = await self.s.store.run(own_conversations, actor)
         conn.push_json(self.welcome_frame(conn, you))
-        resume = hello.get("resume") or {}
-        if not isinstance(resume, dict):
-            conn.error(ErrorCode.BAD_FRAME, "resume must map conversation ids to seqs")
-            resume = {}
-        for conv, last_seq in resume.items():
-            if not _is_int64(last_seq):
-                conn.error(ErrorCode.BAD_FRAME, "resume seqs must be 64-bit integers", conv=conv)
-                continue
+        for refusal in refused:
+            conn.error(ErrorCode.BAD_FRAME, refusal.message, conv=refusal.conv)
+        for conv, last_seq in hello.resume.items():
             try:
                 ref = await access_conversation(self.s.chat.directory, actor, conv)
             except SteadyError as err:
@@ -454,10 +453,6 @@ def _parse(raw: str | bytes | None) -> dict[str, Any] | None:
     except (orjson.JSONDecodeError, UnicodeDecodeError):
         return None
     return frame if isinstance(frame, dict) else None
-
-
-def _is_int64(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and in_int64(value)
 
 
 def _about(frame: cf.ClientFrame) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from server.gateway.connection import Connection
 from server.gateway.context import Services
 from server.kernel import topics
 from server.kernel.actors import Actor, ConversationRef
+from steadywire import client_frames as cf
 from steadywire.client_frames import ACTING_FRAMES, ClientFrame, Transfer
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ class BridgeSessions:
     async def welcome(
         self,
         conn: Connection,
-        hello: dict[str, Any],
+        hello: cf.Hello,
+        refused: list[cf.ResumeRefused],
         welcome_frame: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> None:
         actor, hub, store = conn.actor, self.s.hub, self.s.store
@@ -83,22 +85,12 @@ class BridgeSessions:
         hub.join(conn, topics.agents(actor.tenant_id))
         hub.join(conn, topics.bridge(actor.id))
         you = await store.run(bridge_profile, actor)
-        resume = hello.get("resume") or {}
-        positions: dict[str, int] = {}
-        refusals: list[tuple[str, str, object]] = []
-        if not isinstance(resume, dict):
-            refusals.append((ErrorCode.BAD_FRAME, "resume must map conversation ids to seqs", None))
-            resume = {}
-        for conv, last_seq in resume.items():
-            if isinstance(last_seq, bool) or not isinstance(last_seq, int):
-                refusals.append((ErrorCode.BAD_FRAME, "resume seqs must be integers", conv))
-            else:
-                positions[conv] = last_seq
+        positions = dict(hello.resume)
         open_ones, named = await store.run(bridge_conversations, actor.tenant_id, list(positions))
         queued = await self._queued_events(actor, feed)
         conn.push_json(welcome_frame(you))
-        for code, message, conv in refusals:
-            conn.error(code, message, conv=conv)
+        for refusal in refused:
+            conn.error(ErrorCode.BAD_FRAME, refusal.message, conv=refusal.conv)
         plan: dict[str, tuple[ConversationRef, int]] = {}
         for item in open_ones:
             feed.learn(item.ref.id, item.department)

@@ -282,3 +282,24 @@ def test_the_robots_hand_off_is_written_as_the_contract_spells_it() -> None:
     assert w.dumps(frame) == (
         b'{"type":"transfer","conv":"c1","to_queue":true,"reason":"visitor_asked"}'
     )
+
+
+def test_a_server_reads_a_hello_leniently_and_names_each_unusable_resume_entry() -> None:
+    hello, refused = w.Hello.read(
+        {
+            "type": "hello",
+            "token": 5,
+            "client": ["x"],
+            "resume": {"ok": 3, "text": "3", "flag": True, "huge": 2**63},
+        }
+    )
+    assert (hello.token, hello.client, dict(hello.resume)) == ("", None, {"ok": 3})
+    assert [(r.conv, r.message) for r in refused] == [
+        (conv, "resume seqs must be 64-bit integers") for conv in ("text", "flag", "huge")
+    ]
+    _, refused = w.Hello.read({"type": "hello", "token": "t", "resume": [1, 2]})
+    assert [(r.conv, r.message) for r in refused] == [
+        (None, "resume must map conversation ids to seqs")
+    ]
+    with pytest.raises(w.BadFrame):  # a client's own reading stays strict
+        w.Hello.from_wire({"type": "hello", "token": "t", "resume": {"c": "1"}})
