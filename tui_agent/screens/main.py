@@ -15,7 +15,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_agent.agent_tools import AgentTools
@@ -97,6 +99,12 @@ def utc_now() -> datetime:
 
 class MainScreen(AttachmentActions, Screen[None]):
     BINDINGS = main_bindings()
+
+    # Textual's Screen repaints itself whole when the focus moves (every widget drawn
+    # again, ~25 ms here: the costliest part of alt+q during a burst, issue #22). The
+    # widgets the move concerns restyle and redraw themselves (Widget's focus and blur
+    # handlers, the :focus-within pass), so the desk's focus repaints nothing else.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     def __init__(
         self,
