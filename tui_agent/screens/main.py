@@ -23,6 +23,7 @@ from textual.widgets import Static
 from tui_agent.agent_tools import AgentTools
 from tui_agent.canned import CannedSet
 from tui_agent.client import ApiError, NotConnected, SteadydeskClient
+from tui_agent.collector import COLLECTOR
 from tui_agent.config import SavedSession
 from tui_agent.desk import Conversation, Desk
 from tui_agent.events import (
@@ -144,6 +145,7 @@ class MainScreen(AttachmentActions, Screen[None]):
         self.tools = AgentTools(self)
 
     def _emit(self, event: ClientEvent) -> None:
+        COLLECTOR.busy()
         self._inbox.append(event)
         if len(self._inbox) == 1:
             self.post_message(ServerEvents())
