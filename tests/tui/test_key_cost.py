@@ -73,7 +73,7 @@ async def test_tab_switches_and_messages_in_the_open_chat_lay_nothing_out(
         counted = Counted(screen)
         for key, shown in (("alt+1", first), ("alt+2", second), ("alt+1", first)):
             await pilot.press(key)
-            await wait_until(pilot, lambda shown=shown: screen.active == shown, key)
+            await wait_until(pilot, lambda: screen.active == shown, key)  # noqa: B023
             await pilot.pause(0.1)
         await visitor.send_and_ack("One more thing")
         await wait_until(pilot, lambda: bodies(pilot.app, first)[-1] == "One more thing", "shown")
