@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from tests.tui.conftest import console
-from tui_agent.collector import COLLECTOR, IDLE_SECS, MAX_GAP_SECS, OUT_OF_REACH, IdleCollector
+from tui_agent.collector import (
+    COLLECTOR,
+    IDLE_CPU_SHARE,
+    IDLE_SECS,
+    MAX_GAP_SECS,
+    OUT_OF_REACH,
+    IdleCollector,
+)
 from tui_agent.screens.login import LoginScreen
 
 
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
+        self.cpu = 0.0  # the process's CPU seconds
 
     def __call__(self) -> float:
         return self.now
@@ -22,7 +30,12 @@ class Clock:
 
 def collector(clock: Clock, pending: bool = True) -> tuple[IdleCollector, list[float]]:
     done: list[float] = []
-    made = IdleCollector(clock, collect=lambda: done.append(clock.now), pending=lambda: pending)
+    made = IdleCollector(
+        clock,
+        collect=lambda: done.append(clock.now),
+        pending=lambda: pending,
+        cpu=lambda: clock.cpu,
+    )
     return made, done
 
 
@@ -36,6 +49,23 @@ def test_collects_once_the_console_is_quiet_not_while_busy() -> None:
         assert not idle.check() and done == [], "a key half a second ago"
         idle.busy()  # a server event
         clock.now += IDLE_SECS
+        assert idle.check() and done == [clock.now]
+    finally:
+        idle.stop()
+
+
+def test_an_event_loop_held_up_by_other_work_is_not_idle() -> None:
+    """No key or event came for a second because the process was busy (its loop held
+    up): collecting then would add to the wait."""
+    clock = Clock()
+    idle, done = collector(clock)
+    idle.start()
+    try:
+        idle.busy()
+        clock.now += IDLE_SECS
+        clock.cpu += IDLE_SECS * (IDLE_CPU_SHARE + 0.3)
+        assert not idle.check() and done == []
+        clock.now += IDLE_SECS  # and now quiet for real
         assert idle.check() and done == [clock.now]
     finally:
         idle.stop()
