@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from tests.support.clients import Clients
 from tests.support.server import ServerProcess
@@ -28,6 +29,21 @@ from tests.tui.conftest import (
 from tui_agent.screens.main import MainScreen
 from tui_agent.widgets.composer import Composer
 from tui_agent.widgets.conversation_list import ConversationList
+
+SAME = ("#visitor", "#typing")  # what a message in the open chat does not change
+
+
+def counted_updates(widget: Static) -> list[object]:
+    """The contents ``widget`` is given from now on."""
+    calls: list[object] = []
+    update = widget.update
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        calls.append(args)
+        update(*args, **kwargs)
+
+    widget.update = counting  # type: ignore[method-assign]
+    return calls
 
 
 class Counted:
@@ -75,11 +91,14 @@ async def test_tab_switches_and_messages_in_the_open_chat_lay_nothing_out(
             await pilot.press(key)
             await wait_until(pilot, lambda: screen.active == shown, key)  # noqa: B023
             await pilot.pause(0.1)
+        updates = {name: counted_updates(screen.query_one(name, Static)) for name in SAME}
         await visitor.send_and_ack("One more thing")
         await wait_until(pilot, lambda: bodies(pilot.app, first)[-1] == "One more thing", "shown")
         await pilot.pause(0.2)
         assert counted.layouts == 0, f"{counted.layouts} layouts of the whole screen"
         assert counted.repaints == 0, f"{counted.repaints} repaints of the whole screen"
+        drawn = {name: len(calls) for name, calls in updates.items() if calls}
+        assert drawn == {}, f"drawn again with nothing new to show: {drawn}"
 
 
 async def test_moving_the_focus_repaints_only_what_it_concerns(

@@ -141,6 +141,7 @@ class MainScreen(AttachmentActions, Screen[None]):
         self._inbox: list[ClientEvent] = []
         self._recount_due: set[str] = set()
         self._notices = NoticeBatch()
+        self._typing_shown: str | None = None
         self.desk.my_role = str(session.agent.get("role") or "")
         self.tools = AgentTools(self)
 
@@ -552,11 +553,10 @@ class MainScreen(AttachmentActions, Screen[None]):
         if log:
             self.query_one(ConversationLog).show(conv, self.desk.me_id)
         self.query_one(VisitorPanel).show(conv, self.desk.me_id)
-        typing = self.query_one("#typing", Static)
-        typing.update(
-            safe_text(f"{conv.title} is typing…" if conv and conv.visitor_typing else ""),
-            layout=False,
-        )
+        typing_line = f"{conv.title} is typing…" if conv and conv.visitor_typing else ""
+        if typing_line != self._typing_shown:  # not redrawn on every message
+            self._typing_shown = typing_line
+            self.query_one("#typing", Static).update(safe_text(typing_line), layout=False)
         self.tools.refresh()
         composer = self.query_one(Composer)
         if conv is None:
