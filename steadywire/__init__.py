@@ -18,7 +18,6 @@ from steadywire.client_frames import (
     ClientFrame,
     Close,
     Hello,
-    MessageKind,
     Monitor,
     Page,
     Ping,
@@ -31,6 +30,7 @@ from steadywire.client_frames import (
     Typing,
 )
 from steadywire.codes import CloseCode, ErrorCode
+from steadywire.enums import AgentStatus, ConversationStatus, MessageKind, SenderType
 from steadywire.errors import BadFrame, UnknownFrameType
 from steadywire.events import (
     AgentStatusChanged,
@@ -75,7 +75,6 @@ from steadywire.server_frames import (
     Pong,
     ReadNotice,
     Sender,
-    SenderType,
     TypingNotice,
     Welcome,
 )
@@ -87,6 +86,7 @@ __all__ = [
     "Accept",
     "Ack",
     "AgentState",
+    "AgentStatus",
     "AgentStatusChanged",
     "Attachment",
     "BadFrame",
@@ -103,6 +103,7 @@ __all__ = [
     "ConvRated",
     "ConvTransferred",
     "ConvUpdated",
+    "ConversationStatus",
     "Error",
     "ErrorCode",
     "Event",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from steadywire import _fields as f
+from steadywire.enums import AgentStatus, MessageKind
 from steadywire.errors import BadFrame
 
 CID_MAX_CHARS = 64
@@ -26,15 +26,8 @@ PAGE_TITLE_MAX_CHARS = 300
 RATING_COMMENT_MAX_CHARS = 1000
 
 
-class MessageKind(StrEnum):
-    TEXT = "text"
-    NOTE = "note"
-
-
-class AgentState(StrEnum):
-    ONLINE = "online"
-    AWAY = "away"
-    OFFLINE = "offline"
+# ``status``'s ``state`` is an agent's status (the name this module has always used).
+AgentState = AgentStatus
 
 
 def _as(raw: Mapping[str, Any]) -> str | None:
@@ -190,12 +183,18 @@ class Accept:
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
+    """An agent hands a conversation to another agent or a department; the AI robot
+    hands it to a department or (``to_queue``) the queue, with its ``reason``
+    (docs/protocol.md "Sender type ai"). Exactly one target."""
+
     type: ClassVar[str] = "transfer"
     conv: str
     to_agent: str | None = None
     to_department: str | None = None
     note: str | None = None
     as_agent: str | None = None
+    to_queue: bool = False
+    reason: str | None = None
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Transfer:
@@ -203,14 +202,21 @@ class Transfer:
             f.optional_text(raw, "to_agent"),
             f.optional_text(raw, "to_department"),
         )
-        if (to_agent is None) == (to_department is None):
-            raise BadFrame("transfer needs exactly one of to_agent and to_department", raw)
+        to_queue = f.boolean(raw, "to_queue", default=False)
+        if [to_agent is not None, to_department is not None, to_queue].count(True) != 1:
+            raise BadFrame(
+                "transfer needs exactly one of to_agent and to_department (the robot's:"
+                " or to_queue)",
+                raw,
+            )
         return cls(
             f.text(raw, "conv"),
             to_agent,
             to_department,
             f.optional_text(raw, "note", max_len=TRANSFER_NOTE_MAX_CHARS),
             _as(raw),
+            to_queue,
+            f.optional_text(raw, "reason", max_len=64),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -220,7 +226,9 @@ class Transfer:
                 "conv": self.conv,
                 "to_agent": self.to_agent,
                 "to_department": self.to_department,
+                "to_queue": True if self.to_queue else None,
                 "note": self.note,
+                "reason": self.reason,
                 "as": self.as_agent,
             }
         )

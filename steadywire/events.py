@@ -209,6 +209,16 @@ class ConvTransferred(_Details):
 
     NAME: ClassVar[str] = EventName.CONV_TRANSFERRED.value
 
+    @property
+    def from_sender(self) -> Sender | None:
+        """``from`` as a sender, when it is an object (an agent, the AI robot)."""
+        return Sender.from_wire(self.source) if isinstance(self.source, Mapping) else None
+
+    @property
+    def to_agent_sender(self) -> Sender | None:
+        """``to_agent`` as a sender, when it is an object."""
+        return Sender.from_wire(self.to_agent) if isinstance(self.to_agent, Mapping) else None
+
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvTransferred:
         department = data.get("to_department")

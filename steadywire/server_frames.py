@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from steadywire import _fields as f
 from steadywire.codes import ErrorCode
-
-
-class SenderType(StrEnum):
-    VISITOR = "visitor"
-    AGENT = "agent"
-    AI = "ai"
-    SYSTEM = "system"
+from steadywire.enums import MessageKind
+from steadywire.errors import BadFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +167,7 @@ class Message:
 
     @property
     def is_note(self) -> bool:
-        return self.kind == "note"
+        return self.kind == MessageKind.NOTE
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Message:
@@ -187,11 +181,7 @@ class Message:
             sender=Sender.from_wire(raw.get("sender")),
             html=f.text(raw, "html", default=""),
             cid=f.optional_text(raw, "cid"),
-            attachments=tuple(
-                Attachment.from_wire(a)
-                for a in f.sequence(raw, "attachments")
-                if isinstance(a, Mapping)
-            ),
+            attachments=_attachments(f.sequence(raw, "attachments")),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -199,6 +189,19 @@ class Message:
             self.conv, self.id, self.seq, self.ts, self.kind, self.body, self.html, self.cid,
             self.sender.to_wire(), [a.to_wire() for a in self.attachments],
         )  # fmt: skip
+
+
+def _attachments(rows: list[Any]) -> tuple[Attachment, ...]:
+    """A message's attachments; one a client cannot read (no ``id``, a field of the wrong
+    type) is left out, not the whole message with it."""
+    out = []
+    for row in rows:
+        if isinstance(row, Mapping):
+            try:
+                out.append(Attachment.from_wire(row))
+            except BadFrame:
+                continue
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

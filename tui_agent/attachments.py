@@ -22,6 +22,7 @@ from tui_agent.untrusted import clean, safe_text
 
 DOWNLOADS_ENV = "STEADYDESK_DOWNLOADS_DIR"
 MAX_NAME_CHARS = 120
+ATTACHMENTS_SHOWN = 10  # a message carries at most 10 (the send limit)
 
 UPLOAD_ERRORS = {
     "too_large": "The file is larger than the server accepts.",
@@ -40,7 +41,7 @@ def attachments_from_wire(raw: object) -> tuple[Attachment, ...]:
     if not isinstance(raw, list):
         return ()
     out: list[Attachment] = []
-    for item in raw[:10]:
+    for item in raw[:ATTACHMENTS_SHOWN]:
         if isinstance(item, Mapping):
             try:
                 out.append(Attachment.from_wire(item))

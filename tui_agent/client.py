@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import time
 import uuid
@@ -37,29 +36,42 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from steadywire import (
+    Accept,
     Ack,
+    AgentStatus,
     BadFrame,
+    Batch,
+    ClientFrame,
+    Close,
     CloseCode,
     ConvAssigned,
     ConvClosed,
+    ConvQueued,
     ConvTransferred,
+    ConvUpdated,
     Error,
     ErrorCode,
     Event,
+    Hello,
+    Message,
+    Monitor,
+    Read,
     ReadNotice,
-    Sender,
+    Send,
+    Status,
+    Sync,
+    Transfer,
+    Typing,
     TypingNotice,
     Welcome,
-    decode,
-    from_object,
+    dumps_text,
+    parse_server_frame,
 )
-from steadywire.parse import Side
 from steadywire.server_frames import Attachment
 from tui_agent import CLIENT_NAME
 from tui_agent.events import (
     AuthExpired,
     ConnectionChanged,
-    ConversationEvent,
     EventSink,
     HistoryComplete,
     MessagesArrived,
@@ -69,6 +81,7 @@ from tui_agent.events import (
     ServerError,
     TypingChanged,
     Welcomed,
+    conversation_event,
 )
 from tui_agent.models import (
     AgentInfo,
@@ -112,7 +125,7 @@ class NotConnected(Exception):
 @dataclass
 class PendingSend:
     conv: str
-    frame: dict[str, Any]
+    frame: Send
 
 
 def websocket_url(server_url: str) -> str:
@@ -461,11 +474,7 @@ class SteadydeskClient:
         outbox: asyncio.Queue[str] = asyncio.Queue()
         self._outbox = outbox
         resume = {conv: t.last for conv, t in self.trackers.items() if t.followed}
-        await ws.send(
-            json.dumps(
-                {"type": "hello", "token": self.token, "resume": resume, "client": CLIENT_NAME}
-            )
-        )
+        await ws.send(dumps_text(Hello(self.token, resume, CLIENT_NAME)))
         writer = asyncio.get_running_loop().create_task(self._write_loop(ws, outbox))
         try:
             async for raw in ws:
@@ -499,23 +508,19 @@ class SteadydeskClient:
     # ------------------------------------------------------------------ incoming frames
 
     def _dispatch(self, raw: str | bytes) -> None:
-        """One frame off the socket, through steadywire. ``message`` and ``batch`` stay
-        objects: their messages are read leniently (ChatMessage.from_wire), so one bad
-        attachment leaves that attachment out, not the whole message."""
+        """One frame off the socket, parsed once by steadywire: the handlers below get
+        typed frames only. What steadywire refuses (not JSON, a type this console does
+        not know, a ``message`` without ``conv`` or ``seq``) is ignored, as the protocol
+        asks of clients; unknown fields were already left out by the parse."""
         try:
-            frame = decode(raw)
-            kind = frame.get("type")
-            if kind == "message":
-                self._on_message(frame)
-            elif kind == "batch":
-                self._on_batch(frame)
-            elif kind in _TYPED:
-                self._on_typed(from_object(frame, Side.SERVER))
+            frame = parse_server_frame(raw)
         except BadFrame:
-            return  # not a frame, or one this console cannot use: ignored, as before
-
-    def _on_typed(self, frame: object) -> None:
+            return
         match frame:
+            case Message():
+                self._on_message(frame)
+            case Batch():
+                self._on_batch(frame)
             case Welcome():
                 self._on_welcome(frame)
             case Ack():
@@ -544,16 +549,16 @@ class SteadydeskClient:
             if tracker.followed and tracker.contiguous < tracker.last:
                 self.sync(conv)
         for conv, seq in self._read_marks.items():
-            self._enqueue({"type": "read", "conv": conv, "seq": seq})
+            self._enqueue(Read(conv, seq))
         if self._monitoring:
-            self._enqueue({"type": "monitor", "on": True})
+            self._enqueue(Monitor(True))
         if self._desired_status and self._desired_status != self.me.get("status"):
-            self._enqueue({"type": "status", "state": self._desired_status})
+            self._enqueue(Status(AgentStatus(self._desired_status)))
         self.emit(Welcomed(self.me, self.node, resumed))
         self._set_state(ConnectionState.RESUMED if resumed else ConnectionState.CONNECTED)
 
-    def _on_message(self, frame: dict[str, Any]) -> None:
-        message = ChatMessage.from_wire(frame)
+    def _on_message(self, frame: Message) -> None:
+        message = ChatMessage.from_message(frame)
         if message.cid and message.cid in self.pending and self._is_me(message.sender):
             self._acked(message.cid, message.conv, message.seq, message.id)
         self._deliver(message.conv, [message], "live")
@@ -567,55 +572,49 @@ class SteadydeskClient:
         self._tracker(conv).followed = True  # the server follows what one sends into
         self.emit(SendAcked(cid, conv, seq, message_id))
 
-    def _on_batch(self, frame: dict[str, Any]) -> None:
-        conv = str(frame.get("conv") or "")
-        rows = frame.get("messages")
-        messages = (
-            [ChatMessage.from_wire(m) for m in rows if isinstance(m, dict)]
-            if (isinstance(rows, list))
-            else []
-        )
+    def _on_batch(self, frame: Batch) -> None:
+        conv = frame.conv
+        messages = [ChatMessage.from_message(m) for m in frame.messages]
         self._deliver(conv, messages, "history")
-        if frame.get("has_more") and messages:
+        if frame.has_more and messages:
             self._request_page(conv, max(m.seq for m in messages))
         else:
             self._syncing.discard(conv)
             self.emit(HistoryComplete(conv))
 
     def _on_event(self, frame: Event) -> None:
-        name, conv, data = frame.name, frame.conv or "", frame.data
-        self.emit(ConversationEvent(name, conv, data))
-        if name == "conv.queued":  # previews read leniently, as message frames are
-            rows = data.get("messages")
-            if isinstance(rows, list):
-                previews = [ChatMessage.from_wire(m) for m in rows if isinstance(m, dict)]
+        event = conversation_event(frame)
+        if event is None:
+            return  # an event this console does not know: ignored (PROTOCOL.md)
+        conv, details = event.conv, event.details
+        self.emit(event)
+        match details:
+            case ConvQueued():  # previews, as the first messages of a waiting chat
+                previews = [ChatMessage.from_message(m) for m in details.messages]
                 self._deliver(conv, previews, "preview")
-            return
-        if name == "conv.updated":  # a later message while it waits
-            row = data.get("message")
-            message = ChatMessage.from_wire(row) if isinstance(row, dict) else None
-            if message is not None and self._tracker(conv).contiguous == message.seq - 1:
-                self._deliver(conv, [message], "preview")  # in order only: sync fills holes
-            return
-        details = frame.details()
-        if isinstance(details, ConvAssigned):
-            mine = bool(details.agent.id) and details.agent.id == self.me.get("id")
-            self._tracker(conv).followed = mine
-            if mine:
-                self.sync(conv)  # the server follows live from its last_seq: fill the rest
-        elif isinstance(details, ConvTransferred) and "to_department" in data:
-            self._tracker(conv).followed = False
-        elif isinstance(details, ConvClosed):
-            self._tracker(conv).followed = False
-            self._read_marks.pop(conv, None)
+            case ConvUpdated():  # a later message while it waits
+                message = details.message
+                if message is not None and self._tracker(conv).contiguous == message.seq - 1:
+                    # in order only: sync fills holes
+                    self._deliver(conv, [ChatMessage.from_message(message)], "preview")
+            case ConvAssigned():
+                mine = bool(details.agent.id) and details.agent.id == self.me.get("id")
+                self._tracker(conv).followed = mine
+                if mine:
+                    self.sync(conv)  # the server follows live from its last_seq: fill the rest
+            case ConvTransferred() if details.to_department is not None:
+                self._tracker(conv).followed = False
+            case ConvClosed():
+                self._tracker(conv).followed = False
+                self._read_marks.pop(conv, None)
 
     def _on_typing(self, frame: TypingNotice) -> None:
-        sender = _person(frame.sender)
+        sender = Person.of(frame.sender)
         if not self._is_me(sender):
             self.emit(TypingChanged(frame.conv, frame.on, sender))
 
     def _on_read(self, frame: ReadNotice) -> None:
-        sender = _person(frame.sender)
+        sender = Person.of(frame.sender)
         if not self._is_me(sender):
             self.emit(ReadReceipt(frame.conv, frame.seq, sender))
 
@@ -660,9 +659,10 @@ class SteadydeskClient:
     def live(self) -> bool:
         return self._live
 
-    def _enqueue(self, frame: Mapping[str, Any]) -> None:
+    def _enqueue(self, frame: ClientFrame) -> None:
+        """Every frame this console sends is one of steadywire's client frames."""
         if self._outbox is not None:
-            self._outbox.put_nowait(json.dumps(frame))
+            self._outbox.put_nowait(dumps_text(frame))
 
     def _require_live(self) -> None:
         if not self._live:
@@ -677,11 +677,7 @@ class SteadydeskClient:
     ) -> str:
         """Queue a message; returns its cid. Sent now if connected, else on reconnect."""
         cid = str(uuid.uuid4())
-        frame: dict[str, Any] = {"type": "send", "conv": conv, "cid": cid, "body": body}
-        if kind != MessageKind.TEXT:
-            frame["kind"] = str(kind)
-        if attachments:
-            frame["attachments"] = list(attachments)
+        frame = Send(cid, body, conv, MessageKind(kind), tuple(attachments))
         self.pending[cid] = PendingSend(conv, frame)
         if self._live:
             self._enqueue(frame)
@@ -689,7 +685,7 @@ class SteadydeskClient:
 
     def accept(self, conv: str) -> None:
         self._require_live()
-        self._enqueue({"type": "accept", "conv": conv})
+        self._enqueue(Accept(conv))
 
     def transfer(
         self,
@@ -700,41 +696,41 @@ class SteadydeskClient:
         note: str = "",
     ) -> None:
         self._require_live()
-        frame: dict[str, Any] = {"type": "transfer", "conv": conv}
-        if to_agent:
-            frame["to_agent"] = to_agent
-        elif to_department:
-            frame["to_department"] = to_department
-        if note:
-            frame["note"] = note
-        self._enqueue(frame)
+        self._enqueue(
+            Transfer(
+                conv,
+                to_agent=to_agent or None,
+                to_department=None if to_agent else to_department or None,
+                note=note or None,
+            )
+        )
 
     def close(self, conv: str) -> None:
         self._require_live()
-        self._enqueue({"type": "close", "conv": conv})
+        self._enqueue(Close(conv))
 
     def set_status(self, state: str) -> None:
         """Ask for a status; kept and applied again after a reconnect."""
         self._desired_status = state
         if self._live:
-            self._enqueue({"type": "status", "state": state})
+            self._enqueue(Status(AgentStatus(state)))
 
     def monitor(self, on: bool) -> None:
         """Follow (or stop following) the live monitor's feed; kept across reconnects."""
         self._monitoring = on
         if self._live:
-            self._enqueue({"type": "monitor", "on": on})
+            self._enqueue(Monitor(on))
 
     def typing(self, conv: str, on: bool) -> None:
         if self._live:  # stale typing is worse than none: never queued
-            self._enqueue({"type": "typing", "conv": conv, "on": on})
+            self._enqueue(Typing(conv, on))
 
     def mark_read(self, conv: str, seq: int) -> None:
         if seq <= self._read_marks.get(conv, 0):
             return
         self._read_marks[conv] = seq
         if self._live:
-            self._enqueue({"type": "read", "conv": conv, "seq": seq})
+            self._enqueue(Read(conv, seq))
 
     def follow(self, conv: str) -> None:
         """Keep this conversation in ``resume`` and fetch what is missing of it."""
@@ -748,7 +744,7 @@ class SteadydeskClient:
             self._request_page(conv, self._tracker(conv).contiguous)
 
     def _request_page(self, conv: str, after: int) -> None:
-        self._enqueue({"type": "sync", "conv": conv, "after": after, "limit": SYNC_PAGE})
+        self._enqueue(Sync(conv, after, SYNC_PAGE))
 
     def needs_history(self, conv: str) -> bool:
         """True unless the conversation is followed live and held without holes."""
@@ -765,10 +761,3 @@ def _attachment(body: Mapping[str, Any] | None) -> Attachment:
         return Attachment.from_wire(body or {})
     except BadFrame as exc:
         raise ApiError(200, "bad_response", "the server did not describe the attachment") from exc
-
-
-_TYPED = frozenset({"welcome", "ack", "event", "typing", "read", "error"})
-
-
-def _person(sender: Sender) -> Person:
-    return Person(sender.type, sender.id, sender.name)

@@ -18,7 +18,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from steadywire import (
+    AgentStatusChanged,
+    ConvAssigned,
+    ConvClosed,
+    ConvOffered,
+    ConvOfferExpired,
+    ConvQueued,
+    ConvRated,
+    ConvTransferred,
+    EventDetails,
+    EventName,
+    PresenceChanged,
+    QueueSummary,
+    Sender,
+    VisitorSeen,
+)
 from tui_agent.canned import fuzzy_score
+from tui_agent.events import ConversationEvent
 from tui_agent.models import (
     ChatMessage,
     ConversationStatus,
@@ -527,113 +544,130 @@ class Desk:
             self.my_status = status
             self._me_changed = True
 
-    def apply_event(self, name: str, conv_id: str, data: Mapping[str, Any]) -> Notice | None:
-        if name == "agent.status":
-            agent = data.get("agent")
-            if isinstance(agent, Mapping):
-                self.agent_status[str(agent.get("id"))] = str(data.get("state") or "")
-            if isinstance(agent, Mapping) and agent.get("id") == self.me_id:
-                self.set_my_status(str(data.get("state") or ""))
-            return None
-        if name == "queue.summary":
-            waiting = data.get("waiting")
-            if isinstance(waiting, int) and not isinstance(waiting, bool):
-                self.lists["queue"].live_total = waiting
+    def apply_event(self, event: ConversationEvent) -> Notice | None:
+        """An event steadywire parsed (:func:`tui_agent.events.conversation_event`)."""
+        details = event.details
+        match details:
+            case AgentStatusChanged():
+                if details.agent.id:
+                    self.agent_status[details.agent.id] = details.state or ""
+                    if details.agent.id == self.me_id:
+                        self.set_my_status(details.state or "")
+                return None
+            case QueueSummary():
+                self.lists["queue"].live_total = details.waiting
                 self._lists_changed = True
+                return None
+            case PresenceChanged() if event.name == EventName.AGENT_PRESENCE:
+                if details.who.id:
+                    self.agent_connected[details.who.id] = details.connected
+                return None
+        if not event.conv:
             return None
-        if name == "agent.presence":
-            agent = data.get("agent")
-            if isinstance(agent, Mapping):
-                self.agent_connected[str(agent.get("id"))] = data.get("connected") is True
-            return None
-        if not conv_id:
-            return None
-        conv = self.get(conv_id)
+        conv = self.get(event.conv)
         self.tick += 1
         conv.touched = self.tick
         try:
-            return self._apply(name, conv, data)
+            return self._apply(details, conv)
         finally:
             self.changed(conv)
 
-    def _apply(self, name: str, conv: Conversation, data: Mapping[str, Any]) -> Notice | None:
+    def _apply(self, details: EventDetails, conv: Conversation) -> Notice | None:
         conv_id = conv.id
-        if name in ("conv.assigned", "conv.closed", "conv.transferred"):
+        if isinstance(details, ConvAssigned | ConvClosed | ConvTransferred):
             conv.taking = False
-        seq = _int(data.get("last_seq"), conv.last_seq)
-        if name == "conv.queued":
-            fresh = conv.status != ConversationStatus.QUEUED
-            conv.status = ConversationStatus.QUEUED
-            conv.assignee = None
-            conv.department = str(data.get("department") or "")
-            visitor = data.get("visitor")
-            if isinstance(visitor, Mapping):
-                conv.visitor = conv.visitor.merged(Visitor.from_wire(visitor))
-            conv.created_at = str(data.get("created_at") or conv.created_at)
-            if fresh:
-                return Notice(f"New chat waiting: {conv.title}", conv_id, bell=True)
-        elif name == "visitor.seen":  # the visitor moved to another page
-            conv.visitor = conv.visitor.seen(PageView.from_wire(data))
-        elif name == "conv.rated":
-            conv.rating = Rating.from_wire(data)
-        elif name == "conv.offered":
-            agent = _mapping(data.get("agent"))
-            if agent.get("id") == self.me_id and conv.status == ConversationStatus.QUEUED:
-                conv.offered_to_me = True
-                timeout = data.get("timeout_secs")
-                within = f" within {timeout} s" if isinstance(timeout, int) else ""
-                return Notice(
-                    f"{conv.title} is offered to you: Ctrl+G accepts{within}", conv_id, bell=True
-                )
-        elif name == "conv.offer_expired":
-            if conv.offered_to_me:
-                conv.offered_to_me = False
-                return Notice(f"The offer of {conv.title} moved on", conv_id)
-        elif name == "conv.assigned":
-            conv.offered_to_me = False
-            # A robot (issue #20) comes as "assignee" {"type": "ai"}; a person as "agent".
-            raw = data.get("assignee") if "agent" not in data else data.get("agent")
-            assignee = Person.from_wire(_mapping(raw), "agent")
-            conv.status = ConversationStatus.ACTIVE
-            conv.assignee = assignee
-            label = assignee.name or assignee.id
-            if assignee.type == SenderType.AI:
-                label = f"{label} (AI)"
-            conv.notes.append(TimelineNote(seq, f"Assigned to {label}"))
-            if assignee.id == self.me_id:
-                return Notice(f"{conv.title} is yours", conv_id)
-        elif name == "conv.transferred":
-            source = Person.from_wire(_mapping(data.get("from")), "agent")
-            if "to_agent" in data:
-                target = Person.from_wire(_mapping(data.get("to_agent")), "agent").name
-            else:
-                target = str(_mapping(data.get("to_department")).get("name") or "a department")
+        match details:
+            case ConvQueued():
+                fresh = conv.status != ConversationStatus.QUEUED
                 conv.status = ConversationStatus.QUEUED
-                conv.offered_to_me = False  # the new department's routing offers afresh
                 conv.assignee = None
-            note = data.get("note")
-            text = f"Transferred by {source.name or 'an agent'} to {target}"
-            conv.notes.append(TimelineNote(seq, text + (f": {note}" if note else "")))
-            if "to_agent" in data and _mapping(data.get("to_agent")).get("id") == self.me_id:
-                return Notice(f"{conv.title} was transferred to you", conv_id, bell=True)
-        elif name == "conv.closed":
-            conv.offered_to_me = False
-            conv.status = ConversationStatus.CLOSED
-            conv.visitor_typing = False
-            by = Person.from_wire(_mapping(data.get("by")))
-            who = "the visitor" if by.type == SenderType.VISITOR else (by.name or "an agent")
-            conv.notes.append(TimelineNote(conv.last_seq, f"Closed by {who}"))
-            if by.type == SenderType.VISITOR:
-                return Notice(f"{conv.title} closed the chat", conv_id)
+                conv.department = details.department or ""
+                if details.visitor:
+                    conv.visitor = conv.visitor.merged(Visitor.from_wire(details.visitor))
+                conv.created_at = details.created_at or conv.created_at
+                if fresh:
+                    return Notice(f"New chat waiting: {conv.title}", conv_id, bell=True)
+            case VisitorSeen():  # the visitor moved to another page
+                page = PageView(details.url or "", details.title or "", details.at or "")
+                conv.visitor = conv.visitor.seen(page)
+            case ConvRated():
+                conv.rating = (
+                    Rating(details.rating, details.comment or "") if details.rating else None
+                )
+            case ConvOffered():
+                if details.agent.id == self.me_id and conv.status == ConversationStatus.QUEUED:
+                    conv.offered_to_me = True
+                    timeout = details.timeout_secs
+                    within = (
+                        f" within {int(timeout)} s"
+                        if timeout is not None and timeout.is_integer()
+                        else ""
+                    )
+                    return Notice(
+                        f"{conv.title} is offered to you: Ctrl+G accepts{within}",
+                        conv_id,
+                        bell=True,
+                    )
+            case ConvOfferExpired():
+                if conv.offered_to_me:
+                    conv.offered_to_me = False
+                    return Notice(f"The offer of {conv.title} moved on", conv_id)
+            case ConvAssigned():
+                conv.offered_to_me = False
+                # A robot (issue #20) is the "assignee" {"type": "ai"} (and "agent" too, for
+                # clients that read only that); an older server sent only one of the two.
+                holder = (
+                    details.agent
+                    if details.agent.id or details.assignee is None
+                    else details.assignee
+                )
+                assignee = Person.of(holder, SenderType.AGENT)
+                conv.status = ConversationStatus.ACTIVE
+                conv.assignee = assignee
+                label = assignee.name or assignee.id
+                if assignee.type == SenderType.AI:
+                    label = f"{label} (AI)"
+                conv.notes.append(
+                    TimelineNote(_seq(details.last_seq, conv), f"Assigned to {label}")
+                )
+                if assignee.id == self.me_id:
+                    return Notice(f"{conv.title} is yours", conv_id)
+            case ConvTransferred():
+                return self._transferred(details, conv)
+            case ConvClosed():
+                conv.offered_to_me = False
+                conv.status = ConversationStatus.CLOSED
+                conv.visitor_typing = False
+                by = Person.of(details.by)
+                who = "the visitor" if by.type == SenderType.VISITOR else (by.name or "an agent")
+                conv.notes.append(TimelineNote(conv.last_seq, f"Closed by {who}"))
+                if by.type == SenderType.VISITOR:
+                    return Notice(f"{conv.title} closed the chat", conv_id)
+        return None
+
+    def _transferred(self, details: ConvTransferred, conv: Conversation) -> Notice | None:
+        source = details.from_sender or Sender("", "")
+        to_agent = details.to_agent_sender or Sender("", "")
+        if details.to_agent is not None:
+            target = to_agent.name
+        else:
+            target = details.to_department_name or "a department"
+            conv.status = ConversationStatus.QUEUED
+            conv.offered_to_me = False  # the new department's routing offers afresh
+            conv.assignee = None
+        text = f"Transferred by {source.name or 'an agent'} to {target}"
+        note = details.note
+        conv.notes.append(
+            TimelineNote(_seq(details.last_seq, conv), text + (f": {note}" if note else ""))
+        )
+        if details.to_agent is not None and to_agent.id == self.me_id:
+            return Notice(f"{conv.title} was transferred to you", conv.id, bell=True)
         return None
 
     def note_kind(self, conv_id: str) -> str:
         return MessageKind.NOTE if self.get(conv_id).note_mode else MessageKind.TEXT
 
 
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _int(value: object, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
+def _seq(last_seq: int | None, conv: Conversation) -> int:
+    """Where a note goes: the event's ``last_seq``, else after what is held."""
+    return conv.last_seq if last_seq is None else last_seq

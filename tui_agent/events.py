@@ -7,9 +7,10 @@ The client calls one callback with these; the Textual app wraps each in a messag
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from steadywire import BadFrame, Event, EventDetails
 from tui_agent.models import ChatMessage, ConnectionState, Person
 
 
@@ -69,11 +70,27 @@ class SendFailed:
 
 @dataclass(frozen=True)
 class ConversationEvent:
-    """An ``event`` frame: ``conv.queued``, ``conv.assigned``, ``agent.status``, ..."""
+    """An ``event`` frame the console understands: ``conv.queued``, ``conv.assigned``,
+    ``agent.status``, ... Its data is steadywire's typed view (``ConvQueued``, ...), never
+    the raw JSON: the catalogue is the one reader of the wire."""
 
     name: str
     conv: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    details: EventDetails
+
+
+def conversation_event(frame: Event) -> ConversationEvent | None:
+    """The one reading of an event's data (client.py calls it for each ``event`` frame).
+
+    None for an event name steadywire does not know (PROTOCOL.md: clients ignore unknown
+    types) or data it cannot read; unknown fields were already left out by the parse."""
+    try:
+        details = frame.details()
+    except BadFrame:
+        return None
+    if details is None:
+        return None
+    return ConversationEvent(frame.name, frame.conv or "", details)
 
 
 @dataclass(frozen=True)

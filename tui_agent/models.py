@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from steadywire.server_frames import Attachment
-from tui_agent.attachments import attachments_from_wire
+# The wire's enums, from steadywire (re-exported: the console's modules import them here).
+from steadywire.enums import AgentStatus as AgentStatus
+from steadywire.enums import ConversationStatus as ConversationStatus
+from steadywire.enums import MessageKind as MessageKind
+from steadywire.enums import SenderType as SenderType
+from steadywire.server_frames import Attachment, Message, Sender
+from tui_agent.attachments import ATTACHMENTS_SHOWN, attachments_from_wire
 
 
 class ConnectionState(StrEnum):
@@ -21,30 +26,6 @@ class ConnectionState(StrEnum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     RESUMED = "resumed"  # connected again, missed messages replayed
-
-
-class ConversationStatus(StrEnum):
-    QUEUED = "queued"
-    ACTIVE = "active"
-    CLOSED = "closed"
-
-
-class AgentStatus(StrEnum):
-    ONLINE = "online"
-    AWAY = "away"
-    OFFLINE = "offline"
-
-
-class MessageKind(StrEnum):
-    TEXT = "text"
-    NOTE = "note"
-
-
-class SenderType(StrEnum):
-    VISITOR = "visitor"
-    AGENT = "agent"
-    AI = "ai"
-    SYSTEM = "system"
 
 
 def _str(data: Mapping[str, Any], key: str) -> str:
@@ -74,6 +55,11 @@ class Person:
     def from_wire(cls, data: Mapping[str, Any], default_type: str = "") -> Person:
         return cls(_str(data, "type") or default_type, _str(data, "id"), _str(data, "name"))
 
+    @classmethod
+    def of(cls, sender: Sender, default_type: str = "") -> Person:
+        """A sender steadywire parsed (a frame's ``sender``, an event's ``by``, ...)."""
+        return cls(sender.type or default_type, sender.id, sender.name)
+
 
 @dataclass(frozen=True)
 class ChatMessage:
@@ -100,6 +86,21 @@ class ChatMessage:
             cid=_str(data, "cid"),
             sender=Person.from_wire(_map(data, "sender")),
             attachments=attachments_from_wire(data.get("attachments")),
+        )
+
+    @classmethod
+    def from_message(cls, message: Message) -> ChatMessage:
+        """A ``message`` frame (alone, in a ``batch`` or an event) steadywire parsed."""
+        return cls(
+            conv=message.conv,
+            id=message.id,
+            seq=message.seq,
+            ts=message.ts,
+            kind=message.kind or MessageKind.TEXT,
+            body=message.body,
+            cid=message.cid or "",
+            sender=Person.of(message.sender),
+            attachments=message.attachments[:ATTACHMENTS_SHOWN],
         )
 
     @property

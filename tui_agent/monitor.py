@@ -14,17 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from steadywire import (
+    AgentStatusChanged,
+    ConvAssigned,
+    ConvClosed,
+    ConvQueued,
+    EventName,
+    PresenceChanged,
+    VisitorCameOrWent,
+    VisitorSeen,
+)
+from tui_agent.events import ConversationEvent
 from tui_agent.formatting import waited
 
 
 def _str(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def _id(value: object) -> str:
-    if isinstance(value, Mapping):
-        return _str(value, "id")
     return value if isinstance(value, str) else ""
 
 
@@ -114,63 +119,62 @@ class LiveMonitor:
         more = snapshot.get("more_visitors")
         self.more_visitors = more if isinstance(more, int) else 0
 
-    def apply(self, name: str, conv: str, data: Mapping[str, Any]) -> bool:
-        """Apply one event; True when something shown changed."""
-        if name == "visitor.online":
-            vid = _id(data.get("visitor"))
-            if vid and vid not in self.visitors:
-                self.visitors[vid] = VisitorRow(vid, since=_str(data, "at"))
-                return True
-        elif name == "visitor.offline":
-            return self.visitors.pop(_id(data.get("visitor")), None) is not None
-        elif name == "visitor.seen":
-            vid = _id(data.get("visitor"))
-            if vid:
-                row = self.visitors.setdefault(vid, VisitorRow(vid))
-                row.url, row.title, row.since = (
-                    _str(data, "url"),
-                    _str(data, "title"),
-                    _str(data, "at"),
+    def apply(self, event: ConversationEvent) -> bool:
+        """Apply one event (steadywire's typed data); True when something shown changed."""
+        details = event.details
+        match details:
+            case VisitorCameOrWent(online=True):
+                vid = details.visitor.id
+                if vid and vid not in self.visitors:
+                    self.visitors[vid] = VisitorRow(vid, since=details.at or "")
+                    return True
+            case VisitorCameOrWent():
+                return self.visitors.pop(details.visitor.id, None) is not None
+            case VisitorSeen():
+                if details.visitor:
+                    seen = self.visitors.setdefault(details.visitor, VisitorRow(details.visitor))
+                    seen.url, seen.title, seen.since = (
+                        details.url or "",
+                        details.title or "",
+                        details.at or "",
+                    )
+                    return True
+            case ConvQueued():
+                vid, who = _str(details.visitor, "id"), _str(details.visitor, "name")
+                row = self.visitors.get(vid) if vid else self._by_conv(event.conv)
+                self.queue[event.conv] = QueueRow(
+                    event.conv, who or "Visitor", details.created_at or ""
                 )
+                if row is not None:
+                    row.conv, row.conv_status = event.conv, "queued"
+                    row.name = row.name or who
                 return True
-        elif name.startswith("conv."):
-            return self._conversation(name, conv, data)
-        elif name in ("agent.status", "agent.presence"):
-            agent = self.agents.get(_id(data.get("agent")))
-            if agent is not None:
-                if name == "agent.status":
-                    agent.status = _str(data, "state") or agent.status
-                else:
-                    agent.connected = data.get("connected") is True
+            case ConvAssigned():
+                vid = _str(details.visitor, "id")
+                row = self.visitors.get(vid) if vid else self._by_conv(event.conv)
+                self.queue.pop(event.conv, None)
+                self._count_load(details.agent.id, +1)
+                if row is not None:
+                    row.conv, row.conv_status = event.conv, "active"
+                    row.agent = details.agent.name
                 return True
-        return False
-
-    def _conversation(self, name: str, conv: str, data: Mapping[str, Any]) -> bool:
-        who = data.get("visitor")
-        vid = _id(who)
-        row = self.visitors.get(vid) if vid else self._by_conv(conv)
-        if name == "conv.queued":
-            names = _str(who, "name") if isinstance(who, Mapping) else ""
-            self.queue[conv] = QueueRow(conv, names or "Visitor", _str(data, "created_at"))
-            if row is not None:
-                row.conv, row.conv_status = conv, "queued"
-                row.name = row.name or names
-            return True
-        if name == "conv.assigned":
-            agent = data.get("agent")
-            self.queue.pop(conv, None)
-            self._count_load(_id(agent), +1)
-            if row is not None:
-                row.conv, row.conv_status = conv, "active"
-                row.agent = _str(agent, "name") if isinstance(agent, Mapping) else ""
-            return True
-        if name == "conv.closed":
-            self.queue.pop(conv, None)
-            row = self._by_conv(conv)
-            if row is not None:
-                self._count_load(self._agent_named(row.agent), -1)
-                row.conv, row.conv_status, row.agent = "", "", ""
-            return True
+            case ConvClosed():
+                self.queue.pop(event.conv, None)
+                row = self._by_conv(event.conv)
+                if row is not None:
+                    self._count_load(self._agent_named(row.agent), -1)
+                    row.conv, row.conv_status, row.agent = "", "", ""
+                return True
+            case AgentStatusChanged():
+                agent = self.agents.get(details.agent.id)
+                if agent is not None:
+                    agent.status = details.state or agent.status
+                    return True
+            case PresenceChanged() if event.name == EventName.AGENT_PRESENCE:
+                agent = self.agents.get(details.who.id)
+                if agent is not None:
+                    agent.connected = details.connected
+                    return True
         return False
 
     def _by_conv(self, conv: str) -> VisitorRow | None:

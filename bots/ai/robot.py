@@ -27,8 +27,22 @@ from bots.core.backoff import Backoff
 from bots.core.breakers import Breakers
 from bots.core.client import ApiError, NotConnected, SteadyClient
 from bots.core.config import BridgeConfig
-from steadywire import Ack, Error, Event, Message, Send, Welcome
-from steadywire.client_frames import MessageKind
+from steadywire import (
+    Ack,
+    BadFrame,
+    ConvAssigned,
+    ConvClosed,
+    ConvQueued,
+    ConvTransferred,
+    ConvUpdated,
+    Error,
+    Event,
+    Message,
+    Send,
+    Transfer,
+    Welcome,
+)
+from steadywire.enums import MessageKind, SenderType
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +104,7 @@ class Robot:
         self._seen: dict[str, int] = {}  # conv -> highest seq read (the resume map)
         self._waiting: dict[str, tuple[str, float]] = {}  # unanswered visitor text, arrival
         self._locks: dict[str, asyncio.Lock] = {}
-        self._unacked: dict[str, dict[str, Any]] = {}  # cid -> frame, resent on welcome
+        self._unacked: dict[str, Send] = {}  # cid -> frame, resent on welcome
         self._tasks: set[asyncio.Task[None]] = set()
         # Set as things happen (tests and the bench await them; cleared by them).
         self.welcomed = asyncio.Event()
@@ -163,7 +177,7 @@ class Robot:
         self.bridge_id = bridge_id if isinstance(bridge_id, str) else ""
         self.welcomed.set()
         for frame in list(self._unacked.values()):
-            await self._send_raw(frame)  # the cid makes a repeat harmless
+            await self._send_frame(frame)  # the cid makes a repeat harmless
 
     async def on_messages(self, conv: str, messages: list[Message], *, more: bool) -> None:
         for message in messages:
@@ -185,40 +199,36 @@ class Robot:
         conv = event.conv
         if conv is None:
             return
-        data = event.data
-        # conv.queued and conv.updated carry first and new messages too.
-        raws = data.get("messages")
-        for raw in [*(raws if isinstance(raws, list) else []), data.get("message")]:
-            if isinstance(raw, dict):
-                with contextlib.suppress(Exception):  # a malformed one is not ours to fix
-                    self._read(Message.from_wire(raw))
-        if event.name == "conv.assigned":
-            assignee = data.get("assignee") or data.get("agent")
-            mine = (
-                isinstance(assignee, dict)
-                and assignee.get("type") == "ai"
-                and assignee.get("id") == self.bridge_id
-            )
-            if mine:
-                self.held.add(conv)
-                if conv in self._waiting:
-                    self._in_background(self._answer(conv))
-            else:
+        try:
+            details = event.details()  # steadywire's typed data (None: a newer event)
+        except BadFrame:
+            return  # data this robot cannot read is not its to fix
+        match details:
+            case ConvQueued():  # its first messages; waiting for someone, maybe the robot
+                for message in details.messages:
+                    self._read(message)
+                # conv.assigned follows if it is for the robot: the first words stay pending
+                self.held.discard(conv)
+            case ConvUpdated() if details.message is not None:  # a new message while it waits
+                self._read(details.message)
+            case ConvAssigned():
+                holder = details.assignee or details.agent
+                if holder.type == SenderType.AI and holder.id == self.bridge_id:
+                    self.held.add(conv)
+                    if conv in self._waiting:
+                        self._in_background(self._answer(conv))
+                else:
+                    self._let_go(conv)
+            case ConvTransferred():
                 self._let_go(conv)
-        elif event.name == "conv.queued":
-            # Waiting for someone: maybe for the robot (conv.assigned follows), so the
-            # visitor's first words stay pending.
-            self.held.discard(conv)
-        elif event.name == "conv.transferred":
-            self._let_go(conv)
-        elif event.name == "conv.closed":
-            self._let_go(conv)
-            # The bridge hears every conversation of its scope: forget closed ones, or a
-            # robot that runs for months keeps a cursor per conversation ever opened.
-            self._seen.pop(conv, None)
-            lock = self._locks.get(conv)
-            if lock is not None and not lock.locked():
-                del self._locks[conv]
+            case ConvClosed():
+                self._let_go(conv)
+                # The bridge hears every conversation of its scope: forget closed ones, or
+                # a robot that runs for months keeps a cursor per conversation ever opened.
+                self._seen.pop(conv, None)
+                lock = self._locks.get(conv)
+                if lock is not None and not lock.locked():
+                    del self._locks[conv]
 
     def _let_go(self, conv: str) -> None:
         """The conversation is no longer ours: say nothing more in it."""
@@ -275,21 +285,19 @@ class Robot:
             await self._send(Send(self._cid(), reply.note, conv, MessageKind.NOTE))
         if reply.handoff:
             self.metrics.handoffs.labels(reply.handoff).inc()
-            await self._send_raw(
-                {"type": "transfer", "conv": conv, "to_queue": True, "reason": reply.handoff}
-            )
+            await self._send_frame(Transfer(conv, to_queue=True, reason=reply.handoff))
             self._let_go(conv)
 
     async def _send(self, frame: Send) -> None:
-        wire = frame.to_wire()
-        self._unacked[frame.cid] = wire
-        await self._send_raw(wire)
+        self._unacked[frame.cid] = frame
+        await self._send_frame(frame)
 
-    async def _send_raw(self, wire: dict[str, Any]) -> None:
+    async def _send_frame(self, frame: Send | Transfer) -> None:
         try:
-            await self.client.send(wire)  # type: ignore[arg-type]  # transfer grew to_queue
+            await self.client.send(frame)
         except NotConnected:
-            log.info("not connected: %s is sent again on the next welcome", wire.get("cid"))
+            what = frame.cid if isinstance(frame, Send) else frame.type
+            log.info("not connected: %s is sent again on the next welcome", what)
 
     @staticmethod
     def _cid() -> str:

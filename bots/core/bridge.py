@@ -402,9 +402,9 @@ class Bridge:
                     conv, department, self.platform.channel_for(department)
                 )
         else:
-            target = details.to_agent if isinstance(details.to_agent, dict) else {}
-            self._handed_to[conv] = str(target.get("id") or "")  # its conv.assigned follows
-            agent = target.get("name") or "another agent"
+            target = details.to_agent_sender
+            self._handed_to[conv] = target.id if target else ""  # its conv.assigned follows
+            agent = (target.name if target else "") or "another agent"
             await self.store.queue_notice(conv, f"Transferred to {agent}.")
         self.poster.kick(conv)
 

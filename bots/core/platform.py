@@ -64,6 +64,10 @@ class Platform(abc.ABC):
     # A visitor's follow-up conversation (``previous`` names the closed one) goes on in the
     # closed one's thread, reopened, instead of a new thread (a Telegram topic per visitor).
     continues_previous: bool = False
+    # The root shows the visitor's first message (``ThreadStart.first``), which is then
+    # not posted again in the thread. False where a new thread shows none (a Telegram
+    # topic has only a name): the message is posted in the thread like any other.
+    root_shows_first: bool = True
 
     def read_request(self, text: str) -> Request | None:
         """What a thread reply asks for, in this app's command syntax."""

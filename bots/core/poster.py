@@ -38,6 +38,7 @@ REFUSED_RETRY_SECS = 30.0
 UNAVAILABLE_RETRY_SECS = 0.5
 SWEEP_SECS = 2.0
 ROOT_WAITS_FOR_FIRST_SECS = 5.0
+ROOT_LOOKAHEAD = 8  # entries read behind a root for the visitor's first message
 FIRST_MESSAGE_POLL_SECS = 0.1
 WAIT_FOR_OTHER_SECS = 0.2
 AGAIN_AFTER_UNKNOWN = "posting again after an attempt of unknown outcome:"
@@ -51,15 +52,34 @@ def _age_secs(ts: str) -> float | None:
     return max(0.0, time.time() - at.timestamp())
 
 
+def _first_question(ops: list[Op]) -> Op | None:
+    """The entry whose item a root (``ops[0]``) shows: the visitor's first message, also
+    when items of others are queued before it (the site's greeting, stored at seq 1
+    before the message that opened the conversation; an agent's invitation). None when
+    something else comes first (a platform's intro notice, a close), when that message
+    has files (they go into the thread), or when it is not queued yet."""
+    for op in ops[1:]:
+        if op.kind is not OpKind.POST or op.in_flight:
+            return None
+        item = Item.from_json(op.payload)
+        if item.author.kind == AuthorKind.VISITOR:
+            return None if item.files else op
+    return None
+
+
 def _root_awaits_first_message(ops: list[Op]) -> bool:
-    """A root with nothing queued behind it: its first message is on its way (a gap,
-    seq 2 before 1, asks the server for it; a back-fill's replay follows), and BRIDGES
-    wants it on the root. It waits a few seconds at most, then goes alone."""
+    """A root with nothing queued behind it but items of others (a greeting, or nothing
+    at all): its first visitor message is on its way (a gap, seq 2 before 1, asks the
+    server for it; a back-fill's replay follows), and BRIDGES wants it on the root. It
+    waits a few seconds at most, then goes alone."""
     root = ops[0]
     return (
         root.kind is OpKind.OPEN
-        and len(ops) == 1
         and time.time() - root.queued_at < ROOT_WAITS_FOR_FIRST_SECS
+        and all(
+            op.kind is OpKind.POST and Item.from_json(op.payload).author.kind != AuthorKind.VISITOR
+            for op in ops[1:]
+        )
     )
 
 
@@ -117,7 +137,7 @@ class Poster:
     async def _drain(self, conv: str) -> None:
         while True:
             self._again.discard(conv)
-            ops = await self.store.head(conv, 2)
+            ops = await self.store.head(conv, 1)
             if not ops:
                 if conv in self._again:
                     continue
@@ -128,16 +148,20 @@ class Poster:
                 log.error("outbox entry for unknown conversation %s dropped", conv)
                 await self.store.op_done(ops[0], channel="", platform_id=None)
                 continue
-            if _root_awaits_first_message(ops):
-                await asyncio.sleep(FIRST_MESSAGE_POLL_SECS)
-                continue
+            first: Op | None = None
+            if ops[0].kind is OpKind.OPEN and self.platform.root_shows_first:
+                ops = await self.store.head(conv, ROOT_LOOKAHEAD)
+                if _root_awaits_first_message(ops):
+                    await asyncio.sleep(FIRST_MESSAGE_POLL_SECS)
+                    continue
+                first = _first_question(ops)
             await self._wait_for_channel(thread.channel)
             if await self._waits_for_another(ops[0]):
                 await asyncio.sleep(WAIT_FOR_OTHER_SECS)
                 continue
             try:
                 async with self._slots, self.breakers.guard(PLATFORM_BREAKER):
-                    await self._perform(thread, ops[0], ops[1] if len(ops) > 1 else None)
+                    await self._perform(thread, ops[0], first)
                 self.on_platform(True, "")
             except RateLimited as exc:
                 await self.store.attempt_failed(ops[0].id)
@@ -179,7 +203,8 @@ class Poster:
             await asyncio.sleep(until - time.monotonic())
             until = self._paused_until.get(channel, 0.0)
 
-    async def _perform(self, thread: ThreadRecord, op: Op, following: Op | None) -> None:
+    async def _perform(self, thread: ThreadRecord, op: Op, first: Op | None) -> None:
+        """Post ``op``; ``first``: for a root, the entry of the message it shows."""
         if op.in_flight:
             if await self._found(thread, op):
                 return
@@ -187,7 +212,7 @@ class Poster:
             log.info("%s %s of %s", AGAIN_AFTER_UNKNOWN, op.ref, op.conv)
         await self.store.begin_attempt(op.id)
         if op.kind is OpKind.OPEN:
-            await self._open(thread, op, following)
+            await self._open(thread, op, first)
             return
         ref = thread.ref
         if ref is None:
@@ -222,15 +247,19 @@ class Poster:
         if op.kind is OpKind.OPEN:
             found = await self.platform.find_thread(op.conv, thread.channel)
             if found is not None:
-                # The root showed the first message when the attempt said so: done too.
+                # The root showed the first message when the attempt said so: done too,
+                # wherever it is queued (a greeting may be queued before it).
                 shown = op.payload.get("first_seq")
-                following = [o for o in await self.store.head(op.conv, 2) if o.seq == shown]
                 await self.store.op_done(
                     op,
                     channel=found.channel,
                     platform_id=found.root,
                     thread=found,
-                    also_done=following[0] if shown is not None and following else None,
+                    also_done=(
+                        await self.store.queued_item(op.conv, shown)
+                        if isinstance(shown, int)
+                        else None
+                    ),
                 )
             return found is not None
         if op.kind is OpKind.MOVE:
@@ -244,25 +273,25 @@ class Poster:
             await self.store.op_done(op, channel=ref.channel, platform_id=platform_id)
         return platform_id is not None
 
-    async def _open(self, thread: ThreadRecord, op: Op, following: Op | None) -> None:
-        first: Item | None = None
-        if following is not None and following.kind is OpKind.POST and not following.in_flight:
-            candidate = Item.from_json(following.payload)
-            if candidate.author.kind == AuthorKind.VISITOR and not candidate.files:
-                first = candidate
-        if first is not None:  # the intent: found after a crash, the root counts for it
-            await self.store.note_progress(op.id, {**op.payload, "first_seq": first.seq})
+    async def _open(self, thread: ThreadRecord, op: Op, shown: Op | None) -> None:
+        """The root, showing ``shown``'s item (the visitor's first message): that entry is
+        done with the root, and whatever was queued before it (a greeting) follows in
+        the thread, in order."""
+        first = Item.from_json(shown.payload) if shown is not None else None
+        # The intent, committed before the call: a root found after a crash counts for
+        # the message it shows (and one posted without a message, for none).
+        intent = {k: v for k, v in op.payload.items() if k != "first_seq"}
+        if first is not None:
+            intent["first_seq"] = first.seq
+        if intent != op.payload:
+            await self.store.note_progress(op.id, intent)
         start = ThreadStart(op.conv, thread.visitor, thread.department, thread.channel, first)
         ref = await self.platform.open_thread(start, op.ref)
         self.metrics.posted.inc()
         if first is not None:
             self._posted(first)
         await self.store.op_done(
-            op,
-            channel=ref.channel,
-            platform_id=ref.root,
-            thread=ref,
-            also_done=following if first is not None else None,
+            op, channel=ref.channel, platform_id=ref.root, thread=ref, also_done=shown
         )
 
     async def _move(self, thread: ThreadRecord, op: Op) -> None:

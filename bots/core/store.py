@@ -466,6 +466,19 @@ class StateStore:
 
         return await self.run(read)
 
+    async def queued_item(self, conv: str, seq: int) -> Op | None:
+        """The conversation's queued entry for item ``seq``, if it is still queued."""
+
+        def read() -> Op | None:
+            row = BridgeOutbox.get_or_none(
+                (BridgeOutbox.conv == conv)
+                & (BridgeOutbox.op == OpKind.POST.value)
+                & (BridgeOutbox.seq == seq)
+            )
+            return _op(row) if row else None
+
+        return await self.run(read)
+
     async def begin_attempt(self, op_id: int) -> None:
         def mark() -> None:
             BridgeOutbox.update(in_flight=True, attempts=BridgeOutbox.attempts + 1).where(

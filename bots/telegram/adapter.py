@@ -90,6 +90,7 @@ def _seconds(value: int | float | dt.timedelta) -> float:
 class TelegramPlatform(Platform):
     kind = "telegram"
     continues_previous = True
+    root_shows_first = False  # a topic has a name only; the intro notice opens it
     link_usage = "Send /link CODE here, with the code from the agent console (F2)."
     usage = (
         "Write in this topic to answer the visitor. /note <text> (or note: <text>) adds a "

@@ -36,7 +36,7 @@ from server.gateway.ws_bridges import BRIDGE_QUEUE_FACTOR, BridgeSessions
 from server.gateway.ws_lean import can_receive, receive, trim
 from server.gateway.ws_monitor import MonitorFrames
 from server.gateway.ws_pages import PageFrames
-from server.gateway.ws_utf8 import close_on_invalid_utf8
+from server.gateway.ws_protocol import adopt
 from server.ints import in_int64
 from server.kernel import topics
 from server.kernel.actors import Actor
@@ -88,7 +88,7 @@ class Gateway:
 
     # -- lifecycle -------------------------------------------------------------------
     async def serve(self, request: Request, ws: WebsocketImplProtocol, kind: TokenKind) -> None:
-        close_on_invalid_utf8(ws)
+        adopt(ws)  # UTF-8 checked, lingering close (ws_protocol)
         # Until it is registered, a socket in its handshake is closed by shutdown from here.
         self.s.hub.handshaking.add(ws)
         try:

@@ -9,31 +9,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class ConversationStatus(StrEnum):
-    QUEUED = "queued"
-    ACTIVE = "active"
-    CLOSED = "closed"
-
-
-class AgentStatus(StrEnum):
-    ONLINE = "online"
-    AWAY = "away"
-    OFFLINE = "offline"
+# The enums that travel on the wire live in steadywire (pure, like the kernel), so the
+# server, the console and the bridges share one definition; the tables store their values.
+from steadywire.enums import AgentStatus as AgentStatus
+from steadywire.enums import ConversationStatus as ConversationStatus
+from steadywire.enums import MessageKind as MessageKind
+from steadywire.enums import SenderType as SenderType
 
 
 class Role(StrEnum):
     AGENT = "agent"
     ADMIN = "admin"
-
-
-class SenderType(StrEnum):
-    VISITOR = "visitor"
-    AGENT = "agent"
-    AI = "ai"
-    SYSTEM = "system"
-    OPERATOR = "operator"  # the platform operator acting in a tenant (SaaS mode; audit only)
-    BRIDGE = "bridge"  # a Slack/Telegram bridge's own connection; it acts only as its agents
 
 
 class BridgeKind(StrEnum):
@@ -61,11 +47,6 @@ class HandoffReason(StrEnum):
     AI_UNAVAILABLE = "ai_unavailable"
     OTHER = "other"
     VISITOR_BUTTON = "visitor_button"  # the widget's frame, without the robot
-
-
-class MessageKind(StrEnum):
-    TEXT = "text"
-    NOTE = "note"
 
 
 class RoutingPolicy(StrEnum):

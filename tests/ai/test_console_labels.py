@@ -4,6 +4,7 @@ afterwards shows the person again."""
 
 from __future__ import annotations
 
+from tests.support.console_events import apply_event
 from tui_agent.desk import Desk
 from tui_agent.models import ChatMessage, Person
 from tui_agent.widgets.conversation_log import ConversationLog
@@ -27,12 +28,12 @@ def test_ai_messages_are_labelled_and_a_name_cannot_pose_as_markup() -> None:
 def test_a_conversation_held_by_the_robot_then_taken_by_a_person() -> None:
     desk = Desk()
     desk.me_id = "agent-1"
-    desk.apply_event("conv.queued", "c1", {"visitor": {"id": "v1", "name": "Vera"}})
-    desk.apply_event("conv.assigned", "c1", {"assignee": ROBOT, "last_seq": 1})
+    apply_event(desk, "conv.queued", "c1", {"visitor": {"id": "v1", "name": "Vera"}})
+    apply_event(desk, "conv.assigned", "c1", {"assignee": ROBOT, "last_seq": 1})
     conv = desk.get("c1")
     assert conv.assignee is not None and conv.assignee.type == "ai"
     assert conv.assignee.name == "Aiko"
     assert conv.notes[-1].text == "Assigned to Aiko (AI)"
     person = {"type": "agent", "id": "agent-1", "name": "Me"}
-    desk.apply_event("conv.assigned", "c1", {"agent": person, "assignee": person})
+    apply_event(desk, "conv.assigned", "c1", {"agent": person, "assignee": person})
     assert conv.assignee.type == "agent" and conv.assignee.id == "agent-1"

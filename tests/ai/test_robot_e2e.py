@@ -231,4 +231,4 @@ async def test_a_reply_written_while_the_link_is_down_arrives_once_after_reconne
     await visitor.send_and_ack("thanks", conv=conv)  # later frames: no second copy came
     copies = [f for f in visitor.log if f["type"] == "message" and f["body"] == said["body"]]
     assert len(copies) == 1
-    assert all(f["body"] != said["body"] for f in robot._unacked.values())  # acked
+    assert all(f.body != said["body"] for f in robot._unacked.values())  # acked

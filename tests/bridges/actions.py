@@ -5,13 +5,34 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from bots.slack.render import INFO
 from tests.bridges.conftest import Setup, link_code
 from tests.bridges.support import CHANNEL, eventually
 from tests.fakes.slack import FakeSlack, Posted
 from tests.support import clients as C
+from tests.support.server import ServerProcess
 
 AGENT_USER = "U0AGENT1"
+GREETING = "How can we help?"
+
+
+async def greeting_site(server: ServerProcess, greeting: str = GREETING) -> str:
+    """A new site of the demo tenant that greets every new conversation (the server stores
+    the greeting at seq 1, before the visitor's first message); its site key. The same
+    words in and out of hours, so the greeting does not depend on who is online."""
+    assert server.demo is not None
+    login = await C.cached_login(server, server.demo.admin)
+    headers = {"Authorization": f"Bearer {login['token']}"}
+    async with httpx.AsyncClient(base_url=server.url + "/api/v1", headers=headers) as http:
+        created = await http.post("/sites", json={"name": "Greeting shop"})
+        assert created.status_code == 201, created.text
+        site: str = created.json()["site_key"]
+        hours = {"hours": None, "welcome_message": greeting, "after_hours_message": greeting}
+        saved = await http.put(f"/sites/{site}/hours", json=hours)
+        assert saved.status_code == 200, saved.text
+    return site
 
 
 async def visitor(setup: Setup, **fields: Any) -> tuple[C.WsClient, dict[str, Any]]:

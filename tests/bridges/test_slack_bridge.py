@@ -9,9 +9,12 @@ import time
 import httpx
 import pytest
 
+from bots.core.poster import AGAIN_AFTER_UNKNOWN
 from bots.slack.render import INFO
 from tests.bridges.actions import (
     AGENT_USER,
+    GREETING,
+    greeting_site,
     linked_user,
     open_thread,
     say,
@@ -21,7 +24,7 @@ from tests.bridges.actions import (
 )
 from tests.bridges.conftest import Setup, create_bridge, link_code, steadydesk
 from tests.bridges.support import CHANNEL, BridgeProcess, eventually
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, Posted
 from tests.support import clients as C
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -53,6 +56,77 @@ async def test_a_conversation_becomes_a_thread_with_everything_in_order(setup: S
         f"line {n} &lt;https://evil.test|click&gt;" for n in range(5)
     ]
     await ws.close()
+
+
+def roots_of(slack: FakeSlack, conv: str) -> list[Posted]:
+    """Every root posted for a conversation (one, unless one was posted twice)."""
+    return [
+        r
+        for r in slack.roots()
+        if ((r.metadata or {}).get("event_payload") or {})
+        == {
+            "conv": conv,
+            "ref": "root",
+        }
+    ]
+
+
+async def test_a_greeted_conversation_shows_the_question_on_the_root(setup: Setup) -> None:
+    """The site greets: the server stores the greeting (seq 1) before the visitor's question
+    (seq 2). The root still shows the question; the greeting is the thread's first reply;
+    the question is not posted again."""
+    site = await greeting_site(setup.server)
+    question = "Where is my parcel? <!channel>"
+    ws, conv, root = await open_thread(setup, question, name="Greta", site_key=site)
+    history = await ws.history(conv)
+    assert [(m["seq"], m["sender"]["type"]) for m in history] == [(1, "system"), (2, "visitor")]
+    assert root.text == "New conversation with Greta: Where is my parcel? &lt;!channel&gt;"
+    assert question in [(b.get("text") or {}).get("text") for b in root.blocks or []]
+    await ws.send_and_ack(conv=conv, body="It was order 42")
+    await eventually(lambda: len(thread_texts(setup.slack, conv)) >= 2, what="2 replies")
+    await asyncio.sleep(0.5)  # anything posted twice would be there by now
+    assert thread_texts(setup.slack, conv) == [f"{INFO} {GREETING}", "It was order 42"]
+    assert len(roots_of(setup.slack, conv)) == 1
+    await ws.close()
+
+
+async def test_kill9_between_the_greeted_root_and_its_record_posts_nothing_twice(
+    setup: Setup,
+) -> None:
+    """Slack takes the root (showing the question, not the greeting before it) and the
+    bridge dies before it hears back: after the restart it finds the root, counts the
+    question as shown, posts the greeting as the first reply, and nothing twice."""
+    site = await greeting_site(setup.server)
+    created = create_bridge(setup.server, "slack-kill-root")
+    slack = await FakeSlack().start()
+    bridge = BridgeProcess(setup.tmp / "kill-root", setup.server.url, created["token"], slack)
+    kills: list[str] = []
+
+    def kill_on_the_root(posted: Posted) -> None:
+        # Only this conversation's root: the new bridge back-fills the module's others.
+        if not posted.thread_ts and "Kilian" in posted.text and not kills:
+            kills.append(posted.ts)
+            bridge.kill9()  # Slack has the root; the bridge never hears its answer
+
+    try:
+        await bridge.astart()
+        slack.on_post = kill_on_the_root
+        ws, _ = await visitor(setup, name="Kilian", site_key=site)
+        conv = (await ws.send_and_ack(body="Is my order lost?"))["conv"]
+        await eventually(lambda: kills, what="the root, and the kill")
+        await bridge.astart()
+        await ws.send_and_ack(conv=conv, body="after the restart")
+        await eventually(lambda: len(thread_texts(slack, conv)) >= 2, within=30, what="the replies")
+        await asyncio.sleep(1.0)  # anything posted twice would be there by now
+        assert [r.ts for r in roots_of(slack, conv)] == kills
+        root = slack.root_of(conv)
+        assert root is not None and root.text.endswith(": Is my order lost?")
+        assert thread_texts(slack, conv) == [f"{INFO} {GREETING}", "after the restart"]
+        assert AGAIN_AFTER_UNKNOWN not in bridge.log_tail(400)
+        await ws.close()
+    finally:
+        bridge.stop()
+        await slack.stop()
 
 
 async def test_console_replies_and_notes_go_into_the_thread(setup: Setup) -> None:

@@ -21,6 +21,7 @@ import pytest_asyncio
 
 from bots.core.poster import AGAIN_AFTER_UNKNOWN
 from bots.telegram.render import INFO
+from tests.bridges.actions import GREETING, greeting_site
 from tests.bridges.conftest import create_bridge, link_code
 from tests.bridges.support import eventually
 from tests.bridges.tg_support import WEBHOOK_SECRET, TelegramBridge
@@ -119,6 +120,21 @@ async def test_a_conversation_becomes_a_topic_with_everything_in_order(tg: TgSet
         await ws.send_and_ack(conv=conv, body=f"line {n}")
     await eventually(lambda: len(texts(tg.telegram, topic)) >= 6, what="6 lines")
     assert texts(tg.telegram, topic)[1:] == [f"line {n}" for n in range(5)]
+    await ws.close()
+
+
+async def test_a_greeted_conversation_keeps_its_order_in_the_topic(tg: TgSetup) -> None:
+    """The site's greeting (seq 1) comes before the visitor's question (seq 2). A topic
+    shows no message of its own (its intro names the visitor): the topic reads the intro,
+    the greeting, then the question, each once; the question is never taken for the root."""
+    site = await greeting_site(tg.server)
+    ws, conv, topic = await open_topic(tg, "Where is my parcel?", site_key=site)
+    await ws.send_and_ack(conv=conv, body="It was order 42")
+    await eventually(lambda: len(texts(tg.telegram, topic)) >= 3, what="3 posts")
+    await asyncio.sleep(0.5)  # anything posted twice would be there by now
+    posts = tg.telegram.texts(topic.thread_id, topic.chat_id)
+    assert posts[0].startswith(f"{INFO} New conversation with {topic.name}")
+    assert posts[1:] == [f"{INFO} {GREETING}", "Where is my parcel?", "It was order 42"]
     await ws.close()
 
 

@@ -4,7 +4,9 @@ events applied to it (tui_agent/monitor.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from tests.support.console_events import wire_event
 from tui_agent.monitor import LiveMonitor, time_on_page
 
 SNAPSHOT = {
@@ -31,24 +33,26 @@ def test_snapshot_then_feed() -> None:
     now = datetime(2026, 12, 7, 10, 12, tzinfo=UTC)
     assert time_on_page(state.visitors["v1"], now) == "12m"
 
-    assert state.apply("visitor.online", "", {"visitor": {"type": "visitor", "id": "v3"},
-                                              "at": "2026-12-07T10:11:00.000Z"})
-    assert state.apply("visitor.seen", "", {"visitor": "v3", "url": "https://s.example/c",
-                                            "title": "C", "at": "2026-12-07T10:11:30.000Z"})
+    def apply(name: str, conv: str, data: dict[str, Any]) -> bool:
+        return state.apply(wire_event(name, conv, data))
+
+    assert apply("visitor.online", "", {"visitor": {"type": "visitor", "id": "v3"},
+                                        "at": "2026-12-07T10:11:00.000Z"})
+    assert apply("visitor.seen", "", {"visitor": "v3", "url": "https://s.example/c",
+                                      "title": "C", "at": "2026-12-07T10:11:30.000Z"})
     assert state.visitors["v3"].title == "C"
-    assert state.apply("conv.assigned", "c2", {"agent": {"id": "a1", "name": "Zoe"},
-                                               "visitor": {"id": "v2"}})
+    assert apply("conv.assigned", "c2", {"agent": {"id": "a1", "name": "Zoe"},
+                                         "visitor": {"id": "v2"}})
     assert "c2" not in state.queue and state.visitors["v2"].chat_label() == "with Zoe"
     assert state.agents["a1"].load == 2
-    assert state.apply("conv.closed", "c2", {})
+    assert apply("conv.closed", "c2", {})
     assert not state.visitors["v2"].in_chat and state.agents["a1"].load == 1
-    assert state.apply("agent.status", "", {"agent": {"id": "a1"}, "state": "away"})
+    assert apply("agent.status", "", {"agent": {"id": "a1"}, "state": "away"})
     assert state.agents["a1"].status == "away"
-    assert state.apply("visitor.offline", "", {"visitor": {"id": "v1"}})
+    assert apply("visitor.offline", "", {"visitor": {"id": "v1"}})
     assert "v1" not in state.visitors
-    assert not state.apply("visitor.offline", "", {"visitor": {"id": "nobody"}})
-    assert not state.apply("conv.rated", "c2", {})
-
+    assert not apply("visitor.offline", "", {"visitor": {"id": "nobody"}})
+    assert not apply("conv.rated", "c2", {})
 
 def test_hostile_and_malformed_data_is_kept_as_data() -> None:
     state = LiveMonitor()

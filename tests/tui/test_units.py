@@ -10,6 +10,7 @@ from pathlib import Path
 
 from textual.events import Key
 
+from tests.support.console_events import apply_event
 from tui_agent.canned import CannedReply, load_canned, placeholder_values, server_canned
 from tui_agent.config import SavedSession, forget_token, load_logins, load_session, save_session
 from tui_agent.desk import Desk, SortedIds
@@ -64,7 +65,7 @@ def test_desk_counts_unread_visitor_messages_and_cycles_next_unread() -> None:
     desk = Desk()
     desk.me_id = "agent-1"
     for conv in ("a", "b"):
-        desk.apply_event(
+        apply_event(desk,
             "conv.queued",
             conv,
             {
@@ -72,7 +73,7 @@ def test_desk_counts_unread_visitor_messages_and_cycles_next_unread() -> None:
                 "visitor": {"id": f"v-{conv}", "name": conv},
             },
         )
-        desk.apply_event("conv.assigned", conv, {"agent": {"id": "agent-1", "name": "Me"}})
+        apply_event(desk, "conv.assigned", conv, {"agent": {"id": "agent-1", "name": "Me"}})
         desk.add_messages(conv, [message(1, conv=conv), message(2, conv=conv)])
     assert [c.id for c in desk.mine()] == ["a", "b"]
     assert desk.get("a").unread == 2
@@ -84,13 +85,13 @@ def test_desk_counts_unread_visitor_messages_and_cycles_next_unread() -> None:
 
 def test_desk_search_matches_visitor_fields_and_loaded_messages() -> None:
     desk = Desk()
-    desk.apply_event(
+    apply_event(desk,
         "conv.queued",
         "x",
         {"visitor": {"id": "v", "name": "Zoë Example", "email": "zoe@example.com"}},
     )
     desk.add_messages("x", [message(1, "my parcel never arrived", conv="x")])
-    desk.apply_event("conv.queued", "y", {"visitor": {"id": "w", "name": "Bob"}})
+    apply_event(desk, "conv.queued", "y", {"visitor": {"id": "w", "name": "Bob"}})
     assert [c.id for c in desk.search("zoe@")] == ["x"]
     assert [c.id for c in desk.search("parcel")] == ["x"]
     assert desk.search("nothing like this") == []
@@ -222,18 +223,18 @@ def test_alt_digits_arrive_as_keys() -> None:
 def test_desk_tells_the_agent_of_offers_made_to_it_and_their_end() -> None:
     desk = Desk()
     desk.me_id = "agent-1"
-    desk.apply_event("conv.queued", "a", {"visitor": {"id": "v-a", "name": "Ann"}})
-    desk.apply_event("conv.queued", "b", {"visitor": {"id": "v-b", "name": "Ben"}})
-    assert desk.apply_event("conv.offered", "a", {"agent": {"id": "agent-2"}}) is None
-    notice = desk.apply_event(
+    apply_event(desk, "conv.queued", "a", {"visitor": {"id": "v-a", "name": "Ann"}})
+    apply_event(desk, "conv.queued", "b", {"visitor": {"id": "v-b", "name": "Ben"}})
+    assert apply_event(desk, "conv.offered", "a", {"agent": {"id": "agent-2"}}) is None
+    notice = apply_event(desk,
         "conv.offered", "b", {"agent": {"id": "agent-1"}, "timeout_secs": 30}
     )
     assert notice is not None and notice.bell and "Ben" in notice.text and "30 s" in notice.text
     assert [c.id for c in desk.offered()] == ["b"]
-    moved = desk.apply_event("conv.offer_expired", "b", {"agent": "agent-1"})
+    moved = apply_event(desk, "conv.offer_expired", "b", {"agent": "agent-1"})
     assert moved is not None and desk.offered() == []
-    desk.apply_event("conv.offered", "b", {"agent": {"id": "agent-1"}})
-    desk.apply_event("conv.assigned", "b", {"agent": {"id": "agent-1", "name": "Me"}})
+    apply_event(desk, "conv.offered", "b", {"agent": {"id": "agent-1"}})
+    apply_event(desk, "conv.assigned", "b", {"agent": {"id": "agent-1", "name": "Me"}})
     assert desk.offered() == [] and not desk.get("b").offered_to_me
 
 
@@ -262,22 +263,22 @@ def test_list_count_is_the_total_plus_what_joined_minus_what_left() -> None:
     state = desk.lists["queue"]
     assert state.count == 10 and state.more and len(state.ids) == 2
     desk.set_total("queue", 10, "2026-01-01T00:00:10Z")  # the newest it counted
-    desk.apply_event("conv.queued", "old", {"created_at": "2026-01-01T00:00:05Z"})
+    apply_event(desk, "conv.queued", "old", {"created_at": "2026-01-01T00:00:05Z"})
     assert state.count == 10, "a conversation the total counted (a replay) adds nothing"
-    desk.apply_event("conv.queued", "new", {"created_at": "2026-01-01T00:00:11Z"})
+    apply_event(desk, "conv.queued", "new", {"created_at": "2026-01-01T00:00:11Z"})
     assert state.count == 11
-    desk.apply_event("conv.assigned", "q1", {"agent": {"id": "me", "name": "Me"}})
+    apply_event(desk, "conv.assigned", "q1", {"agent": {"id": "me", "name": "Me"}})
     assert state.count == 10 and [c.id for c in desk.mine()] == ["q1"]
-    desk.apply_event("conv.closed", "new", {"by": {"type": "visitor"}})
+    apply_event(desk, "conv.closed", "new", {"by": {"type": "visitor"}})
     assert state.count == 9
 
 
 def test_a_first_page_drops_what_left_the_list_meanwhile_but_not_newer_news() -> None:
     desk = Desk()
     for conv, created in (("a", "1"), ("b", "2"), ("c", "3")):
-        desk.apply_event("conv.queued", conv, {"created_at": created})
+        apply_event(desk, "conv.queued", conv, {"created_at": created})
     asked_at = desk.tick
-    desk.apply_event("conv.queued", "d", {"created_at": "0"})  # after the request went out
+    apply_event(desk, "conv.queued", "d", {"created_at": "0"})  # after the request went out
     desk.apply_page("queue", [_row("a", "1"), _row("c", "3")], 2, None, first=True,
                     since_tick=asked_at)
     assert [c.id for c in desk.queue()] == ["d", "a", "c"]

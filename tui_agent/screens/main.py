@@ -416,7 +416,7 @@ class MainScreen(AttachmentActions, Screen[None]):
     def _conversation_event(self, event: ConversationEvent) -> None:
         lists = self.desk.lists
         before = {name: event.conv in lists[name].ids for name in ("queue", "open")}
-        notice = self.desk.apply_event(event.name, event.conv, event.data)
+        notice = self.desk.apply_event(event)
         self.schedule_draw()
         if not event.conv:
             return  # tenant-wide events (agent.presence, agent.status, ...): no chat

@@ -118,7 +118,7 @@ class MonitorScreen(Screen[None]):
 
     def feed(self, event: ConversationEvent) -> None:
         """An event the desk received: applied, drawn at the next tick or now."""
-        if self.state.apply(event.name, event.conv, event.data) and self.loaded:
+        if self.state.apply(event) and self.loaded:
             self.redraw()
         if event.name == "visitor.online":
             self._refetch_due = True

@@ -4,6 +4,7 @@ follow-up conversation goes on in the closed one's thread on platforms that ask 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,113 @@ async def test_a_root_found_after_an_unknown_outcome_counts_its_first_message(
         assert [r.first.body if r.first else None for r in platform.roots] == ["first"]
         assert [p.body for p in platform.posts] == ["second"]  # "first" is on the root
         assert await bridge.store.head("c1", 10) == []
+    finally:
+        await bridge.poster.stop()
+        await bridge.client.aclose()
+        await bridge.store.close()
+
+
+def greeting(conv: str, seq: int, body: str) -> Message:
+    """The site's greeting: a system message, stored before the visitor's first one."""
+    return Message.from_wire(
+        {
+            "type": "message",
+            "conv": conv,
+            "seq": seq,
+            "ts": "2026-01-01T00:00:00Z",
+            "sender": {"type": "system", "id": "system", "name": ""},
+            "body": body,
+            "cid": "steady:greeting",
+            "kind": "text",
+        }
+    )
+
+
+class Records(AcceptsThenTimesOut):
+    """Takes every post and answers; ``shows_first`` as the platform's root does."""
+
+    def __init__(self, shows_first: bool = True) -> None:
+        super().__init__()
+        self.root_shows_first = shows_first
+
+    async def open_thread(self, start: ThreadStart, ref: str) -> ThreadRef:
+        self.roots.append(start)
+        return ThreadRef(start.channel, "root-1")
+
+
+async def drained(tmp_path: Path, platform: AcceptsThenTimesOut, messages: list[Message]) -> None:
+    """A new conversation's ``messages`` queued together (as ``conv.queued`` brings them),
+    then the outbox drained once; it must be empty after."""
+    config = BridgeConfig(
+        kind="test", server="http://127.0.0.1:9", token="t", state=str(tmp_path / "s.db")
+    )
+    bridge = Bridge(config, platform)
+    await bridge.store.open()
+    try:
+        bridge.poster._stopping = True  # queued only: drained once, below
+        hint = {"visitor": {"name": "Ada", "page_url": "https://shop.test/"}}
+        await bridge.on_messages("c1", messages, more=False, hint=hint)
+        bridge.poster._stopping = False
+        await bridge.poster._drain("c1")
+        assert await bridge.store.head("c1", 10) == []
+    finally:
+        await bridge.poster.stop()
+        await bridge.client.aclose()
+        await bridge.store.close()
+
+
+GREETED = [
+    greeting("c1", 1, "How can we help?"),
+    message("c1", 2, "question"),
+    message("c1", 3, "more"),
+]
+
+
+@pytest.mark.parametrize("platform", [Records(), AcceptsThenTimesOut()], ids=["ok", "unknown"])
+async def test_a_greeted_root_shows_the_question_and_the_greeting_follows(
+    tmp_path: Path, platform: AcceptsThenTimesOut
+) -> None:
+    """The greeting (seq 1) is queued between the root and the visitor's question: the
+    root shows the question all the same, the greeting is the thread's first post, the
+    question is not posted again; also when the root's outcome was unknown and it was
+    found afterwards (its intent named the question before the call)."""
+    await drained(tmp_path, platform, GREETED)
+    assert [r.first.body if r.first else None for r in platform.roots][-1] == "question"
+    assert [p.body for p in platform.posts] == ["How can we help?", "more"]
+
+
+async def test_a_root_that_shows_no_message_leaves_the_question_in_the_thread(
+    tmp_path: Path,
+) -> None:
+    platform = Records(shows_first=False)  # a Telegram topic: a name, no message
+    await drained(tmp_path, platform, GREETED)
+    assert [r.first for r in platform.roots] == [None]
+    assert [p.body for p in platform.posts] == ["How can we help?", "question", "more"]
+
+
+async def test_a_root_with_only_the_greeting_behind_it_waits_for_the_question(
+    tmp_path: Path,
+) -> None:
+    """The greeting arrived, the question not yet (a back-fill read between the two): the
+    root waits for it (a few seconds at most, as for a root with nothing behind it)."""
+    config = BridgeConfig(
+        kind="test", server="http://127.0.0.1:9", token="t", state=str(tmp_path / "s.db")
+    )
+    platform = Records()
+    bridge = Bridge(config, platform)
+    await bridge.store.open()
+    try:
+        hint = {"visitor": {"name": "Ada", "page_url": "https://shop.test/"}}
+        await bridge.on_messages("c1", GREETED[:1], more=False, hint=hint)
+        await asyncio.sleep(0.5)
+        assert platform.roots == []
+        await bridge.on_messages("c1", GREETED[1:], more=False)
+        for _ in range(100):
+            if not await bridge.store.head("c1", 1):
+                break
+            await asyncio.sleep(0.05)
+        assert [r.first.body if r.first else None for r in platform.roots] == ["question"]
+        assert [p.body for p in platform.posts] == ["How can we help?", "more"]
     finally:
         await bridge.poster.stop()
         await bridge.client.aclose()

@@ -17,6 +17,7 @@ CLIENT_EXAMPLES = [
     w.Ping(),
     w.Accept("c1", as_agent="a1"),
     w.Transfer("c1", to_department="d1", note="vip", as_agent="a1"),
+    w.Transfer("c1", to_queue=True, reason="visitor_asked"),  # the AI robot's hand-off
     w.Close("c1"),
     w.Status(w.AgentState.AWAY),
     w.Page("https://shop.example/", "Shop", None),
@@ -77,6 +78,7 @@ def test_as_is_written_as_the_contract_spells_it() -> None:
         (b'{"type": "typing", "conv": "c", "on": "yes"}', "on"),
         (b'{"type": "read", "conv": "c", "seq": true}', "seq"),
         (b'{"type": "transfer", "conv": "c"}', "exactly one"),
+        (b'{"type": "transfer", "conv": "c", "to_agent": "a", "to_queue": true}', "exactly one"),
         (b'{"type": "hello", "token": "t", "resume": {"c": "3"}}', "resume"),
         (b'{"type": "page", "url": "javascript:alert(1)"}', "http"),
         (b'{"type": "rate", "conv": "c", "rating": 6}', "rating"),
@@ -206,3 +208,29 @@ def test_the_queue_summary_is_typed() -> None:
     assert details.waiting == 3
     assert details.departments[1] == w.QueueWaiting("d1", 2, "2026-12-07T05:31:00.000Z")
     assert w.EventName.QUEUE_SUMMARY == "queue.summary"
+
+
+def test_an_unreadable_attachment_is_left_out_not_the_message() -> None:
+    good = {"id": "att1", "name": "a.pdf", "size": 3, "type": "application/pdf"}
+    raw = orjson.dumps(
+        {
+            "type": "message", "conv": "c1", "id": "m1", "seq": 1, "ts": "t", "kind": "text",
+            "body": "see files", "html": "", "cid": None,
+            "sender": {"type": "visitor", "id": "v1", "name": ""},
+            "attachments": [{"name": "no id"}, good, {"id": "att2", "size": "big"}, "junk"],
+        }
+    )  # fmt: skip
+    message = w.parse_server_frame(raw)
+    assert isinstance(message, w.Message) and message.body == "see files"
+    assert [a.id for a in message.attachments] == ["att1"]
+    batch = w.parse_server_frame(
+        orjson.dumps({"type": "batch", "conv": "c1", "messages": [orjson.loads(raw)]})
+    )
+    assert isinstance(batch, w.Batch) and [a.id for a in batch.messages[0].attachments] == ["att1"]
+
+
+def test_the_robots_hand_off_is_written_as_the_contract_spells_it() -> None:
+    frame = w.Transfer("c1", to_queue=True, reason="visitor_asked")
+    assert w.dumps(frame) == (
+        b'{"type":"transfer","conv":"c1","to_queue":true,"reason":"visitor_asked"}'
+    )
