@@ -20,6 +20,7 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 import tui_agent
+from tests.support.console_events import apply_event
 from tests.tui.terminal_output import VirtualTerminal
 from tests.tui.test_units import message
 from tui_agent.desk import Desk
@@ -63,7 +64,7 @@ class Lists(App[None]):
 def queued(desk: Desk, index: int) -> str:
     conv = f"c{index:04d}"
     created = (START + timedelta(seconds=index)).isoformat()
-    desk.apply_event("conv.queued", conv, {"created_at": created, "visitor": {"name": conv}})
+    apply_event(desk, "conv.queued", conv, {"created_at": created, "visitor": {"name": conv}})
     desk.add_messages(conv, [message(1, f"question {index}", conv=conv)])
     return conv
 
@@ -74,7 +75,7 @@ def desk_with(waiting: int, mine: int) -> Desk:
     for index in range(waiting + mine):
         queued(desk, index)
     for index in range(mine):
-        desk.apply_event("conv.assigned", f"c{index:04d}", {"agent": {"id": ME, "name": "Me"}})
+        apply_event(desk, "conv.assigned", f"c{index:04d}", {"agent": {"id": ME, "name": "Me"}})
     return desk
 
 
@@ -128,7 +129,7 @@ async def test_what_the_terminal_shows_is_the_lists_drawn_from_scratch() -> None
                 queued(desk, next_index if rng.random() < 0.7 else rng.randrange(-50, 50))
             elif choice < 0.35 and queue_ids:
                 conv = rng.choice(queue_ids[:15])
-                desk.apply_event("conv.assigned", conv, {"agent": {"id": ME, "name": "Me"}})
+                apply_event(desk, "conv.assigned", conv, {"agent": {"id": ME, "name": "Me"}})
             elif choice < 0.5 and mine_ids:
                 conv = rng.choice(mine_ids)
                 seq = desk.get(conv).last_seq + 1
@@ -140,7 +141,7 @@ async def test_what_the_terminal_shows_is_the_lists_drawn_from_scratch() -> None
                 desk.set_taking(conv, not desk.get(conv).taking)
             elif choice < 0.65 and (queue_ids or mine_ids):
                 conv = rng.choice(queue_ids[:15] + mine_ids)
-                desk.apply_event("conv.closed", conv, {"by": {"type": "visitor"}})
+                apply_event(desk, "conv.closed", conv, {"by": {"type": "visitor"}})
             elif choice < 0.7:
                 desk.set_total("queue", len(queue_ids) + rng.randrange(0, 5), None)
             elif choice < 0.75:
