@@ -88,6 +88,10 @@ def human(result: dict[str, Any]) -> str:
             f"  send->deliver   {_pct(r['send_to_deliver_ms'])}",
             f"  CPU             {_cpu_line(r)}",
         ]
+        if r.get("commits") is not None:
+            lines.append(
+                f"  commits         {r['commits']} ({r['messages_per_commit']} messages per commit)"
+            )
         if "frames_per_agent" in r:
             lines.append(f"  frames/agent    {r['frames_per_agent']} (every frame, messages too)")
         if key == "open":

@@ -209,18 +209,22 @@ async def run_bench(
                     rounds = []
                     for _ in range(args.repeat):
                         before = frames_per_agent(pairs)
+                        commits = await commit_counts(http)
                         one = await closed_loop(
                             pairs, args.messages, args.window, meter, args.timeout
                         )
                         one["frames_per_agent"] = round(frames_per_agent(pairs) - before, 1)
+                        one.update(commit_figures(commits, await commit_counts(http)))
                         rounds.append(one)
                     results["closed"] = median_round(rounds)
                     if args.repeat > 1:
                         results["closed_rounds"] = rounds
                 if "open" in args.mode:
+                    commits = await commit_counts(http)
                     results["open"] = await open_loop(
                         pairs, args.rate, args.duration, args.drain, meter
                     )
+                    results["open"].update(commit_figures(commits, await commit_counts(http)))
             finally:
                 await asyncio.gather(*(p.close() for p in pairs))
         if "resume" in args.mode:
@@ -237,6 +241,37 @@ async def run_bench(
                 args.connect_concurrency, snapshots,
             )  # fmt: skip
     return results
+
+
+async def commit_counts(http: httpx.AsyncClient) -> tuple[float, float] | None:
+    """The node's group commits so far and the messages they carried, from its /metrics
+    (``steadydesk_commit_batch_size``); None when /metrics is not open to this client."""
+    try:
+        resp = await http.get("/metrics")
+    except httpx.HTTPError:
+        return None
+    if resp.status_code != 200:
+        return None
+    found: dict[str, float] = {}
+    for line in resp.text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("steadydesk_commit_batch_size_count", "steadydesk_commit_batch_size_sum"):
+            found[name] = float(value)
+    if len(found) != 2:
+        return None
+    return found["steadydesk_commit_batch_size_count"], found["steadydesk_commit_batch_size_sum"]
+
+
+def commit_figures(
+    before: tuple[float, float] | None, after: tuple[float, float] | None
+) -> dict[str, Any]:
+    """Commits in a phase and messages per commit (every send the writer took, the
+    phase's and any other traffic's on the node)."""
+    if before is None or after is None:
+        return {}
+    commits, messages = after[0] - before[0], after[1] - before[1]
+    per = round(messages / commits, 2) if commits else None
+    return {"commits": int(commits), "messages_per_commit": per}
 
 
 def frames_per_agent(pairs: list[Pair]) -> float:

@@ -120,6 +120,7 @@ def create_app(settings: Settings) -> Sanic:
         store.database,
         batch_max=settings.commit_batch_max,
         mysql_lanes=settings.writer_lanes,
+        commit_interval=settings.commit_interval_ms / 1000,
         publish=MessagePublisher(bus),  # chat's message event, after each batch's commit
         observe_batch=observe_batch,
     )

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     migration_wait_secs: int = Field(120, ge=1, le=86400)
     commit_batch_max: int = Field(256, ge=1, le=5000)
     writer_lanes: int = Field(1, ge=1, le=8)
+    # A lane commits at most once per this many milliseconds (chat/writer.py's commit
+    # policy; docs/benchmarks.md): a lone send is never held, under load sends share commits.
+    commit_interval_ms: float = Field(5.0, ge=0, le=100)
     offer_sweep_secs: float = Field(0.5, gt=0, le=60)  # each node's look for expired offers
     # An AI robot gone from every node this long hands its conversations to the queue.
     ai_handback_secs: float = Field(30.0, gt=0, le=3600)

@@ -82,7 +82,8 @@ class Connection:
         self.queue_frames = queue_frames
         self._pending: list[bytes] = []  # frames not yet handed to the writer
         self._room: asyncio.Future[None] | None = None  # resolved when the queue is half empty
-        self._writer: asyncio.Task[None] | None = None  # only while frames are pending
+        self._writer: asyncio.Task[None] | None = None  # only while the socket holds us up
+        self._flush_soon = False  # a _flush is scheduled
         self._closer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self.closing = False
@@ -113,8 +114,59 @@ class Connection:
         self.held_bytes += size
         if self._node_budget is not None:
             self._node_budget.add(self, size)
-        if self._writer is None and not self.closing:  # the budget may have shed it
-            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        if self._writer is None and not self._flush_soon and not self.closing:
+            # (not closing: the budget may have shed it.) Later in this loop iteration,
+            # so the frames pushed meanwhile (a batch's acks, a burst) go in one write.
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write what is pending. When the socket takes it at once (the common case) it
+        is written here, in one write: no task per frame or burst. The writer task takes
+        over when the socket is paused or busy, or more than one write's worth waits."""
+        self._flush_soon = False
+        if self._writer is not None or not self._pending:
+            return
+        if self._writable_now():
+            frames = self._next_batch()
+            size = sum(len(frame) for frame in frames)
+            try:
+                self._write_now(frames)
+            except Exception:  # the socket went away: the reader sees it and cleans up
+                self.closing = True
+            finally:
+                self._released(size)
+            del frames
+            if not self._pending or self.closing:
+                self._wake()
+                return
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    def _writable_now(self) -> bool:
+        ws = self.ws
+        if not self._batched_writes or ws.conn_mutex.locked():
+            return False
+        io = ws.io_proto
+        can_write = getattr(io, "_can_write", None)  # Sanic's flow control (pause_writing)
+        return (
+            io is not None
+            and can_write is not None
+            and can_write.is_set()
+            and io.transport is not None
+            and not io.transport.is_closing()
+            and ws.ws_proto.state is State.OPEN
+        )
+
+    def _write_now(self, frames: list[bytes]) -> None:
+        """What ``_write`` does under Sanic's lock, when nobody holds it and the socket
+        takes data: nothing awaits between the check and the write."""
+        ws = self.ws
+        io = ws.io_proto
+        assert io is not None and io.transport is not None  # _writable_now
+        for frame in frames:
+            ws.ws_proto.send_text(frame)
+        io.transport.write(b"".join(ws.ws_proto.data_to_send()))
+        io._time = time.monotonic()  # as Sanic's send does
 
     def shed(self, reason: str) -> None:
         """A client that does not keep up: drop what waits for it and close 1013 (it
@@ -247,6 +299,8 @@ class Connection:
     async def _close(self, code: int, reason: str) -> None:
         """Flush what is queued (briefly), then close with ``code``."""
         metrics.CLOSES.labels(str(code)).inc()
+        if self._writer is None and self._pending:
+            self._flush()  # frames pushed just before the close go out first
         writer = self._writer
         if writer and not writer.done():  # it ends once what is queued is sent
             try:

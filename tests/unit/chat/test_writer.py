@@ -32,7 +32,13 @@ ALPHA, BETA = "walpha", "wbeta"
 class Writer:
     """A started writer, what it published, and the sizes of the batches it committed."""
 
-    def __init__(self, database: pw.Database, batch_max: int, mysql_lanes: int = 1) -> None:
+    def __init__(
+        self,
+        database: pw.Database,
+        batch_max: int,
+        mysql_lanes: int = 1,
+        commit_interval: float = 0.0,
+    ) -> None:
         self.published: list[StoredMessage] = []
         self.batches: list[int] = []
         self.writer = GroupCommitWriter(
@@ -41,6 +47,7 @@ class Writer:
             publish=self.published.append,
             observe_batch=lambda size, _secs: self.batches.append(size),
             mysql_lanes=mysql_lanes,
+            commit_interval=commit_interval,
         )
 
     def submit(
@@ -291,7 +298,51 @@ async def test_lock_conflicts_past_the_retries_fail_the_batch_and_store_nothing(
     assert [row[2] for row in stored(conv)] == ["next"] and writer.published[-1].cid == "next"
 
 
-async def test_a_connection_lost_mid_transaction_fails_its_batch_then_is_replaced(
+async def test_a_connection_lost_while_its_batch_waits_is_replaced_and_the_batch_runs_again(
+    writer: Writer, database: pw.Database
+) -> None:
+    if not is_mysql(database):
+        pytest.skip("MariaDB kills connections; SQLite has none to lose")
+    conv = new_conversation(ALPHA)
+    assert (await writer.submit(ALPHA, conv, "before")).message.seq == 1
+    conv_table = Conversation._meta.table_name
+    with database.atomic():
+        # Hold the conversation's row: the writer's next batch waits for it in its first
+        # round trip (the transaction's start), and its connection is killed there. Nothing
+        # of the batch ran: it runs once more, on a new connection.
+        database.execute_sql(f"SELECT id FROM {conv_table} WHERE id = %s FOR UPDATE", [conv])
+        retried = writer.submit(ALPHA, conv, "retried")
+        first = await waiting_writer(database)
+        database.execute_sql(f"KILL {first}")
+        second = await waiting_writer(database, not_in={first})
+    assert second != first
+    assert (await retried).message.seq == 2
+    assert [row[2] for row in stored(conv)] == ["before", "retried"] and last_seq(conv) == 2
+
+
+async def test_a_connection_lost_twice_fails_its_batch_then_is_replaced(
+    writer: Writer, database: pw.Database
+) -> None:
+    if not is_mysql(database):
+        pytest.skip("MariaDB kills connections; SQLite has none to lose")
+    conv = new_conversation(ALPHA)
+    assert (await writer.submit(ALPHA, conv, "before")).message.seq == 1
+    conv_table = Conversation._meta.table_name
+    with database.atomic():
+        database.execute_sql(f"SELECT id FROM {conv_table} WHERE id = %s FOR UPDATE", [conv])
+        lost = writer.submit(ALPHA, conv, "lost")
+        first = await waiting_writer(database)
+        database.execute_sql(f"KILL {first}")
+        second = await waiting_writer(database, not_in={first})
+        database.execute_sql(f"KILL {second}")
+        with pytest.raises(Unavailable):
+            await lost
+    after = await writer.submit(ALPHA, conv, "after")
+    assert after.message.seq == 2  # the lost send took no seq: no gap
+    assert [row[2] for row in stored(conv)] == ["before", "after"] and last_seq(conv) == 2
+
+
+async def test_an_idle_connection_killed_between_batches_is_replaced_before_the_next(
     writer: Writer, database: pw.Database
 ) -> None:
     if not is_mysql(database):
@@ -300,36 +351,28 @@ async def test_a_connection_lost_mid_transaction_fails_its_batch_then_is_replace
     assert (await writer.submit(ALPHA, conv, "before")).message.seq == 1
     loop = asyncio.get_running_loop()
     lane = writer.writer._lanes[0]  # the writer's thread keeps its connection
-    writer_connection = int(
+    own = writer.writer._database  # the writer's own connections (several statements a query)
+    idle = int(
         await loop.run_in_executor(
-            lane, lambda: database.execute_sql("SELECT CONNECTION_ID()").fetchone()[0]
+            lane, lambda: own.execute_sql("SELECT CONNECTION_ID()").fetchone()[0]
         )
     )
-    conv_table = Conversation._meta.table_name
-    with database.atomic():
-        # Hold the conversation's row: the writer's next batch waits for it inside its
-        # transaction, and its connection is killed there.
-        database.execute_sql(f"SELECT id FROM {conv_table} WHERE id = %s FOR UPDATE", [conv])
-        lost = writer.submit(ALPHA, conv, "lost")
-        await wait_for_statement(database, writer_connection)
-        database.execute_sql(f"KILL {writer_connection}")
-    with pytest.raises(Unavailable):
-        await lost
-    # An idle connection killed before a batch would be replaced before the transaction
-    # (the database's ReconnectMixin); this one fails its batch, and the next reconnects.
-    after = await writer.submit(ALPHA, conv, "after")
-    assert after.message.seq == 2  # the lost send took no seq: no gap
-    assert [row[2] for row in stored(conv)] == ["before", "after"] and last_seq(conv) == 2
+    database.execute_sql(f"KILL {idle}")  # e.g. past the server's wait_timeout overnight
+    assert (await writer.submit(ALPHA, conv, "after")).message.seq == 2
+    assert [row[2] for row in stored(conv)] == ["before", "after"]
 
 
-async def wait_for_statement(database: pw.Database, connection: int) -> None:
-    """Until MariaDB shows ``connection`` running a statement (waiting for a row lock)."""
-    for _ in range(200):
-        row = database.execute_sql(
-            "SELECT INFO FROM information_schema.PROCESSLIST WHERE ID = %s", [connection]
-        ).fetchone()
-        if row and row[0]:
-            return
+async def waiting_writer(database: pw.Database, not_in: set[int] | None = None) -> int:
+    """The writer's connection once MariaDB shows it waiting for the locked row."""
+    for _ in range(500):
+        rows = database.execute_sql(
+            "SELECT ID FROM information_schema.PROCESSLIST "
+            "WHERE DB = DATABASE() AND INFO LIKE %s AND ID <> CONNECTION_ID()",
+            ["%FOR UPDATE"],
+        ).fetchall()
+        found = [int(row[0]) for row in rows if int(row[0]) not in (not_in or set())]
+        if found:
+            return found[0]
         await asyncio.sleep(0.01)
     raise AssertionError("the writer never reached the locked row")
 
