@@ -369,6 +369,25 @@ async def run_console(
                 return original_refresh(self, *regions, layout=layout, **kw)
 
             Widget.refresh = counting_refresh  # type: ignore[method-assign]
+
+            # What the screen itself did: whole-screen layouts and whole-screen repaints
+            # (every widget drawn again), each a frame's worth of CPU with 50 tabs.
+            from textual._compositor import Compositor
+            from textual.screen import Screen as TextualScreen
+
+            original_layout = TextualScreen._refresh_layout
+            original_full = Compositor.render_full_update
+
+            def counting_layout(self: Any, *args: Any, **kw: Any) -> Any:
+                layouts["(screen layouts)"] += 1
+                return original_layout(self, *args, **kw)
+
+            def counting_full(self: Any, *args: Any, **kw: Any) -> Any:
+                layouts["(full repaints)"] += 1
+                return original_full(self, *args, **kw)
+
+            TextualScreen._refresh_layout = counting_layout  # type: ignore[method-assign]
+            Compositor.render_full_update = counting_full  # type: ignore[method-assign]
         burst = asyncio.ensure_future(gen.ask(f"burst {args.burst_secs}"))
         # Keys at a steady pace (one every KEY_EVERY_SECS, not waiting for the last to
         # show): the queue list's arrow, next unread, back to the queue, grab.

@@ -8,11 +8,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 from textual.screen import ModalScreen
 
 from tui_agent import __version__
 from tui_agent.canned import load_canned
+from tui_agent.collector import CHECK_SECS, COLLECTOR
 from tui_agent.config import (
     CONFIG_DIR_ENV,
     SavedSession,
@@ -66,6 +68,8 @@ class AgentConsole(App[None]):
         return self.config_path or config_dir()
 
     def on_mount(self) -> None:
+        COLLECTOR.start()  # the oldest generation collected when idle, not mid-burst
+        self.set_interval(CHECK_SECS, COLLECTOR.check)
         server_url, tenant, email = self.overrides
         saved = load_logins(self.directory)
         wanted = [
@@ -95,6 +99,14 @@ class AgentConsole(App[None]):
             email=email or base.email,
         )
         self.push_screen(LoginScreen(defaults))
+
+    def on_unmount(self) -> None:
+        COLLECTOR.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            COLLECTOR.busy()
+        await super().on_event(event)
 
     def on_login_chosen(self, message: LoginChosen) -> None:
         chosen = message.session

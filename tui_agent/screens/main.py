@@ -15,12 +15,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_agent.agent_tools import AgentTools
 from tui_agent.canned import CannedSet
 from tui_agent.client import ApiError, NotConnected, SteadydeskClient
+from tui_agent.collector import COLLECTOR
 from tui_agent.config import SavedSession
 from tui_agent.desk import Conversation, Desk
 from tui_agent.events import (
@@ -98,6 +101,12 @@ def utc_now() -> datetime:
 class MainScreen(AttachmentActions, Screen[None]):
     BINDINGS = main_bindings()
 
+    # Textual's Screen repaints itself whole when the focus moves (every widget drawn
+    # again, ~25 ms here: the costliest part of alt+q during a burst, issue #22). The
+    # widgets the move concerns restyle and redraw themselves (Widget's focus and blur
+    # handlers, the :focus-within pass), so the desk's focus repaints nothing else.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
     def __init__(
         self,
         session: SavedSession,
@@ -132,10 +141,12 @@ class MainScreen(AttachmentActions, Screen[None]):
         self._inbox: list[ClientEvent] = []
         self._recount_due: set[str] = set()
         self._notices = NoticeBatch()
+        self._typing_shown: str | None = None
         self.desk.my_role = str(session.agent.get("role") or "")
         self.tools = AgentTools(self)
 
     def _emit(self, event: ClientEvent) -> None:
+        COLLECTOR.busy()
         self._inbox.append(event)
         if len(self._inbox) == 1:
             self.post_message(ServerEvents())
@@ -542,11 +553,10 @@ class MainScreen(AttachmentActions, Screen[None]):
         if log:
             self.query_one(ConversationLog).show(conv, self.desk.me_id)
         self.query_one(VisitorPanel).show(conv, self.desk.me_id)
-        typing = self.query_one("#typing", Static)
-        typing.update(
-            safe_text(f"{conv.title} is typing…" if conv and conv.visitor_typing else ""),
-            layout=False,
-        )
+        typing_line = f"{conv.title} is typing…" if conv and conv.visitor_typing else ""
+        if typing_line != self._typing_shown:  # not redrawn on every message
+            self._typing_shown = typing_line
+            self.query_one("#typing", Static).update(safe_text(typing_line), layout=False)
         self.tools.refresh()
         composer = self.query_one(Composer)
         if conv is None:

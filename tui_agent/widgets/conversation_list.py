@@ -2,9 +2,11 @@
 
 Virtual, for a queue of thousands (issue #22): no widget per row. The list draws only
 the rows on screen, straight from the desk's sorted list (``render_line``), caching each
-row's two lines until the conversation changes; :meth:`sync` redraws only when a row on
-screen, the count or the order changed. Near the end of what is loaded it asks for the
-next page (:class:`NeedMore`); the title shows the server's total, not what is loaded.
+row's two lines until the conversation changes; :meth:`sync` redraws only what changed on
+screen: the rows whose conversation changed, the border line whose title or subtitle
+did, all of it only when the rows on screen moved (a frame of a burst redraws a few lines,
+not three lists: issue #22). Near the end of what is loaded it asks for the next page
+(:class:`NeedMore`); the title shows the server's total, not what is loaded.
 
 Narrowed to one label (:meth:`narrow`), it shows the loaded rows with that label, the
 label in its title; the subtitle says when more rows are still to load.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 from datetime import datetime
+from typing import Self
 
 from rich.style import Style
 from rich.text import Text
@@ -106,6 +109,9 @@ class ConversationList(ScrollView, can_focus=True):
         self._shown_count = (-1, -1, -1)
         self.narrowed_to: str | None = None  # narrowed to the conversations with this label
         self._labelled: LabelledIds | None = None
+        self._drawn: tuple[object, ...] | None = None  # the rows on screen when last drawn
+        self._titles_shown = ("", "")
+        self._borders_only = False  # a title changed: redraw the border lines, not all
         self.border_title = safe_text(title)
 
     @property
@@ -152,20 +158,90 @@ class ConversationList(ScrollView, can_focus=True):
             self._titles(state.count, state.unread, state.complete)
             self._keep_highlight()
             self._resize(Size(ROW_WIDTH, ROW_LINES * max(1, self._ids)))
-            self.refresh()
-            return
-        if now is not None or self._on_screen(changed):
-            self.refresh()
+            if self._ids:
+                first, shown = self._window_rows()
+                self._maybe_need_more(first + max(0, len(shown) - 1), self._ids)
+        if now is not None or self._window() != self._drawn:
+            self.refresh()  # rows came, went or moved on screen (or the waits ticked)
+        else:
+            self._refresh_rows()
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        """A new title or subtitle (Textual redraws the whole widget for one) redraws the
+        border lines only."""
+        if self._borders_only and not regions and not layout and not recompose:
+            regions = self._border_lines()
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _border_lines(self) -> tuple[Region, ...]:
+        """The top and bottom lines of the widget (title, subtitle), as content regions."""
+        left, top = self.content_offset
+        width, height = self.outer_size
+        if not height:
+            return ()
+        return (Region(-left, -top, width, 1), Region(-left, height - 1 - top, width, 1))
 
     def _titles(self, count: int, unread: int, complete: bool) -> None:
         unread = unread if complete else 0  # of the loaded rows only: no sum
         if self.narrowed_to is None:
-            self.border_title = safe_text(f"{self.title} ({count})")
-            self.border_subtitle = safe_text(f"{unread} unread" if unread else "")
+            title = f"{self.title} ({count})"
+            subtitle = f"{unread} unread" if unread else ""
         else:
-            self.border_title = safe_text(f"{self.title} #{self.narrowed_to} ({self._ids})")
-            self.border_subtitle = safe_text("" if complete else f"of {count}, more to load")
+            title = f"{self.title} #{self.narrowed_to} ({self._ids})"
+            subtitle = "" if complete else f"of {count}, more to load"
+        if (title, subtitle) != self._titles_shown:
+            self._titles_shown = (title, subtitle)
+            self._borders_only = self.is_mounted
+            try:
+                self.border_title = safe_text(title)
+                self.border_subtitle = safe_text(subtitle)
+            finally:
+                self._borders_only = False
         self.set_class(unread > 0, "-unread")
+
+    def _window_rows(self) -> tuple[int, list[str]]:
+        """The index of the first row on screen, and the ids of the rows on screen."""
+        first = int(self.scroll_offset.y) // ROW_LINES
+        rows = self.size.height // ROW_LINES + 2
+        return first, self._rows().ids(first, first + rows)
+
+    def _window(self) -> tuple[object, ...]:
+        """What the lines on screen depend on besides each row's conversation."""
+        _, shown = self._window_rows()
+        return (
+            int(self.scroll_offset.y),
+            self.size,
+            self.highlighted,
+            self._ids == 0,
+            tuple(shown),
+            self.narrowed_to,
+        )
+
+    def _refresh_rows(self, only: Set[int] | None = None) -> None:
+        """Redraw the rows on screen whose conversation changed since they were drawn (and
+        the rows at the indexes in ``only``)."""
+        first, shown = self._window_rows()
+        me, width = self.desk.me_id, self.scrollable_content_region.width
+        conversations = self.desk.conversations
+        scroll_y = int(self.scroll_offset.y)
+        left = self.content_offset.x
+        outer_width = self.outer_size.width
+        regions = []
+        for index, conv_id in enumerate(shown, start=first):
+            cached = self._cache.get(conv_id)
+            conv = conversations.get(conv_id)
+            stale = (
+                cached is None
+                or conv is None
+                or cached[:4] != (conv.version, width, me, self._base_style)
+            )
+            if stale or (only is not None and index in only):
+                top = index * ROW_LINES - scroll_y
+                regions.append(Region(-left, top, outer_width, ROW_LINES))
+        if regions:
+            self.refresh(*regions)
 
     def _resize(self, size: Size) -> None:
         """A new virtual size. Setting ``virtual_size`` lays out the whole screen (~60 ms
@@ -181,14 +257,6 @@ class ConversationList(ScrollView, can_focus=True):
             return
         self.set_reactive(ConversationList.virtual_size, size)
         self._scroll_update(size)
-
-    def _on_screen(self, changed: Set[str]) -> bool:
-        if not changed:
-            return False
-        ids = self._rows()
-        first = int(self.scroll_offset.y) // ROW_LINES
-        rows = self.size.height // ROW_LINES + 2
-        return any(conv in changed for conv in ids.ids(first, first + rows))
 
     def _keep_highlight(self) -> None:
         """The highlight stays on its conversation when rows come and go above it."""
@@ -207,6 +275,7 @@ class ConversationList(ScrollView, can_focus=True):
         # Computing a widget's style walks its ancestors (~0.5 ms): once per draw, not per line.
         self._base_style = self.rich_style
         self._highlight_style = self.get_component_rich_style("conversation-list--highlight")
+        self._drawn = self._window()
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -282,6 +351,7 @@ class ConversationList(ScrollView, can_focus=True):
 
     def _highlight(self, index: int | None) -> None:
         count = self._ids
+        before = self.highlighted
         if index is None or count == 0:
             self.highlighted = None
             self._highlighted_id = None
@@ -291,7 +361,12 @@ class ConversationList(ScrollView, can_focus=True):
             region = Region(0, self.highlighted * ROW_LINES, self.size.width, ROW_LINES)
             self.scroll_to_region(region, animate=False, immediate=True)
             self._maybe_need_more(self.highlighted, count)
-        self.refresh()
+        if self._drawn is not None and self._window()[:2] == self._drawn[:2]:
+            # Not scrolled: the rows that were and are highlighted (an arrow key redraws
+            # two rows, not the list).
+            self._refresh_rows({i for i in (before, self.highlighted) if i is not None})
+        else:
+            self.refresh()
 
     def action_move(self, step: int) -> None:
         self._highlight(0 if self.highlighted is None else self.highlighted + step)

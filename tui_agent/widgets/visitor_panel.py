@@ -36,6 +36,7 @@ class VisitorPanel(Static):
         self._shown: tuple[Conversation | None, str] = (None, "")
         self._width = 0
         self.department_names: dict[str, str] = {}  # id -> name (GET /departments)
+        self._drawn: Text | None = None
 
     def on_resize(self, event: Resize) -> None:
         if self.content_region.width != self._width:
@@ -44,7 +45,7 @@ class VisitorPanel(Static):
     def show(self, conv: Conversation | None, me_id: str) -> None:
         self._shown = (conv, me_id)
         if conv is None:
-            self.update(Text("No conversation open.", style="dim"))
+            self._draw(Text("No conversation open.", style="dim"))
             return
         visitor = conv.visitor
         assignee = "—"
@@ -83,7 +84,16 @@ class VisitorPanel(Static):
             rows.append(("Earlier", safe_text(f"{len(visitor.previous)} chats (f7)")))
         if conv.visitor_typing:
             rows.append(("", Text("typing…", style="italic cyan")))
-        self.update(self._lines(rows), layout=False)  # a fixed-size panel
+        self._draw(self._lines(rows))
+
+    def _draw(self, text: Text) -> None:
+        """Show ``text`` unless it is shown already: the panel is asked on every frame that
+        touches the open conversation (a message in it changes nothing here), and drawing
+        its ~35 lines costs more than the log's new line (issue #22)."""
+        if text == self._drawn:
+            return
+        self._drawn = text
+        self.update(text, layout=False)  # a fixed-size panel
 
     def _lines(self, rows: list[tuple[str, Text]]) -> Text:
         """Labels in a column, each value wrapped (long words folded) beside its label."""
