@@ -11,8 +11,9 @@ state, so the switch costs nothing per connection).
   oversized frame, say) met a closed socket, which answers with a reset. A reset can drop
   the close frame before anyone reads it: behind nginx, whose write to the node failed
   first, the client saw 1006 instead of 1009. The socket now stays open, reading and
-  discarding, until the peer closes its end or ``LINGER_SECS`` pass (on TLS there is no
-  half-close, and Sanic's own path is kept).
+  discarding, until the peer closes its end or ``LINGER_SECS`` pass — when the peer's
+  close frame has not come (after a completed closing handshake it sends nothing more);
+  on TLS there is no half-close, and Sanic's own path is kept.
 """
 
 from __future__ import annotations
@@ -40,9 +41,16 @@ class SteadyWebsocket(WebsocketImplProtocol):
         self, timeout: float | None = None  # noqa: ASYNC109 (Sanic's signature)
     ) -> bool:
         # Sanic's auto-closer asks with no wait right after half-closing TCP, and closes
-        # the socket when the answer is no: linger there instead.
+        # the socket when the answer is no: linger there instead, when the peer may still
+        # be sending. Once its close frame is in, it sends nothing more (RFC 6455 §5.5.1),
+        # and waiting on a peer that keeps its end open would only hold the socket.
         transport = getattr(self.io_proto, "transport", None)
-        if timeout == 0 and transport is not None and not transport.is_closing():
+        if (
+            timeout == 0
+            and self.ws_proto.close_rcvd is None
+            and transport is not None
+            and not transport.is_closing()
+        ):
             transport.resume_reading()  # fail_connection paused it: read and discard
             timeout = LINGER_SECS
         return await super().wait_for_connection_lost(timeout)
