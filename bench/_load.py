@@ -254,6 +254,7 @@ async def measure(
 ) -> Phase:
     """Run the senders until every pair is done, a connection drops, or `within` s pass."""
     conns = [c for r in runs for c in (r.pair.visitor, r.pair.agent) if not c.ws.close_code]
+    meter.start_profile()
     cpu_before = meter.sample()
     start = perf()
     tasks = [asyncio.ensure_future(s) for s in senders(start)]
@@ -266,6 +267,7 @@ async def measure(
     )
     stop = perf()
     cpu_after = meter.sample()
+    meter.stop_profile()
     problem = ""
     if everything in finished and everything.exception() is not None:
         problem = f"a sender failed: {everything.exception()!r}"

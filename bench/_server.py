@@ -87,15 +87,57 @@ def find_pid(*names: str) -> int | None:
     return found[0] if found else None
 
 
+def _py_spy() -> str:
+    beside = Path(sys.executable).with_name("py-spy")  # the virtualenv's, when not activated
+    return str(beside) if beside.exists() else shutil.which("py-spy") or "py-spy"
+
+
 @dataclass
 class CpuMeter:
     server_pid: int | None
     db_pid: int | None
+    # With a path, py-spy records the server over each measured phase (`--py-spy`):
+    # collapsed stacks of the thread holding the GIL, so setup never dilutes them.
+    profile_to: Path | None = None
+    _profiler: subprocess.Popen[bytes] | None = None
+    _phases: int = 0
 
     def sample(self) -> tuple[float | None, float | None, float]:
         server = tree_cpu_secs(self.server_pid) if self.server_pid else None
         db = tree_cpu_secs(self.db_pid) if self.db_pid else None
         return server, db, time.process_time()
+
+    def start_profile(self) -> None:
+        if self.profile_to is None or not self.server_pid:
+            return
+        self._phases += 1
+        out = self.profile_to.with_name(
+            f"{self.profile_to.stem}-{self._phases}{self.profile_to.suffix}"
+        )
+        self._profiler = subprocess.Popen(
+            [
+                _py_spy(),
+                "record",
+                "--gil",
+                "--rate",
+                "97",
+                "--format",
+                "raw",
+                "--pid",
+                str(self.server_pid),
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.3)  # py-spy attaches before the phase starts
+
+    def stop_profile(self) -> None:
+        if self._profiler is not None:
+            self._profiler.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+            self._profiler.wait(30)
+            self._profiler = None
 
 
 # --------------------------------------------------------------------------- spawning

@@ -396,6 +396,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="set the tenant's default routing first (the bench's agents stay offline, so "
         "nobody is offered; with an automatic policy agents get queue.summary, not cards)",
     )
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="FILE",
+        help="record the server with py-spy over each measured phase (FILE-1, FILE-2...: "
+        "collapsed stacks of the thread holding the GIL)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = p.parse_args(argv)
     if args.mode is None:
@@ -443,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             db_pid = find_pid("mariadbd", "mysqld") if args.spawn == "mysql" else None
         else:
             db_pid = None if args.db_pid == "none" else int(args.db_pid)
-        meter = CpuMeter(server_pid, db_pid)
+        meter = CpuMeter(server_pid, db_pid, args.py_spy)
         result: dict[str, Any] = {
             "config": {
                 "url": url,
