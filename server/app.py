@@ -14,6 +14,7 @@ from server.admin.token_keys import load_imported_key, preload_imported_keys
 from server.bus import Bus
 from server.bus.local import LocalBus
 from server.bus.redis import RedisBus
+from server.chat import settings_changes
 from server.chat.attachments import AttachmentService
 from server.chat.bus_codec import ChatCodec
 from server.chat.directory import ConversationDirectory
@@ -128,6 +129,7 @@ def create_app(settings: Settings) -> Sanic:
     chat = ChatService(
         store, bus, directory, writer, body_max_chars=settings.body_max_chars, presence=presence
     )
+    settings_changes.follow(bus, chat.masking)  # an admin's change, made on any node
     connection_rate, nonces = make_shared_state(settings)
     secret_key = ensure_secret_key(settings)
     tenant_keys = TenantKeys(secret_key, load_imported_key)

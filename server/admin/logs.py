@@ -82,8 +82,7 @@ def list_audit(actor: Actor, args: dict[str, str | None]) -> dict[str, Any]:
         {
             "id": row.id,
             "actor": row.actor,
-            "actor_name": row.actor_name
-            or stored_label_name(actor.tenant_id, row.actor, names),
+            "actor_name": row.actor_name or stored_label_name(actor.tenant_id, row.actor, names),
             "action": row.action,
             "target": row.target,
             "changes": _summary(row.summary),

@@ -49,9 +49,7 @@ def list_operators() -> list[dict[str, Any]]:
 def find_operator(ref: str) -> Operator:
     """By id, or by email (the CLI's way); 404 when neither matches."""
     ref = ref.strip()
-    found = Operator.get_or_none(
-        (Operator.id == ref[:26]) | (Operator.email == ref.lower()[:254])
-    )
+    found = Operator.get_or_none((Operator.id == ref[:26]) | (Operator.email == ref.lower()[:254]))
     if found is None:
         raise NotFound("no such operator")
     return found
@@ -112,4 +110,3 @@ def _on_platform(actor: Actor) -> Actor:
     if actor.type is not SenderType.OPERATOR or actor.tenant_id != PLATFORM:
         raise BadRequest("the platform's logs are for operators")
     return actor
-

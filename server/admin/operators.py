@@ -84,9 +84,7 @@ def operator_identity(claims: TokenClaims) -> Operator:
 def platform_actor(claims: TokenClaims, user_agent: str = "") -> Actor:
     """The operator acting on the platform itself (its operators and logs: ``PLATFORM``)."""
     operator = operator_identity(claims)
-    return Actor(
-        SenderType.OPERATOR, operator.id, PLATFORM, operator.name, user_agent=user_agent
-    )
+    return Actor(SenderType.OPERATOR, operator.id, PLATFORM, operator.name, user_agent=user_agent)
 
 
 def operator_actor(claims: TokenClaims, tenant_id: str) -> Actor:

@@ -117,9 +117,11 @@ def tenant_summary(tenant_id: str) -> dict[str, Any]:
     ]
     admins = [
         a.email
-        for a in scope.select(Agent).where(
-            Agent.role == Role.ADMIN.value, Agent.disabled == False  # noqa: E712 - SQL
-        ).order_by(Agent.email)
+        for a in scope.select(Agent)
+        .where(
+            Agent.role == Role.ADMIN.value,
+            Agent.disabled == False,  # noqa: E712 - SQL
+        )
+        .order_by(Agent.email)
     ]
     return {"tenant": tenant.id, "name": tenant.name, "sites": sites, "admins": admins}
-

@@ -6,8 +6,8 @@ store's threads, then, once it has committed, the action emits what follows from
 * a site deleted: ``site.deleted`` closes its visitors' WebSockets on every node;
 * an agent enabled or changed (capacity, departments): routing offers what waits now, as
   nothing else would until another event;
-* the settings changed: this node masks by the new policy at once (other nodes within
-  their cache's lifetime, ``server/chat/masking.py``).
+* the settings changed: ``settings.changed`` makes every node forget its cached copies,
+  so each masks by the new policy from its next send (``server/chat/settings_changes.py``).
 
 Every caller (the REST gateway today, the CLI or a bridge tomorrow) gets the same effects.
 The units of work themselves (``do_*`` in ``agents.py``, ``sites.py``, ``settings.py``)
@@ -22,6 +22,7 @@ from typing import Any
 from server.admin import agents, sites
 from server.bus import Bus
 from server.bus.signals import Signal, signal
+from server.chat import settings_changes
 from server.chat.masking import MaskingPolicies
 from server.errors import SteadyError
 from server.foundation import settings as tenant_settings
@@ -85,7 +86,8 @@ class AdminService:
     async def update_settings(
         self, actor: Actor, fields: object, ip: str
     ) -> tenant_settings.TenantSettings:
-        """Merge settings sections; this node masks by the new policy at once."""
+        """Merge settings sections; every node masks by the new policy from its next send."""
         updated = await self.store.run(tenant_settings.do_update_settings, actor, fields, ip)
-        self.masking.forget(actor.tenant_id)
+        self.masking.forget(actor.tenant_id)  # here at once, whatever the bus does
+        settings_changes.announce(self.bus, actor.tenant_id)
         return updated

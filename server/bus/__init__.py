@@ -6,7 +6,9 @@ Topics:
 * ``agents:<tenant>`` events for the tenant's agents (queue, assignment, status);
 * ``visitor:<id>``    events for every connection of one visitor (a conversation opened);
 * ``agent:<id>``      events for every connection of one agent (revocation);
-* ``bridge:<id>``     events for every connection of one bridge (revocation).
+* ``bridge:<id>``     events for every connection of one bridge (revocation);
+* ``settings``        a tenant's settings changed: every node drops its cached copies
+                      (``server/chat/settings_changes.py``), whatever it serves.
 
 Handlers are plain callables run on the event loop; they must not block.
 """

@@ -56,6 +56,7 @@ EVENT_PATTERNS = (
     CHANNEL_PREFIX + "bridge:*",
     CHANNEL_PREFIX + "site:*",  # a deleted site closes its visitors' sockets everywhere
     CHANNEL_PREFIX + "monitor:*",  # the live monitor's feed (admins who asked for it)
+    CHANNEL_PREFIX + "settings",  # a tenant's settings changed: every node, connections or not
 )
 PING_INTERVAL_SECS = 1.0
 SOCKET_TIMEOUT_SECS = 3.0

@@ -18,6 +18,8 @@ class Signal(StrEnum):
     AGENT_REVOKED = "agent.revoked"  # on agent:<id>: its tokens were revoked (close 4401)
     BRIDGE_REVOKED = "bridge.revoked"  # on bridge:<id>
     SITE_DELETED = "site.deleted"  # on site:<key>: its visitors are closed
+    # On settings: a tenant's settings changed; every node drops its cached copies.
+    SETTINGS_CHANGED = "settings.changed"
 
 
 def signal(name: Signal, data: dict[str, Any]) -> dict[str, Any]:

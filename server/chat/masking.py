@@ -1,10 +1,14 @@
 """Each tenant's masking policy, cached on the node: the send path never waits for it.
 
 The first send of a tenant on a node loads the policy; after that the cached one is used
-at once and refreshed in the background once it is older than ``MASKING_CACHE_SECS``, so
-a change made by an admin reaches every node within about that long; one older than
-twice that is loaded again before use (a quiet tenant's first send), and the node that
-saved a change forgets its copy at once.
+at once and refreshed in the background once it is older than ``MASKING_CACHE_SECS``; one
+older than twice that is loaded again before use (a quiet tenant's first send). A change
+an admin saves is announced on the bus and every node forgets its copy at once
+(``server/chat/settings_changes.py``); the refresh is what remains when the bus itself
+lost the announcement (then every copy is dropped on its resync).
+
+A load that began before a ``forget`` is used by the send that asked for it (which came
+before the announcement) but never kept: it may hold the policy from before the change.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class MaskingPolicies:
         self._ttl_secs = ttl_secs
         self._cache: dict[str, tuple[MaskingPolicy, float]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._forgotten = 0  # forgets so far: a load keeps its result only if none came since
 
     def cached(self, tenant_id: str) -> MaskingPolicy | None:
         """The known policy (refreshed in the background when old); None if never loaded."""
@@ -55,18 +60,30 @@ class MaskingPolicies:
     async def policy(self, tenant_id: str) -> MaskingPolicy:
         policy = self.cached(tenant_id)
         if policy is None:
+            generation = self._forgotten
             policy = await self._store.run(_load_policy, tenant_id)
-            self._cache[tenant_id] = (policy, time.monotonic())
+            self._keep(tenant_id, policy, generation)
         return policy
 
     def forget(self, tenant_id: str) -> None:
-        """Drop the cached policy (after this node changed the setting)."""
+        """Drop the cached policy: the tenant's settings changed."""
+        self._forgotten += 1
         self._cache.pop(tenant_id, None)
 
+    def forget_all(self) -> None:
+        """Drop every cached policy: announcements of changes may have been missed."""
+        self._forgotten += 1
+        self._cache.clear()
+
+    def _keep(self, tenant_id: str, policy: MaskingPolicy, generation: int) -> None:
+        if generation == self._forgotten:
+            self._cache[tenant_id] = (policy, time.monotonic())
+
     async def _refresh(self, tenant_id: str) -> None:
+        generation = self._forgotten
         try:
             policy = await self._store.run(_load_policy, tenant_id)
         except Exception:
             log.warning("could not refresh the masking policy of %s", tenant_id)
             return
-        self._cache[tenant_id] = (policy, time.monotonic())
+        self._keep(tenant_id, policy, generation)

@@ -59,6 +59,8 @@ SECTIONS: tuple[str, ...] = tuple(TenantSettings.model_fields)
 
 _cache: dict[str, tuple[float, TenantSettings]] = {}
 _cache_lock = threading.Lock()
+_forgotten = 0  # forgets so far: a read keeps its result only if none came since (it may
+# hold the settings from before the change that was forgotten)
 
 
 def load_settings(tenant_id: str) -> TenantSettings:
@@ -81,17 +83,28 @@ def tenant_settings(tenant_id: str) -> TenantSettings:
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(tenant_id)
+        generation = _forgotten
     if hit is not None and hit[0] > now:
         return hit[1]
     value = load_settings(tenant_id)
     with _cache_lock:
-        _cache[tenant_id] = (now + CACHE_TTL_SECS, value)
+        if generation == _forgotten:
+            _cache[tenant_id] = (now + CACHE_TTL_SECS, value)
     return value
 
 
 def forget(tenant_id: str) -> None:
+    global _forgotten
     with _cache_lock:
+        _forgotten += 1
         _cache.pop(tenant_id, None)
+
+
+def forget_all() -> None:
+    global _forgotten
+    with _cache_lock:
+        _forgotten += 1
+        _cache.clear()
 
 
 def put_setting(scope: TenantScope, key: str, value: str) -> None:

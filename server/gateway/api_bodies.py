@@ -31,7 +31,7 @@ class VisitorSessionBody(BaseModel):
     )
     user_hash: str | None = Field(
         default=None,
-        description='hex HMAC-SHA256(site_secret, user_id), or with user_ts the timed '
+        description="hex HMAC-SHA256(site_secret, user_id), or with user_ts the timed "
         'form "t1:" + hex(HMAC) (docs/widget.md)',
     )
     user_ts: int | None = Field(
@@ -102,8 +102,8 @@ class Schedule(BaseModel):
     """Working hours (server.routing.hours.Schedule.parse): spans as ``["09:00", "17:30"]``."""
 
     tz: str = Field(description="IANA time zone, e.g. Europe/Berlin")
-    days: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[list[str]]] = (
-        Field(default_factory=dict, description="day -> list of [start, end] (HH:MM)")
+    days: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[list[str]]] = Field(
+        default_factory=dict, description="day -> list of [start, end] (HH:MM)"
     )
 
 

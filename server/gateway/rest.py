@@ -74,9 +74,7 @@ def build_rest_blueprint(services: Services) -> Blueprint:
         )
         for row in rows:
             row["visitor_online"] = bool(row["visitor"]) and row["visitor"]["id"] in online
-        return json(
-            {"conversations": rows, "total": page.total, "next_cursor": page.next_cursor}
-        )
+        return json({"conversations": rows, "total": page.total, "next_cursor": page.next_cursor})
 
     @bp.get("/conversations/<conv:str>/messages", ctx_access="agent", ctx_bridge=True)
     async def get_messages(request: Request, conv: str) -> HTTPResponse:

@@ -17,10 +17,24 @@ from server.gateway.context import Services
 from server.gateway.net import client_ip
 from server.gateway.openapi import no_body, query_filters, request_body
 
-AUDIT_FILTERS = {"actor": str, "action": str, "target": str, "since": str, "until": str,
-                 "limit": int, "before": int}
-LOGIN_FILTERS = {"username": str, "ip": str, "success": bool, "since": str, "until": str,
-                 "limit": int, "before": int}
+AUDIT_FILTERS = {
+    "actor": str,
+    "action": str,
+    "target": str,
+    "since": str,
+    "until": str,
+    "limit": int,
+    "before": int,
+}
+LOGIN_FILTERS = {
+    "username": str,
+    "ip": str,
+    "success": bool,
+    "since": str,
+    "until": str,
+    "limit": int,
+    "before": int,
+}
 
 
 def filter_args(request: Request, filters: dict[str, type]) -> dict[str, str | None]:

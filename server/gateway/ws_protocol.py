@@ -38,7 +38,8 @@ class SteadyWebsocket(WebsocketImplProtocol):
             self.fail_connection(CloseCode.INVALID_DATA, "text frame is not UTF-8")
 
     async def wait_for_connection_lost(
-        self, timeout: float | None = None  # noqa: ASYNC109 (Sanic's signature)
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 (Sanic's signature)
     ) -> bool:
         # Sanic's auto-closer asks with no wait right after half-closing TCP, and closes
         # the socket when the answer is no: linger there instead, when the peer may still

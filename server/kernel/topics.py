@@ -25,6 +25,11 @@ def site(site_id: str) -> str:
     return f"site:{site_id}"
 
 
+def settings() -> str:
+    """Every node's: a tenant's settings changed (the tenant is in the signal)."""
+    return "settings"
+
+
 def monitor(tenant_id: str) -> str:
     """The live monitor's feed: visitors arriving, leaving, moving (admins who subscribe)."""
     return f"monitor:{tenant_id}"

@@ -28,9 +28,7 @@ class KeyReporter:
 
     async def start(self) -> None:
         await self._report()  # before the node serves: a live node is always on record
-        self._task = asyncio.get_running_loop().create_task(
-            self._forever(), name="node-key-report"
-        )
+        self._task = asyncio.get_running_loop().create_task(self._forever(), name="node-key-report")
 
     async def _forever(self) -> None:
         while True:

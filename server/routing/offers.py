@@ -206,9 +206,7 @@ def _auto_routed(scope: TenantScope, query: Any, auto_default: bool) -> Any:
     department, or without a department when the tenant's default is automatic. Manual
     queues never take a place in the batch (they would starve automatic ones)."""
     in_auto_department = Conversation.department_id.in_(
-        scope.select(Department, Department.id).where(
-            Department.policy.in_(list(AUTO_POLICIES))
-        )
+        scope.select(Department, Department.id).where(Department.policy.in_(list(AUTO_POLICIES)))
     )
     if auto_default:
         return query.where(in_auto_department | Conversation.department_id.is_null())

@@ -114,9 +114,7 @@ def mysql_grams_expression() -> str:
 def grams(text: str) -> str:
     """What MariaDB stores in ``search_grams`` for ``text`` (the same rule in Python)."""
     spaced = re.sub(rf"[^{_CJK_CLASS}]+", " ", text)
-    return re.sub(
-        rf"([{_CJK_CLASS}])(?=([{_CJK_CLASS}]))", rf" {GRAM_PREFIX}\1\2 ", spaced
-    )
+    return re.sub(rf"([{_CJK_CLASS}])(?=([{_CJK_CLASS}]))", rf" {GRAM_PREFIX}\1\2 ", spaced)
 
 
 def install(database: pw.Database) -> None:

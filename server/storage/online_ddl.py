@@ -71,9 +71,7 @@ def column_definition(database: pw.Database, field: pw.Field) -> str:
 
 def add_column(database: pw.Database, table: str, field: pw.Field) -> str:
     definition = column_definition(database, field)
-    return run_online(
-        database, f"ALTER TABLE `{table}` ADD COLUMN {definition}", (INSTANT, ONLINE)
-    )
+    return run_online(database, f"ALTER TABLE `{table}` ADD COLUMN {definition}", (INSTANT, ONLINE))
 
 
 def create_index(database: pw.Database, model: type[pw.Model], index: pw.Index) -> str:
@@ -86,9 +84,7 @@ def create_index(database: pw.Database, model: type[pw.Model], index: pw.Index) 
     return run_online(database, sql, ("ALGORITHM=INPLACE LOCK=NONE",), glue=" ")
 
 
-def modify_varchar(
-    database: pw.Database, table: str, column: str, length: int, null: bool
-) -> str:
+def modify_varchar(database: pw.Database, table: str, column: str, length: int, null: bool) -> str:
     spec = "NULL" if null else "NOT NULL"
     statement = f"ALTER TABLE `{table}` MODIFY `{column}` VARCHAR({int(length)}) {spec}"
     return run_online(database, statement, (ONLINE,))

@@ -12,6 +12,7 @@ import peewee as pw
 import pytest
 
 from server.chat.masking import MaskingPolicies
+from server.foundation import settings as tenant_settings
 from server.security.masking import MaskingPolicy
 from server.storage.database import Store, db, make_database
 from server.storage.guard import TenantScope
@@ -71,3 +72,61 @@ async def test_a_policy_long_out_of_date_is_loaded_before_use(store: Store) -> N
     await asyncio.sleep(0.5)
     assert policies.cached("t4") is None
     assert await policies.policy("t4") == MaskingPolicy(cards=True)
+
+
+class HeldStore:
+    """The real store, with each read held until the test lets it go: a change can then
+    land while a load is in flight."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.release = asyncio.Event()
+
+    async def run(self, fn, *args):  # type: ignore[no-untyped-def]
+        result = await self._store.run(fn, *args)  # read now, answer when released
+        await self.release.wait()
+        return result
+
+
+async def test_a_load_that_began_before_a_change_is_used_once_never_kept(store: Store) -> None:
+    held = HeldStore(store)
+    policies = MaskingPolicies(held, ttl_secs=60)  # type: ignore[arg-type]
+    loading = asyncio.ensure_future(policies.policy("t5"))  # reads "off"
+    await asyncio.sleep(0.1)
+    set_masking(store.database, "t5", cards=True)  # the admin's change...
+    policies.forget("t5")  # ...and its announcement, while the read is in flight
+    held.release.set()
+    assert await loading == MaskingPolicy()  # the send that asked: before the change
+    assert policies.cached("t5") is None  # but not kept: the next send loads it again
+    assert await policies.policy("t5") == MaskingPolicy(cards=True)
+    assert policies.cached("t5") == MaskingPolicy(cards=True)
+
+
+async def test_forget_all_drops_every_tenant(store: Store) -> None:
+    policies = MaskingPolicies(store, ttl_secs=60)
+    await policies.policy("t6")
+    await policies.policy("t7")
+    policies.forget_all()
+    assert policies.cached("t6") is None and policies.cached("t7") is None
+
+
+def test_the_settings_cache_never_keeps_a_read_a_change_overtook(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same rule for the limits' cache (``server/foundation/settings.py``)."""
+    real_load = tenant_settings.load_settings
+
+    def overtaken(tenant_id: str) -> tenant_settings.TenantSettings:
+        value = real_load(tenant_id)
+        tenant_settings.forget(tenant_id)  # a change announced while this read ran
+        return value
+
+    monkeypatch.setattr(tenant_settings, "load_settings", overtaken)
+    with store.database.connection_context():
+        tenant_settings.tenant_settings("t8")
+        assert "t8" not in tenant_settings._cache
+        monkeypatch.setattr(tenant_settings, "load_settings", real_load)
+        tenant_settings.tenant_settings("t8")
+        assert "t8" in tenant_settings._cache
+        tenant_settings.forget_all()
+        assert not tenant_settings._cache
