@@ -234,21 +234,17 @@ def _prepared(settings: Settings) -> None:
 
 
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin.demo import admit_serving_origins
     from server.app import create_app
     from server.observability.health import check_tls
 
     check_tls(settings)  # Sanic would only fail with a traceback once it serves
-    _prepared(settings)
+    here = _own_url(settings)
+    added = _with_db(settings, lambda: admit_serving_origins(settings.tenant, here))
+    if added:
+        log.info("demo site: also allowed from %s (the demo page's address)", ", ".join(added))
     app = create_app(settings)
-    scheme = "https" if settings.tls_enabled else "http"
-    log.info(
-        "steadydesk %s on %s://%s:%s (node %s)",
-        __version__,
-        scheme,
-        settings.host,
-        settings.port,
-        settings.node_name,
-    )
+    log.info("steadydesk %s on %s (node %s)", __version__, here, settings.node_name)
     ssl = {"cert": settings.tls_cert, "key": settings.tls_key} if settings.tls_enabled else None
     app.run(
         host=settings.host,
@@ -267,6 +263,11 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _own_url(settings: Settings) -> str:
+    """Where this node serves (the demo page's origin)."""
+    return f"{'https' if settings.tls_enabled else 'http'}://{settings.host}:{settings.port}"
+
+
 def _with_db(settings: Settings, fn: Callable[[], Any]) -> Any:
     from server.storage import open_store
 
@@ -283,7 +284,7 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from server.admin.demo import ensure_demo
 
     tenant = args.tenant or settings.tenant
-    public_url = f"{'https' if settings.tls_enabled else 'http'}://{settings.host}:{settings.port}"
+    public_url = _own_url(settings)
     # The key is read (or made) after the data dir has been made private (_with_db).
     result = _with_db(
         settings, lambda: ensure_demo(tenant, public_url, ensure_secret_key(settings))

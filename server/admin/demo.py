@@ -40,6 +40,25 @@ def demo_origins(public_url: str) -> list[str]:
     return sorted(origins)
 
 
+def admit_serving_origins(tenant_id: str, public_url: str) -> list[str]:
+    """Let the demo site also be used from where this node serves its demo page; returns
+    the origins added. ``demo`` records the address of its time (the configured port), and a
+    node then started with ``serve --port P`` showed "Chat is not available on this site" on
+    its own page at ``/``. Only the demo site, only ever added to (an admin's other sites
+    and the origins already there are left alone)."""
+    scope = TenantScope(tenant_id)
+    site = scope.get_or_none(Site, Site.name == DEMO_SITE_NAME)
+    if site is None:
+        return []
+    allowed = set(json.loads(site.allowed_origins))
+    missing = [origin for origin in demo_origins(public_url) if origin not in allowed]
+    if missing:
+        scope.update(Site, allowed_origins=json.dumps(sorted(allowed | set(missing)))).where(
+            Site.id == site.id
+        ).execute()
+    return missing
+
+
 def ensure_demo(tenant_id: str, public_url: str, secret_key: str) -> dict[str, Any]:
     with db.atomic():
         return _ensure_demo(tenant_id, public_url, secret_key)

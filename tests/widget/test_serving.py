@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from tests.support.clients import get
+from tests.support.clients import get, visitor_session
 from tests.support.server import DemoTenant, ServerFactory, ServerProcess
 from tests.widget.helpers import artifact
 
@@ -74,6 +74,24 @@ async def test_demo_page_embeds_the_demo_site(widget_server: ServerProcess) -> N
         .split("'nonce-", 1)[1]
         .split("'", 1)[0]
     )
+
+
+async def test_the_demo_page_works_on_whatever_port_the_node_serves(
+    server_factory: ServerFactory,
+) -> None:
+    """``demo`` records the configured address (:8800 here); a node then started with
+    ``serve --port P`` answered its own demo page's chat with 403 ("Chat is not available on
+    this site"). It now adds its address to the demo site's origins, and only that."""
+    srv = server_factory(start=False)
+    srv.demo = srv.run_demo()  # STEADY_PORT unset: the demo site allows :8800
+    assert srv.port != 8800
+    await srv.astart()
+    for page in (srv.url, srv.url.replace("127.0.0.1", "localhost")):
+        resp = await visitor_session(srv, origin=page)
+        assert resp.status_code == 200, (page, resp.text)
+    assert (await visitor_session(srv, origin="http://127.0.0.1:8800")).status_code == 200
+    elsewhere = await visitor_session(srv, origin="http://127.0.0.1:1")
+    assert elsewhere.status_code == 403
 
 
 async def test_without_a_demo_site_the_root_page_says_how_to_make_one(
