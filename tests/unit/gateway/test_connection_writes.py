@@ -136,3 +136,69 @@ async def test_frames_wait_for_a_write_in_progress_and_keep_their_order(
         await asyncio.sleep(0.01)
     frames, _ = await peer.frames(2)
     assert frames == [b'{"n":0}', b'{"n":1}']
+
+
+async def test_without_sanics_flow_control_event_the_writer_task_still_delivers(
+    pair: tuple[Connection, _Ws, Peer],
+) -> None:
+    """``_writable_now`` reads a private attribute of Sanic's protocol (``_can_write``); a
+    Sanic that renamed it must cost the fast path only, never a frame."""
+    conn, ws, peer = pair
+    del ws.io_proto._can_write
+    ws.io_proto.send = _send_without_flow_control.__get__(ws.io_proto)  # type: ignore[method-assign]
+    for n in range(3):
+        conn.push(b'{"n":%d}' % n)
+    await asyncio.sleep(0)
+    assert conn._writer is not None  # no fast path: the task writes
+    frames, _ = await peer.frames(3)
+    assert frames == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+    assert conn.held_bytes == 0
+
+
+async def _send_without_flow_control(self: _Io, data: bytes) -> None:
+    assert self.transport is not None
+    self.transport.write(data)
+
+
+async def test_a_websocket_with_only_the_public_send_gets_every_frame() -> None:
+    """Without Sanic's lock, protocol and transport objects the connection falls back to
+    the public ``send``, a frame at a time, in order."""
+
+    class PublicOnly:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, data: str) -> None:
+            await asyncio.sleep(0)
+            self.sent.append(data)
+
+    ws = PublicOnly()
+    conn = Connection(
+        ws,  # type: ignore[arg-type]
+        Actor(SenderType.AGENT, "a1", "t1", "Agent"),
+        queue_frames=100,
+        send_rate=SlidingWindow(100, 1.0),
+        bad_frames=SlidingWindow(100, 1.0),
+    )
+    for n in range(3):
+        conn.push(b'{"n":%d}' % n)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert ws.sent == ['{"n":0}', '{"n":1}', '{"n":2}'] and conn.held_bytes == 0
+
+
+def test_only_sanics_own_websocket_class_is_switched() -> None:
+    from sanic.server.websockets.impl import WebsocketImplProtocol
+
+    from server.gateway.ws_protocol import SteadyWebsocket, adopt
+
+    sanics = object.__new__(WebsocketImplProtocol)
+    adopt(sanics)
+    assert type(sanics) is SteadyWebsocket
+
+    class Elsewhere(WebsocketImplProtocol):  # a Sanic that made its own subclass
+        pass
+
+    other = object.__new__(Elsewhere)
+    adopt(other)
+    assert type(other) is Elsewhere  # left as it is: its own close and decoding paths
