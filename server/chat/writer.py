@@ -1,7 +1,8 @@
 """The group-commit writer: many sends, one transaction, gap-free seq, then the acks.
 
 Connections hand pending sends to ``submit`` and keep reading. One batch is in flight at
-a time; while it commits the next one gathers, so batches grow with load by themselves.
+a time; while it commits the next one gathers, so batches grow with load by themselves,
+up to ``batch_max`` sends (``STEADY_COMMIT_BATCH_MAX``) and ``BATCH_BODY_CHARS`` of bodies.
 Inside the transaction the writer
 1. finds sends whose ``(conv, sender, cid)`` is already stored (idempotent resend),
 2. locks the conversations' rows (in id order, so two nodes never deadlock) and
@@ -52,6 +53,15 @@ log = logging.getLogger(__name__)
 
 INTEGRITY_RETRIES = 3
 LOCK_CONFLICT_RETRIES = 5
+# A batch stops growing once its bodies reach this many characters (at most 4 MiB of
+# UTF-8, about 5.5 sealed at rest), so its one INSERT stays well under MariaDB's
+# max_allowed_packet (16 MiB by default) whatever ``batch_max`` is and however long the
+# bodies: 1,000 bodies at the largest allowed size would be 48 MB.
+BATCH_BODY_CHARS = 2**20
+# SQLite refuses a statement with more parameters than this (SQLITE_MAX_VARIABLE_NUMBER,
+# 32,766 since 3.32); a message row takes 11, so a batch there holds at most 2,978.
+SQLITE_MAX_PARAMETERS = 32_766
+ROW_PARAMETERS = 11
 CLOSED = ConversationStatus.CLOSED.value
 RETRYABLE_MYSQL_ERRORS = {1205, 1213}  # lock wait timeout, deadlock
 # The driver's errors as peewee's (IntegrityError, OperationalError...), as execute_sql
@@ -141,7 +151,10 @@ class GroupCommitWriter:
         commit_interval: float = 0.0,
     ):
         self._database = _writer_database(database)
-        self._batch_max = batch_max
+        self._mysql = is_mysql(database)
+        self._batch_max = (
+            batch_max if self._mysql else min(batch_max, SQLITE_MAX_PARAMETERS // ROW_PARAMETERS)
+        )
         self._publish = publish
         self._observe_batch = observe_batch
         # The commit policy: a lane starts a commit at most once per ``commit_interval``
@@ -149,7 +162,6 @@ class GroupCommitWriter:
         # message waits for nothing); under load the sends of the interval share one
         # transaction, one fsync and one hand-off to the lane's thread.
         self._commit_interval = commit_interval
-        self._mysql = is_mysql(database)
         # Lanes commit concurrently, each on its own thread and connection, so one
         # batch's fsync overlaps the next batch's statements. A conversation always goes
         # to the same lane: its messages are stored in the order they were sent. (Across
@@ -230,8 +242,13 @@ class GroupCommitWriter:
                     # The lane's previous commit started less than `interval` ago: the
                     # sends of the rest of it share this commit.
                     await asyncio.sleep(linger)
-                while len(batch) < self._batch_max and not queue.empty():
-                    batch.append(queue.get_nowait())
+                chars = len(batch[0].body)
+                while (
+                    len(batch) < self._batch_max and chars < BATCH_BODY_CHARS and not queue.empty()
+                ):
+                    pending = queue.get_nowait()
+                    batch.append(pending)
+                    chars += len(pending.body)
                 started = time.perf_counter()
                 lane.submit(self._commit_in_thread, loop, batch, started, committed)
                 await committed
@@ -515,7 +532,7 @@ class GroupCommitWriter:
                 )
             )
         if fresh:
-            row_marks = "(" + ",".join([param] * 11) + ")"
+            row_marks = "(" + ",".join([param] * ROW_PARAMETERS) + ")"
             writes.append(
                 (
                     f"INSERT INTO {self._msg_table} (id, tenant_id, conversation_id, seq, kind, "

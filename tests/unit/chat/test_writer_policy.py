@@ -14,6 +14,7 @@ import peewee as pw
 import pytest
 import pytest_asyncio
 
+from server.chat.writer import BATCH_BODY_CHARS, ROW_PARAMETERS, SQLITE_MAX_PARAMETERS
 from server.storage.database import is_mysql
 from tests.unit.chat.test_writer import ALPHA, Writer, new_conversation, stored, tenants
 
@@ -140,3 +141,42 @@ async def test_a_batch_takes_two_round_trips_on_mariadb(
     assert made.batches == [1, 6]
     assert queries == ["START", "INSERT"]  # START TRANSACTION; SELECT … / INSERT; UPDATE; COMMIT
     assert [row[1] for row in stored(other)] == [1, 2, 3]
+
+
+async def test_a_batch_of_long_bodies_stays_under_the_database_packet_limit(
+    database: pw.Database, tenants: None
+) -> None:
+    """400 bodies of 48,000 bytes (the largest a send may store) are 19 MB: as one batch,
+    one query over MariaDB's max_allowed_packet (16 MiB), and every send failed."""
+    made = Writer(database, batch_max=1000)
+    made.writer.start()
+    try:
+        conv = new_conversation(ALPHA)
+        body = "x" * 48_000
+        futures = [made.submit(ALPHA, conv, f"long{n}", body) for n in range(400)]
+        results = await asyncio.gather(*futures)
+    finally:
+        await made.writer.drain_and_stop(5)
+    assert [r.message.seq for r in results] == list(range(1, 401))
+    assert sum(made.batches) == 400
+    assert max(made.batches) * len(body) <= BATCH_BODY_CHARS + len(body)
+    assert len(stored(conv)) == 400
+
+
+async def test_a_batch_larger_than_sqlite_takes_in_one_statement_is_split(
+    database: pw.Database, tenants: None
+) -> None:
+    """3,000 rows of 11 parameters are more than SQLite's 32,766 in one statement: with
+    ``commit_batch_max`` raised that far, every send of such a batch failed there."""
+    made = Writer(database, batch_max=5000)
+    made.writer.start()
+    try:
+        conv = new_conversation(ALPHA)
+        futures = [made.submit(ALPHA, conv, f"short{n}") for n in range(3000)]
+        results = await asyncio.gather(*futures)
+    finally:
+        await made.writer.drain_and_stop(5)
+    assert [r.message.seq for r in results] == list(range(1, 3001))
+    if not is_mysql(database):
+        assert max(made.batches) <= SQLITE_MAX_PARAMETERS // ROW_PARAMETERS
+    assert len(stored(conv)) == 3000
