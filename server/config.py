@@ -97,7 +97,9 @@ class Settings(BaseSettings):
     db_threads: int = Field(8, ge=1, le=64)
     # How long a starting node waits for another node's migration before it gives up.
     migration_wait_secs: int = Field(120, ge=1, le=86400)
-    commit_batch_max: int = Field(256, ge=1, le=5000)
+    # At saturation a commit takes what waits: 256 held 500 pairs to 0.63x a bare relay,
+    # 1,000 reaches 0.84x (docs/benchmarks.md). Bodies bound a batch too (chat/writer.py).
+    commit_batch_max: int = Field(1000, ge=1, le=5000)
     writer_lanes: int = Field(1, ge=1, le=8)
     # A lane commits at most once per this many milliseconds (chat/writer.py's commit
     # policy; docs/benchmarks.md): a lone send is never held, under load sends share commits.
