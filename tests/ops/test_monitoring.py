@@ -11,9 +11,11 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.support.server import ServerProcess
 from tests.support.services import service_unavailable
@@ -95,3 +97,68 @@ def test_every_alert_has_a_runbook_entry() -> None:
         for alert in alerts:
             assert f"\n#### {alert}\n" in runbook, f"{alert}: no '#### {alert}' in {RUNBOOK}"
             assert f"docs/operations.md#{alert.lower()}" in rules.read_text()
+
+
+def _alert(rules: Path, name: str) -> dict[str, Any]:
+    for group in yaml.safe_load(rules.read_text())["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == name:
+                return dict(rule)
+    raise AssertionError(f"{name} is not in {rules}")
+
+
+def _batch_series(instance: str, size: int, per_minute: int) -> list[dict[str, str]]:
+    """steadydesk_commit_batch_size's cumulative buckets, every commit of ``size`` messages."""
+    bounds = ["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "+Inf"]
+    series = []
+    for le in bounds:
+        step = per_minute if le == "+Inf" or size <= float(le) else 0
+        series.append(
+            {
+                "series": f'steadydesk_commit_batch_size_bucket{{instance="{instance}",le="{le}"}}',
+                "values": f"0+{step}x40",
+            }
+        )
+    return series
+
+
+def test_the_full_batches_alert_fires_near_the_cap_and_not_below(tmp_path: Path) -> None:
+    """SteadydeskCommitBatchesFull, run by promtool on made-up series: commits of 1,000
+    messages (the default cap) for 20 minutes fire it; commits of 300 (the old cap's
+    threshold would have fired at 200) do not."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        service_unavailable("promtool is not installed (apt-get install prometheus)")
+    rule = _alert(NODE_RULES, "SteadydeskCommitBatchesFull")
+    annotations = {
+        key: value.replace("{{ $labels.instance }}", "full")
+        for key, value in rule["annotations"].items()
+    }
+    test = {
+        "rule_files": [str(NODE_RULES)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": _batch_series("full", 1000, 60) + _batch_series("busy", 300, 60),
+                "alert_rule_test": [
+                    {
+                        "eval_time": "25m",
+                        "alertname": "SteadydeskCommitBatchesFull",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {**rule["labels"], "instance": "full"},
+                                "exp_annotations": annotations,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    spec = tmp_path / "full_batches_test.yml"
+    spec.write_text(json.dumps(test))  # JSON is YAML
+    done = subprocess.run(
+        [promtool, "test", "rules", str(spec)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
