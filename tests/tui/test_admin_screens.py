@@ -18,6 +18,7 @@ import httpx
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
+from tests.secure.conftest import raw_rows
 from tests.support.clients import (
     Clients,
     agent_login,
@@ -26,7 +27,6 @@ from tests.support.clients import (
     open_conversation,
     post_json,
 )
-from tests.secure.conftest import raw_rows
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
     SIZE,
