@@ -61,6 +61,10 @@ class IdleCollector:
             self._saved = gc.get_threshold()
             young, middle, _ = self._saved
             gc.set_threshold(young, middle, OUT_OF_REACH)
+            # Until now Python's schedule collected: the gaps count from here, not from
+            # the import (a console started a minute after would be "overdue" at once).
+            self.busy_at = self.collected_at = self.checked_at = self.clock()
+            self.cpu_at = self._cpu()
 
     def stop(self) -> None:
         """Python's schedule again (the console is closing)."""

@@ -99,6 +99,22 @@ def test_nothing_to_collect_or_not_started_does_nothing() -> None:
         idle.stop()
 
 
+def test_the_gaps_count_from_the_start_not_from_when_the_collector_was_made() -> None:
+    """The console's collector is made at import; a console started (or a second one run)
+    a minute later is not overdue at its first key (a collection mid-burst in CI)."""
+    clock = Clock()
+    idle, done = collector(clock)
+    clock.now += MAX_GAP_SECS + 5
+    clock.cpu += MAX_GAP_SECS  # busy meanwhile: not idle either
+    idle.start()
+    try:
+        clock.now += 0.5
+        idle.busy()
+        assert not idle.check() and done == []
+    finally:
+        idle.stop()
+
+
 def test_start_and_stop_take_the_oldest_generation_over_and_give_it_back() -> None:
     before = gc.get_threshold()
     idle = IdleCollector()
