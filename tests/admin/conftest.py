@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 
 from tests.support.clients import HTTP_TIMEOUT, cached_login, new_visitor
+from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerProcess
 
 
@@ -29,8 +30,7 @@ async def call(
     sent = dict(headers or {})
     if token:
         sent["authorization"] = f"Bearer {token}"
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                 trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
         if raw is not None:
             return await http.request(method, path, content=raw, headers=sent)
         if body is None:

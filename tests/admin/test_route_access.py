@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -49,6 +48,7 @@ from server.gateway.auth import ACCESS_LEVELS
 from tests.admin.conftest import call, signed_headers
 from tests.admin.routes import Route, api_routes
 from tests.support.clients import WsClient, agent_login, cached_login, new_visitor
+from tests.support.http import http_client
 from tests.support.server import REPO_ROOT, DemoTenant, ServerFactory, ServerProcess
 
 LET_IN_IS_NOT = {401, 403}
@@ -228,7 +228,7 @@ async def callers(server: ServerProcess) -> Callers:
     try:
         await ws.hello(visitor["token"])
         ids["conversation"] = (await ws.send_and_ack("walk"))["conv"]
-        async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+        async with http_client(base_url=server.url) as http:
             uploaded = await http.post(
                 "/api/v1/attachments", data={"conv": ids["conversation"]},
                 files={"file": ("walk.txt", b"walk the routes", "text/plain")},

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
-
 from tests.admin.conftest import HTTP_TIMEOUT, call, code
 from tests.ai.support import robot
 from tests.support.bridges import new_bridge, run_cli, token_of
 from tests.support.clients import Clients, new_visitor
+from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerProcess
 
 ARTICLE = {"title": "Shipping times", "body": "Orders ship within 2 days.", "language": "en",
@@ -72,8 +71,7 @@ async def test_markdown_files_are_imported_over_rest_and_the_cli(
     returns = ("---\nlanguage: zh-Hant\ntags: [退貨, refunds]\n---\n"
                "# 退貨政策\n\n收到商品後 30 天內可退貨。\n")
     plain = "Some intro line\n# Opening hours\nWe answer 9-17 on weekdays.\n"
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                 trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
         resp = await http.post(
             "/api/v1/knowledge/import", headers={"authorization": f"Bearer {admin_token}"},
             files=[("files", ("returns.md", returns.encode(), "text/markdown")),

@@ -9,7 +9,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -22,6 +21,7 @@ from tests.ai.support import event_of, start_chat
 from tests.fakes.openai_compat import FakeOpenAI
 from tests.support.bridges import token_of
 from tests.support.clients import Clients
+from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerProcess
 
 
@@ -55,7 +55,7 @@ async def test_the_robot_answers_as_itself_and_hands_off_by_phrase(
     await agent.recv_until(event_of("conv.queued", conv))
     assert conv not in robot.held
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{robot.config.port}") as http:
+    async with http_client(base_url=f"http://127.0.0.1:{robot.config.port}") as http:
         metrics = (await http.get("/metrics")).text
         health = await http.get("/healthz")
     assert 'steadydesk_bridge_ai_handoffs_total{reason="visitor_asked"} 1.0' in metrics
@@ -202,7 +202,7 @@ async def test_a_failing_model_opens_the_breaker_and_visitors_still_get_answers(
             assert "Gift wrapping" in notes[0]["body"] and "confidence" in notes[0]["body"]
             assert "Generation skipped: breaker_open" in notes[2]["body"]
             port = robot.config.port
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            async with http_client(base_url=f"http://127.0.0.1:{port}") as http:
                 health = (await http.get("/healthz")).json()
                 metrics = (await http.get("/metrics")).text
             assert health["generation"] == "open" and health["breakers"]["llm"] == "open"

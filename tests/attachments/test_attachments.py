@@ -25,6 +25,7 @@ from server.security.attachment_links import AttachmentLinks
 from tests.admin.conftest import call, signed_headers
 from tests.backups.support import query, server_cli
 from tests.support.clients import HTTP_TIMEOUT, WsClient, agent_login, cached_login, new_visitor
+from tests.support.http import http_client
 from tests.support.server import REPO_ROOT, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
@@ -69,16 +70,14 @@ def zip_bomb() -> bytes:
 async def upload(server: ServerProcess, token: str, data: bytes, name: str,
                  conv: str | None = None) -> httpx.Response:
     form = {"conv": conv} if conv else {}
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                 trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
         return await http.post("/api/v1/attachments", data=form,
                                files={"file": (name, data, "application/octet-stream")},
                                headers={"authorization": f"Bearer {token}"})
 
 
 async def fetch(server: ServerProcess, url: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                 trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
         return await http.get(url)
 
 
@@ -321,8 +320,7 @@ async def test_a_tenant_backend_uploads_with_a_signed_request(server: ServerProc
     headers = {"content-type": request.headers["content-type"],
                **signed_headers(server.demo.api_key, server.demo.api_secret, "POST",
                                 "/api/v1/attachments", body)}
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                 trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
         made = await http.post("/api/v1/attachments", content=body, headers=headers)
         assert made.status_code == 201, made.text
         assert made.json()["type"] == "application/pdf"
@@ -382,15 +380,13 @@ async def test_a_bridge_uploads_and_sends_as_its_linked_agent(server: ServerProc
         conv = (await ws.send_and_ack("can you send the form?"))["conv"]
         refused = await upload(server, token, b"form\n", "form.txt", conv)
         assert refused.status_code == 400, refused.text  # no "as"
-        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                     trust_env=False) as http:
+        async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
             stranger = await http.post("/api/v1/attachments",
                                        data={"conv": conv, "as": server_agent_not_linked},
                                        files={"file": ("form.txt", b"form\n", "text/plain")},
                                        headers={"authorization": f"Bearer {token}"})
         assert stranger.status_code == 403, stranger.text
-        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                     trust_env=False) as http:
+        async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
             made = await http.post("/api/v1/attachments",
                                    data={"conv": conv, "as": agent["agent"]["id"]},
                                    files={"file": ("form.txt", b"form\n", "text/plain")},

@@ -21,6 +21,7 @@ import pytest_asyncio
 from tests.admin.conftest import call
 from tests.backups.support import cli_ok, query
 from tests.support.clients import cached_login
+from tests.support.http import http_client
 from tests.support.server import ServerFactory, ServerProcess
 
 MANY_MESSAGES = 30_000
@@ -157,7 +158,7 @@ async def test_a_client_that_goes_away_stops_the_export(
     _many_messages(server)
     job = await _job(server, {}, token=admin)
     async with (
-        httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False) as http,
+        http_client(base_url=server.url, timeout=30) as http,
         http.stream("GET", job["download"], headers={"authorization": f"Bearer {admin}"})
         as resp,
     ):

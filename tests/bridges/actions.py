@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from bots.slack.render import INFO
 from tests.bridges.conftest import Setup, link_code
 from tests.bridges.support import CHANNEL, eventually
 from tests.fakes.slack import FakeSlack, Posted
 from tests.support import clients as C
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 
 AGENT_USER = "U0AGENT1"
@@ -25,7 +24,7 @@ async def greeting_site(server: ServerProcess, greeting: str = GREETING) -> str:
     assert server.demo is not None
     login = await C.cached_login(server, server.demo.admin)
     headers = {"Authorization": f"Bearer {login['token']}"}
-    async with httpx.AsyncClient(base_url=server.url + "/api/v1", headers=headers) as http:
+    async with http_client(base_url=server.url + "/api/v1", headers=headers) as http:
         created = await http.post("/sites", json={"name": "Greeting shop"})
         assert created.status_code == 201, created.text
         site: str = created.json()["site_key"]

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.fakes.slack import FakeSlack
+from tests.support.http import http_client
 from tests.support.server import REPO_ROOT, free_port
 
 READY_TIMEOUT_SECS = 20.0
@@ -71,7 +72,7 @@ class BridgeSubprocess:
         await self.wait_healthy(wait_secs)
 
     async def health(self) -> tuple[int, dict[str, Any]]:
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with http_client(timeout=5) as client:
             resp = await client.get(self.url + "/healthz")
             return resp.status_code, resp.json()
 

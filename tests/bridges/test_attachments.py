@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -23,6 +22,7 @@ from tests.bridges.test_telegram_bridge import (  # noqa: F401 - tg is a fixture
     unique,
 )
 from tests.support import clients as C
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -44,7 +44,7 @@ async def send_files(
 ) -> list[dict[str, Any]]:
     """The visitor uploads an image and a PDF with a hostile name, sends both; the stored
     bytes of each (what the platform must receive)."""
-    async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+    async with http_client(base_url=server.url) as http:
         sent: list[dict[str, Any]] = []
         for name, data in (("photo.png", png()), (HOSTILE, MINIMAL_PDF)):
             resp = await http.post(
@@ -126,7 +126,7 @@ async def test_a_file_an_agent_posts_in_slack_reaches_the_visitor(setup: Setup) 
     assert got["body"] == "here it is" and got["sender"]["type"] == "agent"
     (att,) = got["attachments"]
     assert (att["name"], att["type"]) == ("manual.pdf", "application/pdf")
-    async with httpx.AsyncClient(base_url=setup.server.url, trust_env=False) as http:
+    async with http_client(base_url=setup.server.url) as http:
         fetched = await http.get(att["url"])
     assert fetched.status_code == 200 and fetched.content == MINIMAL_PDF
     await ws.close()
@@ -149,7 +149,7 @@ async def test_a_file_an_agent_posts_in_telegram_reaches_the_visitor(
     assert got["body"] == "here it is" and got["sender"]["type"] == "agent"
     (att,) = got["attachments"]
     assert (att["name"], att["type"]) == ("manual.pdf", "application/pdf")
-    async with httpx.AsyncClient(base_url=tg.server.url, trust_env=False) as http:
+    async with http_client(base_url=tg.server.url) as http:
         fetched = await http.get(att["url"])
     assert fetched.status_code == 200 and fetched.content == MINIMAL_PDF
     await ws.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import pytest
 
 from bots.core.poster import AGAIN_AFTER_UNKNOWN
@@ -26,6 +25,7 @@ from tests.bridges.conftest import Setup, create_bridge, link_code, steadydesk
 from tests.bridges.support import CHANNEL, BridgeProcess, eventually
 from tests.fakes.slack import FakeSlack, Posted
 from tests.support import clients as C
+from tests.support.http import http_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -199,7 +199,7 @@ async def test_notes_from_the_thread_and_the_shortcut_stay_private(setup: Setup)
     assert [m["body"] for m in history] == ["private stuff?", "marker"]  # notes never shown
     assert setup.server.demo is not None
     login = await C.login(setup.server, setup.server.demo.admin)
-    async with httpx.AsyncClient(base_url=setup.server.url) as http:
+    async with http_client(base_url=setup.server.url) as http:
         resp = await http.get(
             f"/api/v1/conversations/{conv}/messages",
             headers={"Authorization": f"Bearer {login['token']}"},
@@ -221,7 +221,7 @@ async def test_forged_or_stale_signatures_are_401_and_change_nothing(setup: Setu
     assert (await setup.slack.post_event(setup.bridge.events_url, event, timestamp=future))[
         0
     ] == 401
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         unsigned = await http.post(setup.bridge.events_url, json=event)
     assert unsigned.status_code == 401
     await ws.expect_no_frame(lambda f: f["type"] == "message" and f.get("seq", 0) > 1, 1.0)
@@ -271,7 +271,7 @@ async def test_an_outage_of_500s_then_429s_loses_and_doubles_nothing(setup: Setu
     assert thread_texts(setup.slack, conv) == sent + more
     status, health = await setup.bridge.health()
     assert status == 200 and health["outbox"] == 0
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         metrics = (await http.get(setup.bridge.url + "/metrics")).text
     assert 'steadydesk_bridge_retries_total{platform="slack",reason="unavailable"' in metrics
     assert 'reason="rate_limited"' in metrics
@@ -303,7 +303,7 @@ async def test_health_and_metrics_follow_the_contract(setup: Setup) -> None:
         "breakers": {"server": "closed", "platform": "closed"},
         "outbox": health["outbox"],
     }
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         text = (await http.get(setup.bridge.url + "/metrics")).text
     for name in (
         "breaker_state",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import httpx
 import pytest
 
 from server.security.masking import mask_cards
@@ -17,6 +16,7 @@ from tests.bridges.support import BridgeProcess, eventually
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_payloads import TEAM_ID
 from tests.support import clients as C
+from tests.support.http import http_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 EDIT_WORDS = "already has the original"
@@ -134,7 +134,7 @@ async def unlink(setup: Setup, bridge_id: str, user: str) -> None:
     """An admin removes a Slack user's link (DELETE /api/v1/bridges/{id}/links/...)."""
     assert setup.server.demo is not None
     login = await C.login(setup.server, setup.server.demo.admin)
-    async with httpx.AsyncClient(base_url=setup.server.url) as http:
+    async with http_client(base_url=setup.server.url) as http:
         resp = await http.delete(
             f"/api/v1/bridges/{bridge_id}/links/{TEAM_ID}:{user}",
             headers={"Authorization": f"Bearer {login['token']}"},
@@ -204,7 +204,7 @@ async def test_a_stored_body_longer_than_the_send_limit_is_posted_whole(setup: S
     admin = (await C.cached_login(setup.server, setup.server.demo.admin))["token"]
 
     async def masking(on: bool) -> None:
-        async with httpx.AsyncClient(base_url=setup.server.url, timeout=10, trust_env=False) as h:
+        async with http_client(base_url=setup.server.url, timeout=10) as h:
             resp = await h.put(
                 "/api/v1/settings",
                 json={"masking": {"cards": on}},

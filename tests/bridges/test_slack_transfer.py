@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -24,6 +23,7 @@ from tests.bridges.support import CHANNEL, BridgeProcess, eventually
 from tests.fakes.slack import FakeSlack, Posted
 from tests.fakes.slack_payloads import selected
 from tests.support import clients as C
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -44,7 +44,7 @@ async def admin_call(
 ) -> Any:
     assert server.demo is not None
     login = await C.cached_login(server, server.demo.admin)
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with http_client(base_url=server.url) as http:
         resp = await http.request(
             method,
             path,

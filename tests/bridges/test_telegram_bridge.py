@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -27,6 +26,7 @@ from tests.bridges.support import eventually
 from tests.bridges.tg_support import WEBHOOK_SECRET, TelegramBridge
 from tests.fakes.telegram import FakeTelegram, Person, Topic
 from tests.support import clients as C
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -145,14 +145,14 @@ async def say(setup: TgSetup, topic: Topic, text: str, person: Person = AGENT) -
 async def admin_get(server: ServerProcess, path: str) -> Any:
     assert server.demo is not None
     login = await C.login(server, server.demo.admin)
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with http_client(base_url=server.url) as http:
         resp = await http.get(path, headers={"Authorization": f"Bearer {login['token']}"})
     assert resp.status_code == 200, resp.text
     return resp.json()
 
 
 async def duplicates_seen(bridge: TelegramBridge) -> float:
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         metrics = (await http.get(bridge.url + "/metrics")).text
     return next(
         float(line.split()[-1])
@@ -284,7 +284,7 @@ async def test_transfer_by_name(tg: TgSetup) -> None:
     await link(tg)
     login = await C.login(tg.server, tg.server.demo.admin)
     headers = {"Authorization": f"Bearer {login['token']}"}
-    async with httpx.AsyncClient(base_url=tg.server.url, headers=headers) as http:
+    async with http_client(base_url=tg.server.url, headers=headers) as http:
         made = await http.post("/api/v1/departments", json={"name": "Billing Team"})
         assert made.status_code == 201, made.text
         billing = made.json()["id"]
@@ -335,7 +335,7 @@ async def test_health_metrics_and_no_token_in_the_log(tg: TgSetup) -> None:
         "breakers": {"server": "closed", "platform": "closed"},
         "outbox": health["outbox"],
     }
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         text = (await http.get(tg.bridge.url + "/metrics")).text
         webhook = await http.post(tg.bridge.webhook_url, json={"update_id": 1})
     for name in (
@@ -427,7 +427,7 @@ async def test_an_outage_of_500s_then_429s_loses_and_doubles_nothing(tg: TgSetup
         await asyncio.sleep(0.5)
         assert texts(telegram, topic) == ["before the outage", *sent]
         await bridge.wait_healthy(30)
-        async with httpx.AsyncClient() as http:
+        async with http_client() as http:
             metrics = (await http.get(bridge.url + "/metrics")).text
         assert 'reason="unavailable",target="platform"' in metrics
         assert 'reason="rate_limited",target="platform"' in metrics
@@ -491,7 +491,7 @@ async def test_kill9_mid_stream_20_times_loses_nothing(tg: TgSetup) -> None:
 async def test_a_transfer_to_a_department_of_another_group_moves_the_topic(tg: TgSetup) -> None:
     assert tg.server.demo is not None
     login = await C.login(tg.server, tg.server.demo.admin)
-    async with httpx.AsyncClient(
+    async with http_client(
         base_url=tg.server.url, headers={"Authorization": f"Bearer {login['token']}"}
     ) as http:
         made = await http.post("/api/v1/departments", json={"name": "Returns Desk"})

@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.bridges.actions import thread_bodies, thread_for, without_notices
@@ -24,6 +23,7 @@ from tests.cluster.conftest import ClusterMaker
 from tests.cluster.test_failover import _recover_and_check, _writers
 from tests.fakes.slack import FakeSlack
 from tests.support.clients import Clients, WsClient
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis, pytest.mark.slow]
@@ -34,7 +34,7 @@ BRIDGE_SOCKETS = re.compile(r'^steadydesk_ws_connections\{kind="bridge"\} ([0-9.
 
 
 async def bridge_sockets(node: ServerProcess) -> int:
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with http_client(timeout=5) as http:
         text = (await http.get(node.url + "/metrics")).text
     found = BRIDGE_SOCKETS.search(text)
     return int(float(found.group(1))) if found else 0

@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from server.storage.database import make_database
 from tests.support.clients import HTTP_TIMEOUT, cached_login
+from tests.support.http import http_client
 from tests.support.server import Account, DemoTenant, ServerProcess
 
 
@@ -37,8 +38,7 @@ class Rest:
 
     async def call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
                    params: Mapping[str, str] | None = None) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.server.url, timeout=HTTP_TIMEOUT,
-                                     trust_env=False) as http:
+        async with http_client(base_url=self.server.url, timeout=HTTP_TIMEOUT) as http:
             return await http.request(method, "/api/v1" + path, headers=self.headers,
                                       json=dict(body) if body is not None else None,
                                       params=dict(params or {}))

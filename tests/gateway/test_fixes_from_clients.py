@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.clients import Clients, new_cid
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 
 
@@ -33,7 +34,7 @@ async def test_resend_into_a_conversation_closed_since_gets_the_original_ack(
 async def test_session_endpoint_answers_cors_for_the_widget(server: ServerProcess) -> None:
     assert server.demo is not None
     origin = server.demo.origin
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         preflight = await http.options(
             "/api/v1/visitor/session",
             headers={"origin": origin, "access-control-request-method": "POST"},

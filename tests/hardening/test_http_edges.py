@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.support.clients import assert_error_response, login, visitor_session
+from tests.support.http import http_client
 from tests.support.server import REPO_ROOT, DemoTenant, ServerProcess, free_port
 
 # One unknown method or path that made a series would show at once; 2,000 of each kind
@@ -43,7 +44,7 @@ def _series(text: str) -> set[str]:
 async def test_thousands_of_made_up_methods_and_paths_add_no_metric_series(
     server: ServerProcess,
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=30) as http:
         # Every kind of answer once first, so the count below is at its ceiling.
         for method, path in (
             ("GET", "/nowhere"),
@@ -80,7 +81,7 @@ async def test_thousands_of_made_up_methods_and_paths_add_no_metric_series(
 async def test_head_answers_like_get_without_a_body(
     server: ServerProcess, demo: DemoTenant
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         for path in ("/api/healthz", "/api/v1/openapi.json"):
             get, head = await http.get(path), await http.head(path)
             assert head.status_code == get.status_code == 200, (path, head.status_code)
@@ -103,7 +104,7 @@ async def test_query_integers_out_of_range_are_400(
     server: ServerProcess, demo: DemoTenant, query: str
 ) -> None:
     token = (await login(server, demo.agents[0]))["token"]
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         response = await http.get(
             f"/api/v1/conversations/01HZZZZZZZZZZZZZZZZZZZZZZZ/messages?{query}",
             headers={"authorization": f"Bearer {token}"},
@@ -122,7 +123,7 @@ async def test_an_absurd_user_ts_is_401_bad_user_hash(
     body = f'{{"site_key": "{demo.site_key}", "user_id": "u", "user_hash": "00", '
     body += f'"user_ts": {user_ts if not isinstance(user_ts, str) else repr(user_ts)}}}'
     body = body.replace("'", '"').replace("inf", "1e400").replace("nan", "NaN")
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         response = await http.post(
             "/api/v1/visitor/session", content=body, headers={"content-type": "application/json"}
         )
@@ -132,7 +133,7 @@ async def test_an_absurd_user_ts_is_401_bad_user_hash(
 
 async def test_hsts_is_sent_when_a_trusted_proxy_says_https(server_factory) -> None:  # type: ignore[no-untyped-def]
     node: ServerProcess = server_factory({"STEADY_TRUSTED_PROXIES": "127.0.0.1"})
-    async with httpx.AsyncClient(base_url=node.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=node.url, timeout=10) as http:
         secure = await http.get("/api/healthz", headers={"x-forwarded-proto": "https"})
         plain = await http.get("/api/healthz")
     assert secure.headers.get("strict-transport-security", "").startswith("max-age=")

@@ -16,6 +16,7 @@ import pytest
 from tests.hardening.conftest import chat as _chat  # noqa: F401  (fixture)
 from tests.protocol.conftest import Chat
 from tests.support.clients import Clients, login
+from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerProcess
 
 HUGE = [2**63, -(2**63) - 1, 10**30]
@@ -76,7 +77,7 @@ async def test_deleting_a_site_closes_its_visitors_4401(
 ) -> None:
     admin = await login(server, demo.admin)
     headers = {"authorization": f"Bearer {admin['token']}"}
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         created = await http.post("/api/v1/sites", json={"name": "doomed"}, headers=headers)
         assert created.status_code in (200, 201), created.text
         site_key = created.json()["site_key"]

@@ -3,12 +3,12 @@ answer a visitor and an agent; a second run changes nothing; failures are one li
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.ops.conftest import Installed, ops_suite
 from tests.ops.support import Front, Lab, assert_ok, output
 from tests.support.clients import open_conversation
+from tests.support.http import http_client
 from tests.support.testhost import TestHost
 
 pytestmark = [ops_suite, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -59,7 +59,7 @@ async def test_install_from_nothing_serves_https_a_visitor_and_an_agent(
         assert health.json() == {"database": "OK", "redis": "OK", "websocket": "OK",
                                  "version": health.json()["version"]}  # fmt: skip
         assert health.headers["x-steadydesk-group"] == "blue"
-    async with httpx.AsyncClient(trust_env=False) as plain:
+    async with http_client() as plain:
         moved = await plain.get(f"http://{host.address}/api/healthz?x=1")
     assert moved.status_code == 301
     assert moved.headers["location"] == f"https://{host.address}/api/healthz?x=1"

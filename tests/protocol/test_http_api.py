@@ -6,7 +6,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.support.clients import (
@@ -20,6 +19,7 @@ from tests.support.clients import (
     user_hash,
     visitor_session,
 )
+from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerFactory, ServerProcess
 
 SESSION_PATH = "/api/v1/visitor/session"
@@ -200,7 +200,7 @@ async def test_unknown_site_key_is_refused_with_the_error_shape(server: ServerPr
 async def test_bad_session_request_is_4xx_with_the_error_shape(
     server: ServerProcess, body: bytes,
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=10) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         resp = await http.post(SESSION_PATH, content=body,
                                headers={"Content-Type": "application/json"})
     assert 400 <= resp.status_code < 500, resp.text

@@ -15,6 +15,7 @@ from server.storage.database import db, make_database
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, AgentDepartment, AuditLog, Conversation, Department
 from tests.support.clients import Clients, WsClient, login
+from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerProcess
 
 T = TypeVar("T")
@@ -116,8 +117,8 @@ class Tenant:
         self, method: str, path: str, token: str | None = None, body: Any = None
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with httpx.AsyncClient(
-            base_url=self.server.url, timeout=HTTP_TIMEOUT, trust_env=False
+        async with http_client(
+            base_url=self.server.url, timeout=HTTP_TIMEOUT
         ) as http:
             return await http.request(method, "/api/v1" + path, json=body, headers=headers)
 

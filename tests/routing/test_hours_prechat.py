@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.routing.support import Tenant, new_tenant
 from tests.support.clients import Clients, assert_error_response
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 
 ALWAYS = {
@@ -202,7 +201,7 @@ async def test_unknown_or_foreign_departments_are_refused(server: ServerProcess)
         resp = await t.session(department=department)
         assert_error_response(resp, 400, "bad_request")
     # A refused origin is refused first: it cannot tell real department ids from others.
-    async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=10) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         probe = await http.post(
             "/api/v1/visitor/session",
             json={"site_key": other.site, "department": foreign},

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from server.security.masking import MaskingPolicy, luhn_valid, mask_cards, mask_emails
 from tests.secure.conftest import raw_rows
 from tests.support.clients import Clients, login, open_conversation
+from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerProcess
 
 
@@ -108,7 +108,7 @@ async def test_turning_masking_on_applies_to_the_next_message_on_this_node(
     ack = await visitor.send_and_ack("hello")
     await visitor.recv_type("message", cid=ack["cid"])
     admin = await login(server, tenant.admin, demo=tenant)
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         resp = await http.put("/api/v1/settings", json={"masking": {"cards": True}},
                               headers={"authorization": f"Bearer {admin['token']}"})
     assert resp.status_code == 200, resp.text

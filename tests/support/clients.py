@@ -15,10 +15,8 @@ import hashlib
 import hmac
 import json
 import re
-import ssl
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
 from typing import Any
 
 import httpx
@@ -26,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
+from tests.support.http import http_client
 from tests.support.server import Account, DemoTenant, ServerProcess
 from tests.support.wire_roundtrip import roundtrip_problem
 
@@ -66,28 +65,17 @@ def _demo(server: ServerProcess, demo: DemoTenant | None) -> DemoTenant:
     return server.demo
 
 
-@cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every client of the tests: httpx makes one per client
-    otherwise, loading the CA store each time (~80 ms of CPU, on the event loop: with a
-    console under test in the same loop, a hundred visitors arriving held its keys up
-    for seconds on a loaded machine)."""
-    return ssl.create_default_context()
-
-
 async def post_json(
     server: ServerProcess, path: str, body: Mapping[str, Any],
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                 trust_env=False, verify=_tls()) as http:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
         return await http.post(path, json=dict(body), headers=dict(headers or {}))
 
 
 async def get(server: ServerProcess, path: str,
               headers: Mapping[str, str] | None = None) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT,
-                                 trust_env=False, verify=_tls()) as http:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as http:
         return await http.get(path, headers=dict(headers or {}))
 
 

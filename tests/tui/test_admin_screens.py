@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -27,6 +26,7 @@ from tests.support.clients import (
     open_conversation,
     post_json,
 )
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
     SIZE,
@@ -198,7 +198,7 @@ async def test_snapshots_of_sites_api_keys_and_the_logs(
                                 ("g", LoginLogScreen, "admin-logins")):
             if kind is AuditScreen:  # a row in each log: an audited change, a failed login
                 admin = await cached_login(server, server.demo.admin)
-                async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+                async with http_client(base_url=server.url) as http:
                     same = await http.patch(f"/api/v1/sites/{server.demo.site_key}",
                                             json={"csat_enabled": True},
                                             headers={"Authorization": f"Bearer {admin['token']}"})

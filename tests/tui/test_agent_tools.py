@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Select, Static
 
 from tests.support.clients import HTTP_TIMEOUT, Clients, cached_login, open_conversation
+from tests.support.http import http_client
 from tests.support.server import Account, ServerProcess
 from tests.tui.conftest import (
     SIZE,
@@ -46,7 +47,7 @@ async def rest(
     server: ServerProcess, account: Account, method: str, path: str, body: Any = None
 ) -> httpx.Response:
     login = await cached_login(server, account)
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT, trust_env=False) as h:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as h:
         return await h.request(
             method,
             "/api/v1" + path,

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from tests.support.clients import HTTP_TIMEOUT, Clients, cached_login, open_conversation
+from tests.support.http import http_client
 from tests.support.server import Account, ServerProcess
 from tests.tui.conftest import SIZE, connected, console, save_login, wait_until
 from tests.tui.snapshots import assert_snapshot
@@ -21,7 +20,7 @@ from tui_agent.screens.search import SearchScreen
 
 async def post(server: ServerProcess, account: Account, path: str, body: object) -> None:
     login = await cached_login(server, account)
-    async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT, trust_env=False) as h:
+    async with http_client(base_url=server.url, timeout=HTTP_TIMEOUT) as h:
         resp = await h.post(
             "/api/v1" + path, json=body, headers={"Authorization": f"Bearer {login['token']}"}
         )

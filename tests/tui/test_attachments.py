@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 from textual.pilot import Pilot
@@ -20,6 +19,7 @@ from textual.widgets import Input
 
 from steadywire.server_frames import Attachment
 from tests.support.clients import Clients, get
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
     SIZE,
@@ -280,7 +280,7 @@ async def test_files_both_ways_with_a_visitor(
     await save_login(server, config_dir)
     visitor, conv = await visitor_starts(clients, server, "Vera", "The label is torn")
     token = visitor.session["token"]
-    async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+    async with http_client(base_url=server.url) as http:
         up = await http.post(
             "/api/v1/attachments",
             headers={"Authorization": f"Bearer {token}"},

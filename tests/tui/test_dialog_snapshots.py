@@ -12,9 +12,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-import httpx
-
 from tests.support.clients import HTTP_TIMEOUT, Clients, cached_login
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.tui.conftest import SIZE, connected, console, grab, save_login, wait_until
 from tests.tui.snapshots import assert_snapshot, masked
@@ -89,8 +88,8 @@ async def test_earlier_chats_files_send_file_and_pick_label(
         await visitor.recv_event("conv.closed", first)
 
         second = str((await visitor.send_and_ack("The label is torn"))["conv"])
-        async with httpx.AsyncClient(
-            base_url=server.url, timeout=HTTP_TIMEOUT, trust_env=False
+        async with http_client(
+            base_url=server.url, timeout=HTTP_TIMEOUT
         ) as http:
             up = await http.post(
                 "/api/v1/attachments",

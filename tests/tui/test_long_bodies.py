@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from server.security.masking import mask_cards
 from tests.support.clients import Clients, cached_login
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
     SIZE,
@@ -32,7 +31,7 @@ async def test_the_console_shows_a_stored_body_longer_than_the_send_limit(
 ) -> None:
     assert server.demo is not None
     admin = (await cached_login(server, server.demo.admin))["token"]
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         resp = await http.put(
             "/api/v1/settings",
             json={"masking": {"cards": True}},

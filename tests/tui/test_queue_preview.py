@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest_asyncio
 
 from tests.support.clients import Clients, cached_login
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.tui.conftest import SIZE, connected, console, save_login, visitor_starts, wait_until
 from tui_agent.widgets.conversation_list import ConversationList
@@ -19,7 +19,7 @@ GREETING = "We are closed now; leave a message and we will write back."
 async def put_hours(server: ServerProcess, body: dict[str, object]) -> None:
     assert server.demo is not None
     token = (await cached_login(server, server.demo.admin))["token"]
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         resp = await http.put(
             f"/api/v1/sites/{server.demo.site_key}/hours",
             json=body,

@@ -7,16 +7,16 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 from playwright.async_api import BrowserContext, ConsoleMessage
 
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 
 
 async def test_every_file_the_page_names_comes_from_the_server(
     widget_server: ServerProcess,
 ) -> None:
-    async with httpx.AsyncClient(base_url=widget_server.url, trust_env=False) as http:
+    async with http_client(base_url=widget_server.url) as http:
         page = await http.get("/docs/api")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         csp = page.headers["content-security-policy"]

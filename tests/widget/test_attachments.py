@@ -11,12 +11,12 @@ import json
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 from playwright.async_api import BrowserContext
 
 from tests.support.clients import Clients, WsClient, cached_login
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.widget.helpers import PHONE, WidgetPage, accept, artifact
 
@@ -59,7 +59,7 @@ async def started(
 async def agent_upload(server: ServerProcess, conv: str, name: str, data: bytes) -> dict[str, Any]:
     assert server.demo is not None
     login = await cached_login(server, server.demo.agents[0])
-    async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+    async with http_client(base_url=server.url) as http:
         resp = await http.post(
             "/api/v1/attachments",
             headers={"Authorization": f"Bearer {login['token']}"},
@@ -102,7 +102,7 @@ async def test_visitor_image_reaches_the_agent_and_opens_large(
     assert sent["sender"]["type"] == "visitor" and sent["body"] == ""
     (att,) = sent["attachments"]
     assert (att["name"], att["type"]) == ("photo.png", "image/png")
-    async with httpx.AsyncClient(base_url=widget_server.url, trust_env=False) as http:
+    async with http_client(base_url=widget_server.url) as http:
         got = await http.get(att["url"])
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(got.content)).size == (320, 200)
@@ -143,7 +143,7 @@ async def test_agent_files_reach_the_visitor_as_thumbnail_and_link(
     thumb = widget.page.locator(".msg.their .thumb img")
     await thumb.wait_for()
     assert await thumb.get_attribute("alt") == "label.png"
-    async with httpx.AsyncClient(trust_env=False) as http:
+    async with http_client() as http:
         got = await http.get(href)
     assert got.status_code == 200 and got.content == MINIMAL_PDF
     assert got.headers["content-disposition"].startswith("attachment;")

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
-
 from server.security.masking import mask_cards
 from tests.conftest import backend  # noqa: F401  (both backends: stored bodies are its subject)
 from tests.support.clients import Clients, cached_login
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.widget.helpers import WidgetPage, accept
 
@@ -28,7 +27,7 @@ def card_body(limit: int = SEND_LIMIT) -> str:
 async def mask_cards_for(server: ServerProcess) -> None:
     assert server.demo is not None
     token = (await cached_login(server, server.demo.admin))["token"]
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         resp = await http.put(
             "/api/v1/settings",
             json={"masking": {"cards": True}},

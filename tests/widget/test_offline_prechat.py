@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import httpx
 from playwright.async_api import Browser
 
 from server.ids import new_id
@@ -15,6 +14,7 @@ from server.storage.guard import TenantScope
 from server.storage.models import Department
 from tests.routing.support import with_db
 from tests.support.clients import Clients, cached_login
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.widget.helpers import DESKTOP, SHADOW, WidgetPage, accept, artifact
 
@@ -25,7 +25,7 @@ AFTER_HOURS = "We are closed for the night; leave a message."
 async def admin_call(server: ServerProcess, method: str, path: str, body: Any = None) -> Any:
     assert server.demo is not None
     token = (await cached_login(server, server.demo.admin))["token"]
-    async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as http:
+    async with http_client(base_url=server.url, timeout=10) as http:
         resp = await http.request(
             method, "/api/v1" + path, json=body, headers={"Authorization": f"Bearer {token}"}
         )

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
-
 from tests.support.clients import Clients, Frame
+from tests.support.http import http_client
 from tests.support.server import ServerProcess
 from tests.widget.helpers import WidgetPage, accept
 
@@ -54,7 +53,7 @@ async def test_the_agent_follows_the_visitor_from_page_to_page(
 
     # The visitor's own connection never hears of it.
     assert not [f for f in widget.frames_in if f.get("name") == "visitor.seen"]
-    async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=10) as http:
+    async with http_client(base_url=base, timeout=10) as http:
         resp = await http.get(f"/api/v1/visitors/{visitor_id}",
                               headers={"Authorization": f"Bearer {agent.login['token']}"})
     assert resp.status_code == 200, resp.text

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from tests.support.clients import get, visitor_session
+from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerFactory, ServerProcess
 from tests.widget.helpers import artifact
 
@@ -31,7 +30,7 @@ async def test_widget_script_is_served_small_cacheable_and_compressed(
     assert etag.startswith('"') and etag.endswith('"')
     assert "data-site" in plain.text and "document.currentScript" in plain.text
 
-    async with httpx.AsyncClient(base_url=widget_server.url, trust_env=False) as http:
+    async with http_client(base_url=widget_server.url) as http:
         zipped = await http.get("/widget.js", headers={"Accept-Encoding": "gzip"})
         assert zipped.headers["content-encoding"] == "gzip"
         assert zipped.headers["vary"] == "Accept-Encoding"
