@@ -19,7 +19,7 @@ from typing import Any
 from server.admin.provisioning import create_agent, create_api_key, create_site, create_tenant
 from server.kernel.enums import Role
 from server.security.passwords import hash_password
-from server.storage.database import db
+from server.storage.database import db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import Agent, ApiKey, Setting, Site, Tenant
 
@@ -45,17 +45,21 @@ def admit_serving_origins(tenant_id: str, public_url: str) -> list[str]:
     the origins added. ``demo`` records the address of its time (the configured port), and a
     node then started with ``serve --port P`` showed "Chat is not available on this site" on
     its own page at ``/``. Only the demo site, only ever added to (an admin's other sites
-    and the origins already there are left alone)."""
+    and the origins already there are left alone). Nodes starting at once each add their
+    own: the row is locked from read to write (on SQLite the transaction takes the write
+    lock first), else one node's addition overwrote the other's."""
     scope = TenantScope(tenant_id)
-    site = scope.get_or_none(Site, Site.name == DEMO_SITE_NAME)
-    if site is None:
-        return []
-    allowed = set(json.loads(site.allowed_origins))
-    missing = [origin for origin in demo_origins(public_url) if origin not in allowed]
-    if missing:
-        scope.update(Site, allowed_origins=json.dumps(sorted(allowed | set(missing)))).where(
-            Site.id == site.id
-        ).execute()
+    with db.atomic():
+        query = scope.select(Site).where(Site.name == DEMO_SITE_NAME)
+        site = (query.for_update() if is_mysql() else query).first()
+        if site is None:
+            return []
+        allowed = set(json.loads(site.allowed_origins))
+        missing = [origin for origin in demo_origins(public_url) if origin not in allowed]
+        if missing:
+            scope.update(Site, allowed_origins=json.dumps(sorted(allowed | set(missing)))).where(
+                Site.id == site.id
+            ).execute()
     return missing
 
 
