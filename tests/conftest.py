@@ -20,6 +20,8 @@ import pytest_asyncio
 
 from tests.support.clients import Clients
 from tests.support.cluster import ClusterServer, cluster_mode
+from tests.support.serial import run_id as serial_run_id
+from tests.support.serial import turn as serial_turn
 from tests.support.server import ServerFactory, ServerProcess
 from tests.support.services import create_mysql_database, drop_mysql_database, require_mysql
 
@@ -150,6 +152,14 @@ def pytest_runtest_makereport(
         for srv in ServerProcess.running:
             report.sections.append((f"server {srv.name} log", srv.log_tail(40)))
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """Under xdist, ``serial`` tests (they measure time or CPU) run alone."""
+    serial = item.get_closest_marker("serial") is not None
+    with serial_turn(serial_run_id(item.config), serial):
+        return (yield)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -8,6 +8,8 @@ import secrets
 import time
 from typing import Any
 
+import pytest
+
 from tests.admin.conftest import call, code
 from tests.support.clients import Clients, agent_login
 from tests.support.server import DemoTenant, ServerProcess
@@ -82,6 +84,7 @@ async def test_agents_and_other_tenants_cannot_manage_agents(
     assert login.status_code == 200
 
 
+@pytest.mark.serial
 async def test_disabling_closes_websockets_and_revokes_tokens(
     server: ServerProcess, demo: DemoTenant, admin_token: str, clients: Clients
 ) -> None:

@@ -131,6 +131,7 @@ async def test_breaker_opens_half_opens_and_closes(index: Index, fake: FakeOpenA
     assert "generated" in reply.note and "shipping-times" in reply.note
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("mode", ["slow", "garbage", "cut"])
 async def test_visitor_gets_a_fallback_within_the_deadline(
     index: Index, fake: FakeOpenAI, mode: str

@@ -38,6 +38,7 @@ async def robot(
         yield started
 
 
+@pytest.mark.serial
 async def test_the_robot_answers_as_itself_and_hands_off_by_phrase(
     server: ServerProcess, tenant: DemoTenant, robot: Robot, clients: Clients
 ) -> None:
@@ -161,6 +162,7 @@ async def test_two_tenants_two_robots_and_an_injection_reveal_nothing_across(
         await fake.stop()
 
 
+@pytest.mark.serial
 async def test_a_failing_model_opens_the_breaker_and_visitors_still_get_answers(
     server: ServerProcess, tenant: DemoTenant, admin_token: str, clients: Clients
 ) -> None:

@@ -18,6 +18,7 @@ from tests.support.services import create_mysql_database, drop_mysql_database
 HELD_SECS = 30.0  # generous: a blank migration alone took 4.2 s on a loaded 2-core machine
 
 
+@pytest.mark.serial
 @pytest.mark.mysql
 def test_a_migration_of_one_database_does_not_wait_for_another() -> None:
     first, second = create_mysql_database(), create_mysql_database()

@@ -71,6 +71,7 @@ def scheduled_runs(url: str) -> list[tuple[int, str, int | None]]:
                       "WHERE scheduled_for_ms IS NOT NULL ORDER BY scheduled_for_ms")
 
 
+@pytest.mark.serial
 @pytest.mark.mysql
 def test_one_node_runs_the_schedule_and_another_takes_over_when_it_is_killed(
     two_nodes: list[ServerProcess],
@@ -146,6 +147,7 @@ def _messages(url: str, count: int) -> None:
                    f"sender_id, sender_name, cid, body, created_ms) VALUES {values}", params)
 
 
+@pytest.mark.serial
 def test_a_node_shutting_down_mid_backup_stops_it_and_says_so(tmp_path: Path) -> None:
     srv = ServerProcess(tmp_path / "data", f"sqlite:///{tmp_path / 'data' / 'steady.db'}",
                         env={"STEADY_BACKUP_SCHEDULE": EVERY_TWO_SECONDS,

@@ -13,6 +13,7 @@ from tests.support.clients import Clients, agent_login, login
 pytestmark = [pytest.mark.mysql, pytest.mark.redis]
 
 
+@pytest.mark.serial
 async def test_disable_on_node_a_closes_the_agent_on_node_b(
     make_cluster: ClusterMaker, clients: Clients
 ) -> None:
@@ -40,6 +41,7 @@ async def test_disable_on_node_a_closes_the_agent_on_node_b(
     assert me.status_code == 401
 
 
+@pytest.mark.serial
 async def test_deleting_a_site_on_node_a_closes_its_visitors_on_node_b(
     make_cluster: ClusterMaker, clients: Clients
 ) -> None:

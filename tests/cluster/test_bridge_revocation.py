@@ -17,6 +17,7 @@ from tests.support.clients import Clients, login
 pytestmark = [pytest.mark.mysql, pytest.mark.redis]
 
 
+@pytest.mark.serial
 async def test_a_bridge_spans_nodes_and_revocation_reaches_every_node(
     make_cluster: ClusterMaker, clients: Clients
 ) -> None:

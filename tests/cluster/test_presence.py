@@ -199,6 +199,7 @@ async def test_a_node_shutting_down_gracefully_withdraws_its_presence_at_once(
     await _eventually(gone, 3, "node B's REST reports the agent gone after A's shutdown")
 
 
+@pytest.mark.serial
 @pytest.mark.timeout(180)
 async def test_an_agent_gets_the_queue_promptly_while_redis_stalls(
     make_cluster: ClusterMaker, clients: Clients

@@ -71,6 +71,7 @@ async def test_a_batch_is_sized_in_bytes_and_paging_gets_everything(
     assert [m["seq"] for m in history] == list(range(1, 61))
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 async def test_a_hostile_client_does_not_stall_other_clients(
     server_factory,

@@ -26,6 +26,7 @@ RSS_GROWTH_LIMIT = 150 * 2**20
 MAX_RTT_SECS = 1.0
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 async def test_fifty_clients_that_never_read_do_not_grow_the_node(
     server_factory,

@@ -10,6 +10,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from tests.admin.conftest import call, code
 from tests.support.bridges import (
     connect_bridge,
@@ -394,6 +396,7 @@ async def test_an_unlinked_user_can_no_longer_act(
 # ------------------------------------------------------------------------ revocation
 
 
+@pytest.mark.serial
 async def test_revoking_closes_the_bridge_within_a_second(
     server: ServerProcess, tenant: DemoTenant, admin_token: str, clients: Clients
 ) -> None:

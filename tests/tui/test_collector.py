@@ -7,6 +7,8 @@ import gc
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.tui.conftest import console
 from tui_agent.collector import (
     COLLECTOR,
@@ -126,6 +128,7 @@ def test_start_and_stop_take_the_oldest_generation_over_and_give_it_back() -> No
     assert gc.get_threshold() == before
 
 
+@pytest.mark.serial
 async def test_the_console_collects_the_oldest_generation_only_when_idle(
     config_dir: Path,
 ) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from tests.support.clients import Clients
@@ -52,6 +53,7 @@ async def key_handled(pilot: Pilot[Any], key: str, done: Any) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.serial
 async def test_queue_count_is_the_total_and_keys_answer_during_a_burst(
     server_factory: ServerFactory, config_dir: Path, clients: Clients
 ) -> None:

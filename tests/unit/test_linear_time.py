@@ -86,6 +86,8 @@ def _ordinary_secs(step: str) -> float:
     return _best_secs(STEPS[step], ORDINARY)
 
 
+pytestmark = pytest.mark.serial  # costs measured against a budget
+
 MASK_ALL = MaskingPolicy(cards=True, emails=True)
 STEPS: dict[str, Callable[[str], object]] = {"render_html": render_html, "mask": MASK_ALL.apply}
 

@@ -284,6 +284,7 @@ async def test_a_forged_identity_falls_back_to_an_anonymous_chat(
     widget.errors[:] = [e for e in widget.errors if "401" not in e]
 
 
+@pytest.mark.serial
 async def test_first_paint_cost(
     widget_server: ServerProcess, context: BrowserContext, site_key: str
 ) -> None:
