@@ -45,7 +45,7 @@ def test_seal_and_open_round_trip_with_rotation() -> None:
         new.open(tampered, b"visitor.name")
 
 
-@pytest.mark.parametrize(("keys", "current", "problem"), [
+BAD_KEY_CONFIGURATIONS = [
     ("", "k1", "STEADY_ENCRYPTION_KEYS is empty"),
     ("not json", "", "must be JSON"),
     ("[]", "", "non-empty JSON object"),
@@ -53,7 +53,12 @@ def test_seal_and_open_round_trip_with_rotation() -> None:
     (json.dumps({"k1": K1, "k2": K2}), "", "set STEADY_ENCRYPTION_KEY_ID"),
     (json.dumps({"k1": K1}), "k9", "'k9' is not in"),
     (json.dumps({"bad id!": K1}), "", "key id"),
-])
+]
+
+
+# Named by the problem: the keys are random, and xdist's workers must collect the same ids.
+@pytest.mark.parametrize(("keys", "current", "problem"), BAD_KEY_CONFIGURATIONS,
+                         ids=[problem for _, _, problem in BAD_KEY_CONFIGURATIONS])
 def test_bad_key_configuration(keys: str, current: str, problem: str) -> None:
     with pytest.raises(KeyringError, match=problem):
         parse_keyring(keys, current)
