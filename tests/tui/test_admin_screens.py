@@ -70,6 +70,9 @@ async def opened(pilot: Pilot[Any], kind: type[AdminView]) -> Any:
     screen = pilot.app.screen
     assert isinstance(screen, AdminView)
     await wait_until(pilot, lambda: screen.last_status != "", f"{kind.__name__} loaded")
+    # The rows are in; the table sizes its columns when it is next idle (under load a
+    # snapshot taken at once showed every column a few characters wide).
+    await pilot.pause()
     return screen
 
 
