@@ -21,7 +21,7 @@ from tests.tui.conftest import (
     visitor_starts,
     wait_until,
 )
-from tests.tui.snapshots import assert_snapshot
+from tests.tui.snapshots import assert_snapshot, screen_text
 from tui_agent.config import SavedSession, save_session
 from tui_agent.screens.help import HelpScreen
 from tui_agent.screens.transfer import TransferScreen
@@ -76,7 +76,15 @@ async def test_desk_with_a_queue_an_open_chat_and_dialogs(
             ),
             "settled",
         )
-        await pilot.pause()
+        # The lists are redrawn on the console's next draw, not at once: under load the
+        # model held Jonas while the screen still showed an empty queue.
+        await wait_until(
+            pilot,
+            lambda: all(
+                drawn in screen_text(pilot.app) for drawn in ("Queue (1)", "All open (2)")
+            ),
+            "drawn",
+        )
         assert_snapshot(pilot.app, "desk")
 
         await pilot.press(*"/hel")
