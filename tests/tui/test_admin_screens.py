@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -52,6 +53,10 @@ from tui_agent.screens.admin.team import ApiKeysScreen, BridgesScreen, TeamCanne
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.help import HelpScreen
 from tui_agent.screens.main import MainScreen
+
+# Snapshots catch the screen at one moment; the console coalesces its redraws, which lag
+# under a second worker's load (docs/testing.md): these run alone.
+pytestmark = pytest.mark.serial
 
 SCREENSHOTS_ENV = "STEADY_SAVE_SCREENSHOTS"  # =1 writes docs/images/console-*.svg
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"

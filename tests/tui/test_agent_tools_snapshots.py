@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.clients import HTTP_TIMEOUT, Clients, cached_login, open_conversation
 from tests.support.http import http_client
 from tests.support.server import Account, ServerProcess
@@ -16,6 +18,10 @@ from tui_agent.screens.canned_editor import CannedEditorScreen
 from tui_agent.screens.labels import LabelsScreen
 from tui_agent.screens.main import MainScreen
 from tui_agent.screens.search import SearchScreen
+
+# Snapshots catch the screen at one moment; the console coalesces its redraws, which lag
+# under a second worker's load (docs/testing.md): these run alone.
+pytestmark = pytest.mark.serial
 
 
 async def post(server: ServerProcess, account: Account, path: str, body: object) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
+
 from tests.support.clients import HTTP_TIMEOUT, Clients, cached_login
 from tests.support.http import http_client
 from tests.support.server import ServerProcess
@@ -25,6 +27,10 @@ from tui_agent.screens.monitor import MonitorScreen
 from tui_agent.screens.pick_label import PickLabelScreen
 from tui_agent.screens.send_file import SendFileScreen
 from tui_agent.widgets.visitor_panel import VisitorPanel
+
+# Snapshots catch the screen at one moment; the console coalesces its redraws, which lag
+# under a second worker's load (docs/testing.md): these run alone.
+pytestmark = pytest.mark.serial
 
 SIZE_MASK = masked(r"\b\d+(?:\.\d)? [KM]?B\b", "size")
 SHOPPER = "Window [b]Shopper[/b]"

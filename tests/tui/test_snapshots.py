@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.support.clients import Clients, cached_login
 from tests.support.server import ServerProcess
 from tests.tui.conftest import (
@@ -25,6 +27,10 @@ from tests.tui.snapshots import assert_snapshot, screen_text
 from tui_agent.config import SavedSession, save_session
 from tui_agent.screens.help import HelpScreen
 from tui_agent.screens.transfer import TransferScreen
+
+# Snapshots catch the screen at one moment; the console coalesces its redraws, which lag
+# under a second worker's load (docs/testing.md): these run alone.
+pytestmark = pytest.mark.serial
 
 
 async def test_login_screen(config_dir: Path) -> None:
