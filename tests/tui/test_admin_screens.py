@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -75,10 +76,21 @@ async def opened(pilot: Pilot[Any], kind: type[AdminView]) -> Any:
     screen = pilot.app.screen
     assert isinstance(screen, AdminView)
     await wait_until(pilot, lambda: screen.last_status != "", f"{kind.__name__} loaded")
-    # The rows are in; the table sizes its columns when it is next idle (under load a
-    # snapshot taken at once showed every column a few characters wide).
+    # The rows are in; the table sizes its columns when it is next idle, which can come
+    # after a pause (CI twice showed every column as wide as its label).
+    await wait_until(pilot, lambda: columns_sized(screen), f"{kind.__name__} columns sized")
     await pilot.pause()
     return screen
+
+
+def columns_sized(screen: AdminView) -> bool:
+    """Each of the table's columns is as wide as its widest cell."""
+    table = screen.query_one("#admin-table", DataTable)
+    for key, column in table.columns.items():
+        widest = max((cell_len(str(cell)) for cell in table.get_column(key)), default=0)
+        if column.content_width < widest:
+            return False
+    return True
 
 
 async def done(pilot: Pilot[Any], screen: AdminView, status: str) -> None:
