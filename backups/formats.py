@@ -91,8 +91,10 @@ class CsvZipWriter(_Counting):
             self._open(table)
         self.count(table)
         self._csv.writerow(
-            ["" if v is None else orjson.dumps(v).decode() if isinstance(v, dict) else v
-             for v in row]
+            [
+                "" if v is None else orjson.dumps(v).decode() if isinstance(v, dict) else v
+                for v in row
+            ]
         )
 
     def finish(self) -> dict[str, int]:

@@ -20,6 +20,7 @@ from server.storage.blobs import CHUNK_BYTES, BlobStore
 
 log = logging.getLogger(__name__)
 
+
 class OutsideBytes:
     """With ``spill`` (backups), the bytes are fetched before the tables are written, into
     files there (not memory), so a row says ``db`` only once its bytes are in hand. Without

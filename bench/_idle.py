@@ -118,9 +118,7 @@ async def _sessions(http: httpx.AsyncClient, site_key: str, count: int, gate: in
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-async def _open_all(
-    ws_url: str, tokens: list[str], gate: int
-) -> tuple[list[Conn], list[str]]:
+async def _open_all(ws_url: str, tokens: list[str], gate: int) -> tuple[list[Conn], list[str]]:
     sem = asyncio.Semaphore(gate)
     results = await asyncio.gather(
         *(_open(ws_url, t, i, sem) for i, t in enumerate(tokens)), return_exceptions=True

@@ -39,8 +39,9 @@ async def prepare(server: SpawnedServer, site_key: str, admin: str) -> str:
     """ai_mode first_line, the knowledge base, an ai bridge; returns its token."""
     auth = {"Authorization": f"Bearer {admin}"}
     async with httpx.AsyncClient(base_url=server.url, timeout=15, headers=auth) as http:
-        (await http.patch(f"/api/v1/sites/{site_key}", json={"ai_mode": "first_line"}))\
-            .raise_for_status()
+        (
+            await http.patch(f"/api/v1/sites/{site_key}", json={"ai_mode": "first_line"})
+        ).raise_for_status()
         for article in articles("en") + articles("zh"):
             body = {k: v for k, v in article.items() if k != "id"}
             (await http.post("/api/v1/knowledge/articles", json=body)).raise_for_status()
@@ -139,8 +140,10 @@ async def main() -> None:
         }
         count = got.get("steadydesk_bridge_ai_reply_seconds_count", 0.0)
         mean = got.get("steadydesk_bridge_ai_reply_seconds_sum", 0.0) / max(1.0, count)
-        print(f"inside the robot (message in to reply sent): mean {mean * 1000:.1f} ms "
-              f"over {count:.0f} replies")
+        print(
+            f"inside the robot (message in to reply sent): mean {mean * 1000:.1f} ms "
+            f"over {count:.0f} replies"
+        )
     finally:
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -47,15 +47,22 @@ def one_megabyte_image(fmt: str) -> bytes:
 
 
 async def visitor(
-    http: httpx.AsyncClient, site_key: str, data: bytes, rounds: int,
-    uploads: list[float], fetches: list[float],
+    http: httpx.AsyncClient,
+    site_key: str,
+    data: bytes,
+    rounds: int,
+    uploads: list[float],
+    fetches: list[float],
 ) -> None:
     token = await visitor_session(http, site_key)
     auth = {"authorization": f"Bearer {token}"}
     for n in range(rounds):
         started = time.perf_counter()
-        resp = await http.post("/api/v1/attachments", headers=auth,
-                               files={"file": (f"photo-{n}", data, "application/octet-stream")})
+        resp = await http.post(
+            "/api/v1/attachments",
+            headers=auth,
+            files={"file": (f"photo-{n}", data, "application/octet-stream")},
+        )
         if resp.status_code != 201:
             raise RuntimeError(f"upload: {resp.status_code} {resp.text[:200]}")
         uploads.append(time.perf_counter() - started)
@@ -79,12 +86,19 @@ class MotoProcess:
     def start(self) -> dict[str, str]:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         endpoint = f"http://127.0.0.1:{self.port}"
         import boto3  # a dev dependency, like moto
 
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id="bench", aws_secret_access_key="bench")
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -117,8 +131,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         demo, _, _ = spawned.start()
         data = one_megabyte_image(args.format)
         limits = httpx.Limits(max_connections=args.visitors * 2)
-        async with httpx.AsyncClient(base_url=spawned.url, timeout=120, trust_env=False,
-                                     limits=limits) as http:
+        async with httpx.AsyncClient(
+            base_url=spawned.url, timeout=120, trust_env=False, limits=limits
+        ) as http:
             # Warm-up: one upload and fetch (imports, first connections).
             await visitor(http, demo.site_key, data, 1, [], [])
             uploads: list[float] = []
@@ -126,10 +141,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu = CpuMeter(spawned.pid, None)
             before = cpu.sample()
             started = time.perf_counter()
-            await asyncio.gather(*(
-                visitor(http, demo.site_key, data, args.rounds, uploads, fetches)
-                for _ in range(args.visitors)
-            ))
+            await asyncio.gather(
+                *(
+                    visitor(http, demo.site_key, data, args.rounds, uploads, fetches)
+                    for _ in range(args.visitors)
+                )
+            )
             seconds = time.perf_counter() - started
             after = cpu.sample()
         pairs = args.visitors * args.rounds
@@ -158,26 +175,33 @@ def human(r: dict[str, Any]) -> str:
     def pct(p: dict[str, Any]) -> str:
         return f"p50 {p['p50']} ms, p90 {p['p90']} ms, p99 {p['p99']} ms, max {p['max']} ms"
 
-    return "\n".join([
-        f"attachments on {r['backend']}, store {r['store']}: "
-        f"{r['visitors']} visitors x {r['rounds']} rounds, "
-        f"{r['image_bytes']} byte {r['format'].upper()}; {r['uploads_per_s']} upload+fetch/s",
-        "upload: " + pct(r["upload_ms"]),
-        "fetch:  " + pct(r["fetch_ms"]),
-        f"server CPU per upload+fetch: {r['server_cpu_ms_per_upload_and_fetch']} ms",
-    ])
+    return "\n".join(
+        [
+            f"attachments on {r['backend']}, store {r['store']}: "
+            f"{r['visitors']} visitors x {r['rounds']} rounds, "
+            f"{r['image_bytes']} byte {r['format'].upper()}; {r['uploads_per_s']} upload+fetch/s",
+            "upload: " + pct(r["upload_ms"]),
+            "fetch:  " + pct(r["fetch_ms"]),
+            f"server CPU per upload+fetch: {r['server_cpu_ms_per_upload_and_fetch']} ms",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--spawn", choices=["sqlite", "mysql"], default="sqlite")
     p.add_argument("--mysql-url", default=DEFAULT_MYSQL_URL)
     p.add_argument("--visitors", type=int, default=20)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--format", choices=["jpeg", "png"], default="jpeg")
-    p.add_argument("--store", choices=["db", "s3"], default="db",
-                   help="where the bytes go: the database, or an S3 bucket (moto)")
+    p.add_argument(
+        "--store",
+        choices=["db", "s3"],
+        default="db",
+        help="where the bytes go: the database, or an S3 bucket (moto)",
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     result = asyncio.run(run(args))

@@ -35,8 +35,9 @@ BODY = "Hello, I have a question about my order number {n}: when will it ship? "
 
 def _env(data_dir: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEADY_")}
-    env.update(STEADY_DATA_DIR=str(data_dir), STEADY_DATABASE_URL=database_url,
-               PYTHONPATH=str(REPO_ROOT))
+    env.update(
+        STEADY_DATA_DIR=str(data_dir), STEADY_DATABASE_URL=database_url, PYTHONPATH=str(REPO_ROOT)
+    )
     return env
 
 
@@ -44,8 +45,9 @@ def _run(env: dict[str, str], *args: str) -> tuple[str, float, int]:
     """Run ``python -m server ARGS``; (stdout, seconds, this child's peak RSS in KiB)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "server", *args], cwd=REPO_ROOT,
-                                env=env, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server", *args], cwd=REPO_ROOT, env=env, stdout=out, stderr=err
+        )
         _, status, usage = os.wait4(proc.pid, 0)  # reaps it: its own rusage, not a max
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -66,9 +68,13 @@ class Writer:
             import pymysql
 
             self.conn: Any = pymysql.connect(
-                host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-                password=parts.password or "", database=parts.path.lstrip("/"),
-                charset="utf8mb4")
+                host=parts.hostname,
+                port=parts.port or 3306,
+                user=parts.username or "root",
+                password=parts.password or "",
+                database=parts.path.lstrip("/"),
+                charset="utf8mb4",
+            )
         else:
             self.conn = sqlite3.connect(parts.path[1:])
         self.p = "%s" if self.mysql else "?"
@@ -77,7 +83,7 @@ class Writer:
         one = "(" + ", ".join([self.p] * len(columns)) + ")"
         cursor = self.conn.cursor()
         for start in range(0, len(rows), ROWS_PER_INSERT):
-            chunk = rows[start:start + ROWS_PER_INSERT]
+            chunk = rows[start : start + ROWS_PER_INSERT]
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                 + ", ".join([one] * len(chunk)),
@@ -100,24 +106,105 @@ def fill(url: str, site_key: str, conversations: int, messages: int) -> float:
             conv = f"bench{c:08d}" + secrets.token_hex(4)
             visitor = f"vis{c:08d}"
             writer.insert(
-                "visitor", ["id", "tenant_id", "site_id", "name", "email", "language", "ip",
-                            "user_agent", "referrer", "page_url", "visit_count", "created_at",
-                            "last_seen_at"],
-                [(visitor, "default", site_key, f"Visitor {c}", f"v{c}@example.com", "en",
-                  "127.0.0.1", "bench", "", "", 1, "2026-01-01 00:00:00",
-                  "2026-01-01 00:00:00")])
+                "visitor",
+                [
+                    "id",
+                    "tenant_id",
+                    "site_id",
+                    "name",
+                    "email",
+                    "language",
+                    "ip",
+                    "user_agent",
+                    "referrer",
+                    "page_url",
+                    "visit_count",
+                    "created_at",
+                    "last_seen_at",
+                ],
+                [
+                    (
+                        visitor,
+                        "default",
+                        site_key,
+                        f"Visitor {c}",
+                        f"v{c}@example.com",
+                        "en",
+                        "127.0.0.1",
+                        "bench",
+                        "",
+                        "",
+                        1,
+                        "2026-01-01 00:00:00",
+                        "2026-01-01 00:00:00",
+                    )
+                ],
+            )
             writer.insert(
-                "conversation", ["id", "tenant_id", "site_id", "visitor_id", "status",
-                                 "last_seq", "visitor_read_seq", "agent_read_seq",
-                                 "created_at", "offer_seq", "offers_tried", "offline"],
-                [(conv, "default", site_key, visitor, "closed", per_conv, 0, 0,
-                  "2026-01-01 00:00:00", 0, "", 0)])
+                "conversation",
+                [
+                    "id",
+                    "tenant_id",
+                    "site_id",
+                    "visitor_id",
+                    "status",
+                    "last_seq",
+                    "visitor_read_seq",
+                    "agent_read_seq",
+                    "created_at",
+                    "offer_seq",
+                    "offers_tried",
+                    "offline",
+                ],
+                [
+                    (
+                        conv,
+                        "default",
+                        site_key,
+                        visitor,
+                        "closed",
+                        per_conv,
+                        0,
+                        0,
+                        "2026-01-01 00:00:00",
+                        0,
+                        "",
+                        0,
+                    )
+                ],
+            )
             writer.insert(
-                "message", ["tenant_id", "conversation_id", "seq", "id", "kind", "sender_type",
-                            "sender_id", "sender_name", "cid", "body", "created_ms"],
-                [("default", conv, n, f"m{c:08d}{n:07d}", "text",
-                  "visitor" if n % 2 else "agent", visitor, "", f"cid{n}",
-                  BODY.format(n=n), now + n) for n in range(1, per_conv + 1)])
+                "message",
+                [
+                    "tenant_id",
+                    "conversation_id",
+                    "seq",
+                    "id",
+                    "kind",
+                    "sender_type",
+                    "sender_id",
+                    "sender_name",
+                    "cid",
+                    "body",
+                    "created_ms",
+                ],
+                [
+                    (
+                        "default",
+                        conv,
+                        n,
+                        f"m{c:08d}{n:07d}",
+                        "text",
+                        "visitor" if n % 2 else "agent",
+                        visitor,
+                        "",
+                        f"cid{n}",
+                        BODY.format(n=n),
+                        now + n,
+                    )
+                    for n in range(1, per_conv + 1)
+                ],
+            )
     finally:
         writer.close()
     return time.perf_counter() - started
@@ -128,11 +215,14 @@ def _mysql_database() -> tuple[str, str]:
 
     name = "steadybench_" + secrets.token_hex(6)
     parts = urlsplit(DEFAULT_MYSQL_URL)
-    conn = pymysql.connect(host=parts.hostname, port=parts.port or 3306,
-                           user=parts.username or "root", password=parts.password or "")
+    conn = pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+    )
     with conn.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
-                       "COLLATE utf8mb4_unicode_ci")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     conn.close()
     return name, f"{DEFAULT_MYSQL_URL.rstrip('/')}/{name}"
 
@@ -141,8 +231,12 @@ def _drop_mysql(name: str) -> None:
     import pymysql
 
     parts = urlsplit(DEFAULT_MYSQL_URL)
-    conn = pymysql.connect(host=parts.hostname, port=parts.port or 3306,
-                           user=parts.username or "root", password=parts.password or "")
+    conn = pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+    )
     with conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
     conn.close()
@@ -154,7 +248,8 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1_000)
     parser.add_argument("--spawn", choices=["sqlite", "mysql"], default="sqlite")
     parser.add_argument(
-        "--what", default="export",
+        "--what",
+        default="export",
         help="comma-separated: export, backup, restore (of that backup, into scratch SQLite)",
     )
     parser.add_argument("--format", default="json", choices=["json", "csv", "sql"])
@@ -170,16 +265,27 @@ def main() -> None:
         env = _env(root / "data", url)
         demo = json.loads(_run(env, "demo", "--json")[0])
         filled = fill(url, demo["site_key"], args.conversations, args.messages)
-        print(f"{args.spawn}: {args.messages:,} messages in {args.conversations:,} "
-              f"conversations written in {filled:.1f} s")
+        print(
+            f"{args.spawn}: {args.messages:,} messages in {args.conversations:,} "
+            f"conversations written in {filled:.1f} s"
+        )
         _, _, baseline = _run(env, "migrate")  # the process alone: imports, connection
         print(f"baseline (`steadydesk migrate`): peak RSS {baseline / 1024:6.1f} MiB")
         archive = ""
         for what in args.what.split(","):
             if what == "export":
                 out = root / f"export.{args.format}"
-                _, seconds, peak = _run(env, "export", "--tenant", "default", "--format",
-                                        args.format, "--decrypt", "--out", str(out))
+                _, seconds, peak = _run(
+                    env,
+                    "export",
+                    "--tenant",
+                    "default",
+                    "--format",
+                    args.format,
+                    "--decrypt",
+                    "--out",
+                    str(out),
+                )
                 size = out.stat().st_size
             elif what == "backup":
                 made, seconds, peak = _run(env, "backup", "--json")
@@ -187,11 +293,14 @@ def main() -> None:
                 archive = json.loads(made)["archive"]
             else:  # restore the last backup into a scratch SQLite database
                 target = root / "restored.db"
-                _, seconds, peak = _run(env, "restore", archive, "--into",
-                                        f"sqlite:///{target}", "--json")
+                _, seconds, peak = _run(
+                    env, "restore", archive, "--into", f"sqlite:///{target}", "--json"
+                )
                 size = target.stat().st_size
-            print(f"{what:7} {args.messages:>10,} messages: {seconds:6.1f} s, "
-                  f"peak RSS {peak / 1024:6.1f} MiB, output {size / 2**20:7.1f} MiB")
+            print(
+                f"{what:7} {args.messages:>10,} messages: {seconds:6.1f} s, "
+                f"peak RSS {peak / 1024:6.1f} MiB, output {size / 2**20:7.1f} MiB"
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
         if mysql_name:

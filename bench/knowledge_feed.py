@@ -40,19 +40,30 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--backend", choices=("sqlite", "mysql"), default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, blank_database(
-        args.backend, Path(tmp) / "bench.db"
-    ) as database:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        blank_database(args.backend, Path(tmp) / "bench.db") as database,
+    ):
         migrate(database)
         Tenant.create(id=TENANT, name="bench")
         scope = TenantScope(TENANT)
         with database.atomic():
             for n in range(args.articles):
-                scope.create(KnowledgeArticle, id=f"a{n:025d}", title=f"Article {n}",
-                             body=BODY, language="en", tags=json.dumps(["shipping"]))
+                scope.create(
+                    KnowledgeArticle,
+                    id=f"a{n:025d}",
+                    title=f"Article {n}",
+                    body=BODY,
+                    language="en",
+                    tags=json.dumps(["shipping"]),
+                )
             for n in range(args.canned):
-                scope.create(CannedReply, id=f"c{n:025d}", shortcut=f"reply{n}",
-                             body="Thank you for waiting.")
+                scope.create(
+                    CannedReply,
+                    id=f"c{n:025d}",
+                    shortcut=f"reply{n}",
+                    body="Thank you for waiting.",
+                )
         robot = Actor(SenderType.BRIDGE, "robot", TENANT, "Aiko", role="ai")
         full, unchanged = [], []
         size, version = 0, None
@@ -65,11 +76,14 @@ def main() -> None:
             started = time.perf_counter()
             assert robot_knowledge(robot, version) is None
             unchanged.append(time.perf_counter() - started)
-        print(f"{args.backend}: {args.articles} articles + {args.canned} canned replies, "
-              f"{size / 1024:.0f} KiB: full answer median {statistics.median(full) * 1000:.1f} ms "
-              f"(max {max(full) * 1000:.1f}), unchanged (304) median "
-              f"{statistics.median(unchanged) * 1000:.1f} ms (max {max(unchanged) * 1000:.1f}) "
-              f"over {args.runs} polls")
+        print(
+            f"{args.backend}: {args.articles} articles + {args.canned} canned replies, "
+            f"{size / 1024:.0f} KiB: full answer median {statistics.median(full) * 1000:.1f} ms "
+            f"(max {max(full) * 1000:.1f}), unchanged (304) median "
+            f"{statistics.median(unchanged) * 1000:.1f} ms (max {max(unchanged) * 1000:.1f}) "
+            f"over {args.runs} polls"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -56,8 +56,7 @@ UNDO: dict[int, list[str]] = {
         "DROP COLUMN rating, DROP COLUMN rating_comment, DROP COLUMN rated_at",
         "ALTER TABLE site DROP COLUMN csat_enabled",
         "DROP TABLE encryption_key_use",
-        "ALTER TABLE visitor MODIFY name VARCHAR(200) NOT NULL, "
-        "MODIFY email VARCHAR(254) NOT NULL",
+        "ALTER TABLE visitor MODIFY name VARCHAR(200) NOT NULL, MODIFY email VARCHAR(254) NOT NULL",
     ],
     4: [
         "DROP TABLE visitor_page, conversation_label",
@@ -100,37 +99,86 @@ def _undo_milliseconds(cursor: Any) -> None:
 def _server_conn(database: str | None = None) -> Any:
     parts = urlsplit(DEFAULT_MYSQL_URL)
     return pymysql.connect(
-        host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-        password=parts.password or "", database=database, charset="utf8mb4", autocommit=True,
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        database=database,
+        charset="utf8mb4",
+        autocommit=True,
     )
 
 
 def _insert(cursor: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     for start in range(0, len(rows), ROWS_PER_INSERT):
-        chunk = rows[start:start + ROWS_PER_INSERT]
+        chunk = rows[start : start + ROWS_PER_INSERT]
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * len(chunk)),
             [value for row in chunk for value in row],
         )
 
 
-VISITOR_COLUMNS = ["id", "tenant_id", "site_id", "name", "email", "language", "ip",
-                   "user_agent", "referrer", "page_url", "visit_count", "created_at",
-                   "last_seen_at"]
-CONV_COLUMNS = ["id", "tenant_id", "site_id", "visitor_id", "status", "last_seq",
-                "visitor_read_seq", "agent_read_seq", "created_at"]
-MESSAGE_COLUMNS = ["tenant_id", "conversation_id", "seq", "id", "kind", "sender_type",
-                   "sender_id", "sender_name", "cid", "body", "created_ms"]
+VISITOR_COLUMNS = [
+    "id",
+    "tenant_id",
+    "site_id",
+    "name",
+    "email",
+    "language",
+    "ip",
+    "user_agent",
+    "referrer",
+    "page_url",
+    "visit_count",
+    "created_at",
+    "last_seen_at",
+]
+CONV_COLUMNS = [
+    "id",
+    "tenant_id",
+    "site_id",
+    "visitor_id",
+    "status",
+    "last_seq",
+    "visitor_read_seq",
+    "agent_read_seq",
+    "created_at",
+]
+MESSAGE_COLUMNS = [
+    "tenant_id",
+    "conversation_id",
+    "seq",
+    "id",
+    "kind",
+    "sender_type",
+    "sender_id",
+    "sender_name",
+    "cid",
+    "body",
+    "created_ms",
+]
 
 
 def _conv_rows(prefix: str, c: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     visitor = f"{prefix}v{c:09d}"
     return (
-        (visitor, "bench", "site", f"Visitor {c}", f"v{c}@example.com", "en", "127.0.0.1",
-         "bench", "", "", 1, "2026-01-01 00:00:00", "2026-01-01 00:00:00"),
-        (f"{prefix}c{c:09d}", "bench", "site", visitor, "closed", 0, 0, 0,
-         "2026-01-01 00:00:00"),
+        (
+            visitor,
+            "bench",
+            "site",
+            f"Visitor {c}",
+            f"v{c}@example.com",
+            "en",
+            "127.0.0.1",
+            "bench",
+            "",
+            "",
+            1,
+            "2026-01-01 00:00:00",
+            "2026-01-01 00:00:00",
+        ),
+        (f"{prefix}c{c:09d}", "bench", "site", visitor, "closed", 0, 0, 0, "2026-01-01 00:00:00"),
     )
 
 
@@ -145,12 +193,28 @@ def fill(conn: Any, conversations: int, messages: int) -> float:
         pairs = [_conv_rows("f", c) for c in convs]
         _insert(cursor, "visitor", VISITOR_COLUMNS, [p[0] for p in pairs])
         _insert(cursor, "conversation", CONV_COLUMNS, [p[1] for p in pairs])
-        _insert(cursor, "message", MESSAGE_COLUMNS, [
-            ("bench", f"fc{c:09d}", n, f"fm{c:09d}{n:06d}", "text",
-             "visitor" if n % 2 else "agent", f"fv{c:09d}", "", f"cid{n}",
-             BODY.format(n=n + c), now + n)
-            for c in convs for n in range(1, per_conv + 1)
-        ])
+        _insert(
+            cursor,
+            "message",
+            MESSAGE_COLUMNS,
+            [
+                (
+                    "bench",
+                    f"fc{c:09d}",
+                    n,
+                    f"fm{c:09d}{n:06d}",
+                    "text",
+                    "visitor" if n % 2 else "agent",
+                    f"fv{c:09d}",
+                    "",
+                    f"cid{n}",
+                    BODY.format(n=n + c),
+                    now + n,
+                )
+                for c in convs
+                for n in range(1, per_conv + 1)
+            ],
+        )
         if first % (batch * 100) == 0:
             print(f"  filled {first * per_conv:,} messages", file=sys.stderr, flush=True)
     return time.perf_counter() - started
@@ -178,9 +242,26 @@ class Writer(threading.Thread):
                     visitor, conv = _conv_rows("w", c)
                     _insert(cursor, "visitor", VISITOR_COLUMNS, [visitor])
                     _insert(cursor, "conversation", CONV_COLUMNS, [conv])
-                _insert(cursor, "message", MESSAGE_COLUMNS, [
-                    ("bench", f"wc{(c // 10) * 10 + 1:09d}", c, f"wm{c:015d}", "text", "visitor",
-                     "w", "", f"cid{c}", BODY.format(n=c), int(time.time() * 1000))])
+                _insert(
+                    cursor,
+                    "message",
+                    MESSAGE_COLUMNS,
+                    [
+                        (
+                            "bench",
+                            f"wc{(c // 10) * 10 + 1:09d}",
+                            c,
+                            f"wm{c:015d}",
+                            "text",
+                            "visitor",
+                            "w",
+                            "",
+                            f"cid{c}",
+                            BODY.format(n=c),
+                            int(time.time() * 1000),
+                        )
+                    ],
+                )
                 ended = time.perf_counter()
                 self.window.append((ended, ended - started))
         except BaseException as err:  # reported by the main thread
@@ -212,8 +293,10 @@ def main() -> None:
             if version == 9:
                 _undo_milliseconds(cursor)
         cursor.execute("DELETE FROM schema_migration WHERE version > 1")
-        print(f"filling {args.messages:,} messages in {args.conversations:,} conversations",
-              file=sys.stderr)
+        print(
+            f"filling {args.messages:,} messages in {args.conversations:,} conversations",
+            file=sys.stderr,
+        )
         seconds = fill(conn, args.conversations, args.messages)
         print(f"filled in {seconds:.0f} s", file=sys.stderr)
         rows = []
@@ -241,8 +324,10 @@ def main() -> None:
             written = writer.count
             print(f"  {migration.version}: {ended - started:.2f} s", file=sys.stderr, flush=True)
         version = cursor.connection.get_server_info()
-        print(f"\n{args.messages:,} messages, {args.conversations:,} conversations, "
-              f"server {version}\n")
+        print(
+            f"\n{args.messages:,} messages, {args.conversations:,} conversations, "
+            f"server {version}\n"
+        )
         print("| migration | seconds | writes during it | longest write (s) |")
         print("| --- | ---: | ---: | ---: |")
         for number, label, took, done, stall in rows:

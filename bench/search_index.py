@@ -34,8 +34,22 @@ from tests.support.services import blank_database  # noqa: E402
 BATCH = 50
 ZH = "我的订单还没有到请帮忙查一下物流信息谢谢你们的服务退款已经批准了"
 JA = "東京駅でカードを落としましたコーヒーを注文したいのですが配達はいつですか"
-EN = ["hello", "I", "have", "a", "question", "about", "my", "order", "number", "when",
-      "will", "it", "ship", "thanks"]
+EN = [
+    "hello",
+    "I",
+    "have",
+    "a",
+    "question",
+    "about",
+    "my",
+    "order",
+    "number",
+    "when",
+    "will",
+    "it",
+    "ship",
+    "thanks",
+]
 
 
 def bodies(rows: int, seed: int = 7) -> list[str]:
@@ -63,9 +77,10 @@ def drop_ngrams(database) -> None:  # type: ignore[no-untyped-def]
 
 def run(backend: str, rows: int, with_ngrams: bool) -> dict[str, float]:
     texts = bodies(rows)
-    with tempfile.TemporaryDirectory() as tmp, blank_database(
-        backend, Path(tmp) / "bench.db"
-    ) as database:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        blank_database(backend, Path(tmp) / "bench.db") as database,
+    ):
         migrate(database)
         if not with_ngrams:
             drop_ngrams(database)
@@ -77,8 +92,19 @@ def run(backend: str, rows: int, with_ngrams: bool) -> dict[str, float]:
         cpu, wall = time.process_time(), time.perf_counter()
         for first in range(0, rows, BATCH):
             batch = [
-                ("t-bench", f"c{n // 20}", n % 20 + 1, f"m{n}", "text", "visitor", "v", "",
-                 f"cid{n}", texts[n], 1_700_000_000_000 + n)
+                (
+                    "t-bench",
+                    f"c{n // 20}",
+                    n % 20 + 1,
+                    f"m{n}",
+                    "text",
+                    "visitor",
+                    "v",
+                    "",
+                    f"cid{n}",
+                    texts[n],
+                    1_700_000_000_000 + n,
+                )
                 for n in range(first, min(first + BATCH, rows))
             ]
             with database.atomic():

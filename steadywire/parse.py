@@ -69,9 +69,7 @@ def parse(text: str | bytes, side: Side) -> Frame:
     return from_object(decode(text), side)
 
 
-def parse_client_frame(
-    text: str | bytes, accepted: Collection[str] | None = None
-) -> ClientFrame:
+def parse_client_frame(text: str | bytes, accepted: Collection[str] | None = None) -> ClientFrame:
     """What a server reads from a client: decoded and validated once.
 
     With ``accepted`` (the types this reader takes), a frame of another known type raises

@@ -238,8 +238,9 @@ class AgentTools:
             labels = [str(r.get("label")) for r in await self.client.tenant_labels() or []]
         except ApiError:
             labels = []
-        loaded = {label for conv in self.screen.desk.conversations.values()
-                  for label in conv.labels}
+        loaded = {
+            label for conv in self.screen.desk.conversations.values() for label in conv.labels
+        }
         labels += sorted(loaded - set(labels))
 
         def chosen(label: str | None) -> None:

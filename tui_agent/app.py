@@ -174,9 +174,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="show the login form even when a saved token is still valid",
     )
-    parser.add_argument(
-        "--logout", action="store_true", help="forget every saved token and exit"
-    )
+    parser.add_argument("--logout", action="store_true", help="forget every saved token and exit")
     parser.add_argument(
         "--config-dir",
         type=Path,

@@ -86,6 +86,10 @@ def preview(body: Mapping[str, Any], prechat: Mapping[str, Any]) -> list[str]:
         lines.append(f"  We are back {first.capitalize()} {days[first][0][0]} ({hours.get('tz')})")
     lines.append("  Offline form: name, e-mail, message (reply by e-mail)")
     lines += ["", "Open:"]
-    lines += [f"  {d.capitalize()}  {spans_text(days[d]) or 'closed'}" if d in days
-              else f"  {d.capitalize()}  closed" for d in DAYS]
+    lines += [
+        f"  {d.capitalize()}  {spans_text(days[d]) or 'closed'}"
+        if d in days
+        else f"  {d.capitalize()}  closed"
+        for d in DAYS
+    ]
     return lines

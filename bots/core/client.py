@@ -278,6 +278,7 @@ class SteadyClient:
         if not isinstance(file_id, str) or not file_id:
             raise ApiError(502, "bad_response", "the server did not name the attachment")
         return file_id
+
     async def get_raw(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         """A GET whose status the caller reads itself (a 304 is an answer, not an error);
         raises ApiError(0) when the server cannot be reached."""

@@ -202,9 +202,10 @@ class SlackPlatform(Platform):
     async def _download(self, url: str) -> bytes:
         headers = {"Authorization": f"Bearer {self.web.token}"}
         try:
-            async with aiohttp.ClientSession() as session, session.get(
-                url, headers=headers, timeout=aiohttp.ClientTimeout(total=60)
-            ) as resp:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as resp,
+            ):
                 if resp.status != 200:
                     raise PlatformRefused(f"Slack answered {resp.status} for a file")
                 return await resp.read()

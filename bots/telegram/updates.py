@@ -30,9 +30,7 @@ PRIVATE_HELP = (
     "answer visitors there, link your Telegram account to your agent once: get a link code "
     "in the agent console (F2) and send it here as /link CODE."
 )
-ONLY_TEXT = (
-    "Only text, photos and files reach the visitor: this message was not passed on."
-)
+ONLY_TEXT = "Only text, photos and files reach the visitor: this message was not passed on."
 
 
 def _message_key(message: Message) -> str:

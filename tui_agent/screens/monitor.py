@@ -195,6 +195,7 @@ class MonitorScreen(Screen[None]):
                 severity="warning",
             )
             return
+
         def answered(greeting: str | None, visitor: str = row.id) -> None:
             if greeting:
                 self._invite(visitor, greeting)

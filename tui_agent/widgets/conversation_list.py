@@ -136,10 +136,13 @@ class ConversationList(ScrollView, can_focus=True):
         if self.narrowed_to is None:
             return
         conversations = self.desk.conversations
-        self._labelled = LabelledIds([
-            conv for conv in self.desk.lists[self.list_name].ids.ids()
-            if self.narrowed_to in conversations[conv].labels
-        ])
+        self._labelled = LabelledIds(
+            [
+                conv
+                for conv in self.desk.lists[self.list_name].ids.ids()
+                if self.narrowed_to in conversations[conv].labels
+            ]
+        )
 
     # ------------------------------------------------------------------ attributes down
 
@@ -380,9 +383,7 @@ class ConversationList(ScrollView, can_focus=True):
 
     def action_choose(self) -> None:
         if self.highlighted is not None and self.highlighted < self._ids:
-            self.post_message(
-                ConversationChosen(self._rows().at(self.highlighted))
-            )
+            self.post_message(ConversationChosen(self._rows().at(self.highlighted)))
 
     def on_focus(self, event: Focus) -> None:
         if self.highlighted is None and self._ids:

@@ -88,13 +88,22 @@ class AgentsScreen(AdminView):
     def _form(self, title: str, record: dict[str, Any] | None) -> FormScreen:
         fields = [
             Field("name", "Name", str(record.get("name") or "") if record else ""),
-            Field("role", "Role (agent or admin)", str(record.get("role") or "") if record
-                  else "agent"),
-            Field("capacity", "Capacity (chats at once)",
-                  str(record.get("capacity") or "") if record else ""),
-            Field("departments", "Departments (names, comma separated)",
-                  self.names_of(record.get("departments")) if record else "",
-                  placeholder=clean(", ".join(sorted(self.by_name())) or "no departments yet")),
+            Field(
+                "role",
+                "Role (agent or admin)",
+                str(record.get("role") or "") if record else "agent",
+            ),
+            Field(
+                "capacity",
+                "Capacity (chats at once)",
+                str(record.get("capacity") or "") if record else "",
+            ),
+            Field(
+                "departments",
+                "Departments (names, comma separated)",
+                self.names_of(record.get("departments")) if record else "",
+                placeholder=clean(", ".join(sorted(self.by_name())) or "no departments yet"),
+            ),
         ]
         if record is None:
             fields[:0] = [Field("email", "E-mail")]
@@ -144,9 +153,7 @@ class AgentsScreen(AdminView):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_call(
-                    lambda: self.api.set_disabled(agent_id, disable), f"{verb.lower()}d"
-                )
+                self.run_call(lambda: self.api.set_disabled(agent_id, disable), f"{verb.lower()}d")
 
         question = safe_text(f"{verb} {record.get('email', '')}?{note}")
         self.app.push_screen(ConfirmScreen(question), answered)

@@ -34,8 +34,11 @@ class DepartmentsScreen(AdminView):
         return sorted(departments, key=lambda d: str(d.get("name", "")).casefold())
 
     def row_cells(self, record: dict[str, Any]) -> list[object]:
-        return [record.get("name"), self.members.get(str(record.get("id")), 0),
-                when(record.get("created_at"))]
+        return [
+            record.get("name"),
+            self.members.get(str(record.get("id")), 0),
+            when(record.get("created_at")),
+        ]
 
     def action_create(self) -> None:
         def chosen(values: dict[str, str] | None) -> None:

@@ -24,19 +24,21 @@ from tui_agent.untrusted import safe_text
 
 SUBJECTS: tuple[tuple[str, str, str, Callable[[AdminContext], AdminView]], ...] = (
     # (key, id, what, screen)
-    ("a", "agents", "Agents: create, role, capacity, departments, disable, password",
-     AgentsScreen),
+    ("a", "agents", "Agents: create, role, capacity, departments, disable, password", AgentsScreen),
     ("d", "departments", "Departments: create, rename, delete", DepartmentsScreen),
-    ("s", "sites", "Sites: origins, identity secret, widget snippet, hours, pre-chat form, CSAT",
-     SitesScreen),
+    (
+        "s",
+        "sites",
+        "Sites: origins, identity secret, widget snippet, hours, pre-chat form, CSAT",
+        SitesScreen,
+    ),
     ("l", "audit", "Audit log: who changed what", AuditScreen),
     ("g", "logins", "Login log: every login attempt", LoginLogScreen),
     ("r", "reports", "Reports: conversations, response and wait times, CSAT", ReportsScreen),
     ("c", "canned", "Team canned replies", TeamCannedScreen),
     ("t", "settings", "Settings: limits, masking", SettingsScreen),
     ("k", "keys", "API keys: create, revoke", ApiKeysScreen),
-    ("b", "bridges", "Bridges (Slack, Telegram): create, revoke, links, link code",
-     BridgesScreen),
+    ("b", "bridges", "Bridges (Slack, Telegram): create, revoke, links, link code", BridgesScreen),
 )
 
 
@@ -54,12 +56,16 @@ class AdminHubScreen(Screen[None]):
         with Vertical(id="admin-hub"):
             yield Static(safe_text("Administration", "bold"), classes="admin-title")
             yield OptionList(
-                *(Option(safe_text(f"{key}  {what}"), id=ident)
-                  for key, ident, what, _ in SUBJECTS),
+                *(
+                    Option(safe_text(f"{key}  {what}"), id=ident)
+                    for key, ident, what, _ in SUBJECTS
+                ),
                 id="admin-menu",
             )
-            yield Static(safe_text("a letter or enter opens · escape: back to the desk", "dim"),
-                         classes="admin-hint")
+            yield Static(
+                safe_text("a letter or enter opens · escape: back to the desk", "dim"),
+                classes="admin-hint",
+            )
         yield Footer()
 
     def on_mount(self) -> None:

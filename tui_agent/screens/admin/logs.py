@@ -93,11 +93,17 @@ def changes_text(changes: object) -> str:
 
 class AuditScreen(LogView):
     TITLE_TEXT = "Audit log"
-    HINT = ("f filter (who: a name or e-mail; action: agent. for a prefix; since/until: "
-            "YYYY-MM-DD) · enter applies · m older · ctrl+e CSV · escape back")
+    HINT = (
+        "f filter (who: a name or e-mail; action: agent. for a prefix; since/until: "
+        "YYYY-MM-DD) · enter applies · m older · ctrl+e CSV · escape back"
+    )
     COLUMNS = ("When (UTC)", "Who", "Action", "On", "Changes", "IP")
-    FILTERS = (("who", "who (name or e-mail)"), ("action", "action, e.g. agent."),
-               ("since", "since YYYY-MM-DD"), ("until", "until YYYY-MM-DD"))
+    FILTERS = (
+        ("who", "who (name or e-mail)"),
+        ("action", "action, e.g. agent."),
+        ("since", "since YYYY-MM-DD"),
+        ("until", "until YYYY-MM-DD"),
+    )
 
     LOG = "audit"
     names: dict[str, str]
@@ -136,11 +142,17 @@ class AuditScreen(LogView):
 
 class LoginLogScreen(LogView):
     TITLE_TEXT = "Login log"
-    HINT = ("f filter (user, IP, success yes/no, since YYYY-MM-DD) · enter applies · "
-            "m older · ctrl+e CSV · escape back")
+    HINT = (
+        "f filter (user, IP, success yes/no, since YYYY-MM-DD) · enter applies · "
+        "m older · ctrl+e CSV · escape back"
+    )
     COLUMNS = ("When (UTC)", "User", "Succeeded", "Source", "IP", "Client")
-    FILTERS = (("username", "user (e-mail)"), ("ip", "IP"), ("success", "success yes/no"),
-               ("since", "since YYYY-MM-DD"))
+    FILTERS = (
+        ("username", "user (e-mail)"),
+        ("ip", "IP"),
+        ("success", "success yes/no"),
+        ("since", "since YYYY-MM-DD"),
+    )
 
     LOG = "login-log"
 

@@ -45,10 +45,21 @@ def bars(rows: list[tuple[str, float | None]], width: int = BAR_WIDTH) -> Text:
 
 class ReportsScreen(AdminView):
     TITLE_TEXT = "Reports"
-    HINT = ("1 per day · 2 per agent · 3 per department · m next chart · f dates · "
-            "ctrl+e CSV · escape back")
-    COLUMNS = ("Day", "Conversations", "Closed", "First response (s)", "Wait (s)",
-               "Resolution (s)", "Missed", "CSAT", "Ratings")
+    HINT = (
+        "1 per day · 2 per agent · 3 per department · m next chart · f dates · "
+        "ctrl+e CSV · escape back"
+    )
+    COLUMNS = (
+        "Day",
+        "Conversations",
+        "Closed",
+        "First response (s)",
+        "Wait (s)",
+        "Resolution (s)",
+        "Missed",
+        "CSAT",
+        "Ratings",
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         *AdminView.BINDINGS,
         Binding("1", "group('day')", "Per day"),

@@ -51,23 +51,31 @@ class SettingsScreen(AdminView):
         current = await self.api.settings()
         return [
             {"section": section, "field": name, "value": value}
-            for section, fields in current.items() if isinstance(fields, dict)
+            for section, fields in current.items()
+            if isinstance(fields, dict)
             for name, value in fields.items()
         ]
 
     def row_cells(self, record: dict[str, Any]) -> list[object]:
         key = (record["section"], record["field"])
         value = record["value"]
-        return [record["section"], record["field"], "default" if value is None else value,
-                MEANING.get(key, "")]
+        return [
+            record["section"],
+            record["field"],
+            "default" if value is None else value,
+            MEANING.get(key, ""),
+        ]
 
     def action_edit(self) -> None:
         record = self.selected()
         if record is None:
             return
         section, name, current = record["section"], record["field"], record["value"]
-        shown = "" if current is None else ("yes" if current is True else
-                                            "no" if current is False else str(current))
+        shown = (
+            ""
+            if current is None
+            else ("yes" if current is True else "no" if current is False else str(current))
+        )
 
         def chosen(values: dict[str, str] | None) -> None:
             if values is not None:

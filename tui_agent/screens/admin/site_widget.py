@@ -100,7 +100,9 @@ class SiteWidgetScreen(Screen[None]):
 
     def bodies(self) -> tuple[dict[str, Any], dict[str, Any]]:
         hours = hours_body(
-            self.value("tz"), {d: self.value(d) for d in DAYS}, self.value("welcome"),
+            self.value("tz"),
+            {d: self.value(d) for d in DAYS},
+            self.value("welcome"),
             self.value("after"),
         )
         prechat = {

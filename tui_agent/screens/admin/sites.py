@@ -59,8 +59,10 @@ class CopyScreen(ModalScreen[None]):
 
 class SitesScreen(AdminView):
     TITLE_TEXT = "Sites"
-    HINT = ("n new · e edit · w widget snippet · s rotate identity secret · h hours and "
-            "pre-chat form · ctrl+e CSV · escape back")
+    HINT = (
+        "n new · e edit · w widget snippet · s rotate identity secret · h hours and "
+        "pre-chat form · ctrl+e CSV · escape back"
+    )
     # One column for the identity hash's rules keeps the table within 130 columns.
     COLUMNS = ("Name", "Site key", "Allowed origins", "Identity hash", "CSAT", "Created (UTC)")
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -90,12 +92,21 @@ class SitesScreen(AdminView):
         record = record or {}
         return [
             Field("name", "Name", str(record.get("name") or "")),
-            Field("origins", "Allowed origins (https://host[:port], space separated)",
-                  " ".join(record.get("allowed_origins") or ())),
-            Field("timed", "Require a timed identity hash (yes / no)",
-                  "yes" if record.get("require_timed_hash") else "no"),
-            Field("csat", "Offer visitors a rating when a chat closes (yes / no)",
-                  "no" if record.get("csat_enabled") is False else "yes"),
+            Field(
+                "origins",
+                "Allowed origins (https://host[:port], space separated)",
+                " ".join(record.get("allowed_origins") or ()),
+            ),
+            Field(
+                "timed",
+                "Require a timed identity hash (yes / no)",
+                "yes" if record.get("require_timed_hash") else "no",
+            ),
+            Field(
+                "csat",
+                "Offer visitors a rating when a chat closes (yes / no)",
+                "no" if record.get("csat_enabled") is False else "yes",
+            ),
         ]
 
     @staticmethod
@@ -115,8 +126,11 @@ class SitesScreen(AdminView):
             f"Identity secret (user_hash key, shown this once):\n{secret}"
         )
         self.app.push_screen(
-            CopyScreen(f"Site {result.get('name', '')}", text,
-                       "Copy the secret now: the server never shows it again.")
+            CopyScreen(
+                f"Site {result.get('name', '')}",
+                text,
+                "Copy the secret now: the server never shows it again.",
+            )
         )
 
     def action_create(self) -> None:
@@ -144,8 +158,13 @@ class SitesScreen(AdminView):
         record = self.selected()
         if record is not None:
             snippet = widget_snippet(self.context.server_url, str(record["site_key"]))
-            self.app.push_screen(CopyScreen(f"Widget snippet: {record.get('name', '')}", snippet,
-                                            "Paste it into every page of the site."))
+            self.app.push_screen(
+                CopyScreen(
+                    f"Widget snippet: {record.get('name', '')}",
+                    snippet,
+                    "Paste it into every page of the site.",
+                )
+            )
 
     def action_hours(self) -> None:
         record = self.selected()
