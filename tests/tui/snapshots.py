@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from textual.app import App
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 UPDATE_ENV = "STEADY_UPDATE_SNAPSHOTS"
@@ -98,3 +99,14 @@ def assert_snapshot(app: App[Any], name: str, masks: Sequence[Mask] = ()) -> Non
         raise AssertionError(
             f"screen differs from {path.name} ({UPDATE_ENV}=1 rewrites it):\n{diff}"
         )
+
+
+def columns_sized(table: DataTable[Any]) -> bool:
+    """Each of the table's columns is as wide as its widest cell. A table sizes its columns
+    when it is next idle after rows change, which under load can come after a pause: a
+    snapshot taken before shows every column as wide as its label."""
+    for key, column in table.columns.items():
+        widest = max((cell_len(str(cell)) for cell in table.get_column(key)), default=0)
+        if column.content_width < widest:
+            return False
+    return True

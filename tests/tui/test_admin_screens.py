@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -38,7 +37,7 @@ from tests.tui.conftest import (
     visitor_starts,
     wait_until,
 )
-from tests.tui.snapshots import ANY_DATE, assert_snapshot, exactly, screen_text
+from tests.tui.snapshots import ANY_DATE, assert_snapshot, columns_sized, exactly, screen_text
 from tui_agent.screens.admin.agents import AgentsScreen
 from tui_agent.screens.admin.base import AdminView
 from tui_agent.screens.admin.departments import DepartmentsScreen
@@ -78,19 +77,11 @@ async def opened(pilot: Pilot[Any], kind: type[AdminView]) -> Any:
     await wait_until(pilot, lambda: screen.last_status != "", f"{kind.__name__} loaded")
     # The rows are in; the table sizes its columns when it is next idle, which can come
     # after a pause (CI twice showed every column as wide as its label).
-    await wait_until(pilot, lambda: columns_sized(screen), f"{kind.__name__} columns sized")
+    table = screen.query_one("#admin-table", DataTable)
+    await wait_until(pilot, lambda: columns_sized(table), f"{kind.__name__} columns sized")
     await pilot.pause()
     return screen
 
-
-def columns_sized(screen: AdminView) -> bool:
-    """Each of the table's columns is as wide as its widest cell."""
-    table = screen.query_one("#admin-table", DataTable)
-    for key, column in table.columns.items():
-        widest = max((cell_len(str(cell)) for cell in table.get_column(key)), default=0)
-        if column.content_width < widest:
-            return False
-    return True
 
 
 async def done(pilot: Pilot[Any], screen: AdminView, status: str) -> None:

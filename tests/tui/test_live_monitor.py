@@ -18,7 +18,7 @@ from textual.widgets import DataTable
 
 from tests.support.server import ServerFactory, ServerProcess
 from tests.tui.conftest import SIZE, connected, console, save_login, wait_until
-from tests.tui.snapshots import assert_snapshot
+from tests.tui.snapshots import assert_snapshot, columns_sized
 from tests.widget.conftest import browser, start_widget_server  # noqa: F401 (a fixture)
 from tests.widget.helpers import DESKTOP, WidgetPage
 from tui_agent.screens.invite import InviteScreen
@@ -90,6 +90,8 @@ async def test_admin_watches_a_visitor_browse_and_invites_them(
                          and state.visitors[vid].title == "Checkout", "navigation seen")
         assert await widget.page.locator(".panel").is_hidden()
         monitor.redraw()
+        table = monitor.query_one("#monitor-visitors", DataTable)
+        await wait_until(pilot, lambda: columns_sized(table), "columns sized")
         await pilot.pause(0.1)
         assert_snapshot(app, "monitor")  # names, pages, times: no ids, no clock times
 
