@@ -111,6 +111,13 @@ class SteadyClient:
             timeout=http_timeout_secs,
             headers={"User-Agent": CLIENT_NAME, "Authorization": f"Bearer {token}"},
         )
+        # Attachments' signed URLs, fetched without the token (one may be an S3 store's).
+        # Kept for the bridge's life: a client made per file cost 15-30 ms of this loop.
+        self._files = httpx.AsyncClient(
+            base_url=self.server_url,
+            timeout=http_timeout_secs,
+            headers={"User-Agent": CLIENT_NAME},
+        )
         self._ws: ClientConnection | None = None
         self._live = False
         self._stop = asyncio.Event()
@@ -192,6 +199,7 @@ class SteadyClient:
     async def aclose(self) -> None:
         await self.stop()
         await self._http.aclose()
+        await self._files.aclose()
 
     # -- frames in --------------------------------------------------------------------
     async def _dispatch(self, raw: str | bytes) -> None:
@@ -254,12 +262,7 @@ class SteadyClient:
         if not isinstance(url, str) or not url:
             raise ApiError(502, "bad_response", "the server gave no URL for the attachment")
         try:
-            async with httpx.AsyncClient(
-                base_url=self.server_url,
-                timeout=self._http.timeout,
-                headers={"User-Agent": CLIENT_NAME},
-            ) as plain:
-                resp = await plain.get(url)
+            resp = await self._files.get(url)
         except httpx.HTTPError as exc:
             raise ApiError(0, "unreachable", f"cannot fetch the attachment: {exc}") from exc
         if resp.status_code != 200:
