@@ -10,13 +10,13 @@ import pytest
 
 from bots.core.breakers import Breakers
 from bots.core.client import ApiError, SteadyClient
-from tests.support.bridges import admin_token, new_bridge, tenant
+from tests.support.bridges import admin_token, new_bridge, other, tenant, token_of
 from tests.support.clients import Clients
 from tests.support.http import http_client
 from tests.support.server import DemoTenant, ServerProcess
 from tests.support.tcp_proxy import TcpProxy
 
-__all__ = ["admin_token", "tenant"]  # fixtures
+__all__ = ["admin_token", "other", "tenant"]  # fixtures
 
 FILES = 5
 
@@ -78,15 +78,21 @@ async def test_a_bridge_fetches_attachments_over_one_kept_connection(
     assert proxy.accepted == 2
 
 
-@pytest.mark.parametrize("token", ["", "not-a-token"])
-async def test_without_the_bridge_token_no_attachment_is_fetched(
-    server: ServerProcess, tenant: DemoTenant, clients: Clients, token: str
-) -> None:
-    sent = await visitor_files(server, tenant, clients)
-    client = bridge_client(server.url, token)
+async def refused_status(url: str, token: str, file_id: str) -> int:
+    client = bridge_client(url, token)
     try:
         with pytest.raises(ApiError) as refused:
-            await client.fetch_file(next(iter(sent)))
+            await client.fetch_file(file_id)
     finally:
         await client.aclose()
-    assert refused.value.status == 401
+    return refused.value.status
+
+
+async def test_no_attachment_without_the_tenants_bridge_token(
+    server: ServerProcess, tenant: DemoTenant, other: DemoTenant, clients: Clients
+) -> None:
+    file_id = next(iter(await visitor_files(server, tenant, clients)))
+    assert await refused_status(server.url, "not-a-token", file_id) == 401
+    # Another tenant's bridge: as unknown as a made-up id.
+    others = await new_bridge(server, await token_of(server, other.admin, other), name="theirs")
+    assert await refused_status(server.url, others.token, file_id) == 404
