@@ -29,6 +29,7 @@ class EventName(StrEnum):
     CONV_TRANSFERRED = "conv.transferred"
     CONV_CLOSED = "conv.closed"
     CONV_RATED = "conv.rated"
+    CONV_LABELS = "conv.labels"  # its labels changed (agents only, not bridges)
     CONV_OFFERED = "conv.offered"
     CONV_OFFER_EXPIRED = "conv.offer_expired"
     AGENT_STATUS = "agent.status"
@@ -286,6 +287,25 @@ class ConvRated(_Details):
 
 
 @dataclass(frozen=True, slots=True)
+class ConvLabels(_Details):
+    """A conversation's labels after an agent added or removed one: all of them, sorted."""
+
+    labels: tuple[str, ...]
+    by: Sender
+
+    NAME: ClassVar[str] = EventName.CONV_LABELS.value
+
+    def to_data(self) -> dict[str, Any]:
+        return {"labels": list(self.labels), "by": self.by.to_wire()}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ConvLabels:
+        raw = data.get("labels")
+        labels = tuple(x for x in raw if isinstance(x, str)) if isinstance(raw, list) else ()
+        return cls(labels, Sender.from_wire(data.get("by")))
+
+
+@dataclass(frozen=True, slots=True)
 class ConvOffered(_Details):
     agent: Sender
     department: str | None
@@ -487,6 +507,7 @@ EventDetails = (
     | ConvTransferred
     | ConvClosed
     | ConvRated
+    | ConvLabels
     | ConvOffered
     | ConvOfferExpired
     | AgentStatusChanged
@@ -504,6 +525,7 @@ _DETAILS: dict[str, Callable[[Mapping[str, Any]], EventDetails]] = {
     EventName.CONV_TRANSFERRED: ConvTransferred.from_data,
     EventName.CONV_CLOSED: ConvClosed.from_data,
     EventName.CONV_RATED: ConvRated.from_data,
+    EventName.CONV_LABELS: ConvLabels.from_data,
     EventName.CONV_OFFERED: ConvOffered.from_data,
     EventName.CONV_OFFER_EXPIRED: ConvOfferExpired.from_data,
     EventName.AGENT_STATUS: AgentStatusChanged.from_data,

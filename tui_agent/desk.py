@@ -22,6 +22,7 @@ from steadywire import (
     AgentStatusChanged,
     ConvAssigned,
     ConvClosed,
+    ConvLabels,
     ConvOffered,
     ConvOfferExpired,
     ConvQueued,
@@ -563,6 +564,12 @@ class Desk:
                     self.agent_connected[details.who.id] = details.connected
                 return None
         if not event.conv:
+            return None
+        if isinstance(details, ConvLabels):
+            # Every agent hears of every label change: only a chat this desk holds changes.
+            known = self.conversations.get(event.conv)
+            if known is not None and known.labels != details.labels:
+                self.set_labels(known.id, details.labels)
             return None
         conv = self.get(event.conv)
         self.tick += 1

@@ -10,7 +10,9 @@ topic, whether the bridge gets it and how its following changes:
   ``conv.closed`` the conversation is finished (read to its end, then no longer followed);
 * out of scope: dropped, except the ``conv.transferred`` that takes a followed
   conversation out of the scope, which is delivered and ends the following at once;
-* events that name no conversation (``agent.status``, presence) are delivered.
+* events that name no conversation (``agent.status``, presence) are delivered;
+* ``conv.labels`` is for the people at a desk, never a bridge: a chat app shows no labels,
+  and an event about a closed conversation must not make the bridge follow it again.
 
 A scope of departments needs each conversation's department. Events that move a
 conversation between departments carry it (``conv.queued``: ``data.department``;
@@ -28,6 +30,7 @@ from typing import Any
 QUEUED = "conv.queued"
 TRANSFERRED = "conv.transferred"
 CLOSED = "conv.closed"
+NOT_FOR_BRIDGES = frozenset({"conv.labels"})
 KNOWN_MAX = 50_000  # departments remembered per bridge connection
 
 
@@ -94,6 +97,8 @@ class BridgeFeed:
         return self.departments is None or department in self.departments
 
     def decide(self, payload: dict[str, Any], followed: bool) -> Verdict:
+        if payload.get("name") in NOT_FOR_BRIDGES:
+            return DROP
         conv = payload.get("conv")
         if not isinstance(conv, str) or not conv:
             return DELIVER

@@ -1,4 +1,5 @@
-"""Labels on conversations: any agent of the tenant adds, removes and lists them."""
+"""Labels on conversations: any agent of the tenant adds, removes and lists them. A change
+is told to the tenant's agents (``conv.labels``), so every console shows it at once."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from typing import Any
 
 import peewee as pw
 
+from server.bus import Bus
 from server.errors import BadRequest, NotFound
+from server.kernel import topics
 from server.kernel.actors import Actor
-from server.storage.database import db, is_mysql
+from server.storage.database import Store, db, is_mysql
 from server.storage.guard import TenantScope
 from server.storage.models import Conversation, ConversationLabel
+from steadywire.events import ConvLabels
+from steadywire.server_frames import Sender
 
 LABEL_MAX_CHARS = 50
 LABELS_PER_CONVERSATION = 20
@@ -60,33 +65,58 @@ def list_labels(actor: Actor, conv: str) -> list[str]:
     return conversation_labels(scope, conv)
 
 
-def add_label(actor: Actor, conv: str, value: object) -> list[str]:
+async def add(store: Store, bus: Bus, actor: Actor, conv: str, value: object) -> list[str]:
+    """Add a label (adding it twice is harmless); the conversation's labels."""
+    labels, changed = await store.run(_add_label, actor, conv, value)
+    if changed:
+        _tell(bus, actor, conv, labels)
+    return labels
+
+
+async def remove(store: Store, bus: Bus, actor: Actor, conv: str, value: object) -> list[str]:
+    """Remove a label (one it does not carry is no change); the conversation's labels."""
+    labels, changed = await store.run(_remove_label, actor, conv, value)
+    if changed:
+        _tell(bus, actor, conv, labels)
+    return labels
+
+
+def _tell(bus: Bus, actor: Actor, conv: str, labels: list[str]) -> None:
+    # To every agent, like the labels themselves: any agent may read and change them.
+    event = ConvLabels(tuple(labels), Sender(**actor.wire())).to_event(conv)
+    bus.publish(topics.agents(actor.tenant_id), event)
+
+
+def _add_label(actor: Actor, conv: str, value: object) -> tuple[list[str], bool]:
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
         # The conversation first: another tenant's id is 404 whatever the label says.
         access_conversation_row(scope, conv, lock=True)
         label = check_label(value)
         labels = conversation_labels(scope, conv)
-        if label not in labels:
-            if len(labels) >= LABELS_PER_CONVERSATION:
-                raise BadRequest(f"a conversation has at most {LABELS_PER_CONVERSATION} labels")
-            scope.insert_many(
-                ConversationLabel,
-                [{"conversation_id": conv, "label": label, "created_by": actor.id[:26]}],
-            ).on_conflict_ignore().execute()
-    return conversation_labels(scope, conv)
+        if label in labels:
+            return labels, False
+        if len(labels) >= LABELS_PER_CONVERSATION:
+            raise BadRequest(f"a conversation has at most {LABELS_PER_CONVERSATION} labels")
+        scope.insert_many(
+            ConversationLabel,
+            [{"conversation_id": conv, "label": label, "created_by": actor.id[:26]}],
+        ).on_conflict_ignore().execute()
+    return conversation_labels(scope, conv), True
 
 
-def remove_label(actor: Actor, conv: str, value: object) -> list[str]:
+def _remove_label(actor: Actor, conv: str, value: object) -> tuple[list[str], bool]:
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
         # The conversation first: another tenant's id is 404 whatever the label says.
         access_conversation_row(scope, conv)
         label = check_label(value)
-        scope.delete(ConversationLabel).where(
-            ConversationLabel.conversation_id == conv, ConversationLabel.label == label
-        ).execute()
-    return conversation_labels(scope, conv)
+        removed = (
+            scope.delete(ConversationLabel)
+            .where(ConversationLabel.conversation_id == conv, ConversationLabel.label == label)
+            .execute()
+        )
+    return conversation_labels(scope, conv), bool(removed)
 
 
 def tenant_labels(actor: Actor) -> list[dict[str, Any]]:

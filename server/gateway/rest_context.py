@@ -83,13 +83,15 @@ def build_context_blueprint(services: Services) -> Blueprint:
         """Add a label to a conversation (adding it twice is harmless)."""
         actor = await require_agent(services, request)
         label = _body(request).get("label")
-        return json({"labels": await run(labels.add_label, actor, _id(conv), label)})
+        added = await labels.add(services.store, services.bus, actor, _id(conv), label)
+        return json({"labels": added})
 
     @bp.delete("/conversations/<conv:str>/labels/<label:str>", ctx_access="agent", unquote=True)
     async def delete_conversation_label(request: Request, conv: str, label: str) -> HTTPResponse:
         """Remove a label from a conversation."""
         actor = await require_agent(services, request)
-        return json({"labels": await run(labels.remove_label, actor, _id(conv), label)})
+        left = await labels.remove(services.store, services.bus, actor, _id(conv), label)
+        return json({"labels": left})
 
     # -- canned replies ----------------------------------------------------------------
     @bp.get("/canned-replies", ctx_access="agent")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 
 from tests.context.conftest import Rest
-from tests.support.clients import Clients, assert_error_response
-from tests.support.server import ServerProcess
+from tests.support.bridges import connect_bridge, new_bridge
+from tests.support.clients import Clients, Frame, assert_error_response, cached_login
+from tests.support.server import DemoTenant, ServerProcess
 
 
 async def new_conv(server: ServerProcess, clients: Clients, **fields: str) -> tuple[str, str]:
@@ -42,6 +44,43 @@ async def test_agents_add_list_and_remove_labels(server: ServerProcess, clients:
     assert resp.status_code == 200 and resp.json()["labels"] == ["vip"], resp.text
     detail = (await agent.get(f"/conversations/{conv}")).json()
     assert detail["labels"] == ["vip"]
+
+
+def labels_event(conv: str) -> Callable[[Frame], bool]:
+    return lambda f: f["type"] == "event" and f["name"] == "conv.labels" and f["conv"] == conv
+
+
+async def test_every_agent_of_the_tenant_sees_label_changes_live(
+    server: ServerProcess, clients: Clients, demo: DemoTenant, other_tenant: DemoTenant,
+    agent: Rest, agent2: Rest,
+) -> None:
+    visitor = await clients.visitor(server)
+    conv = str((await visitor.send_and_ack("hello there"))["conv"])
+    colleague = await clients.agent(server, demo.agents[1], demo=demo)
+    stranger = await clients.agent(server, other_tenant.agents[0], demo=other_tenant)
+    admin_token = str((await cached_login(server, demo.admin, demo=demo))["token"])
+    bridge = await connect_bridge(clients, server, await new_bridge(server, admin_token))
+    me = (await cached_login(server, demo.agents[0], demo=demo))["agent"]
+    tag = f"refund-{uuid.uuid4().hex[:6]}"
+
+    assert (await agent.post(f"/conversations/{conv}/labels", {"label": tag})).status_code == 200
+    added = await colleague.recv_until(labels_event(conv), what="conv.labels")
+    assert added["data"] == {
+        "labels": [tag], "by": {"type": "agent", "id": me["id"], "name": me["name"]}
+    }
+    # No change, no event: the label again, and one the conversation lacks removed.
+    assert (await agent2.post(f"/conversations/{conv}/labels", {"label": tag})).status_code == 200
+    assert (await agent2.delete(f"/conversations/{conv}/labels/absent")).status_code == 200
+    await agent2.post(f"/conversations/{conv}/labels", {"label": "VIP"})
+    both = await colleague.recv_until(labels_event(conv), what="the second conv.labels")
+    assert both["data"]["labels"] == sorted([tag, "vip"])
+    await agent.delete(f"/conversations/{conv}/labels/{tag}")
+    left = await colleague.recv_until(labels_event(conv), what="the third conv.labels")
+    assert left["data"]["labels"] == ["vip"]
+    assert len([f for f in colleague.log if labels_event(conv)(f)]) == 3
+    # Not the visitor, not another tenant, not a bridge (a chat app shows no labels).
+    for ws in (visitor, stranger, bridge):
+        await ws.expect_no_frame(labels_event(conv))
 
 
 async def test_the_label_limit_holds_under_concurrent_adds(

@@ -27,6 +27,7 @@ from tests.tui.conftest import (
     visitor_starts,
     wait_until,
 )
+from tests.tui.snapshots import screen_text
 from tui_agent.canned import placeholder_values
 from tui_agent.config import SavedSession, save_session
 from tui_agent.screens.canned_editor import CannedEditorScreen
@@ -248,6 +249,26 @@ async def test_labels_added_and_removed_shown_on_cards_and_listed_by_label(
         search.query_one("#search-label", Select).value = kept[0]
         await wait_until(pilot, lambda: [h.conv for h in search.hits] == [conv], "by label")
         await pilot.press("escape")
+
+
+async def test_a_label_a_colleague_adds_or_removes_shows_at_once(
+    server: ServerProcess, config_dir: Path, clients: Clients, clean_desk: None
+) -> None:
+    tag = "liv" + uuid.uuid4().hex[:4]
+    assert server.demo is not None
+    colleague = server.demo.agents[1]
+    await save_login(server, config_dir)
+    async with console(config_dir).run_test(size=SIZE) as pilot:
+        screen = await connected(pilot)
+        _, conv = await visitor_starts(clients, server, "Lou", "Hello")
+        await grab(pilot, screen, conv)
+        path = f"/conversations/{conv}/labels"
+        assert (await rest(server, colleague, "POST", path, {"label": tag})).status_code == 200
+        # On its card ("#tag") and in the visitor panel, without a reload.
+        await wait_until(pilot, lambda: f"#{tag}" in screen_text(pilot.app), "on the card")
+        await wait_until(pilot, lambda: tag in panel_text(screen), "in the panel")
+        assert (await rest(server, colleague, "DELETE", f"{path}/{tag}")).status_code == 200
+        await wait_until(pilot, lambda: tag not in screen_text(pilot.app), "gone again")
 
 
 def listed(screen: MainScreen, name: str) -> list[str]:

@@ -83,6 +83,19 @@ def test_desk_counts_unread_visitor_messages_and_cycles_next_unread() -> None:
     assert desk.next_unread("b") is desk.get("b")
 
 
+def test_desk_takes_a_label_change_only_for_a_chat_it_holds() -> None:
+    desk = Desk()
+    apply_event(desk, "conv.queued", "x", {"visitor": {"id": "v", "name": "Zoë"}})
+    by = {"type": "agent", "id": "agent-2", "name": "Colleague"}
+    apply_event(desk, "conv.labels", "x", {"labels": ["refund", "vip"], "by": by})
+    assert desk.get("x").labels == ("refund", "vip")
+    apply_event(desk, "conv.labels", "x", {"labels": [], "by": by})
+    assert desk.get("x").labels == ()
+    # Every agent hears of every label change: another chat's is not made a chat here.
+    apply_event(desk, "conv.labels", "elsewhere", {"labels": ["vip"], "by": by})
+    assert "elsewhere" not in desk.conversations
+
+
 def test_desk_search_matches_visitor_fields_and_loaded_messages() -> None:
     desk = Desk()
     apply_event(desk,

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from steadywire import EventName
 from tui_agent.agent_tools import AgentTools
 from tui_agent.canned import CannedSet
 from tui_agent.client import ApiError, NotConnected, SteadydeskClient
@@ -418,8 +419,10 @@ class MainScreen(AttachmentActions, Screen[None]):
         before = {name: event.conv in lists[name].ids for name in ("queue", "open")}
         notice = self.desk.apply_event(event)
         self.schedule_draw()
-        if not event.conv:
-            return  # tenant-wide events (agent.presence, agent.status, ...): no chat
+        if not event.conv or event.name == EventName.CONV_LABELS:
+            # Tenant-wide events (agent.presence, ...) name no chat; labels change only
+            # chats this desk already holds, and move none between lists.
+            return
         conv = self.desk.get(event.conv)
         for name, was in before.items():  # the total may have moved beyond what is loaded
             if (event.conv in lists[name].ids) != was or (

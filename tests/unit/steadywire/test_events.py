@@ -167,6 +167,12 @@ CASES: list[tuple[str, Any, str | None, dict[str, Any]]] = [
         ),
     ),
     (
+        "labels",
+        w.ConvLabels(("refund", "vip"), ANN),
+        "c1",
+        event("conv.labels", "c1", {"labels": ["refund", "vip"], "by": ANN_WIRE}),
+    ),
+    (
         "offered",
         ConvOffered(ANN, "d1", 30, "2026-01-01T00:00:30.000Z", 2),
         "c1",
