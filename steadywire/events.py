@@ -29,7 +29,7 @@ class EventName(StrEnum):
     CONV_TRANSFERRED = "conv.transferred"
     CONV_CLOSED = "conv.closed"
     CONV_RATED = "conv.rated"
-    CONV_LABELS = "conv.labels"  # its labels changed (agents only, not bridges)
+    CONV_LABELS = "conv.labels"  # its labels changed (the whole set)
     CONV_OFFERED = "conv.offered"
     CONV_OFFER_EXPIRED = "conv.offer_expired"
     AGENT_STATUS = "agent.status"

@@ -11,8 +11,8 @@ topic, whether the bridge gets it and how its following changes:
 * out of scope: dropped, except the ``conv.transferred`` that takes a followed
   conversation out of the scope, which is delivered and ends the following at once;
 * events that name no conversation (``agent.status``, presence) are delivered;
-* ``conv.labels`` is for the people at a desk, never a bridge: a chat app shows no labels,
-  and an event about a closed conversation must not make the bridge follow it again.
+* ``conv.labels`` is delivered in scope like the rest, but never starts a following: any
+  agent may label an old, closed conversation, and that must not replay it to the bridge.
 
 A scope of departments needs each conversation's department. Events that move a
 conversation between departments carry it (``conv.queued``: ``data.department``;
@@ -30,7 +30,7 @@ from typing import Any
 QUEUED = "conv.queued"
 TRANSFERRED = "conv.transferred"
 CLOSED = "conv.closed"
-NOT_FOR_BRIDGES = frozenset({"conv.labels"})
+NEVER_FOLLOWS = frozenset({"conv.labels"})  # says nothing of where the chat is
 KNOWN_MAX = 50_000  # departments remembered per bridge connection
 
 
@@ -97,8 +97,6 @@ class BridgeFeed:
         return self.departments is None or department in self.departments
 
     def decide(self, payload: dict[str, Any], followed: bool) -> Verdict:
-        if payload.get("name") in NOT_FOR_BRIDGES:
-            return DROP
         conv = payload.get("conv")
         if not isinstance(conv, str) or not conv:
             return DELIVER
@@ -111,6 +109,8 @@ class BridgeFeed:
                 return LOOKUP
             self._known.move_to_end(conv)
         if self.in_scope(self._known.get(conv)):
+            if name in NEVER_FOLLOWS:
+                return DELIVER
             if name == CLOSED:
                 return Verdict(deliver=True, finish=followed)
             return Verdict(deliver=True, follow=not followed)

@@ -78,9 +78,30 @@ async def test_every_agent_of_the_tenant_sees_label_changes_live(
     left = await colleague.recv_until(labels_event(conv), what="the third conv.labels")
     assert left["data"]["labels"] == ["vip"]
     assert len([f for f in colleague.log if labels_event(conv)(f)]) == 3
-    # Not the visitor, not another tenant, not a bridge (a chat app shows no labels).
-    for ws in (visitor, stranger, bridge):
+    # A bridge of the tenant is told too (BRIDGES.md: the conv.* events an admin gets).
+    told = await bridge.recv_until(labels_event(conv), what="the bridge's conv.labels")
+    assert told["data"]["labels"] == [tag]
+    # Not the visitor, not another tenant.
+    for ws in (visitor, stranger):
         await ws.expect_no_frame(labels_event(conv))
+
+
+async def test_labelling_a_closed_chat_tells_a_bridge_without_replaying_it(
+    server: ServerProcess, clients: Clients, demo: DemoTenant, agent: Rest,
+) -> None:
+    visitor = await clients.visitor(server)
+    conv = str((await visitor.send_and_ack("an old question"))["conv"])
+    staff = await clients.agent(server, demo.agents[0], demo=demo)
+    await staff.send_json({"type": "accept", "conv": conv})
+    await visitor.recv_until(lambda f: f.get("name") == "conv.assigned", what="assigned")
+    await staff.send_json({"type": "close", "conv": conv})
+    await visitor.recv_until(lambda f: f.get("name") == "conv.closed", what="closed")
+    admin_token = str((await cached_login(server, demo.admin, demo=demo))["token"])
+    bridge = await connect_bridge(clients, server, await new_bridge(server, admin_token))
+    await bridge.ping_pong()  # its welcome's replays are planned: a closed chat is not one
+    assert (await agent.post(f"/conversations/{conv}/labels", {"label": "late"})).status_code == 200
+    await bridge.recv_until(labels_event(conv), what="the bridge's conv.labels")
+    await bridge.expect_no_frame(lambda f: f["type"] == "message" and f.get("conv") == conv)
 
 
 async def test_the_label_limit_holds_under_concurrent_adds(

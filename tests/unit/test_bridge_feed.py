@@ -53,6 +53,19 @@ def test_a_department_bridge_looks_up_what_it_does_not_know() -> None:
     assert feed.decide(event("agent.presence", conv=None), followed=False) == DELIVER
 
 
+def test_a_label_change_is_delivered_in_scope_but_never_starts_a_following() -> None:
+    # Any agent may label an old, closed conversation: the bridge is told, not replayed it.
+    whole = BridgeFeed(None)
+    assert whole.decide(event("conv.labels", labels=["vip"]), followed=False) == DELIVER
+    assert whole.decide(event("conv.labels", labels=["vip"]), followed=True) == DELIVER
+    scoped = BridgeFeed(frozenset({MINE}))
+    assert scoped.decide(event("conv.labels"), followed=False) == LOOKUP
+    scoped.learn("c1", MINE)
+    assert scoped.decide(event("conv.labels"), followed=False) == DELIVER
+    scoped.learn("c2", THEIRS)
+    assert scoped.decide(event("conv.labels", conv="c2"), followed=False) == DROP
+
+
 def test_link_codes_are_60_random_bits_typed_forgivingly() -> None:
     code = new_code()
     groups = code.split("-")
