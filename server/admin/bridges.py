@@ -233,6 +233,7 @@ def acting_agent(bridge: Actor, agent_id: object) -> Actor:
         via=bridge.id,
         departments=bridge.departments,
         user_agent=bridge.user_agent,
+        via_name=bridge.name,
     )
 
 

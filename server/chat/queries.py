@@ -11,6 +11,7 @@ from server.chat.prechat import check_prechat
 from server.chat.records import StoredMessage
 from server.chat.rendered import RENDERED
 from server.chat.visitors import visitor_context
+from server.foundation import audit
 from server.ids import new_id
 from server.kernel.actors import Actor, ConversationRef
 from server.kernel.enums import ConversationStatus, MessageKind
@@ -75,17 +76,23 @@ def open_conversation(visitor: Actor, previous: str | None) -> tuple[Conversatio
 
 
 def close_conversation(ref: ConversationRef, actor: Actor) -> bool:
+    """Close it; whether this call did (a second close changes nothing, and is audited
+    like the first when a bridge asks)."""
     scope = TenantScope(ref.tenant_id)
-    changed = (
-        scope.update(
-            Conversation,
-            status=ConversationStatus.CLOSED.value,
-            open_key=None,
-            closed_at=utcnow(),
+    with db.atomic():
+        changed = (
+            scope.update(
+                Conversation,
+                status=ConversationStatus.CLOSED.value,
+                open_key=None,
+                closed_at=utcnow(),
+            )
+            .where(
+                Conversation.id == ref.id, Conversation.status != ConversationStatus.CLOSED.value
+            )
+            .execute()
         )
-        .where(Conversation.id == ref.id, Conversation.status != ConversationStatus.CLOSED.value)
-        .execute()
-    )
+        audit.in_transaction(actor, "conversation.close", ref.id)
     return bool(changed)
 
 

@@ -301,6 +301,7 @@ class ChatService:
                 body=body,
                 future=future,
                 attachment_ids=attached,
+                audit_as=actor if actor.audit_ip is not None else None,
             )
         )
 

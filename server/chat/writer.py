@@ -8,7 +8,8 @@ Inside the transaction the writer
 2. locks the conversations' rows (in id order, so two nodes never deadlock) and
    assigns ``seq`` from their counters,
 3. inserts all new messages with one multi-row INSERT (the ORM's bulk insert costs ~3x
-   on this path) and moves the counters with one UPDATE.
+   on this path) and moves the counters with one UPDATE; a bridge's sends also get their
+   audit rows there (one more INSERT, only in a batch that has some).
 Only after COMMIT are the futures resolved, so an ack always means "durably stored".
 
 The tenant guard's one exception on the message path (``server/storage/guard.py``): these
@@ -17,8 +18,8 @@ writer keeps the guard's promise itself, in ``_commit`` and ``_stored_duplicates
 - a message row is written only for a send whose ``tenant_id`` is its conversation's
   (read in the same transaction, under the row lock); any other send is "no such
   conversation", and nothing of it is written;
-- the row's ``tenant_id`` is the send's, the ``last_seq`` update names only conversations
-  that passed that check;
+- the row's ``tenant_id`` is the send's (its audit row's too), the ``last_seq`` update
+  names only conversations that passed that check;
 - the resend lookup keys what it finds by tenant, so another tenant's stored message is
   never returned as an "already stored" ack.
 ``tests/unit/chat/test_writer.py`` proves each of these against a real database.
@@ -43,11 +44,13 @@ from server.chat.ai_rules import AI, robot_may_write, taken_over
 from server.chat.records import MessageFields, SendResult, StoredMessage
 from server.chat.rendered import RENDERED
 from server.errors import ErrorCode, Forbidden, NotFound, SteadyError, Unavailable
+from server.foundation import audit
 from server.ids import new_id
+from server.kernel.actors import Actor
 from server.kernel.enums import ConversationStatus
 from server.security.sanitizer import render_html
 from server.storage.database import UNAVAILABLE_ERRORS, is_mysql
-from server.storage.models import Attachment, Conversation, Message
+from server.storage.models import Attachment, AuditLog, Conversation, Message
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,9 @@ class PendingSend(MessageFields):
     future: asyncio.Future[SendResult] = field(repr=False)
     queued_at: float = 0.0
     attachment_ids: tuple[str, ...] = ()  # uploads this message claims (chat/attachments.py)
+    # A bridge's send (``Actor.audit_ip``): its ``message.send`` audit row is inserted by
+    # the batch's transaction, so a stored message always has its row.
+    audit_as: Actor | None = field(default=None, repr=False)
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -108,6 +114,15 @@ def _key(message: MessageFields) -> tuple[str, str, str, str]:
 
 def _quoted(database: pw.Database, name: str) -> str:
     return f"{database.quote[0]}{name}{database.quote[1]}"
+
+
+def _audit_row(actor: Actor, message: StoredMessage) -> dict[str, Any]:
+    """The ``message.send`` audit row of a bridge's stored message (no query: the actor
+    names its bridge, ``Actor.via_name``)."""
+    details = {"message": message.id, "seq": message.seq, "kind": message.kind}
+    row = audit.entry(actor, "message.send", message.conv, details, actor.audit_ip or "")
+    row["tenant_id"] = message.tenant_id  # the send's, checked against its conversation
+    return row
 
 
 class _NotBegun(Exception):
@@ -459,6 +474,7 @@ class GroupCommitWriter:
         taken: set[str] = set()  # attachments claimed by earlier sends of this batch
         values: list[Any] = []
         fresh: dict[tuple[str, str, str, str, str], StoredMessage] = {}
+        audited: list[dict[str, Any]] = []
         for pending in batch:
             key = pending.key
             if key in stored:
@@ -508,6 +524,8 @@ class GroupCommitWriter:
             if claimed:
                 self._claim(message, pending.attachment_ids)
             fresh[key] = message
+            if pending.audit_as is not None:
+                audited.append(_audit_row(pending.audit_as, message))
             RENDERED.put(message.id, rendered[pending.body])
             values.extend(
                 (
@@ -554,6 +572,9 @@ class GroupCommitWriter:
                     args,
                 )
             )
+        if audited:
+            sql, audit_args = AuditLog.insert_many(audited).sql()
+            writes.append((sql, list(audit_args)))
         return outcomes, writes
 
     def _claimable(self, pending: PendingSend, taken: set[str]) -> list[dict[str, Any]] | None:

@@ -37,6 +37,8 @@ def actor_name(actor: Actor) -> str:
     name = actor.name or ("system" if actor.type is SenderType.SYSTEM else actor.id)
     if not actor.via:
         return name
+    if actor.via_name:
+        return f"{name} via {actor.via_name}"
     bridge = TenantScope(actor.tenant_id).get_or_none(Bridge, Bridge.id == actor.via)
     return f"{name} via {bridge.name if bridge is not None else 'bridge ' + actor.via}"
 
@@ -78,3 +80,14 @@ def record(
     TenantScope(tenant_id or actor.tenant_id).create(
         AuditLog, **entry(actor, action, target, changes, ip)
     )
+
+
+def in_transaction(
+    actor: Actor, action: str, target: str, changes: dict[str, Any] | None = None
+) -> None:
+    """Audit a bridge's action (an actor with ``audit_ip``) inside the transaction that
+    does it: a node killed between the change and its row cannot leave one without the
+    other. Call it after the change's last check, so a refused action leaves no row.
+    Actors without ``audit_ip`` are not audited here."""
+    if actor.audit_ip is not None:
+        record(actor, action, target, changes, actor.audit_ip)

@@ -10,7 +10,8 @@
   An ``ai`` bridge (the AI robot) acts as itself instead (``_robot``): no ``as``, no
   ``accept``; it closes only what it holds (server/chat/robots.py).
   Accepts, transfers, closes and stored messages are audited as
-  ``agent:<id> via bridge:<id>``.
+  ``agent:<id> via bridge:<id>`` (the robot's as ``ai:<id>``), each by the transaction
+  that does it.
 * a watch on each node closes (4401) any of its bridge sockets whose bridge was revoked
   elsewhere (the CLI has no bus); ``DELETE /api/v1/bridges/{id}`` also tells every node
   through the bus at once.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from functools import partial
+from dataclasses import replace
 from typing import Any
 
 from server.admin.bridges import acting_agent, bridge_profile, revoked_among
@@ -30,26 +31,19 @@ from server.chat.ai_rules import taken_over
 from server.chat.bridge_feed import BridgeFeed
 from server.chat.bridge_follow import bridge_conversations
 from server.chat.queries import queued_conversations, queued_event
-from server.chat.records import SendResult
 from server.chat.robots import ROBOT_FRAMES, held_by, is_robot, robot_actor
 from server.errors import CloseCode, ErrorCode, Forbidden, SteadyError
-from server.foundation import audit
 from server.gateway.connection import Connection
 from server.gateway.context import Services
 from server.kernel import topics
 from server.kernel.actors import Actor, ConversationRef
 from steadywire import client_frames as cf
-from steadywire.client_frames import ACTING_FRAMES, ClientFrame, Transfer
+from steadywire.client_frames import ACTING_FRAMES, ClientFrame
 
 log = logging.getLogger(__name__)
 
 BRIDGE_QUEUE_FACTOR = 10  # a bridge's send queue: this many times an agent's
 OWN_FRAMES = frozenset({"sync", "ping"})
-AUDITED = {
-    "accept": "conversation.accept",
-    "transfer": "conversation.transfer",
-    "close": "conversation.close",
-}
 CATCH_UP_AT_ONCE = 8  # replays of one bridge's welcome running together
 WATCH_SECS = 0.5  # how often a node looks for revoked bridges among its sockets
 _DENIED = "you have no access to this conversation"
@@ -144,12 +138,10 @@ class BridgeSessions:
             raise Forbidden(f"a bridge does not send {frame_type}: it acts only as its agents")
         else:
             actor = await self.s.store.run(acting_agent, conn.actor, _as_agent(frame))
-        result = await handler(conn, frame, actor)
-        action = AUDITED.get(frame_type)
-        if action is not None:
-            await self._record(conn, actor, action, _conv(frame), _audited(frame))
-        elif frame_type == "send" and isinstance(result, asyncio.Future):
-            result.add_done_callback(partial(self._sent, conn, actor))
+        # Its action is audited by the transaction that does it (``Actor.audit_ip``): a
+        # node killed in between cannot leave an action without its row.
+        ip = conn.bridge.ip if conn.bridge is not None else ""
+        await handler(conn, frame, replace(actor, audit_ip=ip))
 
     async def _robot(self, conn: Connection, frame: ClientFrame) -> Actor:
         """An ai bridge acts as itself: never ``as``, never ``accept``; it closes only a
@@ -165,26 +157,6 @@ class BridgeSessions:
             if not await self.s.store.run(held_by, ref, robot.id):
                 raise taken_over()
         return robot
-
-    def _sent(self, conn: Connection, actor: Actor, future: asyncio.Future[SendResult]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return
-        result = future.result()
-        if result.duplicate:
-            return
-        message = result.message
-        details = {"message": message.id, "seq": message.seq, "kind": message.kind}
-        self._spawn(self._record(conn, actor, "message.send", message.conv, details))
-
-    async def _record(
-        self, conn: Connection, actor: Actor, action: str, conv: object, details: dict[str, Any]
-    ) -> None:
-        """The audit row of an action already done: its failure is logged, not answered."""
-        ip = conn.bridge.ip if conn.bridge is not None else ""
-        try:
-            await self.s.store.run(audit.record, actor, action, str(conv), details, ip)
-        except SteadyError as err:
-            log.warning("audit of %s via bridge %s failed: %s", action, actor.via, err.message)
 
     # -- revocation --------------------------------------------------------------------
     async def _watch_revocations(self) -> None:
@@ -216,19 +188,3 @@ def _as_agent(frame: ClientFrame) -> str | None:
 def _conv(frame: ClientFrame) -> str | None:
     conv: str | None = getattr(frame, "conv", None)
     return conv
-
-
-def _audited(frame: ClientFrame) -> dict[str, Any]:
-    """A transfer's target and reason, as sent, for the audit row (none for the others)."""
-    if not isinstance(frame, Transfer):
-        return {}
-    details: dict[str, Any] = {}
-    for key, value in (
-        ("to_agent", frame.to_agent),
-        ("to_department", frame.to_department),
-        ("to_queue", frame.to_queue or None),
-        ("reason", frame.reason),
-    ):
-        if value is not None:
-            details[key] = value
-    return details

@@ -25,6 +25,11 @@ class Actor:
     departments: frozenset[str] | None = None
     # The client's User-Agent (REST request or WebSocket handshake): recorded in the audit.
     user_agent: str = ""
+    # A bridge's actions (an agent's through it, or its robot's) are audited by the
+    # transaction that does them, from this address (server/foundation/audit.py
+    # ``in_transaction``); None for everyone else, whose routes audit what they must.
+    audit_ip: str | None = None
+    via_name: str = ""  # the name of the bridge in ``via``, for the audit row
 
     @property
     def is_visitor(self) -> bool:

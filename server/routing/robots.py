@@ -28,6 +28,7 @@ from server.chat.ai_rules import taken_over
 from server.chat.queries import queued_event
 from server.chat.robots import robot_wire
 from server.errors import BadRequest, ErrorCode, NotFound, SteadyError
+from server.foundation import audit
 from server.kernel import topics
 from server.kernel.actors import Actor, ConversationRef
 from server.kernel.enums import (
@@ -139,12 +140,14 @@ def claim_for_robot(tenant_id: str, conv: str, bridge_id: str) -> int | None:
 
 
 def hand_off(
-    ref: ConversationRef, reason: str, robot_id: str | None, department_id: str | None
+    ref: ConversationRef, reason: str, robot: Actor | None, department_id: str | None
 ) -> HandOff:
     """Move a robot-held conversation to the queue (or a department) and record why.
 
-    ``robot_id``: the robot asking (it must hold it: else ``taken_over``); None: the
-    visitor or the watch (a conversation no robot holds is a ``bad_request``)."""
+    ``robot``: the robot asking (it must hold it: else ``taken_over``; its transfer is
+    audited here); None: the visitor or the watch (a conversation no robot holds is a
+    ``bad_request``)."""
+    robot_id = robot.id if robot is not None else None
     scope = TenantScope(ref.tenant_id)
     department = None
     if department_id is not None:
@@ -178,6 +181,11 @@ def hand_off(
             changes["department_id"] = department["id"]
         scope.update(Conversation, **changes).where(Conversation.id == ref.id).execute()
         scope.create(AiHandoff, conversation_id=ref.id, bridge_id=row.assignee_id, reason=reason)
+        if robot is not None:
+            where = {"to_department": department["id"]} if department else {"to_queue": True}
+            audit.in_transaction(
+                robot, "conversation.transfer", ref.id, {**where, "reason": reason}
+            )
         bridge = scope.get_or_none(Bridge, Bridge.id == row.assignee_id)
     return HandOff(row.assignee_id, bridge.name if bridge else "", department)
 
@@ -259,17 +267,17 @@ class RobotDesk:
         else:
             raise BadRequest("transfer needs to_department or to_queue", code=ErrorCode.BAD_FRAME)
         ref = await access_conversation(self.routing.directory, robot, conv)
-        return await self._hand_off(ref, reason, robot.id, department)
+        return await self._hand_off(ref, reason, robot, department)
 
     async def by_visitor(self, visitor: Actor, conv: object) -> dict[str, Any]:
         ref = await access_conversation(self.routing.directory, visitor, conv)
         return await self._hand_off(ref, HandoffReason.VISITOR_BUTTON.value, None, None)
 
     async def _hand_off(
-        self, ref: ConversationRef, reason: str, robot_id: str | None, department: str | None
+        self, ref: ConversationRef, reason: str, robot: Actor | None, department: str | None
     ) -> dict[str, Any]:
         routing = self.routing
-        done = await routing.store.run(hand_off, ref, reason, robot_id, department)
+        done = await routing.store.run(hand_off, ref, reason, robot, department)
         target = done.department or {}
         transferred = ConvTransferred(
             robot_wire(done.robot_id, done.robot_name),

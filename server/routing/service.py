@@ -17,6 +17,7 @@ from server.chat.directory import ConversationDirectory
 from server.chat.queries import queued_event
 from server.chat.visitors import conversation_visitor
 from server.errors import BadRequest, Conflict, ErrorCode, Forbidden, NotFound, SteadyError
+from server.foundation import audit
 from server.kernel import topics
 from server.kernel.actors import Actor, ConversationRef
 from server.kernel.enums import ROBOT_ASSIGNEE, AgentStatus, ConversationStatus, SenderType
@@ -67,7 +68,7 @@ class RoutingService:
     async def accept(self, actor: Actor, conv: object) -> dict[str, Any]:
         _require_agent(actor)
         ref = await access_conversation(self.directory, actor, conv)
-        last_seq = await self.store.run(_claim, ref, actor.id)
+        last_seq = await self.store.run(_claim, ref, actor)
         me = Sender(**actor.wire())
         assigned = ConvAssigned(me, last_seq, assignee=me)
         event = assigned.to_event(ref.id)
@@ -82,7 +83,7 @@ class RoutingService:
         _require_agent(actor)
         ref = await access_conversation(self.directory, actor, conv)
         if to_agent is not None and isinstance(to_agent, str):
-            target, last_seq = await self.store.run(_transfer_to_agent, ref, to_agent)
+            target, last_seq = await self.store.run(_transfer_to_agent, ref, to_agent, actor)
             transferred = ConvTransferred(actor.wire(), target, None, last_seq, None)
             event = transferred.to_event(ref.id)
             assigned = ConvAssigned(Sender(**target), last_seq)
@@ -90,7 +91,7 @@ class RoutingService:
             self._announce_transfer(ref, transferred, note)
             self.bus.publish(topics.agents(ref.tenant_id), for_agents)
         elif to_department is not None and isinstance(to_department, str):
-            department = await self.store.run(_transfer_to_department, ref, to_department)
+            department = await self.store.run(_transfer_to_department, ref, to_department, actor)
             transferred = ConvTransferred(
                 actor.wire(), None, department["id"], None, None, department["name"]
             )
@@ -287,7 +288,7 @@ def _require_agent(actor: Actor) -> None:
         raise Forbidden("only agents may do this")
 
 
-def _claim(ref: ConversationRef, agent_id: str) -> int:
+def _claim(ref: ConversationRef, actor: Actor) -> int:
     """Assign a queued conversation, or take one over from the AI robot; the conditional
     UPDATE lets exactly one agent win. From then on the robot's sends are refused."""
     scope = TenantScope(ref.tenant_id)
@@ -296,7 +297,7 @@ def _claim(ref: ConversationRef, agent_id: str) -> int:
             scope.update(
                 Conversation,
                 status=ConversationStatus.ACTIVE.value,
-                assignee_id=agent_id,
+                assignee_id=actor.id,
                 assignee_type=None,
                 assigned_at=utcnow(),
                 offer_deadline_ms=None,
@@ -312,14 +313,15 @@ def _claim(ref: ConversationRef, agent_id: str) -> int:
             .execute()
         )
         row = scope.get_or_none(Conversation, Conversation.id == ref.id)
-    if row is None:
-        raise NotFound("no such conversation")
-    if not won:
-        if row.status == ConversationStatus.CLOSED.value:
-            raise Conflict("the conversation is closed", code=ErrorCode.CONVERSATION_CLOSED)
-        if row.assignee_id == agent_id:
-            return int(row.last_seq)  # accepting twice is harmless
-        raise Conflict("another agent has already accepted this conversation")
+        if row is None:
+            raise NotFound("no such conversation")
+        if not won:
+            if row.status == ConversationStatus.CLOSED.value:
+                raise Conflict("the conversation is closed", code=ErrorCode.CONVERSATION_CLOSED)
+            if row.assignee_id != actor.id:
+                raise Conflict("another agent has already accepted this conversation")
+            # accepting twice is harmless (and audited like the first)
+        audit.in_transaction(actor, "conversation.accept", ref.id)
     return int(row.last_seq)
 
 
@@ -344,7 +346,9 @@ def _open_row(scope: TenantScope, ref: ConversationRef, *, lock: bool = False) -
     return row
 
 
-def _transfer_to_agent(ref: ConversationRef, agent_id: str) -> tuple[dict[str, str], int]:
+def _transfer_to_agent(
+    ref: ConversationRef, agent_id: str, actor: Actor
+) -> tuple[dict[str, str], int]:
     scope = TenantScope(ref.tenant_id)
     target = scope.get_or_none(Agent, Agent.id == agent_id, Agent.disabled == False)  # noqa: E712
     if target is None:
@@ -362,10 +366,13 @@ def _transfer_to_agent(ref: ConversationRef, agent_id: str) -> tuple[dict[str, s
             offer_deadline_ms=None,
         ).where(Conversation.id == ref.id, Conversation.status != CLOSED).execute()
         row = _open_row(scope, ref)
+        audit.in_transaction(actor, "conversation.transfer", ref.id, {"to_agent": target.id})
     return {"type": "agent", "id": target.id, "name": target.name}, int(row.last_seq)
 
 
-def _transfer_to_department(ref: ConversationRef, department_id: str) -> dict[str, str]:
+def _transfer_to_department(
+    ref: ConversationRef, department_id: str, actor: Actor
+) -> dict[str, str]:
     scope = TenantScope(ref.tenant_id)
     department = scope.get_or_none(Department, Department.id == department_id)
     if department is None:
@@ -385,6 +392,9 @@ def _transfer_to_department(ref: ConversationRef, department_id: str) -> dict[st
             offer_seq=Conversation.offer_seq + 1,
         ).where(Conversation.id == ref.id, Conversation.status != CLOSED).execute()
         _open_row(scope, ref)  # as above: a close that got in first stays closed
+        audit.in_transaction(
+            actor, "conversation.transfer", ref.id, {"to_department": department.id}
+        )
     return {"id": department.id, "name": department.name}
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from server.errors import Conflict
-from server.kernel.actors import ConversationRef
-from server.kernel.enums import ConversationStatus
+from server.kernel.actors import Actor, ConversationRef
+from server.kernel.enums import ConversationStatus, SenderType
 from server.routing import service
 from server.storage.guard import TenantScope
-from server.storage.models import Conversation
+from server.storage.models import AuditLog, Conversation
 from tests.routing.support import Tenant, new_tenant, with_db
 from tests.routing.test_offers import visitor_writes
 from tests.support.clients import Clients
@@ -55,17 +55,24 @@ async def test_a_transfer_racing_a_close_does_not_reopen_it(
     server: ServerProcess, clients: Clients, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
     t, ref = await _conversation(server, clients)
+    # Acting through a bridge: audited in the transfer's transaction, so the refusal must
+    # leave no audit row either.
+    by = Actor(
+        SenderType.AGENT, t.agent_id(0), t.id, "Ann", via="b1", via_name="Slack", audit_ip="::1"
+    )
     transfer: Callable[[], Any]
     if target == "agent":
         agent = t.agent_id(0)
-        transfer = lambda: service._transfer_to_agent(ref, agent)  # noqa: E731
+        transfer = lambda: service._transfer_to_agent(ref, agent, by)  # noqa: E731
     else:
         dep = t.department("Billing", [0])
-        transfer = lambda: service._transfer_to_department(ref, dep)  # noqa: E731
+        transfer = lambda: service._transfer_to_department(ref, dep, by)  # noqa: E731
     _closing_after_check(monkeypatch)
     with pytest.raises(Conflict) as raised:
         with_db(server, transfer)
     assert raised.value.code.value == "conversation_closed"
+    transfers = TenantScope(t.id).select(AuditLog).where(AuditLog.action == "conversation.transfer")
+    assert with_db(server, transfers.count) == 0
 
 
 async def test_transferring_to_the_current_assignee_at_once_succeeds(

@@ -8,10 +8,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import orjson
 import peewee as pw
 import pytest
 import pytest_asyncio
 
+from server.chat import writer as writer_module
 from server.chat.records import SendResult, StoredMessage
 from server.chat.writer import (
     LOCK_CONFLICT_RETRIES,
@@ -21,10 +23,11 @@ from server.chat.writer import (
 )
 from server.errors import NotFound, Unavailable
 from server.ids import new_id
-from server.kernel.enums import ConversationStatus
+from server.kernel.actors import Actor
+from server.kernel.enums import ConversationStatus, SenderType
 from server.storage.database import is_mysql
 from server.storage.guard import TenantScope, cross_tenant
-from server.storage.models import Conversation, Message, Tenant
+from server.storage.models import AuditLog, Conversation, Message, Tenant
 
 ALPHA, BETA = "walpha", "wbeta"
 
@@ -51,19 +54,27 @@ class Writer:
         )
 
     def submit(
-        self, tenant: str, conv: str, cid: str, body: str = "hi", *, sender: str = "visitor1"
+        self,
+        tenant: str,
+        conv: str,
+        cid: str,
+        body: str = "hi",
+        *,
+        sender: str = "visitor1",
+        audit_as: Actor | None = None,
     ) -> asyncio.Future[SendResult]:
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         pending = PendingSend(
             tenant_id=tenant,
             conv=conv,
             kind="text",
-            sender_type="visitor",
-            sender_id=sender,
-            sender_name="Visitor",
+            sender_type=audit_as.type.value if audit_as else "visitor",
+            sender_id=audit_as.id if audit_as else sender,
+            sender_name=audit_as.name if audit_as else "Visitor",
             cid=cid,
             body=body,
             future=future,
+            audit_as=audit_as,
         )
         return self.writer.submit(pending)
 
@@ -431,3 +442,84 @@ async def test_another_tenants_stored_message_is_never_an_already_stored_ack(
         await beta_guess
     assert [row[0] for row in stored(theirs) + stored(open_theirs)] == [ALPHA, ALPHA]
     assert secret.message.tenant_id == ALPHA
+
+
+# -- a bridge's sends: audited by their batch's transaction --------------------------
+
+
+def via_bridge(tenant: str) -> Actor:
+    """An agent acting through a bridge, as ``ws_bridges.dispatch`` hands it on."""
+    return Actor(
+        SenderType.AGENT,
+        "agent-ann",
+        tenant,
+        "Ann",
+        via="bridge-1",
+        via_name="Support Slack",
+        audit_ip="10.1.2.3",
+    )
+
+
+def sends_audited(tenant: str) -> list[tuple[Any, ...]]:
+    query = (
+        TenantScope(tenant)
+        .select(
+            AuditLog, AuditLog.actor, AuditLog.actor_name, AuditLog.target, AuditLog.ip,
+            AuditLog.summary,
+        )
+        .where(AuditLog.action == "message.send")
+        .order_by(AuditLog.id)
+    )
+    return [(*row[:4], orjson.loads(row[4])) for row in query.tuples()]
+
+
+async def test_a_bridges_stored_send_has_its_audit_row_and_nothing_else_does(
+    writer: Writer,
+) -> None:
+    conv, theirs = new_conversation(BETA), new_conversation(ALPHA)
+    ann = via_bridge(BETA)
+    before = len(sends_audited(BETA))
+    bridged = writer.submit(BETA, conv, "b1", audit_as=ann)
+    visitor = writer.submit(BETA, conv, "v1")
+    again = writer.submit(BETA, conv, "b1", audit_as=ann)  # a resend: audited once
+    foreign = writer.submit(BETA, theirs, "b2", audit_as=ann)  # refused: not audited
+    stored_one, _, resent = await asyncio.gather(bridged, visitor, again)
+    with pytest.raises(NotFound):
+        await foreign
+    assert resent.duplicate
+    message = stored_one.message
+    assert sends_audited(BETA)[before:] == [
+        (
+            "agent:agent-ann via bridge:bridge-1",
+            "Ann via Support Slack",
+            conv,
+            "10.1.2.3",
+            {"message": message.id, "seq": message.seq, "kind": "text"},
+        )
+    ]
+    assert sends_audited(ALPHA) == []
+
+
+async def test_a_send_whose_audit_row_fails_is_not_stored(
+    writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One transaction: the database refusing the audit row refuses the batch's messages
+    too (and the next batch, audited as it should be, commits)."""
+    conv = new_conversation(BETA)
+    real = writer_module._audit_row
+
+    def refused_by_the_database(actor: Actor, message: StoredMessage) -> dict[str, Any]:
+        return {**real(actor, message), "action": None}  # NOT NULL
+
+    monkeypatch.setattr(writer_module, "_audit_row", refused_by_the_database)
+    outcomes = await asyncio.gather(
+        writer.submit(BETA, conv, "b1", audit_as=via_bridge(BETA)),
+        writer.submit(BETA, conv, "v1"),
+        return_exceptions=True,
+    )
+    assert [type(o) for o in outcomes] == [Unavailable, Unavailable]
+    assert stored(conv) == [] and last_seq(conv) == 0
+    monkeypatch.setattr(writer_module, "_audit_row", real)
+    again = await writer.submit(BETA, conv, "b1", audit_as=via_bridge(BETA))
+    assert again.message.seq == 1 and not again.duplicate
+    assert sends_audited(BETA)[-1][2:4] == (conv, "10.1.2.3")
