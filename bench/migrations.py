@@ -42,6 +42,7 @@ BODY = "Hello, I have a question about my order number {n}: when will it ship? T
 
 # What migrations 2.. add, taken off again (newest first) to get back to schema 1.
 UNDO: dict[int, list[str]] = {
+    14: ["ALTER TABLE conversation DROP COLUMN labels_version"],
     11: ["ALTER TABLE audit_log DROP COLUMN actor_name, DROP COLUMN user_agent"],
     10: ["ALTER TABLE message DROP INDEX message_grams_fulltext, DROP COLUMN search_grams"],
     9: [],  # DATETIME(3) back to DATETIME: see _undo_milliseconds

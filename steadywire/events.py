@@ -288,21 +288,34 @@ class ConvRated(_Details):
 
 @dataclass(frozen=True, slots=True)
 class ConvLabels(_Details):
-    """A conversation's labels after an agent added or removed one: all of them, sorted."""
+    """A conversation's labels after an agent added or removed one: all of them, sorted.
+
+    ``version`` goes one up with each change: of two sets, keep the higher version's
+    (events from two nodes may arrive in either order). None from a server before it."""
 
     labels: tuple[str, ...]
     by: Sender
+    version: int | None = None
 
     NAME: ClassVar[str] = EventName.CONV_LABELS.value
 
     def to_data(self) -> dict[str, Any]:
-        return {"labels": list(self.labels), "by": self.by.to_wire()}
+        data: dict[str, Any] = {"labels": list(self.labels), "by": self.by.to_wire()}
+        if self.version is not None:
+            data["version"] = self.version
+        return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ConvLabels:
         raw = data.get("labels")
         labels = tuple(x for x in raw if isinstance(x, str)) if isinstance(raw, list) else ()
-        return cls(labels, Sender.from_wire(data.get("by")))
+        version = data.get("version")
+        valid = isinstance(version, int) and not isinstance(version, bool)
+        return cls(labels, Sender.from_wire(data.get("by")), version if valid else None)
+
+    def newer_than(self, known: int | None) -> bool:
+        """Whether this set replaces one of version ``known`` (None: of unknown age)."""
+        return self.version is None or known is None or self.version > known
 
 
 @dataclass(frozen=True, slots=True)

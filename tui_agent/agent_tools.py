@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_agent.canned import CannedSet, offline, server_canned
 from tui_agent.client import ApiError
-from tui_agent.models import AgentInfo, AgentStatus, MessageKind
+from tui_agent.models import AgentInfo, AgentStatus, LabelSet, MessageKind
 from tui_agent.screens.canned_editor import CannedEditorScreen
 from tui_agent.screens.confirm import ConfirmScreen
 from tui_agent.screens.earlier import EarlierChatsScreen
@@ -208,18 +208,24 @@ class AgentTools:
             known = [str(r.get("label")) for r in await self.client.tenant_labels() or []]
         except ApiError:
             known = []
-        conv = self.screen.desk.get(conv_id)
+        desk = self.screen.desk
+        conv = desk.get(conv_id)
+
+        def answered(labels: LabelSet) -> list[str]:
+            # Each answer as it comes, with its version: a colleague's newer change
+            # heard meanwhile is not undone by an older answer.
+            desk.set_labels(conv_id, labels.labels, labels.version)
+            self.screen.schedule_draw()
+            return list(labels.labels)
 
         async def add(label: str) -> list[str]:
-            return list(await self.client.add_label(conv_id, label))
+            return answered(await self.client.add_label(conv_id, label))
 
         async def remove(label: str) -> list[str]:
-            return list(await self.client.remove_label(conv_id, label))
+            return answered(await self.client.remove_label(conv_id, label))
 
         def done(labels: tuple[str, ...] | None) -> None:
-            if labels is not None:
-                self.screen.desk.set_labels(conv_id, labels)
-                self.screen.schedule_draw()
+            self.screen.schedule_draw()
 
         self.screen.app.push_screen(LabelsScreen(conv.title, conv.labels, known, add, remove), done)
 

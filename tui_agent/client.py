@@ -89,6 +89,7 @@ from tui_agent.models import (
     ConnectionState,
     ConversationPage,
     ConversationSummary,
+    LabelSet,
     LoginResult,
     MessageKind,
     Person,
@@ -111,11 +112,6 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-def _labels(body: Mapping[str, Any] | None) -> list[str]:
-    rows = body.get("labels") if body else None
-    return [str(r) for r in rows if isinstance(r, str)] if isinstance(rows, list) else []
 
 
 class NotConnected(Exception):
@@ -335,15 +331,15 @@ class SteadydeskClient:
     async def tenant_labels(self) -> list[dict[str, Any]] | None:
         return await self._rows("/api/v1/labels", "labels")
 
-    async def add_label(self, conv: str, label: str) -> list[str]:
+    async def add_label(self, conv: str, label: str) -> LabelSet:
         body = await self._request(
             "POST", f"/api/v1/conversations/{conv}/labels", json={"label": label}
         )
-        return _labels(body)
+        return LabelSet.from_wire(body)
 
-    async def remove_label(self, conv: str, label: str) -> list[str]:
+    async def remove_label(self, conv: str, label: str) -> LabelSet:
         path = f"/api/v1/conversations/{conv}/labels/{quote(label, safe='')}"
-        return _labels(await self._request("DELETE", path))
+        return LabelSet.from_wire(await self._request("DELETE", path))
 
     async def join(self, conv: str) -> dict[str, Any]:
         """Barge in (admins): the visitor is told this agent joined."""

@@ -187,6 +187,7 @@ class Conversation:
     unread: int = 0  # visitor messages after the agent's read position (kept current)
     last_shown: ChatMessage | None = None  # the newest loaded message that is not a note
     labels: tuple[str, ...] = ()
+    labels_version: int | None = None  # of ``labels``; None: of unknown age
     rating: Rating | None = None
     detailed: bool = False  # the full visitor context (GET /conversations/{id}) is here
     version: int = 0  # grows with every change worth redrawing
@@ -397,7 +398,7 @@ class Desk:
         if row.visitor.id or not conv.visitor.id:
             conv.visitor = conv.visitor.merged(row.visitor)
         if row.labels is not None:
-            conv.labels = row.labels
+            self._take_labels(conv, row.labels, row.labels_version)
         conv.rating = row.rating or conv.rating
         conv.created_at = row.created_at or conv.created_at
         conv.last_seq = max(conv.last_seq, row.last_seq)
@@ -419,10 +420,24 @@ class Desk:
         conv.detailed = True
         self.changed(conv)
 
-    def set_labels(self, conv_id: str, labels: Iterable[str]) -> None:
+    def set_labels(self, conv_id: str, labels: Iterable[str], version: int | None) -> None:
+        """A conversation's labels as a labels route or ``conv.labels`` says, unless this
+        desk holds a newer set already (two colleagues' changes can arrive in any order)."""
         conv = self.get(conv_id)
-        conv.labels = tuple(labels)
-        self.changed(conv)
+        if self._take_labels(conv, tuple(labels), version):
+            self.changed(conv)
+
+    @staticmethod
+    def _take_labels(conv: Conversation, labels: tuple[str, ...], version: int | None) -> bool:
+        """Whether ``labels`` (of ``version``) replaced what ``conv`` shows."""
+        known = conv.labels_version
+        if version is not None and known is not None and version <= known:
+            return False  # older than, or the same as, what is shown
+        conv.labels_version = version
+        if conv.labels == labels:
+            return False
+        conv.labels = labels
+        return True
 
     def apply_page(
         self,
@@ -568,8 +583,8 @@ class Desk:
         if isinstance(details, ConvLabels):
             # Every agent hears of every label change: only a chat this desk holds changes.
             known = self.conversations.get(event.conv)
-            if known is not None and known.labels != details.labels:
-                self.set_labels(known.id, details.labels)
+            if known is not None:
+                self.set_labels(known.id, details.labels, details.version)
             return None
         conv = self.get(event.conv)
         self.tick += 1

@@ -246,6 +246,7 @@ class ConversationSummary:
     last_message: ChatMessage | None
     labels: tuple[str, ...] | None = None  # None: the server did not say
     rating: Rating | None = None
+    labels_version: int | None = None  # None: the server did not say (an older one)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ConversationSummary:
@@ -264,11 +265,30 @@ class ConversationSummary:
             last_message=ChatMessage.from_wire(last) if isinstance(last, Mapping) else None,
             labels=_labels(data.get("labels")),
             rating=Rating.from_wire(data.get("rating")),
+            labels_version=_version(data.get("labels_version")),
         )
 
 
 def _labels(value: object) -> tuple[str, ...] | None:
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else None
+
+
+def _version(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """A conversation's labels as the labels routes answer: all of them, and their version
+    (None from an older server)."""
+
+    labels: tuple[str, ...]
+    version: int | None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any] | None) -> LabelSet:
+        body = data or {}
+        return cls(_labels(body.get("labels")) or (), _version(body.get("version")))
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ def conversation_detail(actor: Actor, conv: str) -> dict[str, Any]:
         "assigned_at": _iso(row.assigned_at),
         "closed_at": _iso(row.closed_at),
         "previous": row.previous_id,
-        "labels": conversation_labels(scope, row.id),
+        "labels": conversation_labels(scope, row.id),  # read after the row: see labels.py
+        "labels_version": row.labels_version,
         "rating": rating_data(row),
         "visitor": (
             visitor_context(scope, visitor, current=row.id, pages=PAGES_IN_REST)

@@ -3,6 +3,7 @@ is told to the tenant's agents (``conv.labels``), so every console shows it at o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import peewee as pw
@@ -59,13 +60,27 @@ def conversation_labels(scope: TenantScope, conv: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def list_labels(actor: Actor, conv: str) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """A conversation's labels, sorted, and their version (``Conversation.labels_version``,
+    one up with every change): what the REST answers and ``conv.labels`` carry."""
+
+    labels: list[str]
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"labels": self.labels, "version": self.version}
+
+
+def list_labels(actor: Actor, conv: str) -> Labels:
     scope = TenantScope(actor.tenant_id)
-    access_conversation_row(scope, conv)
-    return conversation_labels(scope, conv)
+    row = access_conversation_row(scope, conv)
+    # The row (its version) first, the labels after: the labels are never older than
+    # the version they are given with.
+    return Labels(conversation_labels(scope, conv), int(row.labels_version))
 
 
-async def add(store: Store, bus: Bus, actor: Actor, conv: str, value: object) -> list[str]:
+async def add(store: Store, bus: Bus, actor: Actor, conv: str, value: object) -> Labels:
     """Add a label (adding it twice is harmless); the conversation's labels."""
     labels, changed = await store.run(_add_label, actor, conv, value)
     if changed:
@@ -73,7 +88,7 @@ async def add(store: Store, bus: Bus, actor: Actor, conv: str, value: object) ->
     return labels
 
 
-async def remove(store: Store, bus: Bus, actor: Actor, conv: str, value: object) -> list[str]:
+async def remove(store: Store, bus: Bus, actor: Actor, conv: str, value: object) -> Labels:
     """Remove a label (one it does not carry is no change); the conversation's labels."""
     labels, changed = await store.run(_remove_label, actor, conv, value)
     if changed:
@@ -81,42 +96,54 @@ async def remove(store: Store, bus: Bus, actor: Actor, conv: str, value: object)
     return labels
 
 
-def _tell(bus: Bus, actor: Actor, conv: str, labels: list[str]) -> None:
+def _tell(bus: Bus, actor: Actor, conv: str, labels: Labels) -> None:
     # To every agent, like the labels themselves: any agent may read and change them.
-    event = ConvLabels(tuple(labels), Sender(**actor.wire())).to_event(conv)
-    bus.publish(topics.agents(actor.tenant_id), event)
+    # Two changes on two nodes may reach a console in either order: the version says
+    # which set is the newer.
+    event = ConvLabels(tuple(labels.labels), Sender(**actor.wire()), labels.version)
+    bus.publish(topics.agents(actor.tenant_id), event.to_event(conv))
 
 
-def _add_label(actor: Actor, conv: str, value: object) -> tuple[list[str], bool]:
+def _add_label(actor: Actor, conv: str, value: object) -> tuple[Labels, bool]:
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
         # The conversation first: another tenant's id is 404 whatever the label says.
-        access_conversation_row(scope, conv, lock=True)
+        # Locked: changes of one conversation's labels take turns, in version order.
+        row = access_conversation_row(scope, conv, lock=True)
         label = check_label(value)
         labels = conversation_labels(scope, conv)
         if label in labels:
-            return labels, False
+            return Labels(labels, int(row.labels_version)), False
         if len(labels) >= LABELS_PER_CONVERSATION:
             raise BadRequest(f"a conversation has at most {LABELS_PER_CONVERSATION} labels")
         scope.insert_many(
             ConversationLabel,
             [{"conversation_id": conv, "label": label, "created_by": actor.id[:26]}],
         ).on_conflict_ignore().execute()
-    return conversation_labels(scope, conv), True
+        return _next_version(scope, row), True
 
 
-def _remove_label(actor: Actor, conv: str, value: object) -> tuple[list[str], bool]:
+def _remove_label(actor: Actor, conv: str, value: object) -> tuple[Labels, bool]:
     scope = TenantScope(actor.tenant_id)
     with db.atomic():
         # The conversation first: another tenant's id is 404 whatever the label says.
-        access_conversation_row(scope, conv)
+        row = access_conversation_row(scope, conv, lock=True)
         label = check_label(value)
         removed = (
             scope.delete(ConversationLabel)
             .where(ConversationLabel.conversation_id == conv, ConversationLabel.label == label)
             .execute()
         )
-    return conversation_labels(scope, conv), bool(removed)
+        if not removed:
+            return Labels(conversation_labels(scope, conv), int(row.labels_version)), False
+        return _next_version(scope, row), True
+
+
+def _next_version(scope: TenantScope, row: Conversation) -> Labels:
+    """In the change's transaction, under the row's lock: one up, and the labels as of it."""
+    version = int(row.labels_version) + 1
+    scope.update(Conversation, labels_version=version).where(Conversation.id == row.id).execute()
+    return Labels(conversation_labels(scope, row.id), version)
 
 
 def tenant_labels(actor: Actor) -> list[dict[str, Any]]:

@@ -173,7 +173,8 @@ def _cards(scope: TenantScope, rows: list[Conversation]) -> list[dict[str, Any]]
             "offered_to": row.offered_to if row.status == ConversationStatus.QUEUED.value else None,
             "last_message": last[row.id].wire() if row.id in last else None,
             "rating": rating_data(row),
-            "labels": labels.get(row.id, []),
+            "labels": labels.get(row.id, []),  # read after the rows: never older
+            "labels_version": row.labels_version,
         }
         for row in rows
     ]

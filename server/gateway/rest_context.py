@@ -75,7 +75,7 @@ def build_context_blueprint(services: Services) -> Blueprint:
     async def get_conversation_labels(request: Request, conv: str) -> HTTPResponse:
         """The labels of one conversation."""
         actor = await require_agent(services, request)
-        return json({"labels": await run(labels.list_labels, actor, _id(conv))})
+        return json((await run(labels.list_labels, actor, _id(conv))).to_json())
 
     @bp.post("/conversations/<conv:str>/labels", ctx_access="agent")
     @request_body(bodies.LabelBody)
@@ -84,14 +84,14 @@ def build_context_blueprint(services: Services) -> Blueprint:
         actor = await require_agent(services, request)
         label = _body(request).get("label")
         added = await labels.add(services.store, services.bus, actor, _id(conv), label)
-        return json({"labels": added})
+        return json(added.to_json())
 
     @bp.delete("/conversations/<conv:str>/labels/<label:str>", ctx_access="agent", unquote=True)
     async def delete_conversation_label(request: Request, conv: str, label: str) -> HTTPResponse:
         """Remove a label from a conversation."""
         actor = await require_agent(services, request)
         left = await labels.remove(services.store, services.bus, actor, _id(conv), label)
-        return json({"labels": left})
+        return json(left.to_json())
 
     # -- canned replies ----------------------------------------------------------------
     @bp.get("/canned-replies", ctx_access="agent")

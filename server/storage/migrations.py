@@ -262,6 +262,13 @@ def _attachments(database: pw.Database) -> None:
     create_new_tables(database, Attachment, AttachmentChunk)
 
 
+def _labels_version(database: pw.Database) -> None:
+    """A version for each conversation's labels (``conv.labels``). One added column with
+    a constant default: instant on MariaDB; old nodes leave it as it is, and their label
+    changes go out without a version, which clients apply as they come."""
+    add_missing_columns(database, Conversation, Conversation.labels_version)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "platform operators", _operators),
@@ -276,6 +283,7 @@ MIGRATIONS: list[Migration] = [
     Migration(11, "audit rows: the actor's name and the client's user agent", _audit_client),
     Migration(12, "AI responder: site mode, robot assignee, hand-offs, knowledge", _ai_responder),
     Migration(13, "attachments: files sent with messages, and their bytes", _attachments),
+    Migration(14, "a version for each conversation's labels", _labels_version),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

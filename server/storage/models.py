@@ -164,6 +164,9 @@ class Conversation(TenantModel):
     offline = pw.BooleanField(default=False)  # started outside hours or with nobody online
     # NULL: ``assignee_id`` is an agent; "ai": the AI bridge holding it (migration 12).
     assignee_type = pw.CharField(max_length=16, null=True)
+    # One up with every change of the labels, in its transaction (migration 14): a client
+    # keeps the labels of the highest version it saw, whatever order events arrive in.
+    labels_version = pw.IntegerField(default=0)
 
     class Meta:
         indexes = (

@@ -46,6 +46,39 @@ async def test_agents_add_list_and_remove_labels(server: ServerProcess, clients:
     assert detail["labels"] == ["vip"]
 
 
+async def test_every_change_of_a_conversations_labels_has_the_next_version(
+    server: ServerProcess, clients: Clients, agent: Rest, agent2: Rest
+) -> None:
+    """The version moves with each change and only then, in the change's transaction, so
+    two agents changing one chat's labels at once get distinct versions whose highest
+    holds the final set (a console keeps the set of the highest version it saw)."""
+    conv, _ = await new_conv(server, clients)
+    first = (await agent.post(f"/conversations/{conv}/labels", {"label": "a"})).json()
+    assert first == {"labels": ["a"], "version": 1}
+    same = (await agent2.post(f"/conversations/{conv}/labels", {"label": "A "})).json()
+    assert same == {"labels": ["a"], "version": 1}, "no change, no new version"
+    absent = (await agent2.delete(f"/conversations/{conv}/labels/zz")).json()
+    assert absent == {"labels": ["a"], "version": 1}
+    names = [f"l{n}" for n in range(12)]
+    answers = await asyncio.gather(*(
+        (agent if n % 2 else agent2).post(f"/conversations/{conv}/labels", {"label": name})
+        for n, name in enumerate(names)
+    ))
+    bodies = [r.json() for r in answers]
+    assert sorted(b["version"] for b in bodies) == list(range(2, 14))
+    newest = max(bodies, key=lambda b: b["version"])
+    assert newest["labels"] == sorted(["a", *names])
+    for body in bodies:  # each answer is the set as of its own version
+        assert len(body["labels"]) == body["version"]
+    listed = (await agent.get(f"/conversations/{conv}/labels")).json()
+    assert listed == {"labels": sorted(["a", *names]), "version": 13}
+    detail = (await agent.get(f"/conversations/{conv}")).json()
+    assert detail["labels_version"] == 13
+    mine = (await agent.get("/conversations", status="queued", limit="100")).json()
+    row = next((r for r in mine["conversations"] if r["id"] == conv), None)
+    assert row is not None and row["labels_version"] == 13, mine
+
+
 def labels_event(conv: str) -> Callable[[Frame], bool]:
     return lambda f: f["type"] == "event" and f["name"] == "conv.labels" and f["conv"] == conv
 
@@ -66,17 +99,18 @@ async def test_every_agent_of_the_tenant_sees_label_changes_live(
     assert (await agent.post(f"/conversations/{conv}/labels", {"label": tag})).status_code == 200
     added = await colleague.recv_until(labels_event(conv), what="conv.labels")
     assert added["data"] == {
-        "labels": [tag], "by": {"type": "agent", "id": me["id"], "name": me["name"]}
+        "labels": [tag], "by": {"type": "agent", "id": me["id"], "name": me["name"]},
+        "version": 1,
     }
     # No change, no event: the label again, and one the conversation lacks removed.
     assert (await agent2.post(f"/conversations/{conv}/labels", {"label": tag})).status_code == 200
     assert (await agent2.delete(f"/conversations/{conv}/labels/absent")).status_code == 200
     await agent2.post(f"/conversations/{conv}/labels", {"label": "VIP"})
     both = await colleague.recv_until(labels_event(conv), what="the second conv.labels")
-    assert both["data"]["labels"] == sorted([tag, "vip"])
+    assert both["data"]["labels"] == sorted([tag, "vip"]) and both["data"]["version"] == 2
     await agent.delete(f"/conversations/{conv}/labels/{tag}")
     left = await colleague.recv_until(labels_event(conv), what="the third conv.labels")
-    assert left["data"]["labels"] == ["vip"]
+    assert left["data"]["labels"] == ["vip"] and left["data"]["version"] == 3
     assert len([f for f in colleague.log if labels_event(conv)(f)]) == 3
     # A bridge of the tenant is told too (BRIDGES.md: the conv.* events an admin gets).
     told = await bridge.recv_until(labels_event(conv), what="the bridge's conv.labels")

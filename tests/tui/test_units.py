@@ -96,6 +96,28 @@ def test_desk_takes_a_label_change_only_for_a_chat_it_holds() -> None:
     assert "elsewhere" not in desk.conversations
 
 
+def test_desk_keeps_the_newest_labels_whatever_order_they_arrive_in() -> None:
+    """Two colleagues on two nodes: version 3's event comes before version 2's."""
+    desk = Desk()
+    apply_event(desk, "conv.queued", "x", {"visitor": {"id": "v", "name": "Zoë"}})
+    by = {"type": "agent", "id": "agent-2", "name": "Colleague"}
+    apply_event(desk, "conv.labels", "x", {"labels": ["a", "b"], "by": by, "version": 3})
+    apply_event(desk, "conv.labels", "x", {"labels": ["a"], "by": by, "version": 2})
+    assert desk.get("x").labels == ("a", "b")
+    # A labels route's older answer, or a list row read before, does not undo it either.
+    desk.set_labels("x", ["a"], 2)
+    desk.apply_summary(ConversationSummary.from_wire(
+        {"id": "x", "status": "queued", "labels": [], "labels_version": 0}))
+    assert desk.get("x").labels == ("a", "b")
+    apply_event(desk, "conv.labels", "x", {"labels": ["b"], "by": by, "version": 4})
+    assert desk.get("x").labels == ("b",)
+    # An older server's event has no version: taken as it comes, and the next is too.
+    apply_event(desk, "conv.labels", "x", {"labels": ["old"], "by": by})
+    assert desk.get("x").labels == ("old",)
+    apply_event(desk, "conv.labels", "x", {"labels": ["c"], "by": by, "version": 1})
+    assert desk.get("x").labels == ("c",)
+
+
 def test_desk_search_matches_visitor_fields_and_loaded_messages() -> None:
     desk = Desk()
     apply_event(desk,

@@ -173,6 +173,12 @@ CASES: list[tuple[str, Any, str | None, dict[str, Any]]] = [
         event("conv.labels", "c1", {"labels": ["refund", "vip"], "by": ANN_WIRE}),
     ),
     (
+        "labels with their version",
+        w.ConvLabels(("vip",), ANN, 7),
+        "c1",
+        event("conv.labels", "c1", {"labels": ["vip"], "by": ANN_WIRE, "version": 7}),
+    ),
+    (
         "offered",
         ConvOffered(ANN, "d1", 30, "2026-01-01T00:00:30.000Z", 2),
         "c1",
