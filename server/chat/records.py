@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -142,7 +142,15 @@ class StoredMessage(MessageFields):
 
     @classmethod
     def from_bus(cls, data: dict[str, Any]) -> StoredMessage:
-        return cls(**data)
+        try:
+            return cls(**data)
+        except TypeError:
+            # A newer node's message, with a field this release does not know: in a gray
+            # rollout it must still reach this node's readers, without what is new.
+            return cls(**{k: v for k, v in data.items() if k in _BUS_FIELDS})
+
+
+_BUS_FIELDS = frozenset(f.name for f in fields(StoredMessage) if not f.name.startswith("_"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,3 +72,31 @@ def test_the_ack_is_the_wire_package_one() -> None:
     parsed = steadywire.parse_server_frame(orjson.dumps(ack))
     assert parsed == steadywire.Ack("cid-1", ROW[2], ROW[0], 7, message.ts)
     assert orjson.dumps(parsed.to_wire()) == orjson.dumps(ack)
+
+
+def test_a_newer_nodes_message_with_a_field_this_release_lacks_still_decodes() -> None:
+    """A gray rollout: the next release adds a field to the bus message. This node must
+    still deliver the message (without what is new), not drop it on a TypeError, as the
+    release before attachments did with ``attachments``."""
+    from server.chat.bus_codec import ChatCodec
+
+    message = StoredMessage.from_row(ROW)
+    codec = ChatCodec()
+    raw = codec.encode("node-a", {"type": "message", "message": message})
+    newer = orjson.loads(raw)
+    bus_message = next(v for v in _dicts(newer) if v.get("cid") == "cid-1")
+    bus_message["reactions"] = [{"emoji": "+1", "by": "a1"}]
+    node, payload = codec.decode(orjson.dumps(newer))
+    assert node == "node-a"
+    assert payload["message"] == message
+    # The usual message (no unknown field) is decoded as before.
+    assert codec.decode(raw)[1]["message"] == message
+
+
+def _dicts(value: object) -> list[dict[str, object]]:
+    """Every dict inside a decoded JSON value, outermost first."""
+    if isinstance(value, dict):
+        return [value, *(d for v in value.values() for d in _dicts(v))]
+    if isinstance(value, list):
+        return [d for v in value for d in _dicts(v)]
+    return []
