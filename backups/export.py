@@ -37,7 +37,7 @@ from backups.files import Sink, atomic_private_file
 from backups.formats import WRITERS, ExportWriter
 from backups.outside_bytes import outside_bytes
 from backups.source import RowSource, open_snapshot
-from backups.tables import Row, TableSpec, table_specs
+from backups.tables import Row, TableSpec, archived_binary, restored_value, table_specs
 from server import __version__
 from server.config import Settings, ensure_secret_key
 from server.security.encryption import SealedValueError
@@ -46,7 +46,7 @@ from server.storage.database import is_mysql
 from server.storage.guard import TenantScope, cross_tenant
 from server.storage.migrations import current_version
 from server.storage.models import AuditLog, EncryptionKeyUse, Tenant, utcnow
-from server.storage.sealed import is_sealed_field
+from server.storage.sealed import SealedBlobField, is_sealed_field
 
 FORMAT = "steadydesk-export"
 FORMAT_VERSION = 1
@@ -137,17 +137,24 @@ def export_rows(
         for row in source.rows(table.spec, table.read, tenant):
             for index, field in table.opened:
                 try:
-                    row[index] = field.python_value(row[index])
+                    row[index] = _opened(field, row[index])
                 except SealedValueError as err:
                     raise BackupError(f"cannot --decrypt {table.spec.name}: {err}") from None
             if moved is not None and table.spec.name == "attachment":
                 row = moved.attachment_row(table.read, row)
             yield table, table.finish(row)
         if moved is not None and table.spec.name == "attachment_chunk":
-            for row in moved.chunk_rows(table.read):
+            for row in moved.chunk_rows(table.read, seal=not table.opened):
                 yield table, table.finish(row)
         if table.spec.name == "tenant_token_key":
             yield table, _own_token_key_row(settings, tenant, table.columns)
+
+
+def _opened(field: pw.Field, value: Any) -> Any:
+    """A sealed column's value opened (``--decrypt``); bytes stay archived as base64."""
+    if isinstance(field, SealedBlobField) and value is not None:
+        return archived_binary(field.python_value(restored_value(value)))
+    return field.python_value(value)
 
 
 def header(database: pw.Database, options: ExportOptions, plans: list[TablePlan]) -> dict[str, Any]:

@@ -36,19 +36,27 @@ from backups.restore import close_database
 from backups.tables import (
     Row,
     TableSpec,
+    archived_binary,
     default_value,
     missing_columns,
+    restored_value,
     spec_for,
     table_specs,
 )
 from server.config import Settings
-from server.security.encryption import PREFIX
+from server.security.encryption import BYTES_PREFIX, PREFIX
 from server.storage import fulltext
 from server.storage.database import db, make_database
 from server.storage.guard import TenantScope, cross_tenant
 from server.storage.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from server.storage.models import AuditLog, EncryptionKeyUse
-from server.storage.sealed import RAW_PREFIX, active_keyring, is_sealed_field
+from server.storage.sealed import (
+    RAW_BYTES_PREFIX,
+    RAW_PREFIX,
+    SealedBlobField,
+    active_keyring,
+    is_sealed_field,
+)
 
 
 @dataclass(frozen=True)
@@ -81,13 +89,25 @@ class TableImport:
             if value is None:
                 continue
             exported = index < len(self.keep)
-            if exported and not self.decrypted and str(value).startswith((PREFIX, RAW_PREFIX)):
+            if isinstance(field, SealedBlobField):  # bytes, archived as base64 both ways
+                data = restored_value(value)
+                if not (exported and not self.decrypted and _as_stored(data)):
+                    out[index] = archived_binary(field.db_value(data))
+                continue
+            if exported and not self.decrypted and _as_stored(value):
                 continue  # as stored by the other install: written as it is
             out[index] = field.db_value(value)
         if self.credentials_left_out and self.spec.name in REVOKED_WITHOUT_CREDENTIALS:
             revoked = self.target_columns.index("revoked_at")
             out[revoked] = out[revoked] or revoke_now()
         return out
+
+
+def _as_stored(value: object) -> bool:
+    """Whether an exported sealed value is an envelope (or escaped plain) as stored."""
+    if isinstance(value, bytes):
+        return value.startswith((BYTES_PREFIX, RAW_BYTES_PREFIX))
+    return str(value).startswith((PREFIX, RAW_PREFIX))
 
 
 def _auto_id(spec: TableSpec) -> bool:

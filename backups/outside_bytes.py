@@ -17,6 +17,7 @@ from backups.errors import BackupError
 from backups.tables import Row, archived_binary
 from server.errors import Unavailable
 from server.storage.blobs import CHUNK_BYTES, BlobStore
+from server.storage.models import AttachmentChunk
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,12 @@ class OutsideBytes:
         row[columns.index("storage")] = "db"
         return row
 
-    def chunk_rows(self, columns: Sequence[str]) -> Iterator[Row]:
-        """The moved bytes as ``attachment_chunk`` rows, split as the database store does."""
+    def chunk_rows(self, columns: Sequence[str], *, seal: bool = True) -> Iterator[Row]:
+        """The moved bytes as ``attachment_chunk`` rows, split as the database store does
+        and, with ``seal``, sealed as it would seal them (with the keys configured: then
+        a stolen archive holds no file in clear, wherever the install keeps them; an
+        export's ``--decrypt`` passes ``seal=False``)."""
+        field = AttachmentChunk.data
         for key, path in self.moved.items():
             data = path.read_bytes() if path is not None else self._get(key)
             if data is None:
@@ -85,7 +90,7 @@ class OutsideBytes:
                     "tenant_id": key[0],
                     "attachment_id": key[1],
                     "n": n,
-                    "data": archived_binary(piece),
+                    "data": archived_binary(field.seal(piece) if seal else piece),
                 }
                 yield [values[c] for c in columns]
 

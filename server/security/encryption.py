@@ -3,6 +3,11 @@
 An envelope is ``enc:v1:<kid>:<base64(nonce + ciphertext + tag)>``. New values are sealed
 with the current key; any configured key opens old values. The associated data names the
 column, so a sealed value copied into another column does not open there.
+
+Bytes (attachments' chunks) are sealed the same way without base64:
+``\x00enc:v1:<kid>:<nonce + ciphertext + tag>``. The leading NUL keeps them apart from
+anything an upload may start with (text is refused with NUL bytes; every binary type
+allowed starts with its own magic), and the escape below covers any later chunk.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "enc:v1:"
+BYTES_PREFIX = b"\x00" + PREFIX.encode()
 NONCE_BYTES = 12
 KEY_BYTES = 32
 KID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -37,10 +43,35 @@ class Keyring:
         self.current = current
         self._ciphers = {kid: AESGCM(key) for kid, key in keys.items()}
         self._prefix = f"{PREFIX}{current}:"
+        self._bytes_prefix = BYTES_PREFIX + current.encode() + b":"
 
     @property
     def key_ids(self) -> frozenset[str]:
         return frozenset(self._ciphers)
+
+    @property
+    def bytes_prefix(self) -> bytes:
+        """How bytes sealed with the current key begin."""
+        return self._bytes_prefix
+
+    def seal_bytes(self, data: bytes, context: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return (
+            self._bytes_prefix + nonce + self._ciphers[self.current].encrypt(nonce, data, context)
+        )
+
+    def open_bytes(self, envelope: bytes, context: bytes) -> bytes:
+        raw_kid, sep, payload = envelope[len(BYTES_PREFIX) :].partition(b":")
+        kid = raw_kid.decode("ascii", "replace")
+        cipher = self._ciphers.get(kid)
+        if not sep or cipher is None:
+            raise SealedValueError(
+                f"stored data is sealed with key {kid!r}, which is not configured"
+            )
+        try:
+            return cipher.decrypt(payload[:NONCE_BYTES], payload[NONCE_BYTES:], context)
+        except (InvalidTag, ValueError):
+            raise SealedValueError(f"bytes sealed with key {kid!r} do not open") from None
 
     def seal(self, plaintext: str, context: bytes) -> str:
         nonce = os.urandom(NONCE_BYTES)

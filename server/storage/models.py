@@ -14,7 +14,7 @@ from server.kernel.enums import (
 )
 from server.storage.column_defaults import declare_database_defaults
 from server.storage.database import db
-from server.storage.sealed import SealedCharField, SealedTextField
+from server.storage.sealed import SealedBlobField, SealedCharField, SealedTextField
 from server.times import utcnow as utcnow  # re-exported: the columns' default, and callers'
 
 
@@ -403,12 +403,6 @@ class ExportJob(TenantModel):
     error = pw.CharField(max_length=500, default="")
 
 
-class LongBlobField(pw.BlobField):
-    """Up to 4 GB on MySQL/MariaDB (BLOB stops at 64 KB); SQLite gives it BLOB affinity."""
-
-    field_type = "LONGBLOB"
-
-
 class Attachment(TenantModel):
     """A file a visitor or agent uploaded (docs/protocol.md "Attachments (v1.1)").
 
@@ -437,7 +431,7 @@ class AttachmentChunk(TenantModel):
 
     attachment_id = pw.CharField(max_length=26)
     n = pw.IntegerField()
-    data = LongBlobField()
+    data = SealedBlobField()  # LONGBLOB; sealed at rest with STEADY_ENCRYPTION_KEYS
 
     class Meta:
         primary_key = pw.CompositeKey("attachment_id", "n")

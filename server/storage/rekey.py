@@ -1,8 +1,9 @@
 """Re-sealing stored data with the current key, so an old key can be retired.
 
-Walks every sealed column in id order, a batch per transaction, and rewrites each value
-not sealed with the current key (older keys and plain text alike). Each row is updated
-only if it still holds the value that was read, so it is safe while nodes are running.
+Walks every sealed column in id order (attachments' chunks too, in theirs), a batch per
+transaction, and rewrites each value not sealed with the current key (older keys and
+plain text alike). Each row is updated only if it still holds the value that was read, so
+it is safe while nodes are running.
 Afterwards a key id that no longer seals anything leaves the key registry, and the next
 start no longer needs it.
 
@@ -19,11 +20,12 @@ from typing import Any
 import peewee as pw
 
 from server.errors import StartupError, SteadyError
-from server.security.encryption import PREFIX
+from server.security.encryption import BYTES_PREFIX, PREFIX
 from server.storage import node_keys
 from server.storage.guard import cross_tenant
 from server.storage.models import (
     ApiKey,
+    AttachmentChunk,
     Conversation,
     EncryptionKeyUse,
     Message,
@@ -34,6 +36,7 @@ from server.storage.models import (
 from server.storage.sealed import active_keyring
 
 DEFAULT_BATCH = 500
+CHUNK_BATCH = 8  # attachments' chunks are up to 1 MB each: a few per transaction
 
 
 class KeyStillSealing(SteadyError):
@@ -103,6 +106,36 @@ def _reseal_column(
         last = rows[-1][0]
 
 
+def _reseal_chunks(database: pw.Database, current_prefix: bytes) -> int:
+    """Attachments' chunks (bytes, keyed by attachment and number), as ``_reseal_column``."""
+    table = _quoted(database, AttachmentChunk._meta.table_name)
+    field: Any = AttachmentChunk.data
+    p = database.param
+    done, last_id, last_n = 0, "", -1
+    while True:
+        rows = database.execute_sql(
+            f"SELECT attachment_id, n, data FROM {table} WHERE attachment_id > {p} "
+            f"OR (attachment_id = {p} AND n > {p}) ORDER BY attachment_id, n "
+            f"LIMIT {CHUNK_BATCH}",
+            (last_id, last_id, last_n),
+        ).fetchall()
+        if not rows:
+            return done
+        with database.atomic():
+            for attachment_id, n, stored in rows:
+                raw = bytes(stored)
+                if raw.startswith(current_prefix):
+                    continue
+                fresh = field.db_value(field.python_value(raw))
+                cursor = database.execute_sql(
+                    f"UPDATE {table} SET data = {p} "
+                    f"WHERE attachment_id = {p} AND n = {p} AND data = {p}",
+                    (fresh, attachment_id, n, raw),
+                )
+                done += cursor.rowcount
+        last_id, last_n = rows[-1][0], rows[-1][1]
+
+
 def _still_used(database: pw.Database, kid: str) -> bool:
     p = database.param
     for model, column in sealed_columns():
@@ -113,7 +146,12 @@ def _still_used(database: pw.Database, kid: str) -> bool:
         ).fetchone()
         if found:
             return True
-    return False
+    chunks = _quoted(database, AttachmentChunk._meta.table_name)
+    prefix = BYTES_PREFIX + kid.encode() + b":"
+    found = database.execute_sql(
+        f"SELECT 1 FROM {chunks} WHERE SUBSTR(data, 1, {len(prefix)}) = {p} LIMIT 1", (prefix,)
+    ).fetchone()
+    return found is not None
 
 
 def reseal_all(database: pw.Database, batch: int = DEFAULT_BATCH) -> ResealReport:
@@ -127,6 +165,7 @@ def reseal_all(database: pw.Database, batch: int = DEFAULT_BATCH) -> ResealRepor
         for model, column in sealed_columns():
             label = f"{model._meta.table_name}.{column.column_name}"
             report.resealed[label] = _reseal_column(database, model, column, current_prefix, batch)
+        report.resealed["attachment_chunk.data"] = _reseal_chunks(database, keyring.bytes_prefix)
         # Again: a node may have started with an old key while the rows were rewritten.
         refuse_while_nodes_seal_with_other_keys(keyring.current)
         for row in list(EncryptionKeyUse.select()):

@@ -12,12 +12,16 @@ from typing import Any
 
 import peewee as pw
 
-from server.security.encryption import PREFIX, Keyring, SealedValueError
+from server.security.encryption import BYTES_PREFIX, PREFIX, Keyring, SealedValueError
 
 # Stored plaintext that starts like an envelope (or like this escape) is written escaped,
 # so a visitor typing "enc:v1:..." cannot make its own message unreadable.
 RAW_PREFIX = "raw:"
 _AMBIGUOUS = (PREFIX, RAW_PREFIX)
+# The same for bytes: a chunk after an attachment's first is any slice of the file, so a
+# file crafted to hold an envelope's start there is stored escaped, not misread.
+RAW_BYTES_PREFIX = b"\x00raw:"
+_AMBIGUOUS_BYTES = (BYTES_PREFIX, RAW_BYTES_PREFIX)
 
 _keyring: Keyring | None = None
 
@@ -86,7 +90,50 @@ class SealedCharField(_Sealed, pw.CharField):
         return self.unseal(super().python_value(value))
 
 
+class SealedBlobField(pw.BlobField):
+    """Bytes sealed at rest (attachments' chunks): ``\x00enc:v1:<kid>:...`` with a keyring,
+    as they are without one (escaped when they start like an envelope)."""
+
+    field_type = "LONGBLOB"  # up to 4 GB on MySQL/MariaDB (BLOB stops at 64 KB)
+    _context: bytes | None = None
+
+    def _column_context(self) -> bytes:
+        if self._context is None:
+            self._context = f"{self.model._meta.table_name}.{self.column_name}".encode()
+        return self._context
+
+    def seal(self, value: bytes) -> bytes:
+        keyring = _keyring
+        if keyring is not None:
+            return keyring.seal_bytes(value, self._column_context())
+        if value.startswith(_AMBIGUOUS_BYTES):
+            return RAW_BYTES_PREFIX + value
+        return value
+
+    def unseal(self, value: bytes) -> bytes:
+        if value.startswith(BYTES_PREFIX):
+            keyring = _keyring
+            if keyring is None:
+                raise SealedValueError(
+                    "stored data is encrypted but no STEADY_ENCRYPTION_KEYS are configured"
+                )
+            return keyring.open_bytes(value, self._column_context())
+        if value.startswith(RAW_BYTES_PREFIX):
+            return value[len(RAW_BYTES_PREFIX) :]
+        return value
+
+    def db_value(self, value: Any) -> Any:
+        if isinstance(value, memoryview | bytearray):
+            value = bytes(value)
+        return super().db_value(self.seal(value) if isinstance(value, bytes) else value)
+
+    def python_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return self.unseal(bytes(value))
+
+
 def is_sealed_field(field: object) -> bool:
     """Whether ``field`` seals its values at rest (backups keep them sealed, exports open
     them only when asked)."""
-    return isinstance(field, _Sealed)
+    return isinstance(field, _Sealed | SealedBlobField)

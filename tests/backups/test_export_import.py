@@ -25,12 +25,14 @@ import pytest
 import pytest_asyncio
 
 from tests.admin.conftest import call
+from tests.attachments.test_attachments import fetch, upload
 from tests.backups.support import cli, cli_ok, query
 from tests.support.clients import Clients, agent_login, cached_login, open_conversation
 from tests.support.server import ServerFactory, ServerProcess
 
 # The target installs' own demo data lives in another tenant than the one that moves in.
 LANDING = {"STEADY_TENANT": "landing"}
+INVOICE = b"Invoice 4471 for Ada Lovelace, card ending 0005\n"
 
 
 def keyring(kid: str) -> str:
@@ -63,6 +65,9 @@ async def source(source_server: ServerProcess) -> Source:
         await agent.send_and_ack("Let me look that up.", conv)
         await agent.send_and_ack("VIP customer, be nice", conv, kind="note")
         await visitor.send_and_ack("Thanks! \\o/ 'quotes' and \"double\"", conv)
+        up = await upload(srv, visitor.session["token"], INVOICE, "invoice.txt", conv)
+        assert up.status_code == 201, up.text
+        await visitor.send_and_ack("Here is the invoice", conv, attachments=[up.json()["id"]])
     finally:
         await clients.close_all()
     admin = (await cached_login(srv, srv.demo.admin))["token"]
@@ -76,9 +81,14 @@ async def source(source_server: ServerProcess) -> Source:
     cli_ok(srv.env, "bridge", "create", "--tenant", "default", "--kind", "slack", "--name",
            "Support Slack", "--json")
     bodies = ["Where is my order 42?", "Let me look that up.", "VIP customer, be nice",
-              "Thanks! \\o/ 'quotes' and \"double\""]
+              "Thanks! \\o/ 'quotes' and \"double\"", "Here is the invoice"]
     session = visitor.session
     return Source(srv, session["token"], session["visitor_id"], conv, bodies)
+
+
+def chunk_bytes(row: dict[str, Any]) -> bytes:
+    """An exported ``attachment_chunk`` row's bytes (archived as base64)."""
+    return base64.b64decode(row["data"]["base64"])
 
 
 def export(src: Source, tmp_path: Path, name: str, *flags: str) -> Path:
@@ -102,8 +112,10 @@ async def test_sealed_columns_stay_sealed_unless_decrypted(source: Source, tmp_p
     header, tables = json_export(export(source, tmp_path, "sealed.jsonl"))
     assert header["decrypted"] is False and header["key_ids"] == ["k1"]
     messages = {m["id"]: m for m in tables["message"]}
-    assert len(messages) == 4 and all(m["body"].startswith("enc:v1:k1:") for m in
+    assert len(messages) == 5 and all(m["body"].startswith("enc:v1:k1:") for m in
                                       messages.values())
+    # The attachment's bytes too, chunk by chunk; opened with --decrypt below.
+    assert [chunk_bytes(c)[:11] for c in tables["attachment_chunk"]] == [b"\x00enc:v1:k1:"]
     assert tables["visitor"][0]["name"].startswith("enc:v1:k1:")
     assert "password_hash" not in header["tables"]["agent"]
     assert "secret" not in header["tables"]["site"] and "secret" not in header["tables"]["api_key"]
@@ -117,6 +129,7 @@ async def test_sealed_columns_stay_sealed_unless_decrypted(source: Source, tmp_p
     assert [m["kind"] for m in tables["message"] if m["body"] == "VIP customer, be nice"] == [
         "note"]
     assert tables["visitor"][0]["name"] == "Ada Lovelace"
+    assert [chunk_bytes(c) for c in tables["attachment_chunk"]] == [INVOICE]
     for table in ("conversation", "department", "canned_reply", "conversation_label",
                   "audit_log", "agent", "site", "setting", "tenant"):
         assert tables.get(table), f"the export has no {table}"
@@ -151,7 +164,7 @@ async def test_csv_and_sql_hold_the_same_rows(source: Source, tmp_path: Path) ->
     scratch = f"sqlite:///{tmp_path / 'from-csv.db'}"
     keyless = {k: v for k, v in source.server.env.items() if k != "STEADY_ENCRYPTION_KEYS"}
     imported = cli_ok(keyless, "import", str(zipped), "--into", scratch, "--json").json()
-    assert imported["rows"]["message"] == 4
+    assert imported["rows"]["message"] == 5
     assert _bodies(scratch) == sorted(source.bodies)
     assert query(scratch, "SELECT COUNT(*) FROM conversation WHERE closed_at IS NULL") == [(1,)]
 
@@ -222,7 +235,7 @@ async def test_the_tenant_moves_with_its_history_logins_and_visitor_sessions(
     # Its own secret key and tenant; the import lands while it runs.
     target = server_factory({"STEADY_ENCRYPTION_KEYS": keyring("k2"), **LANDING})
     report = cli_ok(target.env, "import", str(moved), "--json").json()
-    assert report["ok"] is True and report["rows"]["message"] == 4
+    assert report["ok"] is True and report["rows"]["message"] == 5
 
     # The visitor's old token (signed by the source) restores the same visitor and chat.
     assert source.server.demo is not None
@@ -233,11 +246,16 @@ async def test_the_tenant_moves_with_its_history_logins_and_visitor_sessions(
     assert [m["body"] for m in history] == [b for b in source.bodies if "VIP" not in b]
     # The agents sign in with their old passwords and see everything, notes included.
     agent = await clients.agent(target, source.server.demo.agents[0], demo=source.server.demo)
-    assert len(await agent.history(source.conv)) == 4
-    # Sealed again, with this install's key.
+    seen = await agent.history(source.conv)
+    assert len(seen) == 5
+    # Sealed again, with this install's key; the file opens there.
     rows = query(target.database_url, "SELECT name FROM visitor WHERE id = ?",
                  [source.visitor_id])
     assert rows[0][0].startswith("enc:v1:k2:")
+    chunk = query(target.database_url, "SELECT data FROM attachment_chunk", [])
+    assert [bytes(c[0])[:11] for c in chunk] == [b"\x00enc:v1:k2:"]
+    sent = next(m for m in seen if m.get("attachments"))
+    assert (await fetch(target, sent["attachments"][0]["url"])).content == INVOICE
     assert ("cli", "tenant.import") in query(
         target.database_url, "SELECT actor, action FROM audit_log WHERE action = ?",
         ["tenant.import"])

@@ -3,8 +3,10 @@ the scheduler's catch-up arithmetic."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
+import json
 import time
 from pathlib import Path
 
@@ -13,11 +15,16 @@ import pytest
 
 from backups.crypto import EncryptingWriter, decrypt_to, read_header
 from backups.errors import ArchiveDamaged
+from backups.outside_bytes import OutsideBytes
 from backups.rotation import ArchiveFile, Retention, archive_name, parse_name, to_remove
 from backups.scheduler import due_fire_ms, parse_schedule
-from backups.tables import TableChecksum, canonical, encode_row
+from backups.tables import TableChecksum, canonical, encode_row, restored_value
 from server.errors import ConfigError, Unauthorized
+from server.security.encryption import parse_keyring
 from server.security.tokens import TenantKeys, TokenSigner
+from server.storage.blobs import DirectoryBlobs
+from server.storage.models import AttachmentChunk
+from server.storage.sealed import install_keyring
 
 INSTALL_KEY = "install key of the SaaS platform, never exported"
 
@@ -200,3 +207,29 @@ def test_an_attachment_endpoint_must_be_http() -> None:
 
     with pytest.raises(ValidationError, match="https://"):
         Settings(attachment_s3_endpoint="ftp://files.example.com")
+
+
+def test_bytes_moved_from_outside_the_database_are_sealed_as_the_database_would(
+    tmp_path: Path,
+) -> None:
+    """A directory's (or bucket's) file goes into a backup sealed with the install's keys,
+    chunk by chunk, and opens again as the database store opens it; without ``seal`` (an
+    export's ``--decrypt``) it is archived as it is."""
+    store = DirectoryBlobs(tmp_path / "files")
+    data = b"Private scan of a passport " * 50_000  # 1.35 MB: two chunks
+    store.put("acme", "01FILE", data)
+    moved = OutsideBytes([store])
+    moved.kinds[("acme", "01FILE")] = "dir"
+    moved.moved[("acme", "01FILE")] = None
+    columns = ["tenant_id", "attachment_id", "n", "data"]
+    field = AttachmentChunk.data
+    install_keyring(parse_keyring(json.dumps({"b1": base64.b64encode(bytes(32)).decode()}), ""))
+    try:
+        sealed = [restored_value(row[3]) for row in moved.chunk_rows(columns)]
+        assert len(sealed) == 2 and all(c.startswith(b"\x00enc:v1:b1:") for c in sealed)
+        assert b"passport" not in b"".join(sealed)
+        assert b"".join(field.python_value(c) for c in sealed) == data
+        plain = [restored_value(row[3]) for row in moved.chunk_rows(columns, seal=False)]
+        assert b"".join(plain) == data
+    finally:
+        install_keyring(None)

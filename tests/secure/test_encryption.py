@@ -13,8 +13,19 @@ import sys
 import pytest
 
 from server.security.encryption import Keyring, KeyringError, SealedValueError, parse_keyring
-from tests.secure.conftest import bearer, raw_rows
-from tests.support.clients import Clients, get, login, open_conversation, post_json
+from server.storage import rekey
+from server.storage.models import AttachmentChunk
+from server.storage.sealed import install_keyring
+from tests.attachments.test_attachments import fetch, upload
+from tests.secure.conftest import bearer, direct_db, raw_rows
+from tests.support.clients import (
+    Clients,
+    get,
+    login,
+    new_visitor,
+    open_conversation,
+    post_json,
+)
 from tests.support.server import REPO_ROOT, ServerError, ServerProcess
 
 K1, K2 = base64.b64encode(os.urandom(32)).decode(), base64.b64encode(os.urandom(32)).decode()
@@ -337,3 +348,94 @@ async def test_search_says_it_cannot_read_sealed_bodies(
     listed = await get(server, "/api/v1/search?status=closed", bearer(token))
     assert listed.status_code == 200, listed.text
     assert conv in {r["conv"] for r in listed.json()["results"]}
+
+
+# ------------------------------------------------------------------- attachments' bytes
+
+INVOICE = b"Invoice 4471 for Zhang Wei, card ending 0005\n"
+BIG = b"".join(b"line %06d of a long private transcript\n" % n for n in range(40_000))  # 1.6 MB
+
+
+def chunks(server: ServerProcess, attachment: str) -> list[bytes]:
+    rows = raw_rows(server, "SELECT data FROM attachment_chunk WHERE attachment_id = ? "
+                    "ORDER BY n", (attachment,))
+    return [bytes(r[0]) for r in rows]
+
+
+async def uploaded(server: ServerProcess, data: bytes, name: str) -> tuple[str, str]:
+    """A new visitor uploads ``data``: the attachment's id and the uploader's URL."""
+    visitor = await new_visitor(server)
+    up = await upload(server, visitor["token"], data, name)
+    assert up.status_code == 201, up.text
+    return up.json()["id"], up.json()["url"]
+
+
+async def test_attachments_bytes_are_sealed_and_move_to_the_current_key(
+    server_factory: ServerProcess,
+) -> None:
+    """Attachments in the database (the default store) are sealed chunk by chunk: a dump
+    holds no byte of them in clear, the uploader gets them back whole, and reencrypt moves
+    them (and a file stored before any key) to the new key before the old one retires."""
+    server = server_factory(env={})
+    before, before_url = await uploaded(server, INVOICE, "before.txt")
+    assert chunks(server, before) == [INVOICE]  # no key yet: stored as sent
+
+    server.extra_env.update(keys_env("k1", k1=K1))
+    await server.arestart()
+    small, small_url = await uploaded(server, INVOICE, "invoice.txt")
+    big, big_url = await uploaded(server, BIG, "transcript.txt")
+    sealed = chunks(server, small) + chunks(server, big)
+    assert len(chunks(server, big)) == 2
+    assert all(c.startswith(b"\x00enc:v1:k1:") for c in sealed)
+    assert not any(b"Zhang" in c or b"private transcript" in c for c in sealed)
+    for url, data in ((before_url, INVOICE), (small_url, INVOICE), (big_url, BIG)):
+        got = await fetch(server, url)
+        assert got.status_code == 200 and got.content == data
+
+    server.extra_env.update(keys_env("k2", k1=K1, k2=K2))
+    await server.arestart()
+    done = await asyncio.to_thread(_reencrypt, server.env)
+    assert done.returncode == 0, done.stderr.decode()
+    report = json.loads(done.stdout)
+    assert report["resealed"]["attachment_chunk.data"] == 4  # the plain one and k1's three
+    assert report["retired_keys"] == ["k1"]
+    for attachment in (before, small, big):
+        assert all(c.startswith(b"\x00enc:v1:k2:") for c in chunks(server, attachment))
+
+    server.extra_env.update(keys_env("k2", k2=K2))
+    await server.arestart()
+    for url, data in ((before_url, INVOICE), (small_url, INVOICE), (big_url, BIG)):
+        got = await fetch(server, url)
+        assert got.status_code == 200 and got.content == data
+
+
+async def test_a_key_that_seals_only_attachments_is_not_retired(
+    server_factory: ServerProcess,
+) -> None:
+    """Without looking at the chunks, reencrypt's check would call k1 unused and retire
+    it, and the files would no longer open once k1 left the configuration."""
+    server = server_factory(env=keys_env("k1", k1=K1))
+    await uploaded(server, INVOICE, "invoice.txt")
+    assert raw_rows(server, "SELECT COUNT(*) FROM message") == [(0,)]
+    with direct_db(server) as database:
+        assert rekey._still_used(database, "k1")
+        assert not rekey._still_used(database, "k9")
+
+
+def test_bytes_that_look_sealed_are_stored_escaped_without_keys() -> None:
+    """A chunk after a file's first is any slice of it: one crafted to start like an
+    envelope is escaped, so it reads back as it was (and never as "cannot open")."""
+    field = AttachmentChunk.data
+    install_keyring(None)
+    for data in (b"\x00enc:v1:k1:whatever", b"\x00raw:x", b"plain", b""):
+        assert field.python_value(field.db_value(data)) == data
+    install_keyring(parse_keyring(json.dumps({"k1": K1}), "k1"))
+    try:
+        stored = bytes(field.db_value(b"\x00enc:v1:k1:whatever"))
+        assert stored.startswith(b"\x00enc:v1:k1:") and field.python_value(stored) == (
+            b"\x00enc:v1:k1:whatever")
+        install_keyring(parse_keyring(json.dumps({"k2": K2}), "k2"))
+        with pytest.raises(SealedValueError):
+            field.python_value(stored)  # k1 is not configured: a clear error, not garbage
+    finally:
+        install_keyring(None)
